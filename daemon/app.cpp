@@ -1,0 +1,194 @@
+// The daemon's wiring and its one shutdown sequence.
+//
+// Everything but the task threads runs on one io thread: sessions, the scheduler,
+// timers and signals, so none of that state needs a lock. Task threads post their
+// outcomes back to it.
+//
+// Shutdown (a `shutdown` op or a signal; SIGTERM drains, SIGINT or a second SIGTERM
+// stops now): the scheduler refuses new jobs and drains or cancels; a drain that
+// outlasts shutdown.drain_timeout_s turns into `now`. Once no job is queued or
+// running, the listener closes, every connection flushes its replies and closes,
+// the io loop stops, and the task threads are joined.
+#include "app.hpp"
+
+#include <csignal>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "events/subscriptions.hpp"
+#include "net/connection_registry.hpp"
+#include "net/listener.hpp"
+#include "ops/dispatcher.hpp"
+#include "pools/thread_pool.hpp"
+#include "proto/version.hpp"
+#include "sched/scheduler.hpp"
+#include "tasks/registry.hpp"
+
+namespace taskpool::daemon {
+namespace {
+
+using proto::ShutdownMode;
+
+// How long connections get to take their last replies before the loop stops.
+constexpr auto close_grace = std::chrono::seconds(2);
+
+/// Resolves "HOST:PORT" to one endpoint; throws with a clear message.
+asio::ip::tcp::endpoint resolve_listen(asio::io_context& io, const std::string& listen) {
+    auto colon = listen.rfind(':');
+    std::string host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    asio::ip::tcp::resolver resolver(io);
+    auto results =
+        resolver.resolve(host, listen.substr(colon + 1), asio::ip::tcp::resolver::numeric_service);
+    return results.begin()->endpoint();
+}
+
+class ShutdownSequence {
+public:
+    ShutdownSequence(asio::io_context& io, const Config& config, sched::Scheduler& scheduler,
+                     net::Listener& listener, net::ConnectionRegistry& connections)
+        : io_(io),
+          config_(config),
+          scheduler_(scheduler),
+          listener_(listener),
+          connections_(connections),
+          drain_timer_(io),
+          close_timer_(io) {}
+
+    void begin(ShutdownMode mode) {
+        if (stopping_ || (draining_ && mode == ShutdownMode::drain)) {
+            return;
+        }
+        bool now = mode == ShutdownMode::now;
+        spdlog::info("shutting down: {}", now ? "cancelling queued and running jobs"
+                                              : "finishing queued and running jobs");
+        draining_ = true;
+        scheduler_.begin_shutdown(now, [this] { stop(); });
+        if (!now) {
+            drain_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::duration<double>(config_.shutdown.drain_timeout_s)));
+            drain_timer_.async_wait([this](std::error_code ec) {
+                if (!ec && !stopping_) {
+                    spdlog::warn(
+                        "drain took longer than {} s (shutdown.drain_timeout_s); "
+                        "cancelling the rest",
+                        config_.shutdown.drain_timeout_s);
+                    begin(ShutdownMode::now);
+                }
+            });
+        }
+    }
+
+private:
+    void stop() {
+        if (stopping_) {
+            return;
+        }
+        stopping_ = true;
+        drain_timer_.cancel();
+        listener_.close();
+        close_timer_.expires_after(close_grace);
+        close_timer_.async_wait([this](std::error_code ec) {
+            if (!ec) {
+                io_.stop();
+            }
+        });
+        connections_.close_all([this] { io_.stop(); });
+    }
+
+    asio::io_context& io_;
+    const Config& config_;
+    sched::Scheduler& scheduler_;
+    net::Listener& listener_;
+    net::ConnectionRegistry& connections_;
+    asio::steady_timer drain_timer_;
+    asio::steady_timer close_timer_;
+    bool draining_ = false;
+    bool stopping_ = false;
+};
+
+void watch_signals(asio::signal_set& signals, ShutdownSequence& shutdown, int sigterms = 0) {
+    signals.async_wait([&signals, &shutdown, sigterms](std::error_code ec, int signo) {
+        if (ec) {
+            return;
+        }
+        int terms = sigterms + (signo == SIGTERM ? 1 : 0);
+        spdlog::info("received {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        shutdown.begin(signo == SIGTERM && terms == 1 ? ShutdownMode::drain : ShutdownMode::now);
+        watch_signals(signals, shutdown, terms);
+    });
+}
+
+}  // namespace
+
+int run(const Config& config) {
+    asio::io_context io(1);
+
+    tasks::TaskRegistry tasks;
+    tasks::register_builtin_tasks(tasks);
+
+    events::Subscriptions events;
+    sched::Scheduler scheduler(
+        io, tasks,
+        {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
+         config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained)},
+        events);
+    pools::ThreadPool threads(io, config.thread_count(), [&scheduler](sched::RunOutcome o) {
+        scheduler.on_outcome(std::move(o));
+    });
+    scheduler.set_executor(proto::PoolKind::thread, &threads);
+
+    net::ConnectionRegistry connections;
+    std::function<void(ShutdownMode)> begin_shutdown;
+    ops::Services services{config,
+                           scheduler,
+                           tasks,
+                           events,
+                           connections,
+                           [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
+                           std::chrono::steady_clock::now()};
+    ops::Dispatcher dispatcher(services);
+
+    std::unique_ptr<net::Listener> listener;
+    try {
+        auto endpoint = resolve_listen(io, config.listen);
+        if (!endpoint.address().is_loopback() && !config.auth.token && !config.insecure) {
+            spdlog::error(
+                "refusing to listen on {} without a token: set auth.token "
+                "(TASKPOOL_TOKEN), or pass --insecure",
+                config.listen);
+            return 1;
+        }
+        listener = std::make_unique<net::Listener>(io, endpoint, config, dispatcher, connections);
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot listen on {}: {}", config.listen, e.code().message());
+        return 1;
+    }
+
+    ShutdownSequence shutdown(io, config, scheduler, *listener, connections);
+    begin_shutdown = [&shutdown, &io](ShutdownMode mode) {
+        // After the current handler: the `shutdown` reply is queued first.
+        asio::post(io, [&shutdown, mode] { shutdown.begin(mode); });
+    };
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    watch_signals(signals, shutdown);
+
+    listener->start();
+    auto local = listener->local_endpoint();
+    spdlog::info("taskpoold {} listening on {}:{} ({} threads)", proto::product_version,
+                 local.address().to_string(), local.port(), threads.size());
+
+    io.run();
+    threads.shutdown();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace taskpool::daemon

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace taskpool::daemon {
+
+/// Every setting of taskpoold with its default (DESIGN.md section 5). The shipped
+/// config/taskpool.json lists the same keys with the same values; a test holds them
+/// equal. Keys are enumerated once, in config_keys.hpp.
+struct Config {
+    std::string listen = "127.0.0.1:7433";
+
+    struct Auth {
+        std::optional<std::string> token;
+    } auth;
+
+    struct ThreadPool {
+        std::int64_t size = 0;  // 0: one thread per core
+    } thread_pool;
+
+    struct Queue {
+        std::int64_t max_size = 100000;
+    } queue;
+
+    struct Jobs {
+        double default_timeout_s = 0;  // 0: none
+        double result_ttl_s = 3600;
+        std::int64_t max_retained = 100000;
+    } jobs;
+
+    struct Limits {
+        std::int64_t max_message_bytes = 1048576;
+        std::int64_t max_connections = 1024;
+        double idle_timeout_s = 300;
+        double request_timeout_s = 30;
+        std::int64_t max_output_buffer_bytes = 8388608;
+    } limits;
+
+    struct Shutdown {
+        double drain_timeout_s = 8;
+    } shutdown;
+
+    struct Log {
+        std::string level = "info";
+        std::string format = "text";
+    } log;
+
+    /// Flag only (--insecure): allow a non-loopback listen address without a token.
+    bool insecure = false;
+
+    /// thread_pool.size with 0 resolved to the number of cores.
+    std::size_t thread_count() const;
+};
+
+}  // namespace taskpool::daemon

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <initializer_list>
+#include <string_view>
+
+#include "config.hpp"
+
+namespace taskpool::daemon {
+
+/// Bounds of a numeric key.
+struct Range {
+    double min;
+    double max;
+};
+
+/// Calls `v` once per config key, in the order of the shipped file:
+///   v(path, field, range)       for numbers,
+///   v(path, field, choices)     for strings that take one of a few values,
+///   v(path, field)              for other strings and optional strings.
+/// The only list of keys: loading, environment overrides, flags and the defaults
+/// dump all walk it.
+template <class Visitor, class C>
+void visit_config_keys(C& c, Visitor&& v) {
+    using Choices = std::initializer_list<std::string_view>;
+    constexpr double day = 24 * 3600;
+    v("listen", c.listen);
+    v("auth.token", c.auth.token);
+    v("thread_pool.size", c.thread_pool.size, Range{0, 4096});
+    v("queue.max_size", c.queue.max_size, Range{1, 100000000});
+    v("jobs.default_timeout_s", c.jobs.default_timeout_s, Range{0, 366 * day});
+    v("jobs.result_ttl_s", c.jobs.result_ttl_s, Range{0, 366 * day});
+    v("jobs.max_retained", c.jobs.max_retained, Range{0, 100000000});
+    v("limits.max_message_bytes", c.limits.max_message_bytes, Range{1024, 1 << 30});
+    v("limits.max_connections", c.limits.max_connections, Range{1, 1000000});
+    v("limits.idle_timeout_s", c.limits.idle_timeout_s, Range{0.01, 366 * day});
+    v("limits.request_timeout_s", c.limits.request_timeout_s, Range{0.01, day});
+    v("limits.max_output_buffer_bytes", c.limits.max_output_buffer_bytes, Range{4096, 1LL << 34});
+    v("shutdown.drain_timeout_s", c.shutdown.drain_timeout_s, Range{0, day});
+    v("log.level", c.log.level, Choices{"trace", "debug", "info", "warn", "error", "off"});
+    v("log.format", c.log.format, Choices{"text", "json"});
+}
+
+}  // namespace taskpool::daemon

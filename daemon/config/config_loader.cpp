@@ -1,0 +1,316 @@
+#include "config_loader.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "config_keys.hpp"
+
+namespace taskpool::daemon {
+namespace {
+
+using nlohmann::json;
+using proto::Error;
+using proto::Result;
+
+Error config_error(const std::string& origin, const std::string& what) {
+    return proto::bad_request(origin + ": " + what);
+}
+
+/// Flattens nested objects into "a.b" -> value.
+void flatten(const json& doc, const std::string& prefix, std::map<std::string, json>& out) {
+    for (const auto& [k, v] : doc.items()) {
+        std::string path = prefix.empty() ? k : prefix + "." + k;
+        if (v.is_object()) {
+            flatten(v, path, out);
+        } else {
+            out[path] = v;
+        }
+    }
+}
+
+std::string format_bound(double d) {
+    std::ostringstream s;
+    s << d;
+    return s.str();
+}
+
+/// Sets each key present in a flat map, checking its type and range.
+class Applier {
+public:
+    Applier(std::map<std::string, json>& values, std::string origin)
+        : values_(values), origin_(std::move(origin)) {}
+
+    template <class T>
+    void operator()(std::string_view path, T& field, Range range) {
+        auto v = take(path);
+        if (!v) {
+            return;
+        }
+        bool integral = std::is_integral_v<T>;
+        bool type_ok =
+            integral ? (v->is_number_integer() ||
+                        (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>()))
+                     : v->is_number();
+        double d = type_ok ? v->get<double>() : 0;
+        if (!type_ok || d < range.min || d > range.max) {
+            fail(path, std::string("must be ") + (integral ? "an integer" : "a number") + " from " +
+                           format_bound(range.min) + " to " + format_bound(range.max));
+            return;
+        }
+        field = static_cast<T>(d);
+    }
+
+    void operator()(std::string_view path, std::string& field,
+                    std::initializer_list<std::string_view> choices) {
+        auto v = take(path);
+        if (!v) {
+            return;
+        }
+        if (v->is_string() &&
+            std::find(choices.begin(), choices.end(), v->get<std::string>()) != choices.end()) {
+            field = v->get<std::string>();
+            return;
+        }
+        std::string list;
+        for (auto c : choices) {
+            list += (list.empty() ? "" : ", ") + std::string(c);
+        }
+        fail(path, "must be one of " + list);
+    }
+
+    void operator()(std::string_view path, std::string& field) {
+        if (auto v = take(path)) {
+            if (!v->is_string() || v->get<std::string>().empty()) {
+                fail(path, "must be a non-empty string");
+            } else {
+                field = v->get<std::string>();
+            }
+        }
+    }
+
+    void operator()(std::string_view path, std::optional<std::string>& field) {
+        if (auto v = take(path)) {
+            if (v->is_null()) {
+                field.reset();
+            } else if (!v->is_string()) {
+                fail(path, "must be a string or null");
+            } else {
+                field = v->get<std::string>();
+            }
+        }
+    }
+
+    Result<void> finish() {
+        if (error_) {
+            return *error_;
+        }
+        if (!values_.empty()) {
+            return config_error(origin_, "unknown key '" + values_.begin()->first + "'");
+        }
+        return {};
+    }
+
+private:
+    std::optional<json> take(std::string_view path) {
+        auto it = values_.find(std::string(path));
+        if (it == values_.end() || error_) {
+            return std::nullopt;
+        }
+        json v = std::move(it->second);
+        values_.erase(it);
+        return v;
+    }
+
+    void fail(std::string_view path, const std::string& what) {
+        if (!error_) {
+            error_ = config_error(origin_, "key '" + std::string(path) + "' " + what);
+        }
+    }
+
+    std::map<std::string, json>& values_;
+    std::string origin_;
+    std::optional<Error> error_;
+};
+
+/// Turns set TASKPOOL_* variables into a file-shaped object, typed by each key.
+class EnvCollector {
+public:
+    explicit EnvCollector(const EnvLookup& env) : env_(env) {}
+
+    template <class T>
+    void operator()(std::string_view path, T&, Range) {
+        if (auto s = lookup(path)) {
+            // Numbers are given as JSON numbers; anything else stays a string so the
+            // applier can name the key in its error.
+            json parsed = json::parse(*s, nullptr, false);
+            set(path, parsed.is_number() ? parsed : json(*s));
+        }
+    }
+    void operator()(std::string_view path, std::string&, std::initializer_list<std::string_view>) {
+        if (auto s = lookup(path)) {
+            set(path, *s);
+        }
+    }
+    void operator()(std::string_view path, std::string&) {
+        if (auto s = lookup(path)) {
+            set(path, *s);
+        }
+    }
+    void operator()(std::string_view path, std::optional<std::string>&) {
+        if (auto s = lookup(path)) {
+            set(path, *s);
+        }
+    }
+
+    json doc = json::object();
+    std::string names;  // for error messages
+
+private:
+    std::optional<std::string> lookup(std::string_view path) {
+        auto name = env_name_for(path);
+        auto value = env_(name);
+        // TASKPOOL_TOKEN is the documented short name of TASKPOOL_AUTH_TOKEN.
+        if (path == "auth.token" && !value) {
+            name = "TASKPOOL_TOKEN";
+            value = env_(name);
+        }
+        if (value) {
+            names += (names.empty() ? "" : ", ") + name;
+        }
+        return value;
+    }
+
+    void set(std::string_view path, json value) {
+        doc[json::json_pointer("/" + replace_dots(path))] = std::move(value);
+    }
+
+    static std::string replace_dots(std::string_view path) {
+        std::string p(path);
+        std::replace(p.begin(), p.end(), '.', '/');
+        return p;
+    }
+
+    const EnvLookup& env_;
+};
+
+struct JsonDumper {
+    json& doc;
+    template <class T, class Extra>
+    void operator()(std::string_view path, const T& field, const Extra&) {
+        put(path, json(field));
+    }
+    void operator()(std::string_view path, const std::string& field) { put(path, field); }
+    void operator()(std::string_view path, const std::optional<std::string>& field) {
+        put(path, field ? json(*field) : json(nullptr));
+    }
+    void put(std::string_view path, json value) {
+        std::string p(path);
+        std::replace(p.begin(), p.end(), '.', '/');
+        doc[json::json_pointer("/" + p)] = std::move(value);
+    }
+};
+
+Result<json> read_config_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return config_error(path, "cannot read the file");
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+        return json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+    } catch (const json::parse_error& e) {
+        std::string what = e.what();
+        auto at = what.find("] ");
+        return config_error(path,
+                            "invalid JSON: " + what.substr(at == std::string::npos ? 0 : at + 2));
+    }
+}
+
+Result<void> check_listen(const Config& c) {
+    auto colon = c.listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == c.listen.size()) {
+        return config_error("config", "key 'listen' must be HOST:PORT, got '" + c.listen + "'");
+    }
+    std::string port = c.listen.substr(colon + 1);
+    if (!std::all_of(port.begin(), port.end(), [](char ch) { return std::isdigit(ch) != 0; }) ||
+        port.size() > 5 || std::stoi(port) > 65535) {
+        return config_error("config", "key 'listen' has an invalid port '" + port + "'");
+    }
+    return {};
+}
+
+}  // namespace
+
+std::optional<std::string> process_env(const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    return v == nullptr ? std::nullopt : std::optional<std::string>(v);
+}
+
+std::string env_name_for(std::string_view path) {
+    std::string name = "TASKPOOL_";
+    for (char ch : path) {
+        name += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return name;
+}
+
+std::size_t Config::thread_count() const {
+    if (thread_pool.size > 0) {
+        return static_cast<std::size_t>(thread_pool.size);
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Result<void> apply_config_json(Config& config, const json& doc, const std::string& origin) {
+    if (!doc.is_object()) {
+        return config_error(origin, "the config must be a JSON object");
+    }
+    std::map<std::string, json> values;
+    flatten(doc, "", values);
+    Applier applier(values, origin);
+    visit_config_keys(config, applier);
+    return applier.finish();
+}
+
+Result<Config> load_config(const ConfigSources& sources) {
+    Config config;
+    auto file = sources.file ? sources.file : sources.env("TASKPOOL_CONFIG");
+    if (file) {
+        auto doc = read_config_file(*file);
+        if (!doc) {
+            return doc.error();
+        }
+        if (auto applied = apply_config_json(config, *doc, *file); !applied) {
+            return applied.error();
+        }
+    }
+    EnvCollector env(sources.env);
+    visit_config_keys(config, env);
+    if (auto applied = apply_config_json(config, env.doc, "environment (" + env.names + ")");
+        !applied) {
+        return applied.error();
+    }
+    if (auto applied = apply_config_json(config, sources.flags, "flags"); !applied) {
+        return applied.error();
+    }
+    if (auto listen = check_listen(config); !listen) {
+        return listen.error();
+    }
+    return config;
+}
+
+json config_to_json(const Config& config) {
+    json doc = json::object();
+    JsonDumper dumper{doc};
+    visit_config_keys(config, dumper);
+    return doc;
+}
+
+}  // namespace taskpool::daemon

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/net/peer.hpp"
+#include "daemon/sched/job_observer.hpp"
+
+namespace taskpool::daemon::events {
+
+/// Who hears of a job, and why.
+enum class WatchKind {
+    notify,        // `submit` with notify: job.started and job.finished
+    subscription,  // `subscribe` with job ids: the same, until `unsubscribe`
+    bind,          // `submit` with bind: no events; cancelled if the peer goes first
+};
+
+/// Fans job.started and job.finished events out to the connections that asked for
+/// them (PROTOCOL.md section 6), each connection once per event. Every watch holds
+/// its connection (not idle) until the job ends or the watch is dropped.
+/// Thread-safety: io thread only.
+class Subscriptions final : public sched::JobObserver {
+public:
+    void watch(const std::string& job_id, const std::shared_ptr<net::Peer>& peer, WatchKind kind);
+    void subscribe_all(const std::shared_ptr<net::Peer>& peer);
+    /// Drops the peer's subscriptions (not its notify or bind watches).
+    void unsubscribe(net::Peer& peer);
+    /// The connection closed: forgets it and returns the jobs it had bound.
+    std::vector<std::string> forget(net::Peer& peer);
+
+    void job_started(const proto::Job& job) override;
+    void job_finished(const proto::Job& job) override;
+
+private:
+    struct Watch {
+        std::weak_ptr<net::Peer> peer;
+        WatchKind kind;
+    };
+
+    void publish(const proto::Job& job, std::string_view event, bool final);
+
+    std::unordered_map<std::string, std::vector<Watch>> by_job_;
+    std::unordered_map<std::uint64_t, std::weak_ptr<net::Peer>> all_jobs_;
+};
+
+}  // namespace taskpool::daemon::events

@@ -1,0 +1,89 @@
+#include "listener.hpp"
+
+#include <spdlog/spdlog.h>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "proto/reply.hpp"
+#include "session.hpp"
+
+namespace taskpool::daemon::net {
+namespace {
+
+constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
+}  // namespace
+
+Listener::Listener(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint,
+                   const Config& config, ops::Dispatcher& dispatcher, ConnectionRegistry& registry)
+    : acceptor_(io), backoff_(io), config_(config), dispatcher_(dispatcher), registry_(registry) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void Listener::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), [](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("accept loop stopped: {}", ex.what());
+            }
+        }
+    });
+}
+
+void Listener::close() {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+    backoff_.cancel();
+}
+
+asio::awaitable<void> Listener::accept_loop() {
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(no_throw);
+        if (ec) {
+            if (!acceptor_.is_open()) {
+                co_return;
+            }
+            spdlog::warn("accept failed: {}; retrying in {} ms", ec.message(),
+                         accept_backoff.count());
+            backoff_.expires_after(accept_backoff);
+            co_await backoff_.async_wait(no_throw);
+            continue;
+        }
+        if (registry_.size() >= static_cast<std::size_t>(config_.limits.max_connections)) {
+            refuse(std::move(socket));
+            continue;
+        }
+        std::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        auto session = std::make_shared<Session>(std::move(socket), registry_.next_id(),
+                                                 config_.limits, dispatcher_, registry_);
+        registry_.add(session);
+        session->start();
+    }
+}
+
+void Listener::refuse(asio::ip::tcp::socket socket) {
+    spdlog::warn("refused a connection: {} open (limits.max_connections)", registry_.size());
+    auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+    auto line = std::make_shared<std::string>(proto::encode_error(
+        nlohmann::json(nullptr),
+        {proto::ErrorCode::too_many_connections,
+         "too many connections (limits.max_connections " +
+             std::to_string(config_.limits.max_connections) + "); try again later"}));
+    asio::async_write(*s, asio::buffer(*line), [s, line](std::error_code, std::size_t) {
+        std::error_code ignored;
+        s->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        s->close(ignored);
+    });
+}
+
+}  // namespace taskpool::daemon::net

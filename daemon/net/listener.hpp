@@ -1,0 +1,40 @@
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "connection_registry.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/ops/dispatcher.hpp"
+
+namespace taskpool::daemon::net {
+
+/// Accepts connections and starts a session for each. Past limits.max_connections a
+/// connection gets one too_many_connections line and is closed. When accept fails
+/// (EMFILE: out of descriptors) it waits a moment before trying again instead of
+/// spinning. Thread-safety: io thread.
+class Listener {
+public:
+    /// Binds and listens at once, so start-up errors reach the operator.
+    /// @throws std::system_error when the address cannot be bound.
+    Listener(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint, const Config& config,
+             ops::Dispatcher& dispatcher, ConnectionRegistry& registry);
+
+    asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    void start();
+    void close();
+
+private:
+    asio::awaitable<void> accept_loop();
+    void refuse(asio::ip::tcp::socket socket);
+
+    asio::ip::tcp::acceptor acceptor_;
+    asio::steady_timer backoff_;
+    const Config& config_;
+    ops::Dispatcher& dispatcher_;
+    ConnectionRegistry& registry_;
+};
+
+}  // namespace taskpool::daemon::net

@@ -1,0 +1,220 @@
+#include "session.hpp"
+
+#include <spdlog/spdlog.h>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "proto/reply.hpp"
+
+namespace taskpool::daemon::net {
+namespace {
+
+constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 64 * 1024;
+// How long a closing connection gets to take its last replies.
+constexpr auto flush_grace = std::chrono::seconds(5);
+
+std::chrono::steady_clock::duration seconds(double s) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(s));
+}
+
+void log_exception(std::exception_ptr e) {
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::error("session: {}", ex.what());
+        }
+    }
+}
+
+}  // namespace
+
+Session::Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::Limits& limits,
+                 ops::Dispatcher& dispatcher, ConnectionRegistry& registry)
+    : Peer(id),
+      socket_(std::move(socket)),
+      limits_(limits),
+      dispatcher_(dispatcher),
+      registry_(registry),
+      framer_(static_cast<std::size_t>(limits.max_message_bytes)),
+      writer_wake_(socket_.get_executor()),
+      reader_wake_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()),
+      last_activity_(Clock::now()) {}
+
+void Session::start() {
+    auto ex = socket_.get_executor();
+    asio::co_spawn(ex, read_loop(shared_from_this()), log_exception);
+    asio::co_spawn(ex, write_loop(shared_from_this()), log_exception);
+    asio::co_spawn(ex, watchdog(shared_from_this()), log_exception);
+}
+
+void Session::send(std::string line) {
+    if (closed_) {
+        return;
+    }
+    out_ += line;
+    if (pending_output() > 2 * static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
+        close("it does not read its replies (limits.max_output_buffer_bytes)");
+        return;
+    }
+    if (writer_waiting_) {
+        writer_waiting_ = false;
+        writer_wake_.cancel();
+    }
+}
+
+void Session::close_after_flush() {
+    if (closing_ || closed_) {
+        return;
+    }
+    closing_ = true;
+    closing_deadline_ = Clock::now() + flush_grace;
+    writer_wake_.cancel();
+    reader_wake_.cancel();
+    watchdog_timer_.cancel();
+}
+
+void Session::on_released() {
+    if (read_done_ && holds() == 0) {
+        close_after_flush();
+    }
+}
+
+void Session::close(const char* why) {
+    if (closed_) {
+        return;
+    }
+    closed_ = true;
+    spdlog::debug("connection {} closed: {}", id(), why);
+    std::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    writer_wake_.cancel();
+    reader_wake_.cancel();
+    watchdog_timer_.cancel();
+    registry_.remove(id());
+    dispatcher_.connection_closed(*this);
+}
+
+asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> /*keep_alive*/) {
+    std::string buf(read_chunk, '\0');
+    while (!closed_ && !closing_) {
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), no_throw);
+        if (closed_ || closing_) {
+            co_return;
+        }
+        if (ec) {
+            // EOF (or a reset): answer what is in flight, then close.
+            read_done_ = true;
+            if (ec != asio::error::eof) {
+                close(ec.message().c_str());
+            } else if (holds() == 0) {
+                close_after_flush();
+            }
+            co_return;
+        }
+        last_activity_ = Clock::now();
+        framer_.feed(std::string_view(buf.data(), n));
+        process_lines();
+        while (!closed_ && !closing_ &&
+               pending_output() > static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
+            reader_paused_ = true;
+            reader_wake_.expires_at(Clock::time_point::max());
+            co_await reader_wake_.async_wait(no_throw);
+        }
+        reader_paused_ = false;
+    }
+}
+
+void Session::process_lines() {
+    bool completed_one = false;
+    for (;;) {
+        auto frame = framer_.next();
+        if (frame.status == proto::LineFramer::Status::incomplete) {
+            break;
+        }
+        if (frame.status == proto::LineFramer::Status::too_large) {
+            send(proto::encode_error(
+                nlohmann::json(nullptr),
+                {proto::ErrorCode::message_too_large,
+                 "a line is longer than " + std::to_string(limits_.max_message_bytes) +
+                     " bytes (limits.max_message_bytes); closing the connection"}));
+            close_after_flush();
+            return;
+        }
+        completed_one = true;
+        dispatcher_.handle_line(shared_from_this(), frame.line);
+        if (closed_ || closing_) {
+            return;
+        }
+    }
+    if (!framer_.has_partial()) {
+        line_started_.reset();
+    } else if (!line_started_ || completed_one) {
+        line_started_ = Clock::now();
+        watchdog_timer_.cancel();  // its deadline may now be earlier
+    }
+}
+
+asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*/) {
+    while (!closed_) {
+        if (out_.empty()) {
+            if (closing_) {
+                close("closed after its last reply");
+                co_return;
+            }
+            writer_waiting_ = true;
+            writer_wake_.expires_at(Clock::time_point::max());
+            co_await writer_wake_.async_wait(no_throw);
+            writer_waiting_ = false;
+            continue;
+        }
+        std::swap(out_, writing_);
+        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), no_throw);
+        writing_.clear();
+        if (ec) {
+            close(ec.message().c_str());
+            co_return;
+        }
+        last_activity_ = Clock::now();
+        if (reader_paused_ &&
+            pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
+            reader_wake_.cancel();
+        }
+    }
+}
+
+Session::Clock::time_point Session::deadline() const {
+    if (closing_deadline_) {
+        return *closing_deadline_;
+    }
+    if (line_started_) {
+        return *line_started_ + seconds(limits_.request_timeout_s);
+    }
+    if (holds() > 0 || pending_output() > 0) {
+        // Not idle now; look again after a full idle period.
+        return Clock::now() + seconds(limits_.idle_timeout_s);
+    }
+    return last_activity_ + seconds(limits_.idle_timeout_s);
+}
+
+asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*keep_alive*/) {
+    while (!closed_) {
+        auto due = deadline();
+        if (Clock::now() >= due) {
+            close(closing_deadline_ ? "it did not take its last replies"
+                  : line_started_   ? "a request line took too long (limits.request_timeout_s)"
+                                    : "idle (limits.idle_timeout_s)");
+            co_return;
+        }
+        watchdog_timer_.expires_at(due);
+        co_await watchdog_timer_.async_wait(no_throw);
+    }
+}
+
+}  // namespace taskpool::daemon::net

@@ -1,0 +1,44 @@
+#include "call.hpp"
+
+namespace taskpool::daemon::ops {
+
+Reply::Reply(const std::shared_ptr<net::Peer>& peer, proto::RequestId id)
+    : state_(std::make_shared<State>()) {
+    state_->peer = peer;
+    state_->id = std::move(id);
+    peer->hold();
+}
+
+Reply::State::~State() {
+    if (!answered) {
+        if (auto p = peer.lock()) {
+            p->release();
+        }
+    }
+}
+
+void Reply::line(std::string text) const {
+    if (state_->answered) {
+        return;
+    }
+    state_->answered = true;
+    if (auto p = state_->peer.lock()) {
+        p->send(std::move(text));
+        p->release();
+    }
+}
+
+void Reply::ok() const {
+    line(proto::encode_ok(state_->id));
+}
+void Reply::ok(const nlohmann::json& fields) const {
+    line(proto::encode_ok(state_->id, fields));
+}
+void Reply::job(const proto::Job& job) const {
+    line(proto::encode_job_reply(state_->id, job));
+}
+void Reply::error(const proto::Error& error) const {
+    line(proto::encode_error(state_->id, error));
+}
+
+}  // namespace taskpool::daemon::ops

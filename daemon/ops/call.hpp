@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/config/config.hpp"
+#include "daemon/events/subscriptions.hpp"
+#include "daemon/net/connection_registry.hpp"
+#include "daemon/net/peer.hpp"
+#include "daemon/sched/scheduler.hpp"
+#include "daemon/tasks/registry.hpp"
+#include "proto/reply.hpp"
+#include "proto/request.hpp"
+
+namespace taskpool::daemon::ops {
+
+/// What the op handlers may use. Built once by the app; io thread only.
+struct Services {
+    const Config& config;
+    sched::Scheduler& scheduler;
+    const tasks::TaskRegistry& tasks;
+    events::Subscriptions& events;
+    net::ConnectionRegistry& connections;
+    /// Begins the shutdown sequence (after the current handler returns).
+    std::function<void(proto::ShutdownMode)> shutdown;
+    std::chrono::steady_clock::time_point started_at;
+};
+
+/// Answers one request, now or later: copies share one answer, and the first one
+/// used answers. Until then the connection is held (not idle). If the connection has
+/// gone, the answer is dropped.
+class Reply {
+public:
+    Reply(const std::shared_ptr<net::Peer>& peer, proto::RequestId id);
+
+    void ok() const;
+    void ok(const nlohmann::json& fields) const;
+    void job(const proto::Job& job) const;
+    void error(const proto::Error& error) const;
+    /// Sends a line already built with the request's id (see id()).
+    void line(std::string line) const;
+    const proto::RequestId& id() const { return state_->id; }
+
+private:
+    struct State {
+        std::weak_ptr<net::Peer> peer;
+        proto::RequestId id;
+        bool answered = false;
+        ~State();
+    };
+    std::shared_ptr<State> state_;
+};
+
+/// One request being handled: the services, the connection, and its Reply.
+struct Call {
+    Services& services;
+    std::shared_ptr<net::Peer> peer;
+    Reply reply;
+};
+
+}  // namespace taskpool::daemon::ops

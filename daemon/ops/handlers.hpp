@@ -1,0 +1,22 @@
+#pragma once
+
+#include "call.hpp"
+#include "proto/request.hpp"
+
+namespace taskpool::daemon::ops {
+
+// One handler per op, each in its own file. A handler answers through call.reply,
+// at once or later, and does no I/O of its own.
+void handle(proto::HelloRequest req, Call& call);
+void handle(proto::PingRequest req, Call& call);
+void handle(proto::SubmitRequest req, Call& call);
+void handle(proto::GetRequest req, Call& call);
+void handle(proto::CancelRequest req, Call& call);
+void handle(proto::ListRequest req, Call& call);
+void handle(proto::StatsRequest req, Call& call);
+void handle(proto::TasksRequest req, Call& call);
+void handle(proto::SubscribeRequest req, Call& call);
+void handle(proto::UnsubscribeRequest req, Call& call);
+void handle(proto::ShutdownRequest req, Call& call);
+
+}  // namespace taskpool::daemon::ops

@@ -1,0 +1,52 @@
+#include <spdlog/spdlog.h>
+
+#include "handlers.hpp"
+#include "proto/version.hpp"
+
+namespace taskpool::daemon::ops {
+namespace {
+
+/// Compares in time that does not depend on where the tokens differ.
+bool tokens_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    }
+    return diff == 0;
+}
+
+}  // namespace
+
+void handle(proto::HelloRequest req, Call& call) {
+    const auto& token = call.services.config.auth.token;
+    if (token) {
+        if (!req.token || !tokens_equal(*token, *req.token)) {
+            spdlog::warn("connection {}: hello with a wrong or missing token", call.peer->id());
+            call.reply.error({proto::ErrorCode::unauthorized, "wrong or missing token"});
+            call.peer->close_after_flush();
+            return;
+        }
+        call.peer->authenticated = true;
+    }
+    auto& scheduler = call.services.scheduler;
+    auto pool_size = [&](proto::PoolKind pool) {
+        auto* ex = scheduler.executor(pool);
+        return nlohmann::json{{"size", ex == nullptr ? 0 : ex->size()}};
+    };
+    nlohmann::json tasks = nlohmann::json::array();
+    for (const auto& [name, task] : call.services.tasks.all()) {
+        tasks.push_back(name);
+    }
+    call.reply.ok({{"server", "taskpoold"},
+                   {"version", proto::product_version},
+                   {"protocol", proto::protocol_version},
+                   {"pools",
+                    {{"thread", pool_size(proto::PoolKind::thread)},
+                     {"process", pool_size(proto::PoolKind::process)}}},
+                   {"tasks", std::move(tasks)}});
+}
+
+}  // namespace taskpool::daemon::ops

@@ -1,0 +1,45 @@
+#include "handlers.hpp"
+
+namespace taskpool::daemon::ops {
+namespace {
+
+nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind pool) {
+    const auto* ex = scheduler.executor(pool);
+    nlohmann::json stats = {{"size", ex == nullptr ? 0 : ex->size()},
+                            {"busy", ex == nullptr ? 0 : ex->busy()},
+                            {"queued", scheduler.queued(pool)}};
+    if (pool == proto::PoolKind::process) {
+        nlohmann::json workers = nlohmann::json::array();
+        if (ex != nullptr) {
+            for (const auto& w : ex->workers()) {
+                workers.push_back({{"pid", w.pid}, {"state", w.state}, {"jobs", w.jobs}});
+            }
+        }
+        stats["workers"] = std::move(workers);
+    }
+    return stats;
+}
+
+}  // namespace
+
+void handle(proto::StatsRequest, Call& call) {
+    auto& services = call.services;
+    auto& scheduler = services.scheduler;
+    auto counts = scheduler.counts();
+    auto uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
+    call.reply.ok({{"uptime_s", std::floor(uptime.count() * 1000) / 1000},
+                   {"pools",
+                    {{"thread", pool_stats(scheduler, proto::PoolKind::thread)},
+                     {"process", pool_stats(scheduler, proto::PoolKind::process)}}},
+                   {"jobs",
+                    {{"submitted", counts.submitted},
+                     {"queued", counts.queued},
+                     {"running", counts.running},
+                     {"succeeded", counts.succeeded},
+                     {"failed", counts.failed},
+                     {"cancelled", counts.cancelled}}},
+                   {"connections", services.connections.size()}});
+}
+
+}  // namespace taskpool::daemon::ops

@@ -1,0 +1,44 @@
+#include "handlers.hpp"
+
+namespace taskpool::daemon::ops {
+
+void handle(proto::SubmitRequest req, Call& call) {
+    auto& services = call.services;
+    if (req.options.callback) {
+        call.reply.error(proto::bad_request("field 'callback': webhooks are not available yet"));
+        return;
+    }
+    sched::JobSpec spec{std::move(req.task),
+                        std::make_shared<const nlohmann::json>(std::move(req.args)),
+                        std::move(req.key), req.options};
+    auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,
+                     reply = call.reply](proto::Result<const proto::Job*> result) {
+        if (!result) {
+            reply.error(result.error());
+            return;
+        }
+        const proto::Job& job = **result;
+        auto p = peer.lock();
+        if (p && !proto::is_final(job.state)) {
+            if (options.notify) {
+                services.events.watch(job.id, p, events::WatchKind::notify);
+            }
+            if (options.bind) {
+                services.events.watch(job.id, p, events::WatchKind::bind);
+            }
+        }
+        if (options.wait) {
+            services.scheduler.wait(job.id, *options.wait,
+                                    [reply](const proto::Job& done) { reply.job(done); });
+        } else {
+            reply.job(job);
+        }
+    };
+    if (req.options.block_s) {
+        services.scheduler.submit_blocking(std::move(spec), *req.options.block_s, accepted);
+    } else {
+        accepted(services.scheduler.submit(std::move(spec)));
+    }
+}
+
+}  // namespace taskpool::daemon::ops

@@ -1,0 +1,48 @@
+#include "job_id.hpp"
+
+#include <chrono>
+
+namespace taskpool::daemon::sched {
+namespace {
+
+constexpr char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+}  // namespace
+
+IdGenerator::IdGenerator() : rng_(std::random_device{}()) {}
+
+std::string IdGenerator::next(std::string_view prefix) {
+    auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    if (ms > last_ms_) {
+        last_ms_ = ms;
+        rand_hi_ = rng_() & 0xFFFF;
+        rand_lo_ = rng_();
+    } else if (++rand_lo_ == 0) {  // same (or earlier) millisecond: count up
+        rand_hi_ = (rand_hi_ + 1) & 0xFFFF;
+    }
+    // 128 bits, big-endian: 48 of time, 80 of randomness. 26 base32 digits hold 130
+    // bits, so the first digit carries two leading zero bits.
+    std::uint8_t bytes[16];
+    for (int i = 0; i < 6; ++i) {
+        bytes[i] = static_cast<std::uint8_t>(last_ms_ >> (8 * (5 - i)));
+    }
+    bytes[6] = static_cast<std::uint8_t>(rand_hi_ >> 8);
+    bytes[7] = static_cast<std::uint8_t>(rand_hi_);
+    for (int i = 0; i < 8; ++i) {
+        bytes[8 + i] = static_cast<std::uint8_t>(rand_lo_ >> (8 * (7 - i)));
+    }
+    auto bit = [&](int n) { return n < 0 ? 0 : (bytes[n / 8] >> (7 - n % 8)) & 1; };
+    std::string id(prefix);
+    for (int digit = 0; digit < 26; ++digit) {
+        int v = 0;
+        for (int b = 0; b < 5; ++b) {
+            v = (v << 1) | bit(digit * 5 + b - 2);
+        }
+        id += crockford[v];
+    }
+    return id;
+}
+
+}  // namespace taskpool::daemon::sched

@@ -1,0 +1,61 @@
+#include "job_table.hpp"
+
+namespace taskpool::daemon::sched {
+
+JobRecord& JobTable::insert(JobRecord record) {
+    auto seq = record.seq;
+    auto [it, inserted] = by_seq_.emplace(seq, std::move(record));
+    JobRecord& r = it->second;
+    by_id_.emplace(r.job.id, &r);
+    if (r.key) {
+        by_key_.emplace(*r.key, &r);
+    }
+    return r;
+}
+
+JobRecord* JobTable::find(std::string_view id) {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
+}
+
+JobRecord* JobTable::find_by_key(std::string_view key) {
+    auto it = by_key_.find(key);
+    return it == by_key_.end() ? nullptr : it->second;
+}
+
+void JobTable::retain(JobRecord& record, SteadyTime now) {
+    finished_.emplace_back(now + ttl_, record.job.id);
+}
+
+void JobTable::evict_expired(SteadyTime now) {
+    while (!finished_.empty() &&
+           (finished_.front().first <= now || finished_.size() > max_retained_)) {
+        erase(finished_.front().second);
+        finished_.pop_front();
+    }
+}
+
+std::optional<SteadyTime> JobTable::next_eviction() const {
+    if (finished_.empty()) {
+        return std::nullopt;
+    }
+    if (finished_.size() > max_retained_) {
+        return SteadyTime{};
+    }
+    return finished_.front().first;
+}
+
+void JobTable::erase(const std::string& id) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) {
+        return;
+    }
+    JobRecord* r = it->second;
+    if (r->key) {
+        by_key_.erase(*r->key);
+    }
+    by_id_.erase(it);
+    by_seq_.erase(r->seq);
+}
+
+}  // namespace taskpool::daemon::sched

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+#include "proto/job.hpp"
+
+namespace taskpool::daemon::tasks {
+struct Task;
+}
+
+namespace taskpool::daemon::sched {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct Waiter;
+
+/// A job and what the scheduler keeps about it beyond the wire object.
+struct JobRecord {
+    proto::Job job;
+    std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
+    const tasks::Task* task = nullptr;
+    std::optional<double> timeout_s;
+    int retries_left = 0;
+    std::optional<std::string> key;
+    std::uint64_t run_handle = 0;                       // the pool's handle of the running attempt
+    std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
+    std::vector<std::shared_ptr<Waiter>> waiters;
+};
+
+/// Every known job by id, by idempotency key and in arrival order, and the retention
+/// of finished jobs: each is dropped `ttl` after it finished, or sooner when more
+/// than `max_retained` finished jobs are kept (oldest first). Not thread-safe:
+/// owned by the scheduler.
+class JobTable {
+public:
+    JobTable(std::chrono::milliseconds ttl, std::size_t max_retained)
+        : ttl_(ttl), max_retained_(max_retained) {}
+
+    /// Adds a record; its job.id must be new.
+    JobRecord& insert(JobRecord record);
+    JobRecord* find(std::string_view id);
+    JobRecord* find_by_key(std::string_view key);
+
+    /// Starts the retention clock of a finished job. Evicts nothing: a caller may
+    /// still hold the record (evict_expired() does that, when next_eviction() says).
+    void retain(JobRecord& record, SteadyTime now);
+    /// Drops finished jobs whose time is up, and the oldest beyond max_retained.
+    void evict_expired(SteadyTime now);
+    /// When evict_expired() next has work (a time in the past if it has now).
+    std::optional<SteadyTime> next_eviction() const;
+
+    /// Visits jobs newest first until `f` returns false.
+    template <class F>
+    void newest_first(F&& f) const {
+        for (auto it = by_seq_.rbegin(); it != by_seq_.rend(); ++it) {
+            if (!f(it->second)) {
+                return;
+            }
+        }
+    }
+
+    std::size_t size() const { return by_seq_.size(); }
+
+private:
+    void erase(const std::string& id);
+
+    std::map<std::uint64_t, JobRecord> by_seq_;               // node-based: records never move
+    std::unordered_map<std::string_view, JobRecord*> by_id_;  // views into job.id
+    std::unordered_map<std::string_view, JobRecord*> by_key_;
+    std::deque<std::pair<SteadyTime, std::string>> finished_;  // in finishing order
+    std::chrono::milliseconds ttl_;
+    std::size_t max_retained_;
+};
+
+}  // namespace taskpool::daemon::sched

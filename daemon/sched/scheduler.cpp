@@ -1,0 +1,417 @@
+#include "scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include <asio/post.hpp>
+
+namespace taskpool::daemon::sched {
+namespace {
+
+using proto::Error;
+using proto::ErrorCode;
+using proto::Job;
+using proto::JobError;
+using proto::JobErrorCode;
+using proto::JobState;
+using proto::PoolKind;
+using proto::Result;
+
+std::string seconds_text(double s) {
+    std::ostringstream out;
+    out << s << " s";
+    return out.str();
+}
+
+std::chrono::steady_clock::duration to_duration(double seconds) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+struct Scheduler::BlockedSubmit {
+    JobSpec spec;
+    PoolKind pool;
+    std::function<void(Result<const Job*>)> done;
+    asio::steady_timer timer;
+};
+
+Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings,
+                     JobObserver& observer)
+    : io_(io),
+      tasks_(tasks),
+      settings_(settings),
+      observer_(observer),
+      table_(std::chrono::milliseconds(static_cast<std::int64_t>(settings.result_ttl_s * 1000)),
+             settings.max_retained),
+      retention_timer_(io) {}
+
+void Scheduler::set_executor(PoolKind pool, Executor* executor) {
+    executors_[static_cast<std::size_t>(pool)] = executor;
+}
+
+Executor* Scheduler::executor(PoolKind pool) const {
+    return executors_[static_cast<std::size_t>(pool)];
+}
+
+Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, PoolKind& pool) const {
+    task = tasks_.find(spec.task);
+    if (task == nullptr) {
+        return Error{ErrorCode::no_such_task, "no task named '" + spec.task + "'"};
+    }
+    pool = spec.options.pool.value_or(task->pool);
+    if (!task->runs_on(pool)) {
+        return proto::bad_request("field 'pool': task '" + task->name + "' cannot run on the " +
+                                  std::string(to_string(pool)) + " pool");
+    }
+    if (executor(pool) == nullptr) {
+        return proto::bad_request("field 'pool': this daemon has no " +
+                                  std::string(to_string(pool)) + " pool");
+    }
+    return task->check(*spec.args);
+}
+
+Result<const Job*> Scheduler::submit(JobSpec spec) {
+    if (shutting_down_) {
+        return Error{ErrorCode::shutting_down, "the daemon is shutting down and takes no new jobs"};
+    }
+    if (spec.key) {
+        if (auto* existing = table_.find_by_key(*spec.key)) {
+            return &existing->job;
+        }
+    }
+    const tasks::Task* task = nullptr;
+    PoolKind pool{};
+    if (auto checked = check(spec, task, pool); !checked) {
+        return checked.error();
+    }
+    if (queue(pool).size() >= settings_.queue_max_size) {
+        return Error{ErrorCode::queue_full, "the " + std::string(to_string(pool)) +
+                                                " pool's queue is full (queue.max_size " +
+                                                std::to_string(settings_.queue_max_size) + ")"};
+    }
+    JobRecord record;
+    record.seq = next_seq_++;
+    record.task = task;
+    record.job.id = ids_.next("j-");
+    record.job.task = std::move(spec.task);
+    record.job.args = std::move(spec.args);
+    record.job.pool = pool;
+    record.job.priority = spec.options.priority;
+    record.job.submitted_at = proto::now_timestamp();
+    double timeout = spec.options.timeout_s.value_or(settings_.default_timeout_s);
+    if (timeout > 0) {
+        record.timeout_s = timeout;
+    }
+    record.retries_left = spec.options.retries;
+    record.key = std::move(spec.key);
+    JobRecord& r = table_.insert(std::move(record));
+    ++counts_.submitted;
+    enqueue(r);
+    return &r.job;
+}
+
+void Scheduler::submit_blocking(JobSpec spec, double block_s,
+                                std::function<void(Result<const Job*>)> done) {
+    const tasks::Task* task = nullptr;
+    PoolKind pool{};
+    bool full = !shutting_down_ && !(spec.key && table_.find_by_key(*spec.key)) &&
+                check(spec, task, pool).ok() && queue(pool).size() >= settings_.queue_max_size;
+    if (!full || block_s <= 0) {
+        done(submit(std::move(spec)));
+        return;
+    }
+    auto blocked = std::make_shared<BlockedSubmit>(
+        BlockedSubmit{std::move(spec), pool, std::move(done), asio::steady_timer(io_)});
+    blocked->timer.expires_after(to_duration(block_s));
+    blocked->timer.async_wait([this, blocked, block_s](std::error_code ec) {
+        if (ec || !blocked->done) {
+            return;
+        }
+        auto& waiting = blocked_[static_cast<std::size_t>(blocked->pool)];
+        waiting.erase(std::find(waiting.begin(), waiting.end(), blocked));
+        auto d = std::move(blocked->done);
+        blocked->done = nullptr;
+        d(Error{ErrorCode::queue_full, "the " + std::string(to_string(blocked->pool)) +
+                                           " pool's queue stayed full for " +
+                                           seconds_text(block_s)});
+    });
+    blocked_[static_cast<std::size_t>(pool)].push_back(std::move(blocked));
+}
+
+void Scheduler::admit_blocked(PoolKind pool) {
+    auto& waiting = blocked_[static_cast<std::size_t>(pool)];
+    while (!waiting.empty() && queue(pool).size() < settings_.queue_max_size) {
+        auto blocked = std::move(waiting.front());
+        waiting.pop_front();
+        auto d = std::move(blocked->done);
+        blocked->done = nullptr;
+        blocked->timer.cancel();
+        d(submit(std::move(blocked->spec)));
+    }
+}
+
+const Job* Scheduler::find(std::string_view id) {
+    auto* r = table_.find(id);
+    return r == nullptr ? nullptr : &r->job;
+}
+
+void Scheduler::wait(std::string_view id, double seconds, std::function<void(const Job&)> done) {
+    JobRecord* r = table_.find(id);
+    if (proto::is_final(r->job.state) || seconds <= 0) {
+        done(r->job);
+        return;
+    }
+    auto waiter = std::make_shared<Waiter>();
+    waiter->done = std::move(done);
+    if (std::isfinite(seconds)) {
+        waiter->timer = std::make_unique<asio::steady_timer>(io_, to_duration(seconds));
+        waiter->timer->async_wait([this, waiter, job_id = r->job.id](std::error_code ec) {
+            if (ec || !waiter->done) {
+                return;
+            }
+            auto d = std::move(waiter->done);
+            waiter->done = nullptr;
+            JobRecord* rec = table_.find(job_id);
+            auto& list = rec->waiters;
+            list.erase(std::find(list.begin(), list.end(), waiter));
+            d(rec->job);
+        });
+    }
+    r->waiters.push_back(std::move(waiter));
+}
+
+Result<const Job*> Scheduler::cancel(std::string_view id) {
+    JobRecord* r = table_.find(id);
+    if (r == nullptr) {
+        return Error{ErrorCode::no_such_job, "no job '" + std::string(id) + "'"};
+    }
+    if (proto::is_final(r->job.state)) {
+        return Error{ErrorCode::not_cancellable,
+                     "job " + r->job.id + " has already " + std::string(to_string(r->job.state))};
+    }
+    if (r->job.state == JobState::running) {
+        if (r->job.pool == PoolKind::thread && !r->task->cancellable) {
+            return Error{ErrorCode::not_cancellable,
+                         "task '" + r->task->name + "' cannot be stopped once it runs"};
+        }
+        stop_running(*r);
+    } else {
+        queue(r->job.pool).remove(r->job.priority, r->seq);
+        --counts_.queued;
+        admit_blocked(r->job.pool);
+    }
+    r->job.error = JobError{JobErrorCode::cancelled, "cancelled by request"};
+    finish(*r, JobState::cancelled);
+    return &r->job;
+}
+
+std::vector<const Job*> Scheduler::list(std::optional<JobState> state, std::size_t limit) {
+    std::vector<const Job*> jobs;
+    table_.newest_first([&](const JobRecord& r) {
+        if (!state || r.job.state == *state) {
+            jobs.push_back(&r.job);
+        }
+        return jobs.size() < limit;
+    });
+    return jobs;
+}
+
+void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
+    if (!shutting_down_) {
+        shutting_down_ = true;
+        for (auto& waiting : blocked_) {
+            for (auto& blocked : std::exchange(waiting, {})) {
+                auto d = std::move(blocked->done);
+                blocked->done = nullptr;
+                blocked->timer.cancel();
+                d(Error{ErrorCode::shutting_down,
+                        "the daemon is shutting down and takes no new jobs"});
+            }
+        }
+    }
+    on_idle_ = std::move(on_idle);
+    if (cancel_all) {
+        std::vector<JobRecord*> active;
+        table_.newest_first([&](const JobRecord& r) {
+            if (!proto::is_final(r.job.state)) {
+                active.push_back(const_cast<JobRecord*>(&r));
+            }
+            return true;
+        });
+        for (JobRecord* r : active) {
+            if (r->job.state == JobState::running) {
+                stop_running(*r);
+            } else {
+                queue(r->job.pool).remove(r->job.priority, r->seq);
+                --counts_.queued;
+            }
+            r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
+            finish(*r, JobState::cancelled);
+        }
+    }
+    check_idle();
+}
+
+void Scheduler::on_outcome(RunOutcome outcome) {
+    JobRecord* r = table_.find(outcome.job_id);
+    // An attempt that was cancelled or timed out has already been ended here; its
+    // late outcome only tells that the worker is free again.
+    if (r != nullptr && r->job.state == JobState::running && r->job.attempts == outcome.attempt) {
+        r->timeout_timer.reset();
+        --counts_.running;
+        if (auto* value = std::get_if<nlohmann::json>(&outcome.outcome)) {
+            r->job.result = std::move(*value);
+            finish(*r, JobState::succeeded);
+        } else {
+            fail_attempt(*r, std::get<JobError>(std::move(outcome.outcome)));
+        }
+    }
+    schedule_dispatch();
+}
+
+void Scheduler::enqueue(JobRecord& r) {
+    r.job.state = JobState::queued;
+    queue(r.job.pool).push(r.job.priority, r.seq, &r);
+    ++counts_.queued;
+    schedule_dispatch();
+}
+
+// Dispatch runs from a posted handler rather than inside submit: a burst of pipelined
+// submits is handed to the pools at once, and the submit reply (and any `notify`
+// registration) always precedes the job's job.started event.
+void Scheduler::schedule_dispatch() {
+    if (!dispatch_posted_) {
+        dispatch_posted_ = true;
+        asio::post(io_, [this] { dispatch(); });
+    }
+}
+
+void Scheduler::dispatch() {
+    dispatch_posted_ = false;
+    for (PoolKind pool : {PoolKind::thread, PoolKind::process}) {
+        Executor* ex = executor(pool);
+        if (ex == nullptr) {
+            continue;
+        }
+        bool took = false;
+        while (ex->has_idle()) {
+            auto next = queue(pool).pop();
+            if (!next) {
+                break;
+            }
+            --counts_.queued;
+            took = true;
+            start(**next, *ex);
+        }
+        if (took) {
+            admit_blocked(pool);
+        }
+    }
+}
+
+void Scheduler::start(JobRecord& r, Executor& executor) {
+    r.job.state = JobState::running;
+    ++r.job.attempts;
+    r.job.started_at = proto::now_timestamp();
+    auto [worker, handle] = executor.start(Run{r.job.id, r.job.attempts, r.task, r.job.args});
+    r.job.worker = worker;
+    r.run_handle = handle;
+    ++counts_.running;
+    if (r.timeout_s) {
+        r.timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r.timeout_s));
+        r.timeout_timer->async_wait(
+            [this, id = r.job.id, attempt = r.job.attempts](std::error_code ec) {
+                if (!ec) {
+                    on_timeout(id, attempt);
+                }
+            });
+    }
+    observer_.job_started(r.job);
+}
+
+void Scheduler::on_timeout(const std::string& id, int attempt) {
+    JobRecord* r = table_.find(id);
+    if (r == nullptr || r->job.state != JobState::running || r->job.attempts != attempt) {
+        return;
+    }
+    double limit = *r->timeout_s;
+    stop_running(*r);
+    fail_attempt(*r, JobError{JobErrorCode::timeout, "ran longer than " + seconds_text(limit)});
+}
+
+void Scheduler::stop_running(JobRecord& r) {
+    executor(r.job.pool)->stop(r.run_handle);
+    r.timeout_timer.reset();
+    --counts_.running;
+}
+
+void Scheduler::fail_attempt(JobRecord& r, JobError error) {
+    if (r.retries_left > 0) {
+        --r.retries_left;
+        r.job.worker.reset();
+        r.job.started_at.reset();
+        enqueue(r);
+        return;
+    }
+    r.job.error = std::move(error);
+    finish(r, JobState::failed);
+}
+
+void Scheduler::finish(JobRecord& r, JobState state) {
+    r.job.state = state;
+    r.job.finished_at = proto::now_timestamp();
+    r.timeout_timer.reset();
+    switch (state) {
+        case JobState::succeeded:
+            ++counts_.succeeded;
+            break;
+        case JobState::failed:
+            ++counts_.failed;
+            break;
+        default:
+            ++counts_.cancelled;
+            break;
+    }
+    observer_.job_finished(r.job);
+    for (auto& waiter : std::exchange(r.waiters, {})) {
+        if (waiter->done) {
+            auto d = std::move(waiter->done);
+            waiter->done = nullptr;
+            if (waiter->timer) {
+                waiter->timer->cancel();
+            }
+            d(r.job);
+        }
+    }
+    table_.retain(r, std::chrono::steady_clock::now());
+    arm_retention_timer();
+    check_idle();
+}
+
+void Scheduler::arm_retention_timer() {
+    auto due = table_.next_eviction();
+    if (!due || (retention_due_ && *retention_due_ <= *due)) {
+        return;
+    }
+    retention_due_ = due;
+    retention_timer_.expires_at(*due);
+    retention_timer_.async_wait([this](std::error_code ec) {
+        if (ec) {
+            return;
+        }
+        retention_due_.reset();
+        table_.evict_expired(std::chrono::steady_clock::now());
+        arm_retention_timer();
+    });
+}
+
+void Scheduler::check_idle() {
+    if (on_idle_ && counts_.queued == 0 && counts_.running == 0) {
+        asio::post(io_, std::exchange(on_idle_, nullptr));
+    }
+}
+
+}  // namespace taskpool::daemon::sched

@@ -1,0 +1,165 @@
+#include "job.hpp"
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+
+namespace taskpool::proto {
+namespace {
+
+constexpr std::array pool_names{std::string_view{"thread"}, std::string_view{"process"}};
+constexpr std::array state_names{std::string_view{"queued"}, std::string_view{"running"},
+                                 std::string_view{"succeeded"}, std::string_view{"failed"},
+                                 std::string_view{"cancelled"}};
+
+template <class E, std::size_t N>
+std::optional<E> enum_from(const std::array<std::string_view, N>& names, std::string_view s) {
+    for (std::size_t i = 0; i < N; ++i) {
+        if (names[i] == s) {
+            return static_cast<E>(i);
+        }
+    }
+    return std::nullopt;
+}
+
+void write_optional_time(JsonWriter& w, std::string_view name, const std::optional<Timestamp>& t) {
+    if (t) {
+        w.field(name, format_timestamp(*t));
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(PoolKind pool) {
+    return pool_names.at(static_cast<std::size_t>(pool));
+}
+std::string_view to_string(JobState s) {
+    return state_names.at(static_cast<std::size_t>(s));
+}
+std::optional<PoolKind> pool_from_string(std::string_view s) {
+    return enum_from<PoolKind>(pool_names, s);
+}
+std::optional<JobState> state_from_string(std::string_view s) {
+    return enum_from<JobState>(state_names, s);
+}
+
+Timestamp now_timestamp() {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now());
+}
+
+std::string format_timestamp(Timestamp t) {
+    auto ms = t.time_since_epoch().count();
+    auto secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    auto frac = static_cast<int>(ms - static_cast<long long>(secs) * 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    return buf;
+}
+
+std::optional<Timestamp> parse_timestamp(std::string_view s) {
+    std::tm tm{};
+    int ms = 0;
+    std::string copy(s);
+    int consumed = 0;
+    if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &consumed) != 7 ||
+        consumed != static_cast<int>(copy.size())) {
+        return std::nullopt;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    std::time_t secs = timegm(&tm);
+    return Timestamp(std::chrono::milliseconds(static_cast<long long>(secs) * 1000 + ms));
+}
+
+void write_job(JsonWriter& w, const Job& job) {
+    w.begin_object();
+    w.field("id", job.id);
+    w.field("task", job.task);
+    w.field("args", *job.args);
+    w.field("pool", to_string(job.pool));
+    w.field("priority", job.priority);
+    w.field("state", to_string(job.state));
+    if (job.result) {
+        w.field("result", *job.result);
+    }
+    if (job.error) {
+        w.key("error").begin_object();
+        w.field("code", to_string(job.error->code));
+        w.field("message", job.error->message);
+        w.end_object();
+    }
+    w.field("attempts", job.attempts);
+    if (job.worker) {
+        w.key("worker").begin_object();
+        w.field("pid", job.worker->pid);
+        if (job.worker->thread) {
+            w.field("thread", *job.worker->thread);
+        }
+        w.end_object();
+    }
+    if (job.batch) {
+        w.field("batch", *job.batch);
+    }
+    w.field("submitted_at", format_timestamp(job.submitted_at));
+    write_optional_time(w, "started_at", job.started_at);
+    write_optional_time(w, "finished_at", job.finished_at);
+    w.end_object();
+}
+
+std::string encode_job(const Job& job) {
+    std::string out;
+    JsonWriter w(out);
+    write_job(w, job);
+    return out;
+}
+
+Result<Job> decode_job(const nlohmann::json& j) {
+    if (!j.is_object()) {
+        return bad_request("a job must be an object");
+    }
+    try {
+        Job job;
+        job.id = j.at("id").get<std::string>();
+        job.task = j.at("task").get<std::string>();
+        job.args = std::make_shared<const nlohmann::json>(j.value("args", nlohmann::json()));
+        job.pool = pool_from_string(j.at("pool").get<std::string>()).value();
+        job.priority = j.value("priority", 0);
+        job.state = state_from_string(j.at("state").get<std::string>()).value();
+        if (auto it = j.find("result"); it != j.end()) {
+            job.result = *it;
+        }
+        if (auto it = j.find("error"); it != j.end()) {
+            auto code = job_error_code_from_string(it->at("code").get<std::string>());
+            job.error = JobError{code.value_or(JobErrorCode::task_error),
+                                 it->value("message", std::string())};
+        }
+        job.attempts = j.value("attempts", 0);
+        if (auto it = j.find("worker"); it != j.end()) {
+            WorkerInfo worker{it->value("pid", std::int64_t{0}), std::nullopt};
+            if (it->contains("thread")) {
+                worker.thread = it->at("thread").get<int>();
+            }
+            job.worker = worker;
+        }
+        if (auto it = j.find("batch"); it != j.end()) {
+            job.batch = it->get<std::string>();
+        }
+        job.submitted_at = parse_timestamp(j.at("submitted_at").get<std::string>()).value();
+        if (auto it = j.find("started_at"); it != j.end()) {
+            job.started_at = parse_timestamp(it->get<std::string>());
+        }
+        if (auto it = j.find("finished_at"); it != j.end()) {
+            job.finished_at = parse_timestamp(it->get<std::string>());
+        }
+        return job;
+    } catch (const std::exception& e) {
+        return bad_request(std::string("malformed job: ") + e.what());
+    }
+}
+
+}  // namespace taskpool::proto

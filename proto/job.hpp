@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "json_writer.hpp"
+#include "result.hpp"
+
+namespace taskpool::proto {
+
+enum class PoolKind { thread, process };
+enum class JobState { queued, running, succeeded, failed, cancelled };
+
+std::string_view to_string(PoolKind pool);
+std::string_view to_string(JobState state);
+std::optional<PoolKind> pool_from_string(std::string_view s);
+std::optional<JobState> state_from_string(std::string_view s);
+
+/// True for succeeded, failed and cancelled: the job will not change again.
+constexpr bool is_final(JobState s) {
+    return s == JobState::succeeded || s == JobState::failed || s == JobState::cancelled;
+}
+
+using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
+
+/// RFC 3339 in UTC with exactly three fractional digits: 2026-11-22T10:00:00.123Z.
+std::string format_timestamp(Timestamp t);
+std::optional<Timestamp> parse_timestamp(std::string_view s);
+Timestamp now_timestamp();
+
+/// Where a job runs or ran: the process, and on the thread pool the thread's index.
+struct WorkerInfo {
+    std::int64_t pid = 0;
+    std::optional<int> thread;
+
+    friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
+};
+
+/// The job object of PROTOCOL.md section 4.
+struct Job {
+    std::string id;
+    std::string task;
+    /// Shared so that a running task can read the args without a copy of them.
+    std::shared_ptr<const nlohmann::json> args = std::make_shared<const nlohmann::json>();
+    PoolKind pool = PoolKind::thread;
+    int priority = 0;
+    JobState state = JobState::queued;
+    std::optional<nlohmann::json> result;  // when succeeded
+    std::optional<JobError> error;         // when failed or cancelled
+    int attempts = 0;
+    std::optional<WorkerInfo> worker;
+    std::optional<std::string> batch;
+    Timestamp submitted_at{};
+    std::optional<Timestamp> started_at;
+    std::optional<Timestamp> finished_at;
+};
+
+/// Writes the job as one JSON object.
+void write_job(JsonWriter& w, const Job& job);
+std::string encode_job(const Job& job);
+
+/// Reads a job object as the daemon writes it (for clients).
+Result<Job> decode_job(const nlohmann::json& j);
+
+}  // namespace taskpool::proto

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace taskpool::proto {
+
+/// Appends JSON to a string without building a document tree: replies are written
+/// once on the hot path, so they are rendered straight into the output line.
+/// Strings that are not valid UTF-8 are written with U+FFFD in place of bad bytes.
+class JsonWriter {
+public:
+    explicit JsonWriter(std::string& out) : out_(out) {}
+
+    JsonWriter& begin_object();
+    JsonWriter& end_object();
+    JsonWriter& begin_array();
+    JsonWriter& end_array();
+    JsonWriter& key(std::string_view name);
+
+    JsonWriter& value(std::string_view s);
+    JsonWriter& value(const char* s) { return value(std::string_view(s)); }
+    JsonWriter& value(const std::string& s) { return value(std::string_view(s)); }
+    JsonWriter& value(bool b);
+    JsonWriter& value(std::int64_t n);
+    JsonWriter& value(int n) { return value(static_cast<std::int64_t>(n)); }
+    JsonWriter& value(std::uint64_t n);
+    JsonWriter& value(double d);
+    JsonWriter& value(const nlohmann::json& j);
+    JsonWriter& null();
+
+    /// Writes `"name": value`.
+    template <class T>
+    JsonWriter& field(std::string_view name, const T& v) {
+        return key(name).value(v);
+    }
+
+private:
+    void separate();
+
+    std::string& out_;
+    std::vector<bool> first_;  // per open container: no element written yet
+    bool after_key_ = false;
+};
+
+/// Appends `s` as a quoted JSON string.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace taskpool::proto

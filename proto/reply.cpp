@@ -1,0 +1,53 @@
+#include "reply.hpp"
+
+namespace taskpool::proto {
+
+std::string encode_ok(const RequestId& id, const nlohmann::json& fields) {
+    return encode_ok(id, [&](JsonWriter& w) {
+        for (const auto& [k, v] : fields.items()) {
+            w.field(k, v);
+        }
+    });
+}
+
+std::string encode_ok(const RequestId& id) {
+    return encode_ok(id, [](JsonWriter&) {});
+}
+
+std::string encode_job_reply(const RequestId& id, const Job& job) {
+    return encode_ok(id, [&](JsonWriter& w) {
+        w.key("job");
+        write_job(w, job);
+    });
+}
+
+std::string encode_error(const RequestId& id, const Error& error) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    if (id) {
+        w.field("id", *id);
+    }
+    w.field("ok", false);
+    w.key("error").begin_object();
+    w.field("code", to_string(error.code));
+    w.field("message", error.message);
+    w.end_object();
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
+std::string encode_job_event(std::string_view event, const Job& job) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("event", event);
+    w.key("job");
+    write_job(w, job);
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
+}  // namespace taskpool::proto

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "job.hpp"
+#include "json_writer.hpp"
+#include "request.hpp"
+
+namespace taskpool::proto {
+
+/// The only places reply and event lines are built. Every line ends with LF.
+///
+/// A success reply is `{"id":..., "ok":true, <fields>}`; `write_fields` receives a
+/// JsonWriter positioned inside the object and adds the op's fields.
+template <class WriteFields>
+std::string encode_ok(const RequestId& id, WriteFields&& write_fields) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    if (id) {
+        w.field("id", *id);
+    }
+    w.field("ok", true);
+    write_fields(w);
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
+/// A success reply whose fields are the members of `fields` (an object).
+std::string encode_ok(const RequestId& id, const nlohmann::json& fields);
+std::string encode_ok(const RequestId& id);
+std::string encode_job_reply(const RequestId& id, const Job& job);
+std::string encode_error(const RequestId& id, const Error& error);
+
+/// `{"event": "<name>", "job": {...}}`
+std::string encode_job_event(std::string_view event, const Job& job);
+
+}  // namespace taskpool::proto

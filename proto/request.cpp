@@ -1,0 +1,275 @@
+#include "request.hpp"
+
+#include <limits>
+
+#include "json_fields.hpp"
+#include "json_parse.hpp"
+
+namespace taskpool::proto {
+namespace {
+
+using nlohmann::json;
+
+constexpr double max_seconds = 366.0 * 24 * 3600;
+constexpr int max_retries = 1000;
+
+Result<RequestBody> finish(FieldReader& r, RequestBody body) {
+    if (auto done = r.finish(); !done) {
+        return done.error();
+    }
+    return body;
+}
+
+void read_callback(FieldReader& r, const json& doc, std::optional<CallbackSpec>& out) {
+    auto it = doc.find("callback");
+    r.skip("callback");
+    if (it == doc.end()) {
+        return;
+    }
+    if (!it->is_object()) {
+        r.fail("callback", "must be an object with a url");
+        return;
+    }
+    FieldReader cr(*it, "callback.");
+    CallbackSpec spec;
+    cr.text("url", spec.url);
+    std::optional<std::vector<std::string>> events;
+    cr.text_list("events", events);
+    if (auto done = cr.finish(); !done) {
+        r.fail("callback", "is invalid: " + done.error().message);
+        return;
+    }
+    spec.events = events.value_or(std::vector<std::string>{"succeeded", "failed", "cancelled"});
+    for (const auto& e : spec.events) {
+        auto state = state_from_string(e);
+        if (!state || !is_final(*state)) {
+            r.fail("callback.events", "must name succeeded, failed or cancelled");
+            return;
+        }
+    }
+    out = std::move(spec);
+}
+
+void read_options(FieldReader& r, const json& doc, SubmitOptions& o) {
+    std::optional<std::size_t> pool;
+    r.choice("pool", pool, {"thread", "process"});
+    if (pool) {
+        o.pool = static_cast<PoolKind>(*pool);
+    }
+    std::optional<std::int64_t> priority;
+    r.integer("priority", priority, min_priority, max_priority);
+    o.priority = static_cast<int>(priority.value_or(0));
+    r.number("timeout_s", o.timeout_s, 0, max_seconds);
+    std::optional<std::int64_t> retries;
+    r.integer("retries", retries, 0, max_retries);
+    o.retries = static_cast<int>(retries.value_or(0));
+    r.wait_seconds("wait", o.wait);
+    r.number("block_s", o.block_s, 0, max_seconds);
+    std::optional<bool> flag;
+    r.boolean("notify", flag);
+    o.notify = flag.value_or(false);
+    flag.reset();
+    r.boolean("bind", flag);
+    o.bind = flag.value_or(false);
+    read_callback(r, doc, o.callback);
+}
+
+Result<RequestBody> decode_submit(FieldReader& r, json& doc) {
+    SubmitRequest req;
+    r.text("task", req.task);
+    r.text("key", req.key);
+    read_options(r, doc, req.options);
+    r.skip("args");
+    if (auto it = doc.find("args"); it != doc.end()) {
+        req.args = std::move(*it);
+    }
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) {
+    if (op == HelloRequest::op) {
+        HelloRequest req;
+        r.text("token", req.token);
+        r.text("client", req.client);
+        return finish(r, std::move(req));
+    }
+    if (op == PingRequest::op) {
+        return finish(r, PingRequest{});
+    }
+    if (op == SubmitRequest::op) {
+        return decode_submit(r, doc);
+    }
+    if (op == GetRequest::op) {
+        GetRequest req;
+        r.text("job", req.job);
+        r.wait_seconds("wait", req.wait);
+        return finish(r, std::move(req));
+    }
+    if (op == CancelRequest::op) {
+        CancelRequest req;
+        r.text("job", req.job);
+        return finish(r, std::move(req));
+    }
+    if (op == ListRequest::op) {
+        ListRequest req;
+        std::optional<std::size_t> state;
+        r.choice("state", state, {"queued", "running", "succeeded", "failed", "cancelled"});
+        if (state) {
+            req.state = static_cast<JobState>(*state);
+        }
+        std::optional<std::int64_t> limit;
+        r.integer("limit", limit, 1, ListRequest::max_limit);
+        req.limit = static_cast<int>(limit.value_or(ListRequest::default_limit));
+        return finish(r, req);
+    }
+    if (op == StatsRequest::op) {
+        return finish(r, StatsRequest{});
+    }
+    if (op == TasksRequest::op) {
+        return finish(r, TasksRequest{});
+    }
+    if (op == SubscribeRequest::op) {
+        SubscribeRequest req;
+        r.text_list("jobs", req.jobs);
+        return finish(r, std::move(req));
+    }
+    if (op == UnsubscribeRequest::op) {
+        return finish(r, UnsubscribeRequest{});
+    }
+    if (op == ShutdownRequest::op) {
+        ShutdownRequest req;
+        std::optional<std::size_t> mode;
+        r.choice("mode", mode, {"drain", "now"});
+        req.mode = static_cast<ShutdownMode>(mode.value_or(0));
+        return finish(r, req);
+    }
+    return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
+}
+
+// Encoding, for clients: each body becomes its fields.
+void add_options(json& j, const SubmitOptions& o) {
+    if (o.pool) {
+        j["pool"] = to_string(*o.pool);
+    }
+    if (o.priority != 0) {
+        j["priority"] = o.priority;
+    }
+    if (o.timeout_s) {
+        j["timeout_s"] = *o.timeout_s;
+    }
+    if (o.retries != 0) {
+        j["retries"] = o.retries;
+    }
+    if (o.wait) {
+        j["wait"] = std::isinf(*o.wait) ? json(true) : json(*o.wait);
+    }
+    if (o.block_s) {
+        j["block_s"] = *o.block_s;
+    }
+    if (o.notify) {
+        j["notify"] = true;
+    }
+    if (o.bind) {
+        j["bind"] = true;
+    }
+    if (o.callback) {
+        j["callback"] = {{"url", o.callback->url}, {"events", o.callback->events}};
+    }
+}
+
+json wait_json(const std::optional<double>& wait) {
+    return std::isinf(*wait) ? json(true) : json(*wait);
+}
+
+struct BodyEncoder {
+    json& j;
+    void operator()(const HelloRequest& r) {
+        if (r.token) {
+            j["token"] = *r.token;
+        }
+        if (r.client) {
+            j["client"] = *r.client;
+        }
+    }
+    void operator()(const PingRequest&) {}
+    void operator()(const SubmitRequest& r) {
+        j["task"] = r.task;
+        if (!r.args.is_null()) {
+            j["args"] = r.args;
+        }
+        if (r.key) {
+            j["key"] = *r.key;
+        }
+        add_options(j, r.options);
+    }
+    void operator()(const GetRequest& r) {
+        j["job"] = r.job;
+        if (r.wait) {
+            j["wait"] = wait_json(r.wait);
+        }
+    }
+    void operator()(const CancelRequest& r) { j["job"] = r.job; }
+    void operator()(const ListRequest& r) {
+        if (r.state) {
+            j["state"] = to_string(*r.state);
+        }
+        j["limit"] = r.limit;
+    }
+    void operator()(const StatsRequest&) {}
+    void operator()(const TasksRequest&) {}
+    void operator()(const SubscribeRequest& r) {
+        if (r.jobs) {
+            j["jobs"] = *r.jobs;
+        }
+    }
+    void operator()(const UnsubscribeRequest&) {}
+    void operator()(const ShutdownRequest& r) {
+        j["mode"] = r.mode == ShutdownMode::now ? "now" : "drain";
+    }
+};
+
+}  // namespace
+
+DecodedRequest decode_request(json& doc) {
+    if (!doc.is_object()) {
+        return {json(nullptr), bad_request("a request must be a JSON object")};
+    }
+    RequestId id;
+    if (auto it = doc.find("id"); it != doc.end()) {
+        if (!it->is_string() && !it->is_number_integer()) {
+            return {json(nullptr), bad_request("field 'id' must be a string or an integer")};
+        }
+        id = *it;
+    }
+    auto op = doc.find("op");
+    if (op == doc.end() || !op->is_string()) {
+        return {id, bad_request("field 'op' is required and must be a string")};
+    }
+    FieldReader reader(doc);
+    reader.skip("op");
+    reader.skip("id");
+    std::string name = op->get<std::string>();
+    return {id, decode_body(name, reader, doc)};
+}
+
+DecodedRequest decode_request_line(std::string_view line) {
+    auto doc = parse_json(line);
+    if (!doc) {
+        return {json(nullptr), doc.error()};
+    }
+    return decode_request(*doc);
+}
+
+std::string encode_request(const Request& request) {
+    json j = json::object();
+    j["op"] = std::visit([](const auto& b) { return std::string(b.op); }, request.body);
+    if (request.id) {
+        j["id"] = *request.id;
+    }
+    std::visit(BodyEncoder{j}, request.body);
+    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    line += '\n';
+    return line;
+}
+
+}  // namespace taskpool::proto

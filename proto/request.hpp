@@ -1,0 +1,128 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "job.hpp"
+#include "result.hpp"
+
+namespace taskpool::proto {
+
+/// The request's `id`: absent, or a string or integer echoed in the reply.
+using RequestId = std::optional<nlohmann::json>;
+
+inline constexpr int min_priority = -100;
+inline constexpr int max_priority = 100;
+
+struct HelloRequest {
+    static constexpr std::string_view op = "hello";
+    std::optional<std::string> token;
+    std::optional<std::string> client;
+};
+
+struct PingRequest {
+    static constexpr std::string_view op = "ping";
+};
+
+/// A webhook to POST when the job ends (PROTOCOL.md section 5, `callback`).
+struct CallbackSpec {
+    std::string url;
+    std::vector<std::string> events;
+};
+
+/// The options `submit` and `map` share.
+struct SubmitOptions {
+    std::optional<PoolKind> pool;  // default: the task's own pool
+    int priority = 0;
+    std::optional<double> timeout_s;
+    int retries = 0;
+    std::optional<double> wait;     // seconds; infinity for `true`
+    std::optional<double> block_s;  // wait this long for room in a full queue
+    bool notify = false;
+    bool bind = false;
+    std::optional<CallbackSpec> callback;
+};
+
+struct SubmitRequest {
+    static constexpr std::string_view op = "submit";
+    std::string task;
+    nlohmann::json args;
+    std::optional<std::string> key;
+    SubmitOptions options;
+};
+
+struct GetRequest {
+    static constexpr std::string_view op = "get";
+    std::string job;
+    std::optional<double> wait;
+};
+
+struct CancelRequest {
+    static constexpr std::string_view op = "cancel";
+    std::string job;
+};
+
+struct ListRequest {
+    static constexpr std::string_view op = "list";
+    static constexpr int default_limit = 100;
+    static constexpr int max_limit = 100000;
+    std::optional<JobState> state;
+    int limit = default_limit;
+};
+
+struct StatsRequest {
+    static constexpr std::string_view op = "stats";
+};
+
+struct TasksRequest {
+    static constexpr std::string_view op = "tasks";
+};
+
+struct SubscribeRequest {
+    static constexpr std::string_view op = "subscribe";
+    std::optional<std::vector<std::string>> jobs;  // none: every job
+};
+
+struct UnsubscribeRequest {
+    static constexpr std::string_view op = "unsubscribe";
+};
+
+enum class ShutdownMode { drain, now };
+
+struct ShutdownRequest {
+    static constexpr std::string_view op = "shutdown";
+    ShutdownMode mode = ShutdownMode::drain;
+};
+
+using RequestBody =
+    std::variant<HelloRequest, PingRequest, SubmitRequest, GetRequest, CancelRequest, ListRequest,
+                 StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest, ShutdownRequest>;
+
+struct Request {
+    RequestId id;
+    RequestBody body;
+};
+
+/// What decoding found: the id (even when the rest is bad, so the error can echo it)
+/// and the typed body or the error to answer with.
+struct DecodedRequest {
+    RequestId id;
+    Result<RequestBody> body;
+};
+
+/// Decodes one parsed line. Moves the large parts (args) out of `doc`.
+DecodedRequest decode_request(nlohmann::json& doc);
+
+/// Parses and decodes one line: invalid JSON or a non-object gets bad_request, id null.
+DecodedRequest decode_request_line(std::string_view line);
+
+/// Renders a request as one line, LF included (for clients).
+std::string encode_request(const Request& request);
+
+}  // namespace taskpool::proto
