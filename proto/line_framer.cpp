@@ -15,7 +15,6 @@ void LineFramer::feed(std::string_view bytes) {
     }
     if (start_ > 0) {
         buf_.erase(0, start_);
-        scan_ -= start_;
         start_ = 0;
     }
     // Buffer no more than one byte past the limit of an unfinished line: enough to

@@ -7,12 +7,12 @@
 
 namespace taskpool::proto {
 
-/// A value or the Error that prevented it (C++20 has no std::expected).
-template <class T>
+/// A value or the error that prevented it (C++20 has no std::expected).
+template <class T, class E = Error>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+    Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(E error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -20,7 +20,7 @@ public:
     T& value() & { return std::get<0>(v_); }
     const T& value() const& { return std::get<0>(v_); }
     T&& value() && { return std::get<0>(std::move(v_)); }
-    const Error& error() const { return std::get<1>(v_); }
+    const E& error() const { return std::get<1>(v_); }
 
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
@@ -28,22 +28,22 @@ public:
     const T* operator->() const { return &value(); }
 
 private:
-    std::variant<T, Error> v_;
+    std::variant<T, E> v_;
 };
 
-/// Success or the Error that prevented it.
-template <>
-class [[nodiscard]] Result<void> {
+/// Success or the error that prevented it.
+template <class E>
+class [[nodiscard]] Result<void, E> {
 public:
     Result() = default;
-    Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
+    Result(E error) : error_(std::move(error)), failed_(true) {}  // NOLINT
 
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
-    const Error& error() const { return error_; }
+    const E& error() const { return error_; }
 
 private:
-    Error error_{ErrorCode::internal, {}};
+    E error_{};
     bool failed_ = false;
 };
 

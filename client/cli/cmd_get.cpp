@@ -1,0 +1,27 @@
+#include "exit_codes.hpp"
+#include "globals.hpp"
+#include "output.hpp"
+
+namespace taskpool::cli {
+
+void setup_get(CLI::App& app, Globals& g) {
+    auto id = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("get", "Show a job");
+    cmd->add_option("job", *id, "job id")->required();
+    cmd->callback([id, &g] {
+        auto client = g.connect();
+        if (!client) {
+            return;
+        }
+        auto job = client->get(*id);
+        if (!job) {
+            g.fail(job.error());
+        } else if (g.json) {
+            print_outcome(*job, true);
+        } else {
+            print_job_details(*job);
+        }
+    });
+}
+
+}  // namespace taskpool::cli

@@ -1,0 +1,50 @@
+#include "globals.hpp"
+#include "output.hpp"
+
+namespace taskpool::cli {
+
+void setup_list(CLI::App& app, Globals& g) {
+    struct Options {
+        std::optional<std::string> state;
+        int limit = proto::ListRequest::default_limit;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("list", "List jobs, newest first");
+    cmd->add_option("--state", o->state, "only jobs in this state")
+        ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "cancelled"}));
+    cmd->add_option("--limit", o->limit, "at most this many")->check(CLI::Range(1, 100000));
+    cmd->callback([o, &g] {
+        auto client = g.connect();
+        if (!client) {
+            return;
+        }
+        std::optional<proto::JobState> state;
+        if (o->state) {
+            state = proto::state_from_string(*o->state);
+        }
+        auto jobs = client->list(state, o->limit);
+        if (!jobs) {
+            g.fail(jobs.error());
+            return;
+        }
+        if (g.json) {
+            auto array = nlohmann::json::array();
+            for (const auto& job : *jobs) {
+                array.push_back(nlohmann::json::parse(proto::encode_job(job)));
+            }
+            print_json_line(array);
+            return;
+        }
+        std::vector<std::vector<std::string>> rows = {
+            {"ID", "TASK", "STATE", "POOL", "PRIORITY", "ATTEMPTS", "SUBMITTED"}};
+        for (const auto& job : *jobs) {
+            rows.push_back({job.id, job.task, std::string(proto::to_string(job.state)),
+                            std::string(proto::to_string(job.pool)), std::to_string(job.priority),
+                            std::to_string(job.attempts),
+                            proto::format_timestamp(job.submitted_at)});
+        }
+        print_table(rows);
+    });
+}
+
+}  // namespace taskpool::cli

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "taskpool/client.hpp"
+
+namespace taskpool::cli {
+
+/// Options every command shares, and the exit code the chosen command set.
+struct Globals {
+    std::string addr = "127.0.0.1:7433";
+    std::optional<std::string> token;
+    bool json = false;
+    int exit_code = 0;
+
+    /// Connects and says hello; on failure prints why and sets exit_code.
+    std::optional<Client> connect();
+    /// Prints a failed call's reason and sets exit_code from it.
+    void fail(const ClientError& error);
+};
+
+// One per command, each in cmd_<name>.cpp: adds the subcommand and its options.
+void setup_submit(CLI::App& app, Globals& g);
+void setup_get(CLI::App& app, Globals& g);
+void setup_wait(CLI::App& app, Globals& g);
+void setup_cancel(CLI::App& app, Globals& g);
+void setup_list(CLI::App& app, Globals& g);
+void setup_stats(CLI::App& app, Globals& g);
+void setup_tasks(CLI::App& app, Globals& g);
+void setup_watch(CLI::App& app, Globals& g);
+void setup_ping(CLI::App& app, Globals& g);
+void setup_shutdown(CLI::App& app, Globals& g);
+
+}  // namespace taskpool::cli

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/job.hpp"
+
+namespace taskpool::cli {
+
+/// A job for a person: one "field: value" line each.
+void print_job_details(const proto::Job& job);
+/// What a finished job gave: its result on stdout, or why it failed on stderr.
+/// With `json`, the whole job object as one line instead.
+void print_outcome(const proto::Job& job, bool json);
+/// Any JSON value as one line.
+void print_json_line(const nlohmann::json& value);
+/// Columns padded to their widest cell; the first row is the header.
+void print_table(const std::vector<std::vector<std::string>>& rows);
+/// A JSON value for a person: strings bare, everything else as compact JSON.
+std::string human_value(const nlohmann::json& value);
+
+}  // namespace taskpool::cli

@@ -1,0 +1,260 @@
+#include "taskpool/client.hpp"
+
+#include <poll.h>
+
+#include <cmath>
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
+
+#include "proto/json_parse.hpp"
+#include "proto/line_framer.hpp"
+#include "proto/version.hpp"
+
+namespace taskpool {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Replies can be large (a list of many jobs); bound them well above the daemon's
+// own request limit.
+constexpr std::size_t max_reply_bytes = 256 * 1024 * 1024;
+
+ClientError connection_error(std::string message) {
+    return {ClientError::Kind::connection, std::nullopt, std::move(message)};
+}
+
+ClientError protocol_error(std::string message) {
+    return {ClientError::Kind::protocol, std::nullopt, std::move(message)};
+}
+
+std::optional<Clock::time_point> deadline_after(std::optional<double> timeout_s) {
+    if (!timeout_s || !std::isfinite(*timeout_s)) {
+        return std::nullopt;
+    }
+    return Clock::now() +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*timeout_s));
+}
+
+}  // namespace
+
+struct Client::Connection {
+    asio::io_context io;
+    asio::ip::tcp::socket socket{io};
+    proto::LineFramer framer{max_reply_bytes};
+    std::string buffer = std::string(64 * 1024, '\0');
+
+    ClientResult<void> write(const std::string& line) {
+        std::error_code ec;
+        asio::write(socket, asio::buffer(line), ec);
+        if (ec) {
+            return connection_error("cannot send to the daemon: " + ec.message());
+        }
+        return {};
+    }
+
+    /// The next line, parsed; waits until `deadline` (none: forever).
+    ClientResult<json> read_line(std::optional<Clock::time_point> deadline) {
+        for (;;) {
+            auto frame = framer.next();
+            if (frame.status == proto::LineFramer::Status::line) {
+                auto parsed = proto::parse_json(frame.line);
+                if (!parsed || !parsed->is_object()) {
+                    return protocol_error("the daemon sent a line that is not a JSON object");
+                }
+                return std::move(*parsed);
+            }
+            if (frame.status == proto::LineFramer::Status::too_large) {
+                return protocol_error("the daemon sent a line over 256 MiB");
+            }
+            int wait_ms = -1;
+            if (deadline) {
+                auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+                if (left.count() <= 0) {
+                    return ClientError{ClientError::Kind::timeout, std::nullopt,
+                                       "no reply from the daemon in time"};
+                }
+                wait_ms = static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+            }
+            pollfd pfd{socket.native_handle(), POLLIN, 0};
+            int ready = ::poll(&pfd, 1, wait_ms);
+            if (ready < 0 && errno != EINTR) {
+                return connection_error("cannot read from the daemon");
+            }
+            if (ready <= 0) {
+                continue;
+            }
+            std::error_code ec;
+            std::size_t n = socket.read_some(asio::buffer(buffer), ec);
+            if (ec) {
+                return connection_error(ec == asio::error::eof
+                                            ? "the daemon closed the connection"
+                                            : "cannot read from the daemon: " + ec.message());
+            }
+            framer.feed(std::string_view(buffer.data(), n));
+        }
+    }
+};
+
+Client::Client(std::unique_ptr<Connection> connection) : conn_(std::move(connection)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+ClientResult<Client> Client::connect(const std::string& address, std::optional<std::string> token,
+                                     double timeout_s) {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos) {
+        return connection_error("the address '" + address + "' is not HOST:PORT");
+    }
+    auto conn = std::make_unique<Connection>();
+    std::error_code ec;
+    asio::ip::tcp::resolver resolver(conn->io);
+    auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), ec);
+    if (!ec) {
+        asio::connect(conn->socket, endpoints, ec);
+    }
+    if (ec) {
+        return connection_error("cannot connect to " + address + ": " + ec.message());
+    }
+    conn->socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    Client client(std::move(conn));
+    auto hello = client.call(proto::HelloRequest{std::move(token), "taskpool-cpp"}, timeout_s);
+    if (!hello) {
+        return hello.error();
+    }
+    if (hello->value("protocol", 0) != proto::protocol_version) {
+        return protocol_error("the daemon speaks protocol " +
+                              hello->value("protocol", json()).dump() + ", this client " +
+                              std::to_string(proto::protocol_version));
+    }
+    client.server_info_ = std::move(*hello);
+    return client;
+}
+
+ClientResult<json> Client::call(proto::RequestBody body, std::optional<double> timeout_s) {
+    std::int64_t id = next_id_++;
+    auto sent = conn_->write(proto::encode_request({json(id), std::move(body)}));
+    if (!sent) {
+        return sent.error();
+    }
+    return read_reply(json(id), timeout_s);
+}
+
+ClientResult<json> Client::read_reply(const json& id, std::optional<double> timeout_s) {
+    auto deadline = deadline_after(timeout_s);
+    json reply;
+    if (auto it = early_replies_.find(id.get<std::int64_t>()); it != early_replies_.end()) {
+        reply = std::move(it->second);
+        early_replies_.erase(it);
+    } else {
+        for (;;) {
+            auto line = conn_->read_line(deadline);
+            if (!line) {
+                return line.error();
+            }
+            if (line->contains("event")) {
+                events_.push_back({line->value("event", std::string()), std::move(*line)});
+                continue;
+            }
+            auto got = line->find("id");
+            if (got != line->end() && *got == id) {
+                reply = std::move(*line);
+                break;
+            }
+            if (got != line->end() && got->is_number_integer()) {
+                early_replies_[got->get<std::int64_t>()] = std::move(*line);
+                continue;
+            }
+            // A reply without our id: an error about the connection itself.
+            if (line->value("ok", true) == false) {
+                reply = std::move(*line);
+                break;
+            }
+        }
+    }
+    if (reply.value("ok", false)) {
+        return reply;
+    }
+    const auto& error = reply.value("error", json::object());
+    return ClientError{ClientError::Kind::request,
+                       proto::error_code_from_string(error.value("code", std::string())),
+                       error.value("message", std::string("the daemon refused the request"))};
+}
+
+ClientResult<proto::Job> job_from_reply(const json& reply) {
+    auto it = reply.find("job");
+    if (it == reply.end()) {
+        return protocol_error("the reply has no job");
+    }
+    auto job = proto::decode_job(*it);
+    if (!job) {
+        return protocol_error(job.error().message);
+    }
+    return std::move(*job);
+}
+
+ClientResult<proto::Job> Client::submit(std::string task, json args, proto::SubmitOptions options,
+                                        std::optional<std::string> key) {
+    auto reply = call(
+        proto::SubmitRequest{std::move(task), std::move(args), std::move(key), std::move(options)});
+    return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
+}
+
+ClientResult<proto::Job> Client::get(const std::string& job, std::optional<double> wait_s) {
+    auto reply = call(proto::GetRequest{job, wait_s});
+    return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
+}
+
+ClientResult<proto::Job> Client::cancel(const std::string& job) {
+    auto reply = call(proto::CancelRequest{job});
+    return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
+}
+
+ClientResult<std::vector<proto::Job>> Client::list(std::optional<proto::JobState> state,
+                                                   int limit) {
+    auto reply = call(proto::ListRequest{state, limit});
+    if (!reply) {
+        return reply.error();
+    }
+    std::vector<proto::Job> jobs;
+    for (const auto& j : reply->value("jobs", json::array())) {
+        auto job = proto::decode_job(j);
+        if (!job) {
+            return protocol_error(job.error().message);
+        }
+        jobs.push_back(std::move(*job));
+    }
+    return jobs;
+}
+
+ClientResult<void> Client::ping() {
+    auto reply = call(proto::PingRequest{});
+    if (!reply) {
+        return reply.error();
+    }
+    return {};
+}
+
+ClientResult<Event> Client::next_event(std::optional<double> timeout_s) {
+    auto deadline = deadline_after(timeout_s);
+    while (events_.empty()) {
+        auto line = conn_->read_line(deadline);
+        if (!line) {
+            return line.error();
+        }
+        if (line->contains("event")) {
+            events_.push_back({line->value("event", std::string()), std::move(*line)});
+        } else if (auto id = line->find("id"); id != line->end() && id->is_number_integer()) {
+            early_replies_[id->get<std::int64_t>()] = std::move(*line);
+        }
+    }
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+}
+
+}  // namespace taskpool
