@@ -1,5 +1,6 @@
 #pragma once
 
+#include <concepts>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,7 @@ namespace taskpool::proto {
 ///
 /// A success reply is `{"id":..., "ok":true, <fields>}`; `write_fields` receives a
 /// JsonWriter positioned inside the object and adds the op's fields.
-template <class WriteFields>
+template <std::invocable<JsonWriter&> WriteFields>
 std::string encode_ok(const RequestId& id, WriteFields&& write_fields) {
     std::string out;
     JsonWriter w(out);

@@ -23,25 +23,34 @@ public:
 
     std::uint64_t id() const { return id_; }
 
-    /// Something in flight keeps this connection from counting as idle: a waiting
-    /// request, a subscription, a notified or bound job. Every hold() is released.
-    void hold() { ++holds_; }
-    void release() {
-        --holds_;
-        on_released();
+    /// A request waits for its reply (a `wait`, a `block_s`). Each is matched by
+    /// reply_sent(). After the client half-closes, these alone keep the connection.
+    void reply_pending() { ++pending_replies_; }
+    void reply_sent() {
+        --pending_replies_;
+        on_reply_sent();
     }
-    int holds() const { return holds_; }
+    int pending_replies() const { return pending_replies_; }
+
+    /// A subscription, or a notified or bound job, also keeps the connection from
+    /// counting as idle. Every hold() is matched by release().
+    void hold() { ++holds_; }
+    void release() { --holds_; }
+
+    /// Something in flight: the connection is not idle.
+    bool busy() const { return pending_replies_ > 0 || holds_ > 0; }
 
     /// Set by a successful `hello` where the daemon requires a token.
     bool authenticated = false;
 
 protected:
     explicit Peer(std::uint64_t id) : id_(id) {}
-    /// Called after each release(), for a session that waits for its last hold.
-    virtual void on_released() {}
+    /// Called after each reply_sent(), for a session that waits for its last reply.
+    virtual void on_reply_sent() {}
 
 private:
     std::uint64_t id_;
+    int pending_replies_ = 0;
     int holds_ = 0;
 };
 

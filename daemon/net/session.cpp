@@ -79,8 +79,8 @@ void Session::close_after_flush() {
     watchdog_timer_.cancel();
 }
 
-void Session::on_released() {
-    if (read_done_ && holds() == 0) {
+void Session::on_reply_sent() {
+    if (read_done_ && pending_replies() == 0) {
         close_after_flush();
     }
 }
@@ -109,11 +109,12 @@ asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> /*keep_alive*/
             co_return;
         }
         if (ec) {
-            // EOF (or a reset): answer what is in flight, then close.
+            // EOF (or a reset): send the replies still owed, then close. Watches do
+            // not keep a half-closed connection: its bound jobs are cancelled.
             read_done_ = true;
             if (ec != asio::error::eof) {
                 close(ec.message().c_str());
-            } else if (holds() == 0) {
+            } else if (pending_replies() == 0) {
                 close_after_flush();
             }
             co_return;
@@ -196,7 +197,7 @@ Session::Clock::time_point Session::deadline() const {
     if (line_started_) {
         return *line_started_ + seconds(limits_.request_timeout_s);
     }
-    if (holds() > 0 || pending_output() > 0) {
+    if (busy() || pending_output() > 0) {
         // Not idle now; look again after a full idle period.
         return Clock::now() + seconds(limits_.idle_timeout_s);
     }

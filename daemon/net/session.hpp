@@ -45,7 +45,7 @@ private:
     asio::awaitable<void> read_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> write_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> watchdog(std::shared_ptr<Session> keep_alive);
-    void on_released() override;
+    void on_reply_sent() override;
     void process_lines();
     Clock::time_point deadline() const;
     std::size_t pending_output() const { return out_.size() + writing_.size(); }

@@ -6,13 +6,13 @@ Reply::Reply(const std::shared_ptr<net::Peer>& peer, proto::RequestId id)
     : state_(std::make_shared<State>()) {
     state_->peer = peer;
     state_->id = std::move(id);
-    peer->hold();
+    peer->reply_pending();
 }
 
 Reply::State::~State() {
     if (!answered) {
         if (auto p = peer.lock()) {
-            p->release();
+            p->reply_sent();
         }
     }
 }
@@ -24,7 +24,7 @@ void Reply::line(std::string text) const {
     state_->answered = true;
     if (auto p = state_->peer.lock()) {
         p->send(std::move(text));
-        p->release();
+        p->reply_sent();
     }
 }
 

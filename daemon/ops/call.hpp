@@ -31,7 +31,7 @@ struct Services {
 };
 
 /// Answers one request, now or later: copies share one answer, and the first one
-/// used answers. Until then the connection is held (not idle). If the connection has
+/// used answers. Until then the connection counts a pending reply. If the connection has
 /// gone, the answer is dropped.
 class Reply {
 public:

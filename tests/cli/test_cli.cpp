@@ -1,0 +1,123 @@
+// The real taskpool binary against the real daemon: output, --json, exit codes.
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+
+namespace {
+
+CommandResult cli(const DaemonProcess& d, std::vector<std::string> args,
+                  std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), binary_path("taskpool"));
+    env.emplace("TASKPOOL_ADDR", d.address());
+    return run_command(args, env);
+}
+
+}  // namespace
+
+TEST_CASE("cli.submit_prints_the_result_and_exits_0" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = cli(d, {"submit", "fib", R"({"n":20})"});
+    CHECK(r.exit_code == 0);
+    CHECK(json::parse(r.out) == json{{"n", 20}, {"value", 6765}});
+    auto text = cli(d, {"submit", "echo", R"("hello")"});
+    CHECK(text.out == "hello\n");
+}
+
+TEST_CASE("cli.json_output_is_the_job" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = cli(d, {"--json", "submit", "echo", "[1,2]"});
+    CHECK(r.exit_code == 0);
+    auto job = json::parse(r.out);
+    CHECK(job["state"] == "succeeded");
+    CHECK(job["result"] == json{1, 2});
+    auto list = cli(d, {"--json", "list"});
+    CHECK(json::parse(list.out).size() == 1);
+    auto tasks = cli(d, {"--json", "tasks"});
+    CHECK(json::parse(tasks.out).size() == 5);
+    auto stats = cli(d, {"--json", "stats"});
+    CHECK(json::parse(stats.out)["jobs"]["succeeded"] == 1);
+    CHECK(json::parse(cli(d, {"--json", "ping"}).out)["pong"] == true);
+}
+
+TEST_CASE("cli.failed_job_exits_1_with_the_reason_on_stderr" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = cli(d, {"submit", "fail", R"({"message":"disk on fire"})"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("task_error: disk on fire") != std::string::npos);
+}
+
+TEST_CASE("cli.usage_errors_exit_2" * doctest::timeout(30)) {
+    DaemonProcess d;
+    CHECK(cli(d, {"frobnicate"}).exit_code == 2);
+    CHECK(cli(d, {"submit"}).exit_code == 2);
+    CHECK(cli(d, {"submit", "echo", "{not json"}).exit_code == 2);
+    auto unknown = cli(d, {"submit", "nope"});
+    CHECK(unknown.exit_code == 2);
+    CHECK(unknown.err.find("no_such_task") != std::string::npos);
+    CHECK(cli(d, {"submit", "fib", R"({"n":99})"}).exit_code == 2);
+    CHECK(cli(d, {"--help"}).exit_code == 0);
+}
+
+TEST_CASE("cli.cannot_connect_exits_3" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = run_command({binary_path("taskpool"), "--addr", "127.0.0.1:1", "ping"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("cannot connect") != std::string::npos);
+}
+
+TEST_CASE("cli.wait_that_runs_out_exits_4" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = cli(d, {"submit", "sleep", R"({"seconds":5})", "--wait", "0.2"});
+    CHECK(r.exit_code == 4);
+    auto id = cli(d, {"submit", "--detach", "sleep", R"({"seconds":5})"});
+    CHECK(id.exit_code == 0);
+    std::string job = id.out.substr(0, id.out.size() - 1);
+    CHECK(job.rfind("j-", 0) == 0);
+    CHECK(cli(d, {"wait", job, "--timeout", "0.2"}).exit_code == 4);
+    auto cancel = cli(d, {"cancel", job});
+    CHECK(cancel.exit_code == 0);
+    CHECK(cancel.out == "cancelled " + job + "\n");
+    CHECK(cli(d, {"wait", job}).exit_code == 1);
+    auto get = cli(d, {"get", job});
+    CHECK(get.out.find("state:      cancelled") != std::string::npos);
+}
+
+TEST_CASE("cli.human_tables" * doctest::timeout(30)) {
+    DaemonProcess d;
+    cli(d, {"submit", "echo", "1"});
+    auto list = cli(d, {"list"});
+    CHECK(list.out.rfind("ID ", 0) == 0);
+    CHECK(list.out.find("succeeded") != std::string::npos);
+    auto tasks = cli(d, {"tasks"});
+    CHECK(tasks.out.find("fib    thread  builtin") != std::string::npos);
+    auto stats = cli(d, {"stats"});
+    CHECK(stats.out.find("submitted 1") != std::string::npos);
+    CHECK(cli(d, {"ping"}).out.rfind("pong from taskpoold", 0) == 0);
+}
+
+TEST_CASE("cli.token_from_the_environment" * doctest::timeout(30)) {
+    DaemonProcess d({.env = {{"TASKPOOL_TOKEN", "tok"}}});
+    CHECK(cli(d, {"ping"}).exit_code == 3);
+    CHECK(cli(d, {"ping"}, {{"TASKPOOL_TOKEN", "tok"}}).exit_code == 0);
+    CHECK(cli(d, {"--token", "tok", "ping"}).exit_code == 0);
+}
+
+TEST_CASE("cli.watch_prints_events_until_its_jobs_end" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto id = cli(d, {"submit", "-d", "sleep", R"({"seconds":0.5})"}).out;
+    id.pop_back();
+    auto r = cli(d, {"--json", "watch", id});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("job.finished") != std::string::npos);
+}
+
+TEST_CASE("cli.shutdown" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = cli(d, {"shutdown"});
+    CHECK(r.exit_code == 0);
+    CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
+}

@@ -1,0 +1,86 @@
+#include <csignal>
+
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+#include "../support/line_client.hpp"
+#include "../support/wait_for.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+
+TEST_CASE("shutdown.sigterm_drains_every_job_then_exits_0" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"thread_pool", {{"size", 2}}}}});
+    LineClient c(d.port());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 0.3}}}})["job"]["id"]);
+    }
+    LineClient watcher(d.port());
+    watcher.request({{"op", "subscribe"}, {"jobs", ids}});
+    d.signal(SIGTERM);
+    REQUIRE(wait_for([&] {
+        return c.request({{"op", "submit"}, {"task", "echo"}})["error"]["code"] == "shutting_down";
+    }));
+    int succeeded = 0;
+    while (succeeded < 6) {
+        auto e = watcher.read_json();
+        if (e["event"] == "job.finished") {
+            CHECK(e["job"]["state"] == "succeeded");
+            ++succeeded;
+        }
+    }
+    CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
+    CHECK(d.log().find("shutting down") != std::string::npos);
+}
+
+TEST_CASE("shutdown.a_drain_past_its_timeout_turns_into_now" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"shutdown", {{"drain_timeout_s", 0.5}}}}});
+    LineClient c(d.port());
+    auto id = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}, {"notify", true}})["job"]["id"];
+    auto start = std::chrono::steady_clock::now();
+    d.signal(SIGTERM);
+    json finished;
+    while (!finished.contains("job")) {
+        auto e = c.read_json();
+        if (e["event"] == "job.finished") {
+            finished = e;
+        }
+    }
+    CHECK(finished["job"]["state"] == "cancelled");
+    CHECK(finished["job"]["error"]["code"] == "shutdown");
+    CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("shutdown.sigint_and_a_second_sigterm_stop_now" * doctest::timeout(60)) {
+    for (bool twice : {false, true}) {
+        DaemonProcess d;
+        LineClient c(d.port());
+        c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}});
+        if (twice) {
+            d.signal(SIGTERM);
+            REQUIRE(wait_for([&] { return d.log().find("finishing queued") != std::string::npos; }));
+            d.signal(SIGTERM);
+        } else {
+            d.signal(SIGINT);
+        }
+        CHECK(d.wait_exit(std::chrono::seconds(5)) == 0);
+    }
+}
+
+TEST_CASE("shutdown.refuses_a_public_address_without_a_token" * doctest::timeout(30)) {
+    auto r = run_command({binary_path("taskpoold"), "--listen", "0.0.0.0:0"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("without a token") != std::string::npos);
+}
+
+TEST_CASE("shutdown.bad_config_is_one_line_and_exit_2" * doctest::timeout(30)) {
+    auto r = run_command({binary_path("taskpoold"), "--check-config"}, {{"TASKPOOL_QUEUE_MAX_SIZE", "-1"}});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("queue.max_size") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    auto ok = run_command({binary_path("taskpoold"), "--check-config"});
+    CHECK(ok.exit_code == 0);
+    CHECK(nlohmann::json::parse(ok.out)["listen"] == "127.0.0.1:7433");
+}

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace taskpool::test {
+
+/// A raw NDJSON connection for protocol-level tests: send any bytes, read lines.
+/// Blocking, with timeouts; throws on setup failure only.
+class LineClient {
+public:
+    explicit LineClient(std::uint16_t port);
+    ~LineClient();
+    LineClient(const LineClient&) = delete;
+    LineClient& operator=(const LineClient&) = delete;
+
+    void send_raw(const std::string& bytes);
+    void send(const nlohmann::json& request) { send_raw(request.dump() + "\n"); }
+    /// The next line, or none if the timeout passed or the connection closed.
+    std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// The next line parsed; throws if there is none.
+    nlohmann::json read_json(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// Reads lines until one without "event" and returns it.
+    nlohmann::json read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// send() then read_reply().
+    nlohmann::json request(const nlohmann::json& request,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// True once the peer has closed (reads EOF within the timeout, discarding lines).
+    bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    void shutdown_write();
+
+private:
+    int fd_ = -1;
+    std::string buffer_;
+    bool eof_ = false;
+};
+
+}  // namespace taskpool::test

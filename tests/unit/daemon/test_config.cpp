@@ -1,0 +1,115 @@
+#include "daemon/config/config_loader.hpp"
+
+#include <fstream>
+#include <map>
+
+#include <doctest/doctest.h>
+
+#include "../../support/temp_dir.hpp"
+
+using namespace taskpool::daemon;
+using nlohmann::json;
+
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+        auto it = vars.find(name);
+        return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+}
+
+ConfigSources sources_with(const std::optional<std::string>& file,
+                           std::map<std::string, std::string> env = {}, json flags = json::object()) {
+    ConfigSources s;
+    s.file = file;
+    s.env = env_of(std::move(env));
+    s.flags = std::move(flags);
+    return s;
+}
+
+std::string write_file(const taskpool::test::TempDir& dir, const std::string& text) {
+    auto path = (dir.path() / "c.json").string();
+    std::ofstream(path) << text;
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("config.shipped_file_equals_the_built_in_defaults") {
+    auto loaded = load_config(sources_with(std::string(TASKPOOL_SOURCE_DIR "/config/taskpool.json")));
+    REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+    CHECK(config_to_json(*loaded) == config_to_json(Config{}));
+}
+
+TEST_CASE("config.precedence_is_defaults_file_env_flags") {
+    taskpool::test::TempDir dir;
+    auto file = write_file(dir, R"({
+        // comments are allowed
+        "thread_pool": {"size": 3},
+        "queue": {"max_size": 10},
+        "jobs": {"result_ttl_s": 5}
+    })");
+    auto config = load_config(sources_with(
+        file, {{"TASKPOOL_QUEUE_MAX_SIZE", "20"}, {"TASKPOOL_JOBS_RESULT_TTL_S", "6"}},
+        json{{"jobs", {{"result_ttl_s", 7}}}}));
+    REQUIRE(config.ok());
+    CHECK(config->thread_pool.size == 3);  // file
+    CHECK(config->queue.max_size == 20);   // env over file
+    CHECK(config->jobs.result_ttl_s == 7); // flags over env
+    CHECK(config->limits.max_connections == Config{}.limits.max_connections);
+}
+
+TEST_CASE("config.taskpool_config_names_the_file") {
+    taskpool::test::TempDir dir;
+    auto file = write_file(dir, R"({"listen": "127.0.0.1:9999"})");
+    auto config = load_config(sources_with(std::nullopt, {{"TASKPOOL_CONFIG", file}}));
+    REQUIRE(config.ok());
+    CHECK(config->listen == "127.0.0.1:9999");
+}
+
+TEST_CASE("config.token_from_either_variable") {
+    auto a = load_config(sources_with(std::nullopt, {{"TASKPOOL_TOKEN", "s3cret"}}));
+    REQUIRE(a.ok());
+    CHECK(a->auth.token == "s3cret");
+    auto b = load_config(sources_with(std::nullopt, {{"TASKPOOL_AUTH_TOKEN", "t"}}));
+    CHECK(b->auth.token == "t");
+}
+
+TEST_CASE("config.errors_name_the_key_and_the_source") {
+    taskpool::test::TempDir dir;
+    auto unknown = load_config(sources_with(write_file(dir, R"({"queue": {"maxsize": 1}})")));
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().message.find("unknown key 'queue.maxsize'") != std::string::npos);
+
+    auto range = load_config(sources_with(write_file(dir, R"({"limits": {"max_connections": 0}})")));
+    REQUIRE_FALSE(range.ok());
+    CHECK(range.error().message.find("key 'limits.max_connections' must be an integer from 1") !=
+          std::string::npos);
+
+    auto type = load_config(sources_with(std::nullopt, {{"TASKPOOL_THREAD_POOL_SIZE", "many"}}));
+    REQUIRE_FALSE(type.ok());
+    CHECK(type.error().message.find("TASKPOOL_THREAD_POOL_SIZE") != std::string::npos);
+    CHECK(type.error().message.find("thread_pool.size") != std::string::npos);
+
+    auto choice = load_config(sources_with(std::nullopt, {}, json{{"log", {{"format", "xml"}}}}));
+    REQUIRE_FALSE(choice.ok());
+    CHECK(choice.error().message == "flags: key 'log.format' must be one of text, json");
+
+    auto listen = load_config(sources_with(std::nullopt, {}, json{{"listen", "localhost"}}));
+    REQUIRE_FALSE(listen.ok());
+    CHECK(listen.error().message.find("HOST:PORT") != std::string::npos);
+
+    auto bad_json = load_config(sources_with(write_file(dir, "{ nope")));
+    REQUIRE_FALSE(bad_json.ok());
+    CHECK(bad_json.error().message.find("invalid JSON") != std::string::npos);
+
+    auto missing = load_config(sources_with(std::string("/nonexistent/taskpool.json")));
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find("cannot read") != std::string::npos);
+}
+
+TEST_CASE("config.env_names") {
+    CHECK(env_name_for("limits.idle_timeout_s") == "TASKPOOL_LIMITS_IDLE_TIMEOUT_S");
+    CHECK(env_name_for("listen") == "TASKPOOL_LISTEN");
+}

@@ -1,0 +1,66 @@
+#include "daemon/sched/job_table.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace taskpool::daemon::sched;
+using namespace std::chrono_literals;
+
+namespace {
+
+JobRecord record(std::uint64_t seq, std::string id, std::optional<std::string> key = {}) {
+    JobRecord r;
+    r.seq = seq;
+    r.job.id = std::move(id);
+    r.key = std::move(key);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("job_table.find_by_id_and_key_and_newest_first") {
+    JobTable table(1h, 100);
+    table.insert(record(1, "a", "k1"));
+    table.insert(record(2, "b"));
+    table.insert(record(3, "c"));
+    CHECK(table.find("b")->seq == 2);
+    CHECK(table.find("zz") == nullptr);
+    CHECK(table.find_by_key("k1")->job.id == "a");
+    std::vector<std::string> order;
+    table.newest_first([&](const JobRecord& r) {
+        order.push_back(r.job.id);
+        return true;
+    });
+    CHECK(order == std::vector<std::string>{"c", "b", "a"});
+}
+
+TEST_CASE("job_table.finished_jobs_expire_after_their_ttl") {
+    JobTable table(10s, 100);
+    auto t0 = SteadyTime{} + 1h;
+    table.retain(table.insert(record(1, "a", "k")), t0);
+    table.retain(table.insert(record(2, "b")), t0 + 5s);
+    table.insert(record(3, "running"));
+    CHECK(table.next_eviction() == t0 + 10s);
+    table.evict_expired(t0 + 10s);
+    CHECK(table.find("a") == nullptr);
+    CHECK(table.find_by_key("k") == nullptr);  // the key is free again
+    CHECK(table.find("b") != nullptr);
+    CHECK(table.next_eviction() == t0 + 15s);
+    table.evict_expired(t0 + 1h);
+    CHECK(table.find("b") == nullptr);
+    CHECK(table.find("running") != nullptr);  // unfinished jobs never expire
+    CHECK_FALSE(table.next_eviction().has_value());
+}
+
+TEST_CASE("job_table.max_retained_drops_the_oldest_finished") {
+    JobTable table(1h, 2);
+    auto t0 = SteadyTime{} + 1h;
+    for (int i = 1; i <= 4; ++i) {
+        table.retain(table.insert(record(static_cast<std::uint64_t>(i), std::to_string(i))), t0);
+    }
+    CHECK(table.next_eviction() <= t0);
+    table.evict_expired(t0);
+    CHECK(table.find("1") == nullptr);
+    CHECK(table.find("2") == nullptr);
+    CHECK(table.find("3") != nullptr);
+    CHECK(table.find("4") != nullptr);
+}
