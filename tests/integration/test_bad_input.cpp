@@ -22,12 +22,12 @@ void check_bad_request_then_ping(LineClient& c, const std::string& line) {
 TEST_CASE("bad_input.broken_lines_keep_the_connection" * doctest::timeout(60)) {
     DaemonProcess d;
     LineClient c(d.port());
-    check_bad_request_then_ping(c, "{\"op\":\"ping\"");             // malformed
-    check_bad_request_then_ping(c, "hello there");                  // not JSON
-    check_bad_request_then_ping(c, "[{\"op\":\"ping\"}]");          // not an object
-    check_bad_request_then_ping(c, "42");                           // not an object
+    check_bad_request_then_ping(c, "{\"op\":\"ping\"");                       // malformed
+    check_bad_request_then_ping(c, "hello there");                            // not JSON
+    check_bad_request_then_ping(c, "[{\"op\":\"ping\"}]");                    // not an object
+    check_bad_request_then_ping(c, "42");                                     // not an object
     check_bad_request_then_ping(c, "{\"op\":\"ping\",\"id\":\"\xc3\x28\"}");  // invalid UTF-8
-    check_bad_request_then_ping(c, "\xff\xfe\xfd");                 // binary
+    check_bad_request_then_ping(c, "\xff\xfe\xfd");                           // binary
     check_bad_request_then_ping(c, std::string(100000, '[') + std::string(100000, ']'));
     check_bad_request_then_ping(c, "{\"op\":\"submit\",\"task\":\"echo\",\"args\":" +
                                        std::string(100000, '[') + std::string(100000, ']') + "}");
@@ -45,8 +45,10 @@ TEST_CASE("bad_input.oversized_line_then_the_daemon_serves_others" * doctest::ti
         CHECK(c.closed_by_peer());
     }
     LineClient c(d.port());
-    CHECK(c.request({{"op", "submit"}, {"task", "echo"}, {"args", "still here"}, {"wait", true}})["job"]["result"] ==
-          "still here");
+    CHECK(c.request({{"op", "submit"},
+                     {"task", "echo"},
+                     {"args", "still here"},
+                     {"wait", true}})["job"]["result"] == "still here");
 }
 
 TEST_CASE("bad_input.deep_args_within_the_limit_are_echoed" * doctest::timeout(30)) {

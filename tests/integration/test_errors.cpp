@@ -35,8 +35,9 @@ TEST_CASE("errors.each_code_then_a_working_request" * doctest::timeout(60)) {
     check_error_then_ping(c, {{"op", "submit"}, {"id", 1}, {"task", 5}}, "bad_request");
     check_error_then_ping(c, {{"op", "submit"}, {"id", 2}, {"task", "echo"}, {"nope", 1}},
                           "bad_request");
-    check_error_then_ping(c, {{"op", "submit"}, {"id", 3}, {"task", "sleep"}, {"args", {{"seconds", "x"}}}},
-                          "bad_request");
+    check_error_then_ping(
+        c, {{"op", "submit"}, {"id", 3}, {"task", "sleep"}, {"args", {{"seconds", "x"}}}},
+        "bad_request");
     check_error_then_ping(c, {{"op", "teleport"}, {"id", 4}}, "unknown_op");
     check_error_then_ping(c, {{"op", "submit"}, {"id", 5}, {"task", "nope"}}, "no_such_task");
     check_error_then_ping(c, {{"op", "get"}, {"id", 6}, {"job", "j-nope"}}, "no_such_job");
@@ -102,5 +103,7 @@ TEST_CASE("errors.unauthorized_closes_then_the_right_token_works" * doctest::tim
     LineClient c(d.port());
     auto hello = c.request({{"op", "hello"}, {"token", "s3cret"}});
     CHECK(hello["ok"] == true);
-    CHECK(c.request({{"op", "submit"}, {"task", "echo"}, {"args", 1}, {"wait", true}})["job"]["result"] == 1);
+    CHECK(c.request(
+              {{"op", "submit"}, {"task", "echo"}, {"args", 1}, {"wait", true}})["job"]["result"] ==
+          1);
 }

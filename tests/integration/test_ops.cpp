@@ -25,7 +25,8 @@ TEST_CASE("ops.hello_reports_server_pools_and_tasks" * doctest::timeout(30)) {
 TEST_CASE("ops.ping_with_and_without_id" * doctest::timeout(30)) {
     DaemonProcess d;
     LineClient c(d.port());
-    CHECK(c.request({{"op", "ping"}, {"id", "abc"}}) == json{{"id", "abc"}, {"ok", true}, {"pong", true}});
+    CHECK(c.request({{"op", "ping"}, {"id", "abc"}}) ==
+          json{{"id", "abc"}, {"ok", true}, {"pong", true}});
     auto no_id = c.request({{"op", "ping"}});
     CHECK_FALSE(no_id.contains("id"));
     CHECK(no_id["pong"] == true);
@@ -52,7 +53,8 @@ TEST_CASE("ops.submit_get_list_and_results" * doctest::timeout(30)) {
         CHECK(t.back() == 'Z');
     }
 
-    auto failed = c.request({{"op", "submit"}, {"task", "fail"}, {"args", {{"message", "no"}}}, {"wait", true}});
+    auto failed = c.request(
+        {{"op", "submit"}, {"task", "fail"}, {"args", {{"message", "no"}}}, {"wait", true}});
     CHECK(failed["job"]["state"] == "failed");
     CHECK(failed["job"]["error"] == json{{"code", "task_error"}, {"message", "no"}});
 
@@ -109,9 +111,12 @@ TEST_CASE("ops.tasks_describes_each_task" * doctest::timeout(30)) {
 TEST_CASE("ops.cancel_a_queued_and_a_running_job" * doctest::timeout(30)) {
     DaemonProcess d({.config = {{"thread_pool", {{"size", 1}}}}});
     LineClient c(d.port());
-    auto running = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}})["job"]["id"];
+    auto running =
+        c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}})["job"]["id"];
     auto queued = c.request({{"op", "submit"}, {"task", "echo"}, {"args", 1}})["job"]["id"];
-    REQUIRE(wait_for([&] { return c.request({{"op", "get"}, {"job", running}})["job"]["state"] == "running"; }));
+    REQUIRE(wait_for([&] {
+        return c.request({{"op", "get"}, {"job", running}})["job"]["state"] == "running";
+    }));
 
     auto q = c.request({{"op", "cancel"}, {"job", queued}});
     CHECK(q["job"]["state"] == "cancelled");
@@ -153,7 +158,8 @@ TEST_CASE("ops.subscribe_and_unsubscribe" * doctest::timeout(30)) {
 TEST_CASE("ops.subscribe_to_given_jobs_and_notify" * doctest::timeout(30)) {
     DaemonProcess d({.config = {{"thread_pool", {{"size", 1}}}}});
     LineClient c(d.port());
-    auto blocker = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 0.3}}}})["job"]["id"];
+    auto blocker =
+        c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 0.3}}}})["job"]["id"];
     auto done = c.request({{"op", "submit"}, {"task", "echo"}, {"wait", true}})["job"]["id"];
     LineClient w(d.port());
     CHECK(w.request({{"op", "subscribe"}, {"jobs", {done}}})["ok"] == true);
@@ -163,7 +169,8 @@ TEST_CASE("ops.subscribe_to_given_jobs_and_notify" * doctest::timeout(30)) {
     CHECK(w.request({{"op", "subscribe"}, {"jobs", {"j-none"}}})["error"]["code"] == "no_such_job");
 
     LineClient n(d.port());
-    auto r = n.request({{"op", "submit"}, {"id", 9}, {"task", "echo"}, {"args", 5}, {"notify", true}});
+    auto r =
+        n.request({{"op", "submit"}, {"id", 9}, {"task", "echo"}, {"args", 5}, {"notify", true}});
     CHECK(r["job"]["state"] == "queued");  // the reply comes before any event
     auto started = n.read_json();
     CHECK(started["event"] == "job.started");

@@ -31,7 +31,12 @@ TEST_CASE("pipelining.ten_thousand_requests_in_one_write" * doctest::timeout(120
 TEST_CASE("pipelining.a_waiting_submit_does_not_delay_a_later_ping" * doctest::timeout(30)) {
     DaemonProcess d;
     LineClient c(d.port());
-    c.send_raw(json{{"op", "submit"}, {"id", "slow"}, {"task", "sleep"}, {"args", {{"seconds", 2}}}, {"wait", true}}.dump() +
+    c.send_raw(json{{"op", "submit"},
+                    {"id", "slow"},
+                    {"task", "sleep"},
+                    {"args", {{"seconds", 2}}},
+                    {"wait", true}}
+                   .dump() +
                "\n" + json{{"op", "ping"}, {"id", "fast"}}.dump() + "\n");
     auto start = std::chrono::steady_clock::now();
     auto first = c.read_reply();
@@ -45,7 +50,8 @@ TEST_CASE("pipelining.a_waiting_submit_does_not_delay_a_later_ping" * doctest::t
 TEST_CASE("pipelining.get_wait_runs_out_with_the_state_as_it_is" * doctest::timeout(30)) {
     DaemonProcess d;
     LineClient c(d.port());
-    auto id = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 5}}}})["job"]["id"];
+    auto id =
+        c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 5}}}})["job"]["id"];
     auto start = std::chrono::steady_clock::now();
     auto r = c.request({{"op", "get"}, {"job", id}, {"wait", 0.3}});
     auto took = std::chrono::steady_clock::now() - start;

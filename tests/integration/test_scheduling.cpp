@@ -17,8 +17,11 @@ const json one_thread = {{"thread_pool", {{"size", 1}}}};
 
 /// Occupies the only thread until the returned job is cancelled.
 std::string block_the_thread(LineClient& c) {
-    std::string id = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}})["job"]["id"];
-    REQUIRE(wait_for([&] { return c.request({{"op", "get"}, {"job", id}})["job"]["state"] == "running"; }));
+    std::string id =
+        c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}})["job"]["id"];
+    REQUIRE(wait_for([&] {
+        return c.request({{"op", "get"}, {"job", id}})["job"]["state"] == "running";
+    }));
     return id;
 }
 
@@ -70,14 +73,19 @@ TEST_CASE("scheduling.queue_full_and_block_s" * doctest::timeout(30)) {
     CHECK(blocked["ok"] == true);
     CHECK(blocked["job"]["state"] == "queued");
     c.request({{"op", "cancel"}, {"job", blocker}});
-    CHECK(c.request({{"op", "get"}, {"job", blocked["job"]["id"]}, {"wait", 10}})["job"]["result"] == 3);
+    CHECK(c.request(
+              {{"op", "get"}, {"job", blocked["job"]["id"]}, {"wait", 10}})["job"]["result"] == 3);
 }
 
 TEST_CASE("scheduling.timeout_stops_a_running_job" * doctest::timeout(30)) {
     DaemonProcess d({.config = one_thread});
     LineClient c(d.port());
     auto start = std::chrono::steady_clock::now();
-    auto r = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 30}}}, {"timeout_s", 0.5}, {"wait", true}});
+    auto r = c.request({{"op", "submit"},
+                        {"task", "sleep"},
+                        {"args", {{"seconds", 30}}},
+                        {"timeout_s", 0.5},
+                        {"wait", true}});
     auto took = std::chrono::steady_clock::now() - start;
     CHECK(r["job"]["state"] == "failed");
     CHECK(r["job"]["error"]["code"] == "timeout");
@@ -86,15 +94,21 @@ TEST_CASE("scheduling.timeout_stops_a_running_job" * doctest::timeout(30)) {
     auto next = c.request({{"op", "submit"}, {"task", "echo"}, {"args", 1}, {"wait", 5}});
     CHECK(next["job"]["state"] == "succeeded");
 
-    auto fib = c.request({{"op", "submit"}, {"task", "fib"}, {"args", {{"n", 45}}}, {"timeout_s", 0.3}, {"wait", 10}});
+    auto fib = c.request({{"op", "submit"},
+                          {"task", "fib"},
+                          {"args", {{"n", 45}}},
+                          {"timeout_s", 0.3},
+                          {"wait", 10}});
     CHECK(fib["job"]["error"]["code"] == "timeout");
-    CHECK(c.request({{"op", "submit"}, {"task", "echo"}, {"wait", 5}})["job"]["state"] == "succeeded");
+    CHECK(c.request({{"op", "submit"}, {"task", "echo"}, {"wait", 5}})["job"]["state"] ==
+          "succeeded");
 }
 
 TEST_CASE("scheduling.default_timeout_from_the_config" * doctest::timeout(30)) {
     DaemonProcess d({.config = {{"jobs", {{"default_timeout_s", 0.3}}}}});
     LineClient c(d.port());
-    auto r = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 30}}}, {"wait", 10}});
+    auto r =
+        c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 30}}}, {"wait", 10}});
     CHECK(r["job"]["error"]["code"] == "timeout");
 }
 
@@ -104,7 +118,12 @@ TEST_CASE("scheduling.retries_count_attempts" * doctest::timeout(30)) {
     auto r = c.request({{"op", "submit"}, {"task", "fail"}, {"retries", 2}, {"wait", true}});
     CHECK(r["job"]["state"] == "failed");
     CHECK(r["job"]["attempts"] == 3);
-    auto t = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 5}}}, {"timeout_s", 0.2}, {"retries", 1}, {"wait", 10}});
+    auto t = c.request({{"op", "submit"},
+                        {"task", "sleep"},
+                        {"args", {{"seconds", 5}}},
+                        {"timeout_s", 0.2},
+                        {"retries", 1},
+                        {"wait", 10}});
     CHECK(t["job"]["error"]["code"] == "timeout");
     CHECK(t["job"]["attempts"] == 2);
     auto ok = c.request({{"op", "submit"}, {"task", "echo"}, {"retries", 3}, {"wait", true}});
@@ -114,7 +133,8 @@ TEST_CASE("scheduling.retries_count_attempts" * doctest::timeout(30)) {
 TEST_CASE("scheduling.idempotency_key_returns_the_first_job" * doctest::timeout(30)) {
     DaemonProcess d;
     LineClient c(d.port());
-    auto first = c.request({{"op", "submit"}, {"task", "echo"}, {"args", 1}, {"key", "order-17"}, {"wait", true}});
+    auto first = c.request(
+        {{"op", "submit"}, {"task", "echo"}, {"args", 1}, {"key", "order-17"}, {"wait", true}});
     auto second = c.request({{"op", "submit"}, {"task", "echo"}, {"args", 2}, {"key", "order-17"}});
     CHECK(second["job"]["id"] == first["job"]["id"]);
     CHECK(second["job"]["result"] == 1);
@@ -128,7 +148,9 @@ TEST_CASE("scheduling.finished_jobs_expire_after_result_ttl" * doctest::timeout(
     LineClient c(d.port());
     auto id = c.request({{"op", "submit"}, {"task", "echo"}, {"wait", true}})["job"]["id"];
     CHECK(c.request({{"op", "get"}, {"job", id}})["ok"] == true);
-    CHECK(wait_for([&] { return c.request({{"op", "get"}, {"job", id}})["error"]["code"] == "no_such_job"; }));
+    CHECK(wait_for([&] {
+        return c.request({{"op", "get"}, {"job", id}})["error"]["code"] == "no_such_job";
+    }));
 }
 
 TEST_CASE("scheduling.max_retained_keeps_the_newest" * doctest::timeout(30)) {
@@ -136,7 +158,8 @@ TEST_CASE("scheduling.max_retained_keeps_the_newest" * doctest::timeout(30)) {
     LineClient c(d.port());
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {
-        ids.push_back(c.request({{"op", "submit"}, {"task", "echo"}, {"args", i}, {"wait", true}})["job"]["id"]);
+        ids.push_back(c.request(
+            {{"op", "submit"}, {"task", "echo"}, {"args", i}, {"wait", true}})["job"]["id"]);
     }
     CHECK(wait_for([&] { return c.request({{"op", "list"}})["jobs"].size() == 3; }));
     CHECK(c.request({{"op", "get"}, {"job", ids[0]}})["error"]["code"] == "no_such_job");
@@ -150,9 +173,15 @@ TEST_CASE("scheduling.bind_cancels_when_the_connection_closes" * doctest::timeou
     std::string free;
     {
         LineClient c(d.port());
-        bound = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 30}}}, {"bind", true}})["job"]["id"];
-        free = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 30}}}})["job"]["id"];
+        bound = c.request({{"op", "submit"},
+                           {"task", "sleep"},
+                           {"args", {{"seconds", 30}}},
+                           {"bind", true}})["job"]["id"];
+        free = c.request(
+            {{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 30}}}})["job"]["id"];
     }
-    CHECK(wait_for([&] { return observer.request({{"op", "get"}, {"job", bound}})["job"]["state"] == "cancelled"; }));
+    CHECK(wait_for([&] {
+        return observer.request({{"op", "get"}, {"job", bound}})["job"]["state"] == "cancelled";
+    }));
     CHECK(observer.request({{"op", "get"}, {"job", free}})["job"]["state"] != "cancelled");
 }

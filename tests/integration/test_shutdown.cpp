@@ -14,7 +14,8 @@ TEST_CASE("shutdown.sigterm_drains_every_job_then_exits_0" * doctest::timeout(60
     LineClient c(d.port());
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {
-        ids.push_back(c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 0.3}}}})["job"]["id"]);
+        ids.push_back(c.request(
+            {{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 0.3}}}})["job"]["id"]);
     }
     LineClient watcher(d.port());
     watcher.request({{"op", "subscribe"}, {"jobs", ids}});
@@ -37,7 +38,10 @@ TEST_CASE("shutdown.sigterm_drains_every_job_then_exits_0" * doctest::timeout(60
 TEST_CASE("shutdown.a_drain_past_its_timeout_turns_into_now" * doctest::timeout(60)) {
     DaemonProcess d({.config = {{"shutdown", {{"drain_timeout_s", 0.5}}}}});
     LineClient c(d.port());
-    auto id = c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}, {"notify", true}})["job"]["id"];
+    auto id = c.request({{"op", "submit"},
+                         {"task", "sleep"},
+                         {"args", {{"seconds", 60}}},
+                         {"notify", true}})["job"]["id"];
     auto start = std::chrono::steady_clock::now();
     d.signal(SIGTERM);
     json finished;
@@ -60,7 +64,8 @@ TEST_CASE("shutdown.sigint_and_a_second_sigterm_stop_now" * doctest::timeout(60)
         c.request({{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 60}}}});
         if (twice) {
             d.signal(SIGTERM);
-            REQUIRE(wait_for([&] { return d.log().find("finishing queued") != std::string::npos; }));
+            REQUIRE(
+                wait_for([&] { return d.log().find("finishing queued") != std::string::npos; }));
             d.signal(SIGTERM);
         } else {
             d.signal(SIGINT);
@@ -76,7 +81,8 @@ TEST_CASE("shutdown.refuses_a_public_address_without_a_token" * doctest::timeout
 }
 
 TEST_CASE("shutdown.bad_config_is_one_line_and_exit_2" * doctest::timeout(30)) {
-    auto r = run_command({binary_path("taskpoold"), "--check-config"}, {{"TASKPOOL_QUEUE_MAX_SIZE", "-1"}});
+    auto r = run_command({binary_path("taskpoold"), "--check-config"},
+                         {{"TASKPOOL_QUEUE_MAX_SIZE", "-1"}});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("queue.max_size") != std::string::npos);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);

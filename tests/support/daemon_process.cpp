@@ -93,15 +93,18 @@ DaemonProcess::~DaemonProcess() {
         CHECK_MESSAGE(text.find(" error ") == std::string::npos, "error in the daemon log:\n"
                                                                      << text);
         CHECK_MESSAGE(text.find("Sanitizer") == std::string::npos, "sanitizer report:\n" << text);
-        CHECK_MESSAGE(text.find("runtime error") == std::string::npos,
-                      "sanitizer report:\n"
-                          << text);
+        CHECK_MESSAGE(text.find("runtime error") == std::string::npos, "sanitizer report:\n"
+                                                                           << text);
     }
 }
 
-std::string DaemonProcess::log() const { return read_file(dir_.path() / "taskpoold.log"); }
+std::string DaemonProcess::log() const {
+    return read_file(dir_.path() / "taskpoold.log");
+}
 
-void DaemonProcess::signal(int signo) const { ::kill(pid_, signo); }
+void DaemonProcess::signal(int signo) const {
+    ::kill(pid_, signo);
+}
 
 bool DaemonProcess::running() {
     if (exit_status_) {
@@ -135,7 +138,8 @@ CommandResult run_command(const std::vector<std::string>& argv_in,
         ::dup2(in_pipe[0], 0);
         ::dup2(out_pipe[1], 1);
         ::dup2(err_pipe[1], 2);
-        for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) {
+        for (int fd :
+             {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) {
             ::close(fd);
         }
         ::unsetenv("TASKPOOL_ADDR");

@@ -26,7 +26,9 @@ LineClient::LineClient(std::uint16_t port) {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-LineClient::~LineClient() { ::close(fd_); }
+LineClient::~LineClient() {
+    ::close(fd_);
+}
 
 void LineClient::send_raw(const std::string& bytes) {
     std::size_t sent = 0;
@@ -104,6 +106,8 @@ bool LineClient::closed_by_peer(std::chrono::milliseconds timeout) {
     return eof_;
 }
 
-void LineClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void LineClient::shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
 
 }  // namespace taskpool::test

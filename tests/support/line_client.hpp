@@ -21,7 +21,8 @@ public:
     void send_raw(const std::string& bytes);
     void send(const nlohmann::json& request) { send_raw(request.dump() + "\n"); }
     /// The next line, or none if the timeout passed or the connection closed.
-    std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    std::optional<std::string> read_line(
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
     /// The next line parsed; throws if there is none.
     nlohmann::json read_json(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     /// Reads lines until one without "event" and returns it.

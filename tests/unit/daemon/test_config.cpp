@@ -20,7 +20,8 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
 }
 
 ConfigSources sources_with(const std::optional<std::string>& file,
-                           std::map<std::string, std::string> env = {}, json flags = json::object()) {
+                           std::map<std::string, std::string> env = {},
+                           json flags = json::object()) {
     ConfigSources s;
     s.file = file;
     s.env = env_of(std::move(env));
@@ -37,7 +38,8 @@ std::string write_file(const taskpool::test::TempDir& dir, const std::string& te
 }  // namespace
 
 TEST_CASE("config.shipped_file_equals_the_built_in_defaults") {
-    auto loaded = load_config(sources_with(std::string(TASKPOOL_SOURCE_DIR "/config/taskpool.json")));
+    auto loaded =
+        load_config(sources_with(std::string(TASKPOOL_SOURCE_DIR "/config/taskpool.json")));
     REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
     CHECK(config_to_json(*loaded) == config_to_json(Config{}));
 }
@@ -50,13 +52,13 @@ TEST_CASE("config.precedence_is_defaults_file_env_flags") {
         "queue": {"max_size": 10},
         "jobs": {"result_ttl_s": 5}
     })");
-    auto config = load_config(sources_with(
-        file, {{"TASKPOOL_QUEUE_MAX_SIZE", "20"}, {"TASKPOOL_JOBS_RESULT_TTL_S", "6"}},
-        json{{"jobs", {{"result_ttl_s", 7}}}}));
+    auto config = load_config(
+        sources_with(file, {{"TASKPOOL_QUEUE_MAX_SIZE", "20"}, {"TASKPOOL_JOBS_RESULT_TTL_S", "6"}},
+                     json{{"jobs", {{"result_ttl_s", 7}}}}));
     REQUIRE(config.ok());
-    CHECK(config->thread_pool.size == 3);  // file
-    CHECK(config->queue.max_size == 20);   // env over file
-    CHECK(config->jobs.result_ttl_s == 7); // flags over env
+    CHECK(config->thread_pool.size == 3);   // file
+    CHECK(config->queue.max_size == 20);    // env over file
+    CHECK(config->jobs.result_ttl_s == 7);  // flags over env
     CHECK(config->limits.max_connections == Config{}.limits.max_connections);
 }
 
@@ -82,7 +84,8 @@ TEST_CASE("config.errors_name_the_key_and_the_source") {
     REQUIRE_FALSE(unknown.ok());
     CHECK(unknown.error().message.find("unknown key 'queue.maxsize'") != std::string::npos);
 
-    auto range = load_config(sources_with(write_file(dir, R"({"limits": {"max_connections": 0}})")));
+    auto range =
+        load_config(sources_with(write_file(dir, R"({"limits": {"max_connections": 0}})")));
     REQUIRE_FALSE(range.ok());
     CHECK(range.error().message.find("key 'limits.max_connections' must be an integer from 1") !=
           std::string::npos);

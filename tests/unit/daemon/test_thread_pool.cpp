@@ -1,8 +1,8 @@
 #include "daemon/pools/thread_pool.hpp"
 
+#include <doctest/doctest.h>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <doctest/doctest.h>
 
 using namespace taskpool::daemon;
 using nlohmann::json;

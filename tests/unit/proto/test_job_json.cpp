@@ -62,11 +62,11 @@ TEST_CASE("proto.reply.shapes") {
 }
 
 TEST_CASE("proto.error.codes_round_trip_through_their_wire_names") {
-    for (auto code : {ErrorCode::bad_request, ErrorCode::unknown_op, ErrorCode::unauthorized,
-                      ErrorCode::no_such_task, ErrorCode::no_such_job, ErrorCode::queue_full,
-                      ErrorCode::message_too_large, ErrorCode::too_many_connections,
-                      ErrorCode::unavailable, ErrorCode::not_cancellable,
-                      ErrorCode::shutting_down, ErrorCode::internal}) {
+    for (auto code :
+         {ErrorCode::bad_request, ErrorCode::unknown_op, ErrorCode::unauthorized,
+          ErrorCode::no_such_task, ErrorCode::no_such_job, ErrorCode::queue_full,
+          ErrorCode::message_too_large, ErrorCode::too_many_connections, ErrorCode::unavailable,
+          ErrorCode::not_cancellable, ErrorCode::shutting_down, ErrorCode::internal}) {
         CHECK(error_code_from_string(to_string(code)) == code);
     }
     CHECK(to_string(JobErrorCode::worker_crashed) == "worker_crashed");

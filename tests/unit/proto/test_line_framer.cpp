@@ -42,8 +42,8 @@ TEST_CASE("proto.line_framer.lines_split_across_many_feeds") {
         auto got = drain(f);
         lines.insert(lines.end(), got.begin(), got.end());
     }
-    CHECK(lines ==
-          std::vector<std::string>{"{\"op\":\"ping\"}", "{\"op\":\"hello\"}", "{\"op\":\"stats\"}"});
+    CHECK(lines == std::vector<std::string>{"{\"op\":\"ping\"}", "{\"op\":\"hello\"}",
+                                            "{\"op\":\"stats\"}"});
 }
 
 TEST_CASE("proto.line_framer.one_line_after_another_in_separate_reads") {

@@ -9,7 +9,9 @@ using nlohmann::json;
 
 namespace {
 
-DecodedRequest decode(const std::string& line) { return decode_request_line(line); }
+DecodedRequest decode(const std::string& line) {
+    return decode_request_line(line);
+}
 
 std::string error_of(const std::string& line) {
     auto d = decode(line);
@@ -56,8 +58,9 @@ TEST_CASE("proto.request.errors_name_the_field") {
           "field 'limit' must be an integer from 1 to 100000");
     CHECK(error_of(R"({"op":"shutdown","mode":"later"})") ==
           "field 'mode' must be one of \"drain\", \"now\"");
-    CHECK(error_of(R"({"op":"submit","task":"x","callback":{"url":"http://x","events":["queued"]}})")
-              .find("callback.events") != std::string::npos);
+    CHECK(
+        error_of(R"({"op":"submit","task":"x","callback":{"url":"http://x","events":["queued"]}})")
+            .find("callback.events") != std::string::npos);
 }
 
 TEST_CASE("proto.request.ids_are_echoed_even_on_errors") {
@@ -70,9 +73,10 @@ TEST_CASE("proto.request.ids_are_echoed_even_on_errors") {
 }
 
 TEST_CASE("proto.request.bad_lines_get_bad_request_with_null_id") {
-    for (std::string line : {std::string("not json"), std::string("[1,2]"), std::string("\"str\""),
-                             std::string(R"({"op":"ping","id":[1]})"),
-                             std::string(R"({"op":"ping","id":1.5})"), std::string("{\"op\":\"\xff\"}")}) {
+    for (std::string line :
+         {std::string("not json"), std::string("[1,2]"), std::string("\"str\""),
+          std::string(R"({"op":"ping","id":[1]})"), std::string(R"({"op":"ping","id":1.5})"),
+          std::string("{\"op\":\"\xff\"}")}) {
         auto d = decode(line);
         CHECK_MESSAGE(d.id == json(nullptr), line);
         REQUIRE_FALSE(d.body.ok());
