@@ -24,6 +24,8 @@
 #include "net/connection_registry.hpp"
 #include "net/listener.hpp"
 #include "ops/dispatcher.hpp"
+#include "pools/child_reaper.hpp"
+#include "pools/process_pool.hpp"
 #include "pools/thread_pool.hpp"
 #include "proto/version.hpp"
 #include "sched/scheduler.hpp"
@@ -132,7 +134,7 @@ int run(const Config& config) {
     asio::io_context io(1);
 
     tasks::TaskRegistry tasks;
-    tasks::register_builtin_tasks(tasks);
+    tasks::register_builtin_tasks(tasks, config.test_tasks);
 
     events::Subscriptions events;
     sched::Scheduler scheduler(
@@ -144,6 +146,21 @@ int run(const Config& config) {
         scheduler.on_outcome(std::move(o));
     });
     scheduler.set_executor(proto::PoolKind::thread, &threads);
+
+    std::unique_ptr<pools::ProcessPool> processes;
+    pools::ChildReaper reaper(io, [&processes](pid_t pid, int status) {
+        if (!processes || !processes->on_exit(pid, status)) {
+            spdlog::debug("reaped child {}: {}", pid, pools::describe_exit(status));
+        }
+    });
+    processes = std::make_unique<pools::ProcessPool>(
+        io,
+        pools::ProcessPool::Settings{config.process_count(),
+                                     config.process_pool.max_jobs_per_worker,
+                                     config.process_pool.memory_limit_mb, config.test_tasks},
+        [&scheduler](sched::RunOutcome o) { scheduler.on_outcome(std::move(o)); },
+        [&scheduler] { scheduler.capacity_changed(); });
+    scheduler.set_executor(proto::PoolKind::process, processes.get());
 
     net::ConnectionRegistry connections;
     std::function<void(ShutdownMode)> begin_shutdown;
@@ -182,11 +199,13 @@ int run(const Config& config) {
 
     listener->start();
     auto local = listener->local_endpoint();
-    spdlog::info("taskpoold {} listening on {}:{} ({} threads)", proto::product_version,
-                 local.address().to_string(), local.port(), threads.size());
+    spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",
+                 proto::product_version, local.address().to_string(), local.port(), threads.size(),
+                 processes->size());
 
     io.run();
     threads.shutdown();
+    processes->shutdown();
     spdlog::info("stopped");
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "app.hpp"
 #include "config/config_loader.hpp"
 #include "logging.hpp"
+#include "pools/worker_main.hpp"
 #include "proto/version.hpp"
 
 namespace {
@@ -26,20 +27,34 @@ int main(int argc, char** argv) {
     std::optional<std::string> config_file;
     std::optional<std::string> listen;
     std::optional<std::int64_t> threads;
+    std::optional<std::int64_t> processes;
+    taskpool::daemon::pools::WorkerOptions worker;
+    std::optional<int> worker_fd;
     std::optional<std::string> log_level;
     bool check_config = false;
     bool insecure = false;
     app.add_option("--config", config_file, "config file (JSON); default $TASKPOOL_CONFIG");
     app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
     app.add_option("--threads", threads, "threads of the thread pool (0: one per core)");
+    app.add_option("--processes", processes, "worker processes (0: one per core)");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
     app.add_flag("--check-config", check_config, "check the config, print it, and exit");
     app.add_flag("--insecure", insecure, "allow a non-loopback listen address without a token");
+    // Worker mode: how the daemon starts its worker processes, not for people.
+    app.add_option("--worker", worker_fd)->group("");
+    app.add_option("--parent", worker.parent)->group("");
+    app.add_flag("--test-tasks", worker.test_tasks)->group("");
+    app.add_option("--memory-limit-mb", worker.memory_limit_mb)->group("");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int code = app.exit(e);
         return code == 0 ? 0 : exit_bad_config;
+    }
+
+    if (worker_fd) {
+        worker.channel_fd = *worker_fd;
+        return d::pools::worker_main(worker);
     }
 
     d::ConfigSources sources;
@@ -49,6 +64,9 @@ int main(int argc, char** argv) {
     }
     if (threads) {
         sources.flags["thread_pool"]["size"] = *threads;
+    }
+    if (processes) {
+        sources.flags["process_pool"]["size"] = *processes;
     }
     if (log_level) {
         sources.flags["log"]["level"] = *log_level;

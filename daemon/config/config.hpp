@@ -20,6 +20,12 @@ struct Config {
         std::int64_t size = 0;  // 0: one thread per core
     } thread_pool;
 
+    struct ProcessPool {
+        std::int64_t size = 0;                 // 0: one worker per core
+        std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
+        std::int64_t memory_limit_mb = 0;      // 0: no limit
+    } process_pool;
+
     struct Queue {
         std::int64_t max_size = 100000;
     } queue;
@@ -47,11 +53,16 @@ struct Config {
         std::string format = "text";
     } log;
 
+    /// Registers the `crash` task, for tests of crash isolation.
+    bool test_tasks = false;
+
     /// Flag only (--insecure): allow a non-loopback listen address without a token.
     bool insecure = false;
 
     /// thread_pool.size with 0 resolved to the number of cores.
     std::size_t thread_count() const;
+    /// process_pool.size with 0 resolved to the number of cores.
+    std::size_t process_count() const;
 };
 
 }  // namespace taskpool::daemon

@@ -16,7 +16,7 @@ struct Range {
 /// Calls `v` once per config key, in the order of the shipped file:
 ///   v(path, field, range)       for numbers,
 ///   v(path, field, choices)     for strings that take one of a few values,
-///   v(path, field)              for other strings and optional strings.
+///   v(path, field)              for other strings, optional strings and booleans.
 /// The only list of keys: loading, environment overrides, flags and the defaults
 /// dump all walk it.
 template <class Visitor, class C>
@@ -26,6 +26,9 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("listen", c.listen);
     v("auth.token", c.auth.token);
     v("thread_pool.size", c.thread_pool.size, Range{0, 4096});
+    v("process_pool.size", c.process_pool.size, Range{0, 4096});
+    v("process_pool.max_jobs_per_worker", c.process_pool.max_jobs_per_worker, Range{0, 1e12});
+    v("process_pool.memory_limit_mb", c.process_pool.memory_limit_mb, Range{0, 1 << 24});
     v("queue.max_size", c.queue.max_size, Range{1, 100000000});
     v("jobs.default_timeout_s", c.jobs.default_timeout_s, Range{0, 366 * day});
     v("jobs.result_ttl_s", c.jobs.result_ttl_s, Range{0, 366 * day});
@@ -38,6 +41,7 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("shutdown.drain_timeout_s", c.shutdown.drain_timeout_s, Range{0, day});
     v("log.level", c.log.level, Choices{"trace", "debug", "info", "warn", "error", "off"});
     v("log.format", c.log.format, Choices{"text", "json"});
+    v("test_tasks", c.test_tasks);
 }
 
 }  // namespace taskpool::daemon

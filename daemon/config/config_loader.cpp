@@ -106,6 +106,16 @@ public:
         }
     }
 
+    void operator()(std::string_view path, bool& field) {
+        if (auto v = take(path)) {
+            if (!v->is_boolean()) {
+                fail(path, "must be true or false");
+            } else {
+                field = v->get<bool>();
+            }
+        }
+    }
+
     Result<void> finish() {
         if (error_) {
             return *error_;
@@ -167,6 +177,13 @@ public:
             set(path, *s);
         }
     }
+    void operator()(std::string_view path, bool&) {
+        if (auto s = lookup(path)) {
+            set(path, *s == "true" || *s == "1"    ? json(true)
+                      : *s == "false" || *s == "0" ? json(false)
+                                                   : json(*s));
+        }
+    }
 
     json doc = json::object();
     std::string names;  // for error messages
@@ -209,6 +226,7 @@ struct JsonDumper {
     void operator()(std::string_view path, const std::optional<std::string>& field) {
         put(path, field ? json(*field) : json(nullptr));
     }
+    void operator()(std::string_view path, bool field) { put(path, field); }
     void put(std::string_view path, json value) {
         std::string p(path);
         std::replace(p.begin(), p.end(), '.', '/');
@@ -261,11 +279,22 @@ std::string env_name_for(std::string_view path) {
     return name;
 }
 
-std::size_t Config::thread_count() const {
-    if (thread_pool.size > 0) {
-        return static_cast<std::size_t>(thread_pool.size);
+namespace {
+
+std::size_t or_cores(std::int64_t size) {
+    if (size > 0) {
+        return static_cast<std::size_t>(size);
     }
     return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+std::size_t Config::thread_count() const {
+    return or_cores(thread_pool.size);
+}
+std::size_t Config::process_count() const {
+    return or_cores(process_pool.size);
 }
 
 Result<void> apply_config_json(Config& config, const json& doc, const std::string& origin) {

@@ -99,6 +99,8 @@ public:
 
     /// A pool reports how an attempt ended.
     void on_outcome(RunOutcome outcome);
+    /// A pool has an idle worker again (a replaced worker process).
+    void capacity_changed() { schedule_dispatch(); }
 
 private:
     using Queue = ReadyQueue<JobRecord*>;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <mutex>
 
 #include "proto/json_fields.hpp"
@@ -89,6 +90,7 @@ std::uint64_t fib(std::int64_t n, const std::stop_token& stop) {
 Task fib_task() {
     Task t;
     t.name = "fib";
+    t.pool = proto::PoolKind::process;
     t.description = "computes fib(args.n) by naive recursion, n from 0 to 45 (burns CPU)";
     t.check = [](const json& args) {
         return check_object(args, [](proto::FieldReader& r) {
@@ -113,6 +115,7 @@ Task fib_task() {
 Task pid_task() {
     Task t;
     t.name = "pid";
+    t.pool = proto::PoolKind::process;
     t.description = "reports the pid, ppid and thread id of whatever ran it";
     t.check = [](const json& args) { return check_object(args, [](proto::FieldReader&) {}); };
     t.run = [](const json&, const TaskContext&) -> TaskOutcome {
@@ -143,14 +146,31 @@ Task fail_task() {
     return t;
 }
 
+Task crash_task() {
+    Task t;
+    t.name = "crash";
+    t.pool = proto::PoolKind::process;
+    t.description = "kills its own worker with SIGSEGV (a test task)";
+    t.runs_on_thread = false;  // it would take the daemon with it
+    t.check = [](const json& args) { return check_object(args, [](proto::FieldReader&) {}); };
+    t.run = [](const json&, const TaskContext&) -> TaskOutcome {
+        std::raise(SIGSEGV);
+        return JobError{JobErrorCode::task_error, "SIGSEGV did not kill the worker"};
+    };
+    return t;
+}
+
 }  // namespace
 
-void register_builtin_tasks(TaskRegistry& registry) {
+void register_builtin_tasks(TaskRegistry& registry, bool test_tasks) {
     registry.add(echo_task());
     registry.add(sleep_task());
     registry.add(fib_task());
     registry.add(pid_task());
     registry.add(fail_task());
+    if (test_tasks) {
+        registry.add(crash_task());
+    }
 }
 
 }  // namespace taskpool::daemon::tasks

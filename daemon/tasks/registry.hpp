@@ -22,7 +22,8 @@ private:
     std::map<std::string, Task, std::less<>> tasks_;
 };
 
-/// Registers echo, sleep, fib, pid and fail (PROTOCOL.md section 9).
-void register_builtin_tasks(TaskRegistry& registry);
+/// Registers echo, sleep, fib, pid and fail (PROTOCOL.md section 9), and crash
+/// where `test_tasks` is on.
+void register_builtin_tasks(TaskRegistry& registry, bool test_tasks);
 
 }  // namespace taskpool::daemon::tasks

@@ -93,7 +93,7 @@ TEST_CASE("cli.human_tables" * doctest::timeout(30)) {
     CHECK(list.out.rfind("ID ", 0) == 0);
     CHECK(list.out.find("succeeded") != std::string::npos);
     auto tasks = cli(d, {"tasks"});
-    CHECK(tasks.out.find("fib    thread  builtin") != std::string::npos);
+    CHECK(tasks.out.find("fib    process  builtin") != std::string::npos);
     auto stats = cli(d, {"stats"});
     CHECK(stats.out.find("submitted 1") != std::string::npos);
     CHECK(cli(d, {"ping"}).out.rfind("pong from taskpoold", 0) == 0);

@@ -40,13 +40,14 @@ TEST_CASE("ops.submit_get_list_and_results" * doctest::timeout(30)) {
     auto id = sub["job"]["id"].get<std::string>();
     CHECK(sub["job"]["state"] == "queued");
     CHECK(sub["job"]["task"] == "fib");
-    CHECK(sub["job"]["pool"] == "thread");
+    CHECK(sub["job"]["pool"] == "process");
 
     auto got = c.request({{"op", "get"}, {"id", 2}, {"job", id}, {"wait", 10}});
     CHECK(got["job"]["state"] == "succeeded");
     CHECK(got["job"]["result"] == json{{"n", 20}, {"value", 6765}});
     CHECK(got["job"]["attempts"] == 1);
-    CHECK(got["job"]["worker"]["pid"] == d.pid());
+    CHECK(got["job"]["worker"]["pid"] != d.pid());
+    CHECK_FALSE(got["job"]["worker"].contains("thread"));
     for (const char* field : {"submitted_at", "started_at", "finished_at"}) {
         std::string t = got["job"][field];
         CHECK_MESSAGE(t.size() == 24, field);
@@ -71,7 +72,7 @@ TEST_CASE("ops.submit_get_list_and_results" * doctest::timeout(30)) {
 TEST_CASE("ops.pid_reports_the_daemon_on_the_thread_pool" * doctest::timeout(30)) {
     DaemonProcess d;
     LineClient c(d.port());
-    auto r = c.request({{"op", "submit"}, {"task", "pid"}, {"wait", true}});
+    auto r = c.request({{"op", "submit"}, {"task", "pid"}, {"pool", "thread"}, {"wait", true}});
     CHECK(r["job"]["result"]["pid"] == d.pid());
     CHECK(r["job"]["result"]["ppid"] == ::getpid());
     CHECK(r["job"]["result"]["thread"] != d.pid());
@@ -103,7 +104,8 @@ TEST_CASE("ops.tasks_describes_each_task" * doctest::timeout(30)) {
     REQUIRE(r["tasks"].size() == 5);
     for (const auto& t : r["tasks"]) {
         CHECK(t["kind"] == "builtin");
-        CHECK(t["pool"] == "thread");
+        bool cpu = t["name"] == "fib" || t["name"] == "pid";
+        CHECK(t["pool"] == (cpu ? "process" : "thread"));
         CHECK_FALSE(t["description"].get<std::string>().empty());
     }
 }

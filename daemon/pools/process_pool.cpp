@@ -1,0 +1,320 @@
+#include "process_pool.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "child_reaper.hpp"
+#include "proto/line_framer.hpp"
+#include "worker_protocol.hpp"
+
+extern char** environ;
+
+namespace taskpool::daemon::pools {
+namespace {
+
+constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+// A worker that dies before it is ready is replaced after a back-off that doubles
+// with each such death in a row, up to the maximum.
+constexpr auto first_backoff = std::chrono::milliseconds(100);
+constexpr auto max_backoff = std::chrono::seconds(10);
+// Outcome lines carry results; bound them well above any request.
+constexpr std::size_t max_outcome_bytes = 1 << 30;
+// At exit, how long idle workers get to leave after their channel closes.
+constexpr auto exit_grace = std::chrono::seconds(2);
+constexpr int worker_channel_fd = 3;
+
+/// Spawns `taskpoold --worker` with `child_fd` as its fd 3, in its own process group.
+pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::string& error) {
+    std::vector<std::string> args = {"taskpoold", "--worker", std::to_string(worker_channel_fd),
+                                     "--parent", std::to_string(::getpid())};
+    if (settings.test_tasks) {
+        args.emplace_back("--test-tasks");
+    }
+    if (settings.memory_limit_mb > 0) {
+        args.emplace_back("--memory-limit-mb");
+        args.push_back(std::to_string(settings.memory_limit_mb));
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, child_fd, worker_channel_fd);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);  // the daemon ignores it; a worker's commands must not
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    // /proc/self/exe: the binary this daemon runs, even if its file was replaced.
+    int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        error = std::strerror(rc);
+        return -1;
+    }
+    return pid;
+}
+
+}  // namespace
+
+ProcessPool::ProcessPool(asio::io_context& io, Settings settings, OnOutcome on_outcome,
+                         std::function<void()> on_capacity)
+    : io_(io),
+      settings_(settings),
+      on_outcome_(std::move(on_outcome)),
+      on_capacity_(std::move(on_capacity)) {
+    for (std::size_t i = 0; i < settings_.size; ++i) {
+        auto slot = std::make_unique<Slot>(io_);
+        slot->index = static_cast<int>(i);
+        spawn(*slot);
+        slots_.push_back(std::move(slot));
+    }
+}
+
+ProcessPool::~ProcessPool() {
+    shutdown();
+}
+
+std::size_t ProcessPool::busy() const {
+    return static_cast<std::size_t>(std::count_if(
+        slots_.begin(), slots_.end(), [](const auto& s) { return s->state == State::busy; }));
+}
+
+bool ProcessPool::has_idle() const {
+    return std::any_of(slots_.begin(), slots_.end(),
+                       [](const auto& s) { return s->state == State::idle; });
+}
+
+void ProcessPool::spawn(Slot& s) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        respawn_later(s, std::string("socketpair failed: ") + std::strerror(errno));
+        return;
+    }
+    if (fds[1] == worker_channel_fd) {
+        // dup2 onto itself would keep CLOEXEC and the worker would lose its channel.
+        int moved = ::fcntl(fds[1], F_DUPFD_CLOEXEC, worker_channel_fd + 1);
+        ::close(fds[1]);
+        fds[1] = moved;
+    }
+    std::string error;
+    pid_t pid = spawn_worker(fds[1], settings_, error);
+    ::close(fds[1]);
+    if (pid < 0) {
+        ::close(fds[0]);
+        respawn_later(s, "posix_spawn failed: " + error);
+        return;
+    }
+    s.pid = pid;
+    s.state = State::idle;
+    s.jobs_done = 0;
+    s.ready = false;
+    s.channel = std::make_shared<Channel>(io_, asio::local::stream_protocol(), fds[0]);
+    asio::co_spawn(io_, read_loop(s, s.channel), [](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("worker channel: {}", ex.what());
+            }
+        }
+    });
+    spdlog::debug("worker {} started: pid {}", s.index, pid);
+}
+
+void ProcessPool::respawn_later(Slot& s, const std::string& why) {
+    s.state = State::waiting_to_respawn;
+    s.pid = -1;
+    auto delay = std::min<Clock::duration>(first_backoff * (1 << std::min(s.failed_starts, 10)),
+                                           max_backoff);
+    ++s.failed_starts;
+    spdlog::warn("worker {}: {}; starting another in {} ms", s.index, why,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+    s.respawn_timer.expires_after(delay);
+    s.respawn_timer.async_wait([this, &s](std::error_code ec) {
+        if (ec || shut_down_) {
+            return;
+        }
+        spawn(s);
+        if (s.state == State::idle) {
+            on_capacity_();
+        }
+    });
+}
+
+std::pair<proto::WorkerInfo, std::uint64_t> ProcessPool::start(sched::Run run) {
+    auto it = std::find_if(slots_.begin(), slots_.end(),
+                           [](const auto& s) { return s->state == State::idle; });
+    Slot& s = **it;
+    s.state = State::busy;
+    s.job_id = run.job_id;
+    s.attempt = run.attempt;
+    s.handle = next_handle_++;
+    s.out = encode_run(run);
+    asio::async_write(*s.channel, asio::buffer(s.out),
+                      [channel = s.channel](std::error_code, std::size_t) {
+                          // A failed write means the worker died: its exit tells the rest.
+                      });
+    return {proto::WorkerInfo{s.pid, std::nullopt}, s.handle};
+}
+
+void ProcessPool::stop(std::uint64_t handle) {
+    for (auto& s : slots_) {
+        if (s->state == State::busy && s->handle == handle) {
+            // The whole group: the worker and anything it started.
+            ::kill(-s->pid, SIGKILL);
+            s->state = State::stopping;
+        }
+    }
+}
+
+void ProcessPool::retire(Slot& s) {
+    s.state = State::stopping;
+    std::error_code ignored;
+    s.channel->close(ignored);  // the worker exits on EOF; on_exit() replaces it
+}
+
+asio::awaitable<void> ProcessPool::read_loop(Slot& s, std::shared_ptr<Channel> channel) {
+    proto::LineFramer framer(max_outcome_bytes);
+    std::string buf(64 * 1024, '\0');
+    for (;;) {
+        auto [ec, n] = co_await channel->async_read_some(asio::buffer(buf), no_throw);
+        if (ec || channel != s.channel) {
+            co_return;  // the worker is gone; its exit reaches on_exit()
+        }
+        framer.feed(std::string_view(buf.data(), n));
+        for (auto frame = framer.next(); frame.status == proto::LineFramer::Status::line;
+             frame = framer.next()) {
+            if (frame.line == worker_ready_line) {
+                s.ready = true;
+                continue;
+            }
+            auto outcome = decode_outcome(frame.line);
+            if (!outcome || s.state != State::busy || outcome->job_id != s.job_id) {
+                continue;  // a run already ended by a kill, or garbage
+            }
+            ++s.jobs_done;
+            s.failed_starts = 0;
+            if (settings_.max_jobs_per_worker > 0 &&
+                s.jobs_done >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker)) {
+                retire(s);
+            } else {
+                s.state = State::idle;
+            }
+            on_outcome_(std::move(*outcome));
+        }
+    }
+}
+
+bool ProcessPool::on_exit(pid_t pid, int status) {
+    auto it =
+        std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) { return s->pid == pid; });
+    if (it == slots_.end()) {
+        return false;
+    }
+    Slot& s = **it;
+    bool on_purpose = s.state == State::stopping;
+    bool was_busy = s.state == State::busy;
+    std::error_code ignored;
+    s.channel->close(ignored);
+    s.channel.reset();
+    s.pid = -1;
+    if (was_busy) {
+        on_outcome_(
+            {s.job_id, s.attempt,
+             proto::JobError{proto::JobErrorCode::worker_crashed,
+                             "worker " + std::to_string(pid) + " " + describe_exit(status)}});
+    }
+    if (shut_down_) {
+        return true;
+    }
+    // Dying before it is ready, or while it waits for work, says the worker cannot
+    // run here (a limit, a broken binary): replace it, but not in a tight loop.
+    if (!on_purpose && !was_busy) {
+        respawn_later(s, "pid " + std::to_string(pid) + " " + describe_exit(status) +
+                             (s.ready ? " while idle" : " before it was ready"));
+        return true;
+    }
+    if (!on_purpose) {
+        spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, describe_exit(status),
+                     was_busy ? "; its job failed with worker_crashed" : "");
+    }
+    spawn(s);
+    if (s.state == State::idle) {
+        on_capacity_();
+    }
+    return true;
+}
+
+std::vector<sched::WorkerStatus> ProcessPool::workers() const {
+    std::vector<sched::WorkerStatus> out;
+    for (const auto& s : slots_) {
+        const char* state = s->state == State::idle       ? "idle"
+                            : s->state == State::busy     ? "busy"
+                            : s->state == State::stopping ? "stopping"
+                                                          : "starting";
+        out.push_back({s->pid, state, s->jobs_done});
+    }
+    return out;
+}
+
+void ProcessPool::shutdown() {
+    if (shut_down_) {
+        return;
+    }
+    shut_down_ = true;
+    std::vector<pid_t> pids;
+    for (auto& s : slots_) {
+        s->respawn_timer.cancel();
+        if (s->channel) {
+            std::error_code ignored;
+            s->channel->close(ignored);
+        }
+        if (s->pid > 0) {
+            if (s->state == State::busy || s->state == State::stopping) {
+                ::kill(-s->pid, SIGKILL);
+            }
+            pids.push_back(s->pid);
+        }
+    }
+    // The io loop has stopped, so reap here: idle workers leave on EOF at once.
+    auto deadline = Clock::now() + exit_grace;
+    for (pid_t pid : pids) {
+        while (::waitpid(pid, nullptr, WNOHANG) == 0) {
+            if (Clock::now() >= deadline) {
+                ::kill(-pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+}
+
+}  // namespace taskpool::daemon::pools

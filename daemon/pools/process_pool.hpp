@@ -1,0 +1,99 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "daemon/sched/executor.hpp"
+
+namespace taskpool::daemon::pools {
+
+/// Runs tasks in worker processes, one job at a time each, so that a task that
+/// crashes, hangs or leaks takes only its own worker with it.
+///
+/// A fixed table of slots, each a worker: the daemon's own binary re-executed in
+/// worker mode (posix_spawn, never fork() of the threaded daemon) in its own
+/// process group, talking over one socketpair with the same line framing as
+/// clients. Every exit reaches on_exit() from the ChildReaper. A worker that dies
+/// fails its job with worker_crashed and is replaced at once; one that dies without
+/// a job (before it said it was ready, or while idle) is replaced after a back-off
+/// that doubles each time until a job completes, so a worker that cannot run does
+/// not make the daemon spin or flood the log. Timeout and cancel SIGKILL the worker's process group
+/// and replace it at once; `max_jobs_per_worker` recycles a worker after that many jobs.
+/// Thread-safety: io thread only.
+class ProcessPool final : public sched::Executor {
+public:
+    struct Settings {
+        std::size_t size = 1;
+        std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
+        std::int64_t memory_limit_mb = 0;      // 0: no RLIMIT_AS
+        bool test_tasks = false;
+    };
+
+    /// `on_capacity` is called when a replaced worker becomes idle, so that queued
+    /// jobs are dispatched to it.
+    ProcessPool(asio::io_context& io, Settings settings, OnOutcome on_outcome,
+                std::function<void()> on_capacity);
+    ~ProcessPool() override;
+    ProcessPool(const ProcessPool&) = delete;
+    ProcessPool& operator=(const ProcessPool&) = delete;
+
+    std::size_t size() const override { return slots_.size(); }
+    std::size_t busy() const override;
+    bool has_idle() const override;
+    std::pair<proto::WorkerInfo, std::uint64_t> start(sched::Run run) override;
+    void stop(std::uint64_t handle) override;
+    std::vector<sched::WorkerStatus> workers() const override;
+    void shutdown() override;
+
+    /// A child exited; returns false if it was not one of this pool's workers.
+    bool on_exit(pid_t pid, int status);
+
+private:
+    using Clock = std::chrono::steady_clock;
+    using Channel = asio::local::stream_protocol::socket;
+    enum class State { idle, busy, stopping, waiting_to_respawn };
+
+    struct Slot {
+        explicit Slot(asio::io_context& io) : respawn_timer(io) {}
+        int index = 0;
+        pid_t pid = -1;
+        State state = State::waiting_to_respawn;
+        std::shared_ptr<Channel> channel;
+        std::string job_id;  // of the run in progress
+        int attempt = 0;
+        std::uint64_t handle = 0;
+        std::uint64_t jobs_done = 0;  // by the current worker
+        std::string out;              // the run being written
+        bool ready = false;           // the worker said it is set up
+        int failed_starts = 0;        // deaths without a job since the last completed one
+
+        asio::steady_timer respawn_timer;
+    };
+
+    void spawn(Slot& slot);
+    void respawn_later(Slot& slot, const std::string& why);
+    void retire(Slot& slot);
+    asio::awaitable<void> read_loop(Slot& slot, std::shared_ptr<Channel> channel);
+
+    asio::io_context& io_;
+    Settings settings_;
+    OnOutcome on_outcome_;
+    std::function<void()> on_capacity_;
+    std::vector<std::unique_ptr<Slot>> slots_;
+    std::uint64_t next_handle_ = 1;
+    bool shut_down_ = false;
+};
+
+}  // namespace taskpool::daemon::pools

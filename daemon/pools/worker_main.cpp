@@ -1,0 +1,107 @@
+#include "worker_main.hpp"
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "daemon/tasks/registry.hpp"
+#include "proto/line_framer.hpp"
+#include "worker_protocol.hpp"
+
+namespace taskpool::daemon::pools {
+namespace {
+
+// Runs are written by the daemon, whose own limit on a request bounds them; this
+// only guards against a broken channel.
+constexpr std::size_t max_run_bytes = 1 << 30;
+
+bool write_all(int fd, const std::string& data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        auto n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun& run) {
+    const tasks::Task* task = registry.find(run.task);
+    if (task == nullptr) {
+        return proto::JobError{proto::JobErrorCode::task_error,
+                               "the worker has no task '" + run.task + "'"};
+    }
+    // Nothing asks a worker's task to stop: the daemon kills the worker instead.
+    std::stop_source never;
+    try {
+        return task->run(run.args, tasks::TaskContext{never.get_token()});
+    } catch (const std::exception& e) {
+        return proto::JobError{proto::JobErrorCode::task_error,
+                               std::string("the task threw: ") + e.what()};
+    }
+}
+
+}  // namespace
+
+int worker_main(const WorkerOptions& options) {
+    // PR_SET_PDEATHSIG is tied to the thread that spawned us: the daemon spawns
+    // workers from its io thread, which lives as long as the daemon does.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != options.parent) {
+        return 1;  // the daemon died before we got here
+    }
+    ::close_range(static_cast<unsigned>(options.channel_fd) + 1, UINT_MAX, 0);
+    if (options.memory_limit_mb > 0) {
+        rlim_t bytes = static_cast<rlim_t>(options.memory_limit_mb) * 1024 * 1024;
+        rlimit limit{bytes, bytes};
+        ::setrlimit(RLIMIT_AS, &limit);
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);  // the daemon drains; it ends us by closing the channel
+    std::signal(SIGINT, SIG_IGN);   // a Ctrl-C on the daemon's terminal is the daemon's
+
+    tasks::TaskRegistry registry;
+    tasks::register_builtin_tasks(registry, options.test_tasks);
+
+    proto::LineFramer framer(max_run_bytes);
+    std::string buffer(64 * 1024, '\0');
+    // Ready only once every start-up allocation has succeeded.
+    if (!write_all(options.channel_fd, std::string(worker_ready_line) + "\n")) {
+        return 0;
+    }
+    for (;;) {
+        auto n = ::read(options.channel_fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return 0;
+        }
+        framer.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+        for (auto frame = framer.next(); frame.status == proto::LineFramer::Status::line;
+             frame = framer.next()) {
+            auto run = decode_run(frame.line);
+            if (!run) {
+                return 2;
+            }
+            auto outcome = run_one(registry, *run);
+            if (!write_all(options.channel_fd,
+                           encode_outcome(run->job_id, run->attempt, outcome))) {
+                return 0;
+            }
+        }
+    }
+}
+
+}  // namespace taskpool::daemon::pools

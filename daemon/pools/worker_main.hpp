@@ -1,0 +1,24 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace taskpool::daemon::pools {
+
+/// What a worker process is told on its command line.
+struct WorkerOptions {
+    int channel_fd = 3;
+    pid_t parent = 0;
+    bool test_tasks = false;
+    std::int64_t memory_limit_mb = 0;
+};
+
+/// The body of `taskpoold --worker`: dies with its parent (PR_SET_PDEATHSIG, then a
+/// check that the parent is still the one that started it), closes every inherited
+/// descriptor but the channel, applies its limits, then runs one job at a time as
+/// the channel sends them and writes back each outcome. Returns the exit code when
+/// the channel closes.
+int worker_main(const WorkerOptions& options);
+
+}  // namespace taskpool::daemon::pools

@@ -1,0 +1,86 @@
+#include "worker_protocol.hpp"
+
+#include "proto/json_parse.hpp"
+#include "proto/json_writer.hpp"
+
+namespace taskpool::daemon::pools {
+
+using nlohmann::json;
+
+std::string encode_run(const sched::Run& run) {
+    std::string out;
+    proto::JsonWriter w(out);
+    w.begin_object();
+    w.field("job", run.job_id);
+    w.field("attempt", run.attempt);
+    w.field("task", run.task->name);
+    w.field("args", *run.args);
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
+std::optional<WorkerRun> decode_run(std::string_view line) {
+    auto doc = proto::parse_json(line);
+    if (!doc || !doc->is_object()) {
+        return std::nullopt;
+    }
+    try {
+        WorkerRun run;
+        run.job_id = doc->at("job").get<std::string>();
+        run.attempt = doc->at("attempt").get<int>();
+        run.task = doc->at("task").get<std::string>();
+        if (auto it = doc->find("args"); it != doc->end()) {
+            run.args = std::move(*it);
+        }
+        return run;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::string encode_outcome(const std::string& job_id, int attempt,
+                           const tasks::TaskOutcome& outcome) {
+    std::string out;
+    proto::JsonWriter w(out);
+    w.begin_object();
+    w.field("job", job_id);
+    w.field("attempt", attempt);
+    if (const auto* result = std::get_if<json>(&outcome)) {
+        w.field("result", *result);
+    } else {
+        const auto& error = std::get<proto::JobError>(outcome);
+        w.key("error").begin_object();
+        w.field("code", proto::to_string(error.code));
+        w.field("message", error.message);
+        w.end_object();
+    }
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
+std::optional<sched::RunOutcome> decode_outcome(std::string_view line) {
+    auto doc = proto::parse_json(line);
+    if (!doc || !doc->is_object()) {
+        return std::nullopt;
+    }
+    try {
+        sched::RunOutcome o;
+        o.job_id = doc->at("job").get<std::string>();
+        o.attempt = doc->at("attempt").get<int>();
+        if (auto it = doc->find("result"); it != doc->end()) {
+            o.outcome = std::move(*it);
+        } else {
+            const auto& e = doc->at("error");
+            auto code = proto::job_error_code_from_string(e.at("code").get<std::string>());
+            o.outcome = proto::JobError{code.value_or(proto::JobErrorCode::task_error),
+                                        e.at("message").get<std::string>()};
+        }
+        return o;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace taskpool::daemon::pools

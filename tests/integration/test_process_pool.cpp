@@ -1,0 +1,229 @@
+// The worker-process pool: isolation, kills, recycling, respawn, reaping.
+#include <signal.h>
+
+#include <chrono>
+#include <set>
+
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+#include "../support/line_client.hpp"
+#include "../support/proc.hpp"
+#include "../support/wait_for.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const json test_config = {{"test_tasks", true}, {"process_pool", {{"size", 2}}}};
+
+json run(LineClient& c, json request) {
+    request["op"] = "submit";
+    request["wait"] = 30;
+    return c.request(request, 40s)["job"];
+}
+
+int idle_workers(LineClient& c) {
+    int idle = 0;
+    auto stats = c.request({{"op", "stats"}});  // the loop below must not range over a temporary
+    for (const auto& w : stats["pools"]["process"]["workers"]) {
+        idle += w["state"] == "idle" ? 1 : 0;
+    }
+    return idle;
+}
+
+/// Waits until the running job's worker pid is known.
+pid_t worker_of(LineClient& c, const std::string& id) {
+    json job;
+    REQUIRE(wait_for([&] {
+        job = c.request({{"op", "get"}, {"job", id}})["job"];
+        return job["state"] == "running";
+    }));
+    return job["worker"]["pid"].get<pid_t>();
+}
+
+}  // namespace
+
+TEST_CASE("process_pool.pid_and_ppid_on_both_pools" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    auto in_process = run(c, {{"task", "pid"}});
+    CHECK(in_process["pool"] == "process");
+    CHECK(in_process["result"]["ppid"] == d.pid());
+    CHECK(in_process["result"]["pid"] != d.pid());
+    CHECK(in_process["worker"]["pid"] == in_process["result"]["pid"]);
+    auto in_thread = run(c, {{"task", "pid"}, {"pool", "thread"}});
+    CHECK(in_thread["result"]["pid"] == d.pid());
+    auto workers = children_of(d.pid());
+    CHECK(workers.size() == 2);
+    for (const auto& w : workers) {
+        CHECK(w.pgid == w.pid);  // each worker leads its own process group
+    }
+}
+
+TEST_CASE("process_pool.a_crash_fails_one_job_and_the_pool_goes_on" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    auto crashed = run(c, {{"task", "crash"}});
+    CHECK(crashed["state"] == "failed");
+    CHECK(crashed["error"]["code"] == "worker_crashed");
+    CHECK(crashed["error"]["message"].get<std::string>().find("SIGSEGV") != std::string::npos);
+    CHECK(run(c, {{"task", "fib"}, {"args", {{"n", 15}}}})["result"]["value"] == 610);
+    auto retried = run(c, {{"task", "crash"}, {"retries", 2}});
+    CHECK(retried["attempts"] == 3);
+    CHECK(retried["error"]["code"] == "worker_crashed");
+    CHECK(wait_for([&] { return idle_workers(c) == 2; }));
+    CHECK(c.request({{"op", "submit"}, {"task", "crash"}, {"pool", "thread"}})["error"]["code"] ==
+          "bad_request");
+}
+
+TEST_CASE("process_pool.crash_is_only_there_with_test_tasks" * doctest::timeout(30)) {
+    DaemonProcess d;
+    LineClient c(d.port());
+    CHECK(c.request({{"op", "submit"}, {"task", "crash"}})["error"]["code"] == "no_such_task");
+}
+
+TEST_CASE("process_pool.timeout_and_cancel_kill_and_replace_the_worker" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    auto start = std::chrono::steady_clock::now();
+    auto timed_out = run(c, {{"task", "fib"}, {"args", {{"n", 45}}}, {"timeout_s", 0.5}});
+    CHECK(timed_out["error"]["code"] == "timeout");
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+    pid_t killed = timed_out["worker"]["pid"];
+    CHECK(wait_for([&] { return !alive(killed); }, 2s));
+    CHECK(wait_for([&] { return idle_workers(c) == 2; }, 1s));
+
+    std::string id = c.request({{"op", "submit"},
+                                {"task", "sleep"},
+                                {"args", {{"seconds", 60}}},
+                                {"pool", "process"}})["job"]["id"];
+    pid_t worker = worker_of(c, id);
+    start = std::chrono::steady_clock::now();
+    CHECK(c.request({{"op", "cancel"}, {"job", id}})["job"]["state"] == "cancelled");
+    CHECK(wait_for([&] { return !alive(worker); }, 2s));
+    CHECK(wait_for([&] { return idle_workers(c) == 2; }, 1s));
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+TEST_CASE("process_pool.a_worker_killed_from_outside" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    std::string id =
+        c.request({{"op", "submit"}, {"task", "fib"}, {"args", {{"n", 45}}}})["job"]["id"];
+    pid_t worker = worker_of(c, id);
+    ::kill(worker, SIGKILL);
+    auto job = c.request({{"op", "get"}, {"job", id}, {"wait", 10}})["job"];
+    CHECK(job["error"]["code"] == "worker_crashed");
+    CHECK(job["error"]["message"].get<std::string>().find("SIGKILL") != std::string::npos);
+    CHECK(run(c, {{"task", "pid"}})["state"] == "succeeded");
+}
+
+TEST_CASE("process_pool.a_stopped_worker_is_caught_by_its_timeout" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    std::string id = c.request({{"op", "submit"},
+                                {"task", "sleep"},
+                                {"args", {{"seconds", 0.5}}},
+                                {"pool", "process"},
+                                {"timeout_s", 1}})["job"]["id"];
+    pid_t worker = worker_of(c, id);
+    ::kill(worker, SIGSTOP);
+    auto job = c.request({{"op", "get"}, {"job", id}, {"wait", 10}})["job"];
+    CHECK(job["error"]["code"] == "timeout");
+    CHECK(wait_for([&] { return !alive(worker); }, 2s));
+}
+
+TEST_CASE("process_pool.recycles_after_max_jobs_per_worker" * doctest::timeout(30)) {
+    DaemonProcess d({.config = {{"process_pool", {{"size", 1}, {"max_jobs_per_worker", 2}}}}});
+    LineClient c(d.port());
+    std::vector<pid_t> pids;
+    for (int i = 0; i < 6; ++i) {
+        pids.push_back(run(c, {{"task", "pid"}})["result"]["pid"]);
+    }
+    CHECK(pids[0] == pids[1]);
+    CHECK(pids[1] != pids[2]);
+    CHECK(pids[2] == pids[3]);
+    CHECK(std::set<pid_t>(pids.begin(), pids.end()).size() == 3);
+    CHECK(wait_for([&] { return children_of(d.pid()).size() == 1; }));
+}
+
+TEST_CASE("process_pool.no_zombies_after_200_crash_timeout_cancel_cycles" * doctest::timeout(120)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    for (int i = 0; i < 200; ++i) {
+        switch (i % 3) {
+            case 0:
+                REQUIRE(run(c, {{"task", "crash"}})["error"]["code"] == "worker_crashed");
+                break;
+            case 1:
+                REQUIRE(run(c, {{"task", "fib"},
+                                {"args", {{"n", 45}}},
+                                {"timeout_s", 0.05}})["error"]["code"] == "timeout");
+                break;
+            default: {
+                std::string id = c.request(
+                    {{"op", "submit"}, {"task", "fib"}, {"args", {{"n", 45}}}})["job"]["id"];
+                REQUIRE(c.request({{"op", "cancel"}, {"job", id}})["ok"] == true);
+            }
+        }
+    }
+    CHECK(wait_for([&] {
+        auto kids = children_of(d.pid());
+        return kids.size() == 2 &&
+               std::none_of(kids.begin(), kids.end(), [](const auto& p) { return p.state == 'Z'; });
+    }));
+    CHECK(run(c, {{"task", "fib"}, {"args", {{"n", 10}}}})["result"]["value"] == 55);
+}
+
+TEST_CASE("process_pool.kill_9_of_the_daemon_takes_its_workers" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    std::string id =
+        c.request({{"op", "submit"}, {"task", "fib"}, {"args", {{"n", 45}}}})["job"]["id"];
+    worker_of(c, id);
+    auto workers = children_of(d.pid());
+    REQUIRE(workers.size() == 2);
+    d.signal(SIGKILL);
+    d.wait_exit(5s);
+    CHECK(wait_for(
+        [&] {
+            return std::none_of(workers.begin(), workers.end(),
+                                [](const auto& w) { return alive(w.pid); });
+        },
+        2s));
+}
+
+TEST_CASE("process_pool.workers_that_cannot_start_are_retried_with_back_off" *
+          doctest::timeout(30)) {
+    // 1 MB of address space: a worker dies before it can say it is ready.
+    DaemonProcess d({.config = {{"process_pool", {{"size", 1}, {"memory_limit_mb", 1}}}}});
+    LineClient c(d.port());
+    std::this_thread::sleep_for(2s);  // the back-off is what is measured: let it run
+    CHECK(c.request({{"op", "ping"}})["pong"] == true);
+    auto log = d.log();
+    std::size_t failures = 0;
+    for (auto at = log.find("starting another in"); at != std::string::npos;
+         at = log.find("starting another in", at + 1)) {
+        ++failures;
+    }
+    // 100, 200, 400, 800 ms...: a handful in two seconds, not thousands.
+    CHECK(failures >= 2);
+    CHECK(failures <= 6);
+    CHECK(log.find("starting another in 400 ms") != std::string::npos);
+}
+
+TEST_CASE("process_pool.shutdown_leaves_no_worker" * doctest::timeout(30)) {
+    DaemonProcess d({.config = test_config});
+    LineClient c(d.port());
+    run(c, {{"task", "pid"}});
+    auto workers = children_of(d.pid());
+    REQUIRE(workers.size() == 2);
+    c.request({{"op", "shutdown"}});
+    CHECK(d.wait_exit(10s) == 0);
+    for (const auto& w : workers) {
+        CHECK_FALSE(alive(w.pid));
+    }
+}

@@ -1,0 +1,67 @@
+#include "proc.hpp"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace taskpool::test {
+
+std::vector<ProcInfo> all_processes() {
+    std::vector<ProcInfo> out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        std::ifstream in(entry.path() / "stat");
+        std::string line;
+        if (!std::getline(in, line)) {
+            continue;
+        }
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        auto close = line.rfind(')');
+        if (close == std::string::npos) {
+            continue;
+        }
+        std::istringstream rest(line.substr(close + 2));
+        ProcInfo p;
+        p.pid = std::stoi(name);
+        rest >> p.state >> p.ppid >> p.pgid;
+        out.push_back(p);
+    }
+    return out;
+}
+
+std::vector<ProcInfo> children_of(pid_t parent) {
+    std::vector<ProcInfo> out;
+    for (const auto& p : all_processes()) {
+        if (p.ppid == parent) {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+std::vector<ProcInfo> in_group(pid_t pgid) {
+    std::vector<ProcInfo> out;
+    for (const auto& p : all_processes()) {
+        if (p.pgid == pgid) {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+bool alive(pid_t pid) {
+    for (const auto& p : all_processes()) {
+        if (p.pid == pid) {
+            return p.state != 'Z';
+        }
+    }
+    return false;
+}
+
+}  // namespace taskpool::test

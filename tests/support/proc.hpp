@@ -1,0 +1,25 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+namespace taskpool::test {
+
+/// A process as /proc/PID/stat shows it.
+struct ProcInfo {
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    pid_t pgid = 0;
+    char state = '?';  // R, S, D, Z, T, ...
+};
+
+/// Every process on the machine (that could be read).
+std::vector<ProcInfo> all_processes();
+/// The direct children of `parent`.
+std::vector<ProcInfo> children_of(pid_t parent);
+/// Processes in process group `pgid`.
+std::vector<ProcInfo> in_group(pid_t pgid);
+bool alive(pid_t pid);
+
+}  // namespace taskpool::test
