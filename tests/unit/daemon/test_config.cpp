@@ -42,6 +42,10 @@ TEST_CASE("config.shipped_file_equals_the_built_in_defaults") {
         load_config(sources_with(std::string(TASKPOOL_SOURCE_DIR "/config/taskpool.json")));
     REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
     CHECK(config_to_json(*loaded) == config_to_json(Config{}));
+    // And it lists every key, each with its default written out.
+    std::ifstream in(TASKPOOL_SOURCE_DIR "/config/taskpool.json");
+    auto file = json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    CHECK(file == config_to_json(Config{}));
 }
 
 TEST_CASE("config.precedence_is_defaults_file_env_flags") {
