@@ -136,6 +136,21 @@ Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) 
     if (op == UnsubscribeRequest::op) {
         return finish(r, UnsubscribeRequest{});
     }
+    if (op == ResizeRequest::op) {
+        ResizeRequest req;
+        std::optional<std::size_t> pool;
+        r.choice("pool", pool, {"thread", "process"});
+        std::optional<std::int64_t> size;
+        r.integer("size", size, 0, ResizeRequest::max_size);
+        if (!pool) {
+            r.fail("pool", "is required");
+        } else if (!size) {
+            r.fail("size", "is required");
+        }
+        req.pool = static_cast<PoolKind>(pool.value_or(0));
+        req.size = static_cast<int>(size.value_or(0));
+        return finish(r, req);
+    }
     if (op == ShutdownRequest::op) {
         ShutdownRequest req;
         std::optional<std::size_t> mode;
@@ -223,6 +238,10 @@ struct BodyEncoder {
         }
     }
     void operator()(const UnsubscribeRequest&) {}
+    void operator()(const ResizeRequest& r) {
+        j["pool"] = to_string(r.pool);
+        j["size"] = r.size;
+    }
     void operator()(const ShutdownRequest& r) {
         j["mode"] = r.mode == ShutdownMode::now ? "now" : "drain";
     }

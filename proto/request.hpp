@@ -93,6 +93,13 @@ struct UnsubscribeRequest {
     static constexpr std::string_view op = "unsubscribe";
 };
 
+struct ResizeRequest {
+    static constexpr std::string_view op = "resize";
+    static constexpr int max_size = 4096;
+    PoolKind pool = PoolKind::thread;
+    int size = 0;
+};
+
 enum class ShutdownMode { drain, now };
 
 struct ShutdownRequest {
@@ -102,7 +109,8 @@ struct ShutdownRequest {
 
 using RequestBody =
     std::variant<HelloRequest, PingRequest, SubmitRequest, GetRequest, CancelRequest, ListRequest,
-                 StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest, ShutdownRequest>;
+                 StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest, ResizeRequest,
+                 ShutdownRequest>;
 
 struct Request {
     RequestId id;

@@ -32,6 +32,7 @@ void setup_stats(CLI::App& app, Globals& g);
 void setup_tasks(CLI::App& app, Globals& g);
 void setup_watch(CLI::App& app, Globals& g);
 void setup_ping(CLI::App& app, Globals& g);
+void setup_resize(CLI::App& app, Globals& g);
 void setup_shutdown(CLI::App& app, Globals& g);
 
 }  // namespace taskpool::cli

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     setup_tasks(app, g);
     setup_watch(app, g);
     setup_ping(app, g);
+    setup_resize(app, g);
     setup_shutdown(app, g);
 
     try {

@@ -17,6 +17,7 @@ void handle(proto::StatsRequest req, Call& call);
 void handle(proto::TasksRequest req, Call& call);
 void handle(proto::SubscribeRequest req, Call& call);
 void handle(proto::UnsubscribeRequest req, Call& call);
+void handle(proto::ResizeRequest req, Call& call);
 void handle(proto::ShutdownRequest req, Call& call);
 
 }  // namespace taskpool::daemon::ops

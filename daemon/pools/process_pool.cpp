@@ -89,11 +89,48 @@ ProcessPool::ProcessPool(asio::io_context& io, Settings settings, OnOutcome on_o
       settings_(settings),
       on_outcome_(std::move(on_outcome)),
       on_capacity_(std::move(on_capacity)) {
-    for (std::size_t i = 0; i < settings_.size; ++i) {
-        auto slot = std::make_unique<Slot>(io_);
-        slot->index = static_cast<int>(i);
-        spawn(*slot);
-        slots_.push_back(std::move(slot));
+    resize(settings_.size);
+}
+
+void ProcessPool::add_slot() {
+    auto slot = std::make_shared<Slot>(io_);
+    slot->index = next_index_++;
+    slots_.push_back(slot);
+    spawn(slot);
+}
+
+void ProcessPool::remove_slot(const Slot& slot) {
+    std::erase_if(slots_, [&](const auto& s) { return s.get() == &slot; });
+}
+
+std::size_t ProcessPool::size() const {
+    return static_cast<std::size_t>(
+        std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return !s->retiring; }));
+}
+
+void ProcessPool::resize(std::size_t target) {
+    while (size() < target) {
+        add_slot();
+    }
+    // Shrinking: idle workers go first, then ones still starting, then busy ones
+    // once their job ends. A running job is never stopped.
+    for (State state : {State::idle, State::waiting_to_respawn, State::busy}) {
+        for (std::size_t i = 0; i < slots_.size() && size() > target;) {
+            auto s = slots_[i];
+            if (s->retiring || s->state != state) {
+                ++i;
+                continue;
+            }
+            s->retiring = true;
+            if (state == State::idle) {
+                retire(*s);
+            } else if (state == State::waiting_to_respawn) {
+                s->respawn_timer.cancel();
+                remove_slot(*s);
+                continue;
+            }
+            ++i;
+        }
     }
 }
 
@@ -111,10 +148,11 @@ bool ProcessPool::has_idle() const {
                        [](const auto& s) { return s->state == State::idle; });
 }
 
-void ProcessPool::spawn(Slot& s) {
+void ProcessPool::spawn(const std::shared_ptr<Slot>& slot) {
+    Slot& s = *slot;
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-        respawn_later(s, std::string("socketpair failed: ") + std::strerror(errno));
+        respawn_later(slot, std::string("socketpair failed: ") + std::strerror(errno));
         return;
     }
     if (fds[1] == worker_channel_fd) {
@@ -128,7 +166,7 @@ void ProcessPool::spawn(Slot& s) {
     ::close(fds[1]);
     if (pid < 0) {
         ::close(fds[0]);
-        respawn_later(s, "posix_spawn failed: " + error);
+        respawn_later(slot, "posix_spawn failed: " + error);
         return;
     }
     s.pid = pid;
@@ -136,7 +174,7 @@ void ProcessPool::spawn(Slot& s) {
     s.jobs_done = 0;
     s.ready = false;
     s.channel = std::make_shared<Channel>(io_, asio::local::stream_protocol(), fds[0]);
-    asio::co_spawn(io_, read_loop(s, s.channel), [](std::exception_ptr e) {
+    asio::co_spawn(io_, read_loop(slot, s.channel), [](std::exception_ptr e) {
         if (e) {
             try {
                 std::rethrow_exception(e);
@@ -148,7 +186,8 @@ void ProcessPool::spawn(Slot& s) {
     spdlog::debug("worker {} started: pid {}", s.index, pid);
 }
 
-void ProcessPool::respawn_later(Slot& s, const std::string& why) {
+void ProcessPool::respawn_later(const std::shared_ptr<Slot>& slot, const std::string& why) {
+    Slot& s = *slot;
     s.state = State::waiting_to_respawn;
     s.pid = -1;
     auto delay = std::min<Clock::duration>(first_backoff * (1 << std::min(s.failed_starts, 10)),
@@ -157,12 +196,12 @@ void ProcessPool::respawn_later(Slot& s, const std::string& why) {
     spdlog::warn("worker {}: {}; starting another in {} ms", s.index, why,
                  std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
     s.respawn_timer.expires_after(delay);
-    s.respawn_timer.async_wait([this, &s](std::error_code ec) {
-        if (ec || shut_down_) {
+    s.respawn_timer.async_wait([this, slot](std::error_code ec) {
+        if (ec || shut_down_ || slot->retiring) {
             return;
         }
-        spawn(s);
-        if (s.state == State::idle) {
+        spawn(slot);
+        if (slot->state == State::idle) {
             on_capacity_();
         }
     });
@@ -200,7 +239,9 @@ void ProcessPool::retire(Slot& s) {
     s.channel->close(ignored);  // the worker exits on EOF; on_exit() replaces it
 }
 
-asio::awaitable<void> ProcessPool::read_loop(Slot& s, std::shared_ptr<Channel> channel) {
+asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
+                                             std::shared_ptr<Channel> channel) {
+    Slot& s = *slot;
     proto::LineFramer framer(max_outcome_bytes);
     std::string buf(64 * 1024, '\0');
     for (;;) {
@@ -221,8 +262,9 @@ asio::awaitable<void> ProcessPool::read_loop(Slot& s, std::shared_ptr<Channel> c
             }
             ++s.jobs_done;
             s.failed_starts = 0;
-            if (settings_.max_jobs_per_worker > 0 &&
-                s.jobs_done >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker)) {
+            if (s.retiring ||
+                (settings_.max_jobs_per_worker > 0 &&
+                 s.jobs_done >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker))) {
                 retire(s);
             } else {
                 s.state = State::idle;
@@ -238,7 +280,8 @@ bool ProcessPool::on_exit(pid_t pid, int status) {
     if (it == slots_.end()) {
         return false;
     }
-    Slot& s = **it;
+    auto slot = *it;
+    Slot& s = *slot;
     bool on_purpose = s.state == State::stopping;
     bool was_busy = s.state == State::busy;
     std::error_code ignored;
@@ -254,18 +297,22 @@ bool ProcessPool::on_exit(pid_t pid, int status) {
     if (shut_down_) {
         return true;
     }
+    if (s.retiring) {
+        remove_slot(s);
+        return true;
+    }
     // Dying before it is ready, or while it waits for work, says the worker cannot
     // run here (a limit, a broken binary): replace it, but not in a tight loop.
     if (!on_purpose && !was_busy) {
-        respawn_later(s, "pid " + std::to_string(pid) + " " + describe_exit(status) +
-                             (s.ready ? " while idle" : " before it was ready"));
+        respawn_later(slot, "pid " + std::to_string(pid) + " " + describe_exit(status) +
+                                (s.ready ? " while idle" : " before it was ready"));
         return true;
     }
     if (!on_purpose) {
         spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, describe_exit(status),
                      was_busy ? "; its job failed with worker_crashed" : "");
     }
-    spawn(s);
+    spawn(slot);
     if (s.state == State::idle) {
         on_capacity_();
     }

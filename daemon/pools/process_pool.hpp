@@ -49,12 +49,13 @@ public:
     ProcessPool(const ProcessPool&) = delete;
     ProcessPool& operator=(const ProcessPool&) = delete;
 
-    std::size_t size() const override { return slots_.size(); }
+    std::size_t size() const override;
     std::size_t busy() const override;
     bool has_idle() const override;
     std::pair<proto::WorkerInfo, std::uint64_t> start(sched::Run run) override;
     void stop(std::uint64_t handle) override;
     std::vector<sched::WorkerStatus> workers() const override;
+    void resize(std::size_t size) override;
     void shutdown() override;
 
     /// A child exited; returns false if it was not one of this pool's workers.
@@ -78,20 +79,26 @@ private:
         std::string out;              // the run being written
         bool ready = false;           // the worker said it is set up
         int failed_starts = 0;        // deaths without a job since the last completed one
+        bool retiring = false;        // the slot goes away when its worker exits
 
         asio::steady_timer respawn_timer;
     };
 
-    void spawn(Slot& slot);
-    void respawn_later(Slot& slot, const std::string& why);
+    void add_slot();
+    void spawn(const std::shared_ptr<Slot>& slot);
+    void respawn_later(const std::shared_ptr<Slot>& slot, const std::string& why);
     void retire(Slot& slot);
-    asio::awaitable<void> read_loop(Slot& slot, std::shared_ptr<Channel> channel);
+    void remove_slot(const Slot& slot);
+    // Coroutines and timers hold the slot: a slot removed by resize may outlive
+    // its place in the table until they finish.
+    asio::awaitable<void> read_loop(std::shared_ptr<Slot> slot, std::shared_ptr<Channel> channel);
 
     asio::io_context& io_;
     Settings settings_;
     OnOutcome on_outcome_;
     std::function<void()> on_capacity_;
-    std::vector<std::unique_ptr<Slot>> slots_;
+    std::vector<std::shared_ptr<Slot>> slots_;
+    int next_index_ = 0;
     std::uint64_t next_handle_ = 1;
     bool shut_down_ = false;
 };

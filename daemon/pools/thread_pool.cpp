@@ -10,16 +10,51 @@ namespace taskpool::daemon::pools {
 
 ThreadPool::ThreadPool(asio::io_context& io, std::size_t size, OnOutcome on_outcome)
     : io_(io), on_outcome_(std::move(on_outcome)) {
-    for (std::size_t i = 0; i < size; ++i) {
-        auto slot = std::make_unique<Slot>();
-        slot->index = static_cast<int>(i);
-        Slot& s = *slot;
-        s.thread = std::jthread([this, &s](const std::stop_token& exit) { work(s, exit); });
-        idle_.push_back(&s);
-        slots_.push_back(std::move(slot));
+    resize(size);
+}
+
+void ThreadPool::add_slot() {
+    auto slot = std::make_unique<Slot>();
+    slot->index = next_index_++;
+    Slot& s = *slot;
+    s.thread = std::jthread([this, &s](const std::stop_token& exit) { work(s, exit); });
+    // Lowest index first: easier to read in logs and job.worker.
+    idle_.insert(idle_.begin(), &s);
+    slots_.push_back(std::move(slot));
+}
+
+void ThreadPool::remove_slot(Slot* slot) {
+    std::erase(idle_, slot);
+    // The slot's jthread is asked to stop and joined as it is destroyed; an idle
+    // thread waits on its mailbox with that stop token and returns at once.
+    std::erase_if(slots_, [&](const auto& s) { return s.get() == slot; });
+}
+
+void ThreadPool::resize(std::size_t target) {
+    for (auto& s : slots_) {  // growing: first keep the ones about to leave
+        if (size() >= target) {
+            break;
+        }
+        if (s->retiring) {
+            s->retiring = false;
+            --retiring_;
+        }
     }
-    // Hand out the lowest index first: easier to read in logs and job.worker.
-    std::reverse(idle_.begin(), idle_.end());
+    while (size() < target) {
+        add_slot();
+    }
+    while (size() > target && !idle_.empty()) {
+        remove_slot(idle_.back());
+    }
+    for (auto& s : slots_) {
+        if (size() <= target) {
+            break;
+        }
+        if (!s->retiring) {
+            s->retiring = true;
+            ++retiring_;
+        }
+    }
 }
 
 ThreadPool::~ThreadPool() {
@@ -95,8 +130,13 @@ void ThreadPool::work(Slot& s, const std::stop_token& exit) {
                                                   std::move(outcome)}]() mutable {
             s.handle = 0;
             ++s.jobs_done;
-            idle_.push_back(&s);
             on_outcome_(std::move(done));
+            if (s.retiring) {
+                --retiring_;
+                remove_slot(&s);
+            } else {
+                idle_.push_back(&s);
+            }
         });
     }
 }

@@ -32,12 +32,13 @@ public:
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    std::size_t size() const override { return slots_.size(); }
+    std::size_t size() const override { return slots_.size() - retiring_; }
     std::size_t busy() const override { return slots_.size() - idle_.size(); }
     bool has_idle() const override { return !idle_.empty(); }
     std::pair<proto::WorkerInfo, std::uint64_t> start(sched::Run run) override;
     void stop(std::uint64_t handle) override;
     std::vector<sched::WorkerStatus> workers() const override;
+    void resize(std::size_t size) override;
     void shutdown() override;
 
 private:
@@ -52,16 +53,21 @@ private:
         std::uint64_t handle = 0;  // of the run in progress; 0 when idle
         std::stop_source stop;
         std::uint64_t jobs_done = 0;
-        std::jthread thread;  // last: joined first on destruction
+        bool retiring = false;  // leaves when its run ends
+        std::jthread thread;    // last: joined first on destruction
     };
 
     void work(Slot& slot, const std::stop_token& exit);
+    void add_slot();
+    void remove_slot(Slot* slot);
 
     asio::io_context& io_;
     OnOutcome on_outcome_;
     std::vector<std::unique_ptr<Slot>> slots_;
     std::vector<Slot*> idle_;
     std::uint64_t next_handle_ = 1;
+    int next_index_ = 0;
+    std::size_t retiring_ = 0;
 };
 
 }  // namespace taskpool::daemon::pools

@@ -55,6 +55,10 @@ public:
     /// the scheduler has already ended the attempt.
     virtual void stop(std::uint64_t handle) = 0;
     virtual std::vector<WorkerStatus> workers() const = 0;
+    /// Grows or shrinks to `size` workers. Growing starts workers now; shrinking
+    /// retires idle workers first and busy ones when their job ends: it never
+    /// stops a running job. size() reports the new size at once.
+    virtual void resize(std::size_t size) = 0;
     /// Stops every run and the workers, and waits for them. Called once, at exit.
     virtual void shutdown() = 0;
 };

@@ -121,3 +121,13 @@ TEST_CASE("cli.shutdown" * doctest::timeout(30)) {
     CHECK(r.exit_code == 0);
     CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
 }
+
+TEST_CASE("cli.resize" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = cli(d, {"resize", "thread", "3"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "the thread pool now has 3 workers\n");
+    auto j = cli(d, {"--json", "resize", "process", "1"});
+    CHECK(json::parse(j.out)["process"]["size"] == 1);
+    CHECK(cli(d, {"resize", "gpu", "1"}).exit_code == 2);
+}

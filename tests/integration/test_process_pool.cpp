@@ -227,3 +227,67 @@ TEST_CASE("process_pool.shutdown_leaves_no_worker" * doctest::timeout(30)) {
         CHECK_FALSE(alive(w.pid));
     }
 }
+
+TEST_CASE("resize.thread_pool_both_ways_under_load" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"thread_pool", {{"size", 1}}}}});
+    LineClient c(d.port());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(c.request(
+            {{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 1}}}})["job"]["id"]);
+    }
+    auto grown = c.request({{"op", "resize"}, {"pool", "thread"}, {"size", 3}});
+    CHECK(grown["pools"]["thread"]["size"] == 3);
+    CHECK(wait_for(
+        [&] {
+            return c.request({{"op", "stats"}})["pools"]["thread"]["busy"] == 3;
+        },
+        2s));
+    // Shrinking while all three are busy stops none of their jobs.
+    CHECK(c.request(
+              {{"op", "resize"}, {"pool", "thread"}, {"size", 1}})["pools"]["thread"]["size"] == 1);
+    for (const auto& id : ids) {
+        CHECK(c.request({{"op", "get"}, {"job", id}, {"wait", 20}}, 30s)["job"]["state"] ==
+              "succeeded");
+    }
+    auto stats = c.request({{"op", "stats"}});
+    CHECK(stats["pools"]["thread"]["size"] == 1);
+    CHECK(stats["jobs"]["cancelled"] == 0);
+    CHECK(c.request({{"op", "submit"}, {"task", "echo"}, {"wait", 5}})["job"]["state"] ==
+          "succeeded");
+}
+
+TEST_CASE("resize.process_pool_both_ways_under_load" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"process_pool", {{"size", 2}}}}});
+    LineClient c(d.port());
+    CHECK(c.request(
+              {{"op", "resize"}, {"pool", "process"}, {"size", 4}})["pools"]["process"]["size"] ==
+          4);
+    CHECK(wait_for([&] { return children_of(d.pid()).size() == 4; }));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) {
+        ids.push_back(c.request({{"op", "submit"},
+                                 {"task", "sleep"},
+                                 {"pool", "process"},
+                                 {"args", {{"seconds", 1}}}})["job"]["id"]);
+    }
+    CHECK(wait_for(
+        [&] {
+            return c.request({{"op", "stats"}})["pools"]["process"]["busy"] == 4;
+        },
+        2s));
+    CHECK(c.request(
+              {{"op", "resize"}, {"pool", "process"}, {"size", 1}})["pools"]["process"]["size"] ==
+          1);
+    for (const auto& id : ids) {
+        CHECK(c.request({{"op", "get"}, {"job", id}, {"wait", 20}}, 30s)["job"]["state"] ==
+              "succeeded");
+    }
+    CHECK(wait_for([&] { return children_of(d.pid()).size() == 1; }));
+    CHECK(c.request({{"op", "stats"}})["pools"]["process"]["workers"].size() == 1);
+    CHECK(run(c, {{"task", "pid"}})["state"] == "succeeded");
+    CHECK(c.request({{"op", "resize"}, {"pool", "gpu"}, {"size", 1}})["error"]["code"] ==
+          "bad_request");
+    CHECK(c.request({{"op", "resize"}, {"pool", "thread"}})["error"]["message"] ==
+          "field 'size' is required");
+}

@@ -1,0 +1,28 @@
+#include <spdlog/spdlog.h>
+
+#include "handlers.hpp"
+
+namespace taskpool::daemon::ops {
+
+void handle(proto::ResizeRequest req, Call& call) {
+    auto& scheduler = call.services.scheduler;
+    auto* pool = scheduler.executor(req.pool);
+    if (pool == nullptr) {
+        call.reply.error(proto::bad_request("field 'pool': this daemon has no " +
+                                            std::string(proto::to_string(req.pool)) + " pool"));
+        return;
+    }
+    spdlog::info("resizing the {} pool from {} to {}", proto::to_string(req.pool), pool->size(),
+                 req.size);
+    pool->resize(static_cast<std::size_t>(req.size));
+    scheduler.capacity_changed();  // new workers take queued jobs
+    auto size_of = [&](proto::PoolKind kind) {
+        auto* ex = scheduler.executor(kind);
+        return nlohmann::json{{"size", ex == nullptr ? 0 : ex->size()}};
+    };
+    call.reply.ok({{"pools",
+                    {{"thread", size_of(proto::PoolKind::thread)},
+                     {"process", size_of(proto::PoolKind::process)}}}});
+}
+
+}  // namespace taskpool::daemon::ops
