@@ -11,6 +11,9 @@
 // the io loop stops, and the task threads are joined.
 #include "app.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <memory>
 
@@ -147,6 +150,18 @@ int run(const Config& config) {
     });
     scheduler.set_executor(proto::PoolKind::thread, &threads);
 
+    std::optional<std::string> worker_user = config.process_pool.user;
+    if (worker_user) {
+        if (::getpwnam(worker_user->c_str()) == nullptr) {
+            spdlog::error("process_pool.user: no user named '{}'", *worker_user);
+            return 1;
+        }
+        if (::geteuid() != 0) {
+            spdlog::warn("process_pool.user '{}' is ignored: taskpoold does not run as root",
+                         *worker_user);
+            worker_user.reset();
+        }
+    }
     std::unique_ptr<pools::ProcessPool> processes;
     pools::ChildReaper reaper(io, [&processes](pid_t pid, int status) {
         if (!processes || !processes->on_exit(pid, status)) {
@@ -155,9 +170,9 @@ int run(const Config& config) {
     });
     processes = std::make_unique<pools::ProcessPool>(
         io,
-        pools::ProcessPool::Settings{config.process_count(),
-                                     config.process_pool.max_jobs_per_worker,
-                                     config.process_pool.memory_limit_mb, config.test_tasks},
+        pools::ProcessPool::Settings{
+            config.process_count(), config.process_pool.max_jobs_per_worker,
+            config.process_pool.memory_limit_mb, config.test_tasks, worker_user},
         [&scheduler](sched::RunOutcome o) { scheduler.on_outcome(std::move(o)); },
         [&scheduler] { scheduler.capacity_changed(); });
     scheduler.set_executor(proto::PoolKind::process, processes.get());

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     app.add_option("--parent", worker.parent)->group("");
     app.add_flag("--test-tasks", worker.test_tasks)->group("");
     app.add_option("--memory-limit-mb", worker.memory_limit_mb)->group("");
+    app.add_option("--user", worker.user)->group("");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

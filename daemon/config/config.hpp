@@ -24,6 +24,7 @@ struct Config {
         std::int64_t size = 0;                 // 0: one worker per core
         std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
         std::int64_t memory_limit_mb = 0;      // 0: no limit
+        std::optional<std::string> user;       // run workers as this user (when root)
     } process_pool;
 
     struct Queue {

@@ -29,6 +29,7 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("process_pool.size", c.process_pool.size, Range{0, 4096});
     v("process_pool.max_jobs_per_worker", c.process_pool.max_jobs_per_worker, Range{0, 1e12});
     v("process_pool.memory_limit_mb", c.process_pool.memory_limit_mb, Range{0, 1 << 24});
+    v("process_pool.user", c.process_pool.user);
     v("queue.max_size", c.queue.max_size, Range{1, 100000000});
     v("jobs.default_timeout_s", c.jobs.default_timeout_s, Range{0, 366 * day});
     v("jobs.result_ttl_s", c.jobs.result_ttl_s, Range{0, 366 * day});

@@ -48,6 +48,10 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
         args.emplace_back("--memory-limit-mb");
         args.push_back(std::to_string(settings.memory_limit_mb));
     }
+    if (settings.user) {
+        args.emplace_back("--user");
+        args.push_back(*settings.user);
+    }
     std::vector<char*> argv;
     for (auto& a : args) {
         argv.push_back(a.data());

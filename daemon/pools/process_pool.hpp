@@ -39,6 +39,7 @@ public:
         std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
         std::int64_t memory_limit_mb = 0;      // 0: no RLIMIT_AS
         bool test_tasks = false;
+        std::optional<std::string> user;  // workers drop to this user
     };
 
     /// `on_capacity` is called when a replaced worker becomes idle, so that queued

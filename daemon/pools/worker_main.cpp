@@ -1,5 +1,7 @@
 #include "worker_main.hpp"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -52,6 +54,16 @@ tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun&
     }
 }
 
+/// Becomes `name` for good: its groups, gid and uid, and no way back (setuid
+/// binaries included). False if any step fails: a worker must not run as root
+/// when told not to.
+bool drop_to_user(const std::string& name) {
+    passwd* pw = ::getpwnam(name.c_str());
+    return pw != nullptr && ::initgroups(name.c_str(), pw->pw_gid) == 0 &&
+           ::setgid(pw->pw_gid) == 0 && ::setuid(pw->pw_uid) == 0 &&
+           ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
+}
+
 }  // namespace
 
 int worker_main(const WorkerOptions& options) {
@@ -62,6 +74,9 @@ int worker_main(const WorkerOptions& options) {
         return 1;  // the daemon died before we got here
     }
     ::close_range(static_cast<unsigned>(options.channel_fd) + 1, UINT_MAX, 0);
+    if (options.user && !drop_to_user(*options.user)) {
+        return 3;  // before it is ready: the daemon retries with back-off and says so
+    }
     if (options.memory_limit_mb > 0) {
         rlim_t bytes = static_cast<rlim_t>(options.memory_limit_mb) * 1024 * 1024;
         rlimit limit{bytes, bytes};

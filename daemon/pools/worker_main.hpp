@@ -3,6 +3,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace taskpool::daemon::pools {
 
@@ -12,11 +14,13 @@ struct WorkerOptions {
     pid_t parent = 0;
     bool test_tasks = false;
     std::int64_t memory_limit_mb = 0;
+    std::optional<std::string> user;  // drop to this user first
 };
 
 /// The body of `taskpoold --worker`: dies with its parent (PR_SET_PDEATHSIG, then a
 /// check that the parent is still the one that started it), closes every inherited
-/// descriptor but the channel, applies its limits, then runs one job at a time as
+/// descriptor but the channel, drops to its user (with no_new_privs) and applies
+/// its limits, then runs one job at a time as
 /// the channel sends them and writes back each outcome. Returns the exit code when
 /// the channel closes.
 int worker_main(const WorkerOptions& options);

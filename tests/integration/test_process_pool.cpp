@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <set>
 
 #include <doctest/doctest.h>
@@ -290,4 +291,53 @@ TEST_CASE("resize.process_pool_both_ways_under_load" * doctest::timeout(60)) {
           "bad_request");
     CHECK(c.request({{"op", "resize"}, {"pool", "thread"}})["error"]["message"] ==
           "field 'size' is required");
+}
+
+TEST_CASE("process_pool.memory_limit_fails_the_job_not_the_pool" * doctest::timeout(60)) {
+    DaemonProcess d(
+        {.config = {{"process_pool", {{"size", 1}, {"memory_limit_mb", 32}}},
+                    {"limits",
+                     {{"max_message_bytes", 64 << 20}, {"max_output_buffer_bytes", 64 << 20}}}}});
+    LineClient c(d.port());
+    // 40 MB of args cannot even be parsed within 32 MB of address space.
+    auto big =
+        run(c, {{"task", "echo"}, {"pool", "process"}, {"args", std::string(40 << 20, 'm')}});
+    CHECK(big["error"]["code"] == "worker_crashed");
+    auto small =
+        run(c, {{"task", "echo"}, {"pool", "process"}, {"args", std::string(1 << 20, 's')}});
+    CHECK(small["state"] == "succeeded");
+}
+
+TEST_CASE("process_pool.workers_run_as_the_configured_user" * doctest::timeout(30)) {
+    if (::geteuid() != 0) {
+        MESSAGE("skipped: dropping to another user needs root");
+        return;
+    }
+    DaemonProcess d({.config = {{"process_pool", {{"size", 1}, {"user", "nobody"}}}}});
+    LineClient c(d.port());
+    auto job = run(c, {{"task", "pid"}});
+    REQUIRE(job["state"] == "succeeded");
+    std::ifstream status("/proc/" + std::to_string(job["result"]["pid"].get<int>()) + "/status");
+    std::string line;
+    std::string uid;
+    std::string no_new_privs;
+    while (std::getline(status, line)) {
+        if (line.rfind("Uid:", 0) == 0) {
+            uid = line;
+        } else if (line.rfind("NoNewPrivs:", 0) == 0) {
+            no_new_privs = line;
+        }
+    }
+    CHECK(uid.find("65534") != std::string::npos);
+    CHECK(uid.find("\t0") == std::string::npos);
+    CHECK(no_new_privs == "NoNewPrivs:\t1");
+}
+
+TEST_CASE("process_pool.an_unknown_user_is_a_startup_error" * doctest::timeout(30)) {
+    TempDir dir;
+    auto config = (dir.path() / "c.json").string();
+    std::ofstream(config) << R"({"process_pool": {"user": "no-such-user-here"}})";
+    auto r = run_command({binary_path("taskpoold"), "--config", config, "--listen", "127.0.0.1:0"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("no user named 'no-such-user-here'") != std::string::npos);
 }
