@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# taskpoold beside the peers, in the contract of the peer benchmark kit: run from a
+# copy of that kit (bench/run.sh makes one), prints one "LABEL: key=value" line per
+# figure. Needs TASKPOOL_BIN: the folder holding taskpoold and taskpool_loadgen.
+# Env: TP_SEQ_N (5000), TP_N (100000), TP_PROC_N (20000)
+source "$(dirname "$0")/lib/common.sh"
+arm_watchdog 110
+: "${TASKPOOL_BIN:?set TASKPOOL_BIN to the folder with taskpoold and taskpool_loadgen}"
+peers_tmpdir
+P="$(free_port)"
+# 2 task threads and 2 worker processes: the peers' pools have 2 workers too.
+start_bg "$PEERS_TMP/taskpoold.log" "$TASKPOOL_BIN/taskpoold" --listen "127.0.0.1:$P" \
+    --threads 2 --processes 2 --log-level warn
+wait_port "$P" || exit 1
+L="$TASKPOOL_BIN/taskpool_loadgen"
+A="127.0.0.1:$P"
+SEQ_N="${TP_SEQ_N:-5000}"; N="${TP_N:-100000}"; PN="${TP_PROC_N:-20000}"
+set -e
+timeout 60 "$L" seq "$A" echo thread "$SEQ_N"
+timeout 60 "$L" seq "$A" echo process "$SEQ_N"
+timeout 60 "$L" pipe "$A" echo thread "$N" 64 1
+timeout 60 "$L" pipe "$A" echo thread "$N" 64 8
+timeout 60 "$L" pipe "$A" echo process "$PN" 64 1
+timeout 60 "$L" pipe "$A" echo process "$PN" 64 8
+timeout 60 "$L" fib "$A" 27 64
+timeout 60 "$L" fib "$A" 32 64

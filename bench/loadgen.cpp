@@ -1,0 +1,208 @@
+// Load generator for taskpoold: raw NDJSON over TCP, so that what is measured is
+// the daemon, not a client library. Prints lines in the format of the peer
+// benchmarks (LABEL: key=value ...).
+//
+//   loadgen seq  HOST:PORT TASK POOL N            submit+wait one at a time: p50/p99
+//   loadgen pipe HOST:PORT TASK POOL N INFLIGHT CONNS
+//                                                  N jobs over CONNS connections, each
+//                                                  keeping INFLIGHT submit+wait in flight
+//   loadgen fib  HOST:PORT N COUNT                 COUNT fib(N) on the process pool at
+//                                                  once vs the same jobs one at a time
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/line_framer.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Connection {
+public:
+    explicit Connection(const std::string& address) {
+        auto colon = address.rfind(':');
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+        inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            throw std::runtime_error("cannot connect to " + address);
+        }
+        int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    ~Connection() { ::close(fd_); }
+
+    void send(const std::string& data) {
+        for (std::size_t done = 0; done < data.size();) {
+            auto n = ::write(fd_, data.data() + done, data.size() - done);
+            if (n <= 0) {
+                throw std::runtime_error("write failed");
+            }
+            done += static_cast<std::size_t>(n);
+        }
+    }
+
+    /// The next reply line; checks that it is a success.
+    std::string read_reply() {
+        for (;;) {
+            auto frame = framer_.next();
+            if (frame.status == taskpool::proto::LineFramer::Status::line) {
+                std::string line(frame.line);
+                if (line.find("\"ok\":true") == std::string::npos ||
+                    line.find("\"state\":\"succeeded\"") == std::string::npos) {
+                    throw std::runtime_error("job failed: " + line.substr(0, 300));
+                }
+                return line;
+            }
+            auto n = ::read(fd_, buf_, sizeof buf_);
+            if (n <= 0) {
+                throw std::runtime_error("connection closed");
+            }
+            framer_.feed(std::string_view(buf_, static_cast<std::size_t>(n)));
+        }
+    }
+
+private:
+    int fd_ = -1;
+    taskpool::proto::LineFramer framer_{1 << 30};
+    char buf_[65536];
+};
+
+std::string submit_line(const std::string& task, const std::string& pool, const std::string& args) {
+    return R"({"op":"submit","task":")" + task + R"(","pool":")" + pool + R"(","args":)" + args +
+           R"(,"wait":true})" "\n";
+}
+
+// A 64-byte line's worth of payload, as in the peers' echo benchmarks.
+const std::string payload = "\"" + std::string(40, 'x') + "\"";
+
+double us_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+}
+
+int seq(const std::string& addr, const std::string& task, const std::string& pool, int n) {
+    Connection c(addr);
+    auto line = submit_line(task, pool, task == "echo" ? payload : "null");
+    for (int i = 0; i < std::min(n / 10, 1000); ++i) {  // warm-up
+        c.send(line);
+        c.read_reply();
+    }
+    std::vector<double> us;
+    us.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        auto t = Clock::now();
+        c.send(line);
+        c.read_reply();
+        us.push_back(us_since(t));
+    }
+    std::sort(us.begin(), us.end());
+    double mean = 0;
+    for (double v : us) {
+        mean += v / static_cast<double>(n);
+    }
+    auto rank = [&](double p) { return us[static_cast<std::size_t>(p * (n - 1))]; };
+    std::printf("taskpool %s %s sequential: p50=%.1fus p99=%.1fus mean=%.1fus n=%d\n",
+                pool.c_str(), task.c_str(), rank(0.50), rank(0.99), mean, n);
+    return 0;
+}
+
+int pipe(const std::string& addr, const std::string& task, const std::string& pool, int n,
+         int inflight, int conns) {
+    auto line = submit_line(task, pool, task == "echo" ? payload : "null");
+    int per_conn = n / conns;
+    auto t = Clock::now();
+    std::vector<std::thread> threads;
+    for (int k = 0; k < conns; ++k) {
+        threads.emplace_back([&] {
+            Connection c(addr);
+            std::string window;
+            for (int i = 0; i < inflight; ++i) {
+                window += line;
+            }
+            int sent = std::min(inflight, per_conn);
+            c.send(sent == inflight ? window : window.substr(0, line.size() * sent));
+            for (int done = 0; done < per_conn; ++done) {
+                c.read_reply();
+                if (sent < per_conn) {
+                    c.send(line);
+                    ++sent;
+                }
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    double secs = us_since(t) / 1e6;
+    std::printf("taskpool %s %s pipelined x%d conns=%d: throughput=%.0f jobs/s n=%d\n",
+                pool.c_str(), task.c_str(), inflight, conns, per_conn * conns / secs,
+                per_conn * conns);
+    return 0;
+}
+
+/// Speed-up of COUNT fib(N) jobs sent at once over the same jobs sent one at a time:
+/// both run the daemon's own fib in its workers, so only the parallelism differs.
+int fib_speedup(const std::string& addr, int n, int count) {
+    Connection c(addr);
+    std::string one = R"({"op":"submit","task":"fib","pool":"process","args":{"n":)" +
+                      std::to_string(n) + R"(},"wait":true})" "\n";
+    auto serial = [&] {
+        auto t = Clock::now();
+        for (int i = 0; i < count; ++i) {
+            c.send(one);
+            c.read_reply();
+        }
+        return us_since(t) / 1e6;
+    };
+    double before = serial();
+    std::string batch;
+    for (int i = 0; i < count; ++i) {
+        batch += one;
+    }
+    auto t = Clock::now();
+    c.send(batch);
+    for (int i = 0; i < count; ++i) {
+        c.read_reply();
+    }
+    double pooled = us_since(t) / 1e6;
+    double best = std::min(before, serial());
+    std::printf("taskpool fib(%d)x%d: serial=%.3fs pooled=%.3fs speedup=%.2fx\n", n, count, best,
+                pooled, best / pooled);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> a(argv + 1, argv + argc);
+    try {
+        if (a.size() == 5 && a[0] == "seq") {
+            return seq(a[1], a[2], a[3], std::stoi(a[4]));
+        }
+        if (a.size() == 7 && a[0] == "pipe") {
+            return pipe(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]), std::stoi(a[6]));
+        }
+        if (a.size() == 4 && a[0] == "fib") {
+            return fib_speedup(a[1], std::stoi(a[2]), std::stoi(a[3]));
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loadgen: %s\n", e.what());
+        return 1;
+    }
+    std::fprintf(stderr, "usage: see the comment at the top of bench/loadgen.cpp\n");
+    return 2;
+}
