@@ -84,7 +84,8 @@ private:
 
 std::string submit_line(const std::string& task, const std::string& pool, const std::string& args) {
     return R"({"op":"submit","task":")" + task + R"(","pool":")" + pool + R"(","args":)" + args +
-           R"(,"wait":true})" "\n";
+           R"(,"wait":true})"
+           "\n";
 }
 
 // A 64-byte line's worth of payload, as in the peers' echo benchmarks.
@@ -115,8 +116,8 @@ int seq(const std::string& addr, const std::string& task, const std::string& poo
         mean += v / static_cast<double>(n);
     }
     auto rank = [&](double p) { return us[static_cast<std::size_t>(p * (n - 1))]; };
-    std::printf("taskpool %s %s sequential: p50=%.1fus p99=%.1fus mean=%.1fus n=%d\n",
-                pool.c_str(), task.c_str(), rank(0.50), rank(0.99), mean, n);
+    std::printf("taskpool %s %s sequential: p50=%.1fus p99=%.1fus mean=%.1fus n=%d\n", pool.c_str(),
+                task.c_str(), rank(0.50), rank(0.99), mean, n);
     return 0;
 }
 
@@ -159,7 +160,9 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
 int fib_speedup(const std::string& addr, int n, int count) {
     Connection c(addr);
     std::string one = R"({"op":"submit","task":"fib","pool":"process","args":{"n":)" +
-                      std::to_string(n) + R"(},"wait":true})" "\n";
+                      std::to_string(n) +
+                      R"(},"wait":true})"
+                      "\n";
     auto serial = [&] {
         auto t = Clock::now();
         for (int i = 0; i < count; ++i) {

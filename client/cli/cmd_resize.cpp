@@ -20,13 +20,8 @@ void setup_resize(CLI::App& app, Globals& g) {
         ->required()
         ->check(CLI::Range(0, proto::ResizeRequest::max_size));
     cmd->callback([o, &g] {
-        auto client = g.connect();
-        if (!client) {
-            return;
-        }
-        auto reply = client->call(proto::ResizeRequest{*proto::pool_from_string(o->pool), o->size});
+        auto reply = g.call(proto::ResizeRequest{*proto::pool_from_string(o->pool), o->size});
         if (!reply) {
-            g.fail(reply.error());
             return;
         }
         if (g.json) {

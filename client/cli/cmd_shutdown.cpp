@@ -11,13 +11,8 @@ void setup_shutdown(CLI::App& app, Globals& g) {
         "shutdown", "Stop the daemon after its jobs finish (--now: cancel them instead)");
     cmd->add_flag("--now", *now, "cancel queued and running jobs rather than finish them");
     cmd->callback([now, &g] {
-        auto client = g.connect();
-        if (!client) {
-            return;
-        }
         auto mode = *now ? proto::ShutdownMode::now : proto::ShutdownMode::drain;
-        if (auto reply = client->call(proto::ShutdownRequest{mode}); !reply) {
-            g.fail(reply.error());
+        if (!g.call(proto::ShutdownRequest{mode})) {
             return;
         }
         if (g.json) {

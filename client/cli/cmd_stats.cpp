@@ -8,17 +8,10 @@ namespace taskpool::cli {
 void setup_stats(CLI::App& app, Globals& g) {
     auto* cmd = app.add_subcommand("stats", "Show pools, queues and job counts");
     cmd->callback([&g] {
-        auto client = g.connect();
-        if (!client) {
-            return;
-        }
-        auto reply = client->call(proto::StatsRequest{});
+        auto reply = g.call(proto::StatsRequest{});
         if (!reply) {
-            g.fail(reply.error());
             return;
         }
-        reply->erase("id");
-        reply->erase("ok");
         if (g.json) {
             print_json_line(*reply);
             return;

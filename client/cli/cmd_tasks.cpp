@@ -6,13 +6,8 @@ namespace taskpool::cli {
 void setup_tasks(CLI::App& app, Globals& g) {
     auto* cmd = app.add_subcommand("tasks", "List the tasks the daemon can run");
     cmd->callback([&g] {
-        auto client = g.connect();
-        if (!client) {
-            return;
-        }
-        auto reply = client->call(proto::TasksRequest{});
+        auto reply = g.call(proto::TasksRequest{});
         if (!reply) {
-            g.fail(reply.error());
             return;
         }
         const auto& tasks = reply->at("tasks");

@@ -20,6 +20,9 @@ struct Globals {
     std::optional<Client> connect();
     /// Prints a failed call's reason and sets exit_code from it.
     void fail(const ClientError& error);
+    /// Connects, sends one request and returns the reply without `id` and `ok`;
+    /// on failure prints why, sets exit_code and returns nothing.
+    std::optional<nlohmann::json> call(proto::RequestBody request);
 };
 
 // One per command, each in cmd_<name>.cpp: adds the subcommand and its options.

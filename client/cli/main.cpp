@@ -23,6 +23,21 @@ void Globals::fail(const ClientError& error) {
     exit_code = exit_code_for(error);
 }
 
+std::optional<nlohmann::json> Globals::call(proto::RequestBody request) {
+    auto client = connect();
+    if (!client) {
+        return std::nullopt;
+    }
+    auto reply = client->call(std::move(request));
+    if (!reply) {
+        fail(reply.error());
+        return std::nullopt;
+    }
+    reply->erase("id");
+    reply->erase("ok");
+    return std::move(*reply);
+}
+
 }  // namespace taskpool::cli
 
 int main(int argc, char** argv) {

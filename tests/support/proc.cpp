@@ -45,16 +45,6 @@ std::vector<ProcInfo> children_of(pid_t parent) {
     return out;
 }
 
-std::vector<ProcInfo> in_group(pid_t pgid) {
-    std::vector<ProcInfo> out;
-    for (const auto& p : all_processes()) {
-        if (p.pgid == pgid) {
-            out.push_back(p);
-        }
-    }
-    return out;
-}
-
 bool alive(pid_t pid) {
     for (const auto& p : all_processes()) {
         if (p.pid == pid) {

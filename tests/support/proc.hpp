@@ -18,8 +18,6 @@ struct ProcInfo {
 std::vector<ProcInfo> all_processes();
 /// The direct children of `parent`.
 std::vector<ProcInfo> children_of(pid_t parent);
-/// Processes in process group `pgid`.
-std::vector<ProcInfo> in_group(pid_t pgid);
 bool alive(pid_t pid);
 
 }  // namespace taskpool::test
