@@ -154,6 +154,9 @@ Task crash_task() {
     t.runs_on_thread = false;  // it would take the daemon with it
     t.check = [](const json& args) { return check_object(args, [](proto::FieldReader&) {}); };
     t.run = [](const json&, const TaskContext&) -> TaskOutcome {
+        // Default disposition first: a handler (a sanitizer's, say) must not turn
+        // the crash into something else.
+        std::signal(SIGSEGV, SIG_DFL);
         std::raise(SIGSEGV);
         return JobError{JobErrorCode::task_error, "SIGSEGV did not kill the worker"};
     };
