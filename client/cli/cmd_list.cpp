@@ -1,3 +1,5 @@
+#include <iostream>
+
 #include "globals.hpp"
 #include "output.hpp"
 
@@ -28,11 +30,14 @@ void setup_list(CLI::App& app, Globals& g) {
             return;
         }
         if (g.json) {
-            auto array = nlohmann::json::array();
+            std::string array;
+            proto::JsonWriter w(array);
+            w.begin_array();
             for (const auto& job : *jobs) {
-                array.push_back(nlohmann::json::parse(proto::encode_job(job)));
+                proto::write_job(w, job);
             }
-            print_json_line(array);
+            w.end_array();
+            std::cout << array << "\n";
             return;
         }
         std::vector<std::vector<std::string>> rows = {

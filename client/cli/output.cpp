@@ -53,7 +53,7 @@ void print_job_details(const proto::Job& job) {
 
 void print_outcome(const proto::Job& job, bool json) {
     if (json) {
-        print_json_line(nlohmann::json::parse(proto::encode_job(job)));
+        std::cout << proto::encode_job(job) << "\n";
         return;
     }
     switch (job.state) {
