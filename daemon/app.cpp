@@ -11,7 +11,6 @@
 // the io loop stops, and the task threads are joined.
 #include "app.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -131,51 +130,55 @@ void watch_signals(asio::signal_set& signals, ShutdownSequence& shutdown, int si
     });
 }
 
+/// "HOST:PORT" as clients would write it (IPv6 in brackets).
+std::string address_text(const asio::ip::tcp::endpoint& endpoint) {
+    std::string host = endpoint.address().to_string();
+    if (endpoint.address().is_v6()) {
+        host = "[" + host + "]";
+    }
+    return host + ":" + std::to_string(endpoint.port());
+}
+
+/// The user that workers and commands run as: process_pool.user when the daemon
+/// is root. False (after logging why) when that user does not exist.
+bool resolve_worker_user(const Config& config, std::optional<std::string>& user,
+                         std::optional<tasks::Credentials>& credentials) {
+    user = config.process_pool.user;
+    if (!user) {
+        return true;
+    }
+    credentials = tasks::credentials_of(*user);
+    if (!credentials) {
+        spdlog::error("process_pool.user: no user named '{}'", *user);
+        return false;
+    }
+    if (::geteuid() != 0) {
+        spdlog::warn("process_pool.user '{}' is ignored: taskpoold does not run as root", *user);
+        user.reset();
+        credentials.reset();
+    }
+    return true;
+}
+
 }  // namespace
 
 int run(const Config& config) {
     asio::io_context io(1);
 
-    tasks::TaskRegistry tasks;
-    tasks::register_builtin_tasks(tasks, config.test_tasks);
+    std::optional<std::string> worker_user;
+    std::optional<tasks::Credentials> command_user;
+    if (!resolve_worker_user(config, worker_user, command_user)) {
+        return 1;
+    }
 
+    // Filled once the listener is bound: command tasks are told its address.
+    tasks::TaskRegistry tasks;
     events::Subscriptions events;
     sched::Scheduler scheduler(
         io, tasks,
         {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
          config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained)},
         events);
-    pools::ThreadPool threads(io, config.thread_count(), [&scheduler](sched::RunOutcome o) {
-        scheduler.on_outcome(std::move(o));
-    });
-    scheduler.set_executor(proto::PoolKind::thread, &threads);
-
-    std::optional<std::string> worker_user = config.process_pool.user;
-    if (worker_user) {
-        if (::getpwnam(worker_user->c_str()) == nullptr) {
-            spdlog::error("process_pool.user: no user named '{}'", *worker_user);
-            return 1;
-        }
-        if (::geteuid() != 0) {
-            spdlog::warn("process_pool.user '{}' is ignored: taskpoold does not run as root",
-                         *worker_user);
-            worker_user.reset();
-        }
-    }
-    std::unique_ptr<pools::ProcessPool> processes;
-    pools::ChildReaper reaper(io, [&processes](pid_t pid, int status) {
-        if (!processes || !processes->on_exit(pid, status)) {
-            spdlog::debug("reaped child {}: {}", pid, pools::describe_exit(status));
-        }
-    });
-    processes = std::make_unique<pools::ProcessPool>(
-        io,
-        pools::ProcessPool::Settings{
-            config.process_count(), config.process_pool.max_jobs_per_worker,
-            config.process_pool.memory_limit_mb, config.test_tasks, worker_user},
-        [&scheduler](sched::RunOutcome o) { scheduler.on_outcome(std::move(o)); },
-        [&scheduler] { scheduler.capacity_changed(); });
-    scheduler.set_executor(proto::PoolKind::process, processes.get());
 
     net::ConnectionRegistry connections;
     std::function<void(ShutdownMode)> begin_shutdown;
@@ -203,6 +206,29 @@ int run(const Config& config) {
         spdlog::error("cannot listen on {}: {}", config.listen, e.code().message());
         return 1;
     }
+    auto local = listener->local_endpoint();
+
+    tasks::TaskSetup setup{config.test_tasks, config.tasks, config.plugins, address_text(local),
+                           command_user};
+    if (auto registered = tasks::register_tasks(tasks, setup); !registered) {
+        spdlog::error("{}", registered.error());
+        return 1;
+    }
+    setup.command_user.reset();  // workers have already become that user
+
+    pools::ThreadPool threads(io, config.thread_count(), [&scheduler](sched::RunOutcome o) {
+        scheduler.on_outcome(std::move(o));
+    });
+    scheduler.set_executor(proto::PoolKind::thread, &threads);
+    pools::ChildReaper reaper(io);
+    pools::ProcessPool processes(
+        io, reaper,
+        pools::ProcessPool::Settings{config.process_count(),
+                                     config.process_pool.max_jobs_per_worker,
+                                     config.process_pool.memory_limit_mb, worker_user, setup},
+        [&scheduler](sched::RunOutcome o) { scheduler.on_outcome(std::move(o)); },
+        [&scheduler] { scheduler.capacity_changed(); });
+    scheduler.set_executor(proto::PoolKind::process, &processes);
 
     ShutdownSequence shutdown(io, config, scheduler, *listener, connections);
     begin_shutdown = [&shutdown, &io](ShutdownMode mode) {
@@ -213,14 +239,13 @@ int run(const Config& config) {
     watch_signals(signals, shutdown);
 
     listener->start();
-    auto local = listener->local_endpoint();
     spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",
                  proto::product_version, local.address().to_string(), local.port(), threads.size(),
-                 processes->size());
+                 processes.size());
 
     io.run();
     threads.shutdown();
-    processes->shutdown();
+    processes.shutdown();
     spdlog::info("stopped");
     return 0;
 }

@@ -1,14 +1,19 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "daemon/tasks/command_spec.hpp"
 
 namespace taskpool::daemon {
 
 /// Every setting of taskpoold with its default (DESIGN.md section 5). The shipped
 /// config/taskpool.json lists the same keys with the same values; a test holds them
-/// equal. Keys are enumerated once, in config_keys.hpp.
+/// equal. Scalar keys are enumerated once, in config_keys.hpp; `tasks` and
+/// `plugins` are structured and read by config_loader.cpp.
 struct Config {
     std::string listen = "127.0.0.1:7433";
 
@@ -56,6 +61,11 @@ struct Config {
 
     /// Registers the `crash` task, for tests of crash isolation.
     bool test_tasks = false;
+
+    /// Command tasks by name (DESIGN.md section 4). From the file only.
+    std::map<std::string, tasks::CommandSpec> tasks;
+    /// Paths of plugin libraries, loaded in this order. From the file only.
+    std::vector<std::string> plugins;
 
     /// Flag only (--insecure): allow a non-loopback listen address without a token.
     bool insecure = false;

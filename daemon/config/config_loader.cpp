@@ -297,9 +297,47 @@ std::size_t Config::process_count() const {
     return or_cores(process_pool.size);
 }
 
-Result<void> apply_config_json(Config& config, const json& doc, const std::string& origin) {
-    if (!doc.is_object()) {
+namespace {
+
+/// Reads `tasks` and `plugins` out of `doc`, which keeps the scalar keys.
+Result<void> take_structured_keys(Config& config, json& doc, const std::string& origin) {
+    if (auto it = doc.find("tasks"); it != doc.end()) {
+        if (!it->is_object()) {
+            return config_error(origin, "key 'tasks' must be an object of command tasks");
+        }
+        std::map<std::string, tasks::CommandSpec> commands;
+        for (const auto& [name, spec] : it->items()) {
+            auto parsed = tasks::parse_command_spec(name, spec);
+            if (!parsed) {
+                return config_error(origin, parsed.error().message);
+            }
+            commands.emplace(name, std::move(*parsed));
+        }
+        config.tasks = std::move(commands);
+        doc.erase(it);
+    }
+    if (auto it = doc.find("plugins"); it != doc.end()) {
+        bool paths = it->is_array() && std::all_of(it->begin(), it->end(), [](const json& p) {
+                         return p.is_string() && !p.get<std::string>().empty();
+                     });
+        if (!paths) {
+            return config_error(origin, "key 'plugins' must be an array of library paths");
+        }
+        config.plugins = it->get<std::vector<std::string>>();
+        doc.erase(it);
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<void> apply_config_json(Config& config, const json& original, const std::string& origin) {
+    if (!original.is_object()) {
         return config_error(origin, "the config must be a JSON object");
+    }
+    json doc = original;
+    if (auto taken = take_structured_keys(config, doc, origin); !taken) {
+        return taken;
     }
     std::map<std::string, json> values;
     flatten(doc, "", values);
@@ -339,6 +377,11 @@ json config_to_json(const Config& config) {
     json doc = json::object();
     JsonDumper dumper{doc};
     visit_config_keys(config, dumper);
+    doc["tasks"] = json::object();
+    for (const auto& [name, spec] : config.tasks) {
+        doc["tasks"][name] = tasks::to_json(spec);
+    }
+    doc["plugins"] = config.plugins;
     return doc;
 }
 

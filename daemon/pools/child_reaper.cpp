@@ -2,14 +2,16 @@
 
 #include <sys/wait.h>
 
-#include <cstring>
-#include <string>
+#include <vector>
 
 namespace taskpool::daemon::pools {
 
-ChildReaper::ChildReaper(asio::io_context& io, OnExit on_exit)
-    : signals_(io, SIGCHLD), on_exit_(std::move(on_exit)) {
+ChildReaper::ChildReaper(asio::io_context& io) : signals_(io, SIGCHLD) {
     wait_signal();
+}
+
+void ChildReaper::watch(pid_t pid, OnExit on_exit) {
+    watched_[pid] = std::move(on_exit);
 }
 
 void ChildReaper::wait_signal() {
@@ -23,29 +25,25 @@ void ChildReaper::wait_signal() {
 }
 
 void ChildReaper::reap() {
-    for (;;) {
+    // Collect first, call after: a callback may start (and watch) a new child.
+    std::vector<std::pair<OnExit, int>> exited;
+    for (auto it = watched_.begin(); it != watched_.end();) {
         int status = 0;
-        pid_t pid = ::waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) {
-            return;
+        if (::waitpid(it->first, &status, WNOHANG) == it->first) {
+            exited.emplace_back(std::move(it->second), status);
+            it = watched_.erase(it);
+        } else {
+            ++it;
         }
-        on_exit_(pid, status);
+    }
+    for (auto& [on_exit, status] : exited) {
+        on_exit(status);
     }
 }
 
 void ChildReaper::stop() {
     std::error_code ignored;
     signals_.cancel(ignored);
-}
-
-std::string describe_exit(int status) {
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char* abbrev = ::sigabbrev_np(sig);
-        return "killed by signal " + std::to_string(sig) + " (SIG" +
-               (abbrev != nullptr ? abbrev : "?") + ")";
-    }
-    return "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace taskpool::daemon::pools

@@ -3,21 +3,26 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
 namespace taskpool::daemon::pools {
 
-/// Reaps every child of the daemon: SIGCHLD arrives through a signal_set on the io
-/// thread and each wake-up loops waitpid(WNOHANG) until no exited child is left,
-/// so no zombie stays behind. Each exit goes to `on_exit(pid, wait status)`.
-/// Create it before the first child is spawned. Thread-safety: io thread.
+/// Reaps the children it is told about: SIGCHLD arrives through a signal_set on
+/// the io thread and each wake-up waits (WNOHANG) for every watched pid, so no
+/// zombie stays behind. It waits for its own pids only, never for any child: a
+/// command task on the thread pool waits for its own child, and must get its
+/// exit status. Create it before the first child is spawned.
+/// Thread-safety: io thread.
 class ChildReaper {
 public:
-    using OnExit = std::function<void(pid_t pid, int status)>;
+    using OnExit = std::function<void(int wait_status)>;
 
-    ChildReaper(asio::io_context& io, OnExit on_exit);
+    explicit ChildReaper(asio::io_context& io);
+    /// Calls `on_exit` on the io thread once `pid` has exited and been reaped.
+    void watch(pid_t pid, OnExit on_exit);
     /// Collects what has exited now (also done on every SIGCHLD).
     void reap();
     void stop();
@@ -26,10 +31,7 @@ private:
     void wait_signal();
 
     asio::signal_set signals_;
-    OnExit on_exit_;
+    std::map<pid_t, OnExit> watched_;
 };
-
-/// "killed by signal 11 (SIGSEGV)" or "exited with status 3".
-std::string describe_exit(int status);
 
 }  // namespace taskpool::daemon::pools

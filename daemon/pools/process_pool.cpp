@@ -18,6 +18,7 @@
 #include <asio/write.hpp>
 
 #include "child_reaper.hpp"
+#include "daemon/tasks/subprocess.hpp"
 #include "proto/line_framer.hpp"
 #include "worker_protocol.hpp"
 
@@ -41,9 +42,6 @@ constexpr int worker_channel_fd = 3;
 pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::string& error) {
     std::vector<std::string> args = {"taskpoold", "--worker", std::to_string(worker_channel_fd),
                                      "--parent", std::to_string(::getpid())};
-    if (settings.test_tasks) {
-        args.emplace_back("--test-tasks");
-    }
     if (settings.memory_limit_mb > 0) {
         args.emplace_back("--memory-limit-mb");
         args.push_back(std::to_string(settings.memory_limit_mb));
@@ -85,12 +83,29 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
     return pid;
 }
 
+/// Writes all of `data` to a blocking socket; false if the peer is gone.
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        auto n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
 }  // namespace
 
-ProcessPool::ProcessPool(asio::io_context& io, Settings settings, OnOutcome on_outcome,
-                         std::function<void()> on_capacity)
+ProcessPool::ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings,
+                         OnOutcome on_outcome, std::function<void()> on_capacity)
     : io_(io),
-      settings_(settings),
+      reaper_(reaper),
+      settings_(std::move(settings)),
+      setup_line_(encode_setup(settings_.tasks)),
       on_outcome_(std::move(on_outcome)),
       on_capacity_(std::move(on_capacity)) {
     resize(settings_.size);
@@ -173,7 +188,11 @@ void ProcessPool::spawn(const std::shared_ptr<Slot>& slot) {
         respawn_later(slot, "posix_spawn failed: " + error);
         return;
     }
+    // Before any run: the worker reads its setup first. Small, and read at once.
+    write_all(fds[0], setup_line_);
+    reaper_.watch(pid, [this, slot, pid](int status) { on_exit(slot, pid, status); });
     s.pid = pid;
+    s.child_pgid = 0;
     s.state = State::idle;
     s.jobs_done = 0;
     s.ready = false;
@@ -230,10 +249,16 @@ std::pair<proto::WorkerInfo, std::uint64_t> ProcessPool::start(sched::Run run) {
 void ProcessPool::stop(std::uint64_t handle) {
     for (auto& s : slots_) {
         if (s->state == State::busy && s->handle == handle) {
-            // The whole group: the worker and anything it started.
-            ::kill(-s->pid, SIGKILL);
+            kill_groups(*s);
             s->state = State::stopping;
         }
+    }
+}
+
+void ProcessPool::kill_groups(Slot& s) {
+    ::kill(-s.pid, SIGKILL);
+    if (s.child_pgid > 0) {
+        ::kill(-s.child_pgid, SIGKILL);
     }
 }
 
@@ -260,10 +285,18 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
                 s.ready = true;
                 continue;
             }
-            auto outcome = decode_outcome(frame.line);
-            if (!outcome || s.state != State::busy || outcome->job_id != s.job_id) {
+            auto report = decode_report(frame.line);
+            if (auto* child = report ? std::get_if<ChildStarted>(&*report) : nullptr) {
+                if (s.state == State::busy && child->job_id == s.job_id) {
+                    s.child_pgid = child->pgid;
+                }
+                continue;
+            }
+            auto* outcome = report ? std::get_if<sched::RunOutcome>(&*report) : nullptr;
+            if (outcome == nullptr || s.state != State::busy || outcome->job_id != s.job_id) {
                 continue;  // a run already ended by a kill, or garbage
             }
+            s.child_pgid = 0;
             ++s.jobs_done;
             s.failed_starts = 0;
             if (s.retiring ||
@@ -278,14 +311,12 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
     }
 }
 
-bool ProcessPool::on_exit(pid_t pid, int status) {
-    auto it =
-        std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) { return s->pid == pid; });
-    if (it == slots_.end()) {
-        return false;
-    }
-    auto slot = *it;
+void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int status) {
     Slot& s = *slot;
+    if (s.child_pgid > 0) {
+        ::kill(-s.child_pgid, SIGKILL);  // a command outlives its worker only by a moment
+        s.child_pgid = 0;
+    }
     bool on_purpose = s.state == State::stopping;
     bool was_busy = s.state == State::busy;
     std::error_code ignored;
@@ -293,34 +324,33 @@ bool ProcessPool::on_exit(pid_t pid, int status) {
     s.channel.reset();
     s.pid = -1;
     if (was_busy) {
-        on_outcome_(
-            {s.job_id, s.attempt,
-             proto::JobError{proto::JobErrorCode::worker_crashed,
-                             "worker " + std::to_string(pid) + " " + describe_exit(status)}});
+        on_outcome_({s.job_id, s.attempt,
+                     proto::JobError{
+                         proto::JobErrorCode::worker_crashed,
+                         "worker " + std::to_string(pid) + " " + tasks::describe_exit(status)}});
     }
     if (shut_down_) {
-        return true;
+        return;
     }
     if (s.retiring) {
         remove_slot(s);
-        return true;
+        return;
     }
     // Dying before it is ready, or while it waits for work, says the worker cannot
     // run here (a limit, a broken binary): replace it, but not in a tight loop.
     if (!on_purpose && !was_busy) {
-        respawn_later(slot, "pid " + std::to_string(pid) + " " + describe_exit(status) +
+        respawn_later(slot, "pid " + std::to_string(pid) + " " + tasks::describe_exit(status) +
                                 (s.ready ? " while idle" : " before it was ready"));
-        return true;
+        return;
     }
     if (!on_purpose) {
-        spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, describe_exit(status),
+        spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, tasks::describe_exit(status),
                      was_busy ? "; its job failed with worker_crashed" : "");
     }
     spawn(slot);
     if (s.state == State::idle) {
         on_capacity_();
     }
-    return true;
 }
 
 std::vector<sched::WorkerStatus> ProcessPool::workers() const {
@@ -349,7 +379,7 @@ void ProcessPool::shutdown() {
         }
         if (s->pid > 0) {
             if (s->state == State::busy || s->state == State::stopping) {
-                ::kill(-s->pid, SIGKILL);
+                kill_groups(*s);
             }
             pids.push_back(s->pid);
         }

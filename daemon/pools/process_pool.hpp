@@ -15,7 +15,9 @@
 #include <asio/local/stream_protocol.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "child_reaper.hpp"
 #include "daemon/sched/executor.hpp"
+#include "daemon/tasks/registry.hpp"
 
 namespace taskpool::daemon::pools {
 
@@ -29,8 +31,9 @@ namespace taskpool::daemon::pools {
 /// fails its job with worker_crashed and is replaced at once; one that dies without
 /// a job (before it said it was ready, or while idle) is replaced after a back-off
 /// that doubles each time until a job completes, so a worker that cannot run does
-/// not make the daemon spin or flood the log. Timeout and cancel SIGKILL the worker's process group
-/// and replace it at once; `max_jobs_per_worker` recycles a worker after that many jobs.
+/// not make the daemon spin or flood the log. Timeout and cancel SIGKILL the
+/// worker's process group, and that of a command it runs, and replace the worker
+/// at once; `max_jobs_per_worker` recycles a worker after that many jobs.
 /// Thread-safety: io thread only.
 class ProcessPool final : public sched::Executor {
 public:
@@ -38,13 +41,13 @@ public:
         std::size_t size = 1;
         std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
         std::int64_t memory_limit_mb = 0;      // 0: no RLIMIT_AS
-        bool test_tasks = false;
-        std::optional<std::string> user;  // workers drop to this user
+        std::optional<std::string> user;       // workers drop to this user
+        tasks::TaskSetup tasks;                // sent to each worker as it starts
     };
 
     /// `on_capacity` is called when a replaced worker becomes idle, so that queued
-    /// jobs are dispatched to it.
-    ProcessPool(asio::io_context& io, Settings settings, OnOutcome on_outcome,
+    /// jobs are dispatched to it. Every worker is reaped through `reaper`.
+    ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings, OnOutcome on_outcome,
                 std::function<void()> on_capacity);
     ~ProcessPool() override;
     ProcessPool(const ProcessPool&) = delete;
@@ -59,9 +62,6 @@ public:
     void resize(std::size_t size) override;
     void shutdown() override;
 
-    /// A child exited; returns false if it was not one of this pool's workers.
-    bool on_exit(pid_t pid, int status);
-
 private:
     using Clock = std::chrono::steady_clock;
     using Channel = asio::local::stream_protocol::socket;
@@ -71,6 +71,7 @@ private:
         explicit Slot(asio::io_context& io) : respawn_timer(io) {}
         int index = 0;
         pid_t pid = -1;
+        pid_t child_pgid = 0;  // of a command the running task started
         State state = State::waiting_to_respawn;
         std::shared_ptr<Channel> channel;
         std::string job_id;  // of the run in progress
@@ -86,6 +87,9 @@ private:
     };
 
     void add_slot();
+    void on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int status);
+    /// SIGKILLs the worker's process group and its command's.
+    static void kill_groups(Slot& slot);
     void spawn(const std::shared_ptr<Slot>& slot);
     void respawn_later(const std::shared_ptr<Slot>& slot, const std::string& why);
     void retire(Slot& slot);
@@ -95,7 +99,9 @@ private:
     asio::awaitable<void> read_loop(std::shared_ptr<Slot> slot, std::shared_ptr<Channel> channel);
 
     asio::io_context& io_;
+    ChildReaper& reaper_;
     Settings settings_;
+    std::string setup_line_;
     OnOutcome on_outcome_;
     std::function<void()> on_capacity_;
     std::vector<std::shared_ptr<Slot>> slots_;

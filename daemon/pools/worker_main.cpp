@@ -38,16 +38,53 @@ bool write_all(int fd, const std::string& data) {
     return true;
 }
 
-tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun& run) {
+/// Lines from the channel, one at a time.
+class ChannelReader {
+public:
+    explicit ChannelReader(int fd) : fd_(fd), framer_(max_run_bytes), buffer_(64 * 1024, '\0') {}
+
+    /// The next line; nullopt once the channel is closed or broken.
+    std::optional<std::string> next() {
+        for (;;) {
+            auto frame = framer_.next();
+            if (frame.status == proto::LineFramer::Status::line) {
+                return std::string(frame.line);
+            }
+            if (frame.status != proto::LineFramer::Status::incomplete) {
+                return std::nullopt;
+            }
+            auto n = ::read(fd_, buffer_.data(), buffer_.size());
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return std::nullopt;
+            }
+            framer_.feed(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
+        }
+    }
+
+private:
+    int fd_;
+    proto::LineFramer framer_;
+    std::string buffer_;
+};
+
+tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun& run,
+                           int channel_fd) {
     const tasks::Task* task = registry.find(run.task);
     if (task == nullptr) {
         return proto::JobError{proto::JobErrorCode::task_error,
                                "the worker has no task '" + run.task + "'"};
     }
-    // Nothing asks a worker's task to stop: the daemon kills the worker instead.
+    // Nothing asks a worker's task to stop: the daemon kills the worker instead,
+    // and the group of any command it started, which it learns of here.
     std::stop_source never;
+    auto on_child = [&](pid_t pgid) {
+        write_all(channel_fd, encode_child(run.job_id, run.attempt, pgid));
+    };
     try {
-        return task->run(run.args, tasks::TaskContext{never.get_token()});
+        return task->run(run.args, tasks::TaskContext{never.get_token(), run.job_id, on_child});
     } catch (const std::exception& e) {
         return proto::JobError{proto::JobErrorCode::task_error,
                                std::string("the task threw: ") + e.what()};
@@ -86,37 +123,32 @@ int worker_main(const WorkerOptions& options) {
     std::signal(SIGTERM, SIG_IGN);  // the daemon drains; it ends us by closing the channel
     std::signal(SIGINT, SIG_IGN);   // a Ctrl-C on the daemon's terminal is the daemon's
 
+    ChannelReader channel(options.channel_fd);
+    auto setup_line = channel.next();
+    auto setup = setup_line ? decode_setup(*setup_line) : std::nullopt;
+    if (!setup) {
+        return setup_line ? 2 : 0;
+    }
     tasks::TaskRegistry registry;
-    tasks::register_builtin_tasks(registry, options.test_tasks);
-
-    proto::LineFramer framer(max_run_bytes);
-    std::string buffer(64 * 1024, '\0');
+    if (auto registered = tasks::register_tasks(registry, *setup); !registered) {
+        std::fprintf(stderr, "taskpoold worker %d: %s\n", ::getpid(), registered.error().c_str());
+        return 4;  // before it is ready: the daemon backs off and says so
+    }
     // Ready only once every start-up allocation has succeeded.
     if (!write_all(options.channel_fd, std::string(worker_ready_line) + "\n")) {
         return 0;
     }
-    for (;;) {
-        auto n = ::read(options.channel_fd, buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
+    while (auto line = channel.next()) {
+        auto run = decode_run(*line);
+        if (!run) {
+            return 2;
         }
-        if (n <= 0) {
+        auto outcome = run_one(registry, *run, options.channel_fd);
+        if (!write_all(options.channel_fd, encode_outcome(run->job_id, run->attempt, outcome))) {
             return 0;
         }
-        framer.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-        for (auto frame = framer.next(); frame.status == proto::LineFramer::Status::line;
-             frame = framer.next()) {
-            auto run = decode_run(frame.line);
-            if (!run) {
-                return 2;
-            }
-            auto outcome = run_one(registry, *run);
-            if (!write_all(options.channel_fd,
-                           encode_outcome(run->job_id, run->attempt, outcome))) {
-                return 0;
-            }
-        }
     }
+    return 0;
 }
 
 }  // namespace taskpool::daemon::pools

@@ -7,6 +7,55 @@ namespace taskpool::daemon::pools {
 
 using nlohmann::json;
 
+std::string encode_setup(const tasks::TaskSetup& setup) {
+    json tasks = json::object();
+    for (const auto& [name, spec] : setup.commands) {
+        tasks[name] = tasks::to_json(spec);
+    }
+    json line = {{"setup",
+                  {{"test_tasks", setup.test_tasks},
+                   {"tasks", std::move(tasks)},
+                   {"plugins", setup.plugins},
+                   {"addr", setup.daemon_addr}}}};
+    return line.dump() + "\n";
+}
+
+std::optional<tasks::TaskSetup> decode_setup(std::string_view line) {
+    auto doc = proto::parse_json(line);
+    if (!doc || !doc->is_object() || !doc->contains("setup")) {
+        return std::nullopt;
+    }
+    try {
+        const json& s = doc->at("setup");
+        tasks::TaskSetup setup;
+        setup.test_tasks = s.at("test_tasks").get<bool>();
+        for (const auto& [name, spec] : s.at("tasks").items()) {
+            auto parsed = tasks::parse_command_spec(name, spec);
+            if (!parsed) {
+                return std::nullopt;
+            }
+            setup.commands.emplace(name, std::move(*parsed));
+        }
+        setup.plugins = s.at("plugins").get<std::vector<std::string>>();
+        setup.daemon_addr = s.at("addr").get<std::string>();
+        return setup;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::string encode_child(const std::string& job_id, int attempt, pid_t pgid) {
+    std::string out;
+    proto::JsonWriter w(out);
+    w.begin_object();
+    w.field("job", job_id);
+    w.field("attempt", attempt);
+    w.field("child", static_cast<std::int64_t>(pgid));
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
 std::string encode_run(const sched::Run& run) {
     std::string out;
     proto::JsonWriter w(out);
@@ -60,12 +109,15 @@ std::string encode_outcome(const std::string& job_id, int attempt,
     return out;
 }
 
-std::optional<sched::RunOutcome> decode_outcome(std::string_view line) {
+std::optional<WorkerReport> decode_report(std::string_view line) {
     auto doc = proto::parse_json(line);
     if (!doc || !doc->is_object()) {
         return std::nullopt;
     }
     try {
+        if (auto child = doc->find("child"); child != doc->end()) {
+            return ChildStarted{doc->at("job").get<std::string>(), child->get<pid_t>()};
+        }
         sched::RunOutcome o;
         o.job_id = doc->at("job").get<std::string>();
         o.attempt = doc->at("attempt").get<int>();

@@ -1,21 +1,33 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "daemon/sched/executor.hpp"
+#include "daemon/tasks/registry.hpp"
 
 namespace taskpool::daemon::pools {
 
 // The lines the daemon and a worker process exchange over their socketpair, one
 // JSON object each, framed like client lines:
+//   daemon -> worker  {"setup": {"test_tasks", "tasks", "plugins", "addr"}}, first
 //   worker -> daemon  {"ready":true}, once, when it is set up
 //   daemon -> worker  {"job": id, "attempt": n, "task": name, "args": ...}
+//   worker -> daemon  {"job": id, "attempt": n, "child": pgid}
+//                     when the task starts a command in its own process group
 //   worker -> daemon  {"job": id, "attempt": n, "result": ...}
 //                  or {"job": id, "attempt": n, "error": {"code": ..., "message": ...}}
 
 inline constexpr std::string_view worker_ready_line = R"({"ready":true})";
+
+/// The setup line (LF included). Credentials are not sent: a worker already runs
+/// as the user its commands run as.
+std::string encode_setup(const tasks::TaskSetup& setup);
+std::optional<tasks::TaskSetup> decode_setup(std::string_view line);
 
 /// A run to send to a worker (LF included).
 std::string encode_run(const sched::Run& run);
@@ -29,9 +41,19 @@ struct WorkerRun {
 };
 std::optional<WorkerRun> decode_run(std::string_view line);
 
+/// A command the run started, in process group `pgid` (LF included).
+std::string encode_child(const std::string& job_id, int attempt, pid_t pgid);
+
 /// An outcome to send back (LF included).
 std::string encode_outcome(const std::string& job_id, int attempt,
                            const tasks::TaskOutcome& outcome);
-std::optional<sched::RunOutcome> decode_outcome(std::string_view line);
+
+/// What a worker reports about a run: a child it started, or how the run ended.
+struct ChildStarted {
+    std::string job_id;
+    pid_t pgid = 0;
+};
+using WorkerReport = std::variant<ChildStarted, sched::RunOutcome>;
+std::optional<WorkerReport> decode_report(std::string_view line);
 
 }  // namespace taskpool::daemon::pools

@@ -101,7 +101,8 @@ Result<const Job*> Scheduler::submit(JobSpec spec) {
     record.job.pool = pool;
     record.job.priority = spec.options.priority;
     record.job.submitted_at = proto::now_timestamp();
-    double timeout = spec.options.timeout_s.value_or(settings_.default_timeout_s);
+    double timeout =
+        spec.options.timeout_s.value_or(task->timeout_s.value_or(settings_.default_timeout_s));
     if (timeout > 0) {
         record.timeout_s = timeout;
     }

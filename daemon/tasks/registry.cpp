@@ -1,5 +1,8 @@
 #include "registry.hpp"
 
+#include "command_task.hpp"
+#include "plugin_loader.hpp"
+
 namespace taskpool::daemon::tasks {
 
 bool TaskRegistry::add(Task task) {
@@ -10,6 +13,23 @@ bool TaskRegistry::add(Task task) {
 const Task* TaskRegistry::find(std::string_view name) const {
     auto it = tasks_.find(name);
     return it == tasks_.end() ? nullptr : &it->second;
+}
+
+proto::Result<void, std::string> register_tasks(TaskRegistry& registry, const TaskSetup& setup) {
+    register_builtin_tasks(registry, setup.test_tasks);
+    auto environment = std::make_shared<const CommandEnvironment>(
+        CommandEnvironment{setup.daemon_addr, setup.command_user});
+    for (const auto& [name, spec] : setup.commands) {
+        if (!registry.add(make_command_task(name, spec, environment))) {
+            return "tasks." + name + ": a built-in task has that name";
+        }
+    }
+    for (const auto& path : setup.plugins) {
+        if (auto loaded = load_plugin(path, registry); !loaded) {
+            return loaded.error();
+        }
+    }
+    return {};
 }
 
 }  // namespace taskpool::daemon::tasks

@@ -1,9 +1,14 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "command_spec.hpp"
+#include "proto/result.hpp"
+#include "subprocess.hpp"
 #include "task.hpp"
 
 namespace taskpool::daemon::tasks {
@@ -21,6 +26,21 @@ public:
 private:
     std::map<std::string, Task, std::less<>> tasks_;
 };
+
+/// Everything that decides which tasks a process has. The daemon and each of its
+/// workers build their registries from the same setup, so a task runs the same
+/// on both pools.
+struct TaskSetup {
+    bool test_tasks = false;                      // adds crash
+    std::map<std::string, CommandSpec> commands;  // config key `tasks`
+    std::vector<std::string> plugins;             // config key `plugins`
+    std::string daemon_addr;                      // TASKPOOL_ADDR of command tasks
+    std::optional<Credentials> command_user;      // who commands run as, if not us
+};
+
+/// Registers the built-in tasks, then the command tasks, then each plugin's. An
+/// error is one line that names the task or the plugin at fault.
+proto::Result<void, std::string> register_tasks(TaskRegistry& registry, const TaskSetup& setup);
 
 /// Registers echo, sleep, fib, pid and fail (PROTOCOL.md section 9), and crash
 /// where `test_tasks` is on.

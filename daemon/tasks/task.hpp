@@ -1,8 +1,12 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +21,10 @@ namespace taskpool::daemon::tasks {
 /// shutdown; a task that can stop checks it and returns early.
 struct TaskContext {
     std::stop_token stop;
+    std::string_view job_id;
+    /// Told the process group of a child the task starts. In a worker process it
+    /// reaches the daemon, which kills that group with the worker; empty elsewhere.
+    std::function<void(pid_t pgid)> on_child;
 };
 
 /// A task's result (any JSON value) or its failure.
@@ -28,6 +36,8 @@ struct Task {
     proto::PoolKind pool = proto::PoolKind::thread;  // where it runs unless a job says
     std::string kind = "builtin";
     std::string description;
+    /// The timeout of a job that names none (else jobs.default_timeout_s applies).
+    std::optional<double> timeout_s;
     /// False for a task that cannot honour a stop request on the thread pool.
     bool cancellable = true;
     bool runs_on_thread = true;

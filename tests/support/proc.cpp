@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -52,6 +53,23 @@ bool alive(pid_t pid) {
         }
     }
     return false;
+}
+
+std::vector<pid_t> running(const std::vector<std::string>& argv) {
+    std::string wanted;
+    for (const auto& a : argv) {
+        wanted += a;
+        wanted += '\0';
+    }
+    std::vector<pid_t> out;
+    for (const auto& p : all_processes()) {
+        std::ifstream in("/proc/" + std::to_string(p.pid) + "/cmdline");
+        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (p.state != 'Z' && cmdline == wanted) {
+            out.push_back(p.pid);
+        }
+    }
+    return out;
 }
 
 }  // namespace taskpool::test

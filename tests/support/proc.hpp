@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <string>
 #include <vector>
 
 namespace taskpool::test {
@@ -19,5 +20,7 @@ std::vector<ProcInfo> all_processes();
 /// The direct children of `parent`.
 std::vector<ProcInfo> children_of(pid_t parent);
 bool alive(pid_t pid);
+/// Live (not zombie) processes whose command line is exactly `argv`.
+std::vector<pid_t> running(const std::vector<std::string>& argv);
 
 }  // namespace taskpool::test

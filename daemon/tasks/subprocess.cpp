@@ -1,0 +1,379 @@
+#include "subprocess.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstring>
+
+namespace taskpool::daemon::tasks {
+namespace {
+
+// After the child exits, how long to keep reading what its group wrote: only a
+// process that left the group (setsid) can hold a pipe open past this.
+constexpr auto drain_grace = std::chrono::milliseconds(500);
+
+/// Owns one file descriptor.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        reset(std::exchange(o.fd_, -1));
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    void reset(int fd = -1) {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+        fd_ = fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+/// A pipe with both ends close-on-exec, and both above 2 so that the child's
+/// dup2() onto 0-2 never meets one of them (a daemon may start with 0-2 closed).
+bool make_pipe(Fd& read_end, Fd& write_end) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return false;
+    }
+    for (int& fd : fds) {
+        if (fd <= 2) {
+            int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            ::close(fd);
+            fd = moved;
+        }
+    }
+    read_end.reset(fds[0]);
+    write_end.reset(fds[1]);
+    return read_end && write_end;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    out.reserve(strings.size() + 1);
+    for (auto& s : strings) {
+        out.push_back(s.data());
+    }
+    out.push_back(nullptr);
+    return out;
+}
+
+/// What a child that failed before exec writes to its report pipe.
+struct StartFailure {
+    int stage;  // index into stage_names
+    int error;  // errno
+};
+constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cannot enter cwd",
+                                                    "cannot run the program",
+                                                    "cannot set up its descriptors"};
+
+/// In the child: tells the parent which step failed, and why.
+[[noreturn]] void fail_start(int report, int stage) {
+    StartFailure f{stage, errno};
+    (void)!::write(report, &f, sizeof f);
+    ::_exit(127);
+}
+
+/// The child between fork and exec: async-signal-safe calls only, no allocation.
+[[noreturn]] void exec_child(const SubprocessSpec& spec, pid_t parent, int in, int out, int err,
+                             int report, char* const* argv, char* const* envp) {
+    auto fail = [report](int stage) { fail_start(report, stage); };
+    ::setpgid(0, 0);
+    // fork() cleared it; it must be set again here, then the parent checked.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+        ::_exit(127);
+    }
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
+        fail(3);
+    }
+    // Everything above 2 closes at exec, the report pipe included.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int fd = 3; fd < 65536; ++fd) {
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+    }
+    if (spec.user != nullptr) {
+        const Credentials& c = *spec.user;
+        // Raw syscalls: glibc's wrappers coordinate all threads, and this child has
+        // one thread whatever the parent had.
+        if (::syscall(SYS_setgroups, c.groups.size(), c.groups.data()) != 0 ||
+            ::syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0 ||
+            ::syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0 ||
+            ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+            fail(0);
+        }
+    }
+    if (spec.cwd && ::chdir(spec.cwd->c_str()) != 0) {
+        fail(1);
+    }
+    // The daemon ignores SIGPIPE and handles others; the program starts clean.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        ::sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(spec.program.c_str(), argv, envp);
+    fail_start(report, 2);
+}
+
+/// Reads what is there; false at EOF or on an error.
+bool read_into(int fd, std::string& buffer) {
+    char chunk[65536];
+    for (;;) {
+        auto n = ::read(fd, chunk, sizeof chunk);
+        if (n > 0) {
+            buffer.append(chunk, static_cast<std::size_t>(n));
+            return true;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        return n < 0 && errno == EAGAIN;
+    }
+}
+
+/// Keeps the head of a stream: bytes past the bound are counted out.
+void keep_head(std::string& kept, const std::string& chunk, std::size_t bound, bool& truncated) {
+    std::size_t room = bound - std::min(bound, kept.size());
+    kept.append(chunk, 0, std::min(chunk.size(), room));
+    truncated = truncated || chunk.size() > room;
+}
+
+/// Keeps the tail of a stream, trimming in batches to stay linear.
+void keep_tail(std::string& kept, const std::string& chunk, std::size_t bound, bool& truncated) {
+    kept += chunk;
+    if (kept.size() > 2 * bound) {
+        kept.erase(0, kept.size() - bound);
+        truncated = true;
+    }
+}
+
+}  // namespace
+
+std::optional<Credentials> credentials_of(const std::string& user) {
+    passwd* pw = ::getpwnam(user.c_str());
+    if (pw == nullptr) {
+        return std::nullopt;
+    }
+    Credentials c{pw->pw_uid, pw->pw_gid, {}};
+    int count = 64;
+    for (;;) {
+        c.groups.resize(static_cast<std::size_t>(count));
+        if (::getgrouplist(user.c_str(), pw->pw_gid, c.groups.data(), &count) >= 0) {
+            c.groups.resize(static_cast<std::size_t>(count));
+            return c;
+        }
+    }
+}
+
+std::optional<std::string> find_program(const std::string& name, const std::string& path) {
+    if (name.find('/') != std::string::npos) {
+        return name;
+    }
+    std::size_t begin = 0;
+    while (begin <= path.size()) {
+        auto end = path.find(':', begin);
+        if (end == std::string::npos) {
+            end = path.size();
+        }
+        std::string dir = path.substr(begin, end - begin);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            ::access(candidate.c_str(), X_OK) == 0) {
+            return candidate;
+        }
+        begin = end + 1;
+    }
+    return std::nullopt;
+}
+
+std::string describe_exit(int status) {
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char* abbrev = ::sigabbrev_np(sig);
+        return "killed by signal " + std::to_string(sig) + " (SIG" +
+               (abbrev != nullptr ? abbrev : "?") + ")";
+    }
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+proto::Result<SubprocessResult, std::string> run_subprocess(
+    const SubprocessSpec& spec, const std::stop_token& stop,
+    const std::function<void(pid_t pgid)>& on_start) {
+    Fd in_read, in_write, out_read, out_write, err_read, err_write, report_read, report_write;
+    if (spec.input) {
+        if (!make_pipe(in_read, in_write)) {
+            return std::string("cannot make a pipe: ") + std::strerror(errno);
+        }
+    } else {
+        in_read.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (in_read && in_read.get() <= 2) {
+            in_read.reset(::fcntl(in_read.get(), F_DUPFD_CLOEXEC, 3));
+        }
+    }
+    if (!in_read || !make_pipe(out_read, out_write) || !make_pipe(err_read, err_write) ||
+        !make_pipe(report_read, report_write)) {
+        return std::string("cannot make a pipe: ") + std::strerror(errno);
+    }
+    // Everything the child needs is built before fork: it may not allocate.
+    std::vector<std::string> argv_strings = spec.argv;
+    std::vector<std::string> env_strings = spec.env;
+    auto argv = c_strings(argv_strings);
+    auto envp = c_strings(env_strings);
+    pid_t parent = ::getpid();
+
+    // No handler of the daemon's may run in the child before exec resets them.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        exec_child(spec, parent, in_read.get(), out_write.get(), err_write.get(),
+                   report_write.get(), argv.data(), envp.data());
+    }
+    int fork_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) {
+        return std::string("fork failed: ") + std::strerror(fork_errno);
+    }
+    ::setpgid(pid, pid);  // also here, so the group exists before anyone signals it
+    in_read.reset();
+    out_write.reset();
+    err_write.reset();
+    report_write.reset();
+    // glibc 2.36 declares pidfd_open() without C linkage: call the kernel directly.
+    Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+
+    SubprocessResult result;
+    std::atomic<bool> stopped = false;  // set by the thread that requests the stop
+    {
+        // The child is not reaped before this callback is gone, so its pid cannot
+        // have been reused when the callback kills the group.
+        std::stop_callback kill_on_stop(stop, [pid, &stopped] {
+            stopped = true;
+            ::kill(-pid, SIGKILL);
+        });
+        if (on_start) {
+            on_start(pid);
+        }
+
+        StartFailure failure{};
+        ssize_t n;
+        do {
+            n = ::read(report_read.get(), &failure, sizeof failure);
+        } while (n < 0 && errno == EINTR);
+        if (n == static_cast<ssize_t>(sizeof failure)) {
+            ::waitpid(pid, nullptr, 0);
+            auto stage = static_cast<std::size_t>(failure.stage);
+            return std::string(stage < stage_names.size() ? stage_names[stage] : "cannot start") +
+                   ": " + std::strerror(failure.error);
+        }
+
+        for (Fd* fd : {&in_write, &out_read, &err_read}) {
+            if (*fd) {
+                ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
+            }
+        }
+        const std::string& input = spec.input ? *spec.input : std::string();
+        std::size_t written = 0;
+        if (input.empty()) {
+            in_write.reset();  // EOF at once
+        }
+        bool exited = false;
+        std::chrono::steady_clock::time_point drain_deadline;
+        while (out_read || err_read || (!exited && pidfd)) {
+            std::array<pollfd, 4> fds{};
+            fds[0] = {out_read ? out_read.get() : -1, POLLIN, 0};
+            fds[1] = {err_read ? err_read.get() : -1, POLLIN, 0};
+            fds[2] = {in_write ? in_write.get() : -1, POLLOUT, 0};
+            fds[3] = {!exited && pidfd ? pidfd.get() : -1, POLLIN, 0};
+            int timeout = -1;
+            if (exited) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    drain_deadline - std::chrono::steady_clock::now());
+                if (left.count() <= 0) {
+                    break;
+                }
+                timeout = static_cast<int>(left.count());
+            }
+            int ready = ::poll(fds.data(), fds.size(), timeout);
+            if (ready < 0 && errno != EINTR) {
+                break;
+            }
+            if (ready <= 0) {
+                continue;
+            }
+            std::string chunk;
+            if (fds[0].revents != 0) {
+                if (!read_into(out_read.get(), chunk)) {
+                    out_read.reset();
+                }
+                keep_head(result.out, chunk, spec.max_output_bytes, result.out_truncated);
+                chunk.clear();
+            }
+            if (fds[1].revents != 0) {
+                if (!read_into(err_read.get(), chunk)) {
+                    err_read.reset();
+                }
+                keep_tail(result.err, chunk, spec.max_output_bytes, result.err_truncated);
+            }
+            if (fds[2].revents != 0) {
+                auto w = ::write(in_write.get(), input.data() + written, input.size() - written);
+                if (w > 0) {
+                    written += static_cast<std::size_t>(w);
+                }
+                if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
+                    in_write.reset();  // done, or the child stopped reading (EPIPE)
+                }
+            }
+            if (!exited && fds[3].revents != 0) {
+                // Exited but not reaped: the group id is still ours to kill. What it
+                // left running goes with it.
+                exited = true;
+                ::kill(-pid, SIGKILL);
+                in_write.reset();
+                drain_deadline = std::chrono::steady_clock::now() + drain_grace;
+            }
+        }
+        if (!pidfd && !exited) {
+            ::kill(-pid, SIGKILL);  // no pidfd: the pipes closing is all we could watch
+        }
+    }
+    while (::waitpid(pid, &result.wait_status, 0) < 0 && errno == EINTR) {
+    }
+    if (result.err.size() > spec.max_output_bytes) {
+        result.err.erase(0, result.err.size() - spec.max_output_bytes);
+        result.err_truncated = true;
+    }
+    result.stopped = stopped;
+    return result;
+}
+
+}  // namespace taskpool::daemon::tasks

@@ -1,0 +1,297 @@
+// Command tasks from the config: no shell, bounded output, env and fds as promised,
+// whole process groups killed, on both pools.
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+#include "../support/line_client.hpp"
+#include "../support/proc.hpp"
+#include "../support/temp_dir.hpp"
+#include "../support/wait_for.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const pools[] = {"thread", "process"};
+
+/// The same command as two tasks, NAME_thread and NAME_process.
+void on_both_pools(json& tasks, const std::string& name, json spec) {
+    for (const char* pool : pools) {
+        spec["pool"] = pool;
+        tasks[name + "_" + pool] = spec;
+    }
+}
+
+json command_config() {
+    json tasks = json::object();
+    // printf prints each argument on its own line: one argv element each.
+    on_both_pools(tasks, "args", {{"command", {"printf", "[%s]\\n", "{a}", "x{b}y"}}});
+    on_both_pools(tasks, "options",
+                  {{"command", {"printf", "[%s]\\n", "{a}"}}, {"allow_options", true}});
+    on_both_pools(tasks, "env", {{"command", {"env"}}, {"env", {{"GREETING", "hello world"}}}});
+    on_both_pools(tasks, "fds", {{"command", {"sh", "-c", "ls /proc/$$/fd"}}});
+    on_both_pools(tasks, "exit3",
+                  {{"command", {"sh", "-c", "echo first >&2; echo last words >&2; exit 3"}}});
+    on_both_pools(tasks, "big",
+                  {{"command",
+                    {"sh", "-c",
+                     "head -c 3000000 /dev/zero | tr '\\0' o; "
+                     "head -c 3000000 /dev/zero | tr '\\0' e >&2; echo end >&2"}},
+                   {"max_output_bytes", 4096}});
+    on_both_pools(tasks, "latin1", {{"command", {"printf", "caf\\351 ok"}}});
+    on_both_pools(tasks, "background",
+                  {{"command", {"sh", "-c", "sleep 97.31 & sleep 97.31"}}, {"timeout_s", 1}});
+    on_both_pools(tasks, "long", {{"command", {"sleep", "{s}"}}});
+    tasks["stdin_args"] = {{"command", {"cat"}}, {"stdin", "args"}, {"output", "json"}};
+    tasks["stdin_field"] = {{"command", {"tr", "a-z", "A-Z"}}, {"stdin", "{text}"}};
+    tasks["not_json"] = {{"command", {"echo", "not json"}}, {"output", "json"}};
+    tasks["pwd"] = {{"command", {"pwd"}}, {"cwd", "/usr"}};
+    tasks["missing"] = {{"command", {"no-such-program-here"}}};
+    tasks["bad_cwd"] = {{"command", {"pwd"}}, {"cwd", "/no/such/dir"}};
+    return {{"process_pool", {{"size", 2}}}, {"thread_pool", {{"size", 2}}}, {"tasks", tasks}};
+}
+
+json run(LineClient& c, const std::string& task, json args = nullptr) {
+    json request = {{"op", "submit"}, {"task", task}, {"wait", 30}};
+    if (!args.is_null()) {
+        request["args"] = std::move(args);
+    }
+    auto reply = c.request(request, 40s);
+    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+    return reply["job"];
+}
+
+std::string stdout_of(const json& job) {
+    REQUIRE_MESSAGE(job["state"] == "succeeded", job.dump());
+    return job["result"]["stdout"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("command.arguments_are_single_argv_elements_never_a_shell" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto job = run(c, std::string("args_") + pool, {{"a", "; rm -rf /"}, {"b", "$(id)"}});
+        CHECK(stdout_of(job) == "[; rm -rf /]\n[x$(id)y]\n");
+        CHECK(job["result"]["exit_code"] == 0);
+        CHECK(job["result"]["truncated"] == false);
+        job = run(c, std::string("args_") + pool, {{"a", "two words"}, {"b", 42}});
+        CHECK(stdout_of(job) == "[two words]\n[x42y]\n");
+    }
+}
+
+TEST_CASE("command.values_that_look_like_options_are_refused" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    auto reply = c.request(
+        {{"op", "submit"}, {"task", "args_process"}, {"args", {{"a", "--output=x"}, {"b", "1"}}}});
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"]["code"] == "bad_request");
+    CHECK(reply["error"]["message"].get<std::string>().find("args.a") != std::string::npos);
+    // Inside a template too: "x{b}y" would still hand the value over.
+    reply = c.request(
+        {{"op", "submit"}, {"task", "args_thread"}, {"args", {{"a", "ok"}, {"b", "-rf"}}}});
+    CHECK(reply["error"]["code"] == "bad_request");
+    // Missing or ill-typed fields are refused at submit time as well.
+    reply = c.request({{"op", "submit"}, {"task", "args_thread"}, {"args", {{"a", "ok"}}}});
+    CHECK(reply["error"]["message"].get<std::string>().find("args.b") != std::string::npos);
+    reply = c.request(
+        {{"op", "submit"}, {"task", "args_thread"}, {"args", {{"a", {1, 2}}, {"b", "x"}}}});
+    CHECK(reply["error"]["code"] == "bad_request");
+    // A task that allows options passes them on as they are.
+    for (const char* pool : pools) {
+        CHECK(stdout_of(run(c, std::string("options_") + pool, {{"a", "--output=x"}})) ==
+              "[--output=x]\n");
+    }
+}
+
+TEST_CASE("command.non_zero_exit_is_exit_status_with_the_tail_of_stderr" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto job = run(c, std::string("exit3_") + pool);
+        CHECK(job["state"] == "failed");
+        CHECK(job["error"]["code"] == "exit_status");
+        auto message = job["error"]["message"].get<std::string>();
+        CHECK(message.find("exited with status 3") != std::string::npos);
+        CHECK(message.find("last words") != std::string::npos);
+    }
+    // The CLI reports it as a failed job.
+    auto cli =
+        run_command({binary_path("taskpool"), "--addr", d.address(), "submit", "exit3_thread"});
+    CHECK(cli.exit_code == 1);
+    CHECK(cli.err.find("exit_status") != std::string::npos);
+}
+
+TEST_CASE("command.huge_output_is_capped_and_flagged" * doctest::timeout(60)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto job = run(c, std::string("big_") + pool);
+        REQUIRE(job["state"] == "succeeded");
+        auto out = job["result"]["stdout"].get<std::string>();
+        auto err = job["result"]["stderr"].get<std::string>();
+        CHECK(out == std::string(4096, 'o'));
+        CHECK(err.size() == 4096);
+        CHECK(err.substr(err.size() - 4) == "end\n");  // stderr keeps its tail
+        CHECK(job["result"]["truncated"] == true);
+    }
+}
+
+TEST_CASE("command.output_that_is_not_utf8_gets_replacement_characters" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CHECK(stdout_of(run(c, std::string("latin1_") + pool)) == "caf\xEF\xBF\xBD ok");
+    }
+}
+
+TEST_CASE("command.environment_is_only_what_was_configured" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config(), .env = {{"DAEMON_SECRET", "hunter2"}}});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto job = run(c, std::string("env_") + pool);
+        std::string expected =
+            "GREETING=hello world\nPATH=/usr/local/bin:/usr/bin:/bin\n"
+            "TASKPOOL_ADDR=" +
+            d.address() + "\nTASKPOOL_JOB_ID=" + job["id"].get<std::string>() + "\n";
+        CHECK(stdout_of(job) == expected);
+    }
+}
+
+TEST_CASE("command.only_fds_0_to_2_are_open" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        CHECK(stdout_of(run(c, std::string("fds_") + pool)) == "0\n1\n2\n");
+    }
+}
+
+TEST_CASE("command.timeout_kills_the_whole_group" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto started = std::chrono::steady_clock::now();
+        auto job = run(c, std::string("background_") + pool);  // timeout_s 1 from its task
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
+        CHECK(job["state"] == "failed");
+        CHECK(job["error"]["code"] == "timeout");
+        // Both sleeps, the one in the background included.
+        CHECK(wait_for([] { return running({"sleep", "97.31"}).empty(); }, 2s));
+    }
+}
+
+TEST_CASE("command.cancel_kills_the_whole_group" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto id = c.request({{"op", "submit"},
+                             {"task", std::string("long_") + pool},
+                             {"args", {{"s", "96.17"}}}})["job"]["id"];
+        REQUIRE(wait_for([] { return running({"sleep", "96.17"}).size() == 1; }));
+        auto started = std::chrono::steady_clock::now();
+        CHECK(c.request({{"op", "cancel"}, {"job", id}})["ok"] == true);
+        CHECK(wait_for([] { return running({"sleep", "96.17"}).empty(); }, 2s));
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
+        auto job = c.request({{"op", "get"}, {"job", id}})["job"];
+        CHECK(job["state"] == "cancelled");
+    }
+    // Both pools still run commands.
+    CHECK(stdout_of(run(c, "args_thread", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
+    CHECK(stdout_of(run(c, "args_process", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
+}
+
+TEST_CASE("command.kill_9_of_the_daemon_leaves_no_command_behind" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config(), .expect_errors = true});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        c.request(
+            {{"op", "submit"}, {"task", std::string("long_") + pool}, {"args", {{"s", "95.23"}}}});
+    }
+    REQUIRE(wait_for([] { return running({"sleep", "95.23"}).size() == 2; }));
+    d.signal(SIGKILL);
+    d.wait_exit(5s);
+    CHECK(wait_for([] { return running({"sleep", "95.23"}).empty(); }, 2s));
+}
+
+TEST_CASE("command.stdin_and_json_output" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    json args = {{"list", {1, 2, 3}}, {"name", "x"}};
+    auto job = run(c, "stdin_args", args);
+    CHECK(job["result"] == args);
+    CHECK(stdout_of(run(c, "stdin_field", {{"text", "shout"}})) == "SHOUT");
+    job = run(c, "not_json");
+    CHECK(job["error"]["code"] == "task_error");
+    CHECK(job["error"]["message"].get<std::string>().find("not JSON") != std::string::npos);
+}
+
+TEST_CASE("command.cwd_and_start_failures" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    CHECK(stdout_of(run(c, "pwd")) == "/usr\n");
+    auto job = run(c, "missing");
+    CHECK(job["error"]["code"] == "task_error");
+    CHECK(job["error"]["message"].get<std::string>().find("not found") != std::string::npos);
+    job = run(c, "bad_cwd");
+    CHECK(job["error"]["code"] == "task_error");
+    CHECK(job["error"]["message"].get<std::string>().find("cwd") != std::string::npos);
+}
+
+TEST_CASE("command.no_zombies_and_tasks_listed" * doctest::timeout(60)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (int i = 0; i < 50; ++i) {
+        run(c, i % 2 == 0 ? "exit3_thread" : "exit3_process");
+    }
+    for (const auto& p : children_of(d.pid())) {
+        CHECK(p.state != 'Z');
+    }
+    auto tasks = c.request({{"op", "tasks"}})["tasks"];
+    bool listed = false;
+    for (const auto& t : tasks) {
+        if (t["name"] == "args_thread") {
+            listed = t["kind"] == "command" && t["pool"] == "thread";
+        }
+    }
+    CHECK(listed);
+}
+
+TEST_CASE("command.bad_declarations_stop_the_start_with_one_line" * doctest::timeout(30)) {
+    auto check_refused = [](const json& tasks, const std::string& expected) {
+        TempDir dir;
+        auto path = dir.path() / "bad.json";
+        std::ofstream(path) << json{{"tasks", tasks}}.dump();
+        auto r = run_command({binary_path("taskpoold"), "--config", path.string()});
+        CHECK(r.exit_code == 2);
+        CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+    };
+    check_refused({{"t", {{"command", {"ls", "{unclosed"}}}}}, "bad template");
+    check_refused({{"t", {{"command", {"{prog}"}}}}}, "program literally");
+    check_refused({{"t", {{"command", {"ls"}}, {"shell", true}}}}, "tasks.t.shell");
+    check_refused({{"t", {{"command", {"ls"}}, {"output", "xml"}}}}, "tasks.t.output");
+    check_refused({{"t", {{"stdin", "args"}}}}, "tasks.t.command");
+    // A name taken by a built-in task: the daemon says so and does not start.
+    TempDir dir;
+    auto path = dir.path() / "clash.json";
+    std::ofstream(path)
+        << json{{"listen", "127.0.0.1:0"}, {"tasks", {{"echo", {{"command", {"echo"}}}}}}}.dump();
+    auto r = run_command({binary_path("taskpoold"), "--config", path.string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("tasks.echo: a built-in task has that name") != std::string::npos);
+}
