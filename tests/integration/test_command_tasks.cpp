@@ -1,6 +1,7 @@
 // Command tasks from the config: no shell, bounded output, env and fds as promised,
 // whole process groups killed, on both pools.
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -294,4 +295,21 @@ TEST_CASE("command.bad_declarations_stop_the_start_with_one_line" * doctest::tim
     auto r = run_command({binary_path("taskpoold"), "--config", path.string()});
     CHECK(r.exit_code == 1);
     CHECK(r.out.find("tasks.echo: a built-in task has that name") != std::string::npos);
+}
+
+TEST_CASE("command.runs_as_process_pool_user_on_both_pools" * doctest::timeout(30)) {
+    if (::geteuid() != 0) {
+        MESSAGE("skipped: dropping to another user needs root");
+        return;
+    }
+    json tasks = json::object();
+    on_both_pools(tasks, "whoami",
+                  {{"command", {"sh", "-c", "id -u; grep NoNewPrivs /proc/self/status"}}});
+    DaemonProcess d(
+        {.config = {{"process_pool", {{"size", 1}, {"user", "nobody"}}}, {"tasks", tasks}}});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        CHECK(stdout_of(run(c, std::string("whoami_") + pool)) == "65534\nNoNewPrivs:\t1\n");
+    }
 }

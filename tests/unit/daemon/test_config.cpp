@@ -120,3 +120,27 @@ TEST_CASE("config.env_names") {
     CHECK(env_name_for("limits.idle_timeout_s") == "TASKPOOL_LIMITS_IDLE_TIMEOUT_S");
     CHECK(env_name_for("listen") == "TASKPOOL_LISTEN");
 }
+
+TEST_CASE("config.tasks_and_plugins_from_the_file") {
+    taskpool::test::TempDir dir;
+    auto config = load_config(sources_with(write_file(dir, R"({
+        // comments are allowed here too
+        "tasks": {"resize": {"command": ["convert", "{in}", "{out}"], "timeout_s": 60}},
+        "plugins": ["/opt/taskpool/libimages.so"]
+    })")));
+    REQUIRE(config.ok());
+    REQUIRE(config->tasks.count("resize") == 1);
+    CHECK(config->tasks.at("resize").timeout_s == 60);
+    CHECK(config->plugins == std::vector<std::string>{"/opt/taskpool/libimages.so"});
+    auto dumped = config_to_json(*config);
+    CHECK(dumped["tasks"]["resize"]["command"] == json{"convert", "{in}", "{out}"});
+    CHECK(dumped["plugins"] == json{"/opt/taskpool/libimages.so"});
+
+    auto bad = load_config(sources_with(write_file(dir, R"({"tasks": {"x": {"command": 5}}})")));
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message.find("tasks.x.command") != std::string::npos);
+    CHECK(bad.error().message.find("c.json") != std::string::npos);
+    auto plugins = load_config(sources_with(write_file(dir, R"({"plugins": "lib.so"})")));
+    REQUIRE_FALSE(plugins.ok());
+    CHECK(plugins.error().message.find("'plugins' must be an array") != std::string::npos);
+}
