@@ -144,3 +144,10 @@ TEST_CASE("config.tasks_and_plugins_from_the_file") {
     REQUIRE_FALSE(plugins.ok());
     CHECK(plugins.error().message.find("'plugins' must be an array") != std::string::npos);
 }
+
+TEST_CASE("config.the_command_task_examples_load") {
+    auto config =
+        load_config(sources_with(TASKPOOL_SOURCE_DIR "/config/examples/command-tasks.json"));
+    REQUIRE_MESSAGE(config.ok(), config.error().message);
+    CHECK(config->tasks.size() == 5);
+}
