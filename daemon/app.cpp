@@ -181,12 +181,14 @@ int run(const Config& config) {
         events);
 
     net::ConnectionRegistry connections;
+    kv::KvStore kv;
     std::function<void(ShutdownMode)> begin_shutdown;
     ops::Services services{config,
                            scheduler,
                            tasks,
                            events,
                            connections,
+                           kv,
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);

@@ -86,6 +86,62 @@ Result<RequestBody> decode_submit(FieldReader& r, json& doc) {
     return finish(r, std::move(req));
 }
 
+void read_kv_key(FieldReader& r, std::string& key) {
+    r.text("key", key);
+    if (key.empty()) {
+        r.fail("key", "must not be empty");
+    } else if (key.size() > max_kv_key_bytes) {
+        r.fail("key", "must be at most " + std::to_string(max_kv_key_bytes) + " bytes");
+    }
+}
+
+/// A JSON value that must be present, null included.
+void read_present(FieldReader& r, json& doc, std::string_view name, json& out) {
+    r.skip(name);
+    auto it = doc.find(name);
+    if (it == doc.end()) {
+        r.fail(name, "is required (null is allowed)");
+    } else {
+        out = std::move(*it);
+    }
+}
+
+Result<RequestBody> decode_kv(std::string_view op, FieldReader& r, json& doc) {
+    if (op == KvGetRequest::op) {
+        KvGetRequest req;
+        read_kv_key(r, req.key);
+        return finish(r, std::move(req));
+    }
+    if (op == KvSetRequest::op) {
+        KvSetRequest req;
+        read_kv_key(r, req.key);
+        read_present(r, doc, "value", req.value);
+        return finish(r, std::move(req));
+    }
+    if (op == KvDelRequest::op) {
+        KvDelRequest req;
+        read_kv_key(r, req.key);
+        return finish(r, std::move(req));
+    }
+    if (op == KvIncrRequest::op) {
+        KvIncrRequest req;
+        read_kv_key(r, req.key);
+        std::optional<std::int64_t> by;
+        r.integer("by", by, std::numeric_limits<std::int64_t>::min(),
+                  std::numeric_limits<std::int64_t>::max());
+        req.by = by.value_or(1);
+        return finish(r, std::move(req));
+    }
+    if (op == KvCasRequest::op) {
+        KvCasRequest req;
+        read_kv_key(r, req.key);
+        read_present(r, doc, "expect", req.expect);
+        read_present(r, doc, "value", req.value);
+        return finish(r, std::move(req));
+    }
+    return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
+}
+
 Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) {
     if (op == HelloRequest::op) {
         HelloRequest req;
@@ -157,6 +213,9 @@ Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) 
         r.choice("mode", mode, {"drain", "now"});
         req.mode = static_cast<ShutdownMode>(mode.value_or(0));
         return finish(r, req);
+    }
+    if (op.starts_with("kv.")) {
+        return decode_kv(op, r, doc);
     }
     return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
 }
@@ -244,6 +303,21 @@ struct BodyEncoder {
     }
     void operator()(const ShutdownRequest& r) {
         j["mode"] = r.mode == ShutdownMode::now ? "now" : "drain";
+    }
+    void operator()(const KvGetRequest& r) { j["key"] = r.key; }
+    void operator()(const KvSetRequest& r) {
+        j["key"] = r.key;
+        j["value"] = r.value;
+    }
+    void operator()(const KvDelRequest& r) { j["key"] = r.key; }
+    void operator()(const KvIncrRequest& r) {
+        j["key"] = r.key;
+        j["by"] = r.by;
+    }
+    void operator()(const KvCasRequest& r) {
+        j["key"] = r.key;
+        j["expect"] = r.expect;
+        j["value"] = r.value;
     }
 };
 

@@ -100,6 +100,38 @@ struct ResizeRequest {
     int size = 0;
 };
 
+// Shared state (PROTOCOL.md section 5): one JSON value per key, each op atomic.
+inline constexpr std::size_t max_kv_key_bytes = 1024;
+
+struct KvGetRequest {
+    static constexpr std::string_view op = "kv.get";
+    std::string key;
+};
+
+struct KvSetRequest {
+    static constexpr std::string_view op = "kv.set";
+    std::string key;
+    nlohmann::json value;  // null removes the key
+};
+
+struct KvDelRequest {
+    static constexpr std::string_view op = "kv.del";
+    std::string key;
+};
+
+struct KvIncrRequest {
+    static constexpr std::string_view op = "kv.incr";
+    std::string key;
+    std::int64_t by = 1;
+};
+
+struct KvCasRequest {
+    static constexpr std::string_view op = "kv.cas";
+    std::string key;
+    nlohmann::json expect;  // null matches a missing key
+    nlohmann::json value;   // null removes the key
+};
+
 enum class ShutdownMode { drain, now };
 
 struct ShutdownRequest {
@@ -110,7 +142,8 @@ struct ShutdownRequest {
 using RequestBody =
     std::variant<HelloRequest, PingRequest, SubmitRequest, GetRequest, CancelRequest, ListRequest,
                  StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest, ResizeRequest,
-                 ShutdownRequest>;
+                 ShutdownRequest, KvGetRequest, KvSetRequest, KvDelRequest, KvIncrRequest,
+                 KvCasRequest>;
 
 struct Request {
     RequestId id;

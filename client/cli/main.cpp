@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     setup_ping(app, g);
     setup_resize(app, g);
     setup_shutdown(app, g);
+    setup_kv(app, g);
 
     try {
         app.parse(argc, argv);

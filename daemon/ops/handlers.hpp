@@ -19,5 +19,10 @@ void handle(proto::SubscribeRequest req, Call& call);
 void handle(proto::UnsubscribeRequest req, Call& call);
 void handle(proto::ResizeRequest req, Call& call);
 void handle(proto::ShutdownRequest req, Call& call);
+void handle(proto::KvGetRequest req, Call& call);
+void handle(proto::KvSetRequest req, Call& call);
+void handle(proto::KvDelRequest req, Call& call);
+void handle(proto::KvIncrRequest req, Call& call);
+void handle(proto::KvCasRequest req, Call& call);
 
 }  // namespace taskpool::daemon::ops

@@ -39,7 +39,8 @@ void handle(proto::StatsRequest, Call& call) {
                      {"succeeded", counts.succeeded},
                      {"failed", counts.failed},
                      {"cancelled", counts.cancelled}}},
-                   {"connections", services.connections.size()}});
+                   {"connections", services.connections.size()},
+                   {"kv", {{"keys", services.kv.size()}}}});
 }
 
 }  // namespace taskpool::daemon::ops

@@ -131,3 +131,25 @@ TEST_CASE("cli.resize" * doctest::timeout(30)) {
     CHECK(json::parse(j.out)["process"]["size"] == 1);
     CHECK(cli(d, {"resize", "gpu", "1"}).exit_code == 2);
 }
+
+TEST_CASE("cli.kv_commands_and_their_exit_codes" * doctest::timeout(30)) {
+    DaemonProcess d;
+    CHECK(cli(d, {"kv", "set", "name", "alice"}).out == "alice\n");  // not JSON: a string
+    CHECK(cli(d, {"--json", "kv", "get", "name"}).out == "{\"value\":\"alice\"}\n");
+    CHECK(cli(d, {"kv", "set", "n", "5"}).out == "5\n");  // JSON: a number
+    CHECK(cli(d, {"kv", "incr", "n", "--by", "-7"}).out == "-2\n");
+    auto not_integer = cli(d, {"kv", "incr", "name"});
+    CHECK(not_integer.exit_code == 2);
+    CHECK(not_integer.err.find("not an integer") != std::string::npos);
+    auto swapped = cli(d, {"kv", "cas", "n", "-2", "{\"a\":1}"});
+    CHECK(swapped.exit_code == 0);
+    CHECK(swapped.out == "{\"a\":1}\n");
+    auto refused = cli(d, {"kv", "cas", "n", "-2", "3"});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.out == "{\"a\":1}\n");  // the value it holds
+    CHECK(cli(d, {"kv", "del", "n"}).out == "{\"a\":1}\n");
+    auto missing = cli(d, {"kv", "get", "n"});
+    CHECK(missing.exit_code == 0);
+    CHECK(missing.out.empty());
+    CHECK(cli(d, {"kv"}).exit_code == 2);
+}

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/result.hpp"
+
+namespace taskpool::daemon::kv {
+
+/// Shared state for jobs and clients (PROTOCOL.md section 5, kv.*): one JSON value
+/// per key. Each operation is atomic because they all run on the io thread, one
+/// after another; nothing here locks. A null value means "absent": setting null
+/// removes the key. Thread-safety: io thread only.
+class KvStore {
+public:
+    /// The value, or null.
+    nlohmann::json get(const std::string& key) const;
+    /// Stores `value` (null removes the key); returns it.
+    nlohmann::json set(const std::string& key, nlohmann::json value);
+    /// Removes the key; returns the value it had, or null.
+    nlohmann::json del(const std::string& key);
+    /// Adds `by` to an integer value (a missing key counts as 0); returns the new
+    /// value. bad_request if the value is not an integer or the sum overflows.
+    proto::Result<std::int64_t> incr(const std::string& key, std::int64_t by);
+
+    struct CasResult {
+        bool swapped;
+        nlohmann::json value;  // the value now
+    };
+    /// Stores `value` if the key holds `expect` (null: the key is missing).
+    CasResult cas(const std::string& key, const nlohmann::json& expect, nlohmann::json value);
+
+    std::size_t size() const { return values_.size(); }
+
+private:
+    std::unordered_map<std::string, nlohmann::json> values_;
+};
+
+}  // namespace taskpool::daemon::kv
