@@ -50,4 +50,20 @@ std::string encode_job_event(std::string_view event, const Job& job) {
     return out;
 }
 
+std::string encode_batch_event(std::string_view batch, const BatchCounts& counts) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("event", "batch.finished");
+    w.field("batch", batch);
+    w.key("counts").begin_object();
+    w.field("succeeded", counts.succeeded);
+    w.field("failed", counts.failed);
+    w.field("cancelled", counts.cancelled);
+    w.end_object();
+    w.end_object();
+    out += '\n';
+    return out;
+}
+
 }  // namespace taskpool::proto

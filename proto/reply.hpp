@@ -1,6 +1,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,5 +41,15 @@ std::string encode_error(const RequestId& id, const Error& error);
 
 /// `{"event": "<name>", "job": {...}}`
 std::string encode_job_event(std::string_view event, const Job& job);
+
+/// How the jobs of a batch ended.
+struct BatchCounts {
+    std::uint64_t succeeded = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t cancelled = 0;
+};
+
+/// `{"event": "batch.finished", "batch": id, "counts": {...}}`
+std::string encode_batch_event(std::string_view batch, const BatchCounts& counts);
 
 }  // namespace taskpool::proto

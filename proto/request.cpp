@@ -142,6 +142,24 @@ Result<RequestBody> decode_kv(std::string_view op, FieldReader& r, json& doc) {
     return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
 }
 
+Result<RequestBody> decode_map(FieldReader& r, json& doc) {
+    MapRequest req;
+    r.text("task", req.task);
+    read_options(r, doc, req.options);
+    r.skip("items");
+    auto it = doc.find("items");
+    if (it == doc.end()) {
+        r.fail("items", "is required: an array with the args of each job");
+    } else if (!it->is_array() || it->empty()) {
+        r.fail("items", "must be a non-empty array with the args of each job");
+    } else if (it->size() > MapRequest::max_items) {
+        r.fail("items", "must have at most " + std::to_string(MapRequest::max_items) + " items");
+    } else {
+        req.items = std::move(it->get_ref<json::array_t&>());
+    }
+    return finish(r, std::move(req));
+}
+
 Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) {
     if (op == HelloRequest::op) {
         HelloRequest req;
@@ -154,6 +172,9 @@ Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) 
     }
     if (op == SubmitRequest::op) {
         return decode_submit(r, doc);
+    }
+    if (op == MapRequest::op) {
+        return decode_map(r, doc);
     }
     if (op == GetRequest::op) {
         GetRequest req;
@@ -274,6 +295,11 @@ struct BodyEncoder {
         if (r.key) {
             j["key"] = *r.key;
         }
+        add_options(j, r.options);
+    }
+    void operator()(const MapRequest& r) {
+        j["task"] = r.task;
+        j["items"] = r.items;
         add_options(j, r.options);
     }
     void operator()(const GetRequest& r) {

@@ -57,6 +57,15 @@ struct SubmitRequest {
     SubmitOptions options;
 };
 
+/// Many jobs of one task at once, accepted all or none (PROTOCOL.md section 5).
+struct MapRequest {
+    static constexpr std::string_view op = "map";
+    static constexpr std::size_t max_items = 1000000;
+    std::string task;
+    std::vector<nlohmann::json> items;  // the args of each job, in order
+    SubmitOptions options;
+};
+
 struct GetRequest {
     static constexpr std::string_view op = "get";
     std::string job;
@@ -140,10 +149,10 @@ struct ShutdownRequest {
 };
 
 using RequestBody =
-    std::variant<HelloRequest, PingRequest, SubmitRequest, GetRequest, CancelRequest, ListRequest,
-                 StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest, ResizeRequest,
-                 ShutdownRequest, KvGetRequest, KvSetRequest, KvDelRequest, KvIncrRequest,
-                 KvCasRequest>;
+    std::variant<HelloRequest, PingRequest, SubmitRequest, MapRequest, GetRequest, CancelRequest,
+                 ListRequest, StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest,
+                 ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest, KvDelRequest,
+                 KvIncrRequest, KvCasRequest>;
 
 struct Request {
     RequestId id;

@@ -12,6 +12,11 @@ void Subscriptions::watch(const std::string& job_id, const std::shared_ptr<net::
     by_job_[job_id].push_back({peer, kind});
 }
 
+void Subscriptions::watch_batch(const std::string& batch, const std::shared_ptr<net::Peer>& peer) {
+    peer->hold();
+    by_batch_[batch].push_back(peer);
+}
+
 void Subscriptions::subscribe_all(const std::shared_ptr<net::Peer>& peer) {
     if (all_jobs_.emplace(peer->id(), peer).second) {
         peer->hold();
@@ -56,6 +61,26 @@ void Subscriptions::job_finished(const proto::Job& job) {
     publish(job, "job.finished", true);
 }
 
+void Subscriptions::batch_finished(const std::string& batch, const proto::BatchCounts& counts) {
+    auto it = by_batch_.find(batch);
+    if (it == by_batch_.end() && all_jobs_.empty()) {
+        return;
+    }
+    std::vector<std::shared_ptr<net::Peer>> watchers;
+    if (it != by_batch_.end()) {
+        for (const auto& weak : it->second) {
+            if (auto peer = weak.lock()) {
+                watchers.push_back(std::move(peer));
+            }
+        }
+        by_batch_.erase(it);
+    }
+    send(watchers, proto::encode_batch_event(batch, counts));
+    for (auto& peer : watchers) {
+        peer->release();
+    }
+}
+
 void Subscriptions::publish(const proto::Job& job, std::string_view event, bool final) {
     auto it = by_job_.find(job.id);
     if (it == by_job_.end() && all_jobs_.empty()) {
@@ -65,11 +90,6 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
     // forget() and so changes these maps.
     std::vector<std::shared_ptr<net::Peer>> recipients;
     std::vector<std::shared_ptr<net::Peer>> released;
-    auto add = [&](std::shared_ptr<net::Peer> peer) {
-        if (std::find(recipients.begin(), recipients.end(), peer) == recipients.end()) {
-            recipients.push_back(std::move(peer));
-        }
-    };
     if (it != by_job_.end()) {
         for (const auto& w : it->second) {
             if (auto peer = w.peer.lock()) {
@@ -77,7 +97,7 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
                     released.push_back(peer);
                 }
                 if (w.kind != WatchKind::bind) {
-                    add(std::move(peer));
+                    recipients.push_back(std::move(peer));
                 }
             }
         }
@@ -85,19 +105,25 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
             by_job_.erase(it);
         }
     }
-    for (auto& [id, weak] : all_jobs_) {
-        if (auto peer = weak.lock()) {
-            add(std::move(peer));
-        }
-    }
-    if (!recipients.empty()) {
-        std::string line = proto::encode_job_event(event, job);
-        for (auto& peer : recipients) {
-            peer->send(line);
-        }
+    if (!recipients.empty() || !all_jobs_.empty()) {
+        send(std::move(recipients), proto::encode_job_event(event, job));
     }
     for (auto& peer : released) {
         peer->release();
+    }
+}
+
+void Subscriptions::send(std::vector<std::shared_ptr<net::Peer>> recipients,
+                         const std::string& line) {
+    for (auto& [id, weak] : all_jobs_) {
+        if (auto peer = weak.lock()) {
+            recipients.push_back(std::move(peer));
+        }
+    }
+    std::sort(recipients.begin(), recipients.end());
+    recipients.erase(std::unique(recipients.begin(), recipients.end()), recipients.end());
+    for (auto& peer : recipients) {
+        peer->send(line);
     }
 }
 

@@ -18,13 +18,15 @@ enum class WatchKind {
     bind,          // `submit` with bind: no events; cancelled if the peer goes first
 };
 
-/// Fans job.started and job.finished events out to the connections that asked for
+/// Fans job.started, job.finished and batch.finished events out to the connections that asked for
 /// them (PROTOCOL.md section 6), each connection once per event. Every watch holds
 /// its connection (not idle) until the job ends or the watch is dropped.
 /// Thread-safety: io thread only.
 class Subscriptions final : public sched::JobObserver {
 public:
     void watch(const std::string& job_id, const std::shared_ptr<net::Peer>& peer, WatchKind kind);
+    /// batch.finished of this batch goes to `peer` (a `map` with notify).
+    void watch_batch(const std::string& batch, const std::shared_ptr<net::Peer>& peer);
     void subscribe_all(const std::shared_ptr<net::Peer>& peer);
     /// Drops the peer's subscriptions (not its notify or bind watches).
     void unsubscribe(net::Peer& peer);
@@ -33,6 +35,7 @@ public:
 
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
+    void batch_finished(const std::string& batch, const proto::BatchCounts& counts) override;
 
 private:
     struct Watch {
@@ -41,8 +44,11 @@ private:
     };
 
     void publish(const proto::Job& job, std::string_view event, bool final);
+    /// Sends `line` to each recipient and to every subscriber of all jobs, once each.
+    void send(std::vector<std::shared_ptr<net::Peer>> recipients, const std::string& line);
 
     std::unordered_map<std::string, std::vector<Watch>> by_job_;
+    std::unordered_map<std::string, std::vector<std::weak_ptr<net::Peer>>> by_batch_;
     std::unordered_map<std::uint64_t, std::weak_ptr<net::Peer>> all_jobs_;
 };
 

@@ -10,6 +10,7 @@ namespace taskpool::daemon::ops {
 void handle(proto::HelloRequest req, Call& call);
 void handle(proto::PingRequest req, Call& call);
 void handle(proto::SubmitRequest req, Call& call);
+void handle(proto::MapRequest req, Call& call);
 void handle(proto::GetRequest req, Call& call);
 void handle(proto::CancelRequest req, Call& call);
 void handle(proto::ListRequest req, Call& call);

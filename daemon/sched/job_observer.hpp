@@ -1,15 +1,21 @@
 #pragma once
 
+#include <string>
+
 #include "proto/job.hpp"
+#include "proto/reply.hpp"
 
 namespace taskpool::daemon::sched {
 
-/// Told of every job that starts or ends, on the io thread (events fan-out).
+/// Told of every job that starts or ends, and of every batch that ends, on the io
+/// thread (events fan-out).
 class JobObserver {
 public:
     virtual ~JobObserver() = default;
     virtual void job_started(const proto::Job& job) = 0;
     virtual void job_finished(const proto::Job& job) = 0;
+    /// After the last job of a `map` has finished.
+    virtual void batch_finished(const std::string& batch, const proto::BatchCounts& counts) = 0;
 };
 
 }  // namespace taskpool::daemon::sched

@@ -32,10 +32,19 @@ std::chrono::steady_clock::duration to_duration(double seconds) {
 }  // namespace
 
 struct Scheduler::BlockedSubmit {
-    JobSpec spec;
-    PoolKind pool;
-    std::function<void(Result<const Job*>)> done;
+    std::size_t jobs;
+    std::function<void()> admit;
+    std::function<void(Error)> refuse;
     asio::steady_timer timer;
+
+    /// Hands the submit over once, to whichever of admit and refuse comes first.
+    template <class F>
+    void end(F&& f) {
+        admit = nullptr;
+        refuse = nullptr;
+        timer.cancel();
+        f();
+    }
 };
 
 Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings,
@@ -56,12 +65,13 @@ Executor* Scheduler::executor(PoolKind pool) const {
     return executors_[static_cast<std::size_t>(pool)];
 }
 
-Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, PoolKind& pool) const {
-    task = tasks_.find(spec.task);
+Result<void> Scheduler::resolve(const std::string& task_name, const proto::SubmitOptions& options,
+                                const tasks::Task*& task, PoolKind& pool) const {
+    task = tasks_.find(task_name);
     if (task == nullptr) {
-        return Error{ErrorCode::no_such_task, "no task named '" + spec.task + "'"};
+        return Error{ErrorCode::no_such_task, "no task named '" + task_name + "'"};
     }
-    pool = spec.options.pool.value_or(task->pool);
+    pool = options.pool.value_or(task->pool);
     if (!task->runs_on(pool)) {
         return proto::bad_request("field 'pool': task '" + task->name + "' cannot run on the " +
                                   std::string(to_string(pool)) + " pool");
@@ -70,12 +80,76 @@ Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, Poo
         return proto::bad_request("field 'pool': this daemon has no " +
                                   std::string(to_string(pool)) + " pool");
     }
+    return {};
+}
+
+Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, PoolKind& pool) const {
+    if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
+        return resolved;
+    }
     return task->check(*spec.args);
+}
+
+Result<void> Scheduler::check_map(const MapSpec& spec, const tasks::Task*& task,
+                                  PoolKind& pool) const {
+    if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
+        return resolved;
+    }
+    for (std::size_t i = 0; i < spec.items.size(); ++i) {
+        if (auto checked = task->check(*spec.items[i]); !checked) {
+            return Error{checked.error().code,
+                         "items[" + std::to_string(i) + "]: " + checked.error().message};
+        }
+    }
+    if (spec.items.size() > settings_.queue_max_size) {
+        return Error{ErrorCode::queue_full,
+                     std::to_string(spec.items.size()) + " items are more than the " +
+                         std::string(to_string(pool)) + " pool's queue holds (queue.max_size " +
+                         std::to_string(settings_.queue_max_size) + ")"};
+    }
+    return {};
+}
+
+Error Scheduler::queue_full(PoolKind pool) const {
+    return Error{ErrorCode::queue_full, "the " + std::string(to_string(pool)) +
+                                            " pool's queue is full (queue.max_size " +
+                                            std::to_string(settings_.queue_max_size) + ")"};
+}
+
+Error Scheduler::shutting_down() const {
+    return Error{ErrorCode::shutting_down, "the daemon is shutting down and takes no new jobs"};
+}
+
+JobRecord& Scheduler::accept(const tasks::Task& task, PoolKind pool, std::string task_name,
+                             std::shared_ptr<const nlohmann::json> args,
+                             const proto::SubmitOptions& options, std::optional<std::string> key,
+                             const std::optional<std::string>& batch) {
+    JobRecord record;
+    record.seq = next_seq_++;
+    record.task = &task;
+    record.job.id = ids_.next("j-");
+    record.job.task = std::move(task_name);
+    record.job.args = std::move(args);
+    record.job.pool = pool;
+    record.job.priority = options.priority;
+    record.job.batch = batch;
+    record.job.submitted_at = proto::now_timestamp();
+    double timeout =
+        options.timeout_s.value_or(task.timeout_s.value_or(settings_.default_timeout_s));
+    if (timeout > 0) {
+        record.timeout_s = timeout;
+    }
+    record.retries_left = options.retries;
+    record.key = std::move(key);
+    JobRecord& r = table_.insert(std::move(record));
+    ++counts_.submitted;
+    enqueue(r);
+    return r;
 }
 
 Result<const Job*> Scheduler::submit(JobSpec spec) {
     if (shutting_down_) {
-        return Error{ErrorCode::shutting_down, "the daemon is shutting down and takes no new jobs"};
+        return shutting_down();
     }
     if (spec.key) {
         if (auto* existing = table_.find_by_key(*spec.key)) {
@@ -87,31 +161,35 @@ Result<const Job*> Scheduler::submit(JobSpec spec) {
     if (auto checked = check(spec, task, pool); !checked) {
         return checked.error();
     }
-    if (queue(pool).size() >= settings_.queue_max_size) {
-        return Error{ErrorCode::queue_full, "the " + std::string(to_string(pool)) +
-                                                " pool's queue is full (queue.max_size " +
-                                                std::to_string(settings_.queue_max_size) + ")"};
+    if (!has_room(pool, 1)) {
+        return queue_full(pool);
     }
-    JobRecord record;
-    record.seq = next_seq_++;
-    record.task = task;
-    record.job.id = ids_.next("j-");
-    record.job.task = std::move(spec.task);
-    record.job.args = std::move(spec.args);
-    record.job.pool = pool;
-    record.job.priority = spec.options.priority;
-    record.job.submitted_at = proto::now_timestamp();
-    double timeout =
-        spec.options.timeout_s.value_or(task->timeout_s.value_or(settings_.default_timeout_s));
-    if (timeout > 0) {
-        record.timeout_s = timeout;
+    return &accept(*task, pool, std::move(spec.task), std::move(spec.args), spec.options,
+                   std::move(spec.key), std::nullopt)
+                .job;
+}
+
+Result<Batch> Scheduler::submit_map(MapSpec spec) {
+    if (shutting_down_) {
+        return shutting_down();
     }
-    record.retries_left = spec.options.retries;
-    record.key = std::move(spec.key);
-    JobRecord& r = table_.insert(std::move(record));
-    ++counts_.submitted;
-    enqueue(r);
-    return &r.job;
+    const tasks::Task* task = nullptr;
+    PoolKind pool{};
+    if (auto checked = check_map(spec, task, pool); !checked) {
+        return checked.error();
+    }
+    if (!has_room(pool, spec.items.size())) {
+        return queue_full(pool);
+    }
+    Batch batch{ids_.next("b-"), {}};
+    batch.jobs.reserve(spec.items.size());
+    for (auto& item : spec.items) {
+        batch.jobs.push_back(
+            &accept(*task, pool, spec.task, std::move(item), spec.options, std::nullopt, batch.id)
+                 .job);
+    }
+    batches_[batch.id].pending = batch.jobs.size();
+    return batch;
 }
 
 void Scheduler::submit_blocking(JobSpec spec, double block_s,
@@ -119,38 +197,61 @@ void Scheduler::submit_blocking(JobSpec spec, double block_s,
     const tasks::Task* task = nullptr;
     PoolKind pool{};
     bool full = !shutting_down_ && !(spec.key && table_.find_by_key(*spec.key)) &&
-                check(spec, task, pool).ok() && queue(pool).size() >= settings_.queue_max_size;
+                check(spec, task, pool).ok() && !has_room(pool, 1);
     if (!full || block_s <= 0) {
         done(submit(std::move(spec)));
         return;
     }
+    auto shared = std::make_shared<JobSpec>(std::move(spec));
+    block(
+        pool, 1, block_s, [this, shared, done] { done(submit(std::move(*shared))); },
+        [done](Error e) { done(std::move(e)); });
+}
+
+void Scheduler::submit_map_blocking(MapSpec spec, double block_s,
+                                    std::function<void(Result<Batch>)> done) {
+    const tasks::Task* task = nullptr;
+    PoolKind pool{};
+    bool full =
+        !shutting_down_ && check_map(spec, task, pool).ok() && !has_room(pool, spec.items.size());
+    if (!full || block_s <= 0) {
+        done(submit_map(std::move(spec)));
+        return;
+    }
+    auto jobs = spec.items.size();
+    auto shared = std::make_shared<MapSpec>(std::move(spec));
+    block(
+        pool, jobs, block_s, [this, shared, done] { done(submit_map(std::move(*shared))); },
+        [done](Error e) { done(std::move(e)); });
+}
+
+void Scheduler::block(PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
+                      std::function<void(Error)> refuse) {
     auto blocked = std::make_shared<BlockedSubmit>(
-        BlockedSubmit{std::move(spec), pool, std::move(done), asio::steady_timer(io_)});
+        BlockedSubmit{jobs, std::move(admit), std::move(refuse), asio::steady_timer(io_)});
     blocked->timer.expires_after(to_duration(block_s));
-    blocked->timer.async_wait([this, blocked, block_s](std::error_code ec) {
-        if (ec || !blocked->done) {
+    blocked->timer.async_wait([this, blocked, pool, block_s](std::error_code ec) {
+        if (ec || !blocked->refuse) {
             return;
         }
-        auto& waiting = blocked_[static_cast<std::size_t>(blocked->pool)];
+        auto& waiting = blocked_[static_cast<std::size_t>(pool)];
         waiting.erase(std::find(waiting.begin(), waiting.end(), blocked));
-        auto d = std::move(blocked->done);
-        blocked->done = nullptr;
-        d(Error{ErrorCode::queue_full, "the " + std::string(to_string(blocked->pool)) +
-                                           " pool's queue stayed full for " +
-                                           seconds_text(block_s)});
+        blocked->end([refuse = blocked->refuse, pool, block_s] {
+            refuse(Error{ErrorCode::queue_full, "the " + std::string(to_string(pool)) +
+                                                    " pool's queue stayed full for " +
+                                                    seconds_text(block_s)});
+        });
     });
     blocked_[static_cast<std::size_t>(pool)].push_back(std::move(blocked));
 }
 
 void Scheduler::admit_blocked(PoolKind pool) {
+    // In arrival order: a large map at the front is not overtaken by small submits.
     auto& waiting = blocked_[static_cast<std::size_t>(pool)];
-    while (!waiting.empty() && queue(pool).size() < settings_.queue_max_size) {
+    while (!waiting.empty() && has_room(pool, waiting.front()->jobs)) {
         auto blocked = std::move(waiting.front());
         waiting.pop_front();
-        auto d = std::move(blocked->done);
-        blocked->done = nullptr;
-        blocked->timer.cancel();
-        d(submit(std::move(blocked->spec)));
+        blocked->end([admit = blocked->admit] { admit(); });
     }
 }
 
@@ -225,11 +326,7 @@ void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
         shutting_down_ = true;
         for (auto& waiting : blocked_) {
             for (auto& blocked : std::exchange(waiting, {})) {
-                auto d = std::move(blocked->done);
-                blocked->done = nullptr;
-                blocked->timer.cancel();
-                d(Error{ErrorCode::shutting_down,
-                        "the daemon is shutting down and takes no new jobs"});
+                blocked->end([this, refuse = blocked->refuse] { refuse(shutting_down()); });
             }
         }
     }
@@ -377,6 +474,9 @@ void Scheduler::finish(JobRecord& r, JobState state) {
             break;
     }
     observer_.job_finished(r.job);
+    if (r.job.batch) {
+        count_in_batch(*r.job.batch, state);
+    }
     for (auto& waiter : std::exchange(r.waiters, {})) {
         if (waiter->done) {
             auto d = std::move(waiter->done);
@@ -390,6 +490,22 @@ void Scheduler::finish(JobRecord& r, JobState state) {
     table_.retain(r, std::chrono::steady_clock::now());
     arm_retention_timer();
     check_idle();
+}
+
+void Scheduler::count_in_batch(const std::string& batch, JobState state) {
+    auto it = batches_.find(batch);
+    if (it == batches_.end()) {
+        return;
+    }
+    auto& counts = it->second.counts;
+    (state == JobState::succeeded ? counts.succeeded
+     : state == JobState::failed  ? counts.failed
+                                  : counts.cancelled)++;
+    if (--it->second.pending == 0) {
+        auto done = counts;
+        batches_.erase(it);
+        observer_.batch_finished(batch, done);
+    }
 }
 
 void Scheduler::arm_retention_timer() {

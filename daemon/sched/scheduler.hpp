@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -18,6 +19,7 @@
 #include "job_id.hpp"
 #include "job_observer.hpp"
 #include "job_table.hpp"
+#include "proto/reply.hpp"
 #include "proto/request.hpp"
 #include "proto/result.hpp"
 #include "ready_queue.hpp"
@@ -30,6 +32,19 @@ struct JobSpec {
     std::shared_ptr<const nlohmann::json> args;
     std::optional<std::string> key;
     proto::SubmitOptions options;
+};
+
+/// What `map` asks for: one job per item, all of one batch.
+struct MapSpec {
+    std::string task;
+    std::vector<std::shared_ptr<const nlohmann::json>> items;
+    proto::SubmitOptions options;
+};
+
+/// An accepted map: its batch id and its jobs, in the order of the items.
+struct Batch {
+    std::string id;
+    std::vector<const proto::Job*> jobs;
 };
 
 /// Counts since start (submitted, finished by state) and gauges (queued, running).
@@ -79,6 +94,13 @@ public:
     /// As submit(), but a full queue makes it wait up to `block_s` for room.
     void submit_blocking(JobSpec spec, double block_s,
                          std::function<void(proto::Result<const proto::Job*>)> done);
+    /// Accepts every item as a job of one new batch, or none: an item that fails
+    /// its check fails the whole map (bad_request naming `items[i]`), and a queue
+    /// without room for all of them gives queue_full.
+    proto::Result<Batch> submit_map(MapSpec spec);
+    /// As submit_map(), but waits up to `block_s` for room for every item.
+    void submit_map_blocking(MapSpec spec, double block_s,
+                             std::function<void(proto::Result<Batch>)> done);
 
     const proto::Job* find(std::string_view id);
     /// Calls `done` once the job is final, or after `seconds` (infinity: no limit)
@@ -110,8 +132,33 @@ private:
     const Queue& queue(proto::PoolKind pool) const {
         return queues_[static_cast<std::size_t>(pool)];
     }
+    struct BatchRecord {
+        std::size_t pending = 0;
+        proto::BatchCounts counts;
+    };
+
+    /// The task and pool a job would run with, or why it cannot be accepted.
+    proto::Result<void> resolve(const std::string& task_name, const proto::SubmitOptions& options,
+                                const tasks::Task*& task, proto::PoolKind& pool) const;
     proto::Result<void> check(const JobSpec& spec, const tasks::Task*& task,
                               proto::PoolKind& pool) const;
+    /// The checks a map passes before any of its jobs is accepted.
+    proto::Result<void> check_map(const MapSpec& spec, const tasks::Task*& task,
+                                  proto::PoolKind& pool) const;
+    proto::Error queue_full(proto::PoolKind pool) const;
+    proto::Error shutting_down() const;
+    bool has_room(proto::PoolKind pool, std::size_t jobs) const {
+        return queue(pool).size() + jobs <= settings_.queue_max_size;
+    }
+    /// Creates the job's record and queues it.
+    JobRecord& accept(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
+                      std::shared_ptr<const nlohmann::json> args,
+                      const proto::SubmitOptions& options, std::optional<std::string> key,
+                      const std::optional<std::string>& batch);
+    /// Parks a submit or map until its pool's queue has room for `jobs`: then
+    /// `admit` runs; after `block_s`, or at shutdown, `refuse` gets the reason.
+    void block(proto::PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
+               std::function<void(proto::Error)> refuse);
     void enqueue(JobRecord& r);
     void schedule_dispatch();
     void dispatch();
@@ -121,6 +168,7 @@ private:
     void stop_running(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
     void admit_blocked(proto::PoolKind pool);
+    void count_in_batch(const std::string& batch, proto::JobState state);
     void arm_retention_timer();
     void check_idle();
 
@@ -133,6 +181,7 @@ private:
     std::array<Queue, 2> queues_;
     std::array<Executor*, 2> executors_{};
     std::array<std::deque<std::shared_ptr<BlockedSubmit>>, 2> blocked_;
+    std::unordered_map<std::string, BatchRecord> batches_;
     asio::steady_timer retention_timer_;
     std::optional<SteadyTime> retention_due_;
     JobCounts counts_;

@@ -1,0 +1,91 @@
+#include "handlers.hpp"
+
+namespace taskpool::daemon::ops {
+namespace {
+
+/// The reply of a map: its batch id and each job, in the order of the items.
+std::string encode_map_reply(const proto::RequestId& id, const std::string& batch,
+                             const std::vector<const proto::Job*>& jobs) {
+    return proto::encode_ok(id, [&](proto::JsonWriter& w) {
+        w.field("batch", batch);
+        w.key("jobs").begin_array();
+        for (const auto* job : jobs) {
+            proto::write_job(w, *job);
+        }
+        w.end_array();
+    });
+}
+
+/// Answers once every job of the batch has finished, or its wait has run out.
+void reply_when_done(Services& services, const Reply& reply, const sched::Batch& batch,
+                     double seconds) {
+    struct Pending {
+        std::string batch;
+        std::vector<proto::Job> jobs;
+        std::size_t left;
+        Reply reply;
+    };
+    auto pending = std::make_shared<Pending>(
+        Pending{batch.id, std::vector<proto::Job>(batch.jobs.size()), batch.jobs.size(), reply});
+    for (std::size_t i = 0; i < batch.jobs.size(); ++i) {
+        services.scheduler.wait(batch.jobs[i]->id, seconds, [pending, i](const proto::Job& job) {
+            pending->jobs[i] = job;
+            if (--pending->left > 0) {
+                return;
+            }
+            std::vector<const proto::Job*> jobs;
+            for (const auto& j : pending->jobs) {
+                jobs.push_back(&j);
+            }
+            pending->reply.line(encode_map_reply(pending->reply.id(), pending->batch, jobs));
+        });
+    }
+}
+
+}  // namespace
+
+void handle(proto::MapRequest req, Call& call) {
+    auto& services = call.services;
+    if (req.options.callback) {
+        call.reply.error(proto::bad_request("field 'callback': webhooks are not available yet"));
+        return;
+    }
+    sched::MapSpec spec{std::move(req.task), {}, req.options};
+    spec.items.reserve(req.items.size());
+    for (auto& item : req.items) {
+        spec.items.push_back(std::make_shared<const nlohmann::json>(std::move(item)));
+    }
+    auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,
+                     reply = call.reply](proto::Result<sched::Batch> result) {
+        if (!result) {
+            reply.error(result.error());
+            return;
+        }
+        const sched::Batch& batch = *result;
+        if (auto p = peer.lock()) {
+            if (options.notify) {
+                services.events.watch_batch(batch.id, p);
+            }
+            for (const auto* job : batch.jobs) {
+                if (options.notify) {
+                    services.events.watch(job->id, p, events::WatchKind::notify);
+                }
+                if (options.bind) {
+                    services.events.watch(job->id, p, events::WatchKind::bind);
+                }
+            }
+        }
+        if (options.wait) {
+            reply_when_done(services, reply, batch, *options.wait);
+        } else {
+            reply.line(encode_map_reply(reply.id(), batch.id, batch.jobs));
+        }
+    };
+    if (req.options.block_s) {
+        services.scheduler.submit_map_blocking(std::move(spec), *req.options.block_s, accepted);
+    } else {
+        accepted(services.scheduler.submit_map(std::move(spec)));
+    }
+}
+
+}  // namespace taskpool::daemon::ops
