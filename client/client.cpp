@@ -204,6 +204,28 @@ ClientResult<proto::Job> Client::submit(std::string task, json args, proto::Subm
     return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
 }
 
+ClientResult<BatchReply> Client::map(std::string task, std::vector<json> items,
+                                     proto::SubmitOptions options) {
+    auto reply = call(proto::MapRequest{std::move(task), std::move(items), std::move(options)});
+    if (!reply) {
+        return reply.error();
+    }
+    BatchReply batch;
+    batch.batch = reply->value("batch", "");
+    auto jobs = reply->find("jobs");
+    if (batch.batch.empty() || jobs == reply->end() || !jobs->is_array()) {
+        return protocol_error("the map reply has no batch or jobs");
+    }
+    for (const auto& j : *jobs) {
+        auto job = proto::decode_job(j);
+        if (!job) {
+            return protocol_error(job.error().message);
+        }
+        batch.jobs.push_back(std::move(*job));
+    }
+    return batch;
+}
+
 ClientResult<proto::Job> Client::get(const std::string& job, std::optional<double> wait_s) {
     auto reply = call(proto::GetRequest{job, wait_s});
     return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());

@@ -4,6 +4,7 @@
 
 #include "exit_codes.hpp"
 #include "globals.hpp"
+#include "job_flags.hpp"
 #include "output.hpp"
 
 namespace taskpool::cli {
@@ -12,10 +13,7 @@ namespace {
 struct SubmitOptions {
     std::string task;
     std::string args = "null";
-    std::optional<std::string> pool;
-    int priority = 0;
-    std::optional<double> timeout_s;
-    int retries = 0;
+    JobFlags job;
     std::optional<std::string> key;
     std::optional<double> wait_s;
     bool detach = false;
@@ -31,13 +29,7 @@ int run_submit(const SubmitOptions& o, Globals& g) {
     if (!client) {
         return g.exit_code;
     }
-    proto::SubmitOptions options;
-    if (o.pool) {
-        options.pool = proto::pool_from_string(*o.pool);
-    }
-    options.priority = o.priority;
-    options.timeout_s = o.timeout_s;
-    options.retries = o.retries;
+    proto::SubmitOptions options = o.job.options();
     if (!o.detach) {
         options.wait = o.wait_s.value_or(std::numeric_limits<double>::infinity());
     }
@@ -65,12 +57,7 @@ void setup_submit(CLI::App& app, Globals& g) {
     auto* cmd = app.add_subcommand("submit", "Submit a job, wait for it and print its result");
     cmd->add_option("task", o->task, "the task to run")->required();
     cmd->add_option("args", o->args, "the job's args as JSON, e.g. '{\"n\":30}'");
-    cmd->add_option("--pool", o->pool, "thread or process (default: the task's own)")
-        ->check(CLI::IsMember({"thread", "process"}));
-    cmd->add_option("--priority", o->priority, "-100 to 100; higher starts first")
-        ->check(CLI::Range(-100, 100));
-    cmd->add_option("--timeout", o->timeout_s, "stop the job after this many seconds");
-    cmd->add_option("--retries", o->retries, "further attempts if it fails");
+    o->job.add_to(*cmd);
     cmd->add_option("--key", o->key, "idempotency key: a second submit returns the first job");
     cmd->add_option("--wait", o->wait_s, "wait at most this many seconds (exit 4 if unfinished)");
     cmd->add_flag("--detach,-d", o->detach, "print the job id and return without waiting");

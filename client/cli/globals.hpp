@@ -38,5 +38,6 @@ void setup_ping(CLI::App& app, Globals& g);
 void setup_resize(CLI::App& app, Globals& g);
 void setup_shutdown(CLI::App& app, Globals& g);
 void setup_kv(CLI::App& app, Globals& g);
+void setup_map(CLI::App& app, Globals& g);
 
 }  // namespace taskpool::cli

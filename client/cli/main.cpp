@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
     app.add_flag("--json", g.json, "print JSON for scripts instead of text for people");
 
     setup_submit(app, g);
+    setup_map(app, g);
     setup_get(app, g);
     setup_wait(app, g);
     setup_cancel(app, g);

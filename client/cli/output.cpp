@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 namespace taskpool::cli {
@@ -92,6 +93,41 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
         }
         std::cout << line << "\n";
     }
+}
+
+ProgressBar::ProgressBar(std::size_t total) : total_(total), drawn_(started_) {}
+
+void ProgressBar::update(std::size_t done, std::size_t failed) {
+    done_ = done;
+    failed_ = failed;
+    if (Clock::now() - drawn_ >= std::chrono::milliseconds(100)) {
+        draw();
+    }
+}
+
+void ProgressBar::finish() {
+    draw();
+    std::cerr << "\n";
+}
+
+void ProgressBar::draw() {
+    constexpr std::size_t width = 30;
+    drawn_ = Clock::now();
+    double elapsed = std::chrono::duration<double>(drawn_ - started_).count();
+    double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0;
+    std::size_t filled = total_ == 0 ? width : done_ * width / total_;
+    char line[160];
+    std::string eta = "--:--";
+    if (rate > 0) {
+        auto left = static_cast<long>(static_cast<double>(total_ - done_) / rate + 0.5);
+        char text[32];
+        std::snprintf(text, sizeof text, "%ld:%02ld", left / 60, left % 60);
+        eta = text;
+    }
+    std::snprintf(line, sizeof line, "\r[%s%s] %zu/%zu  %zu failed  %.0f/s  ETA %s \x1b[K",
+                  std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done_,
+                  total_, failed_, rate, eta.c_str());
+    std::cerr << line << std::flush;
 }
 
 }  // namespace taskpool::cli

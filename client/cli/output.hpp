@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,5 +22,25 @@ void print_json_line(const nlohmann::json& value);
 void print_table(const std::vector<std::vector<std::string>>& rows);
 /// A JSON value for a person: strings bare, everything else as compact JSON.
 std::string human_value(const nlohmann::json& value);
+
+/// A one-line progress bar on stderr: done/total, failures, rate and time left.
+/// Redrawn at most ten times a second, and once more by finish().
+class ProgressBar {
+public:
+    explicit ProgressBar(std::size_t total);
+    void update(std::size_t done, std::size_t failed);
+    /// Draws the final state and ends the line.
+    void finish();
+
+private:
+    void draw();
+
+    using Clock = std::chrono::steady_clock;
+    std::size_t total_;
+    std::size_t done_ = 0;
+    std::size_t failed_ = 0;
+    Clock::time_point started_ = Clock::now();
+    Clock::time_point drawn_{};
+};
 
 }  // namespace taskpool::cli

@@ -1,7 +1,11 @@
 // The real taskpool binary against the real daemon: output, --json, exit codes.
+#include <fstream>
+#include <sstream>
+
 #include <doctest/doctest.h>
 
 #include "../support/daemon_process.hpp"
+#include "../support/temp_dir.hpp"
 
 using namespace taskpool::test;
 using nlohmann::json;
@@ -152,4 +156,95 @@ TEST_CASE("cli.kv_commands_and_their_exit_codes" * doctest::timeout(30)) {
     CHECK(missing.exit_code == 0);
     CHECK(missing.out.empty());
     CHECK(cli(d, {"kv"}).exit_code == 2);
+}
+
+TEST_CASE("cli.map_prints_results_in_input_order" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"thread_pool", {{"size", 3}}}}});
+    auto stdin_items = "{\"seconds\":0.3}\n{\"seconds\":0.1}\n\n{\"seconds\":0}\n";
+    auto r = run_command({binary_path("taskpool"), "--addr", d.address(), "map", "sleep"}, {},
+                         stdin_items);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "{\"slept\":0.3}\n{\"slept\":0.1}\n{\"slept\":0}\n");
+    CHECK(r.err.empty());  // no progress bar: stderr is not a terminal
+
+    // --unordered prints as they finish; --json prints whole jobs.
+    r = run_command(
+        {binary_path("taskpool"), "--addr", d.address(), "--json", "map", "sleep", "--unordered"},
+        {}, stdin_items);
+    CHECK(r.exit_code == 0);
+    std::vector<json> jobs;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+        jobs.push_back(json::parse(line));
+    }
+    REQUIRE(jobs.size() == 3);
+    CHECK(jobs.front()["result"]["slept"] == 0);
+    CHECK(jobs.back()["result"]["slept"] == 0.3);
+    CHECK(jobs.front()["batch"] == jobs.back()["batch"]);
+}
+
+TEST_CASE("cli.map_of_many_items_from_a_file_with_failures" * doctest::timeout(60)) {
+    DaemonProcess d;
+    TempDir dir;
+    auto path = (dir.path() / "items").string();
+    {
+        std::ofstream out(path);
+        for (int i = 0; i < 5000; ++i) {
+            // Every 1000th item fails; the rest echo.
+            out << (i % 1000 == 999 ? json{{"message", "item " + std::to_string(i)}}
+                                    : json{{"message", "no"}})
+                << "\n";
+        }
+    }
+    auto r = cli(d, {"map", "fail", path});
+    CHECK(r.exit_code == 1);  // an item failed
+    std::istringstream lines(r.out);
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+        if (count == 999) {
+            CHECK(line == "error: task_error: item 999");
+        }
+        ++count;
+    }
+    CHECK(count == 5000);
+    auto ok = cli(d, {"map", "echo", path});
+    CHECK(ok.exit_code == 0);
+
+    std::ofstream(path) << "{\"n\":1}\nnot json\n";
+    auto bad = cli(d, {"map", "fib", path});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("line 2 is not JSON") != std::string::npos);
+    CHECK(cli(d, {"map", "fib", "/no/such/file"}).exit_code == 2);
+    auto refused = cli(d, {"map", "fib"}, {});  // nothing on stdin: nothing to do
+    CHECK(refused.exit_code == 0);
+}
+
+TEST_CASE("cli.map_draws_a_progress_bar_on_a_terminal" * doctest::timeout(60)) {
+    DaemonProcess d;
+    TempDir dir;
+    auto path = (dir.path() / "items").string();
+    {
+        std::ofstream out(path);
+        for (int i = 0; i < 300; ++i) {
+            out << "{\"seconds\":0.002}\n";
+        }
+    }
+    // script(1) runs the CLI on a pseudo-terminal.
+    auto command = [&](const std::string& flags) {
+        return binary_path("taskpool") + " --addr " + d.address() + flags + " map sleep " + path +
+               " > " + (dir.path() / "out").string();
+    };
+    auto r = run_command({"/usr/bin/script", "-qec", command(""), "/dev/null"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("300/300  0 failed") != std::string::npos);
+    CHECK(r.out.find("[##############################]") != std::string::npos);
+    // The results went to the file, without the bar.
+    std::ifstream results(dir.path() / "out");
+    std::string first;
+    std::getline(results, first);
+    CHECK(first == "{\"slept\":0.002}");
+    // --json never draws it.
+    auto quiet = run_command({"/usr/bin/script", "-qec", command(" --json"), "/dev/null"});
+    CHECK(quiet.out.find("300/300") == std::string::npos);
 }

@@ -39,6 +39,12 @@ struct Event {
     nlohmann::json body;  // the whole event line
 };
 
+/// An accepted map: its batch id and its jobs, in the order of the items.
+struct BatchReply {
+    std::string batch;
+    std::vector<proto::Job> jobs;
+};
+
 /// A blocking client of one taskpoold connection.
 ///
 /// connect() says hello (with the token, if any) and checks the protocol version.
@@ -67,6 +73,10 @@ public:
     ClientResult<proto::Job> submit(std::string task, nlohmann::json args = nullptr,
                                     proto::SubmitOptions options = {},
                                     std::optional<std::string> key = std::nullopt);
+    /// Submits one job per item, all or none (`map`). One line carries them all: keep
+    /// it under the daemon's limits.max_message_bytes.
+    ClientResult<BatchReply> map(std::string task, std::vector<nlohmann::json> items,
+                                 proto::SubmitOptions options = {});
     /// `wait_s`: wait until the job has finished, at most this long (infinity: no limit).
     ClientResult<proto::Job> get(const std::string& job, std::optional<double> wait_s = {});
     ClientResult<proto::Job> cancel(const std::string& job);

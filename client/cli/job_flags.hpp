@@ -1,0 +1,25 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "proto/request.hpp"
+
+namespace taskpool::cli {
+
+/// The flags `submit` and `map` share: where and how each job runs.
+struct JobFlags {
+    std::optional<std::string> pool;
+    int priority = 0;
+    std::optional<double> timeout_s;
+    int retries = 0;
+
+    /// Adds --pool, --priority, --timeout and --retries to `cmd`.
+    void add_to(CLI::App& cmd);
+    /// The submit options they set; the rest keep their defaults.
+    proto::SubmitOptions options() const;
+};
+
+}  // namespace taskpool::cli
