@@ -23,6 +23,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "events/subscriptions.hpp"
+#include "events/webhooks.hpp"
 #include "net/connection_registry.hpp"
 #include "net/listener.hpp"
 #include "ops/dispatcher.hpp"
@@ -180,6 +181,11 @@ int run(const Config& config) {
          config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained)},
         events);
 
+    events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),
+                               config.callbacks.backoff_s, config.callbacks.timeout_s,
+                               config.callbacks.secret});
+    scheduler.set_callback_sink(&webhooks);
+
     net::ConnectionRegistry connections;
     kv::KvStore kv;
     std::function<void(ShutdownMode)> begin_shutdown;
@@ -189,6 +195,7 @@ int run(const Config& config) {
                            events,
                            connections,
                            kv,
+                           webhooks,
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);
@@ -248,6 +255,7 @@ int run(const Config& config) {
     io.run();
     threads.shutdown();
     processes.shutdown();
+    webhooks.stop(close_grace);
     spdlog::info("stopped");
     return 0;
 }

@@ -33,6 +33,12 @@ void read_callback(FieldReader& r, const json& doc, std::optional<CallbackSpec>&
     FieldReader cr(*it, "callback.");
     CallbackSpec spec;
     cr.text("url", spec.url);
+    auto scheme_end = spec.url.find("://");
+    auto scheme = spec.url.substr(0, scheme_end == std::string::npos ? 0 : scheme_end);
+    if (!spec.url.empty() &&
+        ((scheme != "http" && scheme != "https") || spec.url.size() == scheme_end + 3)) {
+        cr.fail("url", "must be an http:// or https:// URL with a host");
+    }
     std::optional<std::vector<std::string>> events;
     cr.text_list("events", events);
     if (auto done = cr.finish(); !done) {

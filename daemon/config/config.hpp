@@ -50,6 +50,13 @@ struct Config {
         std::int64_t max_output_buffer_bytes = 8388608;
     } limits;
 
+    struct Callbacks {
+        std::int64_t max_attempts = 5;
+        double backoff_s = 1;   // before the second attempt; doubles after each
+        double timeout_s = 10;  // of one attempt
+        std::optional<std::string> secret;  // HMAC-SHA256 signature of each POST
+    } callbacks;
+
     struct Shutdown {
         double drain_timeout_s = 8;
     } shutdown;

@@ -39,6 +39,10 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("limits.idle_timeout_s", c.limits.idle_timeout_s, Range{0.01, 366 * day});
     v("limits.request_timeout_s", c.limits.request_timeout_s, Range{0.01, day});
     v("limits.max_output_buffer_bytes", c.limits.max_output_buffer_bytes, Range{4096, 1LL << 34});
+    v("callbacks.max_attempts", c.callbacks.max_attempts, Range{1, 100});
+    v("callbacks.backoff_s", c.callbacks.backoff_s, Range{0, day});
+    v("callbacks.timeout_s", c.callbacks.timeout_s, Range{0.1, 3600});
+    v("callbacks.secret", c.callbacks.secret);
     v("shutdown.drain_timeout_s", c.shutdown.drain_timeout_s, Range{0, day});
     v("log.level", c.log.level, Choices{"trace", "debug", "info", "warn", "error", "off"});
     v("log.format", c.log.format, Choices{"text", "json"});

@@ -9,6 +9,7 @@
 
 #include "daemon/config/config.hpp"
 #include "daemon/events/subscriptions.hpp"
+#include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
 #include "daemon/net/connection_registry.hpp"
 #include "daemon/net/peer.hpp"
@@ -27,6 +28,7 @@ struct Services {
     events::Subscriptions& events;
     net::ConnectionRegistry& connections;
     kv::KvStore& kv;
+    const events::Webhooks& webhooks;
     /// Begins the shutdown sequence (after the current handler returns).
     std::function<void(proto::ShutdownMode)> shutdown;
     std::chrono::steady_clock::time_point started_at;

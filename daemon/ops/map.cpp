@@ -46,10 +46,6 @@ void reply_when_done(Services& services, const Reply& reply, const sched::Batch&
 
 void handle(proto::MapRequest req, Call& call) {
     auto& services = call.services;
-    if (req.options.callback) {
-        call.reply.error(proto::bad_request("field 'callback': webhooks are not available yet"));
-        return;
-    }
     sched::MapSpec spec{std::move(req.task), {}, req.options};
     spec.items.reserve(req.items.size());
     for (auto& item : req.items) {

@@ -26,6 +26,11 @@ void handle(proto::StatsRequest, Call& call) {
     auto& services = call.services;
     auto& scheduler = services.scheduler;
     auto counts = scheduler.counts();
+    auto hooks = services.webhooks.counts();
+    nlohmann::json callbacks = {{"delivered", hooks.delivered},
+                                {"failed", hooks.failed},
+                                {"retries", hooks.retries},
+                                {"pending", hooks.pending}};
     auto uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
     call.reply.ok({{"uptime_s", std::floor(uptime.count() * 1000) / 1000},
@@ -40,7 +45,8 @@ void handle(proto::StatsRequest, Call& call) {
                      {"failed", counts.failed},
                      {"cancelled", counts.cancelled}}},
                    {"connections", services.connections.size()},
-                   {"kv", {{"keys", services.kv.size()}}}});
+                   {"kv", {{"keys", services.kv.size()}}},
+                   {"callbacks", callbacks}});
 }
 
 }  // namespace taskpool::daemon::ops

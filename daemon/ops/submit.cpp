@@ -4,10 +4,6 @@ namespace taskpool::daemon::ops {
 
 void handle(proto::SubmitRequest req, Call& call) {
     auto& services = call.services;
-    if (req.options.callback) {
-        call.reply.error(proto::bad_request("field 'callback': webhooks are not available yet"));
-        return;
-    }
     sched::JobSpec spec{std::move(req.task),
                         std::make_shared<const nlohmann::json>(std::move(req.args)),
                         std::move(req.key), req.options};

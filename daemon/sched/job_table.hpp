@@ -14,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "proto/job.hpp"
+#include "proto/request.hpp"
 
 namespace taskpool::daemon::tasks {
 struct Task;
@@ -33,6 +34,7 @@ struct JobRecord {
     std::optional<double> timeout_s;
     int retries_left = 0;
     std::optional<std::string> key;
+    std::optional<proto::CallbackSpec> callback;        // a webhook when it ends
     std::uint64_t run_handle = 0;                       // the pool's handle of the running attempt
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
     std::vector<std::shared_ptr<Waiter>> waiters;

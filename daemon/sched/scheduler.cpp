@@ -80,6 +80,9 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
         return proto::bad_request("field 'pool': this daemon has no " +
                                   std::string(to_string(pool)) + " pool");
     }
+    if (options.callback && callbacks_ == nullptr) {
+        return proto::bad_request("field 'callback': this daemon sends no webhooks");
+    }
     return {};
 }
 
@@ -141,6 +144,7 @@ JobRecord& Scheduler::accept(const tasks::Task& task, PoolKind pool, std::string
     }
     record.retries_left = options.retries;
     record.key = std::move(key);
+    record.callback = options.callback;
     JobRecord& r = table_.insert(std::move(record));
     ++counts_.submitted;
     enqueue(r);
@@ -474,6 +478,11 @@ void Scheduler::finish(JobRecord& r, JobState state) {
             break;
     }
     observer_.job_finished(r.job);
+    if (r.callback && callbacks_ != nullptr &&
+        std::find(r.callback->events.begin(), r.callback->events.end(), to_string(state)) !=
+            r.callback->events.end()) {
+        callbacks_->deliver(*r.callback, r.job);
+    }
     if (r.job.batch) {
         count_in_batch(*r.job.batch, state);
     }

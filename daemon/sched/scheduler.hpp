@@ -14,6 +14,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "callback_sink.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "executor.hpp"
 #include "job_id.hpp"
@@ -87,6 +88,8 @@ public:
     /// The pool that runs jobs of this kind; a pool with none takes no jobs.
     void set_executor(proto::PoolKind pool, Executor* executor);
     Executor* executor(proto::PoolKind pool) const;
+    /// Where finished jobs with a `callback` go; none: callbacks are refused.
+    void set_callback_sink(CallbackSink* sink) { callbacks_ = sink; }
 
     /// Accepts a job, or fails at once: no_such_task, bad_request, queue_full,
     /// shutting_down. A known idempotency key returns that job and starts nothing.
@@ -180,6 +183,7 @@ private:
     IdGenerator ids_;
     std::array<Queue, 2> queues_;
     std::array<Executor*, 2> executors_{};
+    CallbackSink* callbacks_ = nullptr;
     std::array<std::deque<std::shared_ptr<BlockedSubmit>>, 2> blocked_;
     std::unordered_map<std::string, BatchRecord> batches_;
     asio::steady_timer retention_timer_;

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/proc.hpp"
+#include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 
 using namespace taskpool::test;
@@ -199,9 +201,16 @@ TEST_CASE("process_pool.kill_9_of_the_daemon_takes_its_workers" * doctest::timeo
 
 TEST_CASE("process_pool.workers_that_cannot_start_are_retried_with_back_off" *
           doctest::timeout(30)) {
-    // 1 MB of address space: a worker dies before it can say it is ready.
-    DaemonProcess d({.config = {{"process_pool", {{"size", 1}, {"memory_limit_mb", 1}}}}});
+    // A plugin that goes away while the daemon runs (an upgrade half done): the
+    // next workers cannot load it, and die before they are ready.
+    TempDir plugins;
+    auto plugin = plugins.path() / "plugin.so";
+    std::filesystem::copy_file(TASKPOOL_EXAMPLE_PLUGIN_PATH, plugin);
+    DaemonProcess d({.config = {{"process_pool", {{"size", 1}}}, {"plugins", {plugin.string()}}}});
     LineClient c(d.port());
+    auto worker = c.request({{"op", "stats"}})["pools"]["process"]["workers"][0]["pid"];
+    std::filesystem::remove(plugin);
+    ::kill(worker.get<pid_t>(), SIGKILL);
     auto failures = [&d] {
         auto log = d.log();
         std::size_t n = 0;
@@ -306,11 +315,11 @@ TEST_CASE("process_pool.memory_limit_fails_the_job_not_the_pool" * doctest::time
     return;
 #endif
     DaemonProcess d(
-        {.config = {{"process_pool", {{"size", 1}, {"memory_limit_mb", 32}}},
+        {.config = {{"process_pool", {{"size", 1}, {"memory_limit_mb", 64}}},
                     {"limits",
                      {{"max_message_bytes", 64 << 20}, {"max_output_buffer_bytes", 64 << 20}}}}});
     LineClient c(d.port());
-    // 40 MB of args cannot even be parsed within 32 MB of address space.
+    // 40 MB of args cannot even be read and parsed within 64 MB of address space.
     auto big =
         run(c, {{"task", "echo"}, {"pool", "process"}, {"args", std::string(40 << 20, 'm')}});
     CHECK(big["error"]["code"] == "worker_crashed");

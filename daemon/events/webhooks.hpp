@@ -1,0 +1,77 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "daemon/sched/callback_sink.hpp"
+#include "daemon/sched/job_id.hpp"
+
+namespace taskpool::daemon::events {
+
+struct WebhookSettings {
+    int max_attempts = 5;
+    double backoff_s = 1;               // before the second attempt; doubles after each
+    double timeout_s = 10;              // of one attempt, connecting included
+    std::optional<std::string> secret;  // signs each POST with HMAC-SHA256
+};
+
+/// Deliveries since start.
+struct WebhookCounts {
+    std::uint64_t delivered = 0;  // a 2xx came back
+    std::uint64_t failed = 0;     // max_attempts ran out
+    std::uint64_t retries = 0;    // attempts after the first
+    std::uint64_t pending = 0;    // not yet delivered nor given up
+};
+
+/// POSTs finished jobs to their `callback` URL (PROTOCOL.md section 5) from a
+/// thread of its own, with libcurl's multi interface: every delivery in flight at
+/// once, so a slow or dead receiver delays nobody, and never the io thread.
+///
+/// Each delivery has one id (`X-Taskpool-Delivery`) for all its attempts. Any 2xx
+/// ends it; anything else (a status, a refused connection, the per-attempt timeout)
+/// retries after backoff_s, doubling, until max_attempts. Redirects are not
+/// followed; only http and https are spoken. With a secret, each attempt carries
+/// `X-Taskpool-Timestamp` (Unix seconds) and `X-Taskpool-Signature`:
+/// `sha256=` and the hex HMAC-SHA256 of "<timestamp>.<body>".
+///
+/// Thread-safety: deliver() and counts() from any thread; the sender thread owns
+/// the transfers, and the inbox is the only state they share (one mutex).
+class Webhooks final : public sched::CallbackSink {
+public:
+    explicit Webhooks(WebhookSettings settings);
+    ~Webhooks() override;
+    Webhooks(const Webhooks&) = delete;
+    Webhooks& operator=(const Webhooks&) = delete;
+
+    void deliver(const proto::CallbackSpec& callback, const proto::Job& job) override;
+    WebhookCounts counts() const;
+    /// Gives deliveries in flight up to `grace` to end, then stops the sender.
+    /// Undelivered ones are logged and dropped.
+    void stop(std::chrono::milliseconds grace);
+
+private:
+    struct Delivery;
+    void run();
+
+    WebhookSettings settings_;
+    sched::IdGenerator ids_;  // io thread
+    std::mutex mutex_;
+    std::deque<std::unique_ptr<Delivery>> inbox_;  // guarded by mutex_
+    void* multi_ = nullptr;                        // CURLM*, for curl_multi_wakeup
+    std::atomic<bool> stopping_ = false;
+    std::atomic<std::uint64_t> delivered_ = 0;
+    std::atomic<std::uint64_t> failed_ = 0;
+    std::atomic<std::uint64_t> retries_ = 0;
+    std::atomic<std::uint64_t> pending_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace taskpool::daemon::events
