@@ -1,4 +1,7 @@
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <limits>
 
@@ -17,7 +20,31 @@ struct SubmitOptions {
     std::optional<std::string> key;
     std::optional<double> wait_s;
     bool detach = false;
+    std::optional<std::string> on_done;   // shell command, the job's JSON on stdin
+    std::optional<std::string> on_error;  // the same, when it failed or was cancelled
 };
+
+/// Runs `command` with sh, the job's JSON on its stdin; false if it did not exit 0.
+bool run_hook(const std::string& command, const proto::Job& job) {
+    std::cout.flush();
+    FILE* pipe = ::popen(command.c_str(), "w");
+    if (pipe == nullptr) {
+        std::cerr << "taskpool: cannot run '" << command << "'\n";
+        return false;
+    }
+    std::string line = proto::encode_job(job) + "\n";
+    std::fwrite(line.data(), 1, line.size(), pipe);
+    int status = ::pclose(pipe);
+    if (status != 0) {
+        std::cerr << "taskpool: '" << command << "' "
+                  << (WIFEXITED(status)
+                          ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                          : std::string("failed"))
+                  << "\n";
+        return false;
+    }
+    return true;
+}
 
 int run_submit(const SubmitOptions& o, Globals& g) {
     auto args = nlohmann::json::parse(o.args, nullptr, false);
@@ -47,7 +74,12 @@ int run_submit(const SubmitOptions& o, Globals& g) {
         return exit_done;
     }
     print_outcome(*job, g.json);
-    return exit_code_for(*job);
+    int code = exit_code_for(*job);
+    const auto& hook = code == exit_done ? o.on_done : o.on_error;
+    if (hook && proto::is_final(job->state) && !run_hook(*hook, *job) && code == exit_done) {
+        code = exit_job_failed;
+    }
+    return code;
 }
 
 }  // namespace
@@ -60,7 +92,14 @@ void setup_submit(CLI::App& app, Globals& g) {
     o->job.add_to(*cmd);
     cmd->add_option("--key", o->key, "idempotency key: a second submit returns the first job");
     cmd->add_option("--wait", o->wait_s, "wait at most this many seconds (exit 4 if unfinished)");
-    cmd->add_flag("--detach,-d", o->detach, "print the job id and return without waiting");
+    auto* detach =
+        cmd->add_flag("--detach,-d", o->detach, "print the job id and return without waiting");
+    cmd->add_option("--on-done", o->on_done,
+                    "when it succeeds, run this shell command with the job's JSON on stdin")
+        ->excludes(detach);
+    cmd->add_option("--on-error", o->on_error,
+                    "when it fails or is cancelled, run this command with the job's JSON on stdin")
+        ->excludes(detach);
     cmd->callback([o, &g] { g.exit_code = run_submit(*o, g); });
 }
 

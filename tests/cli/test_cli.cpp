@@ -1,5 +1,6 @@
 // The real taskpool binary against the real daemon: output, --json, exit codes.
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <doctest/doctest.h>
@@ -247,4 +248,33 @@ TEST_CASE("cli.map_draws_a_progress_bar_on_a_terminal" * doctest::timeout(60)) {
     // --json never draws it.
     auto quiet = run_command({"/usr/bin/script", "-qec", command(" --json"), "/dev/null"});
     CHECK(quiet.out.find("300/300") == std::string::npos);
+}
+
+TEST_CASE("cli.submit_hooks_run_with_the_job_on_stdin" * doctest::timeout(30)) {
+    DaemonProcess d;
+    TempDir dir;
+    auto done_file = (dir.path() / "done").string();
+    auto error_file = (dir.path() / "error").string();
+    auto read = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    auto ok = cli(d, {"submit", "echo", "[7]", "--on-done", "cat > " + done_file, "--on-error",
+                      "cat > " + error_file});
+    CHECK(ok.exit_code == 0);
+    auto job = json::parse(read(done_file));
+    CHECK(job["state"] == "succeeded");
+    CHECK(job["result"] == json{7});
+    CHECK(read(error_file).empty());  // not run
+
+    auto failed = cli(d, {"submit", "fail", R"({"message":"boom"})", "--on-done",
+                          "cat > " + done_file + ".2", "--on-error", "cat > " + error_file});
+    CHECK(failed.exit_code == 1);
+    CHECK(json::parse(read(error_file))["error"]["message"] == "boom");
+    CHECK(read(done_file + ".2").empty());
+
+    auto broken_hook = cli(d, {"submit", "echo", "1", "--on-done", "exit 3"});
+    CHECK(broken_hook.exit_code == 1);
+    CHECK(broken_hook.err.find("exited with status 3") != std::string::npos);
+    CHECK(cli(d, {"submit", "echo", "1", "--detach", "--on-done", "true"}).exit_code == 2);
 }
