@@ -156,24 +156,16 @@ ClientResult<json> Client::read_reply(const json& id, std::optional<double> time
             if (!line) {
                 return line.error();
             }
-            if (line->contains("event")) {
-                events_.push_back({line->value("event", std::string()), std::move(*line)});
-                continue;
-            }
             auto got = line->find("id");
-            if (got != line->end() && *got == id) {
+            bool ours = !line->contains("event") &&
+                        ((got != line->end() && *got == id) ||
+                         // A reply without an id: an error about the connection itself.
+                         (got == line->end() && line->value("ok", true) == false));
+            if (ours) {
                 reply = std::move(*line);
                 break;
             }
-            if (got != line->end() && got->is_number_integer()) {
-                early_replies_[got->get<std::int64_t>()] = std::move(*line);
-                continue;
-            }
-            // A reply without our id: an error about the connection itself.
-            if (line->value("ok", true) == false) {
-                reply = std::move(*line);
-                break;
-            }
+            keep(std::move(*line));
         }
     }
     if (reply.value("ok", false)) {
@@ -261,6 +253,14 @@ ClientResult<void> Client::ping() {
     return {};
 }
 
+void Client::keep(json line) {
+    if (line.contains("event")) {
+        events_.push_back({line.value("event", std::string()), std::move(line)});
+    } else if (auto id = line.find("id"); id != line.end() && id->is_number_integer()) {
+        early_replies_[id->get<std::int64_t>()] = std::move(line);
+    }
+}
+
 ClientResult<Event> Client::next_event(std::optional<double> timeout_s) {
     auto deadline = deadline_after(timeout_s);
     while (events_.empty()) {
@@ -268,15 +268,101 @@ ClientResult<Event> Client::next_event(std::optional<double> timeout_s) {
         if (!line) {
             return line.error();
         }
-        if (line->contains("event")) {
-            events_.push_back({line->value("event", std::string()), std::move(*line)});
-        } else if (auto id = line->find("id"); id != line->end() && id->is_number_integer()) {
-            early_replies_[id->get<std::int64_t>()] = std::move(*line);
-        }
+        keep(std::move(*line));
     }
     Event e = std::move(events_.front());
     events_.pop_front();
     return e;
+}
+
+void Client::add_callbacks(const proto::Job& job, JobCallback on_done, JobCallback on_error) {
+    callbacks_.emplace(job.id, std::make_pair(std::move(on_done), std::move(on_error)));
+    if (proto::is_final(job.state)) {
+        finished_.push_back(job);  // no event will come: its key named a finished job
+    }
+}
+
+ClientResult<proto::Job> Client::submit_async(std::string task, json args, JobCallback on_done,
+                                              JobCallback on_error, proto::SubmitOptions options) {
+    options.notify = true;
+    options.wait.reset();
+    auto job = submit(std::move(task), std::move(args), std::move(options));
+    if (job) {
+        add_callbacks(*job, std::move(on_done), std::move(on_error));
+    }
+    return job;
+}
+
+ClientResult<BatchReply> Client::map_async(std::string task, std::vector<json> items,
+                                           JobCallback on_done, JobCallback on_error,
+                                           proto::SubmitOptions options) {
+    options.notify = true;
+    options.wait.reset();
+    auto batch = map(std::move(task), std::move(items), std::move(options));
+    if (batch) {
+        for (const auto& job : batch->jobs) {
+            add_callbacks(job, on_done, on_error);
+        }
+    }
+    return batch;
+}
+
+bool Client::dispatch(const Event& event) {
+    if (event.name != "job.finished") {
+        return false;
+    }
+    auto job = proto::decode_job(event.body.value("job", json::object()));
+    return job && dispatch(*job);
+}
+
+bool Client::dispatch(const proto::Job& job) {
+    auto it = callbacks_.find(job.id);
+    if (it == callbacks_.end()) {
+        return false;
+    }
+    // Out of the table before the call: a callback may submit more.
+    auto [on_done, on_error] = std::move(it->second);
+    callbacks_.erase(it);
+    const auto& callback = job.state == proto::JobState::succeeded ? on_done : on_error;
+    if (callback) {
+        callback(job);
+    }
+    return true;
+}
+
+ClientResult<void> Client::run_callbacks(std::optional<double> timeout_s) {
+    auto deadline = deadline_after(timeout_s);
+    while (!finished_.empty()) {
+        proto::Job job = std::move(finished_.front());
+        finished_.pop_front();
+        dispatch(job);
+    }
+    // Events that arrived during other calls first; those that are not for a
+    // callback stay, ahead of any a callback's own calls bring in.
+    std::deque<Event> kept;
+    for (auto& event : std::exchange(events_, {})) {
+        if (!dispatch(event)) {
+            kept.push_back(std::move(event));
+        }
+    }
+    kept.insert(kept.end(), std::make_move_iterator(events_.begin()),
+                std::make_move_iterator(events_.end()));
+    events_ = std::move(kept);
+    while (!callbacks_.empty()) {
+        auto line = conn_->read_line(deadline);
+        if (!line) {
+            return line.error();
+        }
+        if (line->contains("event")) {
+            Event event{line->value("event", std::string()), std::move(*line)};
+            if (!dispatch(event)) {
+                events_.push_back(std::move(event));
+            }
+        } else {
+            keep(std::move(*line));
+        }
+    }
+    return {};
 }
 
 }  // namespace taskpool

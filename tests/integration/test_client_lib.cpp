@@ -1,4 +1,6 @@
+#include <functional>
 #include <limits>
+#include <map>
 
 #include <doctest/doctest.h>
 
@@ -57,4 +59,75 @@ TEST_CASE("client_lib.wrong_token_and_no_daemon" * doctest::timeout(30)) {
     CHECK(taskpool::Client::connect(d.address(), std::string("t")).ok());
     auto none = taskpool::Client::connect("127.0.0.1:1");
     CHECK(none.error().kind == taskpool::ClientError::Kind::connection);
+}
+
+TEST_CASE("client_lib.callbacks_run_once_each_with_their_job" * doctest::timeout(60)) {
+    DaemonProcess d;
+    auto client = taskpool::Client::connect(d.address());
+    REQUIRE(client.ok());
+    std::map<std::string, int> done;  // job id -> calls
+    std::map<std::string, int> errors;
+    std::map<std::string, json> results;
+    auto on_done = [&](const taskpool::proto::Job& job) {
+        ++done[job.id];
+        results[job.id] = *job.result;
+    };
+    auto on_error = [&](const taskpool::proto::Job& job) { ++errors[job.id]; };
+
+    std::vector<std::string> ids;
+    for (int n = 0; n < 10; ++n) {
+        auto job = client->submit_async("fib", {{"n", n}}, on_done, on_error);
+        REQUIRE(job.ok());
+        ids.push_back(job->id);
+    }
+    auto failing = client->submit_async("fail", {{"message", "no"}}, on_done, on_error);
+    auto batch = client->map_async("echo", {1, 2, 3}, on_done, on_error);
+    REQUIRE(failing.ok());
+    REQUIRE(batch.ok());
+    // A plain call in between: events that come meanwhile wait for run_callbacks.
+    CHECK(client->ping().ok());
+    CHECK(client->pending_callbacks() == 14);
+    REQUIRE(client->run_callbacks(30).ok());
+    CHECK(client->pending_callbacks() == 0);
+
+    for (int n = 0; n < 10; ++n) {
+        CHECK(done[ids[n]] == 1);
+        CHECK(results[ids[n]]["n"] == n);
+    }
+    CHECK(errors.size() == 1);
+    CHECK(errors[failing->id] == 1);
+    CHECK(done.count(failing->id) == 0);
+    for (std::size_t i = 0; i < batch->jobs.size(); ++i) {
+        CHECK(results[batch->jobs[i].id] == json(i + 1));
+    }
+    CHECK(done.size() == 13);
+
+    // A callback may submit more: the chain runs to its end in one run_callbacks.
+    int chain = 0;
+    std::function<void(const taskpool::proto::Job&)> next = [&](const taskpool::proto::Job&) {
+        if (++chain < 5) {
+            REQUIRE(client->submit_async("echo", chain, next).ok());
+        }
+    };
+    REQUIRE(client->submit_async("echo", 0, next).ok());
+    REQUIRE(client->run_callbacks(30).ok());
+    CHECK(chain == 5);
+
+    // Nothing pending: returns at once. A job that cannot end in time: a timeout.
+    CHECK(client->run_callbacks(1).ok());
+    REQUIRE(client->submit_async("sleep", {{"seconds", 30}}, on_done).ok());
+    auto late = client->run_callbacks(0.2);
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.error().kind == taskpool::ClientError::Kind::timeout);
+    CHECK(client->pending_callbacks() == 1);
+}
+
+TEST_CASE("client_lib.the_apply_async_example_runs" * doctest::timeout(60)) {
+    DaemonProcess d;
+    auto r = run_command({TASKPOOL_EXAMPLE_APPLY_ASYNC_PATH, d.address()});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("6 jobs pending") != std::string::npos);
+    CHECK(r.out.find("fib(30) = 832040") != std::string::npos);
+    CHECK(r.out.find("job fail failed: on purpose") != std::string::npos);
+    CHECK(r.out.find("sum of the values: 914495") != std::string::npos);
 }

@@ -3,10 +3,13 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +47,9 @@ struct BatchReply {
     std::string batch;
     std::vector<proto::Job> jobs;
 };
+
+/// Called with a finished job: the callback or error_callback of apply_async.
+using JobCallback = std::function<void(const proto::Job& job)>;
 
 /// A blocking client of one taskpoold connection.
 ///
@@ -88,17 +94,46 @@ public:
     /// when none came.
     ClientResult<Event> next_event(std::optional<double> timeout_s = std::nullopt);
 
+    // Callbacks in this process, as Pool.apply_async(callback=, error_callback=):
+    // the daemon pushes job.finished (notify) and run_callbacks() calls `on_done`
+    // for a job that succeeded, `on_error` (if any) for one that failed or was
+    // cancelled, once each, on the calling thread. An exception from a callback
+    // leaves run_callbacks() to its caller; the other callbacks stay pending.
+
+    /// Submits a job with callbacks; returns it as accepted.
+    ClientResult<proto::Job> submit_async(std::string task, nlohmann::json args,
+                                          JobCallback on_done, JobCallback on_error = nullptr,
+                                          proto::SubmitOptions options = {});
+    /// map() with callbacks for each of its jobs.
+    ClientResult<BatchReply> map_async(std::string task, std::vector<nlohmann::json> items,
+                                       JobCallback on_done, JobCallback on_error = nullptr,
+                                       proto::SubmitOptions options = {});
+    /// Runs callbacks as their jobs finish until none is pending, waiting at most
+    /// `timeout_s` (none: no limit); then a timeout error if some still are. Other
+    /// events are kept for next_event().
+    ClientResult<void> run_callbacks(std::optional<double> timeout_s = std::nullopt);
+    std::size_t pending_callbacks() const { return callbacks_.size(); }
+
 private:
     struct Connection;
     explicit Client(std::unique_ptr<Connection> connection);
     ClientResult<nlohmann::json> read_reply(const nlohmann::json& id,
                                             std::optional<double> timeout_s);
+    /// Keeps a line that is not the reply being waited for: an event, or a reply to
+    /// a later read.
+    void keep(nlohmann::json line);
+    void add_callbacks(const proto::Job& job, JobCallback on_done, JobCallback on_error);
+    /// Runs the callbacks of `event` if it ends a job that has some; false otherwise.
+    bool dispatch(const Event& event);
+    bool dispatch(const proto::Job& job);
 
     std::unique_ptr<Connection> conn_;
     nlohmann::json server_info_;
     std::int64_t next_id_ = 1;
     std::map<std::int64_t, nlohmann::json> early_replies_;
     std::deque<Event> events_;
+    std::unordered_map<std::string, std::pair<JobCallback, JobCallback>> callbacks_;
+    std::deque<proto::Job> finished_;  // had already ended when its callbacks were set
 };
 
 /// Reads a job from a reply's `job` field.
