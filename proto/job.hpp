@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,9 @@ constexpr bool is_final(JobState s) {
 using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 
 /// RFC 3339 in UTC with exactly three fractional digits: 2026-11-22T10:00:00.123Z.
+/// RFC 3339 in UTC with milliseconds: "2026-11-22T10:00:00.123Z" (years 0 to 9999).
+using TimestampText = std::array<char, 24>;
+TimestampText timestamp_text(Timestamp t);
 std::string format_timestamp(Timestamp t);
 std::optional<Timestamp> parse_timestamp(std::string_view s);
 Timestamp now_timestamp();

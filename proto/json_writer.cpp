@@ -10,8 +10,19 @@ namespace taskpool::proto {
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
+    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
     std::size_t i = 0;
     while (i < s.size()) {
+        // Runs of bytes that need no escaping go in with one append.
+        std::size_t run = i;
+        while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) {
+            ++run;
+        }
+        out.append(s.data() + i, run - i);
+        i = run;
+        if (i == s.size()) {
+            break;
+        }
         auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80) {
             std::size_t len = utf8_sequence_length(s, i);

@@ -12,6 +12,25 @@ TEST_CASE("proto.job.timestamps_have_three_fractional_digits_in_utc") {
     CHECK(format_timestamp(t) == "2026-11-22T10:00:00.123Z");
     CHECK(parse_timestamp("2026-11-22T10:00:00.123Z") == t);
     CHECK_FALSE(parse_timestamp("2026-11-22 10:00:00").has_value());
+    CHECK(format_timestamp(Timestamp{}) == "1970-01-01T00:00:00.000Z");
+    // A leap day, the last millisecond of a day, and every second of one day agree
+    // with the parser (which goes through timegm).
+    CHECK(format_timestamp(*parse_timestamp("2024-02-29T23:59:59.999Z")) ==
+          "2024-02-29T23:59:59.999Z");
+    auto day = *parse_timestamp("2100-12-31T00:00:00.007Z");
+    for (int s = 0; s < 86400; s += 7) {
+        auto when = day + std::chrono::seconds(s);
+        CHECK(parse_timestamp(format_timestamp(when)) == when);
+    }
+}
+
+TEST_CASE("proto.json_writer.escapes_only_what_json_needs") {
+    std::string out;
+    append_json_string(out, "plain text, then \"quotes\" \\ \n\t\x01 and caf\xC3\xA9 \xFF.");
+    CHECK(out ==
+          "\"plain text, then \\\"quotes\\\" \\\\ \\n\\t\\u0001 and caf\xC3\xA9 \xEF\xBF\xBD.\"");
+    CHECK(json::parse(out) ==
+          "plain text, then \"quotes\" \\ \n\t\x01 and caf\xC3\xA9 \xEF\xBF\xBD.");
 }
 
 TEST_CASE("proto.job.encode_decode_round_trip") {
