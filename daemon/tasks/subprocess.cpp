@@ -271,37 +271,39 @@ proto::Result<SubprocessResult, std::string> run_subprocess(
     // glibc 2.36 declares pidfd_open() without C linkage: call the kernel directly.
     Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 
+    if (on_start) {
+        on_start(pid);
+    }
+    // Blocks until the exec (the pipe closes with it) or a failure report; the
+    // child is not reaped here unless it failed, so its pid stays ours.
+    StartFailure failure{};
+    ssize_t n;
+    do {
+        n = ::read(report_read.get(), &failure, sizeof failure);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof failure)) {
+        ::waitpid(pid, nullptr, 0);
+        auto stage = static_cast<std::size_t>(failure.stage);
+        return std::string(stage < stage_names.size() ? stage_names[stage] : "cannot start") +
+               ": " + std::strerror(failure.error);
+    }
+
     SubprocessResult result;
     std::atomic<bool> stopped = false;  // set by the thread that requests the stop
     {
-        // The child is not reaped before this callback is gone, so its pid cannot
-        // have been reused when the callback kills the group.
+        // Registered after the start (it runs at once if a stop came meanwhile) and
+        // gone before the child is reaped, so the group it kills is still ours.
         std::stop_callback kill_on_stop(stop, [pid, &stopped] {
             stopped = true;
             ::kill(-pid, SIGKILL);
         });
-        if (on_start) {
-            on_start(pid);
-        }
-
-        StartFailure failure{};
-        ssize_t n;
-        do {
-            n = ::read(report_read.get(), &failure, sizeof failure);
-        } while (n < 0 && errno == EINTR);
-        if (n == static_cast<ssize_t>(sizeof failure)) {
-            ::waitpid(pid, nullptr, 0);
-            auto stage = static_cast<std::size_t>(failure.stage);
-            return std::string(stage < stage_names.size() ? stage_names[stage] : "cannot start") +
-                   ": " + std::strerror(failure.error);
-        }
 
         for (Fd* fd : {&in_write, &out_read, &err_read}) {
             if (*fd) {
                 ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
             }
         }
-        const std::string& input = spec.input ? *spec.input : std::string();
+        std::string_view input = spec.input ? std::string_view(*spec.input) : std::string_view();
         std::size_t written = 0;
         if (input.empty()) {
             in_write.reset();  // EOF at once
