@@ -52,8 +52,8 @@ struct Config {
 
     struct Callbacks {
         std::int64_t max_attempts = 5;
-        double backoff_s = 1;   // before the second attempt; doubles after each
-        double timeout_s = 10;  // of one attempt
+        double backoff_s = 1;               // before the second attempt; doubles after each
+        double timeout_s = 10;              // of one attempt
         std::optional<std::string> secret;  // HMAC-SHA256 signature of each POST
     } callbacks;
 
