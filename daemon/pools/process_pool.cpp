@@ -83,21 +83,6 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
     return pid;
 }
 
-/// Writes all of `data` to a blocking socket; false if the peer is gone.
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        auto n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
 }  // namespace
 
 ProcessPool::ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings,

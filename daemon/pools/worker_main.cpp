@@ -23,21 +23,6 @@ namespace {
 // only guards against a broken channel.
 constexpr std::size_t max_run_bytes = 1 << 30;
 
-bool write_all(int fd, const std::string& data) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        auto n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 /// Lines from the channel, one at a time.
 class ChannelReader {
 public:

@@ -1,11 +1,29 @@
 #include "worker_protocol.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "proto/json_parse.hpp"
 #include "proto/json_writer.hpp"
 
 namespace taskpool::daemon::pools {
 
 using nlohmann::json;
+
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        auto n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
 
 std::string encode_setup(const tasks::TaskSetup& setup) {
     json tasks = json::object();

@@ -24,6 +24,10 @@ namespace taskpool::daemon::pools {
 
 inline constexpr std::string_view worker_ready_line = R"({"ready":true})";
 
+/// Writes all of `data` to a blocking descriptor (a channel end); false if the
+/// peer is gone.
+bool write_all(int fd, std::string_view data);
+
 /// The setup line (LF included). Credentials are not sent: a worker already runs
 /// as the user its commands run as.
 std::string encode_setup(const tasks::TaskSetup& setup);

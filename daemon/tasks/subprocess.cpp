@@ -81,8 +81,9 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 }
 
 /// What a child that failed before exec writes to its report pipe.
+enum StartStage : int { set_user, enter_cwd, exec_program, set_fds };
 struct StartFailure {
-    int stage;  // index into stage_names
+    int stage;  // a StartStage, which indexes stage_names
     int error;  // errno
 };
 constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cannot enter cwd",
@@ -99,7 +100,6 @@ constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cann
 /// The child between fork and exec: async-signal-safe calls only, no allocation.
 [[noreturn]] void exec_child(const SubprocessSpec& spec, pid_t parent, int in, int out, int err,
                              int report, char* const* argv, char* const* envp) {
-    auto fail = [report](int stage) { fail_start(report, stage); };
     ::setpgid(0, 0);
     // fork() cleared it; it must be set again here, then the parent checked.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -107,7 +107,7 @@ constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cann
         ::_exit(127);
     }
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
-        fail(3);
+        fail_start(report, set_fds);
     }
     // Everything above 2 closes at exec, the report pipe included.
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
@@ -123,11 +123,11 @@ constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cann
             ::syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0 ||
             ::syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0 ||
             ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-            fail(0);
+            fail_start(report, set_user);
         }
     }
     if (spec.cwd && ::chdir(spec.cwd->c_str()) != 0) {
-        fail(1);
+        fail_start(report, enter_cwd);
     }
     // The daemon ignores SIGPIPE and handles others; the program starts clean.
     struct sigaction dfl {};
@@ -139,7 +139,7 @@ constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cann
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execve(spec.program.c_str(), argv, envp);
-    fail_start(report, 2);
+    fail_start(report, exec_program);
 }
 
 /// Reads what is there; false at EOF or on an error.
