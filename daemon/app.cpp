@@ -8,7 +8,8 @@
 // stops now): the scheduler refuses new jobs and drains or cancels; a drain that
 // outlasts shutdown.drain_timeout_s turns into `now`. Once no job is queued or
 // running, the listener closes, every connection flushes its replies and closes,
-// the io loop stops, and the task threads are joined.
+// the io loop stops, the task threads are joined, and the journal commits what is
+// left.
 #include "app.hpp"
 
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "pools/thread_pool.hpp"
 #include "proto/version.hpp"
 #include "sched/scheduler.hpp"
+#include "store/journal.hpp"
 #include "tasks/registry.hpp"
 
 namespace taskpool::daemon {
@@ -161,6 +163,28 @@ bool resolve_worker_user(const Config& config, std::optional<std::string>& user,
     return true;
 }
 
+/// Opens store.path and reads it back; none without a path. Throws, naming the
+/// file, when it cannot be used.
+std::unique_ptr<store::Journal> open_journal(const Config& config, store::Restored& restored) {
+    if (!config.store.path) {
+        return nullptr;
+    }
+    auto journal = std::make_unique<store::Journal>(
+        *config.store.path, config.store.sync == "full" ? store::Sync::full : store::Sync::normal);
+    restored = journal->restore();
+    return journal;
+}
+
+void log_restored(const store::Journal& journal, const store::Restored& restored) {
+    std::size_t unfinished = 0;
+    for (const auto& job : restored.jobs) {
+        unfinished += proto::is_final(job.job.state) ? 0 : 1;
+    }
+    spdlog::info("journal {}: {} jobs ({} not finished), {} kv keys, {} webhook deliveries",
+                 journal.path(), restored.jobs.size(), unfinished, restored.kv.size(),
+                 restored.deliveries.size());
+}
+
 }  // namespace
 
 int run(const Config& config) {
@@ -169,6 +193,15 @@ int run(const Config& config) {
     std::optional<std::string> worker_user;
     std::optional<tasks::Credentials> command_user;
     if (!resolve_worker_user(config, worker_user, command_user)) {
+        return 1;
+    }
+
+    store::Restored restored;
+    std::unique_ptr<store::Journal> journal;
+    try {
+        journal = open_journal(config, restored);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
         return 1;
     }
 
@@ -188,6 +221,11 @@ int run(const Config& config) {
 
     net::ConnectionRegistry connections;
     kv::KvStore kv;
+    if (journal) {
+        scheduler.set_journal(journal.get());
+        webhooks.set_journal(journal.get());
+        kv.set_journal(journal.get());
+    }
     std::function<void(ShutdownMode)> begin_shutdown;
     ops::Services services{config,
                            scheduler,
@@ -196,6 +234,7 @@ int run(const Config& config) {
                            connections,
                            kv,
                            webhooks,
+                           journal.get(),
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);
@@ -239,6 +278,16 @@ int run(const Config& config) {
         [&scheduler] { scheduler.capacity_changed(); });
     scheduler.set_executor(proto::PoolKind::process, &processes);
 
+    if (journal) {
+        log_restored(*journal, restored);
+        journal->start(io);
+        kv.restore(std::move(restored.kv));
+        for (auto& delivery : restored.deliveries) {
+            webhooks.resume(std::move(delivery));
+        }
+        scheduler.restore(std::move(restored.jobs));
+    }
+
     ShutdownSequence shutdown(io, config, scheduler, *listener, connections);
     begin_shutdown = [&shutdown, &io](ShutdownMode mode) {
         // After the current handler: the `shutdown` reply is queued first.
@@ -256,6 +305,9 @@ int run(const Config& config) {
     threads.shutdown();
     processes.shutdown();
     webhooks.stop(close_grace);
+    if (journal) {
+        journal->stop();
+    }
     spdlog::info("stopped");
     return 0;
 }

@@ -31,12 +31,14 @@ int main(int argc, char** argv) {
     taskpool::daemon::pools::WorkerOptions worker;
     std::optional<int> worker_fd;
     std::optional<std::string> log_level;
+    std::optional<std::string> store;
     bool check_config = false;
     bool insecure = false;
     app.add_option("--config", config_file, "config file (JSON); default $TASKPOOL_CONFIG");
     app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
     app.add_option("--threads", threads, "threads of the thread pool (0: one per core)");
     app.add_option("--processes", processes, "worker processes (0: one per core)");
+    app.add_option("--store", store, "SQLite journal file (store.path): jobs survive a crash");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
     app.add_flag("--check-config", check_config, "check the config, print it, and exit");
     app.add_flag("--insecure", insecure, "allow a non-loopback listen address without a token");
@@ -67,6 +69,9 @@ int main(int argc, char** argv) {
     }
     if (processes) {
         sources.flags["process_pool"]["size"] = *processes;
+    }
+    if (store) {
+        sources.flags["store"]["path"] = *store;
     }
     if (log_level) {
         sources.flags["log"]["level"] = *log_level;

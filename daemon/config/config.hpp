@@ -57,6 +57,11 @@ struct Config {
         std::optional<std::string> secret;  // HMAC-SHA256 signature of each POST
     } callbacks;
 
+    struct Store {
+        std::optional<std::string> path;  // the SQLite journal; none: memory only
+        std::string sync = "normal";      // normal or full
+    } store;
+
     struct Shutdown {
         double drain_timeout_s = 8;
     } shutdown;

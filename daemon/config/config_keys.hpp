@@ -43,6 +43,8 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("callbacks.backoff_s", c.callbacks.backoff_s, Range{0, day});
     v("callbacks.timeout_s", c.callbacks.timeout_s, Range{0.1, 3600});
     v("callbacks.secret", c.callbacks.secret);
+    v("store.path", c.store.path);
+    v("store.sync", c.store.sync, Choices{"normal", "full"});
     v("shutdown.drain_timeout_s", c.shutdown.drain_timeout_s, Range{0, day});
     v("log.level", c.log.level, Choices{"trace", "debug", "info", "warn", "error", "off"});
     v("log.format", c.log.format, Choices{"text", "json"});

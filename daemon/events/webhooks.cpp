@@ -82,6 +82,22 @@ void Webhooks::deliver(const proto::CallbackSpec& callback, const proto::Job& jo
     d->url = callback.url;
     d->body = proto::encode_job_event("job.finished", job);
     d->body.pop_back();  // the line's LF
+    if (journal_ != nullptr) {
+        journal_->append(store::write::DeliveryAdded{{d->id, d->url, d->body}});
+    }
+    enqueue(std::move(d));
+}
+
+void Webhooks::resume(store::StoredDelivery delivery) {
+    ids_.resume_after(delivery.id);
+    auto d = std::make_unique<Delivery>();
+    d->id = std::move(delivery.id);
+    d->url = std::move(delivery.url);
+    d->body = std::move(delivery.body);
+    enqueue(std::move(d));
+}
+
+void Webhooks::enqueue(std::unique_ptr<Delivery> d) {
     ++pending_;
     {
         std::lock_guard lock(mutex_);
@@ -106,7 +122,8 @@ void Webhooks::stop(std::chrono::milliseconds grace) {
     curl_multi_wakeup(static_cast<CURLM*>(multi_));
     thread_.join();
     if (auto left = pending_.load(); left > 0) {
-        spdlog::warn("{} webhook deliveries were not made before the daemon stopped", left);
+        spdlog::warn("{} webhook deliveries were not made before the daemon stopped{}", left,
+                     journal_ != nullptr ? "; they will be after it starts again" : "");
     }
 }
 
@@ -148,6 +165,12 @@ void Webhooks::run() {
         curl_multi_add_handle(multi, e);
         sending.push_back(std::move(d));
     };
+    auto ended = [&](const Delivery& d) {
+        --pending_;
+        if (journal_ != nullptr) {
+            journal_->append(store::write::DeliveryEnded{d.id});
+        }
+    };
     auto finish = [&](Delivery* d, CURLcode result) {
         long status = 0;
         curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -159,7 +182,7 @@ void Webhooks::run() {
         owned->release();
         if (result == CURLE_OK && status >= 200 && status < 300) {
             ++delivered_;
-            --pending_;
+            ended(*owned);
             return;
         }
         std::string why =
@@ -170,7 +193,7 @@ void Webhooks::run() {
             spdlog::warn("webhook {} to {} failed {} times, giving up: {}", owned->id, owned->url,
                          owned->attempt, why);
             ++failed_;
-            --pending_;
+            ended(*owned);
             return;
         }
         auto delay = std::chrono::duration<double>(settings_.backoff_s *

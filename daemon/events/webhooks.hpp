@@ -13,6 +13,7 @@
 
 #include "daemon/sched/callback_sink.hpp"
 #include "daemon/sched/job_id.hpp"
+#include "daemon/store/journal.hpp"
 
 namespace taskpool::daemon::events {
 
@@ -42,8 +43,13 @@ struct WebhookCounts {
 /// `X-Taskpool-Timestamp` (Unix seconds) and `X-Taskpool-Signature`:
 /// `sha256=` and the hex HMAC-SHA256 of "<timestamp>.<body>".
 ///
-/// Thread-safety: deliver() and counts() from any thread; the sender thread owns
-/// the transfers, and the inbox is the only state they share (one mutex).
+/// With a journal, a delivery is written to it when it is handed over and removed
+/// when it ends, so those not made before a stop or a crash are made after the
+/// restart (resume()).
+///
+/// Thread-safety: deliver(), resume() and counts() from any thread; set_journal()
+/// before the first of them. The sender thread owns the transfers, and the inbox is
+/// the only state they share (one mutex).
 class Webhooks final : public sched::CallbackSink {
 public:
     explicit Webhooks(WebhookSettings settings);
@@ -51,18 +57,23 @@ public:
     Webhooks(const Webhooks&) = delete;
     Webhooks& operator=(const Webhooks&) = delete;
 
+    void set_journal(store::Journal* journal) { journal_ = journal; }
     void deliver(const proto::CallbackSpec& callback, const proto::Job& job) override;
+    /// Makes a delivery the journal held at start-up, with its id, from its first attempt.
+    void resume(store::StoredDelivery delivery);
     WebhookCounts counts() const;
     /// Gives deliveries in flight up to `grace` to end, then stops the sender.
-    /// Undelivered ones are logged and dropped.
+    /// Undelivered ones are logged, and dropped unless the journal has them.
     void stop(std::chrono::milliseconds grace);
 
 private:
     struct Delivery;
+    void enqueue(std::unique_ptr<Delivery> delivery);
     void run();
 
     WebhookSettings settings_;
     sched::IdGenerator ids_;  // io thread
+    store::Journal* journal_ = nullptr;
     std::mutex mutex_;
     std::deque<std::unique_ptr<Delivery>> inbox_;  // guarded by mutex_
     void* multi_ = nullptr;                        // CURLM*, for curl_multi_wakeup

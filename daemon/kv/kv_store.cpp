@@ -9,16 +9,38 @@ json KvStore::get(const std::string& key) const {
     return it == values_.end() ? json(nullptr) : it->second;
 }
 
+void KvStore::restore(std::vector<std::pair<std::string, json>> values) {
+    for (auto& [key, value] : values) {
+        values_.insert_or_assign(std::move(key), std::move(value));
+    }
+}
+
+void KvStore::changed(const std::string& key) {
+    if (journal_ == nullptr) {
+        return;
+    }
+    auto it = values_.find(key);
+    std::optional<std::string> value;
+    if (it != values_.end()) {
+        value = it->second.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    journal_->append(store::write::KvChanged{key, std::move(value)});
+}
+
 json KvStore::set(const std::string& key, json value) {
     if (value.is_null()) {
         values_.erase(key);
+        changed(key);
         return nullptr;
     }
-    return values_.insert_or_assign(key, std::move(value)).first->second;
+    json stored = values_.insert_or_assign(key, std::move(value)).first->second;
+    changed(key);
+    return stored;
 }
 
 json KvStore::del(const std::string& key) {
     auto node = values_.extract(key);
+    changed(key);
     return node.empty() ? json(nullptr) : std::move(node.mapped());
 }
 
@@ -45,6 +67,7 @@ proto::Result<std::int64_t> KvStore::incr(const std::string& key, std::int64_t b
                                   std::to_string(by) + " overflows a 64-bit integer");
     }
     values_.insert_or_assign(key, json(next));
+    changed(key);
     return next;
 }
 

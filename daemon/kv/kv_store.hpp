@@ -3,9 +3,12 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/store/journal.hpp"
 #include "proto/result.hpp"
 
 namespace taskpool::daemon::kv {
@@ -13,9 +16,15 @@ namespace taskpool::daemon::kv {
 /// Shared state for jobs and clients (PROTOCOL.md section 5, kv.*): one JSON value
 /// per key. Each operation is atomic because they all run on the io thread, one
 /// after another; nothing here locks. A null value means "absent": setting null
-/// removes the key. Thread-safety: io thread only.
+/// removes the key. With a journal, every change is written to it. Thread-safety:
+/// io thread only.
 class KvStore {
 public:
+    /// Writes every change to `journal` from now on (none: memory only).
+    void set_journal(store::Journal* journal) { journal_ = journal; }
+    /// Takes back the values the journal held.
+    void restore(std::vector<std::pair<std::string, nlohmann::json>> values);
+
     /// The value, or null.
     nlohmann::json get(const std::string& key) const;
     /// Stores `value` (null removes the key); returns it.
@@ -36,7 +45,11 @@ public:
     std::size_t size() const { return values_.size(); }
 
 private:
+    /// Tells the journal what the key holds now.
+    void changed(const std::string& key);
+
     std::unordered_map<std::string, nlohmann::json> values_;
+    store::Journal* journal_ = nullptr;
 };
 
 }  // namespace taskpool::daemon::kv

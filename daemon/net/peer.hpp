@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace taskpool::daemon::net {
@@ -14,9 +15,20 @@ public:
     Peer(const Peer&) = delete;
     Peer& operator=(const Peer&) = delete;
 
-    /// Queues one complete line (reply or event, LF included). Does nothing once the
-    /// connection is closed.
-    virtual void send(std::string line) = 0;
+    /// Queues one complete line (reply or event, LF included), behind any place
+    /// still held. Does nothing once the connection is closed.
+    void send(std::string line);
+    /// Holds the place of a reply that comes later but keeps request order
+    /// (PROTOCOL.md section 2: requests that do not wait are answered in the order
+    /// they arrived), such as a submit acknowledged once the journal has it. Lines
+    /// sent after it wait until fill() gives it its line (empty: none). `expected`
+    /// is the reply's likely size, counted as output meanwhile (see held_bytes()).
+    std::uint64_t hold_place(std::size_t expected);
+    void fill(std::uint64_t place, std::string line);
+    /// Output held back by places: what is expected of each, and what is queued
+    /// behind them. Counts with the connection's output buffer, so that a client
+    /// with many replies held is paused before they all come at once.
+    std::size_t held_bytes() const { return held_bytes_; }
     /// Stops reading, writes what is queued, then closes.
     virtual void close_after_flush() = 0;
     virtual bool is_open() const = 0;
@@ -45,11 +57,24 @@ public:
 
 protected:
     explicit Peer(std::uint64_t id) : id_(id) {}
+    /// Writes one line out, in the order given.
+    virtual void write_line(std::string line) = 0;
+    /// Called after fill() has let held output go (held_bytes() is smaller).
+    virtual void held_released() {}
     /// Called after each reply_sent(), for a session that waits for its last reply.
     virtual void on_reply_sent() {}
 
 private:
+    struct Place {
+        bool filled = false;
+        std::string line;
+        std::size_t expected = 0;
+    };
+
     std::uint64_t id_;
+    std::deque<Place> held_;  // from the oldest place still held
+    std::uint64_t first_held_ = 0;
+    std::size_t held_bytes_ = 0;
     int pending_replies_ = 0;
     int holds_ = 0;
 };

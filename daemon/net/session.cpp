@@ -53,7 +53,7 @@ void Session::start() {
     asio::co_spawn(ex, watchdog(shared_from_this()), log_exception);
 }
 
-void Session::send(std::string line) {
+void Session::write_line(std::string line) {
     if (closed_) {
         return;
     }
@@ -183,10 +183,14 @@ asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*
             co_return;
         }
         last_activity_ = Clock::now();
-        if (reader_paused_ &&
-            pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
-            reader_wake_.cancel();
-        }
+        resume_reading_if_drained();
+    }
+}
+
+void Session::resume_reading_if_drained() {
+    if (reader_paused_ &&
+        pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
+        reader_wake_.cancel();
     }
 }
 

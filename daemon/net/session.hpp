@@ -35,7 +35,6 @@ public:
 
     void start();
 
-    void send(std::string line) override;
     void close_after_flush() override;
     bool is_open() const override { return !closed_; }
 
@@ -45,10 +44,13 @@ private:
     asio::awaitable<void> read_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> write_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> watchdog(std::shared_ptr<Session> keep_alive);
+    void write_line(std::string line) override;
+    void held_released() override { resume_reading_if_drained(); }
+    void resume_reading_if_drained();
     void on_reply_sent() override;
     void process_lines();
     Clock::time_point deadline() const;
-    std::size_t pending_output() const { return out_.size() + writing_.size(); }
+    std::size_t pending_output() const { return out_.size() + writing_.size() + held_bytes(); }
     void close(const char* why);
 
     asio::ip::tcp::socket socket_;

@@ -12,8 +12,17 @@ Reply::Reply(const std::shared_ptr<net::Peer>& peer, proto::RequestId id)
 Reply::State::~State() {
     if (!answered) {
         if (auto p = peer.lock()) {
+            if (place) {
+                p->fill(*place, {});
+            }
             p->reply_sent();
         }
+    }
+}
+
+void Reply::hold_place(std::size_t expected) const {
+    if (auto p = state_->peer.lock()) {
+        state_->place = p->hold_place(expected);
     }
 }
 
@@ -23,7 +32,11 @@ void Reply::line(std::string text) const {
     }
     state_->answered = true;
     if (auto p = state_->peer.lock()) {
-        p->send(std::move(text));
+        if (state_->place) {
+            p->fill(*state_->place, std::move(text));
+        } else {
+            p->send(std::move(text));
+        }
         p->reply_sent();
     }
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "daemon/net/connection_registry.hpp"
 #include "daemon/net/peer.hpp"
 #include "daemon/sched/scheduler.hpp"
+#include "daemon/store/journal.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "proto/reply.hpp"
 #include "proto/request.hpp"
@@ -29,6 +31,8 @@ struct Services {
     net::ConnectionRegistry& connections;
     kv::KvStore& kv;
     const events::Webhooks& webhooks;
+    /// None: memory only (no store.path).
+    store::Journal* journal;
     /// Begins the shutdown sequence (after the current handler returns).
     std::function<void(proto::ShutdownMode)> shutdown;
     std::chrono::steady_clock::time_point started_at;
@@ -48,12 +52,17 @@ public:
     /// Sends a line already built with the request's id (see id()).
     void line(std::string line) const;
     const proto::RequestId& id() const { return state_->id; }
+    bool answered() const { return state_->answered; }
+    /// The answer, when it comes, keeps this request's place among the replies;
+    /// `expected` is its likely size.
+    void hold_place(std::size_t expected) const;
 
 private:
     struct State {
         std::weak_ptr<net::Peer> peer;
         proto::RequestId id;
         bool answered = false;
+        std::optional<std::uint64_t> place;
         ~State();
     };
     std::shared_ptr<State> state_;

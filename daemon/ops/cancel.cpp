@@ -5,7 +5,8 @@ namespace taskpool::daemon::ops {
 void handle(proto::CancelRequest req, Call& call) {
     auto result = call.services.scheduler.cancel(req.job);
     if (result) {
-        call.reply.job(**result);
+        call.services.scheduler.when_durable(
+            [reply = call.reply, job = **result] { reply.job(job); });
     } else {
         call.reply.error(result.error());
     }

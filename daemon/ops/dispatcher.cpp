@@ -5,6 +5,26 @@
 #include "handlers.hpp"
 
 namespace taskpool::daemon::ops {
+namespace {
+
+constexpr std::size_t expected_reply_overhead = 512;
+
+/// A request that waits is answered when it is ready, out of order (PROTOCOL.md
+/// section 2); every other one in the order it came.
+bool waits(const proto::RequestBody& body) {
+    if (const auto* submit = std::get_if<proto::SubmitRequest>(&body)) {
+        return submit->options.wait || submit->options.block_s;
+    }
+    if (const auto* map = std::get_if<proto::MapRequest>(&body)) {
+        return map->options.wait || map->options.block_s;
+    }
+    if (const auto* get = std::get_if<proto::GetRequest>(&body)) {
+        return get->wait.has_value();
+    }
+    return false;
+}
+
+}  // namespace
 
 void Dispatcher::handle_line(const std::shared_ptr<net::Peer>& peer, std::string_view line) {
     auto decoded = proto::decode_request_line(line);
@@ -21,8 +41,14 @@ void Dispatcher::handle_line(const std::shared_ptr<net::Peer>& peer, std::string
         peer->close_after_flush();
         return;
     }
+    bool in_order = !waits(body);
     try {
         std::visit([&](auto& req) { handle(std::move(req), call); }, body);
+        if (in_order && !call.reply.answered()) {
+            // Answered later, as a submit once the journal has it. Its reply is
+            // about as long as the request (a job echoes its args) and a job's fields.
+            call.reply.hold_place(line.size() + expected_reply_overhead);
+        }
     } catch (const std::exception& e) {
         spdlog::error("op {} from connection {}: {}", line.substr(0, 200), peer->id(), e.what());
         call.reply.error({proto::ErrorCode::internal, "internal error; the daemon logged it"});

@@ -1,33 +1,70 @@
 #include "handlers.hpp"
 
 namespace taskpool::daemon::ops {
+namespace {
 
 using nlohmann::json;
+
+/// A change to the kv store: refused while the journal cannot be written, answered
+/// once the journal holds it. `apply` makes the change and gives the reply's fields.
+template <class Apply>
+void change(Call& call, Apply&& apply) {
+    store::Journal* journal = call.services.journal;
+    if (journal != nullptr && !journal->health().writable) {
+        call.reply.error(journal->unavailable("nothing was changed"));
+        return;
+    }
+    proto::Result<json> fields = apply();
+    if (!fields) {
+        call.reply.error(fields.error());
+        return;
+    }
+    if (journal == nullptr) {
+        call.reply.ok(*fields);
+        return;
+    }
+    journal->after_commit([journal, reply = call.reply, fields = std::move(*fields)](bool ok) {
+        if (ok) {
+            reply.ok(fields);
+        } else {
+            reply.error(journal->unavailable("the change holds in memory until it can be"));
+        }
+    });
+}
+
+}  // namespace
 
 void handle(proto::KvGetRequest req, Call& call) {
     call.reply.ok({{"value", call.services.kv.get(req.key)}});
 }
 
 void handle(proto::KvSetRequest req, Call& call) {
-    call.reply.ok({{"value", call.services.kv.set(req.key, std::move(req.value))}});
+    change(call, [&]() -> proto::Result<json> {
+        return json{{"value", call.services.kv.set(req.key, std::move(req.value))}};
+    });
 }
 
 void handle(proto::KvDelRequest req, Call& call) {
-    call.reply.ok({{"value", call.services.kv.del(req.key)}});
+    change(call, [&]() -> proto::Result<json> {
+        return json{{"value", call.services.kv.del(req.key)}};
+    });
 }
 
 void handle(proto::KvIncrRequest req, Call& call) {
-    auto value = call.services.kv.incr(req.key, req.by);
-    if (!value) {
-        call.reply.error(value.error());
-        return;
-    }
-    call.reply.ok({{"value", *value}});
+    change(call, [&]() -> proto::Result<json> {
+        auto value = call.services.kv.incr(req.key, req.by);
+        if (!value) {
+            return value.error();
+        }
+        return json{{"value", *value}};
+    });
 }
 
 void handle(proto::KvCasRequest req, Call& call) {
-    auto result = call.services.kv.cas(req.key, req.expect, std::move(req.value));
-    call.reply.ok({{"swapped", result.swapped}, {"value", std::move(result.value)}});
+    change(call, [&]() -> proto::Result<json> {
+        auto result = call.services.kv.cas(req.key, req.expect, std::move(req.value));
+        return json{{"swapped", result.swapped}, {"value", std::move(result.value)}};
+    });
 }
 
 }  // namespace taskpool::daemon::ops

@@ -58,7 +58,15 @@ void handle(proto::MapRequest req, Call& call) {
             return;
         }
         const sched::Batch& batch = *result;
-        if (auto p = peer.lock()) {
+        auto p = peer.lock();
+        if (!p && options.bind) {
+            // Gone while the journal committed the jobs: as if it had closed just after.
+            for (const auto* job : batch.jobs) {
+                (void)services.scheduler.cancel(job->id);
+            }
+            return;
+        }
+        if (p) {
             if (options.notify) {
                 services.events.watch_batch(batch.id, p);
             }
@@ -77,11 +85,7 @@ void handle(proto::MapRequest req, Call& call) {
             reply.line(encode_map_reply(reply.id(), batch.id, batch.jobs));
         }
     };
-    if (req.options.block_s) {
-        services.scheduler.submit_map_blocking(std::move(spec), *req.options.block_s, accepted);
-    } else {
-        accepted(services.scheduler.submit_map(std::move(spec)));
-    }
+    services.scheduler.submit_map(std::move(spec), req.options.block_s.value_or(0), accepted);
 }
 
 }  // namespace taskpool::daemon::ops

@@ -31,6 +31,17 @@ void handle(proto::StatsRequest, Call& call) {
                                 {"failed", hooks.failed},
                                 {"retries", hooks.retries},
                                 {"pending", hooks.pending}};
+    nlohmann::json store = nullptr;
+    if (services.journal != nullptr) {
+        auto health = services.journal->health();
+        store = {{"path", services.journal->path()},
+                 {"writable", health.writable},
+                 {"commits", health.commits},
+                 {"writes", health.writes}};
+        if (!health.writable) {
+            store["error"] = health.error;
+        }
+    }
     auto uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
     call.reply.ok({{"uptime_s", std::floor(uptime.count() * 1000) / 1000},
@@ -46,7 +57,8 @@ void handle(proto::StatsRequest, Call& call) {
                      {"cancelled", counts.cancelled}}},
                    {"connections", services.connections.size()},
                    {"kv", {{"keys", services.kv.size()}}},
-                   {"callbacks", callbacks}});
+                   {"callbacks", callbacks},
+                   {"store", std::move(store)}});
 }
 
 }  // namespace taskpool::daemon::ops

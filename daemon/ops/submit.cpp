@@ -15,6 +15,11 @@ void handle(proto::SubmitRequest req, Call& call) {
         }
         const proto::Job& job = **result;
         auto p = peer.lock();
+        if (!p && options.bind && !proto::is_final(job.state)) {
+            // Gone while the journal committed the job: as if it had closed just after.
+            (void)services.scheduler.cancel(job.id);
+            return;
+        }
         if (p && !proto::is_final(job.state)) {
             if (options.notify) {
                 services.events.watch(job.id, p, events::WatchKind::notify);
@@ -30,11 +35,7 @@ void handle(proto::SubmitRequest req, Call& call) {
             reply.job(job);
         }
     };
-    if (req.options.block_s) {
-        services.scheduler.submit_blocking(std::move(spec), *req.options.block_s, accepted);
-    } else {
-        accepted(services.scheduler.submit(std::move(spec)));
-    }
+    services.scheduler.submit(std::move(spec), req.options.block_s.value_or(0), accepted);
 }
 
 }  // namespace taskpool::daemon::ops

@@ -1,11 +1,13 @@
 #include "job_id.hpp"
 
 #include <chrono>
+#include <string>
 
 namespace taskpool::daemon::sched {
 namespace {
 
 constexpr char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr std::size_t digits = 26;
 
 }  // namespace
 
@@ -35,7 +37,7 @@ std::string IdGenerator::next(std::string_view prefix) {
     }
     auto bit = [&](int n) { return n < 0 ? 0 : (bytes[n / 8] >> (7 - n % 8)) & 1; };
     std::string id(prefix);
-    for (int digit = 0; digit < 26; ++digit) {
+    for (int digit = 0; digit < static_cast<int>(digits); ++digit) {
         int v = 0;
         for (int b = 0; b < 5; ++b) {
             v = (v << 1) | bit(digit * 5 + b - 2);
@@ -43,6 +45,30 @@ std::string IdGenerator::next(std::string_view prefix) {
         id += crockford[v];
     }
     return id;
+}
+
+void IdGenerator::resume_after(std::string_view id) {
+    if (id.size() < digits) {
+        return;
+    }
+    // The 128 bits as two halves; the two leading zero bits fall off the top.
+    std::uint64_t high = 0;
+    std::uint64_t lo = 0;
+    for (char c : id.substr(id.size() - digits)) {
+        const char* at = std::char_traits<char>::find(crockford, 32, c);
+        if (at == nullptr) {
+            return;
+        }
+        high = (high << 5) | (lo >> 59);
+        lo = (lo << 5) | static_cast<std::uint64_t>(at - crockford);
+    }
+    std::uint64_t ms = high >> 16;
+    std::uint64_t hi = high & 0xFFFF;
+    if (ms > last_ms_ || (ms == last_ms_ && (hi > rand_hi_ || (hi == rand_hi_ && lo > rand_lo_)))) {
+        last_ms_ = ms;
+        rand_hi_ = hi;
+        rand_lo_ = lo;
+    }
 }
 
 }  // namespace taskpool::daemon::sched

@@ -16,6 +16,9 @@ class IdGenerator {
 public:
     IdGenerator();
     std::string next(std::string_view prefix);
+    /// Makes every later id greater than `id` (one of ours, with any prefix), even if
+    /// the clock has gone back since it was made. Ignores anything else.
+    void resume_after(std::string_view id);
 
 private:
     std::mt19937_64 rng_;

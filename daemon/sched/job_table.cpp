@@ -23,13 +23,16 @@ JobRecord* JobTable::find_by_key(std::string_view key) {
     return it == by_key_.end() ? nullptr : it->second;
 }
 
-void JobTable::retain(JobRecord& record, SteadyTime now) {
-    finished_.emplace_back(now + ttl_, record.job.id);
+void JobTable::retain(JobRecord& record, SteadyTime finished) {
+    finished_.emplace_back(finished + ttl_, record.job.id);
 }
 
-void JobTable::evict_expired(SteadyTime now) {
+void JobTable::evict_expired(SteadyTime now, const std::function<void(const JobRecord&)>& evicted) {
     while (!finished_.empty() &&
            (finished_.front().first <= now || finished_.size() > max_retained_)) {
+        if (const JobRecord* r = find(finished_.front().second)) {
+            evicted(*r);
+        }
         erase(finished_.front().second);
         finished_.pop_front();
     }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include <asio/steady_timer.hpp>
 
+#include "daemon/store/journal_writes.hpp"
 #include "proto/job.hpp"
 #include "proto/request.hpp"
 
@@ -26,15 +28,10 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 struct Waiter;
 
-/// A job and what the scheduler keeps about it beyond the wire object.
-struct JobRecord {
-    proto::Job job;
-    std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
+/// A job and what the scheduler keeps about it: what the journal stores, and the
+/// state of its run.
+struct JobRecord : store::StoredJob {
     const tasks::Task* task = nullptr;
-    std::optional<double> timeout_s;
-    int retries_left = 0;
-    std::optional<std::string> key;
-    std::optional<proto::CallbackSpec> callback;        // a webhook when it ends
     std::uint64_t run_handle = 0;                       // the pool's handle of the running attempt
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
     std::vector<std::shared_ptr<Waiter>> waiters;
@@ -54,11 +51,14 @@ public:
     JobRecord* find(std::string_view id);
     JobRecord* find_by_key(std::string_view key);
 
-    /// Starts the retention clock of a finished job. Evicts nothing: a caller may
-    /// still hold the record (evict_expired() does that, when next_eviction() says).
-    void retain(JobRecord& record, SteadyTime now);
-    /// Drops finished jobs whose time is up, and the oldest beyond max_retained.
-    void evict_expired(SteadyTime now);
+    /// Starts the retention clock of a job that finished at `finished` (in the past
+    /// for a job restored from the journal; call in finishing order). Evicts nothing:
+    /// a caller may still hold the record (evict_expired() does that, when
+    /// next_eviction() says).
+    void retain(JobRecord& record, SteadyTime finished);
+    /// Drops finished jobs whose time is up, and the oldest beyond max_retained,
+    /// telling `evicted` of each first.
+    void evict_expired(SteadyTime now, const std::function<void(const JobRecord&)>& evicted);
     /// When evict_expired() next has work (a time in the past if it has now).
     std::optional<SteadyTime> next_eviction() const;
 

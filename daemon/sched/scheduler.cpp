@@ -123,10 +123,11 @@ Error Scheduler::shutting_down() const {
     return Error{ErrorCode::shutting_down, "the daemon is shutting down and takes no new jobs"};
 }
 
-JobRecord& Scheduler::accept(const tasks::Task& task, PoolKind pool, std::string task_name,
-                             std::shared_ptr<const nlohmann::json> args,
-                             const proto::SubmitOptions& options, std::optional<std::string> key,
-                             const std::optional<std::string>& batch) {
+JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::string task_name,
+                                 std::shared_ptr<const nlohmann::json> args,
+                                 const proto::SubmitOptions& options,
+                                 std::optional<std::string> key,
+                                 const std::optional<std::string>& batch) {
     JobRecord record;
     record.seq = next_seq_++;
     record.task = &task;
@@ -145,88 +146,156 @@ JobRecord& Scheduler::accept(const tasks::Task& task, PoolKind pool, std::string
     record.retries_left = options.retries;
     record.key = std::move(key);
     record.callback = options.callback;
-    JobRecord& r = table_.insert(std::move(record));
-    ++counts_.submitted;
-    enqueue(r);
-    return r;
+    return record;
 }
 
-Result<const Job*> Scheduler::submit(JobSpec spec) {
+template <class F>
+void Scheduler::accept(PoolKind pool, std::vector<JobRecord> records, F done) {
+    if (journal_ == nullptr) {
+        done(admit(std::move(records)));
+        return;
+    }
+    std::vector<store::Write> writes;
+    writes.reserve(records.size());
+    for (const auto& r : records) {
+        writes.emplace_back(store::write::JobAccepted{r});
+        if (r.key) {
+            unacknowledged_keys_.insert(*r.key);
+        }
+    }
+    journal_->append(std::move(writes));
+    unacknowledged_[static_cast<std::size_t>(pool)] += records.size();
+    auto shared = std::make_shared<std::vector<JobRecord>>(std::move(records));
+    journal_->after_commit([this, pool, shared, done = std::move(done)](bool committed) mutable {
+        unacknowledged_[static_cast<std::size_t>(pool)] -= shared->size();
+        for (const auto& r : *shared) {
+            if (r.key) {
+                unacknowledged_keys_.erase(*r.key);
+            }
+        }
+        if (committed) {
+            done(admit(std::move(*shared)));
+        } else {
+            done(unavailable());
+            check_idle();
+        }
+    });
+}
+
+std::vector<JobRecord*> Scheduler::admit(std::vector<JobRecord> records) {
+    std::vector<JobRecord*> admitted;
+    admitted.reserve(records.size());
+    for (auto& record : records) {
+        JobRecord& r = table_.insert(std::move(record));
+        ++counts_.submitted;
+        if (r.job.batch) {
+            ++batches_[*r.job.batch].pending;
+        }
+        admitted.push_back(&r);
+    }
+    for (JobRecord* r : admitted) {
+        if (cancelling_all_) {  // accepted before a `now` shutdown began
+            r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
+            finish(*r, JobState::cancelled);
+        } else {
+            enqueue(*r);
+        }
+    }
+    return admitted;
+}
+
+Error Scheduler::unavailable() const {
+    return journal_->unavailable("nothing was accepted");
+}
+
+void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     if (shutting_down_) {
-        return shutting_down();
+        done(shutting_down());
+        return;
     }
     if (spec.key) {
         if (auto* existing = table_.find_by_key(*spec.key)) {
-            return &existing->job;
+            done(&existing->job);
+            return;
+        }
+        if (unacknowledged_keys_.contains(*spec.key)) {
+            // The job that holds the key is being committed: answer with it then.
+            journal_->after_commit([this, key = *spec.key, done = std::move(done)](bool) {
+                auto* holder = table_.find_by_key(key);
+                holder != nullptr ? done(&holder->job) : done(unavailable());
+            });
+            return;
         }
     }
     const tasks::Task* task = nullptr;
     PoolKind pool{};
     if (auto checked = check(spec, task, pool); !checked) {
-        return checked.error();
+        done(checked.error());
+        return;
     }
     if (!has_room(pool, 1)) {
-        return queue_full(pool);
+        if (block_s <= 0) {
+            done(queue_full(pool));
+            return;
+        }
+        auto shared = std::make_shared<JobSpec>(std::move(spec));
+        block(
+            pool, 1, block_s, [this, shared, done] { submit(std::move(*shared), 0, done); },
+            [done](Error e) { done(std::move(e)); });
+        return;
     }
-    return &accept(*task, pool, std::move(spec.task), std::move(spec.args), spec.options,
-                   std::move(spec.key), std::nullopt)
-                .job;
+    std::vector<JobRecord> records;
+    records.push_back(make_record(*task, pool, std::move(spec.task), std::move(spec.args),
+                                  spec.options, std::move(spec.key), std::nullopt));
+    accept(pool, std::move(records),
+           [done = std::move(done)](Result<std::vector<JobRecord*>> jobs) {
+               jobs ? done(&jobs->front()->job) : done(jobs.error());
+           });
 }
 
-Result<Batch> Scheduler::submit_map(MapSpec spec) {
+void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     if (shutting_down_) {
-        return shutting_down();
+        done(shutting_down());
+        return;
     }
     const tasks::Task* task = nullptr;
     PoolKind pool{};
     if (auto checked = check_map(spec, task, pool); !checked) {
-        return checked.error();
+        done(checked.error());
+        return;
     }
-    if (!has_room(pool, spec.items.size())) {
-        return queue_full(pool);
+    auto size = spec.items.size();
+    if (!has_room(pool, size)) {
+        if (block_s <= 0) {
+            done(queue_full(pool));
+            return;
+        }
+        auto shared = std::make_shared<MapSpec>(std::move(spec));
+        block(
+            pool, size, block_s, [this, shared, done] { submit_map(std::move(*shared), 0, done); },
+            [done](Error e) { done(std::move(e)); });
+        return;
     }
-    Batch batch{ids_.next("b-"), {}};
-    batch.jobs.reserve(spec.items.size());
+    std::string batch = ids_.next("b-");
+    std::vector<JobRecord> records;
+    records.reserve(size);
     for (auto& item : spec.items) {
-        batch.jobs.push_back(
-            &accept(*task, pool, spec.task, std::move(item), spec.options, std::nullopt, batch.id)
-                 .job);
+        records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
+                                      std::nullopt, batch));
     }
-    batches_[batch.id].pending = batch.jobs.size();
-    return batch;
-}
-
-void Scheduler::submit_blocking(JobSpec spec, double block_s,
-                                std::function<void(Result<const Job*>)> done) {
-    const tasks::Task* task = nullptr;
-    PoolKind pool{};
-    bool full = !shutting_down_ && !(spec.key && table_.find_by_key(*spec.key)) &&
-                check(spec, task, pool).ok() && !has_room(pool, 1);
-    if (!full || block_s <= 0) {
-        done(submit(std::move(spec)));
-        return;
-    }
-    auto shared = std::make_shared<JobSpec>(std::move(spec));
-    block(
-        pool, 1, block_s, [this, shared, done] { done(submit(std::move(*shared))); },
-        [done](Error e) { done(std::move(e)); });
-}
-
-void Scheduler::submit_map_blocking(MapSpec spec, double block_s,
-                                    std::function<void(Result<Batch>)> done) {
-    const tasks::Task* task = nullptr;
-    PoolKind pool{};
-    bool full =
-        !shutting_down_ && check_map(spec, task, pool).ok() && !has_room(pool, spec.items.size());
-    if (!full || block_s <= 0) {
-        done(submit_map(std::move(spec)));
-        return;
-    }
-    auto jobs = spec.items.size();
-    auto shared = std::make_shared<MapSpec>(std::move(spec));
-    block(
-        pool, jobs, block_s, [this, shared, done] { done(submit_map(std::move(*shared))); },
-        [done](Error e) { done(std::move(e)); });
+    accept(pool, std::move(records),
+           [batch, done = std::move(done)](Result<std::vector<JobRecord*>> jobs) mutable {
+               if (!jobs) {
+                   done(jobs.error());
+                   return;
+               }
+               Batch accepted{std::move(batch), {}};
+               accepted.jobs.reserve(jobs->size());
+               for (JobRecord* r : *jobs) {
+                   accepted.jobs.push_back(&r->job);
+               }
+               done(std::move(accepted));
+           });
 }
 
 void Scheduler::block(PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
@@ -336,6 +405,7 @@ void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
     }
     on_idle_ = std::move(on_idle);
     if (cancel_all) {
+        cancelling_all_ = true;
         std::vector<JobRecord*> active;
         table_.newest_first([&](const JobRecord& r) {
             if (!proto::is_final(r.job.state)) {
@@ -422,6 +492,10 @@ void Scheduler::start(JobRecord& r, Executor& executor) {
     r.job.worker = worker;
     r.run_handle = handle;
     ++counts_.running;
+    if (journal_ != nullptr) {
+        journal_->append(
+            store::write::JobStarted{r.seq, r.job.attempts, worker, *r.job.started_at});
+    }
     if (r.timeout_s) {
         r.timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r.timeout_s));
         r.timeout_timer->async_wait(
@@ -455,6 +529,9 @@ void Scheduler::fail_attempt(JobRecord& r, JobError error) {
         --r.retries_left;
         r.job.worker.reset();
         r.job.started_at.reset();
+        if (journal_ != nullptr) {
+            journal_->append(store::write::JobRequeued{r.seq, r.retries_left});
+        }
         enqueue(r);
         return;
     }
@@ -477,6 +554,27 @@ void Scheduler::finish(JobRecord& r, JobState state) {
             ++counts_.cancelled;
             break;
     }
+    if (journal_ == nullptr) {
+        announce_finished(r);
+        return;
+    }
+    std::optional<std::string> result;
+    if (r.job.result) {
+        result = r.job.result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    journal_->append(store::write::JobFinished{r.seq, state, *r.job.finished_at, std::move(result),
+                                               r.job.error});
+    ++unannounced_;
+    journal_->after_commit([this, id = r.job.id](bool) {
+        --unannounced_;
+        if (JobRecord* rec = table_.find(id)) {
+            announce_finished(*rec);
+        }
+    });
+}
+
+void Scheduler::announce_finished(JobRecord& r) {
+    JobState state = r.job.state;
     observer_.job_finished(r.job);
     if (r.callback && callbacks_ != nullptr &&
         std::find(r.callback->events.begin(), r.callback->events.end(), to_string(state)) !=
@@ -501,17 +599,20 @@ void Scheduler::finish(JobRecord& r, JobState state) {
     check_idle();
 }
 
+void Scheduler::tally(proto::BatchCounts& counts, JobState state) {
+    (state == JobState::succeeded ? counts.succeeded
+     : state == JobState::failed  ? counts.failed
+                                  : counts.cancelled)++;
+}
+
 void Scheduler::count_in_batch(const std::string& batch, JobState state) {
     auto it = batches_.find(batch);
     if (it == batches_.end()) {
         return;
     }
-    auto& counts = it->second.counts;
-    (state == JobState::succeeded ? counts.succeeded
-     : state == JobState::failed  ? counts.failed
-                                  : counts.cancelled)++;
+    tally(it->second.counts, state);
     if (--it->second.pending == 0) {
-        auto done = counts;
+        auto done = it->second.counts;
         batches_.erase(it);
         observer_.batch_finished(batch, done);
     }
@@ -529,13 +630,23 @@ void Scheduler::arm_retention_timer() {
             return;
         }
         retention_due_.reset();
-        table_.evict_expired(std::chrono::steady_clock::now());
+        std::vector<store::Write> removed;
+        table_.evict_expired(std::chrono::steady_clock::now(), [&](const JobRecord& r) {
+            if (journal_ != nullptr) {
+                removed.emplace_back(store::write::JobRemoved{r.seq});
+            }
+        });
+        if (!removed.empty()) {
+            journal_->append(std::move(removed));
+        }
         arm_retention_timer();
     });
 }
 
 void Scheduler::check_idle() {
-    if (on_idle_ && counts_.queued == 0 && counts_.running == 0) {
+    bool idle = counts_.queued == 0 && counts_.running == 0 && unannounced_ == 0 &&
+                unacknowledged_[0] + unacknowledged_[1] == 0;
+    if (on_idle_ && idle) {
         asio::post(io_, std::exchange(on_idle_, nullptr));
     }
 }

@@ -9,12 +9,14 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "callback_sink.hpp"
+#include "daemon/store/journal.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "executor.hpp"
 #include "job_id.hpp"
@@ -69,6 +71,10 @@ struct Waiter {
 /// queue of its pool, `block_s`), start on a pool, time out, retry, cancel, finish,
 /// wake waiters, tell the observer, retain and expire.
 ///
+/// With a journal, every change is written to it; a job is accepted (known, queued,
+/// acknowledged) only once it is committed, and a finished job is announced (waiters,
+/// events, webhooks) only once its end is, so what a client is told survives a crash.
+///
 /// Reacts to events only (submits, pool outcomes, timers); never polls.
 /// Thread-safety: every member is called on the io thread, which owns all state here.
 class Scheduler {
@@ -91,19 +97,24 @@ public:
     /// Where finished jobs with a `callback` go; none: callbacks are refused.
     void set_callback_sink(CallbackSink* sink) { callbacks_ = sink; }
 
-    /// Accepts a job, or fails at once: no_such_task, bad_request, queue_full,
-    /// shutting_down. A known idempotency key returns that job and starts nothing.
-    proto::Result<const proto::Job*> submit(JobSpec spec);
-    /// As submit(), but a full queue makes it wait up to `block_s` for room.
-    void submit_blocking(JobSpec spec, double block_s,
-                         std::function<void(proto::Result<const proto::Job*>)> done);
+    /// Writes every change to `journal` from now on (none: memory only).
+    void set_journal(store::Journal* journal) { journal_ = journal; }
+    /// Takes back what the journal held: queued jobs queue again in their order, a
+    /// job that was running runs again if it has retries left or else fails with
+    /// `lost`, and finished jobs stay until their retention ends. Before any submit.
+    void restore(std::vector<store::StoredJob> jobs);
+
+    using SubmitDone = std::function<void(proto::Result<const proto::Job*>)>;
+    using MapDone = std::function<void(proto::Result<Batch>)>;
+    /// Accepts a job and calls `done` with it (with a journal, once committed), or
+    /// with why not: no_such_task, bad_request, queue_full (when the queue stays full
+    /// for `block_s`), shutting_down, unavailable (the journal cannot be written). A
+    /// known idempotency key gives that job and starts nothing.
+    void submit(JobSpec spec, double block_s, SubmitDone done);
     /// Accepts every item as a job of one new batch, or none: an item that fails
     /// its check fails the whole map (bad_request naming `items[i]`), and a queue
-    /// without room for all of them gives queue_full.
-    proto::Result<Batch> submit_map(MapSpec spec);
-    /// As submit_map(), but waits up to `block_s` for room for every item.
-    void submit_map_blocking(MapSpec spec, double block_s,
-                             std::function<void(proto::Result<Batch>)> done);
+    /// without room for all of them (for `block_s`) gives queue_full.
+    void submit_map(MapSpec spec, double block_s, MapDone done);
 
     const proto::Job* find(std::string_view id);
     /// Calls `done` once the job is final, or after `seconds` (infinity: no limit)
@@ -113,6 +124,17 @@ public:
     proto::Result<const proto::Job*> cancel(std::string_view id);
     /// Jobs newest first, optionally only those in `state`.
     std::vector<const proto::Job*> list(std::optional<proto::JobState> state, std::size_t limit);
+
+    /// Runs `f` once the journal holds every change so far (at once without one):
+    /// a reply that reports a change waits for it.
+    template <class F>
+    void when_durable(F&& f) {
+        if (journal_ == nullptr) {
+            f();
+            return;
+        }
+        journal_->after_commit([f = std::forward<F>(f)](bool) mutable { f(); });
+    }
 
     JobCounts counts() const { return counts_; }
     std::size_t queued(proto::PoolKind pool) const { return queue(pool).size(); }
@@ -151,13 +173,20 @@ private:
     proto::Error queue_full(proto::PoolKind pool) const;
     proto::Error shutting_down() const;
     bool has_room(proto::PoolKind pool, std::size_t jobs) const {
-        return queue(pool).size() + jobs <= settings_.queue_max_size;
+        return queue(pool).size() + unacknowledged_[static_cast<std::size_t>(pool)] + jobs <=
+               settings_.queue_max_size;
     }
-    /// Creates the job's record and queues it.
-    JobRecord& accept(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
-                      std::shared_ptr<const nlohmann::json> args,
-                      const proto::SubmitOptions& options, std::optional<std::string> key,
-                      const std::optional<std::string>& batch);
+    /// A new job's record.
+    JobRecord make_record(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
+                          std::shared_ptr<const nlohmann::json> args,
+                          const proto::SubmitOptions& options, std::optional<std::string> key,
+                          const std::optional<std::string>& batch);
+    /// Makes new jobs known and queues them, all or none; with a journal once it has
+    /// committed them. `done` gets them in order, or `unavailable`.
+    template <class F>
+    void accept(proto::PoolKind pool, std::vector<JobRecord> records, F done);
+    std::vector<JobRecord*> admit(std::vector<JobRecord> records);
+    proto::Error unavailable() const;
     /// Parks a submit or map until its pool's queue has room for `jobs`: then
     /// `admit` runs; after `block_s`, or at shutdown, `refuse` gets the reason.
     void block(proto::PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
@@ -168,10 +197,13 @@ private:
     void start(JobRecord& r, Executor& executor);
     void fail_attempt(JobRecord& r, proto::JobError error);
     void finish(JobRecord& r, proto::JobState state);
+    /// Tells everyone who waits for it that the job has finished.
+    void announce_finished(JobRecord& r);
     void stop_running(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);
+    static void tally(proto::BatchCounts& counts, proto::JobState state);
     void arm_retention_timer();
     void check_idle();
 
@@ -184,6 +216,10 @@ private:
     std::array<Queue, 2> queues_;
     std::array<Executor*, 2> executors_{};
     CallbackSink* callbacks_ = nullptr;
+    store::Journal* journal_ = nullptr;
+    // Jobs accepted but not yet committed to the journal, per pool, and their keys.
+    std::array<std::size_t, 2> unacknowledged_{};
+    std::unordered_set<std::string> unacknowledged_keys_;
     std::array<std::deque<std::shared_ptr<BlockedSubmit>>, 2> blocked_;
     std::unordered_map<std::string, BatchRecord> batches_;
     asio::steady_timer retention_timer_;
@@ -192,6 +228,8 @@ private:
     std::uint64_t next_seq_ = 1;
     bool dispatch_posted_ = false;
     bool shutting_down_ = false;
+    bool cancelling_all_ = false;
+    std::size_t unannounced_ = 0;  // finished jobs waiting for the journal to announce
     std::function<void()> on_idle_;
 };
 

@@ -45,6 +45,10 @@ std::string binary_path(const std::string& name) {
 }
 
 DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
+    // The whole suite runs a second time with a journal under every daemon.
+    if (std::getenv("TASKPOOL_TEST_JOURNAL") != nullptr && !options_.config.contains("store")) {
+        options_.config["store"]["path"] = (dir_.path() / "journal.db").string();
+    }
     auto config_path = dir_.path() / "taskpool.json";
     std::ofstream(config_path) << options_.config.dump(2);
     auto log_path = dir_.path() / "taskpoold.log";

@@ -18,7 +18,8 @@ namespace taskpool::test {
 /// config file made from `config`. The constructor returns once the daemon has
 /// logged the port it listens on. The destructor stops it (SIGTERM, then SIGKILL)
 /// and fails the test if its log has an error line or a sanitizer report, unless
-/// the test said it expects errors.
+/// the test said it expects errors. With TASKPOOL_TEST_JOURNAL set in the
+/// environment, a daemon whose config has no `store` gets a journal in its dir.
 class DaemonProcess {
 public:
     struct Options {

@@ -21,3 +21,20 @@ TEST_CASE("job_id.ids_are_unique_increasing_and_well_formed") {
     taskpool::daemon::sched::IdGenerator other;
     CHECK(seen.count(other.next("j-")) == 0);
 }
+
+TEST_CASE("job_id.resume_after_keeps_ids_increasing_past_a_restored_one") {
+    taskpool::daemon::sched::IdGenerator ids;
+    // Made "later" than now: as if the clock had gone back since the last run.
+    std::string future = "j-7ZZZZZZZZZ0000000000000000";
+    ids.resume_after("b-not an id");
+    ids.resume_after(future);
+    auto a = ids.next("j-");
+    auto b = ids.next("b-");
+    CHECK(a > future);
+    CHECK(b.substr(2) > a.substr(2));
+    // An older id changes nothing.
+    taskpool::daemon::sched::IdGenerator fresh;
+    auto now = fresh.next("j-");
+    fresh.resume_after("j-00000000000000000000000000");
+    CHECK(fresh.next("j-") > now);
+}

@@ -40,12 +40,16 @@ TEST_CASE("job_table.finished_jobs_expire_after_their_ttl") {
     table.retain(table.insert(record(2, "b")), t0 + 5s);
     table.insert(record(3, "running"));
     CHECK(table.next_eviction() == t0 + 10s);
-    table.evict_expired(t0 + 10s);
+    std::vector<std::uint64_t> evicted;
+    auto note = [&](const JobRecord& r) { evicted.push_back(r.seq); };
+    table.evict_expired(t0 + 10s, note);
+    CHECK(evicted == std::vector<std::uint64_t>{1});
     CHECK(table.find("a") == nullptr);
     CHECK(table.find_by_key("k") == nullptr);  // the key is free again
     CHECK(table.find("b") != nullptr);
     CHECK(table.next_eviction() == t0 + 15s);
-    table.evict_expired(t0 + 1h);
+    table.evict_expired(t0 + 1h, note);
+    CHECK(evicted == std::vector<std::uint64_t>{1, 2});
     CHECK(table.find("b") == nullptr);
     CHECK(table.find("running") != nullptr);  // unfinished jobs never expire
     CHECK_FALSE(table.next_eviction().has_value());
@@ -58,7 +62,7 @@ TEST_CASE("job_table.max_retained_drops_the_oldest_finished") {
         table.retain(table.insert(record(static_cast<std::uint64_t>(i), std::to_string(i))), t0);
     }
     CHECK(table.next_eviction() <= t0);
-    table.evict_expired(t0);
+    table.evict_expired(t0, [](const JobRecord&) {});
     CHECK(table.find("1") == nullptr);
     CHECK(table.find("2") == nullptr);
     CHECK(table.find("3") != nullptr);

@@ -1,0 +1,485 @@
+#include "journal.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+#include <asio/post.hpp>
+
+#include "sqlite.hpp"
+
+namespace taskpool::daemon::store {
+namespace {
+
+using nlohmann::json;
+
+// Marks the file as ours ("tpj1"), and the layout of its tables.
+constexpr std::int64_t application_id = 0x74706A31;
+constexpr std::int64_t format_version = 1;
+
+// Removals of expired jobs per transaction: a burst of them (a large map expiring
+// at once) is spread over several commits, so submits never wait behind it.
+constexpr std::size_t max_removals_per_commit = 2000;
+// How soon writes kept from a failed commit are tried again.
+constexpr auto retry_interval = std::chrono::seconds(1);
+
+constexpr const char* schema = R"sql(
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    idem_key TEXT,
+    task TEXT NOT NULL,
+    args TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    batch TEXT,
+    timeout_s REAL,
+    retries_left INTEGER NOT NULL,
+    callback TEXT,
+    submitted_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    worker_pid INTEGER,
+    worker_thread INTEGER,
+    started_at INTEGER,
+    finished_at INTEGER,
+    result TEXT,
+    error_code TEXT,
+    error_message TEXT
+);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+)sql";
+
+constexpr const char* select_jobs = R"sql(
+SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
+       callback, submitted_at, state, attempts, worker_pid, worker_thread, started_at,
+       finished_at, result, error_code, error_message
+FROM jobs ORDER BY seq)sql";
+
+std::int64_t millis(proto::Timestamp t) {
+    return t.time_since_epoch().count();
+}
+
+proto::Timestamp timestamp(std::int64_t ms) {
+    return proto::Timestamp(std::chrono::milliseconds(ms));
+}
+
+std::string dump(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string callback_text(const proto::CallbackSpec& callback) {
+    return dump(json{{"url", callback.url}, {"events", callback.events}});
+}
+
+/// The journal's opening checks: readable, ours, intact, a format we know.
+void open_checks(Database& db, Sync sync) {
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");  // one daemon per journal
+    std::string check = db.query_text("PRAGMA quick_check");
+    if (check != "ok") {
+        throw std::runtime_error("it is corrupt (" + check + ")");
+    }
+    auto app = db.query_integer("PRAGMA application_id");
+    auto version = db.query_integer("PRAGMA user_version");
+    auto tables = db.query_integer("SELECT count(*) FROM sqlite_schema");
+    if (app == 0 && version == 0 && tables == 0) {
+        db.exec("BEGIN");
+        db.exec(schema);
+        db.exec("PRAGMA application_id = " + std::to_string(application_id));
+        db.exec("PRAGMA user_version = " + std::to_string(format_version));
+        db.exec("COMMIT");
+    } else if (app != application_id) {
+        throw std::runtime_error("it is an SQLite database but not a taskpool journal");
+    } else if (version > format_version) {
+        throw std::runtime_error("it was written by a newer taskpoold (format " +
+                                 std::to_string(version) + ")");
+    }
+    if (db.query_text("PRAGMA journal_mode = WAL") != "wal") {
+        throw std::runtime_error("it cannot be put in WAL mode");
+    }
+    db.exec(sync == Sync::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    // After a large transaction the WAL is truncated back to this size.
+    db.exec("PRAGMA journal_size_limit = 16777216");
+}
+
+/// The connection, checked and set up before any statement is prepared on it.
+struct CheckedDatabase {
+    Database db;
+    CheckedDatabase(const std::string& path, Sync sync) : db(path, true) { open_checks(db, sync); }
+};
+
+}  // namespace
+
+/// The connection and its prepared statements.
+struct Journal::Db : CheckedDatabase {
+    Statement begin{db.handle(), "BEGIN"};
+    Statement commit{db.handle(), "COMMIT"};
+    Statement insert_job{
+        db.handle(),
+        "INSERT INTO jobs VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"};
+    Statement start_job{db.handle(),
+                        "UPDATE jobs SET state = 'running', attempts = ?2, worker_pid = ?3, "
+                        "worker_thread = ?4, started_at = ?5 WHERE seq = ?1"};
+    Statement requeue_job{db.handle(),
+                          "UPDATE jobs SET state = 'queued', retries_left = ?2, worker_pid = NULL, "
+                          "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
+    Statement finish_job{db.handle(),
+                         "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
+                         "error_code = ?5, error_message = ?6 WHERE seq = ?1"};
+    Statement remove_job{db.handle(), "DELETE FROM jobs WHERE seq = ?1"};
+    Statement put_kv{db.handle(), "INSERT OR REPLACE INTO kv VALUES (?1, ?2)"};
+    Statement remove_kv{db.handle(), "DELETE FROM kv WHERE key = ?1"};
+    Statement add_delivery{db.handle(), "INSERT OR REPLACE INTO webhooks VALUES (?1, ?2, ?3)"};
+    Statement end_delivery{db.handle(), "DELETE FROM webhooks WHERE id = ?1"};
+
+    Db(const std::string& path, Sync sync) : CheckedDatabase(path, sync) {}
+
+    void apply(const write::JobAccepted& w) {
+        const StoredJob& s = w.job;
+        const proto::Job& j = s.job;
+        std::string args = dump(*j.args);
+        std::optional<std::string> callback;
+        if (s.callback) {
+            callback = callback_text(*s.callback);
+        }
+        insert_job.bind(1, static_cast<std::int64_t>(s.seq))
+            .bind(2, j.id)
+            .bind(3, s.key)
+            .bind(4, j.task)
+            .bind(5, args)
+            .bind(6, to_string(j.pool))
+            .bind(7, std::int64_t{j.priority})
+            .bind(8, j.batch)
+            .bind(9, s.timeout_s)
+            .bind(10, std::int64_t{s.retries_left})
+            .bind(11, callback)
+            .bind(12, millis(j.submitted_at))
+            .bind(13, to_string(j.state))
+            .bind(14, std::int64_t{j.attempts});
+        insert_job.run();
+    }
+    void apply(const write::JobStarted& w) {
+        start_job.bind(1, static_cast<std::int64_t>(w.seq))
+            .bind(2, std::int64_t{w.attempts})
+            .bind(3, w.worker.pid)
+            .bind(5, millis(w.started_at));
+        if (w.worker.thread) {
+            start_job.bind(4, std::int64_t{*w.worker.thread});
+        }
+        start_job.run();
+    }
+    void apply(const write::JobRequeued& w) {
+        requeue_job.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.retries_left});
+        requeue_job.run();
+    }
+    void apply(const write::JobFinished& w) {
+        finish_job.bind(1, static_cast<std::int64_t>(w.seq))
+            .bind(2, to_string(w.state))
+            .bind(3, millis(w.finished_at))
+            .bind(4, w.result);
+        if (w.error) {
+            finish_job.bind(5, to_string(w.error->code)).bind(6, w.error->message);
+        }
+        finish_job.run();
+    }
+    void apply(const write::JobRemoved& w) {
+        remove_job.bind(1, static_cast<std::int64_t>(w.seq));
+        remove_job.run();
+    }
+    void apply(const write::KvChanged& w) {
+        if (w.value) {
+            put_kv.bind(1, w.key).bind(2, *w.value);
+            put_kv.run();
+        } else {
+            remove_kv.bind(1, w.key);
+            remove_kv.run();
+        }
+    }
+    void apply(const write::DeliveryAdded& w) {
+        add_delivery.bind(1, w.delivery.id).bind(2, w.delivery.url).bind(3, w.delivery.body);
+        add_delivery.run();
+    }
+    void apply(const write::DeliveryEnded& w) {
+        end_delivery.bind(1, w.id);
+        end_delivery.run();
+    }
+};
+
+Journal::Journal(const std::string& path, Sync sync) : path_(path) {
+    try {
+        db_ = std::make_unique<Db>(path, sync);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("store.path " + path + ": " + e.what());
+    }
+}
+
+Journal::~Journal() {
+    stop();
+}
+
+namespace {
+
+/// One row of `jobs` as a StoredJob; throws on a value that cannot be read back.
+StoredJob read_job(const Statement& row) {
+    StoredJob s;
+    proto::Job& j = s.job;
+    s.seq = static_cast<std::uint64_t>(row.integer(0));
+    j.id = row.text(1);
+    if (auto key = row.optional_text(2)) {
+        s.key = std::string(*key);
+    }
+    j.task = row.text(3);
+    j.args = std::make_shared<const json>(json::parse(row.text(4)));
+    auto pool = proto::pool_from_string(row.text(5));
+    auto state = proto::state_from_string(row.text(12));
+    if (!pool || !state) {
+        throw std::runtime_error("unknown pool or state");
+    }
+    j.pool = *pool;
+    j.state = *state;
+    j.priority = static_cast<int>(row.integer(6));
+    if (auto batch = row.optional_text(7)) {
+        j.batch = std::string(*batch);
+    }
+    if (!row.is_null(8)) {
+        s.timeout_s = row.real(8);
+    }
+    s.retries_left = static_cast<int>(row.integer(9));
+    if (auto callback = row.optional_text(10)) {
+        auto c = json::parse(*callback);
+        s.callback = proto::CallbackSpec{c.at("url").get<std::string>(),
+                                         c.at("events").get<std::vector<std::string>>()};
+    }
+    j.submitted_at = timestamp(row.integer(11));
+    j.attempts = static_cast<int>(row.integer(13));
+    if (auto pid = row.optional_integer(14)) {
+        j.worker = proto::WorkerInfo{*pid, std::nullopt};
+        if (auto thread = row.optional_integer(15)) {
+            j.worker->thread = static_cast<int>(*thread);
+        }
+    }
+    if (auto started = row.optional_integer(16)) {
+        j.started_at = timestamp(*started);
+    }
+    if (auto finished = row.optional_integer(17)) {
+        j.finished_at = timestamp(*finished);
+    }
+    if (auto result = row.optional_text(18)) {
+        j.result = json::parse(*result);
+    }
+    if (auto code = row.optional_text(19)) {
+        auto c = proto::job_error_code_from_string(*code);
+        if (!c) {
+            throw std::runtime_error("unknown error code");
+        }
+        j.error = proto::JobError{*c, std::string(row.text(20))};
+    }
+    return s;
+}
+
+}  // namespace
+
+Restored Journal::restore() {
+    Restored restored;
+    auto skipped = [this](std::string_view what, std::string_view name, const std::exception& e) {
+        spdlog::warn("journal {}: skipped {} {}: {}", path_, what, name, e.what());
+    };
+    try {
+        Statement jobs(db_->db.handle(), select_jobs);
+        while (jobs.step()) {
+            try {
+                restored.jobs.push_back(read_job(jobs));
+            } catch (const std::exception& e) {
+                skipped("job", jobs.text(1), e);
+            }
+        }
+        Statement kv(db_->db.handle(), "SELECT key, value FROM kv");
+        while (kv.step()) {
+            try {
+                restored.kv.emplace_back(kv.text(0), json::parse(kv.text(1)));
+            } catch (const std::exception& e) {
+                skipped("kv key", kv.text(0), e);
+            }
+        }
+        Statement hooks(db_->db.handle(), "SELECT id, url, body FROM webhooks");
+        while (hooks.step()) {
+            restored.deliveries.push_back(StoredDelivery{std::string(hooks.text(0)),
+                                                         std::string(hooks.text(1)),
+                                                         std::string(hooks.text(2))});
+        }
+    } catch (const SqliteError& e) {
+        throw std::runtime_error("store.path " + path_ + ": " + e.what());
+    }
+    return restored;
+}
+
+void Journal::start(asio::io_context& io) {
+    io_ = &io;
+    thread_ = std::thread([this] { run(); });
+}
+
+void Journal::append(Write write) {
+    std::lock_guard lock(mutex_);
+    inbox_.push_back(std::move(write));
+    ++appended_;
+    wake_.notify_one();
+}
+
+void Journal::append(std::vector<Write> group) {
+    std::lock_guard lock(mutex_);
+    appended_ += group.size();
+    if (inbox_.empty()) {
+        inbox_ = std::move(group);
+    } else {
+        std::move(group.begin(), group.end(), std::back_inserter(inbox_));
+    }
+    wake_.notify_one();
+}
+
+void Journal::after_commit(std::function<void(bool)> done) {
+    std::uint64_t mark = 0;
+    {
+        std::lock_guard lock(mutex_);
+        mark = appended_;
+    }
+    if (mark <= completed_) {
+        asio::post(*io_, [done = std::move(done), ok = writable_.load()] { done(ok); });
+        return;
+    }
+    waiting_.emplace_back(mark, std::move(done));
+}
+
+JournalHealth Journal::health() const {
+    JournalHealth h;
+    h.writable = writable_;
+    h.commits = commits_;
+    h.writes = writes_;
+    if (!h.writable) {
+        std::lock_guard lock(mutex_);
+        h.error = error_;
+    }
+    return h;
+}
+
+proto::Error Journal::unavailable(std::string_view consequence) const {
+    std::lock_guard lock(mutex_);
+    return proto::Error{proto::ErrorCode::unavailable, "the journal cannot be written (" + error_ +
+                                                           "); " + std::string(consequence)};
+}
+
+void Journal::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        wake_.notify_one();
+    }
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void Journal::run() {
+    std::vector<Write> kept;  // from a failed commit: tried again, first
+    std::deque<std::uint64_t> removals;
+    std::uint64_t reported = 0;
+    for (;;) {
+        std::vector<Write> fresh;
+        std::uint64_t end = 0;
+        bool stopping = false;
+        {
+            std::unique_lock lock(mutex_);
+            auto ready = [this] { return !inbox_.empty() || stopping_; };
+            if (!kept.empty()) {
+                wake_.wait_for(lock, retry_interval, ready);
+            } else if (removals.empty()) {
+                wake_.wait(lock, ready);
+            }
+            fresh.swap(inbox_);
+            end = appended_;
+            stopping = stopping_;
+        }
+        if (stopping && fresh.empty() && kept.empty() && removals.empty()) {
+            return;
+        }
+        std::vector<Write> batch = std::move(kept);
+        kept.clear();
+        batch.reserve(batch.size() + fresh.size() + max_removals_per_commit);
+        for (auto& w : fresh) {
+            if (auto* removed = std::get_if<write::JobRemoved>(&w)) {
+                removals.push_back(removed->seq);
+            } else {
+                batch.push_back(std::move(w));
+            }
+        }
+        for (std::size_t i = 0; i < max_removals_per_commit && !removals.empty(); ++i) {
+            batch.emplace_back(write::JobRemoved{removals.front()});
+            removals.pop_front();
+        }
+        bool ok = commit(batch);
+        if (!ok) {
+            for (auto& w : batch) {
+                if (!std::holds_alternative<write::JobAccepted>(w)) {
+                    kept.push_back(std::move(w));
+                }
+            }
+        }
+        if (end > reported) {
+            reported = end;
+            asio::post(*io_, [this, end, ok] { completed(end, ok); });
+        }
+        if (stopping && !ok) {
+            spdlog::error("journal {}: {} changes could not be written before stopping", path_,
+                          kept.size() + removals.size());
+            return;
+        }
+    }
+}
+
+bool Journal::commit(std::vector<Write>& writes) {
+    if (writes.empty()) {
+        return true;
+    }
+    sqlite3* handle = db_->db.handle();
+    try {
+        db_->begin.run();
+        for (const auto& w : writes) {
+            std::visit([this](const auto& change) { db_->apply(change); }, w);
+        }
+        db_->commit.run();
+    } catch (const SqliteError& e) {
+        if (sqlite3_get_autocommit(handle) == 0) {
+            sqlite3_exec(handle, "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+        bool was_writable = writable_.exchange(false);
+        {
+            std::lock_guard lock(mutex_);
+            error_ = e.what();
+        }
+        if (was_writable) {
+            spdlog::error("journal {}: cannot write: {}; submits get `unavailable` until it can",
+                          path_, e.what());
+        }
+        return false;
+    }
+    ++commits_;
+    writes_ += writes.size();
+    if (!writable_.exchange(true)) {
+        spdlog::info("journal {}: writable again", path_);
+    }
+    return true;
+}
+
+void Journal::completed(std::uint64_t end, bool ok) {
+    completed_ = end;
+    while (!waiting_.empty() && waiting_.front().first <= end) {
+        auto done = std::move(waiting_.front().second);
+        waiting_.pop_front();
+        done(ok);
+    }
+}
+
+}  // namespace taskpool::daemon::store

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "journal_writes.hpp"
+#include "proto/error.hpp"
+
+namespace taskpool::daemon::store {
+
+enum class Sync {
+    normal,  // survives a crash of the daemon (WAL, fsync at checkpoints)
+    full,    // also survives power loss (fsync at every commit)
+};
+
+/// What the journal held when the daemon started.
+struct Restored {
+    std::vector<StoredJob> jobs;  // in arrival order
+    std::vector<std::pair<std::string, nlohmann::json>> kv;
+    std::vector<StoredDelivery> deliveries;
+};
+
+/// How the journal is doing, for `stats` (and /healthz).
+struct JournalHealth {
+    bool writable = true;
+    std::string error;  // why the last commit failed, while not writable
+    std::uint64_t commits = 0;
+    std::uint64_t writes = 0;
+};
+
+/// The SQLite journal (`store.path`): jobs, kv values and undelivered webhooks, so
+/// that what the daemon acknowledged survives a kill -9 (STYLE.md habit 11).
+///
+/// Group commit: writes are appended from any thread and a writer thread of the
+/// journal's own commits whatever has gathered, many writes per transaction, so the
+/// io thread never waits on the disk. after_commit() calls back on the io thread once
+/// everything appended before it is committed (or failed to be): that is when a
+/// submit is acknowledged. When a commit fails (disk full, read-only) its new jobs
+/// are dropped, since their submits are told `unavailable`, and every other write is
+/// kept and tried again, every second, until one commits.
+///
+/// Thread-safety: append() and health() from any thread; after_commit() and the
+/// callbacks on the io thread; restore() before start(). The connection belongs to
+/// the writer thread once started.
+class Journal {
+public:
+    /// Opens the file, creating it if missing. Throws std::runtime_error naming the
+    /// file when it cannot be opened, is not a journal, or is corrupt.
+    Journal(const std::string& path, Sync sync);
+    ~Journal();
+    Journal(const Journal&) = delete;
+    Journal& operator=(const Journal&) = delete;
+
+    /// Reads everything back. A record that cannot be read is logged and skipped.
+    Restored restore();
+    /// Starts the writer; callbacks are posted to `io`.
+    void start(asio::io_context& io);
+
+    void append(Write write);
+    /// Appends writes that commit together or not at all (the jobs of one map).
+    void append(std::vector<Write> group);
+    /// Calls `done(committed)` on the io thread once every write appended so far has
+    /// been committed, or has failed to be.
+    void after_commit(std::function<void(bool)> done);
+
+    JournalHealth health() const;
+    /// `unavailable`: why the journal cannot be written, and what that means here.
+    proto::Error unavailable(std::string_view consequence) const;
+    const std::string& path() const { return path_; }
+    /// Commits what is left, then stops the writer.
+    void stop();
+
+private:
+    struct Db;
+    void run();
+    bool commit(std::vector<Write>& writes);
+    void completed(std::uint64_t end, bool ok);
+
+    std::string path_;
+    std::unique_ptr<Db> db_;  // the writer thread's, once started
+    asio::io_context* io_ = nullptr;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<Write> inbox_;    // guarded by mutex_
+    std::uint64_t appended_ = 0;  // guarded by mutex_: writes appended since start
+    bool stopping_ = false;       // guarded by mutex_
+    std::string error_;           // guarded by mutex_
+    std::atomic<bool> writable_ = true;
+    std::atomic<std::uint64_t> commits_ = 0;
+    std::atomic<std::uint64_t> writes_ = 0;
+
+    // io thread only
+    std::deque<std::pair<std::uint64_t, std::function<void(bool)>>> waiting_;
+    std::uint64_t completed_ = 0;
+
+    std::thread thread_;
+};
+
+}  // namespace taskpool::daemon::store

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "proto/job.hpp"
+#include "proto/request.hpp"
+
+namespace taskpool::daemon::store {
+
+/// A job as the journal keeps it: the wire object, and what the scheduler needs
+/// beyond it to run the job again after a restart.
+struct StoredJob {
+    proto::Job job;
+    std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
+    std::optional<double> timeout_s;
+    int retries_left = 0;
+    std::optional<std::string> key;               // idempotency key
+    std::optional<proto::CallbackSpec> callback;  // a webhook when it ends
+};
+
+/// A webhook delivery that has neither succeeded nor given up.
+struct StoredDelivery {
+    std::string id;
+    std::string url;
+    std::string body;
+};
+
+/// One change to the journal. Jobs are named by their `seq`.
+namespace write {
+
+struct JobAccepted {
+    StoredJob job;
+};
+struct JobStarted {
+    std::uint64_t seq;
+    int attempts;
+    proto::WorkerInfo worker;
+    proto::Timestamp started_at;
+};
+/// A failed attempt that has a retry left: queued again.
+struct JobRequeued {
+    std::uint64_t seq;
+    int retries_left;
+};
+struct JobFinished {
+    std::uint64_t seq;
+    proto::JobState state;
+    proto::Timestamp finished_at;
+    std::optional<std::string> result;  // JSON text
+    std::optional<proto::JobError> error;
+};
+/// Its retention ran out.
+struct JobRemoved {
+    std::uint64_t seq;
+};
+struct KvChanged {
+    std::string key;
+    std::optional<std::string> value;  // JSON text; none: the key was removed
+};
+struct DeliveryAdded {
+    StoredDelivery delivery;
+};
+struct DeliveryEnded {
+    std::string id;
+};
+
+}  // namespace write
+
+using Write =
+    std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobFinished,
+                 write::JobRemoved, write::KvChanged, write::DeliveryAdded, write::DeliveryEnded>;
+
+}  // namespace taskpool::daemon::store
