@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -77,9 +78,10 @@ std::string callback_text(const proto::CallbackSpec& callback) {
 
 /// The journal's opening checks: readable, ours, intact, a format we know.
 void open_checks(Database& db, Sync sync) {
-    db.exec("PRAGMA locking_mode = EXCLUSIVE");  // one daemon per journal
-    std::string check = db.query_text("PRAGMA quick_check");
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");                  // one daemon per journal
+    std::string check = db.query_text("PRAGMA quick_check(1)");  // the first problem only
     if (check != "ok") {
+        std::replace(check.begin(), check.end(), '\n', ' ');
         throw std::runtime_error("it is corrupt (" + check + ")");
     }
     auto app = db.query_integer("PRAGMA application_id");

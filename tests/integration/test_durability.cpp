@@ -1,0 +1,449 @@
+// The journal (store.path): what the daemon acknowledged survives kill -9, and a
+// journal it cannot write or read is met with a clear answer.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+#include "../support/http_listener.hpp"
+#include "../support/line_client.hpp"
+#include "../support/wait_for.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A daemon with its journal in a directory of the test's own, so that it can be
+/// killed and started again on the same file.
+class Journaled {
+public:
+    explicit Journaled(json config = json::object(), fs::path path = {})
+        : config_(std::move(config)), path_(path.empty() ? dir_.path() / "journal.db" : path) {
+        config_["store"]["path"] = path_.string();
+    }
+    /// The daemon will log errors (a full disk).
+    void expect_errors() { expect_errors_ = true; }
+
+    const fs::path& path() const { return path_; }
+    DaemonProcess& start() {
+        daemon_.emplace(DaemonProcess::Options{.config = config_, .expect_errors = expect_errors_});
+        return *daemon_;
+    }
+    DaemonProcess& daemon() { return *daemon_; }
+    void kill_9() {
+        daemon_->signal(SIGKILL);
+        REQUIRE(daemon_->wait_exit(10s).has_value());
+        daemon_.reset();
+    }
+
+private:
+    TempDir dir_;
+    json config_;
+    fs::path path_;
+    std::optional<DaemonProcess> daemon_;
+    bool expect_errors_ = false;
+};
+
+/// PRAGMA integrity_check of a journal no daemon has open.
+std::string integrity(const fs::path& path) {
+    sqlite3* db = nullptr;
+    std::string result = "cannot open";
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr);
+        result = sqlite3_step(stmt) == SQLITE_ROW
+                     ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))
+                     : sqlite3_errmsg(db);
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return result;
+}
+
+json submit(LineClient& c, json fields) {
+    fields["op"] = "submit";
+    auto reply = c.request(fields);
+    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+    return reply["job"];
+}
+
+json get(LineClient& c, const json& id, double wait = 0) {
+    json req = {{"op", "get"}, {"job", id}};
+    if (wait > 0) {
+        req["wait"] = wait;
+    }
+    return c.request(req, 60s);
+}
+
+void wait_running(LineClient& c, const json& id) {
+    REQUIRE(wait_for([&] { return get(c, id)["job"]["state"] == "running"; }));
+}
+
+std::uintmax_t size_with_wal(const fs::path& path) {
+    std::error_code ec;
+    auto wal = fs::file_size(path.string() + "-wal", ec);
+    return fs::file_size(path) + (ec ? 0 : wal);
+}
+
+}  // namespace
+
+TEST_CASE("durability.acknowledged_jobs_survive_kill_9" * doctest::timeout(60)) {
+    // sync full: what survives a power loss surely survives a kill.
+    Journaled j(json{{"thread_pool", {{"size", 1}}},
+                     {"process_pool", {{"size", 1}}},
+                     {"store", {{"sync", "full"}}}});
+    j.start();
+    json lost, retried, done, keyed;
+    std::vector<json> queued;
+    std::string newest_before;
+    {
+        LineClient c(j.daemon().port());
+        done = c.request(
+            {{"op", "submit"}, {"task", "echo"}, {"args", {{"x", 1}}}, {"wait", true}})["job"];
+        REQUIRE(done["state"] == "succeeded");
+        // Running when the daemon dies: without retries it is lost, with one it runs again.
+        lost = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"pool", "process"}});
+        retried = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 1}}}, {"retries", 1}});
+        wait_running(c, lost["id"]);
+        wait_running(c, retried["id"]);
+        // Queued behind it: they run after the restart by priority, then arrival.
+        for (int priority : {0, 5, 0, 5, -1}) {
+            queued.push_back(submit(
+                c, {{"task", "sleep"}, {"args", {{"seconds", 0.05}}}, {"priority", priority}}));
+        }
+        keyed = submit(c, {{"task", "echo"}, {"args", "k"}, {"key", "once"}});
+        CHECK(c.request({{"op", "kv.set"}, {"key", "counter"}, {"value", 41}})["ok"] == true);
+        newest_before = keyed["id"];
+    }
+    j.kill_9();
+    CHECK(integrity(j.path()) == "ok");
+
+    j.start();
+    LineClient c(j.daemon().port());
+    auto after = get(c, done["id"])["job"];
+    CHECK(after["state"] == "succeeded");
+    CHECK(after["result"] == json{{"x", 1}});
+
+    auto was_lost = get(c, lost["id"], 10)["job"];
+    CHECK(was_lost["state"] == "failed");
+    CHECK(was_lost["error"]["code"] == "lost");
+
+    auto again = get(c, retried["id"], 20)["job"];
+    CHECK(again["state"] == "succeeded");
+    CHECK(again["attempts"] == 2);
+
+    std::vector<std::string> started;
+    for (const auto& q : queued) {
+        auto job = get(c, q["id"], 20)["job"];
+        REQUIRE(job["state"] == "succeeded");
+        started.push_back(job["started_at"]);
+    }
+    // Priority 5 (items 1 and 3) first, then the retried job and the 0s, then -1.
+    CHECK(started[1] < started[3]);
+    CHECK(started[3] < again["started_at"].get<std::string>());
+    CHECK(again["started_at"].get<std::string>() < started[0]);
+    CHECK(started[0] < started[2]);
+    CHECK(started[2] < started[4]);
+
+    // The idempotency key still holds; ids go on from the newest.
+    auto same = submit(c, {{"task", "echo"}, {"args", "k"}, {"key", "once"}});
+    CHECK(same["id"] == keyed["id"]);
+    auto fresh = submit(c, {{"task", "echo"}, {"args", 1}});
+    CHECK(fresh["id"].get<std::string>() > newest_before);
+    CHECK(c.request({{"op", "kv.incr"}, {"key", "counter"}})["value"] == 42);
+    CHECK(c.request({{"op", "stats"}})["store"]["writable"] == true);
+}
+
+TEST_CASE("durability.twenty_kill_9s_while_a_client_pipelines" * doctest::timeout(120)) {
+    Journaled j(json{{"thread_pool", {{"size", 2}}}, {"process_pool", {{"size", 1}}}});
+    std::mt19937 rng(std::random_device{}());
+    std::vector<std::string> acknowledged;
+    auto started = std::chrono::steady_clock::now();
+    int rounds = 0;
+    for (; rounds < 20 && std::chrono::steady_clock::now() - started < 60s; ++rounds) {
+        j.start();
+        if (!acknowledged.empty()) {
+            // Every job acknowledged before any kill is there.
+            LineClient check(j.daemon().port());
+            std::string burst;
+            for (const auto& id : acknowledged) {
+                burst += json{{"op", "get"}, {"job", id}}.dump() + "\n";
+            }
+            check.send_raw(burst);
+            for (const auto& id : acknowledged) {
+                auto reply = check.read_reply(30s);
+                REQUIRE_MESSAGE(reply["ok"] == true, "job " << id << " is gone: " << reply);
+            }
+        }
+        std::mutex mutex;
+        std::vector<std::string> acked;
+        std::thread client([&, port = j.daemon().port()] {
+            LineClient c(port);
+            try {
+                for (int n = 0;; ++n) {
+                    std::string burst;
+                    // Mostly echo; one short sleep a burst, so that some jobs are
+                    // running at the kill, every other one with a retry.
+                    for (int i = 0; i < 20; ++i) {
+                        json req = {{"op", "submit"}, {"task", "echo"}, {"args", n * 20 + i}};
+                        if (i == 1) {
+                            req = {{"op", "submit"},
+                                   {"task", "sleep"},
+                                   {"args", {{"seconds", 0.01}}},
+                                   {"retries", n % 2}};
+                        }
+                        burst += req.dump() + "\n";
+                    }
+                    c.send_raw(burst);
+                    for (int i = 0; i < 20; ++i) {
+                        auto reply = c.read_reply(10s);
+                        if (reply["ok"] == true) {
+                            std::lock_guard lock(mutex);
+                            acked.push_back(reply["job"]["id"]);
+                        }
+                    }
+                    // About as fast as two threads run those sleeps: no endless backlog.
+                    std::this_thread::sleep_for(3ms);
+                }
+            } catch (const std::exception&) {
+                // The daemon was killed.
+            }
+        });
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::uniform_int_distribution<int>(30, 400)(rng)));
+        j.kill_9();
+        client.join();
+        REQUIRE(integrity(j.path()) == "ok");
+        acknowledged.insert(acknowledged.end(), acked.begin(), acked.end());
+    }
+    MESSAGE(rounds << " kill -9s, " << acknowledged.size() << " acknowledged jobs");
+    CHECK(rounds >= 10);
+    REQUIRE(acknowledged.size() > 100);
+
+    // After the last restart every one reaches a final state; only a job that had
+    // started can be lost.
+    j.start();
+    LineClient c(j.daemon().port());
+    std::string burst;
+    for (const auto& id : acknowledged) {
+        burst += json{{"op", "get"}, {"job", id}, {"wait", 30}}.dump() + "\n";
+    }
+    c.send_raw(burst);
+    int lost = 0;
+    for (std::size_t i = 0; i < acknowledged.size(); ++i) {
+        auto reply = c.read_reply(60s);
+        REQUIRE(reply["ok"] == true);
+        const auto& job = reply["job"];
+        if (job["state"] == "failed") {
+            CHECK(job["error"]["code"] == "lost");
+            CHECK(job["started_at"].is_string());
+            ++lost;
+        } else {
+            CHECK_MESSAGE(job["state"] == "succeeded", job.dump());
+        }
+    }
+    MESSAGE(lost << " lost (running at a kill, no retries left)");
+}
+
+TEST_CASE("durability.expired_jobs_leave_the_file_so_it_stops_growing" * doctest::timeout(120)) {
+    Journaled j(json{{"jobs", {{"result_ttl_s", 1}}}});
+    j.start();
+    LineClient c(j.daemon().port());
+    json items = json::array();
+    for (int i = 0; i < 1000; ++i) {
+        items.push_back({{"n", i}, {"pad", std::string(100, 'x')}});
+    }
+    std::vector<std::uintmax_t> sizes;
+    for (int thousand = 1; thousand <= 100; ++thousand) {
+        auto reply =
+            c.request({{"op", "map"}, {"task", "echo"}, {"items", items}, {"wait", 60}}, 60s);
+        REQUIRE(reply["ok"] == true);
+        if (thousand % 25 == 0) {
+            std::this_thread::sleep_for(1500ms);  // past the TTL: the rows go
+            c.request({{"op", "ping"}});
+            sizes.push_back(size_with_wal(j.path()));
+        }
+    }
+    MESSAGE("journal + WAL after 25k, 50k, 75k, 100k jobs: "
+            << sizes[0] << ", " << sizes[1] << ", " << sizes[2] << ", " << sizes[3] << " bytes");
+    CHECK(sizes[3] <= sizes[1] + sizes[1] / 4);
+}
+
+TEST_CASE("durability.restart_delivers_webhooks_not_yet_delivered" * doctest::timeout(60)) {
+    std::atomic<bool> answer = false;
+    HttpListener hook([&](const HttpListener::Request&, std::size_t) {
+        return HttpListener::Response{answer ? 200 : 503, ""};
+    });
+    Journaled j(json{{"callbacks", {{"max_attempts", 100}, {"backoff_s", 0.2}}}});
+    j.start();
+    {
+        LineClient c(j.daemon().port());
+        submit(c, {{"task", "echo"}, {"args", "hooked"}, {"callback", {{"url", hook.url()}}}});
+        REQUIRE(hook.wait_for(2, 10s));  // refused at least once
+    }
+    j.kill_9();
+    answer = true;
+    auto before = hook.requests().size();
+    j.start();
+    REQUIRE(hook.wait_for(before + 1, 10s));
+    auto requests = hook.requests();
+    const auto& last = requests.back();
+    CHECK(last.headers.at("x-taskpool-delivery") ==
+          requests.front().headers.at("x-taskpool-delivery"));
+    CHECK(json::parse(last.body)["job"]["result"] == "hooked");
+    LineClient c(j.daemon().port());
+    REQUIRE(wait_for([&] { return c.request({{"op", "stats"}})["callbacks"]["delivered"] == 1; }));
+}
+
+TEST_CASE("durability.a_full_disk_gives_unavailable_then_recovers" * doctest::timeout(60)) {
+    TempDir mount_point;
+    if (::mount("tmpfs", mount_point.path().c_str(), "tmpfs", 0, "size=4m") != 0) {
+        MESSAGE("skipped: cannot mount a small tmpfs here (" << std::strerror(errno)
+                                                             << "); it needs root in a "
+                                                                "namespace that allows mounts");
+        return;
+    }
+    struct Unmount {
+        const fs::path& path;
+        ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+    } unmount{mount_point.path()};
+
+    Journaled j(json::object(), mount_point.path() / "journal.db");
+    j.expect_errors();
+    j.start();
+    LineClient c(j.daemon().port());
+    auto kept = submit(c, {{"task", "echo"}, {"args", "before"}});
+
+    // Fill the disk, leaving the journal no room to grow.
+    auto filler = mount_point.path() / "filler";
+    {
+        std::ofstream out(filler, std::ios::binary);
+        std::string mb(1 << 16, 'f');
+        while (out.write(mb.data(), static_cast<std::streamsize>(mb.size()))) {
+            out.flush();
+        }
+    }
+    std::string big(200 * 1024, 'b');
+    json refused;
+    int accepted = 0;
+    for (int i = 0; i < 50; ++i) {
+        auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {"args", big}});
+        if (reply["ok"] == false) {
+            refused = reply;
+            break;
+        }
+        ++accepted;
+    }
+    REQUIRE_MESSAGE(refused.is_object(), "no submit was refused on a full disk");
+    CHECK(refused["error"]["code"] == "unavailable");
+    CHECK(refused["error"]["message"].get<std::string>().find("journal") != std::string::npos);
+    auto store = c.request({{"op", "stats"}})["store"];
+    CHECK(store["writable"] == false);
+    CHECK(store["error"].get<std::string>().find("full") != std::string::npos);
+    CHECK(c.request({{"op", "kv.set"}, {"key", "a"}, {"value", 1}})["error"]["code"] ==
+          "unavailable");
+    // Nothing half-accepted: only the jobs that got an ok exist.
+    CHECK(c.request({{"op", "list"}, {"limit", 1000}})["jobs"].size() ==
+          static_cast<std::size_t>(accepted + 1));
+    CHECK(c.request({{"op", "ping"}})["pong"] == true);  // still serving
+
+    fs::remove(filler);
+    json recovered;
+    REQUIRE(wait_for([&] {
+        recovered = c.request({{"op", "submit"}, {"task", "echo"}, {"args", "after"}});
+        return recovered["ok"] == true;
+    }));
+    CHECK(c.request({{"op", "stats"}})["store"]["writable"] == true);
+    CHECK(get(c, kept["id"])["job"]["result"] == "before");
+    j.kill_9();
+    j.start();
+    LineClient again(j.daemon().port());
+    CHECK(get(again, recovered["job"]["id"], 10)["job"]["result"] == "after");
+}
+
+TEST_CASE("durability.an_unreadable_journal_stops_the_start_with_one_line" * doctest::timeout(30)) {
+    TempDir dir;
+    auto path = dir.path() / "journal.db";
+    auto start = [&] {
+        return run_command(
+            {binary_path("taskpoold"), "--listen", "127.0.0.1:0", "--store", path.string()});
+    };
+    SUBCASE("garbage") {
+        std::ofstream(path) << std::string(8192, 'g');
+    }
+    SUBCASE("another program's database") {
+        sqlite3* db = nullptr;
+        sqlite3_open(path.c_str(), &db);
+        sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1)", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+    }
+    SUBCASE("a corrupt page") {
+        {
+            Journaled j(json::object(), path);
+            j.start();
+            LineClient c(j.daemon().port());
+            for (int i = 0; i < 200; ++i) {
+                submit(c, {{"task", "echo"}, {"args", std::string(1000, 'a')}});
+            }
+            j.daemon().signal(SIGTERM);
+            REQUIRE(j.daemon().wait_exit(10s) == 0);
+        }
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(4096 + 100);  // into the second page: a table's b-tree
+        std::string junk(2000, '\xA5');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    auto result = start();
+    CHECK(result.exit_code == 1);
+    std::string out = result.out + result.err;
+    CHECK(out.find(path.string()) != std::string::npos);
+    CHECK_MESSAGE(std::count(out.begin(), out.end(), '\n') == 1, out);
+}
+
+TEST_CASE("durability.without_a_store_nothing_touches_the_disk" * doctest::timeout(30)) {
+    DaemonProcess d;
+    LineClient c(d.port());
+    submit(c, {{"task", "echo"}, {"args", 1}, {"wait", true}});
+    c.request({{"op", "kv.set"}, {"key", "a"}, {"value", 1}});
+    CHECK(c.request({{"op", "stats"}})["store"].is_null());
+    std::set<std::string> in_dir;
+    for (const auto& entry : fs::directory_iterator(d.dir().path())) {
+        in_dir.insert(entry.path().filename());
+    }
+    CHECK(in_dir == std::set<std::string>{"taskpool.json", "taskpoold.log"});
+    // No regular file open but its log, and what it inherited (as this test did).
+    auto open_files = [](const std::string& pid) {
+        std::set<fs::path> files;
+        for (const auto& fd : fs::directory_iterator("/proc/" + pid + "/fd")) {
+            std::error_code ec;
+            auto target = fs::read_symlink(fd.path(), ec);
+            if (!ec && fs::is_regular_file(target)) {
+                files.insert(target);
+            }
+        }
+        return files;
+    };
+    auto inherited = open_files("self");
+    for (const auto& file : open_files(std::to_string(d.pid()))) {
+        if (inherited.count(file) == 0) {
+            CHECK(file.filename() == "taskpoold.log");
+        }
+    }
+}
