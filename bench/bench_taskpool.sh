@@ -4,13 +4,14 @@
 # figure. Needs TASKPOOL_BIN: the folder holding taskpoold and taskpool_loadgen.
 # Env: TP_SEQ_N (5000), TP_N (100000), TP_PROC_N (20000)
 source "$(dirname "$0")/lib/common.sh"
-arm_watchdog 110
+arm_watchdog 170
 : "${TASKPOOL_BIN:?set TASKPOOL_BIN to the folder with taskpoold and taskpool_loadgen}"
 peers_tmpdir
 P="$(free_port)"
 # 2 task threads and 2 worker processes: the peers' pools have 2 workers too.
 start_bg "$PEERS_TMP/taskpoold.log" "$TASKPOOL_BIN/taskpoold" --listen "127.0.0.1:$P" \
     --threads 2 --processes 2 --log-level warn
+DAEMON_PID="$LAST_PID"
 wait_port "$P" || exit 1
 L="$TASKPOOL_BIN/taskpool_loadgen"
 A="127.0.0.1:$P"
@@ -24,3 +25,20 @@ timeout 60 "$L" pipe "$A" echo process "$PN" 64 1
 timeout 60 "$L" pipe "$A" echo process "$PN" 64 8
 timeout 60 "$L" fib "$A" 27 64
 timeout 60 "$L" fib "$A" 32 64
+# Last: it returns when the jobs are acknowledged, and they run on after it.
+timeout 60 "$L" submit "$A" echo thread "$N" 64 1
+
+# The same daemon with its SQLite journal (store.path, sync normal): every job is
+# committed before its submit is acknowledged and again when it ends.
+stop_pid "$DAEMON_PID"
+P="$(free_port)"
+A="127.0.0.1:$P"
+start_bg "$PEERS_TMP/taskpoold-journal.log" "$TASKPOOL_BIN/taskpoold" --listen "$A" \
+    --threads 2 --processes 2 --log-level warn --store "$PEERS_TMP/journal.db"
+wait_port "$P" || exit 1
+export LOADGEN_TAG=taskpool+journal
+timeout 60 "$L" seq "$A" echo thread "$SEQ_N"
+timeout 60 "$L" pipe "$A" echo thread "$N" 64 1
+timeout 60 "$L" pipe "$A" echo thread "$N" 64 8
+timeout 60 "$L" submit "$A" echo thread "$N" 64 1
+

@@ -1,11 +1,14 @@
 // Load generator for taskpoold: raw NDJSON over TCP, so that what is measured is
 // the daemon, not a client library. Prints lines in the format of the peer
-// benchmarks (LABEL: key=value ...).
+// benchmarks (LABEL: key=value ...), labelled "taskpool" or $LOADGEN_TAG.
 //
 //   loadgen seq  HOST:PORT TASK POOL N            submit+wait one at a time: p50/p99
 //   loadgen pipe HOST:PORT TASK POOL N INFLIGHT CONNS
 //                                                  N jobs over CONNS connections, each
 //                                                  keeping INFLIGHT submit+wait in flight
+//   loadgen submit HOST:PORT TASK POOL N INFLIGHT CONNS
+//                                                  the same without wait: until the
+//                                                  acknowledgement only
 //   loadgen fib  HOST:PORT N COUNT                 COUNT fib(N) on the process pool at
 //                                                  once vs the same jobs one at a time
 #include <arpa/inet.h>
@@ -28,6 +31,12 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// How the figures are labelled: $LOADGEN_TAG (e.g. "taskpool+journal"), or "taskpool".
+const char* tag() {
+    const char* t = std::getenv("LOADGEN_TAG");
+    return t != nullptr ? t : "taskpool";
+}
 
 class Connection {
 public:
@@ -56,14 +65,16 @@ public:
         }
     }
 
-    /// The next reply line; checks that it is a success.
-    std::string read_reply() {
+    /// The next reply line; checks that it is a success (and, unless `accepted_only`,
+    /// that the job has succeeded).
+    std::string read_reply(bool accepted_only = false) {
         for (;;) {
             auto frame = framer_.next();
             if (frame.status == taskpool::proto::LineFramer::Status::line) {
                 std::string line(frame.line);
                 if (line.find("\"ok\":true") == std::string::npos ||
-                    line.find("\"state\":\"succeeded\"") == std::string::npos) {
+                    (!accepted_only &&
+                     line.find("\"state\":\"succeeded\"") == std::string::npos)) {
                     throw std::runtime_error("job failed: " + line.substr(0, 300));
                 }
                 return line;
@@ -82,10 +93,10 @@ private:
     char buf_[65536];
 };
 
-std::string submit_line(const std::string& task, const std::string& pool, const std::string& args) {
+std::string submit_line(const std::string& task, const std::string& pool, const std::string& args,
+                        bool wait = true) {
     return R"({"op":"submit","task":")" + task + R"(","pool":")" + pool + R"(","args":)" + args +
-           R"(,"wait":true})"
-           "\n";
+           (wait ? R"(,"wait":true})" : "}") + "\n";
 }
 
 // A 64-byte line's worth of payload, as in the peers' echo benchmarks.
@@ -116,14 +127,14 @@ int seq(const std::string& addr, const std::string& task, const std::string& poo
         mean += v / static_cast<double>(n);
     }
     auto rank = [&](double p) { return us[static_cast<std::size_t>(p * (n - 1))]; };
-    std::printf("taskpool %s %s sequential: p50=%.1fus p99=%.1fus mean=%.1fus n=%d\n", pool.c_str(),
-                task.c_str(), rank(0.50), rank(0.99), mean, n);
+    std::printf("%s %s %s sequential: p50=%.1fus p99=%.1fus mean=%.1fus n=%d\n", tag(),
+                pool.c_str(), task.c_str(), rank(0.50), rank(0.99), mean, n);
     return 0;
 }
 
 int pipe(const std::string& addr, const std::string& task, const std::string& pool, int n,
-         int inflight, int conns) {
-    auto line = submit_line(task, pool, task == "echo" ? payload : "null");
+         int inflight, int conns, bool wait) {
+    auto line = submit_line(task, pool, task == "echo" ? payload : "null", wait);
     int per_conn = n / conns;
     auto t = Clock::now();
     std::vector<std::thread> threads;
@@ -137,7 +148,7 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
             int sent = std::min(inflight, per_conn);
             c.send(sent == inflight ? window : window.substr(0, line.size() * sent));
             for (int done = 0; done < per_conn; ++done) {
-                c.read_reply();
+                c.read_reply(!wait);
                 if (sent < per_conn) {
                     c.send(line);
                     ++sent;
@@ -149,9 +160,9 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
         th.join();
     }
     double secs = us_since(t) / 1e6;
-    std::printf("taskpool %s %s pipelined x%d conns=%d: throughput=%.0f jobs/s n=%d\n",
-                pool.c_str(), task.c_str(), inflight, conns, per_conn * conns / secs,
-                per_conn * conns);
+    std::printf("%s %s %s pipelined%s x%d conns=%d: throughput=%.0f jobs/s n=%d\n", tag(),
+                pool.c_str(), task.c_str(), wait ? "" : " submit-only", inflight, conns,
+                per_conn * conns / secs, per_conn * conns);
     return 0;
 }
 
@@ -196,8 +207,9 @@ int main(int argc, char** argv) {
         if (a.size() == 5 && a[0] == "seq") {
             return seq(a[1], a[2], a[3], std::stoi(a[4]));
         }
-        if (a.size() == 7 && a[0] == "pipe") {
-            return pipe(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]), std::stoi(a[6]));
+        if (a.size() == 7 && (a[0] == "pipe" || a[0] == "submit")) {
+            return pipe(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]), std::stoi(a[6]),
+                        a[0] == "pipe");
         }
         if (a.size() == 4 && a[0] == "fib") {
             return fib_speedup(a[1], std::stoi(a[2]), std::stoi(a[3]));
