@@ -165,12 +165,14 @@ bool resolve_worker_user(const Config& config, std::optional<std::string>& user,
 
 /// Opens store.path and reads it back; none without a path. Throws, naming the
 /// file, when it cannot be used.
-std::unique_ptr<store::Journal> open_journal(const Config& config, store::Restored& restored) {
+std::unique_ptr<store::Journal> open_journal(asio::io_context& io, const Config& config,
+                                             store::Restored& restored) {
     if (!config.store.path) {
         return nullptr;
     }
     auto journal = std::make_unique<store::Journal>(
-        *config.store.path, config.store.sync == "full" ? store::Sync::full : store::Sync::normal);
+        io, *config.store.path,
+        config.store.sync == "full" ? store::Sync::full : store::Sync::normal);
     restored = journal->restore();
     return journal;
 }
@@ -199,7 +201,7 @@ int run(const Config& config) {
     store::Restored restored;
     std::unique_ptr<store::Journal> journal;
     try {
-        journal = open_journal(config, restored);
+        journal = open_journal(io, config, restored);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;
@@ -280,7 +282,7 @@ int run(const Config& config) {
 
     if (journal) {
         log_restored(*journal, restored);
-        journal->start(io);
+        journal->start();
         kv.restore(std::move(restored.kv));
         for (auto& delivery : restored.deliveries) {
             webhooks.resume(std::move(delivery));

@@ -168,7 +168,7 @@ void Webhooks::run() {
     auto ended = [&](const Delivery& d) {
         --pending_;
         if (journal_ != nullptr) {
-            journal_->append(store::write::DeliveryEnded{d.id});
+            journal_->append_from_any_thread(store::write::DeliveryEnded{d.id});
         }
     };
     auto finish = [&](Delivery* d, CURLcode result) {

@@ -211,7 +211,7 @@ struct Journal::Db : CheckedDatabase {
     }
 };
 
-Journal::Journal(const std::string& path, Sync sync) : path_(path) {
+Journal::Journal(asio::io_context& io, const std::string& path, Sync sync) : io_(io), path_(path) {
     try {
         db_ = std::make_unique<Db>(path, sync);
     } catch (const std::exception& e) {
@@ -319,40 +319,64 @@ Restored Journal::restore() {
     return restored;
 }
 
-void Journal::start(asio::io_context& io) {
-    io_ = &io;
+void Journal::start() {
     thread_ = std::thread([this] { run(); });
 }
 
 void Journal::append(Write write) {
+    outbox_.push_back(std::move(write));
+    if (!flush_posted_) {
+        flush_posted_ = true;
+        asio::post(io_, [this] { flush(); });
+    }
+}
+
+void Journal::append(std::vector<Write> group) {
+    // One flush hands the whole outbox over under one lock, so a group is never split.
+    outbox_.reserve(outbox_.size() + group.size());
+    for (auto& w : group) {
+        append(std::move(w));
+    }
+}
+
+void Journal::append_from_any_thread(Write write) {
     std::lock_guard lock(mutex_);
     inbox_.push_back(std::move(write));
     ++appended_;
     wake_.notify_one();
 }
 
-void Journal::append(std::vector<Write> group) {
-    std::lock_guard lock(mutex_);
-    appended_ += group.size();
-    if (inbox_.empty()) {
-        inbox_ = std::move(group);
-    } else {
-        std::move(group.begin(), group.end(), std::back_inserter(inbox_));
+void Journal::flush() {
+    flush_posted_ = false;
+    if (outbox_.empty()) {
+        return;
     }
-    wake_.notify_one();
+    {
+        std::lock_guard lock(mutex_);
+        appended_ += outbox_.size();
+        if (inbox_.empty()) {
+            inbox_.swap(outbox_);
+        } else {
+            std::move(outbox_.begin(), outbox_.end(), std::back_inserter(inbox_));
+        }
+        flushed_ = appended_;
+        wake_.notify_one();
+    }
+    outbox_.clear();
+    for (auto& done : outbox_waiting_) {
+        waiting_.emplace_back(flushed_, std::move(done));
+    }
+    outbox_waiting_.clear();
 }
 
 void Journal::after_commit(std::function<void(bool)> done) {
-    std::uint64_t mark = 0;
-    {
-        std::lock_guard lock(mutex_);
-        mark = appended_;
+    if (!outbox_.empty()) {
+        outbox_waiting_.push_back(std::move(done));
+    } else if (flushed_ > completed_) {
+        waiting_.emplace_back(flushed_, std::move(done));
+    } else {
+        asio::post(io_, [done = std::move(done), ok = writable_.load()] { done(ok); });
     }
-    if (mark <= completed_) {
-        asio::post(*io_, [done = std::move(done), ok = writable_.load()] { done(ok); });
-        return;
-    }
-    waiting_.emplace_back(mark, std::move(done));
 }
 
 JournalHealth Journal::health() const {
@@ -374,6 +398,7 @@ proto::Error Journal::unavailable(std::string_view consequence) const {
 }
 
 void Journal::stop() {
+    flush();
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -431,7 +456,7 @@ void Journal::run() {
         }
         if (end > reported) {
             reported = end;
-            asio::post(*io_, [this, end, ok] { completed(end, ok); });
+            asio::post(io_, [this, end, ok] { completed(end, ok); });
         }
         if (stopping && !ok) {
             spdlog::error("journal {}: {} changes could not be written before stopping", path_,

@@ -43,34 +43,37 @@ struct JournalHealth {
 /// The SQLite journal (`store.path`): jobs, kv values and undelivered webhooks, so
 /// that what the daemon acknowledged survives a kill -9 (STYLE.md habit 11).
 ///
-/// Group commit: writes are appended from any thread and a writer thread of the
-/// journal's own commits whatever has gathered, many writes per transaction, so the
-/// io thread never waits on the disk. after_commit() calls back on the io thread once
-/// everything appended before it is committed (or failed to be): that is when a
-/// submit is acknowledged. When a commit fails (disk full, read-only) its new jobs
-/// are dropped, since their submits are told `unavailable`, and every other write is
-/// kept and tried again, every second, until one commits.
+/// Group commit: the io thread appends writes to an outbox of its own and hands the
+/// outbox over once per turn of the io loop (one lock, one wake-up for all the
+/// submits of a read); a writer thread of the journal's own commits whatever has
+/// gathered, many writes per transaction, so the io thread never waits on the disk.
+/// after_commit() calls back on the io thread once everything appended before it
+/// is committed (or failed to be): that is when a submit is acknowledged. When a commit fails (disk
+/// full, read-only) its new jobs are dropped, since their submits are told `unavailable`, and every
+/// other write is kept and tried again, every second, until one commits.
 ///
-/// Thread-safety: append() and health() from any thread; after_commit() and the
-/// callbacks on the io thread; restore() before start(). The connection belongs to
-/// the writer thread once started.
+/// Thread-safety: append(), after_commit() and the callbacks on the io thread;
+/// append_from_any_thread() and health() from any thread; restore() before start().
+/// The connection belongs to the writer thread once started.
 class Journal {
 public:
     /// Opens the file, creating it if missing. Throws std::runtime_error naming the
     /// file when it cannot be opened, is not a journal, or is corrupt.
-    Journal(const std::string& path, Sync sync);
+    Journal(asio::io_context& io, const std::string& path, Sync sync);
     ~Journal();
     Journal(const Journal&) = delete;
     Journal& operator=(const Journal&) = delete;
 
     /// Reads everything back. A record that cannot be read is logged and skipped.
     Restored restore();
-    /// Starts the writer; callbacks are posted to `io`.
-    void start(asio::io_context& io);
+    /// Starts the writer.
+    void start();
 
     void append(Write write);
     /// Appends writes that commit together or not at all (the jobs of one map).
     void append(std::vector<Write> group);
+    /// As append(), from a thread other than the io thread (the webhook sender).
+    void append_from_any_thread(Write write);
     /// Calls `done(committed)` on the io thread once every write appended so far has
     /// been committed, or has failed to be.
     void after_commit(std::function<void(bool)> done);
@@ -79,7 +82,8 @@ public:
     /// `unavailable`: why the journal cannot be written, and what that means here.
     proto::Error unavailable(std::string_view consequence) const;
     const std::string& path() const { return path_; }
-    /// Commits what is left, then stops the writer.
+    /// Commits what is left, then stops the writer. On the io thread, once its loop
+    /// has stopped.
     void stop();
 
 private:
@@ -87,10 +91,12 @@ private:
     void run();
     bool commit(std::vector<Write>& writes);
     void completed(std::uint64_t end, bool ok);
+    /// Hands the io thread's outbox to the writer.
+    void flush();
 
+    asio::io_context& io_;
     std::string path_;
     std::unique_ptr<Db> db_;  // the writer thread's, once started
-    asio::io_context* io_ = nullptr;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
@@ -103,6 +109,10 @@ private:
     std::atomic<std::uint64_t> writes_ = 0;
 
     // io thread only
+    std::vector<Write> outbox_;
+    std::vector<std::function<void(bool)>> outbox_waiting_;  // for the next flush
+    bool flush_posted_ = false;
+    std::uint64_t flushed_ = 0;  // appended_ after the last flush
     std::deque<std::pair<std::uint64_t, std::function<void(bool)>>> waiting_;
     std::uint64_t completed_ = 0;
 
