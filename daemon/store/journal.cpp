@@ -269,6 +269,8 @@ StoredJob read_job(const Statement& row) {
     }
     if (auto finished = row.optional_integer(17)) {
         j.finished_at = timestamp(*finished);
+    } else if (proto::is_final(j.state)) {
+        throw std::runtime_error("finished without a finishing time");
     }
     if (auto result = row.optional_text(18)) {
         j.result = json::parse(*result);

@@ -436,6 +436,33 @@ TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60))
     CHECK(submit(c, {{"task", "echo"}, {"args", 1}})["id"] > "j-01M84ED0A7G3X5736KC22B8KYJ");
 }
 
+TEST_CASE("durability.a_bad_record_is_skipped_and_the_rest_restored" * doctest::timeout(30)) {
+    Journaled j;
+    j.start();
+    json bad, good;
+    {
+        LineClient c(j.daemon().port());
+        bad = submit(c, {{"task", "echo"}, {"args", "bad"}, {"wait", true}});
+        good = submit(c, {{"task", "echo"}, {"args", "good"}, {"wait", true}});
+    }
+    j.daemon().signal(SIGTERM);
+    REQUIRE(j.daemon().wait_exit(10s) == 0);
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(j.path().c_str(), &db) == SQLITE_OK);
+        std::string sql =
+            "UPDATE jobs SET args = '{broken' WHERE id = '" + bad["id"].get<std::string>() + "'";
+        CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    j.start();
+    LineClient c(j.daemon().port());
+    CHECK(get(c, bad["id"])["error"]["code"] == "no_such_job");
+    CHECK(get(c, good["id"])["job"]["result"] == "good");
+    auto log = j.daemon().log();
+    CHECK(log.find("skipped job " + bad["id"].get<std::string>()) != std::string::npos);
+}
+
 TEST_CASE("durability.an_unreadable_journal_stops_the_start_with_one_line" * doctest::timeout(30)) {
     TempDir dir;
     auto path = dir.path() / "journal.db";

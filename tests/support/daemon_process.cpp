@@ -94,8 +94,9 @@ DaemonProcess::~DaemonProcess() {
     }
     if (!options_.expect_errors) {
         std::string text = log();
-        CHECK_MESSAGE(text.find(" error ") == std::string::npos, "error in the daemon log:\n"
-                                                                     << text);
+        // A line logged at level error (text or JSON format), not the word in a message.
+        static const std::regex error_line(R"((^|\n)\S+ error |"level":"error")");
+        CHECK_MESSAGE(!std::regex_search(text, error_line), "error in the daemon log:\n" << text);
         CHECK_MESSAGE(text.find("Sanitizer") == std::string::npos, "sanitizer report:\n" << text);
         CHECK_MESSAGE(text.find("runtime error") == std::string::npos, "sanitizer report:\n"
                                                                            << text);
