@@ -73,8 +73,7 @@ public:
             if (frame.status == taskpool::proto::LineFramer::Status::line) {
                 std::string line(frame.line);
                 if (line.find("\"ok\":true") == std::string::npos ||
-                    (!accepted_only &&
-                     line.find("\"state\":\"succeeded\"") == std::string::npos)) {
+                    (!accepted_only && line.find("\"state\":\"succeeded\"") == std::string::npos)) {
                     throw std::runtime_error("job failed: " + line.substr(0, 300));
                 }
                 return line;

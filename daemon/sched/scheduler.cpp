@@ -208,6 +208,24 @@ Error Scheduler::unavailable() const {
     return journal_->unavailable("nothing was accepted");
 }
 
+template <class Spec, class Done>
+bool Scheduler::room_for(PoolKind pool, std::size_t jobs, double block_s, Spec& spec, Done& done,
+                         void (Scheduler::*again)(Spec, double, Done)) {
+    if (has_room(pool, jobs)) {
+        return true;
+    }
+    if (block_s <= 0) {
+        done(queue_full(pool));
+        return false;
+    }
+    auto shared = std::make_shared<Spec>(std::move(spec));
+    block(
+        pool, jobs, block_s,
+        [this, shared, done, again] { (this->*again)(std::move(*shared), 0, done); },
+        [done](Error e) { done(std::move(e)); });
+    return false;
+}
+
 void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     if (shutting_down_) {
         done(shutting_down());
@@ -233,15 +251,7 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
         done(checked.error());
         return;
     }
-    if (!has_room(pool, 1)) {
-        if (block_s <= 0) {
-            done(queue_full(pool));
-            return;
-        }
-        auto shared = std::make_shared<JobSpec>(std::move(spec));
-        block(
-            pool, 1, block_s, [this, shared, done] { submit(std::move(*shared), 0, done); },
-            [done](Error e) { done(std::move(e)); });
+    if (!room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
         return;
     }
     std::vector<JobRecord> records;
@@ -265,15 +275,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
         return;
     }
     auto size = spec.items.size();
-    if (!has_room(pool, size)) {
-        if (block_s <= 0) {
-            done(queue_full(pool));
-            return;
-        }
-        auto shared = std::make_shared<MapSpec>(std::move(spec));
-        block(
-            pool, size, block_s, [this, shared, done] { submit_map(std::move(*shared), 0, done); },
-            [done](Error e) { done(std::move(e)); });
+    if (!room_for(pool, size, block_s, spec, done, &Scheduler::submit_map)) {
         return;
     }
     std::string batch = ids_.next("b-");

@@ -187,6 +187,11 @@ private:
     void accept(proto::PoolKind pool, std::vector<JobRecord> records, F done);
     std::vector<JobRecord*> admit(std::vector<JobRecord> records);
     proto::Error unavailable() const;
+    /// True when the pool's queue has room for `jobs`. Else the request is answered
+    /// with queue_full, or with `block_s` parked and made `again` once there is room.
+    template <class Spec, class Done>
+    bool room_for(proto::PoolKind pool, std::size_t jobs, double block_s, Spec& spec, Done& done,
+                  void (Scheduler::*again)(Spec, double, Done));
     /// Parks a submit or map until its pool's queue has room for `jobs`: then
     /// `admit` runs; after `block_s`, or at shutdown, `refuse` gets the reason.
     void block(proto::PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
