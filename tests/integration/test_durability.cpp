@@ -396,6 +396,8 @@ TEST_CASE("durability.a_full_disk_gives_unavailable_then_recovers" * doctest::ti
     }));
     CHECK(c.request({{"op", "stats"}})["store"]["writable"] == true);
     CHECK(get(c, kept["id"])["job"]["result"] == "before");
+    // Finished (a wait is answered once the end is committed), so not lost below.
+    CHECK(get(c, recovered["job"]["id"], 10)["job"]["state"] == "succeeded");
     j.kill_9();
     j.start();
     LineClient again(j.daemon().port());
