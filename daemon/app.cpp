@@ -33,6 +33,7 @@
 #include "pools/thread_pool.hpp"
 #include "proto/version.hpp"
 #include "sched/scheduler.hpp"
+#include "service_notify.hpp"
 #include "store/journal.hpp"
 #include "tasks/registry.hpp"
 
@@ -76,6 +77,9 @@ public:
         bool now = mode == ShutdownMode::now;
         spdlog::info("shutting down: {}", now ? "cancelling queued and running jobs"
                                               : "finishing queued and running jobs");
+        if (!draining_) {
+            notify_service_manager("STOPPING=1");
+        }
         draining_ = true;
         scheduler_.begin_shutdown(now, [this] { stop(); });
         if (!now) {
@@ -302,6 +306,8 @@ int run(const Config& config) {
     spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",
                  proto::product_version, local.address().to_string(), local.port(), threads.size(),
                  processes.size());
+    notify_service_manager("READY=1\nSTATUS=listening on " + address_text(local) +
+                           "\nMAINPID=" + std::to_string(::getpid()));
 
     io.run();
     threads.shutdown();

@@ -1,4 +1,12 @@
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
 
 #include <doctest/doctest.h>
 
@@ -8,6 +16,42 @@
 
 using namespace taskpool::test;
 using nlohmann::json;
+
+namespace {
+
+/// What systemd does for a Type=notify unit: a datagram socket named by
+/// NOTIFY_SOCKET, read one message at a time.
+class NotifySocket {
+public:
+    NotifySocket() : path_((dir_.path() / "notify").string()) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    }
+    ~NotifySocket() { ::close(fd_); }
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+
+    const std::string& path() const { return path_; }
+    std::optional<std::string> receive(int timeout_ms = 10000) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) != 1) {
+            return std::nullopt;
+        }
+        char buf[4096];
+        auto n = ::recv(fd_, buf, sizeof(buf), 0);
+        return n < 0 ? std::nullopt : std::optional<std::string>(std::string(buf, n));
+    }
+
+private:
+    TempDir dir_;
+    std::string path_;
+    int fd_ = -1;
+};
+
+}  // namespace
 
 TEST_CASE("shutdown.sigterm_drains_every_job_then_exits_0" * doctest::timeout(60)) {
     DaemonProcess d({.config = {{"thread_pool", {{"size", 2}}}}});
@@ -89,4 +133,17 @@ TEST_CASE("shutdown.bad_config_is_one_line_and_exit_2" * doctest::timeout(30)) {
     auto ok = run_command({binary_path("taskpoold"), "--check-config"});
     CHECK(ok.exit_code == 0);
     CHECK(nlohmann::json::parse(ok.out)["listen"] == "127.0.0.1:7433");
+}
+
+TEST_CASE("shutdown.tells_the_service_manager_ready_and_stopping" * doctest::timeout(30)) {
+    NotifySocket notify;
+    DaemonProcess d({.env = {{"NOTIFY_SOCKET", notify.path()}}});
+    auto ready = notify.receive();
+    REQUIRE(ready.has_value());
+    CHECK(*ready ==
+          "READY=1\nSTATUS=listening on " + d.address() + "\nMAINPID=" + std::to_string(d.pid()));
+    d.signal(SIGTERM);
+    CHECK(notify.receive() == std::optional<std::string>("STOPPING=1"));
+    CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
+    CHECK_FALSE(notify.receive(200).has_value());  // told once
 }
