@@ -1,0 +1,41 @@
+# taskpoold in a container: built and tested in the first stage, run from a slim
+# second one as a non-root user.
+#
+#   docker build -t taskpool .
+#   docker run -e TASKPOOL_TOKEN=secret -p 7433:7433 -v taskpool:/var/lib/taskpool taskpool
+#
+# It listens on 0.0.0.0, so it needs a token (TASKPOOL_TOKEN) and refuses to start
+# without one, unless TASKPOOL_INSECURE=1 says otherwise. Any config key can be set
+# from the environment: TASKPOOL_ + its path, e.g. TASKPOOL_PROCESS_POOL_SIZE=4.
+
+FROM debian:bookworm AS build
+WORKDIR /src
+COPY .ci/install-deps .ci/install-deps
+RUN .ci/install-deps && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+    && cmake --build build -j "$(nproc)" \
+    && (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 300) \
+    && cmake --install build --prefix /opt/taskpool --strip
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        tini ca-certificates libstdc++6 libspdlog1.10 libfmt9 libcurl4 libssl3 libsqlite3-0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home-dir /var/lib/taskpool --shell /usr/sbin/nologin taskpool \
+    && install -d -o taskpool -g taskpool -m 0700 /var/lib/taskpool
+COPY --from=build /opt/taskpool/bin/taskpoold /opt/taskpool/bin/taskpool /usr/local/bin/
+COPY config/taskpool.json /etc/taskpool/taskpool.json
+ENV TASKPOOL_CONFIG=/etc/taskpool/taskpool.json \
+    TASKPOOL_LISTEN=0.0.0.0:7433 \
+    TASKPOOL_STORE_PATH=/var/lib/taskpool/journal.db \
+    TASKPOOL_LOG_FORMAT=json \
+    TASKPOOL_ADDR=127.0.0.1:7433
+USER taskpool
+VOLUME /var/lib/taskpool
+EXPOSE 7433
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD ["taskpool", "ping"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/bin/sh", "-c", \
+    "exec taskpoold ${TASKPOOL_INSECURE:+--insecure} \"$@\"", "taskpoold"]
