@@ -153,7 +153,7 @@ JsonWriter& JsonWriter::value(double d) {
 
 JsonWriter& JsonWriter::value(const nlohmann::json& j) {
     separate();
-    out_ += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out_ += json_text(j);
     return *this;
 }
 
@@ -161,6 +161,10 @@ JsonWriter& JsonWriter::null() {
     separate();
     out_ += "null";
     return *this;
+}
+
+std::string json_text(const nlohmann::json& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace taskpool::proto

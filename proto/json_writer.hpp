@@ -50,4 +50,8 @@ private:
 /// Appends `s` as a quoted JSON string.
 void append_json_string(std::string& out, std::string_view s);
 
+/// A value as compact JSON text; bytes in its strings that are not UTF-8 become
+/// U+FFFD rather than an exception.
+std::string json_text(const nlohmann::json& value);
+
 }  // namespace taskpool::proto

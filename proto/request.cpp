@@ -392,7 +392,7 @@ std::string encode_request(const Request& request) {
         j["id"] = *request.id;
     }
     std::visit(BodyEncoder{j}, request.body);
-    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string line = json_text(j);
     line += '\n';
     return line;
 }

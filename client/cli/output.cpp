@@ -4,17 +4,19 @@
 #include <cstdio>
 #include <iostream>
 
+#include "proto/json_writer.hpp"
+
 namespace taskpool::cli {
 
 std::string human_value(const nlohmann::json& value) {
     if (value.is_string()) {
         return value.get<std::string>();
     }
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return proto::json_text(value);
 }
 
 void print_json_line(const nlohmann::json& value) {
-    std::cout << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << proto::json_text(value) << "\n";
 }
 
 void print_job_details(const proto::Job& job) {

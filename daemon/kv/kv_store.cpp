@@ -1,5 +1,7 @@
 #include "kv_store.hpp"
 
+#include "proto/json_writer.hpp"
+
 namespace taskpool::daemon::kv {
 
 using nlohmann::json;
@@ -22,7 +24,7 @@ void KvStore::changed(const std::string& key) {
     auto it = values_.find(key);
     std::optional<std::string> value;
     if (it != values_.end()) {
-        value = it->second.dump(-1, ' ', false, json::error_handler_t::replace);
+        value = proto::json_text(it->second);
     }
     journal_->append(store::write::KvChanged{key, std::move(value)});
 }
@@ -54,10 +56,9 @@ proto::Result<std::int64_t> KvStore::incr(const std::string& key, std::int64_t b
                       v.get<std::uint64_t>() >
                           static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
         if (!fits) {
-            return proto::bad_request(
-                "key '" + key + "' holds " + std::string(v.type_name()) + " " +
-                v.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 100) +
-                ", not an integer");
+            return proto::bad_request("key '" + key + "' holds " + std::string(v.type_name()) +
+                                      " " + proto::json_text(v).substr(0, 100) +
+                                      ", not an integer");
         }
         current = v.get<std::int64_t>();
     }

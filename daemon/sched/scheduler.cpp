@@ -1,5 +1,7 @@
 #include "scheduler.hpp"
 
+#include "proto/json_writer.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -562,7 +564,7 @@ void Scheduler::finish(JobRecord& r, JobState state) {
     }
     std::optional<std::string> result;
     if (r.job.result) {
-        result = r.job.result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        result = proto::json_text(*r.job.result);
     }
     journal_->append(store::write::JobFinished{r.seq, state, *r.job.finished_at, std::move(result),
                                                r.job.error});

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
 
+#include "proto/json_writer.hpp"
 #include "sqlite.hpp"
 
 namespace taskpool::daemon::store {
@@ -68,12 +69,8 @@ proto::Timestamp timestamp(std::int64_t ms) {
     return proto::Timestamp(std::chrono::milliseconds(ms));
 }
 
-std::string dump(const json& value) {
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::string callback_text(const proto::CallbackSpec& callback) {
-    return dump(json{{"url", callback.url}, {"events", callback.events}});
+    return proto::json_text(json{{"url", callback.url}, {"events", callback.events}});
 }
 
 /// The journal's opening checks: readable, ours, intact, a format we know.
@@ -143,7 +140,7 @@ struct Journal::Db : CheckedDatabase {
     void apply(const write::JobAccepted& w) {
         const StoredJob& s = w.job;
         const proto::Job& j = s.job;
-        std::string args = dump(*j.args);
+        std::string args = proto::json_text(*j.args);
         std::optional<std::string> callback;
         if (s.callback) {
             callback = callback_text(*s.callback);

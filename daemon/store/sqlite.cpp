@@ -5,14 +5,9 @@
 namespace taskpool::daemon::store {
 namespace {
 
-[[noreturn]] void fail(sqlite3* db, int code) {
-    throw SqliteError(db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code),
-                      db != nullptr ? sqlite3_extended_errcode(db) : code);
-}
-
 void check(sqlite3* db, int code) {
     if (code != SQLITE_OK) {
-        fail(db, code);
+        throw SqliteError(db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code));
     }
 }
 
@@ -57,10 +52,9 @@ bool Statement::step() {
     if (rc == SQLITE_DONE) {
         return false;
     }
-    int code = sqlite3_extended_errcode(db_);
     std::string message = sqlite3_errmsg(db_);
     reset();
-    throw SqliteError(message, code);
+    throw SqliteError(message);
 }
 
 void Statement::run() {
@@ -105,15 +99,14 @@ std::optional<std::int64_t> Statement::optional_integer(int column) const {
     return integer(column);
 }
 
-Database::Database(const std::string& path, bool create) : path_(path) {
+Database::Database(const std::string& path, bool create) {
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
         sqlite3_close(db_);
-        throw SqliteError(message, rc);
+        throw SqliteError(message);
     }
-    sqlite3_extended_result_codes(db_, 1);
 }
 
 Database::~Database() {
@@ -127,7 +120,7 @@ void Database::exec(std::string_view sql) {
     if (rc != SQLITE_OK) {
         std::string what = message != nullptr ? message : sqlite3_errstr(rc);
         sqlite3_free(message);
-        throw SqliteError(what, sqlite3_extended_errcode(db_));
+        throw SqliteError(what);
     }
 }
 

@@ -11,14 +11,10 @@ struct sqlite3_stmt;
 
 namespace taskpool::daemon::store {
 
-/// An SQLite call that failed: its message and SQLite's (extended) result code.
+/// An SQLite call that failed, with SQLite's message.
 class SqliteError : public std::runtime_error {
 public:
-    SqliteError(const std::string& message, int code) : std::runtime_error(message), code_(code) {}
-    int code() const { return code_; }
-
-private:
-    int code_;
+    using std::runtime_error::runtime_error;
 };
 
 /// One prepared statement: bind by position (from 1), step, read columns (from 0).
@@ -73,10 +69,8 @@ public:
     std::int64_t query_integer(std::string_view sql);
 
     sqlite3* handle() const { return db_; }
-    const std::string& path() const { return path_; }
 
 private:
-    std::string path_;
     sqlite3* db_ = nullptr;
 };
 

@@ -4,6 +4,7 @@
 
 #include "proto/json_fields.hpp"
 #include "proto/json_parse.hpp"
+#include "proto/json_writer.hpp"
 #include "proto/utf8.hpp"
 
 namespace taskpool::daemon::tasks {
@@ -84,11 +85,10 @@ std::optional<std::string> stdin_of(const CommandSpec& spec, const json& args) {
         case CommandSpec::Stdin::none:
             return std::nullopt;
         case CommandSpec::Stdin::args:
-            return args.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+            return proto::json_text(args) + "\n";
         case CommandSpec::Stdin::field: {
             const json& v = args.at(spec.stdin_field);
-            return v.is_string() ? v.get<std::string>()
-                                 : v.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+            return v.is_string() ? v.get<std::string>() : proto::json_text(v) + "\n";
         }
     }
     return std::nullopt;
