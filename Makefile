@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test clean format
+.PHONY: deps build run test test-asan test-tsan fuzz clean format
 
 deps:
 	./.ci/install-deps
@@ -20,8 +20,19 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
+# The whole suite again, built with sanitizers; any report fails its test.
+test-asan: deps
+	./.ci/sanitized-tests address,undefined build-asan
+
+test-tsan: deps
+	./.ci/sanitized-tests thread build-tsan
+
+# Each libFuzzer target for FUZZ_SECONDS (60) from its seed corpus.
+fuzz:
+	./.ci/fuzz
+
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -9,6 +9,16 @@ if(TASKPOOL_WERROR)
     target_compile_options(taskpool_build_settings INTERFACE -Werror)
 endif()
 
+if(TASKPOOL_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+        message(FATAL_ERROR "TASKPOOL_FUZZ needs clang (libFuzzer): -DCMAKE_CXX_COMPILER=clang++-14")
+    endif()
+    target_compile_options(taskpool_build_settings INTERFACE
+        -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+        -fno-sanitize-recover=all)
+    target_link_options(taskpool_build_settings INTERFACE -fsanitize=address,undefined)
+endif()
+
 if(TASKPOOL_SANITIZE)
     if(TASKPOOL_SANITIZE MATCHES "thread" AND TASKPOOL_SANITIZE MATCHES "address")
         message(FATAL_ERROR "TASKPOOL_SANITIZE: thread and address cannot be combined")

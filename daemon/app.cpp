@@ -27,6 +27,7 @@
 #include "events/webhooks.hpp"
 #include "net/connection_registry.hpp"
 #include "net/listener.hpp"
+#include "net/open_file_limit.hpp"
 #include "ops/dispatcher.hpp"
 #include "pools/child_reaper.hpp"
 #include "pools/process_pool.hpp"
@@ -214,11 +215,12 @@ int run(const Config& config) {
     // Filled once the listener is bound: command tasks are told its address.
     tasks::TaskRegistry tasks;
     events::Subscriptions events;
+    metrics::JobMetrics job_metrics;
     sched::Scheduler scheduler(
         io, tasks,
         {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
          config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained)},
-        events);
+        {&events, &job_metrics});
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),
                                config.callbacks.backoff_s, config.callbacks.timeout_s,
@@ -240,11 +242,15 @@ int run(const Config& config) {
                            connections,
                            kv,
                            webhooks,
+                           job_metrics,
                            journal.get(),
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);
 
+    // Each connection is a descriptor; the pools, the journal and command tasks'
+    // pipes take a few hundred more at most.
+    net::raise_open_file_limit(static_cast<std::size_t>(config.limits.max_connections) + 256);
     std::unique_ptr<net::Listener> listener;
     try {
         auto endpoint = resolve_listen(io, config.listen);

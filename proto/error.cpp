@@ -19,6 +19,7 @@ constexpr std::array error_names{
     std::pair{ErrorCode::not_cancellable, std::string_view{"not_cancellable"}},
     std::pair{ErrorCode::shutting_down, std::string_view{"shutting_down"}},
     std::pair{ErrorCode::internal, std::string_view{"internal"}},
+    std::pair{ErrorCode::not_found, std::string_view{"not_found"}},
 };
 
 constexpr std::array job_error_names{

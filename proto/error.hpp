@@ -20,6 +20,7 @@ enum class ErrorCode {
     not_cancellable,
     shutting_down,
     internal,
+    not_found,  // HTTP only: no such path
 };
 
 /// Why a job failed or was cancelled (PROTOCOL.md section 4); carried inside a job.

@@ -30,6 +30,8 @@ public:
 
     /// True while bytes of an unfinished line are buffered (a request has begun).
     bool has_partial() const { return buf_.size() > start_; }
+    /// Bytes of the unfinished line (and of lines not yet taken by next()).
+    std::size_t partial_bytes() const { return buf_.size() - start_; }
     bool too_large() const { return too_large_; }
 
 private:

@@ -7,6 +7,7 @@ namespace taskpool::daemon::net {
 
 void ConnectionRegistry::add(const std::shared_ptr<Peer>& peer) {
     peers_.emplace(peer->id(), peer);
+    ++accepted_;
 }
 
 void ConnectionRegistry::remove(std::uint64_t id) {

@@ -18,6 +18,8 @@ public:
     void add(const std::shared_ptr<Peer>& peer);
     void remove(std::uint64_t id);
     std::size_t size() const { return peers_.size(); }
+    /// Connections added since start.
+    std::uint64_t accepted() const { return accepted_; }
 
     /// Asks every connection to flush and close; `on_empty` runs when the last one
     /// has gone (at once if none is open).
@@ -26,6 +28,7 @@ public:
 private:
     std::unordered_map<std::uint64_t, std::weak_ptr<Peer>> peers_;
     std::uint64_t next_id_ = 1;
+    std::uint64_t accepted_ = 0;
     std::function<void()> on_empty_;
 };
 

@@ -6,7 +6,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-#include "proto/reply.hpp"
+#include "http_protocol.hpp"
+#include "ndjson_protocol.hpp"
+#include "protocol_sniffer.hpp"
 
 namespace taskpool::daemon::net {
 namespace {
@@ -15,6 +17,9 @@ constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 64 * 1024;
 // How long a closing connection gets to take its last replies.
 constexpr auto flush_grace = std::chrono::seconds(5);
+// How long a client still sending gets, once its last reply is written, to read it
+// and close, before the connection is closed under it.
+constexpr auto linger = std::chrono::seconds(2);
 
 std::chrono::steady_clock::duration seconds(double s) {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -40,7 +45,6 @@ Session::Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::L
       limits_(limits),
       dispatcher_(dispatcher),
       registry_(registry),
-      framer_(static_cast<std::size_t>(limits.max_message_bytes)),
       writer_wake_(socket_.get_executor()),
       reader_wake_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
@@ -54,10 +58,20 @@ void Session::start() {
 }
 
 void Session::write_line(std::string line) {
+    if (protocol_) {
+        protocol_->reply(std::move(line));
+    }
+}
+
+void Session::queue_output(std::string bytes) {
     if (closed_) {
         return;
     }
-    out_ += line;
+    if (out_.empty()) {
+        out_ = std::move(bytes);
+    } else {
+        out_ += bytes;
+    }
     if (pending_output() > 2 * static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
         close("it does not read its replies (limits.max_output_buffer_bytes)");
         return;
@@ -103,27 +117,28 @@ void Session::close(const char* why) {
 
 asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> /*keep_alive*/) {
     std::string buf(read_chunk, '\0');
-    while (!closed_ && !closing_) {
+    while (!closed_) {
         auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), no_throw);
-        if (closed_ || closing_) {
+        if (closed_) {
             co_return;
         }
         if (ec) {
             // EOF (or a reset): send the replies still owed, then close. Watches do
             // not keep a half-closed connection: its bound jobs are cancelled.
             read_done_ = true;
-            if (ec != asio::error::eof) {
-                close(ec.message().c_str());
+            if (flushed_ || ec != asio::error::eof) {
+                close(flushed_ ? "closed after its last reply" : ec.message().c_str());
             } else if (pending_replies() == 0) {
                 close_after_flush();
             }
             co_return;
         }
+        if (closing_) {
+            continue;  // what still comes is not read: drained until the client closes
+        }
         last_activity_ = Clock::now();
-        framer_.feed(std::string_view(buf.data(), n));
-        process_lines();
-        while (!closed_ && !closing_ &&
-               pending_output() > static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
+        received(std::string_view(buf.data(), n));
+        while (!closed_ && !closing_ && !wants_input()) {
             reader_paused_ = true;
             reader_wake_.expires_at(Clock::time_point::max());
             co_await reader_wake_.async_wait(no_throw);
@@ -132,41 +147,48 @@ asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> /*keep_alive*/
     }
 }
 
-void Session::process_lines() {
-    bool completed_one = false;
-    for (;;) {
-        auto frame = framer_.next();
-        if (frame.status == proto::LineFramer::Status::incomplete) {
-            break;
+void Session::received(std::string_view bytes) {
+    std::size_t completed = 0;
+    if (!protocol_) {
+        first_bytes_.append(bytes);
+        switch (sniff_protocol(first_bytes_)) {
+            case Sniffed::undecided:
+                break;
+            case Sniffed::http:
+                protocol_ = std::make_unique<HttpProtocol>(*this);
+                break;
+            case Sniffed::ndjson:
+                protocol_ = std::make_unique<NdjsonProtocol>(*this);
+                break;
         }
-        if (frame.status == proto::LineFramer::Status::too_large) {
-            send(proto::encode_error(
-                nlohmann::json(nullptr),
-                {proto::ErrorCode::message_too_large,
-                 "a line is longer than " + std::to_string(limits_.max_message_bytes) +
-                     " bytes (limits.max_message_bytes); closing the connection"}));
-            close_after_flush();
-            return;
+        if (protocol_) {
+            completed = protocol_->received(std::exchange(first_bytes_, {}));
         }
-        completed_one = true;
-        dispatcher_.handle_line(shared_from_this(), frame.line);
-        if (closed_ || closing_) {
-            return;
-        }
+    } else {
+        completed = protocol_->received(bytes);
     }
-    if (!framer_.has_partial()) {
-        line_started_.reset();
-    } else if (!line_started_ || completed_one) {
-        line_started_ = Clock::now();
+    if (closed_ || closing_) {
+        return;
+    }
+    bool mid_request = protocol_ ? protocol_->mid_request() : true;
+    if (!mid_request) {
+        request_started_.reset();
+    } else if (!request_started_ || completed > 0) {
+        request_started_ = Clock::now();
         watchdog_timer_.cancel();  // its deadline may now be earlier
     }
+}
+
+bool Session::wants_input() const {
+    return pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes) &&
+           (!protocol_ || protocol_->wants_input());
 }
 
 asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*/) {
     while (!closed_) {
         if (out_.empty()) {
             if (closing_) {
-                close("closed after its last reply");
+                finish_closing();
                 co_return;
             }
             writer_waiting_ = true;
@@ -187,9 +209,25 @@ asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*
     }
 }
 
+void Session::finish_closing() {
+    // Closing a socket with unread input makes the kernel answer with a reset,
+    // which can destroy the last reply before the client reads it. So when the
+    // client may still be sending, stop writing and let the reader drain its input
+    // until it closes (or `linger` passes).
+    std::error_code ec;
+    bool input_waiting = socket_.available(ec) > 0 || (protocol_ && protocol_->mid_request());
+    if (read_done_ || !input_waiting) {
+        close("closed after its last reply");
+        return;
+    }
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    flushed_ = true;
+    closing_deadline_ = std::min(*closing_deadline_, Clock::now() + linger);
+    watchdog_timer_.cancel();
+}
+
 void Session::resume_reading_if_drained() {
-    if (reader_paused_ &&
-        pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
+    if (reader_paused_ && wants_input()) {
         reader_wake_.cancel();
     }
 }
@@ -198,8 +236,8 @@ Session::Clock::time_point Session::deadline() const {
     if (closing_deadline_) {
         return *closing_deadline_;
     }
-    if (line_started_) {
-        return *line_started_ + seconds(limits_.request_timeout_s);
+    if (request_started_) {
+        return *request_started_ + seconds(limits_.request_timeout_s);
     }
     if (busy() || pending_output() > 0) {
         // Not idle now; look again after a full idle period.
@@ -212,9 +250,11 @@ asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*keep_alive*/)
     while (!closed_) {
         auto due = deadline();
         if (Clock::now() >= due) {
-            close(closing_deadline_ ? "it did not take its last replies"
-                  : line_started_   ? "a request line took too long (limits.request_timeout_s)"
-                                    : "idle (limits.idle_timeout_s)");
+            close(flushed_            ? "it kept sending after its last reply"
+                  : closing_deadline_ ? "it did not take its last replies"
+                  : request_started_
+                      ? "a request took too long to arrive (limits.request_timeout_s)"
+                      : "idle (limits.idle_timeout_s)");
             co_return;
         }
         watchdog_timer_.expires_at(due);

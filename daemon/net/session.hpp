@@ -14,20 +14,24 @@
 #include "daemon/config/config.hpp"
 #include "daemon/ops/dispatcher.hpp"
 #include "peer.hpp"
-#include "proto/line_framer.hpp"
+#include "protocol.hpp"
 
 namespace taskpool::daemon::net {
 
-/// One NDJSON connection. Three coroutines share it on the io thread:
-/// - the reader frames lines and hands each to the dispatcher, in order, so that
-///   replies to requests that do not wait leave in the order the requests came;
-///   it pauses while more than limits.max_output_buffer_bytes wait to be written;
+/// One client connection, NDJSON or HTTP (the Protocol, picked from the first
+/// bytes). Three coroutines share it on the io thread:
+/// - the reader hands what arrives to the protocol, which dispatches requests in
+///   order; it pauses while more than limits.max_output_buffer_bytes wait to be
+///   written, or while the protocol wants no more input;
 /// - the writer sends whatever has been queued, in one write per batch (replies to
 ///   a pipelined burst go out together);
 /// - the watchdog closes the connection after limits.idle_timeout_s of silence
-///   (unless something holds it) or when a line takes longer than
+///   (unless something holds it) or when a request takes longer than
 ///   limits.request_timeout_s to arrive.
-/// Over twice the output limit, the connection is closed. Thread-safety: io thread.
+/// Over twice the output limit, the connection is closed. A connection closed while
+/// the client is still sending is shut down for writing first and its input drained
+/// for a moment, so that the last reply is not lost to a reset. Thread-safety: io
+/// thread.
 class Session final : public Peer, public std::enable_shared_from_this<Session> {
 public:
     Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::Limits& limits,
@@ -38,6 +42,14 @@ public:
     void close_after_flush() override;
     bool is_open() const override { return !closed_; }
 
+    /// Queues bytes to write (the protocols' output).
+    void queue_output(std::string bytes);
+    /// Wakes the reader if it paused and may go on (output drained, protocol ready).
+    void resume_reading_if_drained();
+    bool closing() const { return closing_; }
+    ops::Dispatcher& dispatcher() { return dispatcher_; }
+    const Config::Limits& limits() const { return limits_; }
+
 private:
     using Clock = std::chrono::steady_clock;
 
@@ -46,9 +58,10 @@ private:
     asio::awaitable<void> watchdog(std::shared_ptr<Session> keep_alive);
     void write_line(std::string line) override;
     void held_released() override { resume_reading_if_drained(); }
-    void resume_reading_if_drained();
+    void finish_closing();
     void on_reply_sent() override;
-    void process_lines();
+    void received(std::string_view bytes);
+    bool wants_input() const;
     Clock::time_point deadline() const;
     std::size_t pending_output() const { return out_.size() + writing_.size() + held_bytes(); }
     void close(const char* why);
@@ -57,19 +70,21 @@ private:
     const Config::Limits& limits_;
     ops::Dispatcher& dispatcher_;
     ConnectionRegistry& registry_;
-    proto::LineFramer framer_;
+    std::unique_ptr<Protocol> protocol_;  // none until the first bytes tell which
+    std::string first_bytes_;
     std::string out_;      // queued for the next write
     std::string writing_;  // being written
     asio::steady_timer writer_wake_;
     asio::steady_timer reader_wake_;
     asio::steady_timer watchdog_timer_;
     Clock::time_point last_activity_;
-    std::optional<Clock::time_point> line_started_;
+    std::optional<Clock::time_point> request_started_;
     std::optional<Clock::time_point> closing_deadline_;
     bool writer_waiting_ = false;
     bool reader_paused_ = false;
     bool read_done_ = false;
     bool closing_ = false;
+    bool flushed_ = false;  // closing, all written, waiting for the client to go
     bool closed_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include "daemon/events/subscriptions.hpp"
 #include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
+#include "daemon/metrics/job_metrics.hpp"
 #include "daemon/net/connection_registry.hpp"
 #include "daemon/net/peer.hpp"
 #include "daemon/sched/scheduler.hpp"
@@ -31,6 +32,7 @@ struct Services {
     net::ConnectionRegistry& connections;
     kv::KvStore& kv;
     const events::Webhooks& webhooks;
+    const metrics::JobMetrics& job_metrics;
     /// None: memory only (no store.path).
     store::Journal* journal;
     /// Begins the shutdown sequence (after the current handler returns).

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth.hpp"
 #include "handlers.hpp"
 
 namespace taskpool::daemon::ops {
@@ -24,17 +25,29 @@ bool waits(const proto::RequestBody& body) {
     return false;
 }
 
+std::string_view request_name(const proto::RequestBody& body) {
+    return std::visit([](const auto& req) { return std::decay_t<decltype(req)>::op; }, body);
+}
+
 }  // namespace
 
 void Dispatcher::handle_line(const std::shared_ptr<net::Peer>& peer, std::string_view line) {
-    auto decoded = proto::decode_request_line(line);
+    dispatch(peer, proto::decode_request_line(line), line.size());
+}
+
+bool Dispatcher::token_accepted(std::optional<std::string_view> given) const {
+    return ops::token_accepted(services_.config, given);
+}
+
+void Dispatcher::dispatch(const std::shared_ptr<net::Peer>& peer, proto::DecodedRequest decoded,
+                          std::size_t size) {
     Call call{services_, peer, Reply(peer, decoded.id)};
     if (!decoded.body) {
         call.reply.error(decoded.body.error());
         return;
     }
     auto& body = decoded.body.value();
-    if (services_.config.auth.token && !peer->authenticated &&
+    if (requires_token() && !peer->authenticated &&
         !std::holds_alternative<proto::HelloRequest>(body)) {
         call.reply.error({proto::ErrorCode::unauthorized,
                           "this daemon requires a token: send hello with it first"});
@@ -47,10 +60,10 @@ void Dispatcher::handle_line(const std::shared_ptr<net::Peer>& peer, std::string
         if (in_order && !call.reply.answered()) {
             // Answered later, as a submit once the journal has it. Its reply is
             // about as long as the request (a job echoes its args) and a job's fields.
-            call.reply.hold_place(line.size() + expected_reply_overhead);
+            call.reply.hold_place(size + expected_reply_overhead);
         }
     } catch (const std::exception& e) {
-        spdlog::error("op {} from connection {}: {}", line.substr(0, 200), peer->id(), e.what());
+        spdlog::error("op {} from connection {}: {}", request_name(body), peer->id(), e.what());
         call.reply.error({proto::ErrorCode::internal, "internal error; the daemon logged it"});
     }
 }

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "call.hpp"
+#include "proto/request.hpp"
 
 namespace taskpool::daemon::ops {
 
@@ -15,6 +16,13 @@ public:
     explicit Dispatcher(Services& services) : services_(services) {}
 
     void handle_line(const std::shared_ptr<net::Peer>& peer, std::string_view line);
+    /// A request decoded elsewhere (an HTTP route); `size` is about its length.
+    void dispatch(const std::shared_ptr<net::Peer>& peer, proto::DecodedRequest decoded,
+                  std::size_t size);
+    /// A connection must send the token (hello, or HTTP's Authorization) first.
+    bool requires_token() const { return services_.config.auth.token.has_value(); }
+    bool token_accepted(std::optional<std::string_view> given) const;
+    const Services& services() const { return services_; }
     /// A connection closed: its subscriptions go and its bound jobs are cancelled.
     void connection_closed(net::Peer& peer);
 

@@ -1,29 +1,13 @@
 #include <spdlog/spdlog.h>
 
+#include "auth.hpp"
 #include "handlers.hpp"
 #include "proto/version.hpp"
 
 namespace taskpool::daemon::ops {
-namespace {
-
-/// Compares in time that does not depend on where the tokens differ.
-bool tokens_equal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    }
-    return diff == 0;
-}
-
-}  // namespace
-
 void handle(proto::HelloRequest req, Call& call) {
-    const auto& token = call.services.config.auth.token;
-    if (token) {
-        if (!req.token || !tokens_equal(*token, *req.token)) {
+    if (call.services.config.auth.token) {
+        if (!token_accepted(call.services.config, req.token)) {
             spdlog::warn("connection {}: hello with a wrong or missing token", call.peer->id());
             call.reply.error({proto::ErrorCode::unauthorized, "wrong or missing token"});
             call.peer->close_after_flush();

@@ -50,11 +50,11 @@ struct Scheduler::BlockedSubmit {
 };
 
 Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings,
-                     JobObserver& observer)
+                     std::vector<JobObserver*> observers)
     : io_(io),
       tasks_(tasks),
       settings_(settings),
-      observer_(observer),
+      observers_(std::move(observers)),
       table_(std::chrono::milliseconds(static_cast<std::int64_t>(settings.result_ttl_s * 1000)),
              settings.max_retained),
       retention_timer_(io) {}
@@ -509,7 +509,9 @@ void Scheduler::start(JobRecord& r, Executor& executor) {
                 }
             });
     }
-    observer_.job_started(r.job);
+    for (auto* observer : observers_) {
+        observer->job_started(r.job);
+    }
 }
 
 void Scheduler::on_timeout(const std::string& id, int attempt) {
@@ -579,7 +581,9 @@ void Scheduler::finish(JobRecord& r, JobState state) {
 
 void Scheduler::announce_finished(JobRecord& r) {
     JobState state = r.job.state;
-    observer_.job_finished(r.job);
+    for (auto* observer : observers_) {
+        observer->job_finished(r.job);
+    }
     if (r.callback && callbacks_ != nullptr &&
         std::find(r.callback->events.begin(), r.callback->events.end(), to_string(state)) !=
             r.callback->events.end()) {
@@ -618,7 +622,9 @@ void Scheduler::count_in_batch(const std::string& batch, JobState state) {
     if (--it->second.pending == 0) {
         auto done = it->second.counts;
         batches_.erase(it);
-        observer_.batch_finished(batch, done);
+        for (auto* observer : observers_) {
+            observer->batch_finished(batch, done);
+        }
     }
 }
 

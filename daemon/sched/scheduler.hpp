@@ -86,8 +86,9 @@ public:
         std::size_t max_retained = 100000;
     };
 
+    /// `observers` are told of every start and end, in this order.
     Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings,
-              JobObserver& observer);
+              std::vector<JobObserver*> observers);
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
 
@@ -137,6 +138,8 @@ public:
     }
 
     JobCounts counts() const { return counts_; }
+    /// False once shutdown has begun (submits get shutting_down).
+    bool accepting() const { return !shutting_down_; }
     std::size_t queued(proto::PoolKind pool) const { return queue(pool).size(); }
 
     /// From now on submits get shutting_down. With `cancel_all` the queued and
@@ -215,7 +218,7 @@ private:
     asio::io_context& io_;
     const tasks::TaskRegistry& tasks_;
     Settings settings_;
-    JobObserver& observer_;
+    std::vector<JobObserver*> observers_;
     JobTable table_;
     IdGenerator ids_;
     std::array<Queue, 2> queues_;

@@ -7,8 +7,14 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
+#include "../support/proc.hpp"
+#include "../support/wait_for.hpp"
 
 using namespace taskpool::test;
 using nlohmann::json;
@@ -29,6 +35,101 @@ TEST_CASE("connections.two_hundred_at_once" * doctest::timeout(60)) {
         CHECK(r["job"]["result"] == i);
     }
     CHECK(clients[0]->request({{"op", "stats"}})["connections"] == 200);
+}
+
+TEST_CASE("connections.a_thousand_at_once" * doctest::timeout(120)) {
+    // This test's own descriptors: a thousand sockets and some.
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 4096);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < 1100) {
+        MESSAGE("skipped: this process may open only " << limit.rlim_cur << " files");
+        return;
+    }
+    DaemonProcess d;  // starts with a soft limit of 1024 and raises it itself
+    std::vector<std::unique_ptr<LineClient>> clients;
+    for (int i = 0; i < 1000; ++i) {
+        clients.push_back(std::make_unique<LineClient>(d.port()));
+    }
+    // Half speak NDJSON, half HTTP, all at once.
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        clients[i]->send_raw(i % 2 == 0 ? "{\"op\":\"ping\"}\n"
+                                        : "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        if (i % 2 == 0) {
+            CHECK(clients[i]->read_reply(std::chrono::seconds(30))["pong"] == true);
+        } else {
+            auto r = clients[i]->read_http_response(std::chrono::seconds(30));
+            REQUIRE(r);
+            CHECK(r->status == 200);
+        }
+    }
+    CHECK(clients[0]->request({{"op", "stats"}})["connections"] == 1000);
+}
+
+TEST_CASE("connections.out_of_descriptors_the_accept_loop_waits" * doctest::timeout(60)) {
+    DaemonProcess d({.open_files = 64});
+    std::vector<std::unique_ptr<LineClient>> clients;
+    for (int i = 0; i < 100; ++i) {
+        // The kernel completes the handshake; the daemon cannot accept them all.
+        clients.push_back(std::make_unique<LineClient>(d.port()));
+    }
+    REQUIRE(wait_for([&] { return d.log().find("accept failed") != std::string::npos; }));
+    auto before = cpu_seconds(d.pid());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto used = cpu_seconds(d.pid()) - before;
+    MESSAGE("CPU used in one second out of descriptors: " << used << " s");
+    CHECK(used < 0.3);  // a spinning accept loop takes the whole second
+    clients.clear();
+    LineClient late(d.port());
+    CHECK(late.request({{"op", "ping"}}, std::chrono::seconds(10))["pong"] == true);
+}
+
+TEST_CASE("connections.a_subscriber_that_never_reads_while_20000_jobs_run" *
+          doctest::timeout(180)) {
+    DaemonProcess d;
+    LineClient deaf(d.port());
+    CHECK(deaf.request({{"op", "subscribe"}})["ok"] == true);
+    LineClient probe(d.port());
+    CHECK(probe.request({{"op", "ping"}})["pong"] == true);
+    auto rss_before = rss_bytes(d.pid());
+
+    LineClient submitter(d.port());
+    json items = json::array();
+    for (int i = 0; i < 20000; ++i) {
+        items.push_back(std::string(20, 'x'));  // within limits.max_message_bytes
+    }
+    submitter.send({{"op", "map"}, {"task", "echo"}, {"items", items}, {"wait", true}});
+    std::vector<double> pings_ms;
+    std::size_t rss_peak = 0;
+    std::optional<json> done;
+    while (!done) {
+        auto start = std::chrono::steady_clock::now();
+        CHECK(probe.request({{"op", "ping"}})["pong"] == true);
+        pings_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
+        rss_peak = std::max(rss_peak, rss_bytes(d.pid()));
+        if (auto line = submitter.read_line(std::chrono::milliseconds(20))) {
+            done = json::parse(*line);
+        }
+    }
+    const auto& jobs = (*done)["jobs"];
+    REQUIRE_MESSAGE(jobs.size() == 20000, done->dump().substr(0, 300));
+    CHECK(std::all_of(jobs.begin(), jobs.end(),
+                      [](const json& j) { return j["state"] == "succeeded"; }));
+    std::sort(pings_ms.begin(), pings_ms.end());
+    auto median = pings_ms[pings_ms.size() / 2];
+    MESSAGE("pings: " << pings_ms.size() << ", median " << median << " ms, max " << pings_ms.back()
+                      << " ms; RSS " << rss_before / 1048576 << " MB before, " << rss_peak / 1048576
+                      << " MB at most");
+    CHECK(median < 50);
+    CHECK(pings_ms.back() < 2000);
+    // The deaf subscriber's backlog is bounded by limits.max_output_buffer_bytes
+    // (8 MiB, dropped past twice that); the rest is 20,000 retained jobs.
+    CHECK(rss_peak < rss_before + 150 * 1048576);
 }
 
 TEST_CASE("connections.idle_ones_are_closed" * doctest::timeout(30)) {

@@ -308,10 +308,10 @@ TEST_CASE("resize.process_pool_both_ways_under_load" * doctest::timeout(60)) {
 }
 
 TEST_CASE("process_pool.memory_limit_fails_the_job_not_the_pool" * doctest::timeout(60)) {
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     MESSAGE(
-        "skipped: AddressSanitizer reserves terabytes of address space, so RLIMIT_AS "
-        "stops an instrumented worker before it starts");
+        "skipped: the sanitizers reserve terabytes of address space (shadow memory), so "
+        "RLIMIT_AS stops an instrumented worker before it starts");
     return;
 #endif
     DaemonProcess d(

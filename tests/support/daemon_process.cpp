@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +63,11 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
         ::chdir(dir_.path().c_str());
+        if (options_.open_files) {
+            rlimit limit{static_cast<rlim_t>(*options_.open_files),
+                         static_cast<rlim_t>(*options_.open_files)};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        }
         for (const auto& [k, v] : options_.env) {
             ::setenv(k.c_str(), v.c_str(), 1);
         }
@@ -153,7 +159,7 @@ CommandResult run_command(const std::vector<std::string>& argv_in,
             ::setenv(k.c_str(), v.c_str(), 1);
         }
         auto args = c_strings(argv);
-        ::execv(args[0], args.data());
+        ::execvp(args[0], args.data());
         ::_exit(127);
     }
     ::close(out_pipe[1]);

@@ -27,6 +27,8 @@ public:
         std::vector<std::string> args;
         std::map<std::string, std::string> env;
         bool expect_errors = false;
+        /// RLIMIT_NOFILE (soft and hard) to start it with; none: inherited.
+        std::optional<int> open_files;
     };
 
     DaemonProcess() : DaemonProcess(Options{}) {}
@@ -57,7 +59,8 @@ private:
 /// Path of a built binary ("taskpoold" or "taskpool").
 std::string binary_path(const std::string& name);
 
-/// Runs a command to completion; returns its exit code and what it printed.
+/// Runs a command (found on PATH) to completion; returns its exit code and what it
+/// printed.
 struct CommandResult {
     int exit_code = -1;
     std::string out;

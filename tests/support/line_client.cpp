@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <stdexcept>
 
@@ -44,22 +46,15 @@ void LineClient::send_raw(const std::string& bytes) {
     }
 }
 
-std::optional<std::string> LineClient::read_line(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
+bool LineClient::receive_until(std::chrono::steady_clock::time_point deadline) {
     for (;;) {
-        auto lf = buffer_.find('\n');
-        if (lf != std::string::npos) {
-            std::string line = buffer_.substr(0, lf);
-            buffer_.erase(0, lf + 1);
-            return line;
-        }
         if (eof_) {
-            return std::nullopt;
+            return false;
         }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-            return std::nullopt;
+            return false;
         }
         pollfd pfd{fd_, POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
@@ -69,10 +64,63 @@ std::optional<std::string> LineClient::read_line(std::chrono::milliseconds timeo
         auto n = ::recv(fd_, buf, sizeof buf, 0);
         if (n <= 0) {
             eof_ = true;
-        } else {
-            buffer_.append(buf, static_cast<std::size_t>(n));
+            return false;
+        }
+        buffer_.append(buf, static_cast<std::size_t>(n));
+        return true;
+    }
+}
+
+std::optional<std::string> LineClient::read_line(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto lf = buffer_.find('\n');
+        if (lf != std::string::npos) {
+            std::string line = buffer_.substr(0, lf);
+            buffer_.erase(0, lf + 1);
+            return line;
+        }
+        if (!receive_until(deadline)) {
+            return std::nullopt;
         }
     }
+}
+
+std::optional<HttpResponse> LineClient::read_http_response(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t head_end;
+    while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+        if (!receive_until(deadline)) {
+            return std::nullopt;
+        }
+    }
+    HttpResponse response;
+    std::string head = buffer_.substr(0, head_end);
+    buffer_.erase(0, head_end + 4);
+    auto line_end = head.find("\r\n");
+    response.status = std::stoi(head.substr(9, 3));  // "HTTP/1.1 200 OK"
+    while (line_end != std::string::npos) {
+        auto start = line_end + 2;
+        line_end = head.find("\r\n", start);
+        auto line = head.substr(
+            start, line_end == std::string::npos ? std::string::npos : line_end - start);
+        auto colon = line.find(':');
+        auto name = line.substr(0, colon);
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        response.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+    auto length = response.headers.count("content-length") != 0
+                      ? std::stoul(response.headers["content-length"])
+                      : 0;
+    while (buffer_.size() < length) {
+        if (!receive_until(deadline)) {
+            return std::nullopt;
+        }
+    }
+    response.body = buffer_.substr(0, length);
+    buffer_.erase(0, length);
+    return response;
 }
 
 nlohmann::json LineClient::read_json(std::chrono::milliseconds timeout) {

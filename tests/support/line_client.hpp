@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -9,8 +10,15 @@
 
 namespace taskpool::test {
 
-/// A raw NDJSON connection for protocol-level tests: send any bytes, read lines.
-/// Blocking, with timeouts; throws on setup failure only.
+/// An HTTP response as read off the wire; header names in lower case.
+struct HttpResponse {
+    int status = 0;
+    std::map<std::string, std::string> headers;
+    std::string body;
+};
+
+/// A raw connection for protocol-level tests: send any bytes, read NDJSON lines or
+/// HTTP responses. Blocking, with timeouts; throws on setup failure only.
 class LineClient {
 public:
     explicit LineClient(std::uint16_t port);
@@ -34,7 +42,15 @@ public:
     bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     void shutdown_write();
 
+    /// The next HTTP response (head, then a body of its Content-Length), or none
+    /// if it did not all come in time.
+    std::optional<HttpResponse> read_http_response(
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 private:
+    /// Waits for more bytes until `deadline`; false on timeout or EOF.
+    bool receive_until(std::chrono::steady_clock::time_point deadline);
+
     int fd_ = -1;
     std::string buffer_;
     bool eof_ = false;

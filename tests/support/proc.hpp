@@ -22,5 +22,9 @@ std::vector<ProcInfo> children_of(pid_t parent);
 bool alive(pid_t pid);
 /// Live (not zombie) processes whose command line is exactly `argv`.
 std::vector<pid_t> running(const std::vector<std::string>& argv);
+/// CPU time (user + system) the process has used, in seconds.
+double cpu_seconds(pid_t pid);
+/// Resident set size (VmRSS), in bytes.
+std::size_t rss_bytes(pid_t pid);
 
 }  // namespace taskpool::test

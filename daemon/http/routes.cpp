@@ -1,0 +1,196 @@
+#include "routes.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "proto/json_parse.hpp"
+
+namespace taskpool::daemon::http {
+namespace {
+
+using nlohmann::json;
+
+struct Target {
+    std::string_view path;
+    std::string_view query;
+};
+
+Target split_target(std::string_view target) {
+    auto q = target.find('?');
+    if (q == std::string_view::npos) {
+        return {target, {}};
+    }
+    return {target.substr(0, q), target.substr(q + 1)};
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/// Percent-decoding; `+` is a space in a query. None if an escape is malformed.
+std::optional<std::string> decode_component(std::string_view s, bool query) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%') {
+            int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
+            int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                return std::nullopt;
+            }
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += query && s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    return out;
+}
+
+Refusal bad_request(std::string message) {
+    return {400, proto::bad_request(std::move(message)), {}};
+}
+
+Refusal method_not_allowed(const Request& request, std::string_view path, std::string allow) {
+    return {
+        405,
+        proto::bad_request(request.method + " " + std::string(path) + ": this path takes " + allow),
+        std::move(allow)};
+}
+
+/// Adds the query's parameters to `request`; each must be one of `allowed`.
+std::optional<Refusal> add_query(std::string_view query,
+                                 std::initializer_list<std::string_view> allowed, json& request) {
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) {
+            continue;
+        }
+        auto eq = pair.find('=');
+        auto name = decode_component(pair.substr(0, eq), true);
+        auto value = decode_component(
+            eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        if (!name || !value) {
+            return bad_request("malformed percent-escape in the query");
+        }
+        if (std::find(allowed.begin(), allowed.end(), *name) == allowed.end()) {
+            return bad_request("unknown query parameter '" + *name + "'");
+        }
+        auto parsed = json::parse(*value, nullptr, false);
+        request[*name] = parsed.is_discarded() ? json(*value) : std::move(parsed);
+    }
+    return std::nullopt;
+}
+
+/// The body as the fields of an op's request: a JSON object.
+std::variant<json, Refusal> body_fields(Request& request, std::string_view what) {
+    if (request.body.empty()) {
+        return bad_request("the body must be a JSON object with the " + std::string(what) +
+                           " fields");
+    }
+    auto parsed = proto::parse_json(request.body);
+    std::string().swap(request.body);
+    if (!parsed) {
+        return Refusal{400, parsed.error(), {}};
+    }
+    auto& fields = parsed.value();
+    if (!fields.is_object()) {
+        return bad_request("the body must be a JSON object with the " + std::string(what) +
+                           " fields");
+    }
+    for (const char* connection_bound : {"notify", "bind"}) {
+        if (auto it = fields.find(connection_bound); it != fields.end() && *it == true) {
+            return bad_request(std::string(connection_bound) +
+                               " needs a connection that stays open: use NDJSON for it");
+        }
+    }
+    fields.erase("id");  // the reply is the response; nothing to match it with
+    return std::move(fields);
+}
+
+Route op_with_body(Request& request, std::string_view op, std::string_view query) {
+    auto fields = body_fields(request, op);
+    if (auto* refusal = std::get_if<Refusal>(&fields)) {
+        return std::move(*refusal);
+    }
+    auto& call = std::get<json>(fields);
+    call["op"] = op;
+    if (auto refusal = add_query(query, {"wait"}, call)) {
+        return std::move(*refusal);
+    }
+    return OpCall{std::move(call)};
+}
+
+Route op_without_body(std::string_view op, std::string_view query,
+                      std::initializer_list<std::string_view> allowed, json call = json::object()) {
+    call["op"] = op;
+    if (auto refusal = add_query(query, allowed, call)) {
+        return std::move(*refusal);
+    }
+    return OpCall{std::move(call)};
+}
+
+}  // namespace
+
+bool needs_token(std::string_view target) {
+    return split_target(target).path != "/healthz";
+}
+
+Route route(Request& request) {
+    auto [path, query] = split_target(request.target);
+    const auto& method = request.method;
+    constexpr std::string_view jobs_prefix = "/v1/jobs/";
+
+    if (path == "/healthz") {
+        return method == "GET" ? Route{HealthCheck{}} : method_not_allowed(request, path, "GET");
+    }
+    if (path == "/metrics") {
+        return method == "GET" ? Route{MetricsScrape{}} : method_not_allowed(request, path, "GET");
+    }
+    if (path == "/v1/jobs") {
+        if (method == "POST") {
+            return op_with_body(request, "submit", query);
+        }
+        if (method == "GET") {
+            return op_without_body("list", query, {"state", "limit"});
+        }
+        return method_not_allowed(request, path, "GET, POST");
+    }
+    if (path.starts_with(jobs_prefix) && path.size() > jobs_prefix.size()) {
+        auto id = decode_component(path.substr(jobs_prefix.size()), false);
+        if (!id || id->find('/') != std::string::npos) {
+            return Refusal{
+                404, {proto::ErrorCode::not_found, "no such path: " + std::string(path)}, {}};
+        }
+        if (method == "GET") {
+            return op_without_body("get", query, {"wait"}, json{{"job", *id}});
+        }
+        if (method == "DELETE") {
+            return op_without_body("cancel", query, {}, json{{"job", *id}});
+        }
+        return method_not_allowed(request, path, "GET, DELETE");
+    }
+    if (path == "/v1/batches") {
+        return method == "POST" ? op_with_body(request, "map", query)
+                                : method_not_allowed(request, path, "POST");
+    }
+    if (path == "/v1/stats" || path == "/v1/tasks") {
+        return method == "GET" ? op_without_body(path.substr(4), query, {})
+                               : method_not_allowed(request, path, "GET");
+    }
+    return Refusal{404, {proto::ErrorCode::not_found, "no such path: " + std::string(path)}, {}};
+}
+
+}  // namespace taskpool::daemon::http

@@ -1,0 +1,131 @@
+#include "http_protocol.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/http/routes.hpp"
+#include "daemon/ops/probes.hpp"
+#include "session.hpp"
+
+namespace taskpool::daemon::net {
+namespace {
+
+std::optional<std::string_view> bearer_token(const std::optional<std::string>& authorization) {
+    constexpr std::string_view scheme = "Bearer ";
+    if (!authorization || !authorization->starts_with(scheme)) {
+        return std::nullopt;
+    }
+    return std::string_view(*authorization).substr(scheme.size());
+}
+
+}  // namespace
+
+HttpProtocol::HttpProtocol(Session& session)
+    : session_(session), reader_({static_cast<std::size_t>(session.limits().max_message_bytes)}) {}
+
+std::size_t HttpProtocol::received(std::string_view bytes) {
+    reader_.feed(bytes);
+    completed_ = 0;
+    pump();
+    return completed_;
+}
+
+void HttpProtocol::pump() {
+    if (pumping_) {
+        return;  // a reply came while a request was being handed over
+    }
+    pumping_ = true;
+    while (!in_flight_ && !done_) {
+        auto status = reader_.next();
+        if (status == http::RequestReader::Status::incomplete) {
+            break;
+        }
+        if (status == http::RequestReader::Status::error) {
+            const auto& e = reader_.error();
+            auto code = e.status == 413 || e.status == 431 ? proto::ErrorCode::message_too_large
+                                                           : proto::ErrorCode::bad_request;
+            refuse(e.status, {code, e.message});
+            break;
+        }
+        if (status == http::RequestReader::Status::head) {
+            if (!accept_head()) {
+                break;
+            }
+            continue;
+        }
+        ++completed_;
+        handle(reader_.request());
+    }
+    pumping_ = false;
+    session_.resume_reading_if_drained();
+}
+
+bool HttpProtocol::accept_head() {
+    const auto& request = reader_.request();
+    if (http::needs_token(request.target) &&
+        !session_.dispatcher().token_accepted(bearer_token(request.authorization))) {
+        refuse(401,
+               {proto::ErrorCode::unauthorized,
+                "wrong or missing token: send "
+                "Authorization: Bearer <token>"},
+               "WWW-Authenticate: Bearer\r\n");
+        return false;
+    }
+    session_.authenticated = true;  // for this request; each one shows the token
+    if (request.expect_continue && request.content_length > 0) {
+        session_.queue_output(std::string(http::continue_response));
+    }
+    return true;
+}
+
+void HttpProtocol::handle(http::Request& request) {
+    keep_alive_ = request.keep_alive;
+    auto routed = http::route(request);
+    const auto& services = session_.dispatcher().services();
+    if (auto* call = std::get_if<http::OpCall>(&routed)) {
+        in_flight_ = true;
+        auto decoded = proto::decode_request(call->request);
+        session_.dispatcher().dispatch(session_.shared_from_this(), std::move(decoded),
+                                       request.target.size() + request.content_length);
+    } else if (std::holds_alternative<http::HealthCheck>(routed)) {
+        auto health = ops::health(services);
+        respond(http::Response(health.ok ? 200 : 503, proto::json_text(health.body) + "\n"));
+    } else if (std::holds_alternative<http::MetricsScrape>(routed)) {
+        respond(http::Response(200, ops::metrics_text(services),
+                               "text/plain; version=0.0.4; charset=utf-8"));
+    } else {
+        auto& refusal = std::get<http::Refusal>(routed);
+        http::Response response(refusal.status, http::error_body(refusal.error));
+        if (!refusal.allow.empty()) {
+            response.extra_headers = "Allow: " + refusal.allow + "\r\n";
+        }
+        respond(std::move(response));
+    }
+}
+
+void HttpProtocol::reply(std::string line) {
+    if (!in_flight_) {
+        return;  // no request is waiting for it
+    }
+    in_flight_ = false;
+    respond(http::response_from_reply(std::move(line)));
+    pump();
+}
+
+void HttpProtocol::respond(http::Response response) {
+    response.keep_alive = response.keep_alive && keep_alive_;
+    session_.queue_output(http::render(response));
+    if (!response.keep_alive) {
+        done_ = true;
+        session_.close_after_flush();
+    }
+}
+
+void HttpProtocol::refuse(int status, const proto::Error& error, std::string extra_headers) {
+    spdlog::debug("connection {}: HTTP {}: {}", session_.id(), status, error.message);
+    http::Response response(status, http::error_body(error));
+    response.keep_alive = false;
+    response.extra_headers = std::move(extra_headers);
+    respond(std::move(response));
+}
+
+}  // namespace taskpool::daemon::net

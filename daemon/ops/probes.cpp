@@ -1,0 +1,121 @@
+#include "probes.hpp"
+
+#include "daemon/metrics/prometheus_text.hpp"
+#include "proto/version.hpp"
+
+namespace taskpool::daemon::ops {
+namespace {
+
+constexpr std::array pools = {proto::PoolKind::thread, proto::PoolKind::process};
+
+void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& scheduler) {
+    auto gauge = [&](std::string_view name, std::string_view help, auto value_of) {
+        out.family(name, "gauge", help);
+        for (auto pool : pools) {
+            const auto* ex = scheduler.executor(pool);
+            out.sample(name, {{"pool", proto::to_string(pool)}},
+                       static_cast<double>(ex == nullptr ? 0 : value_of(*ex)));
+        }
+    };
+    gauge("taskpool_pool_size", "Threads or worker processes in the pool.",
+          [](const sched::Executor& ex) { return ex.size(); });
+    gauge("taskpool_pool_busy", "Threads or worker processes running a job.",
+          [](const sched::Executor& ex) { return ex.busy(); });
+    out.family("taskpool_queue_depth", "gauge", "Jobs waiting for the pool.");
+    for (auto pool : pools) {
+        out.sample("taskpool_queue_depth", {{"pool", proto::to_string(pool)}},
+                   static_cast<double>(scheduler.queued(pool)));
+    }
+}
+
+void job_metrics(metrics::PrometheusText& out, const Services& services) {
+    auto counts = services.scheduler.counts();
+    out.family("taskpool_jobs", "gauge", "Jobs queued or running now.");
+    out.sample("taskpool_jobs", {{"state", "queued"}}, static_cast<double>(counts.queued));
+    out.sample("taskpool_jobs", {{"state", "running"}}, static_cast<double>(counts.running));
+    out.family("taskpool_jobs_submitted_total", "counter", "Jobs accepted since start.");
+    out.sample("taskpool_jobs_submitted_total", {}, static_cast<double>(counts.submitted));
+
+    constexpr std::array end_states = {proto::JobState::succeeded, proto::JobState::failed,
+                                       proto::JobState::cancelled};
+    out.family("taskpool_jobs_finished_total", "counter", "Jobs finished since start.");
+    for (const auto& [task, ended] : services.job_metrics.ended()) {
+        for (std::size_t i = 0; i < end_states.size(); ++i) {
+            out.sample("taskpool_jobs_finished_total",
+                       {{"task", task}, {"state", proto::to_string(end_states[i])}},
+                       static_cast<double>(ended[i]));
+        }
+    }
+    out.family("taskpool_job_wait_seconds", "histogram", "From submit to start of each attempt.");
+    for (auto pool : pools) {
+        out.histogram("taskpool_job_wait_seconds", {{"pool", proto::to_string(pool)}},
+                      services.job_metrics.waited(pool));
+    }
+    out.family("taskpool_job_run_seconds", "histogram", "From start to end of each attempt.");
+    for (auto pool : pools) {
+        out.histogram("taskpool_job_run_seconds", {{"pool", proto::to_string(pool)}},
+                      services.job_metrics.ran(pool));
+    }
+}
+
+void service_metrics(metrics::PrometheusText& out, const Services& services) {
+    out.family("taskpool_connections", "gauge", "Client connections open now.");
+    out.sample("taskpool_connections", {}, static_cast<double>(services.connections.size()));
+    out.family("taskpool_connections_accepted_total", "counter", "Client connections accepted.");
+    out.sample("taskpool_connections_accepted_total", {},
+               static_cast<double>(services.connections.accepted()));
+
+    auto hooks = services.webhooks.counts();
+    out.family("taskpool_webhook_deliveries_total", "counter",
+               "Webhook deliveries by outcome: delivered (2xx) or failed (attempts ran out).");
+    out.sample("taskpool_webhook_deliveries_total", {{"outcome", "delivered"}},
+               static_cast<double>(hooks.delivered));
+    out.sample("taskpool_webhook_deliveries_total", {{"outcome", "failed"}},
+               static_cast<double>(hooks.failed));
+    out.family("taskpool_webhook_retries_total", "counter", "Webhook attempts after the first.");
+    out.sample("taskpool_webhook_retries_total", {}, static_cast<double>(hooks.retries));
+    out.family("taskpool_webhook_pending", "gauge", "Webhook deliveries not yet done.");
+    out.sample("taskpool_webhook_pending", {}, static_cast<double>(hooks.pending));
+
+    out.family("taskpool_kv_keys", "gauge", "Keys in the shared key-value state.");
+    out.sample("taskpool_kv_keys", {}, static_cast<double>(services.kv.size()));
+
+    if (services.journal != nullptr) {
+        auto health = services.journal->health();
+        out.family("taskpool_journal_writable", "gauge", "1 while the journal can be written.");
+        out.sample("taskpool_journal_writable", {}, health.writable ? 1 : 0);
+        out.family("taskpool_journal_commits_total", "counter", "Journal transactions committed.");
+        out.sample("taskpool_journal_commits_total", {}, static_cast<double>(health.commits));
+    }
+}
+
+}  // namespace
+
+Health health(const Services& services) {
+    if (!services.scheduler.accepting()) {
+        return {false, {{"status", "shutting_down"}}};
+    }
+    if (services.journal != nullptr) {
+        auto journal = services.journal->health();
+        if (!journal.writable) {
+            return {false, {{"status", "unavailable"}, {"error", "journal: " + journal.error}}};
+        }
+    }
+    return {true, {{"status", "ok"}}};
+}
+
+std::string metrics_text(const Services& services) {
+    metrics::PrometheusText out;
+    out.family("taskpool_build_info", "gauge", "The daemon's version.");
+    out.sample("taskpool_build_info", {{"version", proto::product_version}}, 1);
+    auto uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
+    out.family("taskpool_uptime_seconds", "gauge", "Seconds since the daemon started.");
+    out.sample("taskpool_uptime_seconds", {}, std::floor(uptime.count()));
+    pool_metrics(out, services.scheduler);
+    job_metrics(out, services);
+    service_metrics(out, services);
+    return out.take();
+}
+
+}  // namespace taskpool::daemon::ops

@@ -1,0 +1,61 @@
+"""The real taskpoold for Python tests: $TASKPOOLD on 127.0.0.1 port 0 in a temp dir."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+
+class Daemon:
+    """Starts taskpoold with `config` and waits until it listens (`address`)."""
+
+    def __init__(self, config=None):
+        self.dir = tempfile.TemporaryDirectory()
+        config_path = os.path.join(self.dir.name, "taskpool.json")
+        with open(config_path, "w") as f:
+            json.dump(config or {}, f)
+        self.log_path = os.path.join(self.dir.name, "taskpoold.log")
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [os.environ["TASKPOOLD"], "--config", config_path, "--listen", "127.0.0.1:0"],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir.name)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
+            if m:
+                self.port = int(m.group(1))
+                self.address = "127.0.0.1:%d" % self.port
+                return
+            time.sleep(0.02)
+        self.process.kill()
+        raise RuntimeError("taskpoold did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM, then waits for it; returns its exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=30)
+        self._log.close()
+        self.dir.cleanup()
+        return status
+
+
+class DaemonTestCase(unittest.TestCase):
+    """Test cases sharing one daemon (`self.daemon`), started with `config`."""
+
+    config = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(cls.config)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
