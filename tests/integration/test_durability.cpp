@@ -96,6 +96,15 @@ void wait_running(LineClient& c, const json& id) {
     REQUIRE(wait_for([&] { return get(c, id)["job"]["state"] == "running"; }));
 }
 
+/// GET /healthz over HTTP.
+HttpResponse healthz(std::uint16_t port) {
+    LineClient http(port);
+    http.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto response = http.read_http_response();
+    REQUIRE(response);
+    return *response;
+}
+
 /// A 4 MiB tmpfs of the test's own, to fill up. (Not to make read-only: a file
 /// system with files open for writing cannot be remounted so.) Mounting needs
 /// root in a namespace that allows it; tests skip, saying so, where it does not.
@@ -383,6 +392,10 @@ TEST_CASE("durability.a_full_disk_gives_unavailable_then_recovers" * doctest::ti
     CHECK(store["error"].get<std::string>().find("full") != std::string::npos);
     CHECK(c.request({{"op", "kv.set"}, {"key", "a"}, {"value", 1}})["error"]["code"] ==
           "unavailable");
+    // A load balancer's probe sees it too.
+    auto health = healthz(j.daemon().port());
+    CHECK(health.status == 503);
+    CHECK(json::parse(health.body)["status"] == "unavailable");
     // Nothing half-accepted: only the jobs that got an ok exist.
     CHECK(c.request({{"op", "list"}, {"limit", 1000}})["jobs"].size() ==
           static_cast<std::size_t>(accepted + 1));
@@ -395,6 +408,7 @@ TEST_CASE("durability.a_full_disk_gives_unavailable_then_recovers" * doctest::ti
         return recovered["ok"] == true;
     }));
     CHECK(c.request({{"op", "stats"}})["store"]["writable"] == true);
+    CHECK(healthz(j.daemon().port()).status == 200);
     CHECK(get(c, kept["id"])["job"]["result"] == "before");
     // Finished (a wait is answered once the end is committed), so not lost below.
     CHECK(get(c, recovered["job"]["id"], 10)["job"]["state"] == "succeeded");
