@@ -23,7 +23,9 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         tini ca-certificates libstdc++6 libspdlog1.10 libfmt9 libcurl4 libssl3 libsqlite3-0 libhttp-parser2.9 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home-dir /var/lib/taskpool --shell /usr/sbin/nologin taskpool \
+    && groupadd --system --gid 10001 taskpool \
+    && useradd --system --uid 10001 --gid taskpool --home-dir /var/lib/taskpool \
+        --shell /usr/sbin/nologin taskpool \
     && install -d -o taskpool -g taskpool -m 0700 /var/lib/taskpool
 COPY --from=build /opt/taskpool/bin/taskpoold /opt/taskpool/bin/taskpool /usr/local/bin/
 COPY config/taskpool.json /etc/taskpool/taskpool.json
