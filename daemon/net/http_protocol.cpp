@@ -63,10 +63,7 @@ bool HttpProtocol::accept_head() {
     const auto& request = reader_.request();
     if (http::needs_token(request.target) &&
         !session_.dispatcher().token_accepted(bearer_token(request.authorization))) {
-        refuse(401,
-               {proto::ErrorCode::unauthorized,
-                "wrong or missing token: send "
-                "Authorization: Bearer <token>"},
+        refuse(401, {proto::ErrorCode::unauthorized, "wrong or missing Authorization: Bearer"},
                "WWW-Authenticate: Bearer\r\n");
         return false;
     }

@@ -11,6 +11,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/proc.hpp"
+#include "../support/sanitizers.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 
@@ -308,12 +309,10 @@ TEST_CASE("resize.process_pool_both_ways_under_load" * doctest::timeout(60)) {
 }
 
 TEST_CASE("process_pool.memory_limit_fails_the_job_not_the_pool" * doctest::timeout(60)) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    MESSAGE(
-        "skipped: the sanitizers reserve terabytes of address space (shadow memory), so "
-        "RLIMIT_AS stops an instrumented worker before it starts");
-    return;
-#endif
+    if (memory_is_instrumented) {
+        MESSAGE("skipped: RLIMIT_AS stops an instrumented worker before it starts");
+        return;
+    }
     DaemonProcess d(
         {.config = {{"process_pool", {{"size", 1}, {"memory_limit_mb", 64}}},
                     {"limits",
