@@ -39,11 +39,15 @@ class Daemon:
             return f.read()
 
     def stop(self):
-        """SIGTERM, then waits for it; returns its exit status."""
+        """SIGTERM, then waits for it; returns its exit status. Raises if its log
+        has a sanitizer report."""
         self.process.send_signal(signal.SIGTERM)
         status = self.process.wait(timeout=30)
+        text = self.log()
         self._log.close()
         self.dir.cleanup()
+        if "Sanitizer" in text or "runtime error" in text:
+            raise AssertionError("sanitizer report in the daemon's log:\n" + text)
         return status
 
 
