@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test test-asan test-tsan fuzz clean format
+.PHONY: deps build run test test-asan test-tsan fuzz dockerfile-check clean format
 
 deps:
 	./.ci/install-deps
@@ -30,6 +30,12 @@ test-tsan: deps
 # Each libFuzzer target for FUZZ_SECONDS (60) from its seed corpus.
 fuzz:
 	./.ci/fuzz
+
+# The Dockerfile's stages run in a clean debootstrapped root, then smoke-tested
+# (there is no Docker engine here).
+dockerfile-check:
+	./.ci/install-deps docker
+	./.ci/dockerfile-check
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
