@@ -57,9 +57,10 @@ Result<nlohmann::json> parse_json(std::string_view text) {
         // Parse again only to explain; the failure path is not the hot one.
         try {
             [[maybe_unused]] auto unused = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::parse_error& e) {
-            std::string what = e.what();
+        } catch (const nlohmann::json::exception& e) {
+            // A syntax error, or a number too large (out_of_range.406):
             // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
+            std::string what = e.what();
             auto colon = what.find("] ");
             return bad_request("invalid JSON: " +
                                (colon == std::string::npos ? what : what.substr(colon + 2)));

@@ -28,6 +28,8 @@ TEST_CASE("bad_input.broken_lines_keep_the_connection" * doctest::timeout(60)) {
     check_bad_request_then_ping(c, "42");                                     // not an object
     check_bad_request_then_ping(c, "{\"op\":\"ping\",\"id\":\"\xc3\x28\"}");  // invalid UTF-8
     check_bad_request_then_ping(c, "\xff\xfe\xfd");                           // binary
+    check_bad_request_then_ping(
+        c, "{\"op\":\"ping\",\"id\":1e999}");  // past double (found by fuzzing)
     check_bad_request_then_ping(c, std::string(100000, '[') + std::string(100000, ']'));
     check_bad_request_then_ping(c, "{\"op\":\"submit\",\"task\":\"echo\",\"args\":" +
                                        std::string(100000, '[') + std::string(100000, ']') + "}");
