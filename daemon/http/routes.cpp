@@ -61,6 +61,10 @@ Refusal bad_request(std::string message) {
     return {400, proto::bad_request(std::move(message)), {}};
 }
 
+Refusal not_found(std::string_view path) {
+    return {404, {proto::ErrorCode::not_found, "no such path: " + std::string(path)}, {}};
+}
+
 Refusal method_not_allowed(const Request& request, std::string_view path, std::string allow) {
     return {
         405,
@@ -171,8 +175,7 @@ Route route(Request& request) {
     if (path.starts_with(jobs_prefix) && path.size() > jobs_prefix.size()) {
         auto id = decode_component(path.substr(jobs_prefix.size()), false);
         if (!id || id->find('/') != std::string::npos) {
-            return Refusal{
-                404, {proto::ErrorCode::not_found, "no such path: " + std::string(path)}, {}};
+            return not_found(path);
         }
         if (method == "GET") {
             return op_without_body("get", query, {"wait"}, json{{"job", *id}});
@@ -190,7 +193,7 @@ Route route(Request& request) {
         return method == "GET" ? op_without_body(path.substr(4), query, {})
                                : method_not_allowed(request, path, "GET");
     }
-    return Refusal{404, {proto::ErrorCode::not_found, "no such path: " + std::string(path)}, {}};
+    return not_found(path);
 }
 
 }  // namespace taskpool::daemon::http
