@@ -276,9 +276,7 @@ int run(const Config& config) {
     }
     setup.command_user.reset();  // workers have already become that user
 
-    pools::ThreadPool threads(io, config.thread_count(), [&scheduler](sched::RunOutcome o) {
-        scheduler.on_outcome(std::move(o));
-    });
+    pools::ThreadPool threads(io, config.thread_count(), scheduler.run_events());
     scheduler.set_executor(proto::PoolKind::thread, &threads);
     pools::ChildReaper reaper(io);
     pools::ProcessPool processes(
@@ -286,8 +284,7 @@ int run(const Config& config) {
         pools::ProcessPool::Settings{config.process_count(),
                                      config.process_pool.max_jobs_per_worker,
                                      config.process_pool.memory_limit_mb, worker_user, setup},
-        [&scheduler](sched::RunOutcome o) { scheduler.on_outcome(std::move(o)); },
-        [&scheduler] { scheduler.capacity_changed(); });
+        scheduler.run_events());
     scheduler.set_executor(proto::PoolKind::process, &processes);
 
     if (journal) {

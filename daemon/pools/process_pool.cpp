@@ -86,13 +86,12 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
 }  // namespace
 
 ProcessPool::ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings,
-                         OnOutcome on_outcome, std::function<void()> on_capacity)
+                         sched::RunEvents events)
     : io_(io),
       reaper_(reaper),
       settings_(std::move(settings)),
       setup_line_(encode_setup(settings_.tasks)),
-      on_outcome_(std::move(on_outcome)),
-      on_capacity_(std::move(on_capacity)) {
+      events_(std::move(events)) {
     resize(settings_.size);
 }
 
@@ -147,7 +146,7 @@ std::size_t ProcessPool::busy() const {
         slots_.begin(), slots_.end(), [](const auto& s) { return s->state == State::busy; }));
 }
 
-bool ProcessPool::has_idle() const {
+bool ProcessPool::can_take() const {
     return std::any_of(slots_.begin(), slots_.end(),
                        [](const auto& s) { return s->state == State::idle; });
 }
@@ -210,12 +209,12 @@ void ProcessPool::respawn_later(const std::shared_ptr<Slot>& slot, const std::st
         }
         spawn(slot);
         if (slot->state == State::idle) {
-            on_capacity_();
+            events_.capacity();
         }
     });
 }
 
-std::pair<proto::WorkerInfo, std::uint64_t> ProcessPool::start(sched::Run run) {
+std::uint64_t ProcessPool::start(sched::Run run) {
     auto it = std::find_if(slots_.begin(), slots_.end(),
                            [](const auto& s) { return s->state == State::idle; });
     Slot& s = **it;
@@ -228,16 +227,19 @@ std::pair<proto::WorkerInfo, std::uint64_t> ProcessPool::start(sched::Run run) {
                       [channel = s.channel](std::error_code, std::size_t) {
                           // A failed write means the worker died: its exit tells the rest.
                       });
-    return {proto::WorkerInfo{s.pid, std::nullopt}, s.handle};
+    events_.started(
+        {s.job_id, s.attempt, proto::WorkerInfo{s.pid, std::nullopt}, proto::now_timestamp()});
+    return s.handle;
 }
 
-void ProcessPool::stop(std::uint64_t handle) {
+bool ProcessPool::stop(std::uint64_t handle) {
     for (auto& s : slots_) {
         if (s->state == State::busy && s->handle == handle) {
             kill_groups(*s);
             s->state = State::stopping;
         }
     }
+    return false;  // a run handed over has begun
 }
 
 void ProcessPool::kill_groups(Slot& s) {
@@ -291,7 +293,7 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
             } else {
                 s.state = State::idle;
             }
-            on_outcome_(std::move(*outcome));
+            events_.finished(std::move(*outcome));
         }
     }
 }
@@ -309,10 +311,10 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     s.channel.reset();
     s.pid = -1;
     if (was_busy) {
-        on_outcome_({s.job_id, s.attempt,
-                     proto::JobError{
-                         proto::JobErrorCode::worker_crashed,
-                         "worker " + std::to_string(pid) + " " + tasks::describe_exit(status)}});
+        events_.finished({s.job_id, s.attempt,
+                          proto::JobError{proto::JobErrorCode::worker_crashed,
+                                          "worker " + std::to_string(pid) + " " +
+                                              tasks::describe_exit(status)}});
     }
     if (shut_down_) {
         return;
@@ -334,7 +336,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     }
     spawn(slot);
     if (s.state == State::idle) {
-        on_capacity_();
+        events_.capacity();
     }
 }
 

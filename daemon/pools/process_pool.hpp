@@ -45,19 +45,19 @@ public:
         tasks::TaskSetup tasks;                // sent to each worker as it starts
     };
 
-    /// `on_capacity` is called when a replaced worker becomes idle, so that queued
+    /// Tells `events.capacity` when a replaced worker becomes idle, so that queued
     /// jobs are dispatched to it. Every worker is reaped through `reaper`.
-    ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings, OnOutcome on_outcome,
-                std::function<void()> on_capacity);
+    ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings,
+                sched::RunEvents events);
     ~ProcessPool() override;
     ProcessPool(const ProcessPool&) = delete;
     ProcessPool& operator=(const ProcessPool&) = delete;
 
     std::size_t size() const override;
     std::size_t busy() const override;
-    bool has_idle() const override;
-    std::pair<proto::WorkerInfo, std::uint64_t> start(sched::Run run) override;
-    void stop(std::uint64_t handle) override;
+    bool can_take() const override;
+    std::uint64_t start(sched::Run run) override;
+    bool stop(std::uint64_t handle) override;
     std::vector<sched::WorkerStatus> workers() const override;
     void resize(std::size_t size) override;
     void shutdown() override;
@@ -102,8 +102,7 @@ private:
     ChildReaper& reaper_;
     Settings settings_;
     std::string setup_line_;
-    OnOutcome on_outcome_;
-    std::function<void()> on_capacity_;
+    sched::RunEvents events_;
     std::vector<std::shared_ptr<Slot>> slots_;
     int next_index_ = 0;
     std::uint64_t next_handle_ = 1;

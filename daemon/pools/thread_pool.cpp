@@ -7,93 +7,114 @@
 #include <asio/post.hpp>
 
 namespace taskpool::daemon::pools {
+namespace {
 
-ThreadPool::ThreadPool(asio::io_context& io, std::size_t size, OnOutcome on_outcome)
-    : io_(io), on_outcome_(std::move(on_outcome)) {
+// How many runs the pool holds per thread beyond those running. Enough that under
+// load a thread rarely waits for the io thread; few enough that a job of higher
+// priority handed later waits behind none of them (the queue is in priority
+// order) and a cancelled one is taken back cheaply.
+constexpr std::size_t runs_ahead_per_thread = 8;
+
+}  // namespace
+
+ThreadPool::ThreadPool(asio::io_context& io, std::size_t size, sched::RunEvents events)
+    : io_(io), events_(std::move(events)), pid_(::getpid()) {
     resize(size);
-}
-
-void ThreadPool::add_slot() {
-    auto slot = std::make_unique<Slot>();
-    slot->index = next_index_++;
-    Slot& s = *slot;
-    s.thread = std::jthread([this, &s](const std::stop_token& exit) { work(s, exit); });
-    // Lowest index first: easier to read in logs and job.worker.
-    idle_.insert(idle_.begin(), &s);
-    slots_.push_back(std::move(slot));
-}
-
-void ThreadPool::remove_slot(Slot* slot) {
-    std::erase(idle_, slot);
-    // The slot's jthread is asked to stop and joined as it is destroyed; an idle
-    // thread waits on its mailbox with that stop token and returns at once.
-    std::erase_if(slots_, [&](const auto& s) { return s.get() == slot; });
-}
-
-void ThreadPool::resize(std::size_t target) {
-    for (auto& s : slots_) {  // growing: first keep the ones about to leave
-        if (size() >= target) {
-            break;
-        }
-        if (s->retiring) {
-            s->retiring = false;
-            --retiring_;
-        }
-    }
-    while (size() < target) {
-        add_slot();
-    }
-    while (size() > target && !idle_.empty()) {
-        remove_slot(idle_.back());
-    }
-    for (auto& s : slots_) {
-        if (size() <= target) {
-            break;
-        }
-        if (!s->retiring) {
-            s->retiring = true;
-            ++retiring_;
-        }
-    }
 }
 
 ThreadPool::~ThreadPool() {
     shutdown();
 }
 
-std::pair<proto::WorkerInfo, std::uint64_t> ThreadPool::start(sched::Run run) {
-    Slot& s = *idle_.back();
-    idle_.pop_back();
-    s.handle = next_handle_++;
-    s.stop = std::stop_source();
-    {
-        std::lock_guard lock(s.mutex);
-        s.mailbox = std::move(run);
-        s.run_stop = s.stop.get_token();
-    }
-    s.wake.notify_one();
-    return {proto::WorkerInfo{::getpid(), s.index}, s.handle};
+void ThreadPool::add_slot() {
+    auto slot = std::make_unique<Slot>();
+    slot->index = next_index_++;
+    Slot& s = *slot;
+    slots_.push_back(std::move(slot));
+    s.thread = std::jthread([this, &s](const std::stop_token& exit) { work(s, exit); });
 }
 
-void ThreadPool::stop(std::uint64_t handle) {
+void ThreadPool::resize(std::size_t target) {
+    std::size_t add = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (target >= staying_) {
+            retire_wanted_ = 0;
+            add = target - staying_;
+            staying_ = target;
+        } else {
+            // Idle threads leave at once; busy ones when their run ends.
+            retire_wanted_ = staying_ - target;
+        }
+    }
+    target_ = target;
+    for (std::size_t i = 0; i < add; ++i) {
+        add_slot();
+    }
+    wake_.notify_all();
+}
+
+std::size_t ThreadPool::busy() const {
+    return static_cast<std::size_t>(
+        std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s->busy; }));
+}
+
+bool ThreadPool::can_take() const {
+    return unstarted_ < target_ * runs_ahead_per_thread;
+}
+
+std::uint64_t ThreadPool::start(sched::Run run) {
+    std::uint64_t handle = next_handle_++;
+    ++unstarted_;
+    bool someone_waits = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto after = std::find_if(queue_.rbegin(), queue_.rend(),
+                                  [&](const Handed& h) { return h.run.priority >= run.priority; });
+        queue_.insert(after.base(), Handed{handle, std::move(run)});
+        someone_waits = waiting_ > 0;
+    }
+    if (someone_waits) {
+        wake_.notify_one();
+    }
+    return handle;
+}
+
+bool ThreadPool::stop(std::uint64_t handle) {
+    std::lock_guard lock(mutex_);
+    auto queued = std::find_if(queue_.begin(), queue_.end(),
+                               [&](const Handed& h) { return h.handle == handle; });
+    if (queued != queue_.end()) {
+        queue_.erase(queued);
+        --unstarted_;
+        return true;
+    }
+    // Under the lock: the thread cannot have moved on to its next run meanwhile.
     for (auto& s : slots_) {
-        if (s->handle == handle) {
+        if (s->running == handle) {
             s->stop.request_stop();
         }
     }
+    return false;
 }
 
 std::vector<sched::WorkerStatus> ThreadPool::workers() const {
     std::vector<sched::WorkerStatus> out;
     for (const auto& s : slots_) {
-        out.push_back({::getpid(), s->handle != 0 ? "busy" : "idle", s->jobs_done});
+        out.push_back({pid_, s->busy ? "busy" : "idle", s->jobs_done});
     }
     return out;
 }
 
 void ThreadPool::shutdown() {
+    {
+        std::lock_guard lock(mutex_);
+        queue_.clear();
+        for (auto& s : slots_) {
+            s->stop.request_stop();
+        }
+    }
     for (auto& s : slots_) {
-        s->stop.request_stop();
         s->thread.request_stop();
     }
     for (auto& s : slots_) {
@@ -103,19 +124,70 @@ void ThreadPool::shutdown() {
     }
 }
 
-void ThreadPool::work(Slot& s, const std::stop_token& exit) {
-    for (;;) {
-        sched::Run run;
-        std::stop_token stop;
-        {
-            std::unique_lock lock(s.mutex);
-            if (!s.wake.wait(lock, exit, [&] { return s.mailbox.has_value(); })) {
-                return;
-            }
-            run = std::move(*s.mailbox);
-            s.mailbox.reset();
-            stop = s.run_stop;
+void ThreadPool::post_reports() {
+    asio::post(io_, [this] { read_reports(); });
+}
+
+void ThreadPool::read_reports() {
+    {
+        std::lock_guard lock(mutex_);
+        reading_.swap(reports_);
+        reports_posted_ = false;
+    }
+    for (auto& r : reading_) {
+        if (auto* began = std::get_if<Began>(&r)) {
+            --unstarted_;
+            began->slot->busy = true;
+            events_.started(std::move(began->started));
+        } else if (auto* ended = std::get_if<Ended>(&r)) {
+            ended->slot->busy = false;
+            ++ended->slot->jobs_done;
+            events_.finished(std::move(ended->outcome));
+        } else {
+            Slot* gone = std::get<Retired>(r).slot;
+            std::erase_if(slots_, [&](const auto& s) { return s.get() == gone; });
         }
+    }
+    reading_.clear();
+}
+
+void ThreadPool::work(Slot& s, const std::stop_token& exit) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        if (queue_.empty() && retire_wanted_ == 0) {
+            ++waiting_;
+            wake_.wait(lock, exit, [&] { return !queue_.empty() || retire_wanted_ > 0; });
+            --waiting_;
+        }
+        if (exit.stop_requested()) {
+            return;
+        }
+        if (retire_wanted_ > 0) {
+            --retire_wanted_;
+            --staying_;
+            bool post = report(Retired{&s});
+            lock.unlock();
+            if (post) {
+                post_reports();
+            }
+            return;
+        }
+        Handed next = std::move(queue_.front());
+        queue_.pop_front();
+        s.running = next.handle;
+        if (s.stop.stop_requested()) {
+            s.stop = std::stop_source();  // a stop_source cannot be reset
+        }
+        std::stop_token stop = s.stop.get_token();
+        sched::Run& run = next.run;
+        bool post = report(Began{
+            &s,
+            {run.job_id, run.attempt, proto::WorkerInfo{pid_, s.index}, proto::now_timestamp()}});
+        lock.unlock();
+        if (post) {
+            post_reports();
+        }
+
         tasks::TaskOutcome outcome;
         try {
             outcome = run.task->run(*run.args, tasks::TaskContext{stop, run.job_id, {}});
@@ -125,19 +197,14 @@ void ThreadPool::work(Slot& s, const std::stop_token& exit) {
         } catch (...) {
             outcome = proto::JobError{proto::JobErrorCode::task_error, "the task threw"};
         }
-        asio::post(io_, [this, &s,
-                         done = sched::RunOutcome{std::move(run.job_id), run.attempt,
-                                                  std::move(outcome)}]() mutable {
-            s.handle = 0;
-            ++s.jobs_done;
-            on_outcome_(std::move(done));
-            if (s.retiring) {
-                --retiring_;
-                remove_slot(&s);
-            } else {
-                idle_.push_back(&s);
-            }
-        });
+
+        lock.lock();
+        s.running = 0;
+        if (report(Ended{&s, {std::move(run.job_id), run.attempt, std::move(outcome)}})) {
+            lock.unlock();
+            post_reports();
+            lock.lock();
+        }
     }
 }
 

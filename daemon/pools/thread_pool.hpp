@@ -2,11 +2,14 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <stop_token>
 #include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -15,28 +18,32 @@
 
 namespace taskpool::daemon::pools {
 
-/// Runs tasks on a fixed set of threads inside the daemon.
+/// Runs tasks on a set of threads inside the daemon.
 ///
-/// Each thread has a one-job mailbox; the io thread fills the mailbox of an idle
-/// thread (so it knows which thread runs which job) and the thread posts the outcome
-/// back to the io thread. A stop request (cancel, timeout, shutdown) reaches the
+/// The io thread hands runs to a small queue shared by the threads (highest
+/// priority first, then in the order handed), ahead of the threads that will take
+/// them: a thread that ends a run takes the next at once, without a round trip
+/// through the io thread. Each thread reports when it begins and ends a run; the
+/// reports are gathered and posted to the io thread in batches, one wake-up for
+/// many runs under load. A stop request (cancel, timeout, shutdown) reaches the
 /// task through its stop_token; the thread stays busy until the task returns. A
 /// task that throws fails its job with task_error; the thread lives on.
 ///
-/// Thread-safety: the Executor members are called on the io thread only; each
-/// mailbox is guarded by its own mutex, held only to hand over a job.
+/// Thread-safety: the Executor members are called on the io thread only. `mutex_`
+/// guards the queue, the reports and each thread's current run; it is never held
+/// while a task runs.
 class ThreadPool final : public sched::Executor {
 public:
-    ThreadPool(asio::io_context& io, std::size_t size, OnOutcome on_outcome);
+    ThreadPool(asio::io_context& io, std::size_t size, sched::RunEvents events);
     ~ThreadPool() override;
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    std::size_t size() const override { return slots_.size() - retiring_; }
-    std::size_t busy() const override { return slots_.size() - idle_.size(); }
-    bool has_idle() const override { return !idle_.empty(); }
-    std::pair<proto::WorkerInfo, std::uint64_t> start(sched::Run run) override;
-    void stop(std::uint64_t handle) override;
+    std::size_t size() const override { return target_; }
+    std::size_t busy() const override;
+    bool can_take() const override;
+    std::uint64_t start(sched::Run run) override;
+    bool stop(std::uint64_t handle) override;
     std::vector<sched::WorkerStatus> workers() const override;
     void resize(std::size_t size) override;
     void shutdown() override;
@@ -44,30 +51,61 @@ public:
 private:
     struct Slot {
         int index = 0;
-        // Handover, guarded by `mutex`.
-        std::mutex mutex;
-        std::condition_variable_any wake;
-        std::optional<sched::Run> mailbox;
-        std::stop_token run_stop;
-        // Owned by the io thread.
-        std::uint64_t handle = 0;  // of the run in progress; 0 when idle
-        std::stop_source stop;
+        // Guarded by mutex_.
+        std::uint64_t running = 0;  // handle of the run in progress; 0: none
+        std::stop_source stop;      // of that run
+        // Owned by the io thread, from the reports.
+        bool busy = false;
         std::uint64_t jobs_done = 0;
-        bool retiring = false;  // leaves when its run ends
-        std::jthread thread;    // last: joined first on destruction
+        std::jthread thread;  // last: joined first on destruction
     };
+    struct Handed {
+        std::uint64_t handle = 0;
+        sched::Run run;
+    };
+    struct Began {
+        Slot* slot;
+        sched::RunStarted started;
+    };
+    struct Ended {
+        Slot* slot;
+        sched::RunOutcome outcome;
+    };
+    struct Retired {
+        Slot* slot;
+    };
+    using Report = std::variant<Began, Ended, Retired>;
 
     void work(Slot& slot, const std::stop_token& exit);
+    /// Adds a report (under mutex_); true when the io thread must be asked to read them.
+    template <class R>
+    bool report(R&& r) {
+        reports_.emplace_back(std::in_place_type<std::remove_cvref_t<R>>, std::forward<R>(r));
+        return !std::exchange(reports_posted_, true);
+    }
+    void post_reports();
+    void read_reports();
     void add_slot();
-    void remove_slot(Slot* slot);
 
     asio::io_context& io_;
-    OnOutcome on_outcome_;
+    sched::RunEvents events_;
+    const std::int64_t pid_;
+    // Owned by the io thread.
     std::vector<std::unique_ptr<Slot>> slots_;
-    std::vector<Slot*> idle_;
+    std::size_t target_ = 0;
+    std::size_t unstarted_ = 0;  // runs handed over and not yet reported begun
     std::uint64_t next_handle_ = 1;
     int next_index_ = 0;
-    std::size_t retiring_ = 0;
+    std::vector<Report> reading_;
+
+    std::mutex mutex_;
+    std::condition_variable_any wake_;
+    std::deque<Handed> queue_;
+    std::vector<Report> reports_;
+    bool reports_posted_ = false;
+    std::size_t waiting_ = 0;        // threads waiting for a run
+    std::size_t staying_ = 0;        // threads that have not decided to leave
+    std::size_t retire_wanted_ = 0;  // of those, how many are to leave
 };
 
 }  // namespace taskpool::daemon::pools

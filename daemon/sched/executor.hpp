@@ -18,8 +18,17 @@ namespace taskpool::daemon::sched {
 struct Run {
     std::string job_id;
     int attempt = 0;
+    int priority = 0;  // among the runs a pool holds, higher begins first
     const tasks::Task* task = nullptr;
     std::shared_ptr<const nlohmann::json> args;
+};
+
+/// A run that a worker has begun.
+struct RunStarted {
+    std::string job_id;
+    int attempt = 0;
+    proto::WorkerInfo worker;
+    proto::Timestamp at;
 };
 
 /// How an attempt ended, as the pool reports it.
@@ -36,24 +45,35 @@ struct WorkerStatus {
     std::uint64_t jobs = 0;
 };
 
+/// What a pool tells of its runs, on the io thread: a run began (always before its
+/// outcome), a run ended, and there is room for runs again for another reason than
+/// a run that ended (a replaced worker).
+struct RunEvents {
+    std::function<void(RunStarted)> started;
+    std::function<void(RunOutcome)> finished;
+    std::function<void()> capacity;
+};
+
 /// The small interface both pools implement. The scheduler calls it on the io
-/// thread only; a pool reports each outcome through the callback it was given at
-/// construction, also on the io thread.
+/// thread only; a pool reports through the RunEvents it was given at construction.
+///
+/// A pool may hold a few runs beyond its idle workers, so that a worker that ends a
+/// run begins the next without waiting for the io thread: a run handed over is
+/// still queued until the pool reports it started.
 class Executor {
 public:
-    using OnOutcome = std::function<void(RunOutcome)>;
-
     virtual ~Executor() = default;
 
     virtual std::size_t size() const = 0;
     virtual std::size_t busy() const = 0;
     /// True when start() can take a run now.
-    virtual bool has_idle() const = 0;
-    /// Starts `run` on an idle worker; returns where it runs and a handle for stop().
-    virtual std::pair<proto::WorkerInfo, std::uint64_t> start(Run run) = 0;
-    /// Asks the run with this handle to stop. Its outcome, when it comes, is stale:
-    /// the scheduler has already ended the attempt.
-    virtual void stop(std::uint64_t handle) = 0;
+    virtual bool can_take() const = 0;
+    /// Hands `run` over; returns a handle for stop().
+    virtual std::uint64_t start(Run run) = 0;
+    /// Ends the run with this handle. True: it had not begun, and nothing more is
+    /// reported of it. False: it runs and is asked to stop; what is reported of it
+    /// from now on is stale, the scheduler has already ended the attempt.
+    virtual bool stop(std::uint64_t handle) = 0;
     virtual std::vector<WorkerStatus> workers() const = 0;
     /// Grows or shrinks to `size` workers. Growing starts workers now; shrinking
     /// retires idle workers first and busy ones when their job ends: it never

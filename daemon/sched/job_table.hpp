@@ -32,7 +32,7 @@ struct Waiter;
 /// state of its run.
 struct JobRecord : store::StoredJob {
     const tasks::Task* task = nullptr;
-    std::uint64_t run_handle = 0;                       // the pool's handle of the running attempt
+    std::uint64_t run_handle = 0;  // the pool's handle of the attempt it holds; 0: none
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
     std::vector<std::shared_ptr<Waiter>> waiters;
 };

@@ -371,17 +371,12 @@ Result<const Job*> Scheduler::cancel(std::string_view id) {
         return Error{ErrorCode::not_cancellable,
                      "job " + r->job.id + " has already " + std::string(to_string(r->job.state))};
     }
-    if (r->job.state == JobState::running) {
-        if (r->job.pool == PoolKind::thread && !r->task->cancellable) {
-            return Error{ErrorCode::not_cancellable,
-                         "task '" + r->task->name + "' cannot be stopped once it runs"};
-        }
-        stop_running(*r);
-    } else {
-        queue(r->job.pool).remove(r->job.priority, r->seq);
-        --counts_.queued;
-        admit_blocked(r->job.pool);
+    if (r->job.state == JobState::running && r->job.pool == PoolKind::thread &&
+        !r->task->cancellable) {
+        return Error{ErrorCode::not_cancellable,
+                     "task '" + r->task->name + "' cannot be stopped once it runs"};
     }
+    withdraw(*r);
     r->job.error = JobError{JobErrorCode::cancelled, "cancelled by request"};
     finish(*r, JobState::cancelled);
     return &r->job;
@@ -418,12 +413,7 @@ void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
             return true;
         });
         for (JobRecord* r : active) {
-            if (r->job.state == JobState::running) {
-                stop_running(*r);
-            } else {
-                queue(r->job.pool).remove(r->job.priority, r->seq);
-                --counts_.queued;
-            }
+            withdraw(*r);
             r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
             finish(*r, JobState::cancelled);
         }
@@ -436,6 +426,7 @@ void Scheduler::on_outcome(RunOutcome outcome) {
     // An attempt that was cancelled or timed out has already been ended here; its
     // late outcome only tells that the worker is free again.
     if (r != nullptr && r->job.state == JobState::running && r->job.attempts == outcome.attempt) {
+        r->run_handle = 0;
         r->timeout_timer.reset();
         --counts_.running;
         if (auto* value = std::get_if<nlohmann::json>(&outcome.outcome)) {
@@ -472,46 +463,77 @@ void Scheduler::dispatch() {
         if (ex == nullptr) {
             continue;
         }
-        bool took = false;
-        while (ex->has_idle()) {
+        while (ex->can_take()) {
             auto next = queue(pool).pop();
             if (!next) {
                 break;
             }
-            --counts_.queued;
-            took = true;
-            start(**next, *ex);
-        }
-        if (took) {
-            admit_blocked(pool);
+            hand_over(**next, *ex);
         }
     }
 }
 
-void Scheduler::start(JobRecord& r, Executor& executor) {
-    r.job.state = JobState::running;
-    ++r.job.attempts;
-    r.job.started_at = proto::now_timestamp();
-    auto [worker, handle] = executor.start(Run{r.job.id, r.job.attempts, r.task, r.job.args});
-    r.job.worker = worker;
-    r.run_handle = handle;
+void Scheduler::hand_over(JobRecord& r, Executor& executor) {
+    // Counted first: a pool may report the start before start() returns.
+    ++handed_[static_cast<std::size_t>(r.job.pool)];
+    r.run_handle =
+        executor.start(Run{r.job.id, r.job.attempts + 1, r.job.priority, r.task, r.job.args});
+}
+
+RunEvents Scheduler::run_events() {
+    return {[this](RunStarted s) { on_started(std::move(s)); },
+            [this](RunOutcome o) { on_outcome(std::move(o)); }, [this] { capacity_changed(); }};
+}
+
+void Scheduler::on_started(RunStarted started) {
+    JobRecord* r = table_.find(started.job_id);
+    // A run withdrawn by a cancel may still begin; that attempt has been ended here.
+    if (r == nullptr || r->job.state != JobState::queued ||
+        r->job.attempts + 1 != started.attempt) {
+        return;
+    }
+    --handed_[static_cast<std::size_t>(r->job.pool)];
+    --counts_.queued;
     ++counts_.running;
+    admit_blocked(r->job.pool);
+    schedule_dispatch();  // the pool has room for another run
+    r->job.state = JobState::running;
+    r->job.attempts = started.attempt;
+    r->job.started_at = started.at;
+    r->job.worker = started.worker;
     if (journal_ != nullptr) {
         journal_->append(
-            store::write::JobStarted{r.seq, r.job.attempts, worker, *r.job.started_at});
+            store::write::JobStarted{r->seq, r->job.attempts, started.worker, started.at});
     }
-    if (r.timeout_s) {
-        r.timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r.timeout_s));
-        r.timeout_timer->async_wait(
-            [this, id = r.job.id, attempt = r.job.attempts](std::error_code ec) {
+    if (r->timeout_s) {
+        r->timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r->timeout_s));
+        r->timeout_timer->async_wait(
+            [this, id = r->job.id, attempt = r->job.attempts](std::error_code ec) {
                 if (!ec) {
                     on_timeout(id, attempt);
                 }
             });
     }
     for (auto* observer : observers_) {
-        observer->job_started(r.job);
+        observer->job_started(r->job);
     }
+}
+
+void Scheduler::withdraw(JobRecord& r) {
+    if (r.job.state == JobState::running) {
+        stop_running(r);
+        return;
+    }
+    if (r.run_handle != 0) {
+        // Whether or not it had begun, the attempt ends here: a late start or
+        // outcome finds the job final and is ignored.
+        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
+        --handed_[static_cast<std::size_t>(r.job.pool)];
+    } else {
+        queue(r.job.pool).remove(r.job.priority, r.seq);
+    }
+    --counts_.queued;
+    admit_blocked(r.job.pool);
 }
 
 void Scheduler::on_timeout(const std::string& id, int attempt) {
@@ -525,7 +547,7 @@ void Scheduler::on_timeout(const std::string& id, int attempt) {
 }
 
 void Scheduler::stop_running(JobRecord& r) {
-    executor(r.job.pool)->stop(r.run_handle);
+    executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
     r.timeout_timer.reset();
     --counts_.running;
 }

@@ -140,16 +140,22 @@ public:
     JobCounts counts() const { return counts_; }
     /// False once shutdown has begun (submits get shutting_down).
     bool accepting() const { return !shutting_down_; }
-    std::size_t queued(proto::PoolKind pool) const { return queue(pool).size(); }
+    std::size_t queued(proto::PoolKind pool) const {
+        return queue(pool).size() + handed_[static_cast<std::size_t>(pool)];
+    }
 
     /// From now on submits get shutting_down. With `cancel_all` the queued and
     /// running jobs are cancelled (code `shutdown`). `on_idle` runs once no job is
     /// queued or running (at once if none is).
     void begin_shutdown(bool cancel_all, std::function<void()> on_idle);
 
+    /// Where the pools report their runs.
+    RunEvents run_events();
+    /// A pool reports that a worker began a run.
+    void on_started(RunStarted started);
     /// A pool reports how an attempt ended.
     void on_outcome(RunOutcome outcome);
-    /// A pool has an idle worker again (a replaced worker process).
+    /// A pool can take runs again (a resize, a replaced worker process).
     void capacity_changed() { schedule_dispatch(); }
 
 private:
@@ -176,7 +182,7 @@ private:
     proto::Error queue_full(proto::PoolKind pool) const;
     proto::Error shutting_down() const;
     bool has_room(proto::PoolKind pool, std::size_t jobs) const {
-        return queue(pool).size() + unacknowledged_[static_cast<std::size_t>(pool)] + jobs <=
+        return queued(pool) + unacknowledged_[static_cast<std::size_t>(pool)] + jobs <=
                settings_.queue_max_size;
     }
     /// A new job's record.
@@ -202,7 +208,9 @@ private:
     void enqueue(JobRecord& r);
     void schedule_dispatch();
     void dispatch();
-    void start(JobRecord& r, Executor& executor);
+    void hand_over(JobRecord& r, Executor& executor);
+    /// Takes a job that is about to be cancelled off its queue, its pool or its worker.
+    void withdraw(JobRecord& r);
     void fail_attempt(JobRecord& r, proto::JobError error);
     void finish(JobRecord& r, proto::JobState state);
     /// Tells everyone who waits for it that the job has finished.
@@ -223,6 +231,7 @@ private:
     IdGenerator ids_;
     std::array<Queue, 2> queues_;
     std::array<Executor*, 2> executors_{};
+    std::array<std::size_t, 2> handed_{};  // runs handed to each pool, not yet begun
     CallbackSink* callbacks_ = nullptr;
     store::Journal* journal_ = nullptr;
     // Jobs accepted but not yet committed to the journal, per pool, and their keys.

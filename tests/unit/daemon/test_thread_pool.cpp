@@ -4,6 +4,12 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 using namespace taskpool::daemon;
 using nlohmann::json;
 
@@ -16,29 +22,50 @@ tasks::Task task_of(std::function<tasks::TaskOutcome(const json&, const tasks::T
     return t;
 }
 
+/// What a pool reported, in order.
+struct Reports {
+    std::vector<sched::RunStarted> started;
+    std::vector<sched::RunOutcome> outcomes;
+
+    sched::RunEvents events() {
+        return {[this](sched::RunStarted s) { started.push_back(std::move(s)); },
+                [this](sched::RunOutcome o) {
+                    // Every run is reported begun before it is reported ended.
+                    CHECK(std::any_of(started.begin(), started.end(),
+                                      [&](const auto& s) { return s.job_id == o.job_id; }));
+                    outcomes.push_back(std::move(o));
+                },
+                [] {}};
+    }
+};
+
+sched::Run run_of(std::string id, const tasks::Task& task, int priority = 0) {
+    return {std::move(id), 1, priority, &task, std::make_shared<const json>(json{{"x", 1}})};
+}
+
 }  // namespace
 
 TEST_CASE("thread_pool.runs_reports_and_survives_a_throwing_task") {
     asio::io_context io;
-    auto work = asio::make_work_guard(io);  // run_one() waits for the posted outcomes
-    std::vector<sched::RunOutcome> outcomes;
-    pools::ThreadPool pool(io, 2, [&](sched::RunOutcome o) { outcomes.push_back(std::move(o)); });
+    auto work = asio::make_work_guard(io);  // run_one() waits for the posted reports
+    Reports reports;
+    pools::ThreadPool pool(io, 2, reports.events());
     auto echo = task_of([](const json& a, const tasks::TaskContext&) { return a; });
     auto thrower = task_of([](const json&, const tasks::TaskContext&) -> tasks::TaskOutcome {
         throw std::runtime_error("boom");
     });
-    auto args = std::make_shared<const json>(json{{"x", 1}});
-    CHECK(pool.has_idle());
-    auto [w1, h1] = pool.start({"a", 1, &echo, args});
-    auto [w2, h2] = pool.start({"b", 1, &thrower, args});
-    CHECK_FALSE(pool.has_idle());
-    CHECK(pool.busy() == 2);
-    CHECK(w1.thread != w2.thread);
-    while (outcomes.size() < 2) {
+    CHECK(pool.can_take());
+    pool.start(run_of("a", echo));
+    pool.start(run_of("b", thrower));
+    while (reports.outcomes.size() < 2) {
         io.run_one();
     }
     CHECK(pool.busy() == 0);
-    for (const auto& o : outcomes) {
+    for (const auto& s : reports.started) {
+        CHECK(s.worker.pid == ::getpid());
+        CHECK(s.worker.thread.has_value());
+    }
+    for (const auto& o : reports.outcomes) {
         if (o.job_id == "a") {
             CHECK(std::get<json>(o.outcome) == json{{"x", 1}});
         } else {
@@ -48,28 +75,73 @@ TEST_CASE("thread_pool.runs_reports_and_survives_a_throwing_task") {
         }
     }
     // The thread that ran the throwing task still works.
-    pool.start({"c", 1, &echo, args});
-    pool.start({"d", 1, &echo, args});
-    while (outcomes.size() < 4) {
+    pool.start(run_of("c", echo));
+    pool.start(run_of("d", echo));
+    while (reports.outcomes.size() < 4) {
         io.run_one();
     }
 }
 
+TEST_CASE("thread_pool.holds_runs_ahead_in_priority_order_and_gives_back_unstarted_ones") {
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    Reports reports;
+    pools::ThreadPool pool(io, 1, reports.events());
+    std::atomic<bool> release{false};
+    auto blocks = task_of([&](const json&, const tasks::TaskContext&) -> tasks::TaskOutcome {
+        while (!release) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return json(nullptr);
+    });
+    auto echo = task_of([](const json& a, const tasks::TaskContext&) { return a; });
+    pool.start(run_of("first", blocks));
+    while (reports.started.empty()) {
+        io.run_one();
+    }
+    // The one thread is busy: these wait in the pool, the later, higher one first.
+    pool.start(run_of("low", echo));
+    auto withdrawn = pool.start(run_of("withdrawn", echo));
+    pool.start(run_of("high", echo, 5));
+    CHECK(pool.busy() == 1);
+    CHECK(pool.stop(withdrawn));  // not begun: taken back, never reported
+    release = true;
+    while (reports.outcomes.size() < 3) {
+        io.run_one();
+    }
+    std::vector<std::string> order;
+    for (const auto& s : reports.started) {
+        order.push_back(s.job_id);
+    }
+    CHECK(order == std::vector<std::string>{"first", "high", "low"});
+}
+
 TEST_CASE("thread_pool.stop_reaches_the_task") {
     asio::io_context io;
-    auto work = asio::make_work_guard(io);  // run_one() waits for the posted outcomes
-    std::vector<sched::RunOutcome> outcomes;
-    pools::ThreadPool pool(io, 1, [&](sched::RunOutcome o) { outcomes.push_back(std::move(o)); });
+    auto work = asio::make_work_guard(io);
+    Reports reports;
+    pools::ThreadPool pool(io, 1, reports.events());
     auto waits = task_of([](const json&, const tasks::TaskContext& ctx) -> tasks::TaskOutcome {
         while (!ctx.stop.stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         return json("stopped");
     });
-    auto [worker, handle] = pool.start({"a", 1, &waits, std::make_shared<const json>()});
-    pool.stop(handle);
-    while (outcomes.empty()) {
+    auto handle = pool.start(run_of("a", waits));
+    while (reports.started.empty()) {
         io.run_one();
     }
-    CHECK(std::get<json>(outcomes[0].outcome) == "stopped");
+    CHECK_FALSE(pool.stop(handle));  // begun: asked to stop
+    while (reports.outcomes.empty()) {
+        io.run_one();
+    }
+    CHECK(std::get<json>(reports.outcomes[0].outcome) == "stopped");
+    // A stopped thread's next run starts with a fresh stop token.
+    auto reports_stop = task_of(
+        [](const json&, const tasks::TaskContext& ctx) { return json(ctx.stop.stop_requested()); });
+    pool.start(run_of("b", reports_stop));
+    while (reports.outcomes.size() < 2) {
+        io.run_one();
+    }
+    CHECK(std::get<json>(reports.outcomes[1].outcome) == false);
 }
