@@ -12,7 +12,8 @@ nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind poo
         nlohmann::json workers = nlohmann::json::array();
         if (ex != nullptr) {
             for (const auto& w : ex->workers()) {
-                workers.push_back({{"pid", w.pid}, {"state", w.state}, {"jobs", w.jobs}});
+                workers.push_back(
+                    {{"pid", w.pid}, {"state", w.state}, {"jobs", w.jobs}, {"waiting", w.waiting}});
             }
         }
         stats["workers"] = std::move(workers);

@@ -37,6 +37,12 @@ constexpr std::size_t max_outcome_bytes = 1 << 30;
 // At exit, how long idle workers get to leave after their channel closes.
 constexpr auto exit_grace = std::chrono::seconds(2);
 constexpr int worker_channel_fd = 3;
+// A busy worker holds more runs only while every run it has is this short by its
+// task's recent run times: then a round trip through the io thread between two of
+// them would cost as much as the runs themselves.
+constexpr auto short_run = std::chrono::milliseconds(1);
+// How many runs a worker holds at most, the one it runs included.
+constexpr std::size_t max_held_runs = 4;
 
 /// Spawns `taskpoold --worker` with `child_fd` as its fd 3, in its own process group.
 pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::string& error) {
@@ -147,8 +153,33 @@ std::size_t ProcessPool::busy() const {
 }
 
 bool ProcessPool::can_take() const {
-    return std::any_of(slots_.begin(), slots_.end(),
-                       [](const auto& s) { return s->state == State::idle; });
+    return slot_for_next_run() != nullptr;
+}
+
+bool ProcessPool::may_hold_another(const Slot& s) const {
+    if (s.state != State::busy || s.retiring || s.runs.size() >= max_held_runs ||
+        (settings_.max_jobs_per_worker > 0 &&
+         s.jobs_done + s.runs.size() >=
+             static_cast<std::uint64_t>(settings_.max_jobs_per_worker))) {
+        return false;
+    }
+    return std::all_of(s.runs.begin(), s.runs.end(), [&](const Held& h) {
+        auto typical = typical_run_.find(h.task);
+        return !h.withdrawn && typical != typical_run_.end() && typical->second < short_run;
+    });
+}
+
+ProcessPool::Slot* ProcessPool::slot_for_next_run() const {
+    Slot* best = nullptr;
+    for (const auto& s : slots_) {
+        if (s->state == State::idle && !s->retiring) {
+            return s.get();
+        }
+        if (may_hold_another(*s) && (best == nullptr || s->runs.size() < best->runs.size())) {
+            best = s.get();
+        }
+    }
+    return best;
 }
 
 void ProcessPool::spawn(const std::shared_ptr<Slot>& slot) {
@@ -215,31 +246,73 @@ void ProcessPool::respawn_later(const std::shared_ptr<Slot>& slot, const std::st
 }
 
 std::uint64_t ProcessPool::start(sched::Run run) {
-    auto it = std::find_if(slots_.begin(), slots_.end(),
-                           [](const auto& s) { return s->state == State::idle; });
-    Slot& s = **it;
-    s.state = State::busy;
-    s.job_id = run.job_id;
-    s.attempt = run.attempt;
-    s.handle = next_handle_++;
-    s.out = encode_run(run);
-    asio::async_write(*s.channel, asio::buffer(s.out),
-                      [channel = s.channel](std::error_code, std::size_t) {
-                          // A failed write means the worker died: its exit tells the rest.
-                      });
-    events_.started(
-        {s.job_id, s.attempt, proto::WorkerInfo{s.pid, std::nullopt}, proto::now_timestamp()});
-    return s.handle;
+    Slot& s = *slot_for_next_run();
+    s.runs.push_back(Held{run.job_id, run.attempt, next_handle_++, run.task});
+    std::uint64_t handle = s.runs.back().handle;
+    encode_run(run, s.out);
+    if (!s.writing) {
+        for (auto& slot : slots_) {
+            if (slot.get() == &s) {
+                write_runs(slot);
+            }
+        }
+    }
+    if (s.state == State::idle) {
+        s.state = State::busy;
+        begin_front(s);
+    }
+    return handle;
+}
+
+void ProcessPool::write_runs(const std::shared_ptr<Slot>& slot) {
+    // One write for every run handed over since the last one began.
+    auto bytes = std::make_shared<std::string>(std::move(slot->out));
+    slot->out.clear();
+    slot->writing = true;
+    asio::async_write(
+        *slot->channel, asio::buffer(*bytes),
+        [this, slot, bytes, channel = slot->channel](std::error_code ec, std::size_t) {
+            // A failed write means the worker died: its exit tells the rest.
+            if (channel != slot->channel) {
+                return;
+            }
+            slot->writing = false;
+            if (!ec && !slot->out.empty()) {
+                write_runs(slot);
+            }
+        });
+}
+
+void ProcessPool::begin_front(Slot& s) {
+    Held& front = s.runs.front();
+    if (front.withdrawn) {
+        kill_groups(s);  // cancelled while it waited, and now it runs
+        s.state = State::stopping;
+        return;
+    }
+    events_.started({front.job_id, front.attempt, proto::WorkerInfo{s.pid, std::nullopt},
+                     proto::now_timestamp()});
 }
 
 bool ProcessPool::stop(std::uint64_t handle) {
     for (auto& s : slots_) {
-        if (s->state == State::busy && s->handle == handle) {
-            kill_groups(*s);
-            s->state = State::stopping;
+        for (std::size_t i = 0; i < s->runs.size(); ++i) {
+            Held& held = s->runs[i];
+            if (held.handle != handle) {
+                continue;
+            }
+            if (i == 0) {
+                if (s->state == State::busy) {
+                    kill_groups(*s);
+                    s->state = State::stopping;
+                }
+                return false;
+            }
+            held.withdrawn = true;  // still in the worker's channel: skipped when it comes up
+            return true;
         }
     }
-    return false;  // a run handed over has begun
+    return false;
 }
 
 void ProcessPool::kill_groups(Slot& s) {
@@ -274,27 +347,40 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
             }
             auto report = decode_report(frame.line);
             if (auto* child = report ? std::get_if<ChildStarted>(&*report) : nullptr) {
-                if (s.state == State::busy && child->job_id == s.job_id) {
+                if (s.state == State::busy && child->job_id == s.runs.front().job_id) {
                     s.child_pgid = child->pgid;
                 }
                 continue;
             }
-            auto* outcome = report ? std::get_if<sched::RunOutcome>(&*report) : nullptr;
-            if (outcome == nullptr || s.state != State::busy || outcome->job_id != s.job_id) {
-                continue;  // a run already ended by a kill, or garbage
-            }
-            s.child_pgid = 0;
-            ++s.jobs_done;
-            s.failed_starts = 0;
-            if (s.retiring ||
-                (settings_.max_jobs_per_worker > 0 &&
-                 s.jobs_done >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker))) {
-                retire(s);
-            } else {
-                s.state = State::idle;
-            }
-            events_.finished(std::move(*outcome));
+            auto* ended = report ? std::get_if<RunEnded>(&*report) : nullptr;
+            if (ended != nullptr && s.state == State::busy &&
+                ended->outcome.job_id == s.runs.front().job_id) {
+                on_outcome(s, std::move(*ended));
+            }  // else a run already ended by a kill, or garbage
         }
+    }
+}
+
+void ProcessPool::on_outcome(Slot& s, RunEnded ended) {
+    Held done = std::move(s.runs.front());
+    s.runs.pop_front();
+    // As the worker measured it: a busy daemon must not make short runs look long.
+    auto [typical, added] = typical_run_.try_emplace(done.task, ended.ran);
+    if (!added) {
+        typical->second = (typical->second + ended.ran) / 2;  // quick to forget a slow start
+    }
+    s.child_pgid = 0;
+    ++s.jobs_done;
+    s.failed_starts = 0;
+    events_.finished(std::move(ended.outcome));
+    if (!s.runs.empty()) {
+        begin_front(s);  // the worker has already moved on to it
+    } else if (s.retiring ||
+               (settings_.max_jobs_per_worker > 0 &&
+                s.jobs_done >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker))) {
+        retire(s);
+    } else {
+        s.state = State::idle;
     }
 }
 
@@ -309,12 +395,20 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     std::error_code ignored;
     s.channel->close(ignored);
     s.channel.reset();
+    s.out.clear();
+    s.writing = false;
     s.pid = -1;
+    auto runs = std::exchange(s.runs, {});
     if (was_busy) {
-        events_.finished({s.job_id, s.attempt,
+        events_.finished({runs.front().job_id, runs.front().attempt,
                           proto::JobError{proto::JobErrorCode::worker_crashed,
                                           "worker " + std::to_string(pid) + " " +
                                               tasks::describe_exit(status)}});
+    }
+    for (std::size_t i = 1; i < runs.size(); ++i) {  // they never began: queued again
+        if (!runs[i].withdrawn) {
+            events_.returned(runs[i].job_id, runs[i].attempt);
+        }
     }
     if (shut_down_) {
         return;
@@ -347,7 +441,7 @@ std::vector<sched::WorkerStatus> ProcessPool::workers() const {
                             : s->state == State::busy     ? "busy"
                             : s->state == State::stopping ? "stopping"
                                                           : "starting";
-        out.push_back({s->pid, state, s->jobs_done});
+        out.push_back({s->pid, state, s->jobs_done, s->runs.empty() ? 0 : s->runs.size() - 1});
     }
     return out;
 }

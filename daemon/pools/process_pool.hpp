@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -18,6 +20,7 @@
 #include "child_reaper.hpp"
 #include "daemon/sched/executor.hpp"
 #include "daemon/tasks/registry.hpp"
+#include "worker_protocol.hpp"
 
 namespace taskpool::daemon::pools {
 
@@ -34,6 +37,14 @@ namespace taskpool::daemon::pools {
 /// not make the daemon spin or flood the log. Timeout and cancel SIGKILL the
 /// worker's process group, and that of a command it runs, and replace the worker
 /// at once; `max_jobs_per_worker` recycles a worker after that many jobs.
+///
+/// A busy worker whose runs are short (by the recent run times of their tasks) is
+/// sent a few more runs behind the one it runs, which it begins as soon as it
+/// writes the last outcome: no round trip through the io thread between two short
+/// jobs. Long runs are never queued behind, so a job waits behind another on one
+/// worker only for about the time of a round trip. Runs waiting on a worker that
+/// dies go back to the scheduler's queue; one cancelled while it waits is dropped,
+/// and if the worker begins it anyway the worker is killed like any cancelled run.
 /// Thread-safety: io thread only.
 class ProcessPool final : public sched::Executor {
 public:
@@ -67,6 +78,15 @@ private:
     using Channel = asio::local::stream_protocol::socket;
     enum class State { idle, busy, stopping, waiting_to_respawn };
 
+    /// A run sent to a worker: the first one it runs, the rest wait in its channel.
+    struct Held {
+        std::string job_id;
+        int attempt = 0;
+        std::uint64_t handle = 0;
+        const tasks::Task* task = nullptr;
+        bool withdrawn = false;  // cancelled while it waited
+    };
+
     struct Slot {
         explicit Slot(asio::io_context& io) : respawn_timer(io) {}
         int index = 0;
@@ -74,11 +94,10 @@ private:
         pid_t child_pgid = 0;  // of a command the running task started
         State state = State::waiting_to_respawn;
         std::shared_ptr<Channel> channel;
-        std::string job_id;  // of the run in progress
-        int attempt = 0;
-        std::uint64_t handle = 0;
+        std::deque<Held> runs;        // front: the run in progress (when busy)
         std::uint64_t jobs_done = 0;  // by the current worker
-        std::string out;              // the run being written
+        std::string out;              // runs not yet written
+        bool writing = false;         // a write to the channel is under way
         bool ready = false;           // the worker said it is set up
         int failed_starts = 0;        // deaths without a job since the last completed one
         bool retiring = false;        // the slot goes away when its worker exits
@@ -87,6 +106,14 @@ private:
     };
 
     void add_slot();
+    /// The slot start() gives a run to: an idle worker, else a busy one that may
+    /// hold another run; nullptr if none.
+    Slot* slot_for_next_run() const;
+    bool may_hold_another(const Slot& slot) const;
+    void write_runs(const std::shared_ptr<Slot>& slot);
+    /// The front run has begun: tells the scheduler, or kills a withdrawn one.
+    void begin_front(Slot& slot);
+    void on_outcome(Slot& slot, RunEnded ended);
     void on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int status);
     /// SIGKILLs the worker's process group and its command's.
     static void kill_groups(Slot& slot);
@@ -104,6 +131,8 @@ private:
     std::string setup_line_;
     sched::RunEvents events_;
     std::vector<std::shared_ptr<Slot>> slots_;
+    // The recent run time of each task (a moving average), to tell short runs.
+    std::unordered_map<const tasks::Task*, std::chrono::microseconds> typical_run_;
     int next_index_ = 0;
     std::uint64_t next_handle_ = 1;
     bool shut_down_ = false;

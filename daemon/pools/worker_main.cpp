@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <csignal>
 #include <cstdio>
@@ -128,8 +129,12 @@ int worker_main(const WorkerOptions& options) {
         if (!run) {
             return 2;
         }
+        auto began = std::chrono::steady_clock::now();
         auto outcome = run_one(registry, *run, options.channel_fd);
-        if (!write_all(options.channel_fd, encode_outcome(run->job_id, run->attempt, outcome))) {
+        auto ran = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - began);
+        if (!write_all(options.channel_fd,
+                       encode_outcome(run->job_id, run->attempt, outcome, ran))) {
             return 0;
         }
     }

@@ -74,8 +74,7 @@ std::string encode_child(const std::string& job_id, int attempt, pid_t pgid) {
     return out;
 }
 
-std::string encode_run(const sched::Run& run) {
-    std::string out;
+void encode_run(const sched::Run& run, std::string& out) {
     proto::JsonWriter w(out);
     w.begin_object();
     w.field("job", run.job_id);
@@ -84,7 +83,6 @@ std::string encode_run(const sched::Run& run) {
     w.field("args", *run.args);
     w.end_object();
     out += '\n';
-    return out;
 }
 
 std::optional<WorkerRun> decode_run(std::string_view line) {
@@ -107,12 +105,13 @@ std::optional<WorkerRun> decode_run(std::string_view line) {
 }
 
 std::string encode_outcome(const std::string& job_id, int attempt,
-                           const tasks::TaskOutcome& outcome) {
+                           const tasks::TaskOutcome& outcome, std::chrono::microseconds ran) {
     std::string out;
     proto::JsonWriter w(out);
     w.begin_object();
     w.field("job", job_id);
     w.field("attempt", attempt);
+    w.field("us", static_cast<std::int64_t>(ran.count()));
     if (const auto* result = std::get_if<json>(&outcome)) {
         w.field("result", *result);
     } else {
@@ -136,9 +135,11 @@ std::optional<WorkerReport> decode_report(std::string_view line) {
         if (auto child = doc->find("child"); child != doc->end()) {
             return ChildStarted{doc->at("job").get<std::string>(), child->get<pid_t>()};
         }
-        sched::RunOutcome o;
+        RunEnded ended;
+        sched::RunOutcome& o = ended.outcome;
         o.job_id = doc->at("job").get<std::string>();
         o.attempt = doc->at("attempt").get<int>();
+        ended.ran = std::chrono::microseconds(doc->at("us").get<std::int64_t>());
         if (auto it = doc->find("result"); it != doc->end()) {
             o.outcome = std::move(*it);
         } else {
@@ -147,7 +148,7 @@ std::optional<WorkerReport> decode_report(std::string_view line) {
             o.outcome = proto::JobError{code.value_or(proto::JobErrorCode::task_error),
                                         e.at("message").get<std::string>()};
         }
-        return o;
+        return ended;
     } catch (const json::exception&) {
         return std::nullopt;
     }

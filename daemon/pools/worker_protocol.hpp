@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,8 +20,9 @@ namespace taskpool::daemon::pools {
 //   daemon -> worker  {"job": id, "attempt": n, "task": name, "args": ...}
 //   worker -> daemon  {"job": id, "attempt": n, "child": pgid}
 //                     when the task starts a command in its own process group
-//   worker -> daemon  {"job": id, "attempt": n, "result": ...}
-//                  or {"job": id, "attempt": n, "error": {"code": ..., "message": ...}}
+//   worker -> daemon  {"job": id, "attempt": n, "us": run time, "result": ...}
+//                  or {"job": id, "attempt": n, "us": run time,
+//                      "error": {"code": ..., "message": ...}}
 
 inline constexpr std::string_view worker_ready_line = R"({"ready":true})";
 
@@ -33,8 +35,8 @@ bool write_all(int fd, std::string_view data);
 std::string encode_setup(const tasks::TaskSetup& setup);
 std::optional<tasks::TaskSetup> decode_setup(std::string_view line);
 
-/// A run to send to a worker (LF included).
-std::string encode_run(const sched::Run& run);
+/// Appends a run to send to a worker (LF included) to `out`.
+void encode_run(const sched::Run& run, std::string& out);
 
 /// A run as the worker reads it; the task is looked up by name on its side.
 struct WorkerRun {
@@ -48,16 +50,20 @@ std::optional<WorkerRun> decode_run(std::string_view line);
 /// A command the run started, in process group `pgid` (LF included).
 std::string encode_child(const std::string& job_id, int attempt, pid_t pgid);
 
-/// An outcome to send back (LF included).
+/// An outcome to send back, with how long the task ran (LF included).
 std::string encode_outcome(const std::string& job_id, int attempt,
-                           const tasks::TaskOutcome& outcome);
+                           const tasks::TaskOutcome& outcome, std::chrono::microseconds ran);
 
 /// What a worker reports about a run: a child it started, or how the run ended.
 struct ChildStarted {
     std::string job_id;
     pid_t pgid = 0;
 };
-using WorkerReport = std::variant<ChildStarted, sched::RunOutcome>;
+struct RunEnded {
+    sched::RunOutcome outcome;
+    std::chrono::microseconds ran{0};
+};
+using WorkerReport = std::variant<ChildStarted, RunEnded>;
 std::optional<WorkerReport> decode_report(std::string_view line);
 
 }  // namespace taskpool::daemon::pools

@@ -43,14 +43,17 @@ struct WorkerStatus {
     std::int64_t pid = 0;
     std::string state;  // idle | busy | ...
     std::uint64_t jobs = 0;
+    std::size_t waiting = 0;  // runs it holds behind the one it runs
 };
 
 /// What a pool tells of its runs, on the io thread: a run began (always before its
-/// outcome), a run ended, and there is room for runs again for another reason than
-/// a run that ended (a replaced worker).
+/// outcome), a run ended, a run handed over will not begin there after all (the
+/// worker holding it died) and is to be queued again, and there is room for runs
+/// again for another reason than a run that ended (a replaced worker).
 struct RunEvents {
     std::function<void(RunStarted)> started;
     std::function<void(RunOutcome)> finished;
+    std::function<void(const std::string& job_id, int attempt)> returned;
     std::function<void()> capacity;
 };
 

@@ -482,7 +482,21 @@ void Scheduler::hand_over(JobRecord& r, Executor& executor) {
 
 RunEvents Scheduler::run_events() {
     return {[this](RunStarted s) { on_started(std::move(s)); },
-            [this](RunOutcome o) { on_outcome(std::move(o)); }, [this] { capacity_changed(); }};
+            [this](RunOutcome o) { on_outcome(std::move(o)); },
+            [this](const std::string& id, int attempt) { on_returned(id, attempt); },
+            [this] { capacity_changed(); }};
+}
+
+void Scheduler::on_returned(const std::string& job_id, int attempt) {
+    JobRecord* r = table_.find(job_id);
+    if (r == nullptr || r->job.state != JobState::queued || r->run_handle == 0 ||
+        r->job.attempts + 1 != attempt) {
+        return;
+    }
+    r->run_handle = 0;
+    --handed_[static_cast<std::size_t>(r->job.pool)];
+    queue(r->job.pool).push(r->job.priority, r->seq, r);  // in its place by arrival
+    schedule_dispatch();
 }
 
 void Scheduler::on_started(RunStarted started) {

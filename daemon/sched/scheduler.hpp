@@ -155,6 +155,8 @@ public:
     void on_started(RunStarted started);
     /// A pool reports how an attempt ended.
     void on_outcome(RunOutcome outcome);
+    /// A pool gives back a run it was handed and did not begin.
+    void on_returned(const std::string& job_id, int attempt);
     /// A pool can take runs again (a resize, a replaced worker process).
     void capacity_changed() { schedule_dispatch(); }
 

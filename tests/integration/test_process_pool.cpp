@@ -48,7 +48,102 @@ pid_t worker_of(LineClient& c, const std::string& id) {
     return job["worker"]["pid"].get<pid_t>();
 }
 
+/// Runs of `sleep` 0 and `echo` until the daemon knows them as short on the process
+/// pool: from then on a busy worker is sent more of them to hold behind its run.
+void teach_short_runs(LineClient& c) {
+    for (int i = 0; i < 20; ++i) {
+        run(c, {{"task", "sleep"}, {"pool", "process"}, {"args", {{"seconds", 0}}}});
+        run(c, {{"task", "echo"}, {"pool", "process"}, {"args", i}});
+    }
+}
+
+/// Submits, pipelined, a `sleep` of `seconds` and then `echoes` echo jobs on the
+/// process pool; their ids, the sleep's first.
+std::vector<std::string> sleep_then_echoes(LineClient& c, double seconds, int echoes) {
+    c.send({{"op", "submit"},
+            {"task", "sleep"},
+            {"pool", "process"},
+            {"args", {{"seconds", seconds}}}});
+    for (int i = 0; i < echoes; ++i) {
+        c.send({{"op", "submit"}, {"task", "echo"}, {"pool", "process"}, {"args", i}});
+    }
+    std::vector<std::string> ids;
+    for (int i = 0; i <= echoes; ++i) {
+        ids.push_back(c.read_reply()["job"]["id"]);
+    }
+    return ids;
+}
+
+std::size_t waiting_on_workers(LineClient& c) {
+    std::size_t waiting = 0;
+    auto stats = c.request({{"op", "stats"}});
+    for (const auto& w : stats["pools"]["process"]["workers"]) {
+        waiting += w["waiting"].get<std::size_t>();
+    }
+    return waiting;
+}
+
+/// sleep_then_echoes() once the one worker holds every echo behind its sleep. A
+/// run preempted on a busy machine can look long, and long runs are never held
+/// behind: then the jobs are cancelled and the runs taught again.
+std::vector<std::string> echoes_held_behind_a_sleep(LineClient& c, double seconds, int echoes) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        teach_short_runs(c);
+        auto ids = sleep_then_echoes(c, seconds, echoes);
+        worker_of(c, ids[0]);
+        if (wait_for([&] { return waiting_on_workers(c) == static_cast<std::size_t>(echoes); },
+                     1s)) {
+            return ids;
+        }
+        for (const auto& id : ids) {
+            c.request({{"op", "cancel"}, {"job", id}});
+        }
+        REQUIRE(wait_for([&] { return idle_workers(c) == 1; }, 5s));
+    }
+    FAIL("the worker never held the echoes behind its sleep");
+    return {};
+}
+
+json job_of(LineClient& c, const std::string& id) {
+    return c.request({{"op", "get"}, {"job", id}, {"wait", 20}}, 30s)["job"];
+}
+
 }  // namespace
+
+TEST_CASE("process_pool.runs_held_behind_a_killed_run_are_queued_again" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"test_tasks", true}, {"process_pool", {{"size", 1}}}}});
+    LineClient c(d.port());
+    auto ids = echoes_held_behind_a_sleep(c, 60, 3);
+    pid_t worker = worker_of(c, ids[0]);
+    // Held by the worker, the echoes are still queued.
+    CHECK(c.request({{"op", "get"}, {"job", ids[1]}})["job"]["state"] == "queued");
+    CHECK(c.request({{"op", "cancel"}, {"job", ids[0]}})["job"]["state"] == "cancelled");
+    CHECK(wait_for([&] { return !alive(worker); }, 2s));
+    for (int i = 1; i <= 3; ++i) {
+        auto echo = job_of(c, ids[i]);
+        CHECK(echo["state"] == "succeeded");
+        CHECK(echo["result"] == i - 1);
+        CHECK(echo["attempts"] == 1);  // given back unstarted: not an attempt
+        CHECK(echo["worker"]["pid"] != worker);
+    }
+}
+
+TEST_CASE("process_pool.a_held_run_that_is_cancelled_never_runs" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"test_tasks", true}, {"process_pool", {{"size", 1}}}}});
+    LineClient c(d.port());
+    auto ids = echoes_held_behind_a_sleep(c, 2, 2);
+    auto cancelled = c.request({{"op", "cancel"}, {"job", ids[1]}})["job"];
+    CHECK(cancelled["state"] == "cancelled");
+    CHECK(job_of(c, ids[0])["state"] == "succeeded");
+    auto after = job_of(c, ids[2]);
+    CHECK(after["state"] == "succeeded");
+    CHECK(after["attempts"] == 1);
+    auto never = job_of(c, ids[1]);
+    CHECK(never["state"] == "cancelled");
+    CHECK(never["attempts"] == 0);
+    CHECK_FALSE(never.contains("result"));
+    CHECK(run(c, {{"task", "pid"}})["state"] == "succeeded");
+}
 
 TEST_CASE("process_pool.pid_and_ppid_on_both_pools" * doctest::timeout(30)) {
     DaemonProcess d({.config = test_config});

@@ -35,7 +35,7 @@ struct Reports {
                                       [&](const auto& s) { return s.job_id == o.job_id; }));
                     outcomes.push_back(std::move(o));
                 },
-                [] {}};
+                [](const std::string&, int) { FAIL("a thread pool gives no run back"); }, [] {}};
     }
 };
 
