@@ -9,6 +9,9 @@
 //   loadgen submit HOST:PORT TASK POOL N INFLIGHT CONNS
 //                                                  the same without wait: until the
 //                                                  acknowledgement only
+//   loadgen map  HOST:PORT TASK POOL N CHUNK INFLIGHT
+//                                                  N items in maps of CHUNK items with
+//                                                  wait, INFLIGHT maps in flight
 //   loadgen fib  HOST:PORT N COUNT                 COUNT fib(N) on the process pool at
 //                                                  once vs the same jobs one at a time
 #include <arpa/inet.h>
@@ -165,6 +168,35 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
     return 0;
 }
 
+/// Items per second through `map` with `wait`: each reply holds every job of its map.
+int map(const std::string& addr, const std::string& task, const std::string& pool, int n,
+        int chunk, int inflight) {
+    std::string line = R"({"op":"map","task":")" + task + R"(","pool":")" + pool +
+                       R"(","wait":true,"items":[)";
+    for (int i = 0; i < chunk; ++i) {
+        line += (i == 0 ? "" : ",") + (task == "echo" ? payload : std::string("null"));
+    }
+    line += "]}\n";
+    int maps = n / chunk;
+    Connection c(addr);
+    auto t = Clock::now();
+    int sent = 0;
+    for (; sent < std::min(inflight, maps); ++sent) {
+        c.send(line);
+    }
+    for (int done = 0; done < maps; ++done) {
+        c.read_reply();
+        if (sent < maps) {
+            c.send(line);
+            ++sent;
+        }
+    }
+    double secs = us_since(t) / 1e6;
+    std::printf("%s %s %s map x%d items: throughput=%.0f jobs/s n=%d\n", tag(), pool.c_str(),
+                task.c_str(), chunk, maps * chunk / secs, maps * chunk);
+    return 0;
+}
+
 /// Speed-up of COUNT fib(N) jobs sent at once over the same jobs sent one at a time:
 /// both run the daemon's own fib in its workers, so only the parallelism differs.
 int fib_speedup(const std::string& addr, int n, int count) {
@@ -209,6 +241,9 @@ int main(int argc, char** argv) {
         if (a.size() == 7 && (a[0] == "pipe" || a[0] == "submit")) {
             return pipe(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]), std::stoi(a[6]),
                         a[0] == "pipe");
+        }
+        if (a.size() == 7 && a[0] == "map") {
+            return map(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]), std::stoi(a[6]));
         }
         if (a.size() == 4 && a[0] == "fib") {
             return fib_speedup(a[1], std::stoi(a[2]), std::stoi(a[3]));
