@@ -39,10 +39,10 @@ namespace taskpool::daemon::pools {
 /// at once; `max_jobs_per_worker` recycles a worker after that many jobs.
 ///
 /// A busy worker whose runs are short (by the recent run times of their tasks) is
-/// sent a few more runs behind the one it runs, which it begins as soon as it
+/// sent more runs to hold behind the one it runs, which it begins as soon as it
 /// writes the last outcome: no round trip through the io thread between two short
-/// jobs. Long runs are never queued behind, so a job waits behind another on one
-/// worker only for about the time of a round trip. Runs waiting on a worker that
+/// jobs. Nothing waits behind a long run, so a held job waits only for a few short
+/// ones. Runs waiting on a worker that
 /// dies go back to the scheduler's queue; one cancelled while it waits is dropped,
 /// and if the worker begins it anyway the worker is killed like any cancelled run.
 /// Thread-safety: io thread only.

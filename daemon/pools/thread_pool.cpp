@@ -13,7 +13,7 @@ namespace {
 // load a thread rarely waits for the io thread; few enough that a job of higher
 // priority handed later waits behind none of them (the queue is in priority
 // order) and a cancelled one is taken back cheaply.
-constexpr std::size_t runs_ahead_per_thread = 8;
+constexpr std::size_t runs_ahead_per_thread = 16;
 
 }  // namespace
 
