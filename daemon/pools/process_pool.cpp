@@ -253,11 +253,7 @@ std::uint64_t ProcessPool::start(sched::Run run) {
     std::uint64_t handle = s.runs.back().handle;
     encode_run(run, s.out);
     if (!s.writing) {
-        for (auto& slot : slots_) {
-            if (slot.get() == &s) {
-                write_runs(slot);
-            }
-        }
+        write_runs(s);
     }
     if (s.state == State::idle) {
         s.state = State::busy;
@@ -266,23 +262,23 @@ std::uint64_t ProcessPool::start(sched::Run run) {
     return handle;
 }
 
-void ProcessPool::write_runs(const std::shared_ptr<Slot>& slot) {
+void ProcessPool::write_runs(Slot& s) {
     // One write for every run handed over since the last one began.
-    auto bytes = std::make_shared<std::string>(std::move(slot->out));
-    slot->out.clear();
-    slot->writing = true;
-    asio::async_write(
-        *slot->channel, asio::buffer(*bytes),
-        [this, slot, bytes, channel = slot->channel](std::error_code ec, std::size_t) {
-            // A failed write means the worker died: its exit tells the rest.
-            if (channel != slot->channel) {
-                return;
-            }
-            slot->writing = false;
-            if (!ec && !slot->out.empty()) {
-                write_runs(slot);
-            }
-        });
+    auto bytes = std::make_shared<std::string>(std::move(s.out));
+    s.out.clear();
+    s.writing = true;
+    asio::async_write(*s.channel, asio::buffer(*bytes),
+                      [this, slot = s.shared_from_this(), bytes, channel = s.channel](
+                          std::error_code ec, std::size_t) {
+                          // A failed write means the worker died: its exit tells the rest.
+                          if (channel != slot->channel) {
+                              return;
+                          }
+                          slot->writing = false;
+                          if (!ec && !slot->out.empty()) {
+                              write_runs(*slot);
+                          }
+                      });
 }
 
 void ProcessPool::begin_front(Slot& s) {
@@ -310,7 +306,7 @@ bool ProcessPool::stop(std::uint64_t handle) {
                 }
                 return false;
             }
-            held.withdrawn = true;  // still in the worker's channel: skipped when it comes up
+            held.withdrawn = true;  // still in the worker's channel: killed if it comes up
             return true;
         }
     }

@@ -87,7 +87,7 @@ private:
         bool withdrawn = false;  // cancelled while it waited
     };
 
-    struct Slot {
+    struct Slot : std::enable_shared_from_this<Slot> {
         explicit Slot(asio::io_context& io) : respawn_timer(io) {}
         int index = 0;
         pid_t pid = -1;
@@ -110,7 +110,7 @@ private:
     /// hold another run; nullptr if none.
     Slot* slot_for_next_run() const;
     bool may_hold_another(const Slot& slot) const;
-    void write_runs(const std::shared_ptr<Slot>& slot);
+    void write_runs(Slot& slot);
     /// The front run has begun: tells the scheduler, or kills a withdrawn one.
     void begin_front(Slot& slot);
     void on_outcome(Slot& slot, RunEnded ended);
