@@ -509,8 +509,6 @@ void Scheduler::on_started(RunStarted started) {
     --handed_[static_cast<std::size_t>(r->job.pool)];
     --counts_.queued;
     ++counts_.running;
-    admit_blocked(r->job.pool);
-    schedule_dispatch();  // the pool has room for another run
     r->job.state = JobState::running;
     r->job.attempts = started.attempt;
     r->job.started_at = started.at;
@@ -531,6 +529,8 @@ void Scheduler::on_started(RunStarted started) {
     for (auto* observer : observers_) {
         observer->job_started(r->job);
     }
+    admit_blocked(r->job.pool);
+    schedule_dispatch();  // the pool has room for another run
 }
 
 void Scheduler::withdraw(JobRecord& r) {
