@@ -169,10 +169,10 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
 }
 
 /// Items per second through `map` with `wait`: each reply holds every job of its map.
-int map(const std::string& addr, const std::string& task, const std::string& pool, int n,
-        int chunk, int inflight) {
-    std::string line = R"({"op":"map","task":")" + task + R"(","pool":")" + pool +
-                       R"(","wait":true,"items":[)";
+int map(const std::string& addr, const std::string& task, const std::string& pool, int n, int chunk,
+        int inflight) {
+    std::string line =
+        R"({"op":"map","task":")" + task + R"(","pool":")" + pool + R"(","wait":true,"items":[)";
     for (int i = 0; i < chunk; ++i) {
         line += (i == 0 ? "" : ",") + (task == "echo" ? payload : std::string("null"));
     }
