@@ -160,15 +160,18 @@ bool ProcessPool::can_take() const {
 
 bool ProcessPool::may_hold_another(const Slot& s) const {
     if (s.state != State::busy || s.retiring || s.runs.size() >= max_held_runs ||
-        (settings_.max_jobs_per_worker > 0 &&
-         s.jobs_done + s.runs.size() >=
-             static_cast<std::uint64_t>(settings_.max_jobs_per_worker))) {
+        recycled_after(s, s.runs.size())) {
         return false;
     }
     return std::all_of(s.runs.begin(), s.runs.end(), [&](const Held& h) {
         auto typical = typical_run_.find(h.task);
         return !h.withdrawn && typical != typical_run_.end() && typical->second < short_run;
     });
+}
+
+bool ProcessPool::recycled_after(const Slot& s, std::size_t runs) const {
+    return settings_.max_jobs_per_worker > 0 &&
+           s.jobs_done + runs >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker);
 }
 
 ProcessPool::Slot* ProcessPool::slot_for_next_run() const {
@@ -373,9 +376,7 @@ void ProcessPool::on_outcome(Slot& s, RunEnded ended) {
     events_.finished(std::move(ended.outcome));
     if (!s.runs.empty()) {
         begin_front(s);  // the worker has already moved on to it
-    } else if (s.retiring ||
-               (settings_.max_jobs_per_worker > 0 &&
-                s.jobs_done >= static_cast<std::uint64_t>(settings_.max_jobs_per_worker))) {
+    } else if (s.retiring || recycled_after(s, 0)) {
         retire(s);
     } else {
         s.state = State::idle;

@@ -110,6 +110,8 @@ private:
     /// hold another run; nullptr if none.
     Slot* slot_for_next_run() const;
     bool may_hold_another(const Slot& slot) const;
+    /// True when the worker is to be recycled once it has done `runs` more.
+    bool recycled_after(const Slot& slot, std::size_t runs) const;
     void write_runs(Slot& slot);
     /// The front run has begun: tells the scheduler, or kills a withdrawn one.
     void begin_front(Slot& slot);
