@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "boxed.hpp"
 #include "error.hpp"
 #include "json_writer.hpp"
 #include "result.hpp"
@@ -56,11 +57,11 @@ struct Job {
     PoolKind pool = PoolKind::thread;
     int priority = 0;
     JobState state = JobState::queued;
-    std::optional<nlohmann::json> result;  // when succeeded
-    std::optional<JobError> error;         // when failed or cancelled
+    Boxed<nlohmann::json> result;  // when succeeded
+    Boxed<JobError> error;         // when failed or cancelled
     int attempts = 0;
-    std::optional<WorkerInfo> worker;
-    std::optional<std::string> batch;
+    Boxed<WorkerInfo> worker;
+    Boxed<std::string> batch;
     Timestamp submitted_at{};
     std::optional<Timestamp> started_at;
     std::optional<Timestamp> finished_at;

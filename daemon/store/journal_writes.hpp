@@ -17,8 +17,8 @@ struct StoredJob {
     std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
     std::optional<double> timeout_s;
     int retries_left = 0;
-    std::optional<std::string> key;               // idempotency key
-    std::optional<proto::CallbackSpec> callback;  // a webhook when it ends
+    proto::Boxed<std::string> key;               // idempotency key
+    proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
 };
 
 /// A webhook delivery that has neither succeeded nor given up.
@@ -50,7 +50,7 @@ struct JobFinished {
     proto::JobState state;
     proto::Timestamp finished_at;
     std::optional<std::string> result;  // JSON text
-    std::optional<proto::JobError> error;
+    proto::Boxed<proto::JobError> error;
 };
 /// Its retention ran out.
 struct JobRemoved {

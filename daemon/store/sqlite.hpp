@@ -30,8 +30,13 @@ public:
     Statement& bind(int index, double value);
     Statement& bind(int index, std::string_view text);
     Statement& bind_null(int index);
-    template <class T>
-    Statement& bind(int index, const std::optional<T>& value) {
+    /// A value that may be absent (std::optional, proto::Boxed): NULL when it is.
+    template <class Optional>
+    requires requires(const Optional& v) {
+        v.has_value();
+        *v;
+    }
+    Statement& bind(int index, const Optional& value) {
         return value ? bind(index, *value) : bind_null(index);
     }
 
