@@ -104,7 +104,7 @@ void write_job(JsonWriter& w, const Job& job) {
     w.begin_object();
     w.field("id", job.id);
     w.field("task", job.task);
-    w.field("args", *job.args);
+    w.field("args", job.args);
     w.field("pool", to_string(job.pool));
     w.field("priority", job.priority);
     w.field("state", to_string(job.state));
@@ -151,7 +151,7 @@ Result<Job> decode_job(const nlohmann::json& j) {
         Job job;
         job.id = j.at("id").get<std::string>();
         job.task = j.at("task").get<std::string>();
-        job.args = std::make_shared<const nlohmann::json>(j.value("args", nlohmann::json()));
+        job.args = RawJson(j.value("args", nlohmann::json()));
         job.pool = pool_from_string(j.at("pool").get<std::string>()).value();
         job.priority = j.value("priority", 0);
         job.state = state_from_string(j.at("state").get<std::string>()).value();

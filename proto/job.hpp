@@ -13,6 +13,7 @@
 #include "boxed.hpp"
 #include "error.hpp"
 #include "json_writer.hpp"
+#include "raw_json.hpp"
 #include "result.hpp"
 
 namespace taskpool::proto {
@@ -52,8 +53,7 @@ struct WorkerInfo {
 struct Job {
     std::string id;
     std::string task;
-    /// Shared so that a running task can read the args without a copy of them.
-    std::shared_ptr<const nlohmann::json> args = std::make_shared<const nlohmann::json>();
+    RawJson args;
     PoolKind pool = PoolKind::thread;
     int priority = 0;
     JobState state = JobState::queued;

@@ -157,6 +157,12 @@ JsonWriter& JsonWriter::value(const nlohmann::json& j) {
     return *this;
 }
 
+JsonWriter& JsonWriter::value(const RawJson& j) {
+    separate();
+    out_ += j.text();
+    return *this;
+}
+
 JsonWriter& JsonWriter::null() {
     separate();
     out_ += "null";

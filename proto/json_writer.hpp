@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "raw_json.hpp"
+
 namespace taskpool::proto {
 
 /// Appends JSON to a string without building a document tree: replies are written
@@ -31,6 +33,7 @@ public:
     JsonWriter& value(std::uint64_t n);
     JsonWriter& value(double d);
     JsonWriter& value(const nlohmann::json& j);
+    JsonWriter& value(const RawJson& j);
     JsonWriter& null();
 
     /// Writes `"name": value`.

@@ -23,7 +23,7 @@ void print_job_details(const proto::Job& job) {
     std::vector<std::vector<std::string>> rows = {
         {"id:", job.id},
         {"task:", job.task},
-        {"args:", human_value(*job.args)},
+        {"args:", human_value(job.args.parse())},
         {"state:", std::string(proto::to_string(job.state))},
         {"pool:", std::string(proto::to_string(job.pool))},
         {"priority:", std::to_string(job.priority)},

@@ -46,11 +46,7 @@ void reply_when_done(Services& services, const Reply& reply, const sched::Batch&
 
 void handle(proto::MapRequest req, Call& call) {
     auto& services = call.services;
-    sched::MapSpec spec{std::move(req.task), {}, req.options};
-    spec.items.reserve(req.items.size());
-    for (auto& item : req.items) {
-        spec.items.push_back(std::make_shared<const nlohmann::json>(std::move(item)));
-    }
+    sched::MapSpec spec{std::move(req.task), std::move(req.items), req.options};
     auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,
                      reply = call.reply](proto::Result<sched::Batch> result) {
         if (!result) {

@@ -4,9 +4,7 @@ namespace taskpool::daemon::ops {
 
 void handle(proto::SubmitRequest req, Call& call) {
     auto& services = call.services;
-    sched::JobSpec spec{std::move(req.task),
-                        std::make_shared<const nlohmann::json>(std::move(req.args)),
-                        std::move(req.key), req.options};
+    sched::JobSpec spec{std::move(req.task), std::move(req.args), std::move(req.key), req.options};
     auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,
                      reply = call.reply](proto::Result<const proto::Job*> result) {
         if (!result) {

@@ -190,7 +190,7 @@ void ThreadPool::work(Slot& s, const std::stop_token& exit) {
 
         tasks::TaskOutcome outcome;
         try {
-            outcome = run.task->run(*run.args, tasks::TaskContext{stop, run.job_id, {}});
+            outcome = run.task->run(run.args.parse(), tasks::TaskContext{stop, run.job_id, {}});
         } catch (const std::exception& e) {
             outcome = proto::JobError{proto::JobErrorCode::task_error,
                                       std::string("the task threw: ") + e.what()};

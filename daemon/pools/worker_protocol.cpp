@@ -80,7 +80,7 @@ void encode_run(const sched::Run& run, std::string& out) {
     w.field("job", run.job_id);
     w.field("attempt", run.attempt);
     w.field("task", run.task->name);
-    w.field("args", *run.args);
+    w.field("args", run.args);
     w.end_object();
     out += '\n';
 }

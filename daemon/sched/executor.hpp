@@ -20,7 +20,7 @@ struct Run {
     int attempt = 0;
     int priority = 0;  // among the runs a pool holds, higher begins first
     const tasks::Task* task = nullptr;
-    std::shared_ptr<const nlohmann::json> args;
+    proto::RawJson args;
 };
 
 /// A run that a worker has begun.

@@ -92,7 +92,7 @@ Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, Poo
     if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
         return resolved;
     }
-    return task->check(*spec.args);
+    return task->check(spec.args);
 }
 
 Result<void> Scheduler::check_map(const MapSpec& spec, const tasks::Task*& task,
@@ -101,7 +101,7 @@ Result<void> Scheduler::check_map(const MapSpec& spec, const tasks::Task*& task,
         return resolved;
     }
     for (std::size_t i = 0; i < spec.items.size(); ++i) {
-        if (auto checked = task->check(*spec.items[i]); !checked) {
+        if (auto checked = task->check(spec.items[i]); !checked) {
             return Error{checked.error().code,
                          "items[" + std::to_string(i) + "]: " + checked.error().message};
         }
@@ -126,8 +126,7 @@ Error Scheduler::shutting_down() const {
 }
 
 JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::string task_name,
-                                 std::shared_ptr<const nlohmann::json> args,
-                                 const proto::SubmitOptions& options,
+                                 const nlohmann::json& args, const proto::SubmitOptions& options,
                                  std::optional<std::string> key,
                                  const std::optional<std::string>& batch) {
     JobRecord record;
@@ -135,7 +134,7 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     record.task = &task;
     record.job.id = ids_.next("j-");
     record.job.task = std::move(task_name);
-    record.job.args = std::move(args);
+    record.job.args = proto::RawJson(args);
     record.job.pool = pool;
     record.job.priority = options.priority;
     record.job.batch = batch;
@@ -257,8 +256,8 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
         return;
     }
     std::vector<JobRecord> records;
-    records.push_back(make_record(*task, pool, std::move(spec.task), std::move(spec.args),
-                                  spec.options, std::move(spec.key), std::nullopt));
+    records.push_back(make_record(*task, pool, std::move(spec.task), spec.args, spec.options,
+                                  std::move(spec.key), std::nullopt));
     accept(pool, std::move(records),
            [done = std::move(done)](Result<std::vector<JobRecord*>> jobs) {
                jobs ? done(&jobs->front()->job) : done(jobs.error());
@@ -283,9 +282,9 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     std::string batch = ids_.next("b-");
     std::vector<JobRecord> records;
     records.reserve(size);
-    for (auto& item : spec.items) {
-        records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
-                                      std::nullopt, batch));
+    for (const auto& item : spec.items) {
+        records.push_back(
+            make_record(*task, pool, spec.task, item, spec.options, std::nullopt, batch));
     }
     accept(pool, std::move(records),
            [batch, done = std::move(done)](Result<std::vector<JobRecord*>> jobs) mutable {

@@ -32,7 +32,7 @@ namespace taskpool::daemon::sched {
 /// A job to accept: what `submit` (and later each item of `map`) asks for.
 struct JobSpec {
     std::string task;
-    std::shared_ptr<const nlohmann::json> args;
+    nlohmann::json args;
     std::optional<std::string> key;
     proto::SubmitOptions options;
 };
@@ -40,7 +40,7 @@ struct JobSpec {
 /// What `map` asks for: one job per item, all of one batch.
 struct MapSpec {
     std::string task;
-    std::vector<std::shared_ptr<const nlohmann::json>> items;
+    std::vector<nlohmann::json> items;
     proto::SubmitOptions options;
 };
 
@@ -189,9 +189,8 @@ private:
     }
     /// A new job's record.
     JobRecord make_record(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
-                          std::shared_ptr<const nlohmann::json> args,
-                          const proto::SubmitOptions& options, std::optional<std::string> key,
-                          const std::optional<std::string>& batch);
+                          const nlohmann::json& args, const proto::SubmitOptions& options,
+                          std::optional<std::string> key, const std::optional<std::string>& batch);
     /// Makes new jobs known and queues them, all or none; with a journal once it has
     /// committed them. `done` gets them in order, or `unavailable`.
     template <class F>

@@ -140,7 +140,6 @@ struct Journal::Db : CheckedDatabase {
     void apply(const write::JobAccepted& w) {
         const StoredJob& s = w.job;
         const proto::Job& j = s.job;
-        std::string args = proto::json_text(*j.args);
         std::optional<std::string> callback;
         if (s.callback) {
             callback = callback_text(*s.callback);
@@ -149,7 +148,7 @@ struct Journal::Db : CheckedDatabase {
             .bind(2, j.id)
             .bind(3, s.key)
             .bind(4, j.task)
-            .bind(5, args)
+            .bind(5, j.args.text())
             .bind(6, to_string(j.pool))
             .bind(7, std::int64_t{j.priority})
             .bind(8, j.batch)
@@ -232,7 +231,11 @@ StoredJob read_job(const Statement& row) {
         s.key = std::string(*key);
     }
     j.task = row.text(3);
-    j.args = std::make_shared<const json>(json::parse(row.text(4)));
+    auto args = proto::RawJson::from_text(row.text(4));
+    if (!args) {
+        throw std::runtime_error("args are not JSON");
+    }
+    j.args = std::move(*args);
     auto pool = proto::pool_from_string(row.text(5));
     auto state = proto::state_from_string(row.text(12));
     if (!pool || !state) {

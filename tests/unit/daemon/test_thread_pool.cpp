@@ -40,7 +40,7 @@ struct Reports {
 };
 
 sched::Run run_of(std::string id, const tasks::Task& task, int priority = 0) {
-    return {std::move(id), 1, priority, &task, std::make_shared<const json>(json{{"x", 1}})};
+    return {std::move(id), 1, priority, &task, taskpool::proto::RawJson(json{{"x", 1}})};
 }
 
 }  // namespace

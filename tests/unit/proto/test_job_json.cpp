@@ -37,7 +37,7 @@ TEST_CASE("proto.job.encode_decode_round_trip") {
     Job job;
     job.id = "j-1";
     job.task = "fib";
-    job.args = std::make_shared<const json>(json{{"n", 30}});
+    job.args = RawJson(json{{"n", 30}});
     job.pool = PoolKind::process;
     job.priority = 3;
     job.state = JobState::failed;
@@ -54,7 +54,7 @@ TEST_CASE("proto.job.encode_decode_round_trip") {
     auto decoded = decode_job(encoded);
     REQUIRE(decoded.ok());
     CHECK(decoded->id == job.id);
-    CHECK(*decoded->args == *job.args);
+    CHECK(decoded->args == job.args);
     CHECK(decoded->state == job.state);
     CHECK(decoded->error == job.error);
     CHECK(decoded->worker == job.worker);
