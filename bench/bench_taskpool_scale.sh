@@ -7,14 +7,17 @@ source "$(dirname "$0")/lib/common.sh"
 arm_watchdog 115
 : "${TASKPOOL_BIN:?set TASKPOOL_BIN to the folder with taskpoold, taskpool and taskpool_loadgen}"
 peers_tmpdir
-P="$(free_port)"
-A="127.0.0.1:$P"
 # Room for the million queued jobs below.
 echo '{"queue": {"max_size": 1000000}}' >"$PEERS_TMP/scale.json"
-start_bg "$PEERS_TMP/taskpoold-scale.log" "$TASKPOOL_BIN/taskpoold" --config "$PEERS_TMP/scale.json" \
-    --listen "$A" --threads 2 --processes 2 --log-level warn
-DAEMON_PID="$LAST_PID"
-wait_port "$P" || exit 1
+start_daemon() {
+    P="$(free_port)"
+    A="127.0.0.1:$P"
+    start_bg "$PEERS_TMP/taskpoold-scale-$1.log" "$TASKPOOL_BIN/taskpoold" \
+        --config "$PEERS_TMP/scale.json" --listen "$A" --threads 2 --processes 2 --log-level warn
+    DAEMON_PID="$LAST_PID"
+    wait_port "$P" || exit 1
+}
+start_daemon throughput
 L="$TASKPOOL_BIN/taskpool_loadgen"
 T="$TASKPOOL_BIN/taskpool"
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$DAEMON_PID/status"; }
@@ -33,7 +36,11 @@ t1="$(now)"
 [ "$(wc -l <"$PEERS_TMP/results")" -eq 100000 ] || { echo "taskpool map printed too few results" >&2; exit 1; }
 python3 -c 'import sys; s = float(sys.argv[2]) - float(sys.argv[1]); print(f"taskpool cli map 100000 items: seconds={s:.2f} throughput={100000 / s:.0f} jobs/s")' "$t0" "$t1"
 
-# No thread takes jobs, so a million small jobs stay queued.
+# A fresh daemon, so that the figure is the queued jobs' alone and not also the
+# finished jobs the runs above left in retention. No thread takes jobs, so a
+# million small jobs stay queued.
+stop_pid "$DAEMON_PID"
+start_daemon memory
 "$T" --addr "$A" resize thread 0 >/dev/null
 before="$(rss_mb)"
 timeout 90 "$L" submit "$A" echo thread 1000000 256 1
