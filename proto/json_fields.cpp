@@ -138,7 +138,9 @@ void FieldReader::choice(std::string_view name, std::optional<std::size_t>& out,
     std::string list;
     for (auto c : choices) {
         list += list.empty() ? "" : ", ";
-        list += "\"" + std::string(c) + "\"";
+        list += '"';
+        list += c;
+        list += '"';
     }
     fail(name, "must be one of " + list);
 }

@@ -5,6 +5,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "json_parse.hpp"
 #include "json_writer.hpp"
 
 namespace taskpool::proto {
@@ -29,7 +30,11 @@ std::optional<RawJson> RawJson::from_text(std::string_view text) {
 }
 
 nlohmann::json RawJson::parse() const {
-    return nlohmann::json::parse(text());
+    auto value = parse_json(text());
+    if (!value) {
+        throw std::logic_error("RawJson holds invalid JSON: " + value.error().message);
+    }
+    return std::move(*value);
 }
 
 void RawJson::retain() const {
