@@ -1,5 +1,6 @@
 #include "json_writer.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -7,15 +8,27 @@
 
 namespace taskpool::proto {
 
+namespace {
+
+/// Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'.
+constexpr std::array<bool, 256> plain_bytes = [] {
+    std::array<bool, 256> plain{};
+    for (int c = 0x20; c < 0x80; ++c) {
+        plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    }
+    return plain;
+}();
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
-    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
     std::size_t i = 0;
     while (i < s.size()) {
         // Runs of bytes that need no escaping go in with one append.
         std::size_t run = i;
-        while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) {
+        while (run < s.size() && plain_bytes[static_cast<unsigned char>(s[run])]) {
             ++run;
         }
         out.append(s.data() + i, run - i);
@@ -152,9 +165,39 @@ JsonWriter& JsonWriter::value(double d) {
 }
 
 JsonWriter& JsonWriter::value(const nlohmann::json& j) {
-    separate();
-    out_ += json_text(j);
-    return *this;
+    using nlohmann::json;
+    switch (j.type()) {
+        case json::value_t::object:
+            begin_object();
+            for (const auto& [k, v] : j.get_ref<const json::object_t&>()) {
+                key(k).value(v);
+            }
+            return end_object();
+        case json::value_t::array:
+            begin_array();
+            for (const auto& v : j.get_ref<const json::array_t&>()) {
+                value(v);
+            }
+            return end_array();
+        case json::value_t::string:
+            return value(j.get_ref<const std::string&>());
+        case json::value_t::boolean:
+            return value(j.get<bool>());
+        case json::value_t::number_integer:
+            return value(j.get<std::int64_t>());
+        case json::value_t::number_unsigned:
+            return value(j.get<std::uint64_t>());
+        case json::value_t::number_float:
+        case json::value_t::binary:
+            // nlohmann's own form: 2.0 stays 2.0 rather than becoming 2.
+            separate();
+            out_ += j.dump(-1, ' ', false, json::error_handler_t::replace);
+            return *this;
+        case json::value_t::null:
+        case json::value_t::discarded:
+            break;
+    }
+    return null();
 }
 
 JsonWriter& JsonWriter::value(const RawJson& j) {
@@ -170,7 +213,9 @@ JsonWriter& JsonWriter::null() {
 }
 
 std::string json_text(const nlohmann::json& value) {
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string out;
+    JsonWriter(out).value(value);
+    return out;
 }
 
 }  // namespace taskpool::proto

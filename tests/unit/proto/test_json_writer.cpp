@@ -1,0 +1,37 @@
+#include "proto/json_writer.hpp"
+
+#include <string>
+
+#include <doctest/doctest.h>
+
+using nlohmann::json;
+using taskpool::proto::json_text;
+using taskpool::proto::JsonWriter;
+
+TEST_CASE("json_writer.a_tree_is_written_as_compact_json") {
+    json tree = json::parse(
+        R"({"b": [1, -2, 18446744073709551615, 2.0, 0.1, true, null], "a": {"s": "x\"\\\n\u0001é"}})");
+    CHECK(json_text(tree) ==
+          R"({"a":{"s":"x\"\\\n\u0001é"},"b":[1,-2,18446744073709551615,2.0,0.1,true,null]})");
+    CHECK(json::parse(json_text(tree)) == tree);
+    CHECK(json_text(json::object()) == "{}");
+    CHECK(json_text(json::array()) == "[]");
+    CHECK(json_text(json(nullptr)) == "null");
+}
+
+TEST_CASE("json_writer.bytes_that_are_not_utf8_become_replacement_characters") {
+    CHECK(json_text(json("a\xff\xc3")) == "\"a\xEF\xBF\xBD\xEF\xBF\xBD\"");
+    CHECK(json_text(json("\xe2\x82\xac")) == "\"\xe2\x82\xac\"");  // a whole sequence stays
+}
+
+TEST_CASE("json_writer.fields_and_raw_values_are_separated") {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("n", 1);
+    w.field("tree", json{{"k", {1, 2}}});
+    w.field("raw", taskpool::proto::RawJson(json{{"x", "y"}}));
+    w.key("list").begin_array().value("a").value(2.5).null().end_array();
+    w.end_object();
+    CHECK(out == R"({"n":1,"tree":{"k":[1,2]},"raw":{"x":"y"},"list":["a",2.5,null]})");
+}
