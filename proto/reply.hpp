@@ -14,6 +14,10 @@
 
 namespace taskpool::proto {
 
+/// Room for a job reply with small args and result: one allocation, not five
+/// as the line doubles.
+inline constexpr std::size_t reply_capacity = 512;
+
 /// The only places reply and event lines are built. Every line ends with LF.
 ///
 /// A success reply is `{"id":..., "ok":true, <fields>}`; `write_fields` receives a
@@ -21,6 +25,7 @@ namespace taskpool::proto {
 template <std::invocable<JsonWriter&> WriteFields>
 std::string encode_ok(const RequestId& id, WriteFields&& write_fields) {
     std::string out;
+    out.reserve(reply_capacity);
     JsonWriter w(out);
     w.begin_object();
     if (id) {
