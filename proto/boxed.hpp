@@ -42,12 +42,6 @@ public:
     T* operator->() { return p_.get(); }
     const T* operator->() const { return p_.get(); }
 
-    const T& value() const {
-        if (!p_) {
-            throw std::bad_optional_access();
-        }
-        return *p_;
-    }
     template <class U>
     T value_or(U&& fallback) const {
         return p_ ? *p_ : static_cast<T>(std::forward<U>(fallback));
