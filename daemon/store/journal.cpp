@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
@@ -123,6 +124,11 @@ struct Journal::Db : CheckedDatabase {
     Statement start_job{db.handle(),
                         "UPDATE jobs SET state = 'running', attempts = ?2, worker_pid = ?3, "
                         "worker_thread = ?4, started_at = ?5 WHERE seq = ?1"};
+    Statement start_and_finish_job{
+        db.handle(),
+        "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, error_code = ?5, "
+        "error_message = ?6, attempts = ?7, worker_pid = ?8, worker_thread = ?9, started_at = ?10 "
+        "WHERE seq = ?1"};
     Statement requeue_job{db.handle(),
                           "UPDATE jobs SET state = 'queued', retries_left = ?2, worker_pid = NULL, "
                           "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
@@ -161,28 +167,36 @@ struct Journal::Db : CheckedDatabase {
         insert_job.run();
     }
     void apply(const write::JobStarted& w) {
-        start_job.bind(1, static_cast<std::int64_t>(w.seq))
-            .bind(2, std::int64_t{w.attempts})
-            .bind(3, w.worker.pid)
-            .bind(5, millis(w.started_at));
-        if (w.worker.thread) {
-            start_job.bind(4, std::int64_t{*w.worker.thread});
-        }
-        start_job.run();
+        bind_start(start_job.bind(1, static_cast<std::int64_t>(w.seq)), w, 2).run();
     }
     void apply(const write::JobRequeued& w) {
         requeue_job.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.retries_left});
         requeue_job.run();
     }
-    void apply(const write::JobFinished& w) {
-        finish_job.bind(1, static_cast<std::int64_t>(w.seq))
+    void apply(const write::JobFinished& w) { bind_finish(finish_job, w).run(); }
+    /// An attempt that both started and ended since the last commit: one update.
+    void apply(const write::JobStarted& s, const write::JobFinished& w) {
+        bind_start(bind_finish(start_and_finish_job, w), s, 7).run();
+    }
+    /// Binds attempts, worker pid, worker thread and start time from `first` on.
+    static Statement& bind_start(Statement& st, const write::JobStarted& w, int first) {
+        st.bind(first, std::int64_t{w.attempts})
+            .bind(first + 1, w.worker.pid)
+            .bind(first + 3, millis(w.started_at));
+        if (w.worker.thread) {
+            st.bind(first + 2, std::int64_t{*w.worker.thread});
+        }
+        return st;
+    }
+    static Statement& bind_finish(Statement& st, const write::JobFinished& w) {
+        st.bind(1, static_cast<std::int64_t>(w.seq))
             .bind(2, to_string(w.state))
             .bind(3, millis(w.finished_at))
             .bind(4, w.result);
         if (w.error) {
-            finish_job.bind(5, to_string(w.error->code)).bind(6, w.error->message);
+            st.bind(5, to_string(w.error->code)).bind(6, w.error->message);
         }
-        finish_job.run();
+        return st;
     }
     void apply(const write::JobRemoved& w) {
         remove_job.bind(1, static_cast<std::int64_t>(w.seq));
@@ -283,6 +297,29 @@ StoredJob read_job(const Statement& row) {
         j.error = proto::JobError{*c, std::string(row.text(20))};
     }
     return s;
+}
+
+/// Under load most jobs start and end between two commits; each such pair is
+/// written as one update of the job's row. Returns, per write, the start folded
+/// into that JobFinished, or, for a JobStarted so folded, itself (to be skipped).
+std::vector<const write::JobStarted*> starts_folded(const std::vector<Write>& writes) {
+    std::vector<const write::JobStarted*> folded(writes.size(), nullptr);
+    std::unordered_map<std::uint64_t, std::size_t> open;  // seq -> its JobStarted's index
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+        if (const auto* s = std::get_if<write::JobStarted>(&writes[i])) {
+            open[s->seq] = i;
+        } else if (const auto* r = std::get_if<write::JobRequeued>(&writes[i])) {
+            open.erase(r->seq);
+        } else if (const auto* f = std::get_if<write::JobFinished>(&writes[i])) {
+            if (auto it = open.find(f->seq); it != open.end()) {
+                const auto* start = &std::get<write::JobStarted>(writes[it->second]);
+                folded[it->second] = start;
+                folded[i] = start;
+                open.erase(it);
+            }
+        }
+    }
+    return folded;
 }
 
 }  // namespace
@@ -475,8 +512,15 @@ bool Journal::commit(std::vector<Write>& writes) {
     sqlite3* handle = db_->db.handle();
     try {
         db_->begin.run();
-        for (const auto& w : writes) {
-            std::visit([this](const auto& change) { db_->apply(change); }, w);
+        auto started = starts_folded(writes);
+        for (std::size_t i = 0; i < writes.size(); ++i) {
+            const Write& w = writes[i];
+            if (const auto* finished = std::get_if<write::JobFinished>(&w);
+                finished != nullptr && started[i] != nullptr) {
+                db_->apply(*started[i], *finished);
+            } else if (started[i] == nullptr) {
+                std::visit([this](const auto& change) { db_->apply(change); }, w);
+            }
         }
         db_->commit.run();
     } catch (const SqliteError& e) {

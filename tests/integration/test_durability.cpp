@@ -211,6 +211,56 @@ TEST_CASE("durability.acknowledged_jobs_survive_kill_9" * doctest::timeout(60)) 
     CHECK(c.request({{"op", "stats"}})["store"]["writable"] == true);
 }
 
+TEST_CASE("durability.finished_jobs_come_back_exactly_as_they_were" * doctest::timeout(60)) {
+    // Pipelined short jobs start and end between two commits, which the journal
+    // writes as one update: what it wrote must still be all of the job.
+    Journaled j(json{
+        {"test_tasks", true}, {"thread_pool", {{"size", 2}}}, {"process_pool", {{"size", 2}}}});
+    j.start();
+    std::vector<json> before;
+    {
+        LineClient c(j.daemon().port());
+        std::string burst;
+        for (int i = 0; i < 400; ++i) {
+            json req = {{"op", "submit"},
+                        {"task", "echo"},
+                        {"args", {{"i", i}}},
+                        {"pool", i % 2 == 0 ? "thread" : "process"},
+                        {"wait", true}};
+            if (i % 50 == 7) {  // crashes, is queued again, crashes again
+                req = {{"op", "submit"},
+                       {"task", "crash"},
+                       {"args", json::object()},
+                       {"retries", 1},
+                       {"wait", true}};
+            }
+            burst += req.dump() + "\n";
+        }
+        c.send_raw(burst);
+        for (int i = 0; i < 400; ++i) {
+            auto reply = c.read_reply(30s);
+            REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+            before.push_back(reply["job"]);
+        }
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    int crashed = 0;
+    for (const auto& job : before) {
+        auto after = get(c, job["id"])["job"];
+        CHECK(after == job);
+        CHECK(after["started_at"].is_string());
+        CHECK(after["worker"]["pid"].is_number());
+        if (job["task"] == "crash") {
+            CHECK(job["attempts"] == 2);
+            CHECK(job["error"]["code"] == "worker_crashed");
+            ++crashed;
+        }
+    }
+    CHECK(crashed == 8);
+}
+
 TEST_CASE("durability.twenty_kill_9s_while_a_client_pipelines" * doctest::timeout(120)) {
     Journaled j(json{{"thread_pool", {{"size", 2}}}, {"process_pool", {{"size", 1}}}});
     std::mt19937 rng(std::random_device{}());
