@@ -24,25 +24,16 @@ std::string IdGenerator::next(std::string_view prefix) {
     } else if (++rand_lo_ == 0) {  // same (or earlier) millisecond: count up
         rand_hi_ = (rand_hi_ + 1) & 0xFFFF;
     }
-    // 128 bits, big-endian: 48 of time, 80 of randomness. 26 base32 digits hold 130
-    // bits, so the first digit carries two leading zero bits.
-    std::uint8_t bytes[16];
-    for (int i = 0; i < 6; ++i) {
-        bytes[i] = static_cast<std::uint8_t>(last_ms_ >> (8 * (5 - i)));
-    }
-    bytes[6] = static_cast<std::uint8_t>(rand_hi_ >> 8);
-    bytes[7] = static_cast<std::uint8_t>(rand_hi_);
-    for (int i = 0; i < 8; ++i) {
-        bytes[8 + i] = static_cast<std::uint8_t>(rand_lo_ >> (8 * (7 - i)));
-    }
-    auto bit = [&](int n) { return n < 0 ? 0 : (bytes[n / 8] >> (7 - n % 8)) & 1; };
-    std::string id(prefix);
-    for (int digit = 0; digit < static_cast<int>(digits); ++digit) {
-        int v = 0;
-        for (int b = 0; b < 5; ++b) {
-            v = (v << 1) | bit(digit * 5 + b - 2);
-        }
-        id += crockford[v];
+    // 128 bits as two halves: 48 of time, 80 of randomness. 26 base32 digits hold
+    // 130 bits, so the first digit carries two leading zero bits.
+    std::uint64_t high = (last_ms_ << 16) | rand_hi_;
+    std::uint64_t lo = rand_lo_;
+    std::string id(prefix.size() + digits, '0');
+    prefix.copy(id.data(), prefix.size());
+    for (std::size_t i = id.size(); i > prefix.size(); --i) {
+        id[i - 1] = crockford[lo & 31];
+        lo = (lo >> 5) | (high << 59);
+        high >>= 5;
     }
     return id;
 }

@@ -372,7 +372,6 @@ void Journal::append(Write write) {
 
 void Journal::append(std::vector<Write> group) {
     // One flush hands the whole outbox over under one lock, so a group is never split.
-    outbox_.reserve(outbox_.size() + group.size());
     for (auto& w : group) {
         append(std::move(w));
     }

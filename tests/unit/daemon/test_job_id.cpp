@@ -1,6 +1,8 @@
 #include "daemon/sched/job_id.hpp"
 
+#include <chrono>
 #include <set>
+#include <string_view>
 
 #include <doctest/doctest.h>
 
@@ -20,6 +22,30 @@ TEST_CASE("job_id.ids_are_unique_increasing_and_well_formed") {
     // Two generators (two daemon runs) do not collide.
     taskpool::daemon::sched::IdGenerator other;
     CHECK(seen.count(other.next("j-")) == 0);
+}
+
+TEST_CASE("job_id.the_first_ten_digits_are_the_time_in_milliseconds") {
+    using namespace std::chrono;
+    auto before = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    auto id = taskpool::daemon::sched::IdGenerator().next("j-");
+    auto after = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    constexpr std::string_view crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    long long ms = 0;
+    for (char c : id.substr(2, 10)) {
+        ms = ms * 32 + static_cast<long long>(crockford.find(c));
+    }
+    CHECK(ms >= before);
+    CHECK(ms <= after);
+}
+
+TEST_CASE("job_id.within_a_millisecond_the_random_part_counts_up_by_one") {
+    taskpool::daemon::sched::IdGenerator ids;
+    // Far in the future, so that every next id falls in "the same millisecond".
+    ids.resume_after("j-7ZZZZZZZZZ00000000000000ZY");
+    CHECK(ids.next("j-") == "j-7ZZZZZZZZZ00000000000000ZZ");
+    CHECK(ids.next("j-") == "j-7ZZZZZZZZZ0000000000000100");
+    ids.resume_after("j-7ZZZZZZZZZ000FZZZZZZZZZZZZ");  // the low 64 bits all ones
+    CHECK(ids.next("j-") == "j-7ZZZZZZZZZ000G000000000000");
 }
 
 TEST_CASE("job_id.resume_after_keeps_ids_increasing_past_a_restored_one") {
