@@ -4,6 +4,7 @@
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "json_parse.hpp"
 #include "json_writer.hpp"
@@ -19,8 +20,21 @@ RawJson::RawJson(std::string_view valid_text) {
     std::memcpy(static_cast<char*>(memory) + sizeof(Block), valid_text.data(), valid_text.size());
 }
 
-RawJson::RawJson(const nlohmann::json& value)
-    : RawJson(value.is_null() ? RawJson() : RawJson(std::string_view(json_text(value)))) {}
+RawJson::RawJson(const nlohmann::json& value) {
+    if (value.is_null()) {
+        return;
+    }
+    // Written into a buffer kept by the thread, so that only the block is allocated;
+    // one that a huge value grew is let go.
+    constexpr std::size_t kept_capacity = 1 << 20;
+    thread_local std::string text;
+    text.clear();
+    JsonWriter(text).value(value);
+    *this = RawJson(std::string_view(text));
+    if (text.capacity() > kept_capacity) {
+        std::string().swap(text);
+    }
+}
 
 std::optional<RawJson> RawJson::from_text(std::string_view text) {
     if (!nlohmann::json::accept(text)) {
