@@ -13,8 +13,8 @@
 
 namespace taskpool::daemon::tasks {
 
-/// Who a child runs as, resolved before it is started (a forked child of a
-/// threaded process may not read /etc/passwd).
+/// Who a child runs as, resolved before it is started (a child between its start
+/// and exec may not read /etc/passwd).
 struct Credentials {
     uid_t uid = 0;
     gid_t gid = 0;
@@ -46,11 +46,10 @@ struct SubprocessResult {
 /// child never blocks on a full pipe).
 ///
 /// The child gets fds 0-2 only, its own process group, the default signal
-/// dispositions, PR_SET_PDEATHSIG (set again after fork, since fork clears it), and
-/// only `env`. `on_start(pgid)` is called as soon as the group exists. A stop
-/// request SIGKILLs the whole group; so does the child's exit, so nothing it left
-/// in the background outlives it. The calling thread must stay alive until this
-/// returns (PDEATHSIG follows the thread that forked).
+/// dispositions, PR_SET_PDEATHSIG (set in the child before exec), and only `env`. `on_start(pgid)`
+/// is called as soon as the group exists. A stop request SIGKILLs the whole group; so does the
+/// child's exit, so nothing it left in the background outlives it. The calling thread must stay
+/// alive until this returns (PDEATHSIG follows the thread that started the child).
 ///
 /// An error (a message) when the program could not be started.
 proto::Result<SubprocessResult, std::string> run_subprocess(
