@@ -24,17 +24,16 @@ JobRecord* JobTable::find_by_key(std::string_view key) {
 }
 
 void JobTable::retain(JobRecord& record, SteadyTime finished) {
-    finished_.emplace_back(finished + ttl_, record.job.id);
+    finished_.emplace_back(finished + ttl_, &record);
 }
 
 void JobTable::evict_expired(SteadyTime now, const std::function<void(const JobRecord&)>& evicted) {
     while (!finished_.empty() &&
            (finished_.front().first <= now || finished_.size() > max_retained_)) {
-        if (const JobRecord* r = find(finished_.front().second)) {
-            evicted(*r);
-        }
-        erase(finished_.front().second);
+        const JobRecord* r = finished_.front().second;
         finished_.pop_front();
+        evicted(*r);
+        erase(*r);
     }
 }
 
@@ -48,17 +47,12 @@ std::optional<SteadyTime> JobTable::next_eviction() const {
     return finished_.front().first;
 }
 
-void JobTable::erase(const std::string& id) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) {
-        return;
+void JobTable::erase(const JobRecord& r) {
+    if (r.key) {
+        by_key_.erase(*r.key);
     }
-    JobRecord* r = it->second;
-    if (r->key) {
-        by_key_.erase(*r->key);
-    }
-    by_id_.erase(it);
-    by_seq_.erase(r->seq);
+    by_id_.erase(r.job.id);
+    by_seq_.erase(r.seq);  // last: it owns the record
 }
 
 }  // namespace taskpool::daemon::sched

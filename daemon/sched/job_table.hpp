@@ -39,8 +39,9 @@ struct JobRecord : store::StoredJob {
 
 /// Every known job by id, by idempotency key and in arrival order, and the retention
 /// of finished jobs: each is dropped `ttl` after it finished, or sooner when more
-/// than `max_retained` finished jobs are kept (oldest first). Not thread-safe:
-/// owned by the scheduler.
+/// than `max_retained` finished jobs are kept (oldest first). A record is dropped
+/// only so, and retained once, so the retention list holds the records themselves.
+/// Not thread-safe: owned by the scheduler.
 class JobTable {
 public:
     JobTable(std::chrono::milliseconds ttl, std::size_t max_retained)
@@ -52,7 +53,7 @@ public:
     JobRecord* find_by_key(std::string_view key);
 
     /// Starts the retention clock of a job that finished at `finished` (in the past
-    /// for a job restored from the journal; call in finishing order). Evicts nothing:
+    /// for a job restored from the journal; call once, in finishing order). Evicts nothing:
     /// a caller may still hold the record (evict_expired() does that, when
     /// next_eviction() says).
     void retain(JobRecord& record, SteadyTime finished);
@@ -75,12 +76,12 @@ public:
     std::size_t size() const { return by_seq_.size(); }
 
 private:
-    void erase(const std::string& id);
+    void erase(const JobRecord& record);
 
     std::map<std::uint64_t, JobRecord> by_seq_;               // node-based: records never move
     std::unordered_map<std::string_view, JobRecord*> by_id_;  // views into job.id
     std::unordered_map<std::string_view, JobRecord*> by_key_;
-    std::deque<std::pair<SteadyTime, std::string>> finished_;  // in finishing order
+    std::deque<std::pair<SteadyTime, const JobRecord*>> finished_;  // in finishing order
     std::chrono::milliseconds ttl_;
     std::size_t max_retained_;
 };
