@@ -43,6 +43,8 @@ public:
     }
 
 private:
+    /// Whether a comma goes before the next key or value; notes that one comes.
+    bool comma_due();
     void separate();
 
     std::string& out_;

@@ -35,3 +35,22 @@ TEST_CASE("json_writer.fields_and_raw_values_are_separated") {
     w.end_object();
     CHECK(out == R"({"n":1,"tree":{"k":[1,2]},"raw":{"x":"y"},"list":["a",2.5,null]})");
 }
+
+TEST_CASE("json_writer.every_byte_is_escaped_the_same_at_every_place_in_a_long_string") {
+    // Long strings are scanned eight bytes at a time, short ones byte by byte: a
+    // byte must come out the same either way, wherever it falls in the words.
+    using taskpool::proto::append_json_string;
+    for (int b = 0; b < 256; ++b) {
+        std::string alone;
+        append_json_string(alone, std::string(1, static_cast<char>(b)));
+        std::string inner = alone.substr(1, alone.size() - 2);
+        for (std::size_t at = 0; at < 17; ++at) {
+            std::string s(17, 'a');
+            s[at] = static_cast<char>(b);
+            std::string out;
+            append_json_string(out, s);
+            REQUIRE_MESSAGE(out == '"' + s.substr(0, at) + inner + s.substr(at + 1) + '"',
+                            "byte " << b << " at " << at);
+        }
+    }
+}
