@@ -105,13 +105,14 @@ void open_checks(Database& db, Sync sync) {
     db.exec("PRAGMA journal_size_limit = 16777216");
 }
 
-/// The connection, checked and set up before any statement is prepared on it.
+}  // namespace
+
+/// The connection, checked and set up before any statement is prepared on it. Not
+/// in the anonymous namespace: Journal::Db, which has linkage, derives from it.
 struct CheckedDatabase {
     Database db;
     CheckedDatabase(const std::string& path, Sync sync) : db(path, true) { open_checks(db, sync); }
 };
-
-}  // namespace
 
 /// The connection and its prepared statements.
 struct Journal::Db : CheckedDatabase {
