@@ -66,15 +66,18 @@ bool ThreadPool::can_take() const {
 std::uint64_t ThreadPool::start(sched::Run run) {
     std::uint64_t handle = next_handle_++;
     ++unstarted_;
-    bool someone_waits = false;
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
+        // Only the first run of a burst wakes a thread: the thread that takes a run
+        // wakes the next if more are left (see work()), so the io thread pays for one
+        // wake-up per burst rather than one per run.
+        wake = queue_.empty() && waiting_ > 0;
         auto after = std::find_if(queue_.rbegin(), queue_.rend(),
                                   [&](const Handed& h) { return h.run.priority >= run.priority; });
         queue_.insert(after.base(), Handed{handle, std::move(run)});
-        someone_waits = waiting_ > 0;
     }
-    if (someone_waits) {
+    if (wake) {
         wake_.notify_one();
     }
     return handle;
@@ -174,6 +177,7 @@ void ThreadPool::work(Slot& s, const std::stop_token& exit) {
         }
         Handed next = std::move(queue_.front());
         queue_.pop_front();
+        bool wake_another = !queue_.empty() && waiting_ > 0;
         s.running = next.handle;
         if (s.stop.stop_requested()) {
             s.stop = std::stop_source();  // a stop_source cannot be reset
@@ -184,6 +188,9 @@ void ThreadPool::work(Slot& s, const std::stop_token& exit) {
             &s,
             {run.job_id, run.attempt, proto::WorkerInfo{pid_, s.index}, proto::now_timestamp()}});
         lock.unlock();
+        if (wake_another) {
+            wake_.notify_one();
+        }
         if (post) {
             post_reports();
         }

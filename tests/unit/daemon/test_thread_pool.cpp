@@ -82,6 +82,36 @@ TEST_CASE("thread_pool.runs_reports_and_survives_a_throwing_task") {
     }
 }
 
+TEST_CASE("thread_pool.a_burst_of_runs_reaches_every_idle_thread") {
+    // Only the first run of a burst wakes a thread; the others must be woken by the
+    // threads that take runs. Each run here waits until all four run at once, which
+    // they can only do if every idle thread was woken.
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    Reports reports;
+    constexpr int threads = 4;
+    pools::ThreadPool pool(io, threads, reports.events());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // all idle, waiting
+    std::atomic<int> running{0};
+    auto together = task_of([&](const json&, const tasks::TaskContext&) -> tasks::TaskOutcome {
+        ++running;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (running < threads && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return json(running.load());
+    });
+    for (int i = 0; i < threads; ++i) {
+        pool.start(run_of(std::to_string(i), together));
+    }
+    while (reports.outcomes.size() < threads) {
+        io.run_one();
+    }
+    for (const auto& o : reports.outcomes) {
+        CHECK(std::get<json>(o.outcome) == threads);
+    }
+}
+
 TEST_CASE("thread_pool.holds_runs_ahead_in_priority_order_and_gives_back_unstarted_ones") {
     asio::io_context io;
     auto work = asio::make_work_guard(io);
