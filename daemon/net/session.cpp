@@ -15,6 +15,8 @@ namespace {
 
 constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 64 * 1024;
+// The largest output buffer a connection keeps for reuse once it is written.
+constexpr std::size_t kept_buffer_bytes = 256 * 1024;
 // How long a closing connection gets to take its last replies.
 constexpr auto flush_grace = std::chrono::seconds(5);
 // How long a client still sending gets, once its last reply is written, to read it
@@ -67,7 +69,9 @@ void Session::queue_output(std::string bytes) {
     if (closed_) {
         return;
     }
-    if (out_.empty()) {
+    // Appended into the buffer this connection keeps, so that a burst of replies
+    // does not grow a new one from the first reply's size each time.
+    if (out_.empty() && out_.capacity() < bytes.size()) {
         out_ = std::move(bytes);
     } else {
         out_ += bytes;
@@ -199,7 +203,11 @@ asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*
         }
         std::swap(out_, writing_);
         auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), no_throw);
-        writing_.clear();
+        if (writing_.capacity() > kept_buffer_bytes) {
+            writing_ = std::string();  // an idle connection does not keep a burst's memory
+        } else {
+            writing_.clear();
+        }
         if (ec) {
             close(ec.message().c_str());
             co_return;
