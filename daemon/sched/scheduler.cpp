@@ -669,23 +669,32 @@ void Scheduler::arm_retention_timer() {
         return;
     }
     retention_due_ = due;
+    if (*due <= std::chrono::steady_clock::now()) {
+        // Due already (more than max_retained kept): after this handler, with no
+        // timer to set, so that a stream of finishing jobs is evicted in batches.
+        asio::post(io_, [this] { evict_retained(); });
+        return;
+    }
     retention_timer_.expires_at(*due);
     retention_timer_.async_wait([this](std::error_code ec) {
-        if (ec) {
-            return;
+        if (!ec) {
+            evict_retained();
         }
-        retention_due_.reset();
-        std::vector<store::Write> removed;
-        table_.evict_expired(std::chrono::steady_clock::now(), [&](const JobRecord& r) {
-            if (journal_ != nullptr) {
-                removed.emplace_back(store::write::JobRemoved{r.seq});
-            }
-        });
-        if (!removed.empty()) {
-            journal_->append(std::move(removed));
-        }
-        arm_retention_timer();
     });
+}
+
+void Scheduler::evict_retained() {
+    retention_due_.reset();
+    std::vector<store::Write> removed;
+    table_.evict_expired(std::chrono::steady_clock::now(), [&](const JobRecord& r) {
+        if (journal_ != nullptr) {
+            removed.emplace_back(store::write::JobRemoved{r.seq});
+        }
+    });
+    if (!removed.empty()) {
+        journal_->append(std::move(removed));
+    }
+    arm_retention_timer();
 }
 
 void Scheduler::check_idle() {

@@ -222,6 +222,7 @@ private:
     void count_in_batch(const std::string& batch, proto::JobState state);
     static void tally(proto::BatchCounts& counts, proto::JobState state);
     void arm_retention_timer();
+    void evict_retained();
     void check_idle();
 
     asio::io_context& io_;
