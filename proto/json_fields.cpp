@@ -65,31 +65,32 @@ void FieldReader::integer(std::string_view name, std::optional<std::int64_t>& ou
     if (v == nullptr) {
         return;
     }
-    std::string range =
-        "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    auto range = [&] {
+        return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    };
     if (v->is_number_integer()) {
         // Unsigned values beyond int64 come back as number_unsigned.
         if (v->is_number_unsigned() &&
             v->get<std::uint64_t>() >
                 static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-            fail(name, range);
+            fail(name, range());
             return;
         }
         auto n = v->get<std::int64_t>();
         if (n < min || n > max) {
-            fail(name, range);
+            fail(name, range());
         } else {
             out = n;
         }
     } else if (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>()) {
         double d = v->get<double>();
         if (d < static_cast<double>(min) || d > static_cast<double>(max)) {
-            fail(name, range);
+            fail(name, range());
         } else {
             out = static_cast<std::int64_t>(d);
         }
     } else {
-        fail(name, range);
+        fail(name, range());
     }
 }
 
