@@ -1,6 +1,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <limits>
@@ -32,9 +33,17 @@ bool run_hook(const std::string& command, const proto::Job& job) {
         std::cerr << "taskpool: cannot run '" << command << "'\n";
         return false;
     }
+    // A hook need not read its stdin: if it exits first, the write fails with EPIPE
+    // instead of SIGPIPE ending us. Ignored only now, after popen, so that the hook
+    // itself starts with SIGPIPE as it was.
+    struct sigaction ignore {};
+    struct sigaction previous {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &previous);
     std::string line = proto::encode_job(job) + "\n";
     std::fwrite(line.data(), 1, line.size(), pipe);
     int status = ::pclose(pipe);
+    ::sigaction(SIGPIPE, &previous, nullptr);
     if (status != 0) {
         std::cerr << "taskpool: '" << command << "' "
                   << (WIFEXITED(status)

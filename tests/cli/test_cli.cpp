@@ -276,5 +276,11 @@ TEST_CASE("cli.submit_hooks_run_with_the_job_on_stdin" * doctest::timeout(30)) {
     auto broken_hook = cli(d, {"submit", "echo", "1", "--on-done", "exit 3"});
     CHECK(broken_hook.exit_code == 1);
     CHECK(broken_hook.err.find("exited with status 3") != std::string::npos);
+    // A job larger than a pipe holds, to a hook that never reads it: the write fails
+    // once the hook is gone, which must not end the CLI by SIGPIPE.
+    auto unread =
+        cli(d, {"submit", "echo", "\"" + std::string(100000, 'x') + "\"", "--on-done", "exit 3"});
+    CHECK(unread.exit_code == 1);
+    CHECK(unread.err.find("exited with status 3") != std::string::npos);
     CHECK(cli(d, {"submit", "echo", "1", "--detach", "--on-done", "true"}).exit_code == 2);
 }
