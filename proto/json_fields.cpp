@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "json_dom.hpp"
+
 namespace taskpool::proto {
 namespace {
 
@@ -14,125 +16,136 @@ std::string format_number(double d) {
     return std::to_string(d);
 }
 
+double as_double(const JsonNumber& n) {
+    return std::visit([](auto x) { return static_cast<double>(x); }, n);
+}
+
+/// The number as an int64 if it is an integer that fits one.
+std::optional<std::int64_t> as_int64(const JsonNumber& n) {
+    if (const auto* i = std::get_if<std::int64_t>(&n)) {
+        return *i;
+    }
+    if (const auto* u = std::get_if<std::uint64_t>(&n)) {
+        if (*u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            return static_cast<std::int64_t>(*u);
+        }
+        return std::nullopt;
+    }
+    // 2^63 is the first double past int64's range.
+    double d = std::get<double>(n);
+    constexpr double past_int64 = 9223372036854775808.0;
+    if (std::floor(d) == d && d >= -past_int64 && d < past_int64) {
+        return static_cast<std::int64_t>(d);
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
-FieldReader::FieldReader(const nlohmann::json& object, std::string path)
+template <class View>
+BasicFieldReader<View>::BasicFieldReader(Object object, std::string path)
     : object_(object), path_(std::move(path)) {
     seen_.reserve(32);  // more than any request reads: one allocation, not one per doubling
 }
 
-const nlohmann::json* FieldReader::find(std::string_view name) {
+template <class View>
+auto BasicFieldReader<View>::find(std::string_view name) -> std::optional<Value> {
     seen_.push_back(name);
     if (error_) {
-        return nullptr;
+        return std::nullopt;
     }
-    auto it = object_.find(name);
-    return it == object_.end() ? nullptr : &*it;
+    return View::find(object_, name);
 }
 
-void FieldReader::fail(std::string_view name, std::string_view what) {
+template <class View>
+void BasicFieldReader<View>::fail(std::string_view name, std::string_view what) {
     if (!error_) {
         error_ = bad_request("field '" + path_ + std::string(name) + "' " + std::string(what));
     }
 }
 
-void FieldReader::text(std::string_view name, std::string& out) {
-    const auto* v = find(name);
-    if (v == nullptr) {
-        if (!error_) {
-            fail(name, "is required");
-        }
-    } else if (!v->is_string()) {
+template <class View>
+void BasicFieldReader<View>::text(std::string_view name, std::string& out) {
+    auto v = find(name);
+    if (!v) {
+        fail(name, "is required");
+    } else if (auto s = View::text(*v)) {
+        out = *s;
+    } else {
         fail(name, "must be a string");
-    } else {
-        out = v->get<std::string>();
     }
 }
 
-void FieldReader::text(std::string_view name, std::optional<std::string>& out) {
-    if (const auto* v = find(name)) {
-        if (!v->is_string()) {
+template <class View>
+void BasicFieldReader<View>::text(std::string_view name, std::optional<std::string>& out) {
+    if (auto v = find(name)) {
+        if (auto s = View::text(*v)) {
+            out = *s;
+        } else {
             fail(name, "must be a string");
-        } else {
-            out = v->get<std::string>();
         }
     }
 }
 
-void FieldReader::integer(std::string_view name, std::optional<std::int64_t>& out, std::int64_t min,
-                          std::int64_t max) {
-    const auto* v = find(name);
-    if (v == nullptr) {
+template <class View>
+void BasicFieldReader<View>::integer(std::string_view name, std::optional<std::int64_t>& out,
+                                     std::int64_t min, std::int64_t max) {
+    auto v = find(name);
+    if (!v) {
         return;
     }
-    auto range = [&] {
-        return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    };
-    if (v->is_number_integer()) {
-        // Unsigned values beyond int64 come back as number_unsigned.
-        if (v->is_number_unsigned() &&
-            v->get<std::uint64_t>() >
-                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-            fail(name, range());
-            return;
-        }
-        auto n = v->get<std::int64_t>();
-        if (n < min || n > max) {
-            fail(name, range());
-        } else {
-            out = n;
-        }
-    } else if (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>()) {
-        double d = v->get<double>();
-        if (d < static_cast<double>(min) || d > static_cast<double>(max)) {
-            fail(name, range());
-        } else {
-            out = static_cast<std::int64_t>(d);
-        }
+    auto n = View::number(*v);
+    auto i = n ? as_int64(*n) : std::nullopt;
+    if (i && *i >= min && *i <= max) {
+        out = *i;
     } else {
-        fail(name, range());
+        fail(name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
     }
 }
 
-void FieldReader::number(std::string_view name, std::optional<double>& out, double min,
-                         double max) {
-    const auto* v = find(name);
-    if (v == nullptr) {
+template <class View>
+void BasicFieldReader<View>::number(std::string_view name, std::optional<double>& out, double min,
+                                    double max) {
+    auto v = find(name);
+    if (!v) {
         return;
     }
-    double d = v->is_number() ? v->get<double>() : std::nan("");
-    if (!v->is_number() || !(d >= min && d <= max)) {
-        fail(name, "must be a number from " + format_number(min) + " to " + format_number(max));
-    } else {
+    auto n = View::number(*v);
+    double d = n ? as_double(*n) : std::nan("");
+    if (d >= min && d <= max) {
         out = d;
+    } else {
+        fail(name, "must be a number from " + format_number(min) + " to " + format_number(max));
     }
 }
 
-void FieldReader::boolean(std::string_view name, std::optional<bool>& out) {
-    if (const auto* v = find(name)) {
-        if (!v->is_boolean()) {
-            fail(name, "must be true or false");
+template <class View>
+void BasicFieldReader<View>::boolean(std::string_view name, std::optional<bool>& out) {
+    if (auto v = find(name)) {
+        if (auto b = View::boolean(*v)) {
+            out = *b;
         } else {
-            out = v->get<bool>();
+            fail(name, "must be true or false");
         }
     }
 }
 
-void FieldReader::any(std::string_view name, nlohmann::json& out) {
-    if (const auto* v = find(name)) {
-        out = *v;
+template <class View>
+void BasicFieldReader<View>::any(std::string_view name, nlohmann::json& out) {
+    if (auto v = find(name)) {
+        out = View::to_json(*v);
     }
 }
 
-void FieldReader::choice(std::string_view name, std::optional<std::size_t>& out,
-                         std::initializer_list<std::string_view> choices) {
-    const auto* v = find(name);
-    if (v == nullptr) {
+template <class View>
+void BasicFieldReader<View>::choice(std::string_view name, std::optional<std::size_t>& out,
+                                    std::initializer_list<std::string_view> choices) {
+    auto v = find(name);
+    if (!v) {
         return;
     }
-    if (v->is_string()) {
-        const auto& s = v->get_ref<const std::string&>();
-        auto it = std::find(choices.begin(), choices.end(), s);
+    if (auto s = View::text(*v)) {
+        auto it = std::find(choices.begin(), choices.end(), *s);
         if (it != choices.end()) {
             out = static_cast<std::size_t>(it - choices.begin());
             return;
@@ -148,45 +161,85 @@ void FieldReader::choice(std::string_view name, std::optional<std::size_t>& out,
     fail(name, "must be one of " + list);
 }
 
-void FieldReader::text_list(std::string_view name, std::optional<std::vector<std::string>>& out) {
-    const auto* v = find(name);
-    if (v == nullptr) {
-        return;
+template <class View>
+void BasicFieldReader<View>::text_list(std::string_view name,
+                                       std::optional<std::vector<std::string>>& out) {
+    if (auto v = find(name)) {
+        out = View::text_list(*v);
+        if (!out) {
+            fail(name, "must be an array of strings");
+        }
     }
-    if (!v->is_array() ||
-        !std::all_of(v->begin(), v->end(), [](const auto& e) { return e.is_string(); })) {
-        fail(name, "must be an array of strings");
-        return;
-    }
-    out = v->get<std::vector<std::string>>();
 }
 
-void FieldReader::wait_seconds(std::string_view name, std::optional<double>& out) {
-    const auto* v = find(name);
-    if (v == nullptr) {
+template <class View>
+void BasicFieldReader<View>::wait_seconds(std::string_view name, std::optional<double>& out) {
+    auto v = find(name);
+    if (!v) {
         return;
     }
-    if (v->is_boolean()) {
-        if (v->get<bool>()) {
+    if (auto b = View::boolean(*v)) {
+        if (*b) {
             out = std::numeric_limits<double>::infinity();
         }
-    } else if (v->is_number() && v->get<double>() >= 0) {
-        out = v->get<double>();
+    } else if (auto n = View::number(*v); n && as_double(*n) >= 0) {
+        out = as_double(*n);
     } else {
         fail(name, "must be true, false or a number of seconds >= 0");
     }
 }
 
-Result<void> FieldReader::finish() {
+template <class View>
+Result<void> BasicFieldReader<View>::finish() {
     if (error_) {
         return *error_;
     }
-    for (const auto& [k, v] : object_.items()) {
-        if (std::find(seen_.begin(), seen_.end(), k) == seen_.end()) {
-            return bad_request("unknown field '" + path_ + k + "'");
-        }
+    auto unknown = View::unknown_key(object_, [this](std::string_view key) {
+        return std::find(seen_.begin(), seen_.end(), key) != seen_.end();
+    });
+    if (unknown) {
+        return bad_request("unknown field '" + path_ + *unknown + "'");
     }
     return {};
 }
+
+auto TreeView::find(Object object, std::string_view name) -> std::optional<Value> {
+    const auto& o = object.get();
+    auto it = o.find(name);
+    return it == o.end() ? std::nullopt : std::optional<Value>(&*it);
+}
+
+std::optional<std::string_view> TreeView::text(Value v) {
+    return v->is_string() ? std::optional<std::string_view>(v->get_ref<const std::string&>())
+                          : std::nullopt;
+}
+
+std::optional<bool> TreeView::boolean(Value v) {
+    return v->is_boolean() ? std::optional<bool>(v->get<bool>()) : std::nullopt;
+}
+
+std::optional<JsonNumber> TreeView::number(Value v) {
+    if (v->is_number_unsigned()) {
+        return v->get<std::uint64_t>();
+    }
+    if (v->is_number_integer()) {
+        return v->get<std::int64_t>();
+    }
+    if (v->is_number_float()) {
+        return v->get<double>();
+    }
+    return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> TreeView::text_list(Value v) {
+    if (!v->is_array() ||
+        !std::all_of(v->begin(), v->end(), [](const auto& e) { return e.is_string(); })) {
+        return std::nullopt;
+    }
+    return v->get<std::vector<std::string>>();
+}
+
+template class BasicFieldReader<TreeView>;
+template class BasicFieldReader<DomView>;
 
 }  // namespace taskpool::proto

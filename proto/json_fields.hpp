@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,14 +14,25 @@
 
 namespace taskpool::proto {
 
+/// A JSON number as the document holds it.
+using JsonNumber = std::variant<std::int64_t, std::uint64_t, double>;
+
 /// Reads the fields of one JSON object strictly: each read checks the type and range
 /// and names the field in its error; finish() rejects any field that was not read.
 /// The first error wins and later reads do nothing, so a decoder reads every field
 /// and checks once at the end.
-class FieldReader {
+///
+/// `View` is how the reader sees one kind of document: TreeView below for
+/// nlohmann's tree, DomView (json_dom.hpp) for simdjson's, which request decoding
+/// reads in place without building a tree of its own.
+template <class View>
+class BasicFieldReader {
 public:
+    using Object = typename View::Object;
+    using Value = typename View::Value;
+
     /// `path` prefixes field names in messages ("callback." gives "callback.url").
-    explicit FieldReader(const nlohmann::json& object, std::string path = {});
+    explicit BasicFieldReader(Object object, std::string path = {});
 
     void text(std::string_view name, std::string& out);  // required
     void text(std::string_view name, std::optional<std::string>& out);
@@ -36,6 +49,9 @@ public:
     /// `true` (no limit) or a number of seconds; `false` reads as absent.
     void wait_seconds(std::string_view name, std::optional<double>& out);
 
+    /// The value of `name` as it is, for a decoder that reads it itself; none when
+    /// absent or once an error is recorded. Marks the field as known.
+    std::optional<Value> find(std::string_view name);
     /// Marks a field as known without reading it (for example `op`).
     void skip(std::string_view name) { (void)find(name); }
     /// Records an error about `name` if none was recorded yet.
@@ -44,12 +60,37 @@ public:
     Result<void> finish();
 
 private:
-    const nlohmann::json* find(std::string_view name);
-
-    const nlohmann::json& object_;
+    Object object_;
     std::string path_;
     std::vector<std::string_view> seen_;
     std::optional<Error> error_;
 };
+
+/// nlohmann's tree, read where it is.
+struct TreeView {
+    using Object = std::reference_wrapper<const nlohmann::json>;
+    using Value = const nlohmann::json*;
+
+    /// Of a repeated key nlohmann keeps the last value, as the protocol asks.
+    static std::optional<Value> find(Object object, std::string_view name);
+    /// The first key `known` does not accept.
+    template <class Known>
+    static std::optional<std::string> unknown_key(Object object, Known&& known) {
+        for (const auto& [key, value] : object.get().items()) {
+            if (!known(key)) {
+                return key;
+            }
+        }
+        return std::nullopt;
+    }
+    static std::optional<std::string_view> text(Value v);
+    static std::optional<bool> boolean(Value v);
+    static std::optional<JsonNumber> number(Value v);
+    static std::optional<std::vector<std::string>> text_list(Value v);
+    static nlohmann::json to_json(Value v) { return *v; }
+};
+
+extern template class BasicFieldReader<TreeView>;
+using FieldReader = BasicFieldReader<TreeView>;
 
 }  // namespace taskpool::proto

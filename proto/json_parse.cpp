@@ -3,7 +3,8 @@
 #include <new>
 #include <string>
 
-#include <simdjson.h>
+#include "json_dom.hpp"
+#include "json_writer.hpp"
 
 namespace taskpool::proto {
 namespace {
@@ -19,54 +20,16 @@ simdjson::dom::parser make_parser() {
     return parser;
 }
 
+/// A parser that grew for one huge line gives its memory back before the next.
+constexpr std::size_t max_kept_capacity = std::size_t{1} << 20;
+
 /// One parser per thread: it keeps its buffers from one line to the next.
 simdjson::dom::parser& thread_parser() {
     thread_local simdjson::dom::parser parser = make_parser();
-    return parser;
-}
-
-/// A parser that grew for one huge line gives its memory back after it.
-constexpr std::size_t max_kept_capacity = std::size_t{1} << 20;
-
-/// The same tree nlohmann's own parser builds: non-negative integers are unsigned,
-/// and of a repeated key the last value counts.
-json to_nlohmann(simdjson::dom::element e) {
-    using simdjson::dom::element_type;
-    switch (e.type()) {
-        case element_type::OBJECT: {
-            json j = json::object();
-            auto& members = j.get_ref<json::object_t&>();
-            simdjson::dom::object object = e.get_object().value_unsafe();
-            for (auto [key, value] : object) {
-                members.insert_or_assign(std::string(key), to_nlohmann(value));
-            }
-            return j;
-        }
-        case element_type::ARRAY: {
-            json j = json::array();
-            auto& items = j.get_ref<json::array_t&>();
-            simdjson::dom::array array = e.get_array().value_unsafe();
-            for (auto item : array) {
-                items.push_back(to_nlohmann(item));
-            }
-            return j;
-        }
-        case element_type::INT64: {
-            std::int64_t n = e.get_int64().value_unsafe();
-            return n >= 0 ? json(static_cast<std::uint64_t>(n)) : json(n);
-        }
-        case element_type::UINT64:
-            return e.get_uint64().value_unsafe();
-        case element_type::DOUBLE:
-            return e.get_double().value_unsafe();
-        case element_type::STRING:
-            return std::string(e.get_string().value_unsafe());
-        case element_type::BOOL:
-            return e.get_bool().value_unsafe();
-        case element_type::NULL_VALUE:
-            break;
+    if (parser.capacity() > max_kept_capacity) {
+        parser = make_parser();
     }
-    return nullptr;
+    return parser;
 }
 
 /// The deepest nesting of [ and { outside strings, stopping early past `limit`.
@@ -110,28 +73,14 @@ int nesting_depth(std::string_view text, int limit) {
     return deepest;
 }
 
-}  // namespace
-
-Result<json> parse_json(std::string_view text) {
-    // simdjson first: it reads a line several times faster than nlohmann's lexer,
-    // and it checks the nesting as it goes.
-    auto& parser = thread_parser();
-    simdjson::dom::element root;
-    auto error = parser.parse(text.data(), text.size()).get(root);
-    if (!error) {
-        json value = to_nlohmann(root);
-        if (parser.capacity() > max_kept_capacity) {
-            parser = make_parser();
-        }
-        return value;
-    }
+/// What simdjson refuses, nlohmann decides: it takes integers beyond 64 bits as
+/// doubles, and it explains errors.
+Result<json> parse_refused(std::string_view text, simdjson::error_code error) {
     // Nesting past the limit is refused before nlohmann builds anything: its
     // recursive copy and dump would overflow the stack on a deep document.
     if (error == simdjson::DEPTH_ERROR || nesting_depth(text, max_json_depth) > max_json_depth) {
         return bad_request("nesting deeper than " + std::to_string(max_json_depth) + " levels");
     }
-    // What else simdjson refuses, nlohmann decides: it takes integers beyond 64 bits
-    // as doubles, and it explains errors.
     json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) {
         // Parse again only to explain; the failure path is not the hot one.
@@ -148,6 +97,77 @@ Result<json> parse_json(std::string_view text) {
         return bad_request("invalid JSON");
     }
     return value;
+}
+
+}  // namespace
+
+json to_json(simdjson::dom::element e) {
+    using simdjson::dom::element_type;
+    switch (e.type()) {
+        case element_type::OBJECT: {
+            json j = json::object();
+            auto& members = j.get_ref<json::object_t&>();
+            simdjson::dom::object object = e.get_object().value_unsafe();
+            for (auto [key, value] : object) {
+                members.insert_or_assign(std::string(key), to_json(value));
+            }
+            return j;
+        }
+        case element_type::ARRAY: {
+            json j = json::array();
+            auto& items = j.get_ref<json::array_t&>();
+            simdjson::dom::array array = e.get_array().value_unsafe();
+            for (auto item : array) {
+                items.push_back(to_json(item));
+            }
+            return j;
+        }
+        case element_type::INT64: {
+            std::int64_t n = e.get_int64().value_unsafe();
+            return n >= 0 ? json(static_cast<std::uint64_t>(n)) : json(n);
+        }
+        case element_type::UINT64:
+            return e.get_uint64().value_unsafe();
+        case element_type::DOUBLE:
+            return e.get_double().value_unsafe();
+        case element_type::STRING:
+            return std::string(e.get_string().value_unsafe());
+        case element_type::BOOL:
+            return e.get_bool().value_unsafe();
+        case element_type::NULL_VALUE:
+            break;
+    }
+    return nullptr;
+}
+
+Result<simdjson::dom::element> parse_dom(std::string_view text) {
+    // simdjson first: it reads a line several times faster than nlohmann's lexer,
+    // and it checks the nesting as it goes.
+    auto& parser = thread_parser();
+    simdjson::dom::element root;
+    auto error = parser.parse(text.data(), text.size()).get(root);
+    if (!error) {
+        return root;
+    }
+    auto value = parse_refused(text, error);
+    if (!value) {
+        return value.error();
+    }
+    // nlohmann accepted it: written out again, its big integers are doubles that
+    // simdjson takes. The tree holds copies of its strings, so the text may go.
+    std::string again = json_text(*value);
+    if (parser.parse(again).get(root)) {
+        return bad_request("invalid JSON");
+    }
+    return root;
+}
+
+Result<json> parse_json(std::string_view text) {
+    auto root = parse_dom(text);
+    if (!root) {
+        return root.error();
+    }
+    return to_json(*root);
 }
 
 }  // namespace taskpool::proto

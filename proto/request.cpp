@@ -2,35 +2,38 @@
 
 #include <limits>
 
-#include "json_fields.hpp"
-#include "json_parse.hpp"
+#include "json_dom.hpp"
+#include "json_writer.hpp"
 
 namespace taskpool::proto {
 namespace {
 
 using nlohmann::json;
+/// Requests are read in simdjson's tree, in place: only args, items and values
+/// become nlohmann trees, the form jobs and the store keep.
+using DomReader = BasicFieldReader<DomView>;
 
 constexpr double max_seconds = 366.0 * 24 * 3600;
 constexpr int max_retries = 1000;
 
-Result<RequestBody> finish(FieldReader& r, RequestBody body) {
+Result<RequestBody> finish(DomReader& r, RequestBody body) {
     if (auto done = r.finish(); !done) {
         return done.error();
     }
     return body;
 }
 
-void read_callback(FieldReader& r, const json& doc, std::optional<CallbackSpec>& out) {
-    auto it = doc.find("callback");
-    r.skip("callback");
-    if (it == doc.end()) {
+void read_callback(DomReader& r, std::optional<CallbackSpec>& out) {
+    auto value = r.find("callback");
+    if (!value) {
         return;
     }
-    if (!it->is_object()) {
+    simdjson::dom::object object;
+    if (value->get(object)) {
         r.fail("callback", "must be an object with a url");
         return;
     }
-    FieldReader cr(*it, "callback.");
+    DomReader cr(object, "callback.");
     CallbackSpec spec;
     cr.text("url", spec.url);
     auto scheme_end = spec.url.find("://");
@@ -56,7 +59,7 @@ void read_callback(FieldReader& r, const json& doc, std::optional<CallbackSpec>&
     out = std::move(spec);
 }
 
-void read_options(FieldReader& r, const json& doc, SubmitOptions& o) {
+void read_options(DomReader& r, SubmitOptions& o) {
     std::optional<std::size_t> pool;
     r.choice("pool", pool, {"thread", "process"});
     if (pool) {
@@ -77,22 +80,19 @@ void read_options(FieldReader& r, const json& doc, SubmitOptions& o) {
     flag.reset();
     r.boolean("bind", flag);
     o.bind = flag.value_or(false);
-    read_callback(r, doc, o.callback);
+    read_callback(r, o.callback);
 }
 
-Result<RequestBody> decode_submit(FieldReader& r, json& doc) {
+Result<RequestBody> decode_submit(DomReader& r) {
     SubmitRequest req;
     r.text("task", req.task);
     r.text("key", req.key);
-    read_options(r, doc, req.options);
-    r.skip("args");
-    if (auto it = doc.find("args"); it != doc.end()) {
-        req.args = std::move(*it);
-    }
+    read_options(r, req.options);
+    r.any("args", req.args);
     return finish(r, std::move(req));
 }
 
-void read_kv_key(FieldReader& r, std::string& key) {
+void read_kv_key(DomReader& r, std::string& key) {
     r.text("key", key);
     if (key.empty()) {
         r.fail("key", "must not be empty");
@@ -102,17 +102,15 @@ void read_kv_key(FieldReader& r, std::string& key) {
 }
 
 /// A JSON value that must be present, null included.
-void read_present(FieldReader& r, json& doc, std::string_view name, json& out) {
-    r.skip(name);
-    auto it = doc.find(name);
-    if (it == doc.end()) {
-        r.fail(name, "is required (null is allowed)");
+void read_present(DomReader& r, std::string_view name, json& out) {
+    if (auto value = r.find(name)) {
+        out = to_json(*value);
     } else {
-        out = std::move(*it);
+        r.fail(name, "is required (null is allowed)");
     }
 }
 
-Result<RequestBody> decode_kv(std::string_view op, FieldReader& r, json& doc) {
+Result<RequestBody> decode_kv(std::string_view op, DomReader& r) {
     if (op == KvGetRequest::op) {
         KvGetRequest req;
         read_kv_key(r, req.key);
@@ -121,7 +119,7 @@ Result<RequestBody> decode_kv(std::string_view op, FieldReader& r, json& doc) {
     if (op == KvSetRequest::op) {
         KvSetRequest req;
         read_kv_key(r, req.key);
-        read_present(r, doc, "value", req.value);
+        read_present(r, "value", req.value);
         return finish(r, std::move(req));
     }
     if (op == KvDelRequest::op) {
@@ -141,32 +139,35 @@ Result<RequestBody> decode_kv(std::string_view op, FieldReader& r, json& doc) {
     if (op == KvCasRequest::op) {
         KvCasRequest req;
         read_kv_key(r, req.key);
-        read_present(r, doc, "expect", req.expect);
-        read_present(r, doc, "value", req.value);
+        read_present(r, "expect", req.expect);
+        read_present(r, "value", req.value);
         return finish(r, std::move(req));
     }
     return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
 }
 
-Result<RequestBody> decode_map(FieldReader& r, json& doc) {
+Result<RequestBody> decode_map(DomReader& r) {
     MapRequest req;
     r.text("task", req.task);
-    read_options(r, doc, req.options);
-    r.skip("items");
-    auto it = doc.find("items");
-    if (it == doc.end()) {
+    read_options(r, req.options);
+    auto value = r.find("items");
+    simdjson::dom::array items;
+    if (!value) {
         r.fail("items", "is required: an array with the args of each job");
-    } else if (!it->is_array() || it->empty()) {
+    } else if (value->get(items) || items.size() == 0) {
         r.fail("items", "must be a non-empty array with the args of each job");
-    } else if (it->size() > MapRequest::max_items) {
+    } else if (items.size() > MapRequest::max_items) {
         r.fail("items", "must have at most " + std::to_string(MapRequest::max_items) + " items");
     } else {
-        req.items = std::move(it->get_ref<json::array_t&>());
+        req.items.reserve(items.size());
+        for (auto item : items) {
+            req.items.push_back(to_json(item));
+        }
     }
     return finish(r, std::move(req));
 }
 
-Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) {
+Result<RequestBody> decode_body(std::string_view op, DomReader& r) {
     if (op == HelloRequest::op) {
         HelloRequest req;
         r.text("token", req.token);
@@ -177,10 +178,10 @@ Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) 
         return finish(r, PingRequest{});
     }
     if (op == SubmitRequest::op) {
-        return decode_submit(r, doc);
+        return decode_submit(r);
     }
     if (op == MapRequest::op) {
-        return decode_map(r, doc);
+        return decode_map(r);
     }
     if (op == GetRequest::op) {
         GetRequest req;
@@ -242,7 +243,7 @@ Result<RequestBody> decode_body(std::string_view op, FieldReader& r, json& doc) 
         return finish(r, req);
     }
     if (op.starts_with("kv.")) {
-        return decode_kv(op, r, doc);
+        return decode_kv(op, r);
     }
     return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
 }
@@ -355,34 +356,35 @@ struct BodyEncoder {
 
 }  // namespace
 
-DecodedRequest decode_request(json& doc) {
-    if (!doc.is_object()) {
+DecodedRequest decode_request_line(std::string_view line) {
+    auto root = parse_dom(line);
+    if (!root) {
+        return {json(nullptr), root.error()};
+    }
+    simdjson::dom::object doc;
+    if (root->get(doc)) {
         return {json(nullptr), bad_request("a request must be a JSON object")};
     }
     RequestId id;
-    if (auto it = doc.find("id"); it != doc.end()) {
-        if (!it->is_string() && !it->is_number_integer()) {
+    if (auto value = DomView::find(doc, "id")) {
+        if (!value->is_string() && !value->is_int64() && !value->is_uint64()) {
             return {json(nullptr), bad_request("field 'id' must be a string or an integer")};
         }
-        id = *it;
+        id = to_json(*value);
     }
-    auto op = doc.find("op");
-    if (op == doc.end() || !op->is_string()) {
+    auto op = DomView::find(doc, "op");
+    auto name = op ? DomView::text(*op) : std::nullopt;
+    if (!name) {
         return {id, bad_request("field 'op' is required and must be a string")};
     }
-    FieldReader reader(doc);
+    DomReader reader(doc);
     reader.skip("op");
     reader.skip("id");
-    std::string name = op->get<std::string>();
-    return {id, decode_body(name, reader, doc)};
+    return {id, decode_body(*name, reader)};
 }
 
-DecodedRequest decode_request_line(std::string_view line) {
-    auto doc = parse_json(line);
-    if (!doc) {
-        return {json(nullptr), doc.error()};
-    }
-    return decode_request(*doc);
+DecodedRequest decode_request(const json& doc) {
+    return decode_request_line(json_text(doc));
 }
 
 std::string encode_request(const Request& request) {

@@ -166,11 +166,11 @@ struct DecodedRequest {
     Result<RequestBody> body;
 };
 
-/// Decodes one parsed line. Moves the large parts (args) out of `doc`.
-DecodedRequest decode_request(nlohmann::json& doc);
-
 /// Parses and decodes one line: invalid JSON or a non-object gets bad_request, id null.
 DecodedRequest decode_request_line(std::string_view line);
+
+/// Decodes a request built as a tree (an HTTP call), as the line it would be.
+DecodedRequest decode_request(const nlohmann::json& doc);
 
 /// Renders a request as one line, LF included (for clients).
 std::string encode_request(const Request& request);

@@ -117,3 +117,69 @@ TEST_CASE("proto.request.encode_then_decode_round_trips") {
     CHECK(s.options.wait == 2.5);
     CHECK(s.options.notify);
 }
+
+TEST_CASE("proto.request.a_repeated_field_keeps_its_last_value") {
+    auto d =
+        decode(R"({"op":"ping","id":1,"op":"submit","task":"nope","args":{"a":1},"task":"echo",)"
+               R"("args":{"b":2},"id":"last"})");
+    REQUIRE(d.body.ok());
+    CHECK(d.id == json("last"));
+    auto& s = std::get<SubmitRequest>(d.body.value());
+    CHECK(s.task == "echo");
+    CHECK(s.args == json{{"b", 2}});
+}
+
+TEST_CASE("proto.request.values_become_the_trees_a_json_parser_builds") {
+    auto d = decode(R"({"op":"map","task":"echo","items":[{"n":123456789012345678901234567890},)"
+                    R"(-1,18446744073709551615,[true,null,"s"],{"k":{"k":2.5}}]})");
+    REQUIRE(d.body.ok());
+    auto& m = std::get<MapRequest>(d.body.value());
+    REQUIRE(m.items.size() == 5);
+    // Past 64 bits an integer becomes the nearest double, as nlohmann reads it.
+    CHECK(m.items[0]["n"].is_number_float());
+    CHECK(m.items[0]["n"].get<double>() == doctest::Approx(1.2345678901234568e29));
+    CHECK(m.items[1] == json(-1));
+    CHECK(m.items[2].is_number_unsigned());
+    CHECK(m.items[2].get<std::uint64_t>() == 18446744073709551615ULL);
+    CHECK(m.items[3] == json::parse(R"([true,null,"s"])"));
+    CHECK(m.items[4] == json::parse(R"({"k":{"k":2.5}})"));
+
+    auto cas = decode(R"({"op":"kv.cas","key":"k","expect":null,"value":{"a":[1]}})");
+    REQUIRE(cas.body.ok());
+    auto& c = std::get<KvCasRequest>(cas.body.value());
+    CHECK(c.expect.is_null());
+    CHECK(c.value == json::parse(R"({"a":[1]})"));
+    CHECK(error_of(R"({"op":"kv.set","key":"k"})") ==
+          "field 'value' is required (null is allowed)");
+}
+
+TEST_CASE("proto.request.numbers_are_checked_by_value_not_by_spelling") {
+    auto whole = decode(R"({"op":"list","limit":3.0})");
+    REQUIRE(whole.body.ok());
+    CHECK(std::get<ListRequest>(whole.body.value()).limit == 3);
+    auto big = decode(R"({"op":"kv.incr","key":"k","by":-9223372036854775808})");
+    REQUIRE(big.body.ok());
+    CHECK(std::get<KvIncrRequest>(big.body.value()).by == INT64_MIN);
+    for (const char* by : {"9223372036854775808", "18446744073709551615", "1e19", "0.5", "\"1\""}) {
+        CHECK_MESSAGE(error_of(std::string(R"({"op":"kv.incr","key":"k","by":)") + by + "}")
+                              .find("field 'by' must be an integer") == 0,
+                      by);
+    }
+    auto id = decode(R"({"op":"ping","id":18446744073709551615})");
+    CHECK(id.id == json(18446744073709551615ULL));
+}
+
+TEST_CASE("proto.request.nested_parts_are_checked_where_they_are") {
+    CHECK(error_of(R"({"op":"submit","task":"x","callback":"http://x"})") ==
+          "field 'callback' must be an object with a url");
+    CHECK(error_of(R"({"op":"submit","task":"x","callback":{"url":"http://x","v":1}})") ==
+          "field 'callback' is invalid: unknown field 'callback.v'");
+    CHECK(error_of(R"({"op":"map","task":"x","items":{}})") ==
+          "field 'items' must be a non-empty array with the args of each job");
+    CHECK(error_of(R"({"op":"map","task":"x","items":[]})") ==
+          "field 'items' must be a non-empty array with the args of each job");
+    CHECK(error_of(R"({"op":"subscribe","jobs":["a",1]})") ==
+          "field 'jobs' must be an array of strings");
+    // Of several unknown fields, the first in the line is named.
+    CHECK(error_of(R"({"op":"ping","zeta":1,"alpha":2})") == "unknown field 'zeta'");
+}
