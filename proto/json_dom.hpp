@@ -22,25 +22,12 @@ struct DomView {
     using Object = simdjson::dom::object;
     using Value = simdjson::dom::element;
 
-    /// Of a repeated key the last value counts, as in nlohmann's tree.
-    static std::optional<Value> find(Object object, std::string_view name) {
-        std::optional<Value> found;
+    static std::size_t size(Object object) { return object.size(); }
+    template <class Visit>
+    static void for_each_field(Object object, Visit&& visit) {
         for (auto field : object) {
-            if (field.key == name) {
-                found = field.value;
-            }
+            visit(field.key, field.value);
         }
-        return found;
-    }
-    /// The first key `known` does not accept, in the order of the text.
-    template <class Known>
-    static std::optional<std::string> unknown_key(Object object, Known&& known) {
-        for (auto field : object) {
-            if (!known(field.key)) {
-                return std::string(field.key);
-            }
-        }
-        return std::nullopt;
     }
     static std::optional<std::string_view> text(Value v) {
         std::string_view s;

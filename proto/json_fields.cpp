@@ -43,18 +43,26 @@ std::optional<std::int64_t> as_int64(const JsonNumber& n) {
 }  // namespace
 
 template <class View>
-BasicFieldReader<View>::BasicFieldReader(Object object, std::string path)
-    : object_(object), path_(std::move(path)) {
-    seen_.reserve(32);  // more than any request reads: one allocation, not one per doubling
+BasicFieldReader<View>::BasicFieldReader(Object object, std::string path) : path_(std::move(path)) {
+    fields_.reserve(View::size(object));
+    View::for_each_field(object, [this](std::string_view key, Value value) {
+        fields_.push_back({key, value});
+    });
 }
 
 template <class View>
 auto BasicFieldReader<View>::find(std::string_view name) -> std::optional<Value> {
-    seen_.push_back(name);
     if (error_) {
         return std::nullopt;
     }
-    return View::find(object_, name);
+    std::optional<Value> found;
+    for (auto& field : fields_) {
+        if (field.key == name) {
+            field.known = true;
+            found = field.value;
+        }
+    }
+    return found;
 }
 
 template <class View>
@@ -194,19 +202,12 @@ Result<void> BasicFieldReader<View>::finish() {
     if (error_) {
         return *error_;
     }
-    auto unknown = View::unknown_key(object_, [this](std::string_view key) {
-        return std::find(seen_.begin(), seen_.end(), key) != seen_.end();
-    });
-    if (unknown) {
-        return bad_request("unknown field '" + path_ + *unknown + "'");
+    auto unknown =
+        std::find_if(fields_.begin(), fields_.end(), [](const auto& f) { return !f.known; });
+    if (unknown != fields_.end()) {
+        return bad_request("unknown field '" + path_ + std::string(unknown->key) + "'");
     }
     return {};
-}
-
-auto TreeView::find(Object object, std::string_view name) -> std::optional<Value> {
-    const auto& o = object.get();
-    auto it = o.find(name);
-    return it == o.end() ? std::nullopt : std::optional<Value>(&*it);
 }
 
 std::optional<std::string_view> TreeView::text(Value v) {

@@ -50,19 +50,25 @@ public:
     void wait_seconds(std::string_view name, std::optional<double>& out);
 
     /// The value of `name` as it is, for a decoder that reads it itself; none when
-    /// absent or once an error is recorded. Marks the field as known.
+    /// absent or once an error is recorded. Marks the field as known; of a repeated
+    /// key the last value counts.
     std::optional<Value> find(std::string_view name);
-    /// Marks a field as known without reading it (for example `op`).
-    void skip(std::string_view name) { (void)find(name); }
     /// Records an error about `name` if none was recorded yet.
     void fail(std::string_view name, std::string_view what);
 
     Result<void> finish();
 
 private:
-    Object object_;
+    /// The object's fields in its order, listed once: each read scans a handful of
+    /// keys instead of walking the document again.
+    struct Field {
+        std::string_view key;
+        Value value;
+        bool known = false;
+    };
+
+    std::vector<Field> fields_;
     std::string path_;
-    std::vector<std::string_view> seen_;
     std::optional<Error> error_;
 };
 
@@ -71,17 +77,12 @@ struct TreeView {
     using Object = std::reference_wrapper<const nlohmann::json>;
     using Value = const nlohmann::json*;
 
-    /// Of a repeated key nlohmann keeps the last value, as the protocol asks.
-    static std::optional<Value> find(Object object, std::string_view name);
-    /// The first key `known` does not accept.
-    template <class Known>
-    static std::optional<std::string> unknown_key(Object object, Known&& known) {
-        for (const auto& [key, value] : object.get().items()) {
-            if (!known(key)) {
-                return key;
-            }
+    static std::size_t size(Object object) { return object.get().size(); }
+    template <class Visit>
+    static void for_each_field(Object object, Visit&& visit) {
+        for (const auto& [key, value] : object.get().get_ref<const nlohmann::json::object_t&>()) {
+            visit(std::string_view(key), &value);
         }
-        return std::nullopt;
     }
     static std::optional<std::string_view> text(Value v);
     static std::optional<bool> boolean(Value v);

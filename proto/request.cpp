@@ -365,21 +365,19 @@ DecodedRequest decode_request_line(std::string_view line) {
     if (root->get(doc)) {
         return {json(nullptr), bad_request("a request must be a JSON object")};
     }
+    DomReader reader(doc);
     RequestId id;
-    if (auto value = DomView::find(doc, "id")) {
+    if (auto value = reader.find("id")) {
         if (!value->is_string() && !value->is_int64() && !value->is_uint64()) {
             return {json(nullptr), bad_request("field 'id' must be a string or an integer")};
         }
         id = to_json(*value);
     }
-    auto op = DomView::find(doc, "op");
+    auto op = reader.find("op");
     auto name = op ? DomView::text(*op) : std::nullopt;
     if (!name) {
         return {id, bad_request("field 'op' is required and must be a string")};
     }
-    DomReader reader(doc);
-    reader.skip("op");
-    reader.skip("id");
     return {id, decode_body(*name, reader)};
 }
 
