@@ -18,6 +18,7 @@ Result<simdjson::dom::element> parse_dom(std::string_view text);
 /// are unsigned, and of a repeated key the last value counts.
 nlohmann::json to_json(simdjson::dom::element e);
 
+/// simdjson's tree, read where it is.
 struct DomView {
     using Object = simdjson::dom::object;
     using Value = simdjson::dom::element;
