@@ -77,11 +77,16 @@ struct TreeView {
     using Object = std::reference_wrapper<const nlohmann::json>;
     using Value = const nlohmann::json*;
 
-    static std::size_t size(Object object) { return object.get().size(); }
+    /// A value that is not an object has no fields: callers check the type first.
+    static std::size_t size(Object object) {
+        return object.get().is_object() ? object.get().size() : 0;
+    }
     template <class Visit>
     static void for_each_field(Object object, Visit&& visit) {
-        for (const auto& [key, value] : object.get().get_ref<const nlohmann::json::object_t&>()) {
-            visit(std::string_view(key), &value);
+        if (const auto* fields = object.get().get_ptr<const nlohmann::json::object_t*>()) {
+            for (const auto& [key, value] : *fields) {
+                visit(std::string_view(key), &value);
+            }
         }
     }
     static std::optional<std::string_view> text(Value v);
