@@ -31,7 +31,7 @@ void ThreadPool::add_slot() {
     slot->index = next_index_++;
     Slot& s = *slot;
     slots_.push_back(std::move(slot));
-    s.thread = std::jthread([this, &s](const std::stop_token& exit) { work(s, exit); });
+    s.thread = std::jthread([this, &s] { work(s); });
 }
 
 void ThreadPool::resize(std::size_t target) {
@@ -113,13 +113,12 @@ void ThreadPool::shutdown() {
     {
         std::lock_guard lock(mutex_);
         queue_.clear();
+        exiting_ = true;
         for (auto& s : slots_) {
             s->stop.request_stop();
         }
     }
-    for (auto& s : slots_) {
-        s->thread.request_stop();
-    }
+    wake_.notify_all();
     for (auto& s : slots_) {
         if (s->thread.joinable()) {
             s->thread.join();
@@ -154,15 +153,15 @@ void ThreadPool::read_reports() {
     reading_.clear();
 }
 
-void ThreadPool::work(Slot& s, const std::stop_token& exit) {
+void ThreadPool::work(Slot& s) {
     std::unique_lock lock(mutex_);
     for (;;) {
-        if (queue_.empty() && retire_wanted_ == 0) {
+        if (queue_.empty() && retire_wanted_ == 0 && !exiting_) {
             ++waiting_;
-            wake_.wait(lock, exit, [&] { return !queue_.empty() || retire_wanted_ > 0; });
+            wake_.wait(lock, [&] { return !queue_.empty() || retire_wanted_ > 0 || exiting_; });
             --waiting_;
         }
-        if (exit.stop_requested()) {
+        if (exiting_) {
             return;
         }
         if (retire_wanted_ > 0) {

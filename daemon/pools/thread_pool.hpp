@@ -76,7 +76,7 @@ private:
     };
     using Report = std::variant<Began, Ended, Retired>;
 
-    void work(Slot& slot, const std::stop_token& exit);
+    void work(Slot& slot);
     /// Adds a report (under mutex_); true when the io thread must be asked to read them.
     template <class R>
     bool report(R&& r) {
@@ -99,13 +99,16 @@ private:
     std::vector<Report> reading_;
 
     std::mutex mutex_;
-    std::condition_variable_any wake_;
+    // Not condition_variable_any: libstdc++'s signals under a mutex of its own, so
+    // a thread it wakes blocks at once on that mutex and needs a second wake-up.
+    std::condition_variable wake_;
     std::deque<Handed> queue_;
     std::vector<Report> reports_;
     bool reports_posted_ = false;
     std::size_t waiting_ = 0;        // threads waiting for a run
     std::size_t staying_ = 0;        // threads that have not decided to leave
     std::size_t retire_wanted_ = 0;  // of those, how many are to leave
+    bool exiting_ = false;           // shutdown: every thread leaves
 };
 
 }  // namespace taskpool::daemon::pools
