@@ -105,6 +105,25 @@ TEST_CASE("http.every_route_with_curl" * doctest::timeout(60)) {
     }
 }
 
+TEST_CASE("http.a_body_is_decoded_as_the_line_it_would_be" * doctest::timeout(30)) {
+    DaemonProcess d;
+    // Of a repeated key the last counts; an integer past 64 bits becomes a double;
+    // `wait` comes from the query.
+    auto submitted = curl(d, {"-XPOST", "-d",
+                              R"({"task":"nope","args":{"n":123456789012345678901234567890},)"
+                              R"("task":"echo"})",
+                              "/v1/jobs?wait=10"});
+    CHECK(submitted.status == 200);
+    auto job = body_json(submitted)["job"];
+    CHECK(job["state"] == "succeeded");
+    CHECK(job["result"]["n"].is_number_float());
+    CHECK(job["result"]["n"].get<double>() == doctest::Approx(1.2345678901234568e29));
+
+    auto unknown = curl(d, {"-XPOST", "-d", R"({"task":"echo","colour":"red"})", "/v1/jobs"});
+    CHECK(unknown.status == 400);
+    CHECK(body_json(unknown)["error"]["message"] == "unknown field 'colour'");
+}
+
 TEST_CASE("http.error_statuses_with_curl" * doctest::timeout(60)) {
     DaemonProcess d({.config = {{"thread_pool", {{"size", 1}}},
                                 {"queue", {{"max_size", 1}}},
