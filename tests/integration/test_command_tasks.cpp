@@ -22,6 +22,13 @@ namespace {
 
 const char* const pools[] = {"thread", "process"};
 
+/// A sleep's argument that no other test process uses: ctest may run these tests
+/// and their journal: twins at once, and each looks for its own commands by their
+/// command line.
+std::string own_seconds(int whole) {
+    return std::to_string(whole) + "." + std::to_string(::getpid());
+}
+
 /// The same command as two tasks, NAME_thread and NAME_process.
 void on_both_pools(json& tasks, const std::string& name, json spec) {
     for (const char* pool : pools) {
@@ -47,8 +54,10 @@ json command_config() {
                      "head -c 3000000 /dev/zero | tr '\\0' e >&2; echo end >&2"}},
                    {"max_output_bytes", 4096}});
     on_both_pools(tasks, "latin1", {{"command", {"printf", "caf\\351 ok"}}});
-    on_both_pools(tasks, "background",
-                  {{"command", {"sh", "-c", "sleep 97.31 & sleep 97.31"}}, {"timeout_s", 1}});
+    on_both_pools(
+        tasks, "background",
+        {{"command", {"sh", "-c", "sleep " + own_seconds(97) + " & sleep " + own_seconds(97)}},
+         {"timeout_s", 1}});
     on_both_pools(tasks, "long", {{"command", {"sleep", "{s}"}}});
     tasks["stdin_args"] = {{"command", {"cat"}}, {"stdin", "args"}, {"output", "json"}};
     tasks["stdin_field"] = {{"command", {"tr", "a-z", "A-Z"}}, {"stdin", "{text}"}};
@@ -192,7 +201,7 @@ TEST_CASE("command.timeout_kills_the_whole_group" * doctest::timeout(30)) {
         CHECK(job["state"] == "failed");
         CHECK(job["error"]["code"] == "timeout");
         // Both sleeps, the one in the background included.
-        CHECK(wait_for([] { return running({"sleep", "97.31"}).empty(); }, 2s));
+        CHECK(wait_for([] { return running({"sleep", own_seconds(97)}).empty(); }, 2s));
     }
 }
 
@@ -203,11 +212,11 @@ TEST_CASE("command.cancel_kills_the_whole_group" * doctest::timeout(30)) {
         CAPTURE(pool);
         auto id = c.request({{"op", "submit"},
                              {"task", std::string("long_") + pool},
-                             {"args", {{"s", "96.17"}}}})["job"]["id"];
-        REQUIRE(wait_for([] { return running({"sleep", "96.17"}).size() == 1; }));
+                             {"args", {{"s", own_seconds(96)}}}})["job"]["id"];
+        REQUIRE(wait_for([] { return running({"sleep", own_seconds(96)}).size() == 1; }));
         auto started = std::chrono::steady_clock::now();
         CHECK(c.request({{"op", "cancel"}, {"job", id}})["ok"] == true);
-        CHECK(wait_for([] { return running({"sleep", "96.17"}).empty(); }, 2s));
+        CHECK(wait_for([] { return running({"sleep", own_seconds(96)}).empty(); }, 2s));
         CHECK(std::chrono::steady_clock::now() - started < 2s);
         auto job = c.request({{"op", "get"}, {"job", id}})["job"];
         CHECK(job["state"] == "cancelled");
@@ -221,13 +230,14 @@ TEST_CASE("command.kill_9_of_the_daemon_leaves_no_command_behind" * doctest::tim
     DaemonProcess d({.config = command_config(), .expect_errors = true});
     LineClient c(d.port());
     for (const char* pool : pools) {
-        c.request(
-            {{"op", "submit"}, {"task", std::string("long_") + pool}, {"args", {{"s", "95.23"}}}});
+        c.request({{"op", "submit"},
+                   {"task", std::string("long_") + pool},
+                   {"args", {{"s", own_seconds(95)}}}});
     }
-    REQUIRE(wait_for([] { return running({"sleep", "95.23"}).size() == 2; }));
+    REQUIRE(wait_for([] { return running({"sleep", own_seconds(95)}).size() == 2; }));
     d.signal(SIGKILL);
     d.wait_exit(5s);
-    CHECK(wait_for([] { return running({"sleep", "95.23"}).empty(); }, 2s));
+    CHECK(wait_for([] { return running({"sleep", own_seconds(95)}).empty(); }, 2s));
 }
 
 TEST_CASE("command.stdin_and_json_output" * doctest::timeout(30)) {

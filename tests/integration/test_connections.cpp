@@ -127,7 +127,7 @@ TEST_CASE("connections.a_subscriber_that_never_reads_while_20000_jobs_run" *
                       << " ms; RSS " << rss_before / 1048576 << " MB before, " << rss_peak / 1048576
                       << " MB at most");
     CHECK(median < 50);
-    CHECK(pings_ms.back() < 2000);
+    CHECK(pings_ms.back() < 2000 * instrumented_slowdown);
     // The deaf subscriber's backlog is bounded by limits.max_output_buffer_bytes
     // (8 MiB, dropped past twice that); the rest is 20,000 retained jobs.
     if (!memory_is_instrumented) {

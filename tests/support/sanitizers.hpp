@@ -11,4 +11,8 @@ inline constexpr bool memory_is_instrumented = true;
 inline constexpr bool memory_is_instrumented = false;
 #endif
 
+/// How much longer a liveness bound may be in such a build: ThreadSanitizer runs
+/// the daemon several times slower, and a big reply takes seconds to render.
+inline constexpr int instrumented_slowdown = memory_is_instrumented ? 5 : 1;
+
 }  // namespace taskpool::test
