@@ -4,15 +4,12 @@ namespace taskpool::daemon::ops {
 
 void handle(proto::GetRequest req, Call& call) {
     auto& scheduler = call.services.scheduler;
-    const proto::Job* job = scheduler.find(req.job);
-    if (job == nullptr) {
+    if (scheduler.find(req.job) == nullptr) {
         call.reply.error({proto::ErrorCode::no_such_job, "no job '" + req.job + "'"});
-    } else if (req.wait) {
-        scheduler.wait(req.job, *req.wait,
-                       [reply = call.reply](const proto::Job& done) { reply.job(done); });
-    } else {
-        call.reply.job(*job);
+        return;
     }
+    scheduler.wait(req.job, req.wait.value_or(0),
+                   [reply = call.reply](const proto::Job& done) { reply.job(done); });
 }
 
 }  // namespace taskpool::daemon::ops

@@ -338,6 +338,12 @@ const Job* Scheduler::find(std::string_view id) {
 
 void Scheduler::wait(std::string_view id, double seconds, std::function<void(const Job&)> done) {
     JobRecord* r = table_.find(id);
+    if (proto::is_final(r->job.state) && unannounced_ > 0) {
+        // It may have ended a moment ago, its end not yet committed: answered after
+        // the commit (and after its own announcement, which waits for the same one).
+        when_durable([job = r->job, done = std::move(done)] { done(job); });
+        return;
+    }
     if (proto::is_final(r->job.state) || seconds <= 0) {
         done(r->job);
         return;

@@ -118,8 +118,9 @@ public:
     void submit_map(MapSpec spec, double block_s, MapDone done);
 
     const proto::Job* find(std::string_view id);
-    /// Calls `done` once the job is final, or after `seconds` (infinity: no limit)
-    /// with the job as it is then. The job must exist.
+    /// Calls `done` once the job is final and its end in the journal, or after
+    /// `seconds` (0: none; infinity: no limit) with the job as it is then. The
+    /// job must exist.
     void wait(std::string_view id, double seconds, std::function<void(const proto::Job&)> done);
     /// Cancels a queued or running job: no_such_job, not_cancellable.
     proto::Result<const proto::Job*> cancel(std::string_view id);

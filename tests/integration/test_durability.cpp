@@ -261,6 +261,29 @@ TEST_CASE("durability.finished_jobs_come_back_exactly_as_they_were" * doctest::t
     CHECK(crashed == 8);
 }
 
+TEST_CASE("durability.a_job_seen_finished_is_finished_after_kill_9" * doctest::timeout(60)) {
+    // A job ends in memory a moment before its end is committed; a `get` in that
+    // moment must not report an end that a kill -9 then takes back. With sync full
+    // the moment lasts an fsync, so polling as fast as replies come would see it.
+    Journaled j(json{{"store", {{"sync", "full"}}}});
+    for (int round = 0; round < 10; ++round) {
+        j.start();
+        json seen;
+        {
+            LineClient c(j.daemon().port());
+            auto job = submit(c, {{"task", "echo"}, {"args", round}});
+            do {  // no pause between polls: the moment is short
+                seen = get(c, job["id"])["job"];
+            } while (seen["state"] != "succeeded");
+        }
+        j.kill_9();
+        j.start();
+        LineClient c(j.daemon().port());
+        CHECK(get(c, seen["id"])["job"] == seen);
+        j.kill_9();
+    }
+}
+
 TEST_CASE("durability.twenty_kill_9s_while_a_client_pipelines" * doctest::timeout(120)) {
     Journaled j(json{{"thread_pool", {{"size", 2}}}, {"process_pool", {{"size", 1}}}});
     std::mt19937 rng(std::random_device{}());
