@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/io_thread_signals.hpp"
 #include "proto/reply.hpp"
 
 namespace taskpool::daemon::events {
@@ -68,7 +69,10 @@ struct Webhooks::Delivery {
 Webhooks::Webhooks(WebhookSettings settings) : settings_(std::move(settings)) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     multi_ = curl_multi_init();
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        leave_signals_to_the_io_thread();  // and so curl's resolver threads
+        run();
+    });
 }
 
 Webhooks::~Webhooks() {

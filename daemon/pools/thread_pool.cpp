@@ -6,6 +6,8 @@
 
 #include <asio/post.hpp>
 
+#include "daemon/io_thread_signals.hpp"
+
 namespace taskpool::daemon::pools {
 namespace {
 
@@ -31,7 +33,10 @@ void ThreadPool::add_slot() {
     slot->index = next_index_++;
     Slot& s = *slot;
     slots_.push_back(std::move(slot));
-    s.thread = std::jthread([this, &s] { work(s); });
+    s.thread = std::jthread([this, &s] {
+        leave_signals_to_the_io_thread();
+        work(s);
+    });
 }
 
 void ThreadPool::resize(std::size_t target) {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
 
+#include "daemon/io_thread_signals.hpp"
 #include "proto/json_writer.hpp"
 #include "sqlite.hpp"
 
@@ -360,7 +361,10 @@ Restored Journal::restore() {
 }
 
 void Journal::start() {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        leave_signals_to_the_io_thread();
+        run();
+    });
 }
 
 void Journal::append(Write write) {

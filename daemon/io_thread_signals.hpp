@@ -1,0 +1,15 @@
+#pragma once
+
+namespace taskpool::daemon {
+
+/// Blocks, in the calling thread, the signals the io thread handles through
+/// asio::signal_set (SIGTERM and SIGINT to stop, SIGCHLD to reap). Every other
+/// thread of the daemon calls it first thing, so that the kernel hands those
+/// signals to the io thread. Caught elsewhere, a signal would only reach the io
+/// thread through the handler asio installs; under ThreadSanitizer, which runs a
+/// handler only when the catching thread next enters a blocking call it knows, it
+/// could wait as long as that thread sleeps. Children the daemon starts set their
+/// own mask.
+void leave_signals_to_the_io_thread();
+
+}  // namespace taskpool::daemon
