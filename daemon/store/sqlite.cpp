@@ -103,8 +103,7 @@ Database::Database(const std::string& path, bool create) {
     // Before SQLite starts: its count of memory in use takes a global mutex on every
     // allocation and free, a few a statement, and nothing here reads it. (Refused,
     // harmlessly, if the process has used SQLite before.)
-    static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    (void)memstatus_off;
+    [[maybe_unused]] static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {

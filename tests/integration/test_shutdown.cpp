@@ -5,6 +5,8 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -146,4 +148,35 @@ TEST_CASE("shutdown.tells_the_service_manager_ready_and_stopping" * doctest::tim
     CHECK(notify.receive() == std::optional<std::string>("STOPPING=1"));
     CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
     CHECK_FALSE(notify.receive(200).has_value());  // told once
+}
+
+TEST_CASE("shutdown.only_the_io_thread_takes_the_stop_and_child_signals" * doctest::timeout(30)) {
+    // The kernel gives a process's signal to any thread not blocking it; the
+    // daemon handles these on its io thread (the one whose id is the pid).
+    DaemonProcess d({.config = {{"thread_pool", {{"size", 3}}}}});
+    auto blocked = [](const std::filesystem::path& task) {
+        std::ifstream status(task / "status");
+        std::string line;
+        while (std::getline(status, line)) {
+            if (line.rfind("SigBlk:", 0) == 0) {
+                return std::stoull(line.substr(7), nullptr, 16);
+            }
+        }
+        FAIL("no SigBlk in " << task);
+        return 0ULL;
+    };
+    const unsigned long long handled =
+        (1ULL << (SIGTERM - 1)) | (1ULL << (SIGINT - 1)) | (1ULL << (SIGCHLD - 1));
+    int helpers = 0;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/task")) {
+        CAPTURE(task.path());
+        if (task.path().filename() == std::to_string(d.pid())) {
+            CHECK((blocked(task.path()) & handled) == 0);
+        } else {
+            CHECK((blocked(task.path()) & handled) == handled);
+            ++helpers;
+        }
+    }
+    CHECK(helpers >= 4);  // three task threads and the webhook sender, at least
 }
