@@ -8,6 +8,6 @@ namespace taskpool::proto {
 inline constexpr int protocol_version = 1;
 
 /// Version of the product; CMake reads it from this line.
-inline constexpr std::string_view product_version = "0.1.0";
+inline constexpr std::string_view product_version = "0.2.0";
 
 }  // namespace taskpool::proto

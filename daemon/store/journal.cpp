@@ -21,7 +21,7 @@ using nlohmann::json;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;
-constexpr std::int64_t format_version = 1;
+constexpr std::int64_t format_version = 2;
 
 // Removals of expired jobs per transaction: a burst of them (a large map expiring
 // at once) is spread over several commits, so submits never wait behind it.
@@ -29,7 +29,10 @@ constexpr std::size_t max_removals_per_commit = 2000;
 // How soon writes kept from a failed commit are tried again.
 constexpr auto retry_interval = std::chrono::seconds(1);
 
-constexpr const char* schema = R"sql(
+// A job's request never changes; its latest attempt and end live beside it in
+// `runs`, so that ending a job inserts a short row instead of rewriting the long
+// one (format 2; format 1 had one table).
+constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL,
@@ -42,7 +45,14 @@ CREATE TABLE jobs (
     timeout_s REAL,
     retries_left INTEGER NOT NULL,
     callback TEXT,
-    submitted_at INTEGER NOT NULL,
+    submitted_at INTEGER NOT NULL
+);
+)sql";
+
+// No row: the job has neither started nor ended yet.
+constexpr const char* runs_table = R"sql(
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL,
     worker_pid INTEGER,
@@ -53,15 +63,31 @@ CREATE TABLE jobs (
     error_code TEXT,
     error_message TEXT
 );
+)sql";
+
+constexpr const char* other_tables = R"sql(
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Format 1 to 2, once its `jobs` is renamed `jobs_1`: the run columns move to `runs`.
+constexpr const char* from_format_1 = R"sql(
+INSERT INTO runs
+    SELECT seq, state, attempts, worker_pid, worker_thread, started_at, finished_at, result,
+           error_code, error_message
+    FROM jobs_1 WHERE state <> 'queued' OR attempts > 0;
+INSERT INTO jobs
+    SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
+           callback, submitted_at
+    FROM jobs_1;
+DROP TABLE jobs_1;
+)sql";
+
 constexpr const char* select_jobs = R"sql(
 SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
-       callback, submitted_at, state, attempts, worker_pid, worker_thread, started_at,
-       finished_at, result, error_code, error_message
-FROM jobs ORDER BY seq)sql";
+       callback, submitted_at, coalesce(state, 'queued'), coalesce(attempts, 0), worker_pid,
+       worker_thread, started_at, finished_at, result, error_code, error_message
+FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
     return t.time_since_epoch().count();
@@ -88,7 +114,9 @@ void open_checks(Database& db, Sync sync) {
     auto tables = db.query_integer("SELECT count(*) FROM sqlite_schema");
     if (app == 0 && version == 0 && tables == 0) {
         db.exec("BEGIN");
-        db.exec(schema);
+        db.exec(jobs_table);
+        db.exec(runs_table);
+        db.exec(other_tables);
         db.exec("PRAGMA application_id = " + std::to_string(application_id));
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
@@ -97,6 +125,14 @@ void open_checks(Database& db, Sync sync) {
     } else if (version > format_version) {
         throw std::runtime_error("it was written by a newer taskpoold (format " +
                                  std::to_string(version) + ")");
+    } else if (version == 1) {
+        db.exec("BEGIN");
+        db.exec("ALTER TABLE jobs RENAME TO jobs_1");
+        db.exec(jobs_table);
+        db.exec(runs_table);
+        db.exec(from_format_1);
+        db.exec("PRAGMA user_version = 2");
+        db.exec("COMMIT");
     }
     if (db.query_text("PRAGMA journal_mode = WAL") != "wal") {
         throw std::runtime_error("it cannot be put in WAL mode");
@@ -119,25 +155,27 @@ struct CheckedDatabase {
 struct Journal::Db : CheckedDatabase {
     Statement begin{db.handle(), "BEGIN"};
     Statement commit{db.handle(), "COMMIT"};
-    Statement insert_job{
-        db.handle(),
-        "INSERT INTO jobs VALUES "
-        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"};
+    Statement insert_job{db.handle(),
+                         "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"};
     Statement start_job{db.handle(),
-                        "UPDATE jobs SET state = 'running', attempts = ?2, worker_pid = ?3, "
-                        "worker_thread = ?4, started_at = ?5 WHERE seq = ?1"};
+                        "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
+                        "worker_thread, started_at) VALUES (?1, 'running', ?2, ?3, ?4, ?5)"};
     Statement start_and_finish_job{
         db.handle(),
-        "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, error_code = ?5, "
-        "error_message = ?6, attempts = ?7, worker_pid = ?8, worker_thread = ?9, started_at = ?10 "
-        "WHERE seq = ?1"};
-    Statement requeue_job{db.handle(),
-                          "UPDATE jobs SET state = 'queued', retries_left = ?2, worker_pid = NULL, "
+        "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6)"};
+    Statement requeue_job{db.handle(), "UPDATE jobs SET retries_left = ?2 WHERE seq = ?1"};
+    Statement requeue_run{db.handle(),
+                          "UPDATE runs SET state = 'queued', worker_pid = NULL, "
                           "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
+    // A job that ends without having started (cancelled while queued) has no row yet.
     Statement finish_job{db.handle(),
-                         "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
-                         "error_code = ?5, error_message = ?6 WHERE seq = ?1"};
+                         "INSERT INTO runs (seq, state, attempts, finished_at, result, error_code, "
+                         "error_message) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6) ON CONFLICT (seq) DO "
+                         "UPDATE SET state = excluded.state, finished_at = excluded.finished_at, "
+                         "result = excluded.result, error_code = excluded.error_code, "
+                         "error_message = excluded.error_message"};
     Statement remove_job{db.handle(), "DELETE FROM jobs WHERE seq = ?1"};
+    Statement remove_run{db.handle(), "DELETE FROM runs WHERE seq = ?1"};
     Statement put_kv{db.handle(), "INSERT OR REPLACE INTO kv VALUES (?1, ?2)"};
     Statement remove_kv{db.handle(), "DELETE FROM kv WHERE key = ?1"};
     Statement add_delivery{db.handle(), "INSERT OR REPLACE INTO webhooks VALUES (?1, ?2, ?3)"};
@@ -163,9 +201,7 @@ struct Journal::Db : CheckedDatabase {
             .bind(9, s.timeout_s)
             .bind(10, std::int64_t{s.retries_left})
             .bind(11, callback)
-            .bind(12, millis(j.submitted_at))
-            .bind(13, to_string(j.state))
-            .bind(14, std::int64_t{j.attempts});
+            .bind(12, millis(j.submitted_at));
         insert_job.run();
     }
     void apply(const write::JobStarted& w) {
@@ -174,9 +210,11 @@ struct Journal::Db : CheckedDatabase {
     void apply(const write::JobRequeued& w) {
         requeue_job.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.retries_left});
         requeue_job.run();
+        requeue_run.bind(1, static_cast<std::int64_t>(w.seq));
+        requeue_run.run();
     }
     void apply(const write::JobFinished& w) { bind_finish(finish_job, w).run(); }
-    /// An attempt that both started and ended since the last commit: one update.
+    /// An attempt that both started and ended since the last commit: one row.
     void apply(const write::JobStarted& s, const write::JobFinished& w) {
         bind_start(bind_finish(start_and_finish_job, w), s, 7).run();
     }
@@ -203,6 +241,8 @@ struct Journal::Db : CheckedDatabase {
     void apply(const write::JobRemoved& w) {
         remove_job.bind(1, static_cast<std::int64_t>(w.seq));
         remove_job.run();
+        remove_run.bind(1, static_cast<std::int64_t>(w.seq));
+        remove_run.run();
     }
     void apply(const write::KvChanged& w) {
         if (w.value) {
@@ -302,7 +342,7 @@ StoredJob read_job(const Statement& row) {
 }
 
 /// Under load most jobs start and end between two commits; each such pair is
-/// written as one update of the job's row. Returns, per write, the start folded
+/// written as one row of `runs`. Returns, per write, the start folded
 /// into that JobFinished, or, for a JobStarted so folded, itself (to be skipped).
 std::vector<const write::JobStarted*> starts_folded(const std::vector<Write>& writes) {
     std::vector<const write::JobStarted*> folded(writes.size(), nullptr);

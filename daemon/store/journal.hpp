@@ -47,7 +47,7 @@ struct JournalHealth {
 /// outbox over once per turn of the io loop (one lock, one wake-up for all the
 /// submits of a read); a writer thread of the journal's own commits whatever has
 /// gathered, many writes per transaction, so the io thread never waits on the disk;
-/// a job that started and ended since the last commit has its row updated once.
+/// a job that started and ended since the last commit has its run written once.
 /// after_commit() calls back on the io thread once everything appended before it
 /// is committed (or failed to be): that is when a submit is acknowledged. When a commit fails (disk
 /// full, read-only) its new jobs are dropped, since their submits are told `unavailable`, and every

@@ -61,13 +61,13 @@ private:
     bool expect_errors_ = false;
 };
 
-/// PRAGMA integrity_check of a journal no daemon has open.
-std::string integrity(const fs::path& path) {
+/// The first value `sql` yields, as text, from a journal no daemon has open.
+std::string query(const fs::path& path, const char* sql) {
     sqlite3* db = nullptr;
     std::string result = "cannot open";
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
         sqlite3_stmt* stmt = nullptr;
-        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr);
+        sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
         result = sqlite3_step(stmt) == SQLITE_ROW
                      ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))
                      : sqlite3_errmsg(db);
@@ -75,6 +75,10 @@ std::string integrity(const fs::path& path) {
     }
     sqlite3_close(db);
     return result;
+}
+
+std::string integrity(const fs::path& path) {
+    return query(path, "PRAGMA integrity_check");
 }
 
 json submit(LineClient& c, json fields) {
@@ -213,7 +217,7 @@ TEST_CASE("durability.acknowledged_jobs_survive_kill_9" * doctest::timeout(60)) 
 
 TEST_CASE("durability.finished_jobs_come_back_exactly_as_they_were" * doctest::timeout(60)) {
     // Pipelined short jobs start and end between two commits, which the journal
-    // writes as one update: what it wrote must still be all of the job.
+    // writes as one row: what it wrote must still be all of the job.
     Journaled j(json{
         {"test_tasks", true}, {"thread_pool", {{"size", 2}}}, {"process_pool", {{"size", 2}}}});
     j.start();
@@ -491,6 +495,27 @@ TEST_CASE("durability.a_full_disk_gives_unavailable_then_recovers" * doctest::ti
     CHECK(get(again, recovered["job"]["id"], 10)["job"]["result"] == "after");
 }
 
+TEST_CASE("durability.a_job_cancelled_before_it_ran_stays_cancelled" * doctest::timeout(60)) {
+    Journaled j(json{{"thread_pool", {{"size", 1}}}, {"store", {{"sync", "full"}}}});
+    j.start();
+    json cancelled;
+    {
+        LineClient c(j.daemon().port());
+        auto blocker = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 30}}}});
+        wait_running(c, blocker["id"]);
+        auto queued = submit(c, {{"task", "echo"}, {"args", "never"}});
+        REQUIRE(c.request({{"op", "cancel"}, {"job", queued["id"]}})["ok"] == true);
+        cancelled = get(c, queued["id"], 10)["job"];
+        REQUIRE(cancelled["state"] == "cancelled");
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    auto after = get(c, cancelled["id"])["job"];
+    CHECK(after == cancelled);
+    CHECK(after["attempts"] == 0);
+}
+
 TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
     // Made by tests/data/make_journal_v1.sh: taskpoold 0.1.0 killed with -9 while
     // two sleeps ran and three echo jobs (one with a key, two of a map) were queued.
@@ -523,6 +548,17 @@ TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60))
     auto hooks = c.request({{"op", "stats"}})["callbacks"];
     CHECK(hooks["pending"].get<int>() + hooks["failed"].get<int>() == 1);
     CHECK(submit(c, {{"task", "echo"}, {"args", 1}})["id"] > "j-01M84ED0A7G3X5736KC22B8KYJ");
+
+    // Moved to the current format once, and read back from it as it was.
+    j.daemon().signal(SIGTERM);
+    REQUIRE(j.daemon().wait_exit(10s) == 0);
+    CHECK(query(j.path(), "PRAGMA user_version") == "2");
+    CHECK(integrity(j.path()) == "ok");
+    j.start();
+    LineClient after(j.daemon().port());
+    CHECK(get(after, lost["id"])["job"] == lost);
+    CHECK(get(after, again["id"])["job"] == again);
+    CHECK(get(after, keyed["id"])["job"] == keyed);
 }
 
 TEST_CASE("durability.a_bad_record_is_skipped_and_the_rest_restored" * doctest::timeout(30)) {
