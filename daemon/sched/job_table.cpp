@@ -18,6 +18,11 @@ JobRecord* JobTable::find(std::string_view id) {
     return it == by_id_.end() ? nullptr : it->second;
 }
 
+JobRecord* JobTable::find_by_seq(std::uint64_t seq) {
+    auto it = by_seq_.find(seq);
+    return it == by_seq_.end() ? nullptr : &it->second;
+}
+
 JobRecord* JobTable::find_by_key(std::string_view key) {
     auto it = by_key_.find(key);
     return it == by_key_.end() ? nullptr : it->second;

@@ -50,6 +50,7 @@ public:
     /// Adds a record; its job.id must be new.
     JobRecord& insert(JobRecord record);
     JobRecord* find(std::string_view id);
+    JobRecord* find_by_seq(std::uint64_t seq);
     JobRecord* find_by_key(std::string_view key);
 
     /// Starts the retention clock of a job that finished at `finished` (in the past

@@ -17,7 +17,6 @@ void Scheduler::restore(std::vector<store::StoredJob> jobs) {
     auto ttl = std::chrono::milliseconds(static_cast<std::int64_t>(settings_.result_ttl_s * 1000));
     std::vector<JobRecord*> finished;
     std::vector<JobRecord*> unfinished;
-    std::vector<store::Write> expired;
     for (auto& stored : jobs) {
         // Ids and arrival order go on from the newest restored job: none is reused.
         ids_.resume_after(stored.job.id);
@@ -26,7 +25,7 @@ void Scheduler::restore(std::vector<store::StoredJob> jobs) {
         }
         next_seq_ = std::max(next_seq_, stored.seq + 1);
         if (proto::is_final(stored.job.state) && now - *stored.job.finished_at >= ttl) {
-            expired.emplace_back(store::write::JobRemoved{stored.seq});
+            journal_->append(store::write::JobRemoved{stored.seq});
             continue;
         }
         JobRecord record;
@@ -37,9 +36,6 @@ void Scheduler::restore(std::vector<store::StoredJob> jobs) {
         if (r.job.batch && !proto::is_final(r.job.state)) {
             ++batches_[*r.job.batch].pending;
         }
-    }
-    if (!expired.empty()) {
-        journal_->append(std::move(expired));
     }
 
     // Retained in finishing order, each for what is left of its time.

@@ -156,15 +156,12 @@ void Scheduler::accept(PoolKind pool, std::vector<JobRecord> records, F done) {
         done(admit(std::move(records)));
         return;
     }
-    std::vector<store::Write> writes;
-    writes.reserve(records.size());
-    for (const auto& r : records) {
-        writes.emplace_back(store::write::JobAccepted{r});
+    for (const auto& r : records) {  // appended together, so a map commits whole or not at all
+        journal_->append(store::write::JobAccepted{r});
         if (r.key) {
             unacknowledged_keys_.insert(*r.key);
         }
     }
-    journal_->append(std::move(writes));
     unacknowledged_[static_cast<std::size_t>(pool)] += records.size();
     auto shared = std::make_shared<std::vector<JobRecord>>(std::move(records));
     journal_->after_commit([this, pool, shared, done = std::move(done)](bool committed) mutable {
@@ -612,9 +609,9 @@ void Scheduler::finish(JobRecord& r, JobState state) {
     journal_->append(store::write::JobFinished{r.seq, state, *r.job.finished_at, std::move(result),
                                                r.job.error});
     ++unannounced_;
-    journal_->after_commit([this, id = r.job.id](bool) {
+    journal_->after_commit([this, seq = r.seq](bool) {  // small enough not to allocate
         --unannounced_;
-        if (JobRecord* rec = table_.find(id)) {
+        if (JobRecord* rec = table_.find_by_seq(seq)) {
             announce_finished(*rec);
         }
     });
@@ -691,15 +688,11 @@ void Scheduler::arm_retention_timer() {
 
 void Scheduler::evict_retained() {
     retention_due_.reset();
-    std::vector<store::Write> removed;
     table_.evict_expired(std::chrono::steady_clock::now(), [&](const JobRecord& r) {
         if (journal_ != nullptr) {
-            removed.emplace_back(store::write::JobRemoved{r.seq});
+            journal_->append(store::write::JobRemoved{r.seq});
         }
     });
-    if (!removed.empty()) {
-        journal_->append(std::move(removed));
-    }
     arm_retention_timer();
 }
 

@@ -70,9 +70,9 @@ public:
     /// Starts the writer.
     void start();
 
+    /// Writes appended in one handler on the io thread are handed to the writer
+    /// together, so they commit together or not at all (the jobs of one map).
     void append(Write write);
-    /// Appends writes that commit together or not at all (the jobs of one map).
-    void append(std::vector<Write> group);
     /// As append(), from a thread other than the io thread (the webhook sender).
     void append_from_any_thread(Write write);
     /// Calls `done(committed)` on the io thread once every write appended so far has
