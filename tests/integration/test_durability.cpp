@@ -516,6 +516,34 @@ TEST_CASE("durability.a_job_cancelled_before_it_ran_stays_cancelled" * doctest::
     CHECK(after["attempts"] == 0);
 }
 
+TEST_CASE("durability.a_job_queued_again_after_a_failed_attempt_comes_back_queued" *
+          doctest::timeout(60)) {
+    Journaled j(json{{"thread_pool", {{"size", 1}}}, {"store", {{"sync", "full"}}}});
+    j.start();
+    json retried;
+    {
+        LineClient c(j.daemon().port());
+        retried = submit(
+            c,
+            {{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"timeout_s", 0.5}, {"retries", 1}});
+        wait_running(c, retried["id"]);
+        // No thread left once this attempt times out: it waits, queued again.
+        c.request({{"op", "resize"}, {"pool", "thread"}, {"size", 0}});
+        REQUIRE(wait_for([&] {
+            auto job = get(c, retried["id"])["job"];
+            return job["state"] == "queued" && job["attempts"] == 1;
+        }));
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    // Queued, with its one retry spent: the attempt after the restart is its last.
+    auto after = get(c, retried["id"], 20)["job"];
+    CHECK(after["state"] == "failed");
+    CHECK(after["error"]["code"] == "timeout");
+    CHECK(after["attempts"] == 2);
+}
+
 TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
     // Made by tests/data/make_journal_v1.sh: taskpoold 0.1.0 killed with -9 while
     // two sleeps ran and three echo jobs (one with a key, two of a map) were queued.
