@@ -532,8 +532,9 @@ void Journal::run() {
         }
         if (end > reported) {
             reported = end;
-            // The writes are freed on the io thread, which allocated them: freed here,
-            // each would miss its malloc cache and take the allocator's slow path twice.
+            // The writes are freed on the io thread, which allocated them: here, a free
+            // of another thread's memory beyond malloc's small per-thread cache takes
+            // the lock of that thread's arena.
             asio::post(io_, [this, end, ok, written = std::move(batch)] { completed(end, ok); });
         }
         if (stopping && !ok) {

@@ -401,6 +401,11 @@ TEST_CASE("durability.expired_jobs_leave_the_file_so_it_stops_growing" * doctest
     MESSAGE("journal + WAL after 25k, 50k, 75k, 100k jobs: "
             << sizes[0] << ", " << sizes[1] << ", " << sizes[2] << ", " << sizes[3] << " bytes");
     CHECK(sizes[3] <= sizes[1] + sizes[1] / 4);
+    // A job's run goes with it.
+    j.daemon().signal(SIGTERM);
+    REQUIRE(j.daemon().wait_exit(10s) == 0);
+    CHECK(query(j.path(), "SELECT count(*) FROM runs WHERE seq NOT IN (SELECT seq FROM jobs)") ==
+          "0");
 }
 
 TEST_CASE("durability.restart_delivers_webhooks_not_yet_delivered" * doctest::timeout(60)) {
