@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -138,15 +139,19 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
          int inflight, int conns, bool wait) {
     auto line = submit_line(task, pool, task == "echo" ? payload : "null", wait);
     int per_conn = n / conns;
+    std::string window;
+    for (int i = 0; i < inflight; ++i) {
+        window += line;
+    }
+    // Connected here, where a refusal is reported, rather than in the threads.
+    std::vector<std::unique_ptr<Connection>> connections;
+    for (int k = 0; k < conns; ++k) {
+        connections.push_back(std::make_unique<Connection>(addr));
+    }
     auto t = Clock::now();
     std::vector<std::thread> threads;
-    for (int k = 0; k < conns; ++k) {
-        threads.emplace_back([&] {
-            Connection c(addr);
-            std::string window;
-            for (int i = 0; i < inflight; ++i) {
-                window += line;
-            }
+    for (auto& connection : connections) {
+        threads.emplace_back([&, &c = *connection] {
             int sent = std::min(inflight, per_conn);
             c.send(sent == inflight ? window : window.substr(0, line.size() * sent));
             for (int done = 0; done < per_conn; ++done) {
