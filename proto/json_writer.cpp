@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "utf8.hpp"
 
@@ -107,12 +108,20 @@ bool JsonWriter::comma_due() {
         after_key_ = false;
         return false;
     }
-    if (first_.empty()) {
+    if (depth_ == 0) {
         return false;
     }
-    bool due = !first_.back();
-    first_.back() = false;
-    return due;
+    return !std::exchange(empty_, false);
+}
+
+void JsonWriter::open() {
+    ++depth_;
+    empty_ = true;
+}
+
+void JsonWriter::close() {
+    --depth_;
+    empty_ = false;
 }
 
 void JsonWriter::separate() {
@@ -124,26 +133,26 @@ void JsonWriter::separate() {
 JsonWriter& JsonWriter::begin_object() {
     separate();
     out_ += '{';
-    first_.push_back(true);
+    open();
     return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
     out_ += '}';
-    first_.pop_back();
+    close();
     return *this;
 }
 
 JsonWriter& JsonWriter::begin_array() {
     separate();
     out_ += '[';
-    first_.push_back(true);
+    open();
     return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
     out_ += ']';
-    first_.pop_back();
+    close();
     return *this;
 }
 

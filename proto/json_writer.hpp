@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,9 +45,14 @@ private:
     /// Whether a comma goes before the next key or value; notes that one comes.
     bool comma_due();
     void separate();
+    void open();
+    void close();
 
     std::string& out_;
-    std::vector<bool> first_;  // per open container: no element written yet
+    // Only the innermost open container needs to know whether it is still empty:
+    // once a container closes, the one around it holds at least that element.
+    int depth_ = 0;
+    bool empty_ = false;
     bool after_key_ = false;
 };
 

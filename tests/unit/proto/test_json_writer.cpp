@@ -19,6 +19,17 @@ TEST_CASE("json_writer.a_tree_is_written_as_compact_json") {
     CHECK(json_text(json(nullptr)) == "null");
 }
 
+TEST_CASE("json_writer.containers_after_containers_get_their_commas_at_any_depth") {
+    json tree = json::parse(R"([[],{},[[]],{"a":[{},{"b":[]}],"c":{}},1])");
+    CHECK(json_text(tree) == R"([[],{},[[]],{"a":[{},{"b":[]}],"c":{}},1])");
+    // Deeper than a request may be: a task's result is not bound by that limit.
+    json deep = json::array();
+    for (int i = 0; i < 200; ++i) {
+        deep = json::array({deep, i});
+    }
+    CHECK(json::parse(json_text(deep)) == deep);
+}
+
 TEST_CASE("json_writer.bytes_that_are_not_utf8_become_replacement_characters") {
     CHECK(json_text(json("a\xff\xc3")) == "\"a\xEF\xBF\xBD\xEF\xBF\xBD\"");
     CHECK(json_text(json("\xe2\x82\xac")) == "\"\xe2\x82\xac\"");  // a whole sequence stays
