@@ -1,17 +1,27 @@
-"""Tests of taskpool.py against the real daemon ($TASKPOOLD: the taskpoold binary;
-tests/support on PYTHONPATH)."""
+"""Tests of the taskpool package against the real daemon ($TASKPOOLD: the
+taskpoold binary; tests/support on PYTHONPATH)."""
 
+import concurrent.futures
 import json
 import os
+import re
+import socket
+import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
 
 import taskpool
+from taskpool.mapping import CHUNK_BYTES, chunks
 from taskpoold import Daemon, DaemonTestCase
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 
-class ClientTest(DaemonTestCase):
+
+class LowLevelTest(DaemonTestCase):
+    """The protocol's ops as methods, each returning the daemon's reply."""
+
     def setUp(self):
         self.tp = taskpool.connect(self.daemon.address, timeout=30)
 
@@ -20,6 +30,7 @@ class ClientTest(DaemonTestCase):
 
     def test_hello_and_ping(self):
         self.assertEqual(self.tp.server["server"], "taskpoold")
+        self.assertIn(self.tp.server["protocol"], taskpool.PROTOCOL_VERSIONS)
         self.assertTrue(self.tp.ping())
 
     def test_submit_and_wait(self):
@@ -33,15 +44,21 @@ class ClientTest(DaemonTestCase):
         self.assertEqual(self.tp.wait(job["id"])["state"], "succeeded")
         self.assertEqual(self.tp.get(job["id"])["result"], {"slept": 0.2})
 
+    def test_a_wait_longer_than_the_timeout_is_no_timeout(self):
+        with taskpool.connect(self.daemon.address, timeout=0.5) as tp:
+            job = tp.submit("sleep", {"seconds": 1}, wait=True)
+            self.assertEqual(job["state"], "succeeded")
+
     def test_options_pass_through(self):
         job = self.tp.submit("pid", pool="process", priority=5, timeout_s=10, wait=True)
         self.assertEqual(job["pool"], "process")
         self.assertEqual(job["priority"], 5)
         self.assertNotEqual(job["result"]["pid"], self.daemon.process.pid)
 
-    def test_map_keeps_the_order(self):
-        jobs = self.tp.map("echo", range(50), wait=True)
+    def test_map_jobs_keeps_the_order(self):
+        jobs = self.tp.map_jobs("echo", range(50), wait=True)
         self.assertEqual([j["result"] for j in jobs], list(range(50)))
+        self.assertEqual(len({j["batch"] for j in jobs}), 1)
 
     def test_cancel_and_list(self):
         job = self.tp.submit("sleep", {"seconds": 30})
@@ -79,6 +96,16 @@ class ClientTest(DaemonTestCase):
                 self.assertEqual(event["job"]["id"], job["id"])
                 break
 
+    def test_events_of_a_notified_submit(self):
+        job = self.tp.submit("echo", "hi", notify=True)
+        names = []
+        for event in self.tp.events():
+            self.assertEqual(event["job"]["id"], job["id"])
+            names.append(event["event"])
+            if event["event"] == "job.finished":
+                break
+        self.assertEqual(names, ["job.started", "job.finished"])
+
     def test_stats_and_tasks(self):
         self.assertIn("thread", self.tp.stats()["pools"])
         self.assertIn("echo", [t["name"] for t in self.tp.tasks()])
@@ -96,7 +123,343 @@ class ClientTest(DaemonTestCase):
         self.assertEqual(json.load(e.exception)["error"]["code"], "no_such_job")
 
 
-class TokenTest(unittest.TestCase):
+class FuturesTest(DaemonTestCase):
+    """apply, apply_async and the futures they give."""
+
+    config = {"thread_pool": {"size": 8}}
+
+    def setUp(self):
+        self.tp = taskpool.Client(self.daemon.address, timeout=30)
+
+    def tearDown(self):
+        self.tp.close()
+
+    def test_apply(self):
+        self.assertEqual(self.tp.apply("echo", {"a": [1, 2]}), {"a": [1, 2]})
+        self.assertEqual(self.tp.apply("fib", {"n": 20}, pool="thread"), {"n": 20, "value": 6765})
+
+    def test_apply_raises_job_failed(self):
+        with self.assertRaises(taskpool.JobFailed) as e:
+            self.tp.apply("fail", {"message": "boom"})
+        self.assertEqual(e.exception.code, "task_error")
+        self.assertEqual(e.exception.message, "boom")
+        self.assertEqual(e.exception.job["state"], "failed")
+        self.assertIsInstance(e.exception, taskpool.TaskpoolError)
+
+    def test_a_refusal_raises_at_once(self):
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.apply_async("no-such-task")
+        self.assertEqual(e.exception.code, "no_such_task")
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.apply_async("fib", {"n": 99})
+        self.assertEqual(e.exception.code, "bad_request")
+        self.assertNotIsInstance(e.exception, taskpool.JobFailed)
+
+    def test_future(self):
+        future = self.tp.apply_async("sleep", {"seconds": 0.3})
+        self.assertRegex(future.job_id, r"^j-")
+        self.assertFalse(future.done())
+        with self.assertRaises(concurrent.futures.TimeoutError):
+            future.result(timeout=0.01)
+        self.assertEqual(future.result(timeout=30), {"slept": 0.3})
+        self.assertTrue(future.done())
+        self.assertIsNone(future.exception())
+        self.assertEqual(future.job["state"], "succeeded")
+        self.assertFalse(future.cancel())  # finished: nothing to cancel
+
+    def test_exception(self):
+        future = self.tp.apply_async("fail", {"message": "no luck"})
+        error = future.exception(timeout=30)
+        self.assertIsInstance(error, taskpool.JobFailed)
+        self.assertEqual((error.code, error.message), ("task_error", "no luck"))
+        self.assertEqual(error.job["id"], future.job_id)
+        with self.assertRaises(taskpool.JobFailed):
+            future.result()
+
+    def test_cancel(self):
+        future = self.tp.apply_async("sleep", {"seconds": 30})
+        self.assertTrue(future.cancel())
+        self.assertTrue(future.cancelled())
+        with self.assertRaises(taskpool.JobCancelled) as e:
+            future.result(timeout=30)
+        self.assertEqual(e.exception.code, "cancelled")
+        self.assertIsInstance(e.exception, concurrent.futures.CancelledError)
+        self.assertEqual(self.tp.get(future.job_id)["state"], "cancelled")
+
+    def test_callbacks_run_on_the_callback_thread(self):
+        seen = []
+        done = threading.Event()
+
+        def callback(result):
+            seen.append(("ok", result, threading.current_thread().name))
+
+        def error_callback(error):
+            seen.append(("error", error.message, threading.current_thread().name))
+            done.set()
+
+        ok = self.tp.apply_async("echo", 7, callback=callback, error_callback=error_callback)
+        self.assertEqual(ok.result(timeout=30), 7)
+        # As with Pool's AsyncResult, the callback has run once result() returns.
+        self.assertEqual(seen, [("ok", 7, "taskpool-callbacks")])
+        bad = self.tp.apply_async("fail", {"message": "boom"}, callback=callback,
+                                  error_callback=error_callback)
+        self.assertTrue(done.wait(30))
+        self.assertEqual(seen[1], ("error", "boom", "taskpool-callbacks"))
+        self.assertIsInstance(bad.exception(), taskpool.JobFailed)
+
+    def test_add_done_callback(self):
+        got = concurrent.futures.Future()
+        future = self.tp.apply_async("echo", "x")
+        future.add_done_callback(lambda f: got.set_result((f, threading.current_thread().name)))
+        self.assertEqual(got.result(timeout=30), (future, "taskpool-callbacks"))
+        # Added once done: still on the callback thread, not the caller's.
+        again = concurrent.futures.Future()
+        future.add_done_callback(lambda f: again.set_result(threading.current_thread().name))
+        self.assertEqual(again.result(timeout=30), "taskpool-callbacks")
+
+    def test_a_callback_may_use_the_client(self):
+        got = concurrent.futures.Future()
+        self.tp.apply_async("echo", 1,
+                            callback=lambda r: got.set_result(self.tp.apply("echo", r + 1)))
+        self.assertEqual(got.result(timeout=30), 2)
+
+    def test_a_failing_callback_is_logged_and_the_future_still_ends(self):
+        with self.assertLogs("taskpool", "ERROR"):
+            future = self.tp.apply_async("echo", 1, callback=lambda r: 1 / 0)
+            self.assertEqual(future.result(timeout=30), 1)
+
+    def test_as_completed(self):
+        futures = [self.tp.apply_async("sleep", {"seconds": s}) for s in (0.4, 0.0, 0.2)]
+        order = [f.result() for f in concurrent.futures.as_completed(futures, timeout=30)]
+        self.assertEqual(order, [{"slept": 0.0}, {"slept": 0.2}, {"slept": 0.4}])
+
+    def test_a_job_finished_in_the_reply_resolves_at_once(self):
+        # With wait, the daemon sends the job's events before the reply.
+        future = self.tp.apply_async("echo", "now", wait=True)
+        self.assertTrue(future.done())
+        self.assertEqual(future.result(), "now")
+
+    def test_two_futures_of_one_job(self):
+        first = self.tp.apply_async("sleep", {"seconds": 0.2}, key="py-futures-same-key")
+        second = self.tp.apply_async("sleep", {"seconds": 0.2}, key="py-futures-same-key")
+        self.assertEqual(first.job_id, second.job_id)
+        self.assertEqual(first.result(timeout=30), second.result(timeout=30))
+
+    def test_webhook_is_the_protocol_callback(self):
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.apply_async("echo", 1, webhook={"url": "ftp://example.invalid/"})
+        self.assertEqual(e.exception.code, "bad_request")
+        self.assertIn("callback", e.exception.message)
+
+    def test_threads_share_one_client(self):
+        def work(n):
+            results = [self.tp.apply("echo", [n, i]) for i in range(30)]
+            futures = [self.tp.apply_async("echo", [n, i]) for i in range(30)]
+            results += [f.result(timeout=30) for f in futures]
+            results += self.tp.map("echo", [[n, i] for i in range(300)], chunksize=50)
+            for _ in range(30):
+                self.tp.kv_incr("py.threads")
+            return results
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(work, range(8)))
+        for n, results in enumerate(outcomes):
+            expected = [[n, i] for i in range(30)] * 2 + [[n, i] for i in range(300)]
+            self.assertEqual(results, expected)
+        self.assertEqual(self.tp.kv_get("py.threads"), 8 * 30)
+
+
+class MapTest(DaemonTestCase):
+    """map, imap and imap_unordered."""
+
+    config = {"thread_pool": {"size": 4}}
+
+    def setUp(self):
+        self.tp = taskpool.Client(self.daemon.address, timeout=30)
+
+    def tearDown(self):
+        self.tp.close()
+
+    def test_a_hundred_thousand_items_in_order(self):
+        started = time.monotonic()
+        results = self.tp.map("echo", list(range(100000)))
+        elapsed = time.monotonic() - started
+        self.assertEqual(len(results), 100000)
+        self.assertEqual(results, list(range(100000)))
+        print("\n100000 items mapped in %.1f s" % elapsed)
+        # All finished: none left queued by the window.
+        self.assertEqual(self.tp.stats()["pools"]["thread"]["queued"], 0)
+
+    def test_map_raises_the_first_failure(self):
+        items = [{"seconds": 0}, {"seconds": 5}, {"seconds": 0}]
+        with self.assertRaises(taskpool.JobFailed) as e:
+            self.tp.map("sleep", items, timeout_s=0.3)
+        self.assertEqual(e.exception.code, "timeout")
+
+    def test_return_exceptions(self):
+        items = [{"seconds": 0}, {"seconds": 5}, {"seconds": 0}]
+        results = self.tp.map("sleep", items, timeout_s=0.3, return_exceptions=True)
+        self.assertEqual(results[0], {"slept": 0})
+        self.assertIsInstance(results[1], taskpool.JobFailed)
+        self.assertEqual(results[1].code, "timeout")
+        self.assertEqual(results[2], {"slept": 0})
+        failed = self.tp.map("fail", [{"message": m} for m in "abc"], return_exceptions=True)
+        self.assertEqual([e.message for e in failed], ["a", "b", "c"])
+
+    def test_imap_unordered_yields_as_jobs_finish(self):
+        items = [{"seconds": s} for s in (0.6, 0.0, 0.3)]
+        results = list(self.tp.imap_unordered("sleep", items))
+        self.assertEqual(results, [{"slept": 0.0}, {"slept": 0.3}, {"slept": 0.6}])
+
+    def test_imap_yields_in_order_and_reads_lazily(self):
+        read = []
+
+        def items():
+            for n in range(2500):
+                read.append(n)
+                yield n
+
+        results = self.tp.imap("echo", items(), chunksize=100)
+        self.assertEqual(next(results), 0)
+        self.assertLess(len(read), 2500)  # only the chunks of the window went out
+        self.assertEqual(list(results), list(range(1, 2500)))
+
+    def test_large_items_go_in_several_requests(self):
+        items = ["%05d" % i + "x" * 20000 for i in range(100)]  # 2 MB in all
+        self.assertEqual(self.tp.map("echo", items), items)
+
+    def test_chunks(self):
+        self.assertEqual([(first, len(c)) for first, c in chunks(range(2500), 1000)],
+                         [(0, 1000), (1000, 1000), (2000, 500)])
+        big = "x" * (CHUNK_BYTES // 3)
+        self.assertEqual([len(c) for _, c in chunks([big] * 5, 1000)], [2, 2, 1])
+        huge = "x" * (2 * CHUNK_BYTES)
+        self.assertEqual([len(c) for _, c in chunks([huge, 1, 2, huge], 1000)], [1, 2, 1])
+        self.assertEqual(list(chunks([], 1000)), [])
+
+    def test_a_refused_request_names_its_items(self):
+        items = [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 99}]
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.map("fib", items, chunksize=2, pool="thread")
+        self.assertEqual(e.exception.code, "bad_request")
+        self.assertIn("items 2 to 3", e.exception.message)
+        self.assertIn("items[1]", e.exception.message)
+
+    def test_an_empty_map(self):
+        self.assertEqual(self.tp.map("echo", []), [])
+
+
+class ConnectionTest(unittest.TestCase):
+    """The connection's ends: closed by us, closed by the daemon."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon({"limits": {"max_message_bytes": 4096}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def test_close_fails_pending_futures_and_stops_the_threads(self):
+        tp = taskpool.Client(self.daemon.address, timeout=30)
+        errors = []
+        future = tp.apply_async("sleep", {"seconds": 30}, error_callback=errors.append)
+        tp.close()
+        self.assertIsInstance(future.exception(timeout=30), taskpool.ConnectionClosed)
+        self.assertEqual(errors, [future.exception()])  # ran before close() returned
+        names = [t.name for t in threading.enumerate()]
+        self.assertNotIn("taskpool-reader", names)
+        self.assertNotIn("taskpool-callbacks", names)
+        with self.assertRaises(taskpool.ConnectionClosed):
+            tp.ping()
+        tp.close()  # twice is harmless
+        with taskpool.Client(self.daemon.address, timeout=30) as other:
+            other.cancel(future.job_id)
+
+    def test_the_daemon_closing_fails_pending_futures(self):
+        with taskpool.Client(self.daemon.address, timeout=30) as tp:
+            failed = concurrent.futures.Future()
+            future = tp.apply_async("sleep", {"seconds": 30}, bind=True,
+                                    error_callback=failed.set_result)
+            # A line over limits.max_message_bytes: the daemon says so, then closes.
+            with self.assertRaises(taskpool.ConnectionClosed) as e:
+                tp.call("ping", padding="x" * 8192)
+            self.assertEqual(e.exception.code, "message_too_large")
+            self.assertIsInstance(e.exception, ConnectionError)
+            error = future.exception(timeout=30)
+            self.assertIsInstance(error, taskpool.ConnectionClosed)
+            self.assertIs(failed.result(timeout=30), error)
+            with self.assertRaises(taskpool.ConnectionClosed):
+                tp.apply_async("echo", 1)
+            with self.assertRaises(taskpool.ConnectionClosed):
+                list(tp.imap("echo", [1, 2]))
+            with self.assertRaises(taskpool.ConnectionClosed):
+                next(tp.events())
+        # bind: the job went with its connection.
+        with taskpool.Client(self.daemon.address, timeout=30) as other:
+            self.assertEqual(other.wait(future.job_id, 10)["state"], "cancelled")
+
+    def test_a_dead_daemon_fails_pending_futures(self):
+        daemon = Daemon()
+        try:
+            tp = taskpool.Client(daemon.address, timeout=30)
+            future = tp.apply_async("sleep", {"seconds": 30})
+            daemon.process.kill()
+            self.assertIsInstance(future.exception(timeout=30), taskpool.ConnectionClosed)
+            tp.close()
+        finally:
+            daemon.stop()
+
+
+class FakeDaemon:
+    """A listener that answers hello with `protocol` and nothing else: for what
+    the real daemon cannot be made to do (speak another version, stay silent)."""
+
+    def __init__(self, protocol):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.protocol = protocol
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            hello = json.loads(lines.readline())
+            conn.sendall(json.dumps({"id": hello["id"], "ok": True, "server": "fake",
+                                     "protocol": self.protocol}).encode() + b"\n")
+            for _ in lines:
+                pass  # silence
+
+    def close(self):
+        self.listener.close()
+
+
+class ProtocolTest(unittest.TestCase):
+    def test_protocol_1_and_2_are_spoken(self):
+        for version in (1, 2):
+            fake = FakeDaemon(version)
+            with taskpool.Client(fake.address, timeout=5) as tp:
+                self.assertEqual(tp.server["protocol"], version)
+            fake.close()
+
+    def test_another_protocol_is_refused(self):
+        fake = FakeDaemon(3)
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            taskpool.Client(fake.address, timeout=5)
+        self.assertIn("protocol 3", e.exception.message)
+        fake.close()
+
+    def test_timeout(self):
+        fake = FakeDaemon(1)
+        with taskpool.Client(fake.address, timeout=0.2) as tp:
+            with self.assertRaises(TimeoutError):
+                tp.ping()
+            with self.assertRaises(TimeoutError):
+                next(tp.events())
+        fake.close()
+
+
+class EnvironmentTest(unittest.TestCase):
     def test_token_from_the_environment(self):
         daemon = Daemon({"auth": {"token": "s3cret"}})
         try:
@@ -111,6 +474,21 @@ class TokenTest(unittest.TestCase):
                 del os.environ["TASKPOOL_TOKEN"]
         finally:
             daemon.stop()
+
+    def test_address_from_the_environment(self):
+        daemon = Daemon()
+        os.environ["TASKPOOL_ADDR"] = daemon.address
+        try:
+            with taskpool.Client(timeout=30) as tp:
+                self.assertEqual(tp.apply("echo", "here"), "here")
+        finally:
+            del os.environ["TASKPOOL_ADDR"]
+            daemon.stop()
+
+    def test_the_version_is_the_products(self):
+        with open(os.path.join(HERE, "..", "..", "proto", "version.hpp")) as f:
+            product = re.search(r'product_version = "([0-9.]+)"', f.read()).group(1)
+        self.assertEqual(taskpool.__version__, product)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""One NDJSON connection to taskpoold, shared by any number of threads.
+
+A reader thread owns the socket's reads: it hands each reply to the request
+that awaits it (matched by `id`, since a waiting request may be answered after
+later ones) and each event to `on_event`. Writes go whole, one line at a time,
+under a lock of their own: a sender blocked because the daemon is not reading
+must never hold up the reader, which is what lets the daemon read again.
+"""
+
+import concurrent.futures
+import itertools
+import json
+import socket
+import threading
+
+from .errors import ConnectionClosed
+
+
+class Connection:
+    """Requests return a concurrent.futures.Future of the raw reply (a dict, ok
+    or not); if the connection goes first, it holds a ConnectionClosed.
+    `on_event(event)` and `on_close(error)` run on the reader thread, and so do
+    the done-callbacks of reply futures that were added before the request was
+    sent: they must be quick and never wait for the daemon."""
+
+    def __init__(self, host, port, timeout, on_event, on_close):
+        self._sock = socket.create_connection((host, port), timeout=timeout)
+        self._sock.settimeout(None)  # the reader waits for events as long as they take
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._file = self._sock.makefile("rb")
+        self._on_event = on_event
+        self._on_close = on_close
+        self._ids = itertools.count(1)
+        self._pending = {}  # request id -> the Future of its reply
+        self._lock = threading.Lock()  # guards _pending, _closed, _closing
+        self._send_lock = threading.Lock()  # one line at a time on the socket
+        self._closed = None  # the ConnectionClosed, once the connection is gone
+        self._closing = False  # close() was called
+        self._last_word = None  # an error the daemon sent without an id
+        self._reader = threading.Thread(target=self._read, name="taskpool-reader", daemon=True)
+        self._reader.start()
+
+    def request(self, fields, on_reply=None):
+        """Sends one request; returns the Future of its reply. `on_reply(future)`
+        runs on the reader thread as the reply is read, before any later line."""
+        reply = concurrent.futures.Future()
+        if on_reply is not None:
+            reply.add_done_callback(on_reply)
+        # A value JSON cannot hold raises here, before anything is sent.
+        body = json.dumps(fields, separators=(",", ":"))
+        with self._lock:
+            if self._closed is not None:
+                reply.set_exception(self._closed)
+                return reply
+            request_id = next(self._ids)
+            self._pending[request_id] = reply
+        line = ('{"id":%d,%s\n' % (request_id, body[1:])).encode()
+        try:
+            with self._send_lock:
+                self._sock.sendall(line)
+        except OSError as e:
+            # Part of a line may have gone out: the stream is lost either way.
+            self._shutdown()
+            with self._lock:
+                mine = self._pending.pop(request_id, None)
+            if mine is not None:
+                mine.set_exception(ConnectionClosed("connection_closed", "cannot send: %s" % e))
+        return reply
+
+    def close(self):
+        """Closes the connection and waits for the reader thread to end; requests
+        still awaiting replies get ConnectionClosed."""
+        with self._lock:
+            self._closing = True
+        self._shutdown()
+        if threading.current_thread() is not self._reader:
+            self._reader.join()
+        self._file.close()
+        self._sock.close()
+
+    def _shutdown(self):
+        """Ends the socket both ways, which wakes the reader with end of file."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+
+    def _read(self):
+        reason = None
+        try:
+            for line in self._file:
+                message = json.loads(line)
+                if "event" in message:
+                    self._on_event(message)
+                else:
+                    self._reply(message)
+        except Exception as e:  # a broken socket, or a line that is not JSON
+            reason = e
+        self._fail_all(reason)
+
+    def _reply(self, message):
+        request_id = message.get("id")
+        if request_id is None:
+            # Not a reply to us (we always send an id): the daemon's word before
+            # it closes, such as message_too_large or too_many_connections.
+            self._last_word = message.get("error")
+            return
+        with self._lock:
+            reply = self._pending.pop(request_id, None)
+        if reply is not None:  # None: its caller gave up waiting
+            reply.set_result(message)
+
+    def _fail_all(self, reason):
+        with self._lock:
+            if self._closing:
+                error = ConnectionClosed("connection_closed", "the connection was closed")
+            elif self._last_word:
+                error = ConnectionClosed(self._last_word.get("code", "connection_closed"),
+                                         self._last_word.get("message", ""))
+            elif reason is not None:
+                error = ConnectionClosed("connection_closed", "connection lost: %s" % reason)
+            else:
+                error = ConnectionClosed("connection_closed", "taskpoold closed the connection")
+            self._closed = error
+            pending, self._pending = self._pending, {}
+        self._shutdown()  # where the reader stopped on an error, nobody reads any more
+        for reply in pending.values():
+            reply.set_exception(error)
+        self._on_close(error)
