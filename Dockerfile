@@ -34,7 +34,8 @@ ENV TASKPOOL_CONFIG=/etc/taskpool/taskpool.json \
     TASKPOOL_STORE_PATH=/var/lib/taskpool/journal.db \
     TASKPOOL_LOG_FORMAT=json \
     TASKPOOL_ADDR=127.0.0.1:7433
-USER taskpool
+# Numeric, so that Kubernetes' runAsNonRoot can verify it without the image's passwd.
+USER 10001:10001
 VOLUME /var/lib/taskpool
 EXPOSE 7433
 STOPSIGNAL SIGTERM

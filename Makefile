@@ -2,8 +2,9 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: deps build run test test-asan test-tsan fuzz dockerfile-check clean format
+.PHONY: deps build run install test test-asan test-tsan fuzz dockerfile-check clean format
 
 deps:
 	./.ci/install-deps
@@ -15,6 +16,11 @@ build: deps
 # Builds, then runs the daemon on its defaults in the foreground (Ctrl-C stops it).
 run: build
 	./$(BUILD)/daemon/taskpoold
+
+# Builds, then installs taskpoold, taskpool, the plugin header and the config under
+# PREFIX (/usr/local); DESTDIR, as usual, stages the install under another root.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # Builds, then runs every test (unit, integration, cli).
 test: build
