@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <asio/connect.hpp>
@@ -29,6 +30,29 @@ ClientError connection_error(std::string message) {
 
 ClientError protocol_error(std::string message) {
     return {ClientError::Kind::protocol, std::nullopt, std::move(message)};
+}
+
+// A map goes in requests of at most this many items and bytes of args, well under
+// the daemon's default limits.max_message_bytes (1 MiB), with this many in flight:
+// their replies stay well under its default output bound (8 MiB).
+constexpr std::size_t map_chunk_items = 1000;
+constexpr std::size_t map_chunk_bytes = 256 * 1024;
+constexpr std::size_t maps_in_flight = 4;
+
+std::vector<std::vector<json>> split_items(std::vector<json> items) {
+    std::vector<std::vector<json>> chunks;
+    std::size_t bytes = 0;
+    for (auto& item : items) {
+        auto size = item.dump().size();
+        if (chunks.empty() || chunks.back().size() == map_chunk_items ||
+            bytes + size > map_chunk_bytes) {
+            chunks.emplace_back();
+            bytes = 0;
+        }
+        bytes += size;
+        chunks.back().push_back(std::move(item));
+    }
+    return chunks;
 }
 
 std::optional<Clock::time_point> deadline_after(std::optional<double> timeout_s) {
@@ -135,13 +159,21 @@ ClientResult<Client> Client::connect(const std::string& address, std::optional<s
     return client;
 }
 
-ClientResult<json> Client::call(proto::RequestBody body, std::optional<double> timeout_s) {
+ClientResult<std::int64_t> Client::send(proto::RequestBody body) {
     std::int64_t id = next_id_++;
     auto sent = conn_->write(proto::encode_request({json(id), std::move(body)}));
     if (!sent) {
         return sent.error();
     }
-    return read_reply(json(id), timeout_s);
+    return id;
+}
+
+ClientResult<json> Client::call(proto::RequestBody body, std::optional<double> timeout_s) {
+    auto id = send(std::move(body));
+    if (!id) {
+        return id.error();
+    }
+    return read_reply(json(*id), timeout_s);
 }
 
 ClientResult<json> Client::read_reply(const json& id, std::optional<double> timeout_s) {
@@ -198,24 +230,58 @@ ClientResult<proto::Job> Client::submit(std::string task, json args, proto::Subm
 
 ClientResult<BatchReply> Client::map(std::string task, std::vector<json> items,
                                      proto::SubmitOptions options) {
-    auto reply = call(proto::MapRequest{std::move(task), std::move(items), std::move(options)});
-    if (!reply) {
-        return reply.error();
-    }
-    BatchReply batch;
-    batch.batch = reply->value("batch", "");
-    auto jobs = reply->find("jobs");
-    if (batch.batch.empty() || jobs == reply->end() || !jobs->is_array()) {
-        return protocol_error("the map reply has no batch or jobs");
-    }
-    for (const auto& j : *jobs) {
-        auto job = proto::decode_job(j);
-        if (!job) {
-            return protocol_error(job.error().message);
+    auto deadline = deadline_after(options.wait);
+    BatchReply out;
+    std::deque<std::pair<std::int64_t, std::size_t>> in_flight;  // request id, items in it
+    std::optional<ClientError> failed;
+    auto chunks = split_items(std::move(items));
+    auto next = chunks.begin();
+    while (!in_flight.empty() || (next != chunks.end() && !failed)) {
+        while (next != chunks.end() && !failed && in_flight.size() < maps_in_flight) {
+            auto chunk_options = options;
+            if (deadline) {  // each request waits for what is left of the one wait
+                chunk_options.wait =
+                    std::max(0.0, std::chrono::duration<double>(*deadline - Clock::now()).count());
+            }
+            auto size = next->size();
+            auto sent = send(proto::MapRequest{task, std::move(*next++), chunk_options});
+            if (!sent) {
+                return sent.error();
+            }
+            in_flight.emplace_back(*sent, size);
         }
-        batch.jobs.push_back(std::move(*job));
+        auto reply = read_reply(json(in_flight.front().first), std::nullopt);
+        auto size = in_flight.front().second;
+        in_flight.pop_front();
+        if (!reply) {
+            failed = failed.value_or(reply.error());
+            continue;  // the requests already sent are still answered
+        }
+        auto batch = reply->value("batch", "");
+        auto jobs = reply->find("jobs");
+        if (batch.empty() || jobs == reply->end() || !jobs->is_array() || jobs->size() != size) {
+            return protocol_error("the map reply has no batch or not its jobs");
+        }
+        out.batches.push_back(std::move(batch));
+        for (const auto& j : *jobs) {
+            auto job = proto::decode_job(j);
+            if (!job) {
+                return protocol_error(job.error().message);
+            }
+            out.jobs.push_back(std::move(*job));
+        }
     }
-    return batch;
+    if (failed) {
+        if (!out.jobs.empty()) {
+            failed->message += "; before that the daemon accepted " +
+                               std::to_string(out.jobs.size()) + " of the items, as batch(es)";
+            for (const auto& batch : out.batches) {
+                failed->message += " " + batch;
+            }
+        }
+        return *failed;
+    }
+    return out;
 }
 
 ClientResult<proto::Job> Client::get(const std::string& job, std::optional<double> wait_s) {
@@ -228,9 +294,8 @@ ClientResult<proto::Job> Client::cancel(const std::string& job) {
     return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
 }
 
-ClientResult<std::vector<proto::Job>> Client::list(std::optional<proto::JobState> state,
-                                                   int limit) {
-    auto reply = call(proto::ListRequest{state, limit});
+ClientResult<std::vector<proto::Job>> Client::list(proto::ListRequest query) {
+    auto reply = call(std::move(query));
     if (!reply) {
         return reply.error();
     }

@@ -45,7 +45,6 @@ int main(int argc, char** argv) {
     // Worker mode: how the daemon starts its worker processes, not for people.
     app.add_option("--worker", worker_fd)->group("");
     app.add_option("--parent", worker.parent)->group("");
-    app.add_option("--memory-limit-mb", worker.memory_limit_mb)->group("");
     app.add_option("--user", worker.user)->group("");
     try {
         app.parse(argc, argv);

@@ -30,6 +30,7 @@ constexpr std::array job_error_names{
     std::pair{JobErrorCode::cancelled, std::string_view{"cancelled"}},
     std::pair{JobErrorCode::shutdown, std::string_view{"shutdown"}},
     std::pair{JobErrorCode::lost, std::string_view{"lost"}},
+    std::pair{JobErrorCode::memory_limit, std::string_view{"memory_limit"}},
 };
 
 template <class Table, class Code>

@@ -32,6 +32,7 @@ enum class JobErrorCode {
     cancelled,
     shutdown,
     lost,
+    memory_limit,
 };
 
 std::string_view to_string(ErrorCode code);

@@ -73,9 +73,9 @@ int nesting_depth(std::string_view text, int limit) {
     return deepest;
 }
 
-/// What simdjson refuses, nlohmann decides: it takes integers beyond 64 bits as
-/// doubles, and it explains errors.
-Result<json> parse_refused(std::string_view text, simdjson::error_code error) {
+/// nlohmann's parser, for what simdjson refuses (nlohmann takes integers beyond 64
+/// bits as doubles, and it explains errors), and for huge texts.
+Result<json> parse_with_nlohmann(std::string_view text, simdjson::error_code error) {
     // Nesting past the limit is refused before nlohmann builds anything: its
     // recursive copy and dump would overflow the stack on a deep document.
     if (error == simdjson::DEPTH_ERROR || nesting_depth(text, max_json_depth) > max_json_depth) {
@@ -149,7 +149,7 @@ Result<simdjson::dom::element> parse_dom(std::string_view text) {
     if (!error) {
         return root;
     }
-    auto value = parse_refused(text, error);
+    auto value = parse_with_nlohmann(text, error);
     if (!value) {
         return value.error();
     }
@@ -163,6 +163,11 @@ Result<simdjson::dom::element> parse_dom(std::string_view text) {
 }
 
 Result<json> parse_json(std::string_view text) {
+    if (text.size() > max_kept_capacity) {
+        // Through simdjson a huge text would be held three times at once (its padded
+        // copy, its strings, the tree): a worker under memory_limit_mb feels that.
+        return parse_with_nlohmann(text, simdjson::SUCCESS);
+    }
     auto root = parse_dom(text);
     if (!root) {
         return root.error();

@@ -7,16 +7,16 @@ bool is_blank(std::string_view line) {
     return line.find_first_not_of(" \t") == std::string_view::npos;
 }
 
+// A buffer that grew past this for one line is shrunk once that line is taken.
+constexpr std::size_t kept_capacity = std::size_t{1} << 20;
+
 }  // namespace
 
 void LineFramer::feed(std::string_view bytes) {
     if (too_large_) {
         return;
     }
-    if (start_ > 0) {
-        buf_.erase(0, start_);
-        start_ = 0;
-    }
+    discard_taken();
     // Buffer no more than one byte past the limit of an unfinished line: enough to
     // tell that it is too large, however much the peer sends.
     std::size_t room = max_line_bytes_ + 2;  // +2: the CR and LF that may end it
@@ -34,6 +34,17 @@ void LineFramer::feed(std::string_view bytes) {
         }
     }
     buf_.append(bytes.data(), take);
+}
+
+void LineFramer::discard_taken() {
+    if (start_ == 0) {
+        return;
+    }
+    buf_.erase(0, start_);
+    start_ = 0;
+    if (buf_.capacity() > kept_capacity && buf_.size() <= kept_capacity / 2) {
+        buf_.shrink_to_fit();
+    }
 }
 
 LineFramer::Frame LineFramer::next() {

@@ -27,6 +27,10 @@ public:
 
     void feed(std::string_view bytes);
     Frame next();
+    /// Forgets the lines next() has returned (their views die), and gives back the
+    /// memory a huge one took. feed() does it first; a reader that holds on to its
+    /// buffer while it works on a line (a worker) calls it when done with the line.
+    void discard_taken();
 
     /// True while bytes of an unfinished line are buffered (a request has begun).
     bool has_partial() const { return buf_.size() > start_; }

@@ -50,7 +50,8 @@ std::string encode_job_event(std::string_view event, const Job& job) {
     return out;
 }
 
-std::string encode_batch_event(std::string_view batch, const BatchCounts& counts) {
+std::string encode_batch_event(std::string_view batch, const BatchCounts& counts,
+                               Timestamp finished_at) {
     std::string out;
     JsonWriter w(out);
     w.begin_object();
@@ -61,6 +62,8 @@ std::string encode_batch_event(std::string_view batch, const BatchCounts& counts
     w.field("failed", counts.failed);
     w.field("cancelled", counts.cancelled);
     w.end_object();
+    auto finished = timestamp_text(finished_at);
+    w.field("finished_at", std::string_view(finished.data(), finished.size()));
     w.end_object();
     out += '\n';
     return out;

@@ -54,7 +54,8 @@ struct BatchCounts {
     std::uint64_t cancelled = 0;
 };
 
-/// `{"event": "batch.finished", "batch": id, "counts": {...}}`
-std::string encode_batch_event(std::string_view batch, const BatchCounts& counts);
+/// `{"event": "batch.finished", "batch": id, "counts": {...}, "finished_at": time}`
+std::string encode_batch_event(std::string_view batch, const BatchCounts& counts,
+                               Timestamp finished_at);
 
 }  // namespace taskpool::proto

@@ -204,7 +204,8 @@ Result<RequestBody> decode_body(std::string_view op, DomReader& r) {
         std::optional<std::int64_t> limit;
         r.integer("limit", limit, 1, ListRequest::max_limit);
         req.limit = static_cast<int>(limit.value_or(ListRequest::default_limit));
-        return finish(r, req);
+        r.text("prefix", req.prefix);
+        return finish(r, std::move(req));
     }
     if (op == StatsRequest::op) {
         return finish(r, StatsRequest{});
@@ -321,6 +322,9 @@ struct BodyEncoder {
             j["state"] = to_string(*r.state);
         }
         j["limit"] = r.limit;
+        if (r.prefix) {
+            j["prefix"] = *r.prefix;
+        }
     }
     void operator()(const StatsRequest&) {}
     void operator()(const TasksRequest&) {}

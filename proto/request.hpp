@@ -83,6 +83,8 @@ struct ListRequest {
     static constexpr int max_limit = 100000;
     std::optional<JobState> state;
     int limit = default_limit;
+    /// Only jobs whose id starts with this (how a client resolves a short id).
+    std::optional<std::string> prefix;
 };
 
 struct StatsRequest {

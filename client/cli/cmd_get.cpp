@@ -5,12 +5,16 @@
 namespace taskpool::cli {
 
 void setup_get(CLI::App& app, Globals& g) {
-    auto id = std::make_shared<std::string>();
+    auto given = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("get", "Show a job");
-    cmd->add_option("job", *id, "job id")->required();
-    cmd->callback([id, &g] {
+    cmd->add_option("job", *given, "job id, or its start")->required();
+    cmd->callback([given, &g] {
         auto client = g.connect();
         if (!client) {
+            return;
+        }
+        auto id = g.resolve_job(*client, *given);
+        if (!id) {
             return;
         }
         auto job = client->get(*id);

@@ -14,7 +14,8 @@ void setup_list(CLI::App& app, Globals& g) {
     auto* cmd = app.add_subcommand("list", "List jobs, newest first");
     cmd->add_option("--state", o->state, "only jobs in this state")
         ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "cancelled"}));
-    cmd->add_option("--limit", o->limit, "at most this many")->check(CLI::Range(1, 100000));
+    cmd->add_option("--limit", o->limit, "at most this many")
+        ->check(whole_number(1, proto::ListRequest::max_limit));
     cmd->callback([o, &g] {
         auto client = g.connect();
         if (!client) {
@@ -24,7 +25,7 @@ void setup_list(CLI::App& app, Globals& g) {
         if (o->state) {
             state = proto::state_from_string(*o->state);
         }
-        auto jobs = client->list(state, o->limit);
+        auto jobs = client->list({.state = state, .limit = o->limit, .prefix = std::nullopt});
         if (!jobs) {
             g.fail(jobs.error());
             return;
@@ -41,12 +42,13 @@ void setup_list(CLI::App& app, Globals& g) {
             return;
         }
         std::vector<std::vector<std::string>> rows = {
-            {"ID", "TASK", "STATE", "POOL", "PRIORITY", "ATTEMPTS", "SUBMITTED"}};
+            {"ID", "TASK", "STATE", "POOL", "PRIORITY", "ATTEMPTS", "SUBMITTED", "STARTED", "RAN"}};
         for (const auto& job : *jobs) {
             rows.push_back({job.id, job.task, std::string(proto::to_string(job.state)),
                             std::string(proto::to_string(job.pool)), std::to_string(job.priority),
-                            std::to_string(job.attempts),
-                            proto::format_timestamp(job.submitted_at)});
+                            std::to_string(job.attempts), proto::format_timestamp(job.submitted_at),
+                            job.started_at ? proto::format_timestamp(*job.started_at) : "-",
+                            run_time(job)});
         }
         print_table(rows);
     });

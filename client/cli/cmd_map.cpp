@@ -15,10 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-// One map request carries at most this many items or bytes of args, well under
-// the daemon's default limits.max_message_bytes (1 MiB).
-constexpr std::size_t chunk_items = 1000;
-constexpr std::size_t chunk_bytes = 256 * 1024;
 constexpr double block_for_room_s = 30 * 24 * 3600;
 
 struct MapOptions {
@@ -31,8 +27,8 @@ struct MapOptions {
 };
 
 /// One item per non-blank line; nullopt (after saying which line) on bad JSON.
-std::optional<std::vector<std::pair<json, std::size_t>>> read_items(std::istream& in) {
-    std::vector<std::pair<json, std::size_t>> items;  // args and their size in bytes
+std::optional<std::vector<json>> read_items(std::istream& in) {
+    std::vector<json> items;
     std::string line;
     for (std::size_t number = 1; std::getline(in, line); ++number) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) {
@@ -44,7 +40,7 @@ std::optional<std::vector<std::pair<json, std::size_t>>> read_items(std::istream
                       << "\n";
             return std::nullopt;
         }
-        items.emplace_back(std::move(*args), line.size());
+        items.push_back(std::move(*args));
     }
     return items;
 }
@@ -58,13 +54,14 @@ public:
     void finished(std::size_t index, proto::Job job) {
         if (unordered_) {
             print(job);
-            return;
+        } else {
+            jobs_[index] = std::move(job);
+            while (next_ < jobs_.size() && jobs_[next_]) {
+                print(*jobs_[next_]);
+                jobs_[next_++].reset();
+            }
         }
-        jobs_[index] = std::move(job);
-        while (next_ < jobs_.size() && jobs_[next_]) {
-            print(*jobs_[next_]);
-            jobs_[next_++].reset();
-        }
+        std::cout.flush();  // results reach a pipe as they come, not at exit
     }
 
 private:
@@ -108,42 +105,27 @@ int run_map(const MapOptions& o, Globals& g) {
     // A queue without room for a chunk waits for room rather than failing.
     options.block_s = block_for_room_s;
 
-    // Sent in chunks, each accepted all or none; events of earlier chunks queue up
-    // in the client meanwhile.
+    // The client sends it in chunks; events of earlier chunks queue up meanwhile.
+    auto total = items->size();
+    auto batch = client->map(o.task, std::move(*items), options);
+    if (!batch) {
+        g.fail(batch.error());
+        return g.exit_code;
+    }
     std::unordered_map<std::string, std::size_t> index_of;
-    for (std::size_t begin = 0; begin < items->size();) {
-        std::vector<json> chunk;
-        std::size_t bytes = 0;
-        std::size_t end = begin;
-        while (end < items->size() && chunk.size() < chunk_items &&
-               (chunk.empty() || bytes + (*items)[end].second <= chunk_bytes)) {
-            bytes += (*items)[end].second;
-            chunk.push_back(std::move((*items)[end].first));
-            ++end;
-        }
-        auto batch = client->map(o.task, std::move(chunk), options);
-        if (!batch) {
-            g.fail(batch.error());
-            if (begin > 0) {
-                std::cerr << "taskpool: items 1 to " << begin << " were submitted\n";
-            }
-            return g.exit_code;
-        }
-        for (std::size_t i = 0; i < batch->jobs.size(); ++i) {
-            index_of.emplace(batch->jobs[i].id, begin + i);
-        }
-        begin = end;
+    for (std::size_t i = 0; i < batch->jobs.size(); ++i) {
+        index_of.emplace(batch->jobs[i].id, i);
     }
 
     bool progress = !g.json && !o.no_progress && (o.progress || ::isatty(STDERR_FILENO) != 0);
     std::optional<ProgressBar> bar;
     if (progress) {
-        bar.emplace(items->size());
+        bar.emplace(total);
     }
-    Printer printer(items->size(), o.unordered, g.json);
+    Printer printer(total, o.unordered, g.json);
     std::size_t done = 0;
     std::size_t failed = 0;
-    while (done < items->size()) {
+    while (done < total) {
         auto event = client->next_event();
         if (!event) {
             g.fail(event.error());

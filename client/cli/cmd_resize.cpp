@@ -18,7 +18,7 @@ void setup_resize(CLI::App& app, Globals& g) {
         ->check(CLI::IsMember({"thread", "process"}));
     cmd->add_option("size", o->size, "the new number of workers")
         ->required()
-        ->check(CLI::Range(0, proto::ResizeRequest::max_size));
+        ->check(whole_number(0, proto::ResizeRequest::max_size));
     cmd->callback([o, &g] {
         auto reply = g.call(proto::ResizeRequest{*proto::pool_from_string(o->pool), o->size});
         if (!reply) {

@@ -4,9 +4,65 @@
 #include "output.hpp"
 
 namespace taskpool::cli {
+namespace {
+
+/// "name value name value ..." of the given keys of an object.
+std::string counts(const nlohmann::json& object, std::initializer_list<const char*> keys) {
+    std::string line;
+    for (const auto* k : keys) {
+        line += (line.empty() ? "" : "  ") + std::string(k) + " " + human_value(object.value(k, 0));
+    }
+    return line;
+}
+
+void print_stats(const nlohmann::json& s) {
+    std::cout << "uptime:       " << s.value("uptime_s", 0.0) << " s\n"
+              << "connections:  " << s.value("connections", 0) << "\n"
+              << "jobs:         "
+              << counts(s.at("jobs"),
+                        {"submitted", "queued", "running", "succeeded", "failed", "cancelled"})
+              << "\n";
+    if (auto cb = s.find("callbacks"); cb != s.end()) {
+        std::cout << "callbacks:    " << counts(*cb, {"delivered", "failed", "retries", "pending"})
+                  << "\n";
+    }
+    if (auto kv = s.find("kv"); kv != s.end()) {
+        std::cout << "kv:           keys " << human_value(kv->value("keys", 0)) << "\n";
+    }
+    if (auto store = s.find("store"); store != s.end() && store->is_object()) {
+        std::cout << "journal:      " << store->value("path", "") << "  "
+                  << (store->value("writable", false) ? "writable" : "NOT WRITABLE") << "  "
+                  << counts(*store, {"commits", "writes"});
+        if (store->contains("error")) {
+            std::cout << "  error: " << human_value(store->at("error"));
+        }
+        std::cout << "\n";
+    } else {
+        std::cout << "journal:      none (jobs live in memory)\n";
+    }
+    std::cout << "\n";
+    std::vector<std::vector<std::string>> pools = {{"POOL", "SIZE", "BUSY", "QUEUED"}};
+    std::vector<std::vector<std::string>> workers = {{"WORKER PID", "STATE", "JOBS DONE"}};
+    for (const auto& [name, p] : s.at("pools").items()) {
+        pools.push_back({name, human_value(p.at("size")), human_value(p.at("busy")),
+                         human_value(p.at("queued"))});
+        for (const auto& w : p.value("workers", nlohmann::json::array())) {
+            workers.push_back(
+                {human_value(w.at("pid")), human_value(w.at("state")), human_value(w.at("jobs"))});
+        }
+    }
+    print_table(pools);
+    if (workers.size() > 1) {
+        std::cout << "\n";
+        print_table(workers);
+    }
+}
+
+}  // namespace
 
 void setup_stats(CLI::App& app, Globals& g) {
-    auto* cmd = app.add_subcommand("stats", "Show pools, queues and job counts");
+    auto* cmd =
+        app.add_subcommand("stats", "Show pools, workers, job counts, callbacks and the journal");
     cmd->callback([&g] {
         auto reply = g.call(proto::StatsRequest{});
         if (!reply) {
@@ -14,24 +70,9 @@ void setup_stats(CLI::App& app, Globals& g) {
         }
         if (g.json) {
             print_json_line(*reply);
-            return;
+        } else {
+            print_stats(*reply);
         }
-        const auto& s = *reply;
-        std::cout << "uptime:       " << s.value("uptime_s", 0.0) << " s\n"
-                  << "connections:  " << s.value("connections", 0) << "\n";
-        std::vector<std::vector<std::string>> pools = {{"POOL", "SIZE", "BUSY", "QUEUED"}};
-        for (const auto& [name, p] : s.at("pools").items()) {
-            pools.push_back({name, human_value(p.at("size")), human_value(p.at("busy")),
-                             human_value(p.at("queued"))});
-        }
-        print_table(pools);
-        const auto& jobs = s.at("jobs");
-        std::cout << "jobs:        ";
-        for (const auto* k :
-             {"submitted", "queued", "running", "succeeded", "failed", "cancelled"}) {
-            std::cout << " " << k << " " << human_value(jobs.at(k));
-        }
-        std::cout << "\n";
     });
 }
 

@@ -13,15 +13,18 @@ void setup_wait(CLI::App& app, Globals& g) {
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("wait", "Wait for a job to finish and print its result");
-    cmd->add_option("job", o->id, "job id")->required();
+    cmd->add_option("job", o->id, "job id, or its start")->required();
     cmd->add_option("--timeout", o->timeout_s, "give up after this many seconds (exit 4)");
     cmd->callback([o, &g] {
         auto client = g.connect();
         if (!client) {
             return;
         }
-        auto job =
-            client->get(o->id, o->timeout_s.value_or(std::numeric_limits<double>::infinity()));
+        auto id = g.resolve_job(*client, o->id);
+        if (!id) {
+            return;
+        }
+        auto job = client->get(*id, o->timeout_s.value_or(std::numeric_limits<double>::infinity()));
         if (!job) {
             g.fail(job.error());
             return;

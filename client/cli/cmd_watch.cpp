@@ -8,18 +8,26 @@
 namespace taskpool::cli {
 namespace {
 
+/// One line an event, stamped with when it happened (not when it was printed).
 void print_event(const Event& e) {
-    auto job = proto::decode_job(e.body.value("job", nlohmann::json()));
-    if (!job) {
-        std::cout << e.name << "\n";
-        return;
-    }
-    std::string line = proto::format_timestamp(proto::now_timestamp()) + "  " + e.name + "  " +
-                       job->id + "  " + job->task + "  " +
-                       std::string(proto::to_string(job->state));
-    if (job->error) {
-        line += " (" + std::string(proto::to_string(job->error->code)) + ": " +
-                job->error->message + ")";
+    std::string line;
+    if (auto job = proto::decode_job(e.body.value("job", nlohmann::json()))) {
+        auto at = e.name == "job.started" ? job->started_at : job->finished_at;
+        line = proto::format_timestamp(at.value_or(proto::now_timestamp())) + "  " + e.name + "  " +
+               job->id + "  " + job->task + "  " + std::string(proto::to_string(job->state));
+        if (job->error) {
+            line += " (" + std::string(proto::to_string(job->error->code)) + ": " +
+                    job->error->message + ")";
+        }
+    } else if (e.name == "batch.finished") {
+        auto at = proto::parse_timestamp(e.body.value("finished_at", ""));
+        const auto& counts = e.body.value("counts", nlohmann::json::object());
+        line = proto::format_timestamp(at.value_or(proto::now_timestamp())) + "  " + e.name + "  " +
+               e.body.value("batch", "") + "  " + std::to_string(counts.value("succeeded", 0)) +
+               " succeeded, " + std::to_string(counts.value("failed", 0)) + " failed, " +
+               std::to_string(counts.value("cancelled", 0)) + " cancelled";
+    } else {
+        line = e.name;
     }
     std::cout << line << std::endl;
 }
@@ -27,26 +35,35 @@ void print_event(const Event& e) {
 }  // namespace
 
 void setup_watch(CLI::App& app, Globals& g) {
-    auto ids = std::make_shared<std::vector<std::string>>();
+    auto given = std::make_shared<std::vector<std::string>>();
     auto* cmd = app.add_subcommand(
         "watch", "Print job events as they happen (of the given jobs until they end, or of all)");
-    cmd->add_option("jobs", *ids, "job ids (default: every job, until interrupted)");
-    cmd->callback([ids, &g] {
+    cmd->add_option("jobs", *given,
+                    "job ids or their starts (default: every job, until interrupted)");
+    cmd->callback([given, &g] {
         auto client = g.connect();
         if (!client) {
             return;
         }
+        std::vector<std::string> ids;
+        for (const auto& id : *given) {
+            auto full = g.resolve_job(*client, id);
+            if (!full) {
+                return;
+            }
+            ids.push_back(std::move(*full));
+        }
         proto::SubscribeRequest req;
-        if (!ids->empty()) {
-            req.jobs = *ids;
+        if (!ids.empty()) {
+            req.jobs = ids;
         }
         if (auto reply = client->call(req); !reply) {
             g.fail(reply.error());
             return;
         }
-        std::vector<std::string> open = *ids;
+        std::vector<std::string> open = ids;
         bool any_failed = false;
-        while (ids->empty() || !open.empty()) {
+        while (ids.empty() || !open.empty()) {
             auto event = client->next_event();
             if (!event) {
                 g.fail(event.error());

@@ -23,7 +23,15 @@ struct Globals {
     /// Connects, sends one request and returns the reply without `id` and `ok`;
     /// on failure prints why, sets exit_code and returns nothing.
     std::optional<nlohmann::json> call(proto::RequestBody request);
+    /// The full id of the one job whose id starts with `given` (with or without
+    /// "j-", in any case), as git and docker take a short id; on failure prints
+    /// why, sets exit_code and returns nothing.
+    std::optional<std::string> resolve_job(Client& client, const std::string& given);
 };
+
+/// A check that an option is a whole number from min to max, with a message that
+/// says so.
+CLI::Validator whole_number(std::int64_t min, std::int64_t max);
 
 // One per command, each in cmd_<name>.cpp: adds the subcommand and its options.
 void setup_submit(CLI::App& app, Globals& g);

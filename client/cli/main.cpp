@@ -1,4 +1,7 @@
 // taskpool: the command-line client of taskpoold.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 
@@ -38,13 +41,76 @@ std::optional<nlohmann::json> Globals::call(proto::RequestBody request) {
     return std::move(*reply);
 }
 
+std::optional<std::string> Globals::resolve_job(Client& client, const std::string& given) {
+    constexpr std::string_view id_prefix = "j-";
+    constexpr std::size_t id_length = 28;  // "j-" and 26 base32 digits
+    std::string id = given.starts_with(id_prefix) ? given : std::string(id_prefix) + given;
+    std::transform(id.begin(), id.end(), id.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    id[0] = 'j';
+    if (id.size() >= id_length) {
+        return id;  // a whole id: the daemon says whether it knows it
+    }
+    auto jobs = client.list({.state = std::nullopt, .limit = 2, .prefix = id});
+    if (!jobs) {
+        fail(jobs.error());
+        return std::nullopt;
+    }
+    if (jobs->size() == 1) {
+        return jobs->front().id;
+    }
+    if (jobs->empty()) {
+        fail({ClientError::Kind::request, proto::ErrorCode::no_such_job,
+              "no job id starts with " + id});
+    } else {
+        fail({ClientError::Kind::request, proto::ErrorCode::bad_request,
+              id + " is the start of more than one job id (" + (*jobs)[0].id + ", " +
+                  (*jobs)[1].id + ", ...): give more of it"});
+    }
+    return std::nullopt;
+}
+
+CLI::Validator whole_number(std::int64_t min, std::int64_t max) {
+    auto range = std::to_string(min) + " to " + std::to_string(max);
+    return CLI::Validator(
+        [range, min, max](std::string& text) -> std::string {
+            std::int64_t n = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+            if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max) {
+                return "must be a whole number from " + range + ", not '" + text + "'";
+            }
+            return {};
+        },
+        "INT in " + range);
+}
+
 }  // namespace taskpool::cli
+
+namespace {
+
+/// "unknown command 'x'" and the commands there are, for a first word that is none.
+int unknown_command(const CLI::App& app, const std::string& word) {
+    std::cerr << "taskpool: unknown command '" << word << "'. The commands are:\n";
+    for (const auto* cmd : app.get_subcommands([](const CLI::App*) { return true; })) {
+        std::cerr << "  " << cmd->get_name()
+                  << std::string(10 - std::min<std::size_t>(cmd->get_name().size(), 9), ' ')
+                  << cmd->get_description() << "\n";
+    }
+    std::cerr << "Run 'taskpool COMMAND --help' for a command's options.\n";
+    return taskpool::cli::exit_usage;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace taskpool::cli;
     CLI::App app{"taskpool: submit jobs to taskpoold and follow them."};
-    app.set_version_flag("--version", std::string(taskpool::proto::product_version));
+    app.set_version_flag("--version", "taskpool " + std::string(taskpool::proto::product_version) +
+                                          " (protocol " +
+                                          std::to_string(taskpool::proto::protocol_version) + ")");
     app.require_subcommand(1);
+    // Global options anywhere on the line: `taskpool submit --json echo 1` too.
+    app.fallthrough();
     Globals g;
     if (const char* addr = std::getenv("TASKPOOL_ADDR")) {
         g.addr = addr;
@@ -74,6 +140,10 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (auto rest = app.remaining();
+            app.get_subcommands().empty() && !rest.empty() && !rest.front().starts_with("-")) {
+            return unknown_command(app, rest.front());
+        }
         // CLI11's own codes (100+) would collide with ours.
         return app.exit(e) == 0 ? exit_done : exit_usage;
     }

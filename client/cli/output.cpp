@@ -15,8 +15,29 @@ std::string human_value(const nlohmann::json& value) {
     return proto::json_text(value);
 }
 
+std::string run_time(const proto::Job& job) {
+    if (!job.started_at) {
+        return "-";
+    }
+    auto ms = (job.finished_at.value_or(proto::now_timestamp()) - *job.started_at).count();
+    char text[32];
+    if (ms < 1000) {
+        std::snprintf(text, sizeof text, "%lldms", static_cast<long long>(ms));
+    } else if (ms < 60'000) {
+        std::snprintf(text, sizeof text, "%.1fs", static_cast<double>(ms) / 1000);
+    } else if (ms < 3'600'000) {
+        std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                      static_cast<long long>(ms / 1000 % 60));
+    } else {
+        std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
+                      static_cast<long long>(ms / 60'000 % 60));
+    }
+    return text;
+}
+
 void print_json_line(const nlohmann::json& value) {
-    std::cout << proto::json_text(value) << "\n";
+    // Flushed: a line of a stream (watch) must reach a pipe as it happens.
+    std::cout << proto::json_text(value) << std::endl;
 }
 
 void print_job_details(const proto::Job& job) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <initializer_list>
 #include <string_view>
 
@@ -12,6 +14,14 @@ struct Range {
     double min;
     double max;
 };
+
+/// Keys whose values are never printed or logged: a dump shows "***" for them.
+inline constexpr std::array<std::string_view, 2> secret_config_keys{"auth.token",
+                                                                    "callbacks.secret"};
+
+inline bool is_secret_config_key(std::string_view path) {
+    return std::ranges::find(secret_config_keys, path) != secret_config_keys.end();
+}
 
 /// Calls `v` once per config key, in the order of the shipped file:
 ///   v(path, field, range)       for numbers,

@@ -224,7 +224,7 @@ struct JsonDumper {
     }
     void operator()(std::string_view path, const std::string& field) { put(path, field); }
     void operator()(std::string_view path, const std::optional<std::string>& field) {
-        put(path, field ? json(*field) : json(nullptr));
+        put(path, !field ? json(nullptr) : is_secret_config_key(path) ? json("***") : json(*field));
     }
     void operator()(std::string_view path, bool field) { put(path, field); }
     void put(std::string_view path, json value) {

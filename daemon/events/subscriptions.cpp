@@ -75,7 +75,7 @@ void Subscriptions::batch_finished(const std::string& batch, const proto::BatchC
         }
         by_batch_.erase(it);
     }
-    send(watchers, proto::encode_batch_event(batch, counts));
+    send(watchers, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
     for (auto& peer : watchers) {
         peer->release();
     }

@@ -48,9 +48,15 @@ std::string render(const Response& response) {
     if (!response.keep_alive) {
         out += "Connection: close\r\n";
     }
+    if (response.status == 429 || response.status == 503) {
+        // Full queue, stopping daemon: both are worth trying again shortly.
+        out += "Retry-After: 1\r\n";
+    }
     out += response.extra_headers;
     out += "\r\n";
-    out += response.body;
+    if (!response.head) {
+        out += response.body;
+    }
     return out;
 }
 

@@ -20,11 +20,12 @@ struct Response {
     std::string_view content_type;
     std::string body;
     bool keep_alive = true;
+    bool head = false;          // the answer to HEAD: headers only, the GET's length
     std::string extra_headers;  // complete lines, CRLF included
 };
 
 /// The response as bytes: status line, headers (Content-Length, Connection: close
-/// when it is the last), body.
+/// when it is the last, Retry-After with 429 and 503), body.
 std::string render(const Response& response);
 
 /// `{"error": {"code": ..., "message": ...}}`, LF included.

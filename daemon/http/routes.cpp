@@ -92,7 +92,10 @@ std::optional<Refusal> add_query(std::string_view query,
         if (std::find(allowed.begin(), allowed.end(), *name) == allowed.end()) {
             return bad_request("unknown query parameter '" + *name + "'");
         }
-        auto parsed = json::parse(*value, nullptr, false);
+        // Numbers and booleans are typed by their text; an id prefix stays text even
+        // where it reads as a number.
+        auto parsed = *name == "prefix" ? json(json::value_t::discarded)
+                                        : json::parse(*value, nullptr, false);
         request[*name] = parsed.is_discarded() ? json(*value) : std::move(parsed);
     }
     return std::nullopt;
@@ -155,43 +158,45 @@ bool needs_token(std::string_view target) {
 Route route(Request& request) {
     auto [path, query] = split_target(request.target);
     const auto& method = request.method;
+    // HEAD is answered wherever GET is (RFC 9110 9.3.2); the body is left out later.
+    bool get = method == "GET" || method == "HEAD";
     constexpr std::string_view jobs_prefix = "/v1/jobs/";
 
     if (path == "/healthz") {
-        return method == "GET" ? Route{HealthCheck{}} : method_not_allowed(request, path, "GET");
+        return get ? Route{HealthCheck{}} : method_not_allowed(request, path, "GET, HEAD");
     }
     if (path == "/metrics") {
-        return method == "GET" ? Route{MetricsScrape{}} : method_not_allowed(request, path, "GET");
+        return get ? Route{MetricsScrape{}} : method_not_allowed(request, path, "GET, HEAD");
     }
     if (path == "/v1/jobs") {
         if (method == "POST") {
             return op_with_body(request, "submit", query);
         }
-        if (method == "GET") {
-            return op_without_body("list", query, {"state", "limit"});
+        if (get) {
+            return op_without_body("list", query, {"state", "limit", "prefix"});
         }
-        return method_not_allowed(request, path, "GET, POST");
+        return method_not_allowed(request, path, "GET, HEAD, POST");
     }
     if (path.starts_with(jobs_prefix) && path.size() > jobs_prefix.size()) {
         auto id = decode_component(path.substr(jobs_prefix.size()), false);
         if (!id || id->find('/') != std::string::npos) {
             return not_found(path);
         }
-        if (method == "GET") {
+        if (get) {
             return op_without_body("get", query, {"wait"}, json{{"job", *id}});
         }
         if (method == "DELETE") {
             return op_without_body("cancel", query, {}, json{{"job", *id}});
         }
-        return method_not_allowed(request, path, "GET, DELETE");
+        return method_not_allowed(request, path, "GET, HEAD, DELETE");
     }
     if (path == "/v1/batches") {
         return method == "POST" ? op_with_body(request, "map", query)
                                 : method_not_allowed(request, path, "POST");
     }
     if (path == "/v1/stats" || path == "/v1/tasks") {
-        return method == "GET" ? op_without_body(path.substr(4), query, {})
-                               : method_not_allowed(request, path, "GET");
+        return get ? op_without_body(path.substr(4), query, {})
+                   : method_not_allowed(request, path, "GET, HEAD");
     }
     return not_found(path);
 }

@@ -41,6 +41,7 @@ void HttpProtocol::pump() {
         }
         if (status == http::RequestReader::Status::error) {
             const auto& e = reader_.error();
+            head_ = false;
             auto code = e.status == 413 || e.status == 431 ? proto::ErrorCode::message_too_large
                                                            : proto::ErrorCode::bad_request;
             refuse(e.status, {code, e.message});
@@ -61,6 +62,7 @@ void HttpProtocol::pump() {
 
 bool HttpProtocol::accept_head() {
     const auto& request = reader_.request();
+    head_ = request.method == "HEAD";
     if (http::needs_token(request.target) &&
         !session_.dispatcher().token_accepted(bearer_token(request.authorization))) {
         refuse(401, {proto::ErrorCode::unauthorized, "wrong or missing Authorization: Bearer"},
@@ -110,6 +112,7 @@ void HttpProtocol::reply(std::string line) {
 
 void HttpProtocol::respond(http::Response response) {
     response.keep_alive = response.keep_alive && keep_alive_;
+    response.head = head_;
     session_.queue_output(http::render(response));
     if (!response.keep_alive) {
         done_ = true;

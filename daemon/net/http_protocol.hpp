@@ -38,6 +38,7 @@ private:
     Session& session_;
     http::RequestReader reader_;
     bool keep_alive_ = true;
+    bool head_ = false;       // the request being answered is a HEAD
     bool in_flight_ = false;  // a request is with the dispatcher
     bool pumping_ = false;
     bool done_ = false;  // the last response is out; nothing more is read

@@ -70,11 +70,13 @@ private:
     std::shared_ptr<State> state_;
 };
 
-/// One request being handled: the services, the connection, and its Reply.
+/// One request being handled: the services, the connection, its Reply, and the
+/// size of the request as it came (a line, or an HTTP target and body).
 struct Call {
     Services& services;
     std::shared_ptr<net::Peer> peer;
     Reply reply;
+    std::size_t request_bytes = 0;
 };
 
 }  // namespace taskpool::daemon::ops

@@ -41,7 +41,7 @@ bool Dispatcher::token_accepted(std::optional<std::string_view> given) const {
 
 void Dispatcher::dispatch(const std::shared_ptr<net::Peer>& peer, proto::DecodedRequest decoded,
                           std::size_t size) {
-    Call call{services_, peer, Reply(peer, decoded.id)};
+    Call call{services_, peer, Reply(peer, decoded.id), size};
     if (!decoded.body) {
         call.reply.error(decoded.body.error());
         return;

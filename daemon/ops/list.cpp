@@ -3,7 +3,7 @@
 namespace taskpool::daemon::ops {
 
 void handle(proto::ListRequest req, Call& call) {
-    auto jobs = call.services.scheduler.list(req.state, static_cast<std::size_t>(req.limit));
+    auto jobs = call.services.scheduler.list(req);
     call.reply.line(proto::encode_ok(call.reply.id(), [&](proto::JsonWriter& w) {
         w.key("jobs").begin_array();
         for (const auto* job : jobs) {

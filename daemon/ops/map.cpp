@@ -3,6 +3,26 @@
 namespace taskpool::daemon::ops {
 namespace {
 
+/// What a job object adds to its args in a map's reply: id, task, state, pool,
+/// batch, times. A floor, not a guess: a map refused by it could never be answered.
+constexpr std::size_t job_fields_bytes = 190;
+
+/// The refusal of a map whose reply could not be sent: one reply may be at most
+/// twice limits.max_output_buffer_bytes, and the jobs echo their args.
+std::optional<proto::Error> reply_too_large(const proto::MapRequest& req, const Call& call) {
+    auto bound = 2 * static_cast<std::size_t>(call.services.config.limits.max_output_buffer_bytes);
+    auto reply_bytes = call.request_bytes + req.items.size() * (job_fields_bytes + req.task.size());
+    if (reply_bytes <= bound) {
+        return std::nullopt;
+    }
+    return proto::Error{proto::ErrorCode::message_too_large,
+                        "a map of " + std::to_string(req.items.size()) +
+                            " jobs would be answered with over " + std::to_string(reply_bytes) +
+                            " bytes, more than a reply may have (" + std::to_string(bound) +
+                            ", twice limits.max_output_buffer_bytes); nothing was accepted: "
+                            "send the items as several maps (taskpool map and the clients do)"};
+}
+
 /// The reply of a map: its batch id and each job, in the order of the items.
 std::string encode_map_reply(const proto::RequestId& id, const std::string& batch,
                              const std::vector<const proto::Job*>& jobs) {
@@ -45,6 +65,10 @@ void reply_when_done(Services& services, const Reply& reply, const sched::Batch&
 }  // namespace
 
 void handle(proto::MapRequest req, Call& call) {
+    if (auto refusal = reply_too_large(req, call)) {
+        call.reply.error(*refusal);
+        return;
+    }
     auto& services = call.services;
     sched::MapSpec spec{std::move(req.task), std::move(req.items), req.options};
     auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,

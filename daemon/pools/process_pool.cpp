@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -45,15 +46,23 @@ constexpr auto short_run = std::chrono::milliseconds(1);
 // 32, 16 did best for pipelined short jobs; a held job waits for at most 15 short
 // runs.
 constexpr std::size_t max_held_runs = 16;
+// How often the resident memory of busy workers is read under memory_limit_mb: a
+// few microseconds a worker, and only while some worker is busy.
+constexpr auto memory_check_period = std::chrono::milliseconds(50);
+
+/// The resident set of a process (/proc/PID/statm), 0 if it cannot be read.
+std::size_t resident_bytes(pid_t pid) {
+    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+    std::size_t size = 0;
+    std::size_t resident = 0;
+    return statm >> size >> resident ? resident * page : 0;
+}
 
 /// Spawns `taskpoold --worker` with `child_fd` as its fd 3, in its own process group.
 pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::string& error) {
     std::vector<std::string> args = {"taskpoold", "--worker", std::to_string(worker_channel_fd),
                                      "--parent", std::to_string(::getpid())};
-    if (settings.memory_limit_mb > 0) {
-        args.emplace_back("--memory-limit-mb");
-        args.push_back(std::to_string(settings.memory_limit_mb));
-    }
     if (settings.user) {
         args.emplace_back("--user");
         args.push_back(*settings.user);
@@ -63,6 +72,15 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
         argv.push_back(a.data());
     }
     argv.push_back(nullptr);
+    // tcmalloc gives freed pages back to the kernel at once, not little by little:
+    // memory_limit_mb counts what a worker holds resident, so a large job's memory
+    // must leave with it. (Command tasks get an environment of their own.)
+    static char decommit[] = "TCMALLOC_AGGRESSIVE_DECOMMIT=true";
+    std::vector<char*> env{decommit};
+    for (char** e = environ; *e != nullptr; ++e) {
+        env.push_back(*e);
+    }
+    env.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -81,7 +99,7 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
         &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
     // /proc/self/exe: the binary this daemon runs, even if its file was replaced.
-    int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), environ);
+    int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
@@ -99,7 +117,8 @@ ProcessPool::ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings set
       reaper_(reaper),
       settings_(std::move(settings)),
       setup_line_(encode_setup(settings_.tasks)),
-      events_(std::move(events)) {
+      events_(std::move(events)),
+      memory_timer_(io) {
     resize(settings_.size);
 }
 
@@ -293,6 +312,40 @@ void ProcessPool::begin_front(Slot& s) {
     }
     events_.started({front.job_id, front.attempt, proto::WorkerInfo{s.pid, std::nullopt},
                      proto::now_timestamp()});
+    if (settings_.memory_limit_mb > 0 && !watching_memory_) {
+        watching_memory_ = true;
+        watch_memory();
+    }
+}
+
+void ProcessPool::watch_memory() {
+    memory_timer_.expires_after(memory_check_period);
+    memory_timer_.async_wait([this](std::error_code ec) {
+        if (ec || shut_down_) {
+            return;
+        }
+        auto limit = static_cast<std::size_t>(settings_.memory_limit_mb) << 20;
+        bool any_busy = false;
+        for (auto& s : slots_) {
+            if (s->state != State::busy) {
+                continue;
+            }
+            // The worker and the command it runs, if any: what the job holds.
+            auto rss =
+                resident_bytes(s->pid) + (s->child_pgid > 0 ? resident_bytes(s->child_pgid) : 0);
+            if (rss > limit) {
+                kill_groups(*s);
+                s->state = State::stopping;  // its outcome, if one comes now, is ignored
+                s->over_memory = rss;
+            } else {
+                any_busy = true;
+            }
+        }
+        watching_memory_ = any_busy;
+        if (any_busy) {
+            watch_memory();
+        }
+    });
 }
 
 bool ProcessPool::stop(std::uint64_t handle) {
@@ -389,8 +442,9 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
         ::kill(-s.child_pgid, SIGKILL);  // a command outlives its worker only by a moment
         s.child_pgid = 0;
     }
-    bool on_purpose = s.state == State::stopping;
-    bool was_busy = s.state == State::busy;
+    auto over_memory = std::exchange(s.over_memory, 0);
+    bool on_purpose = s.state == State::stopping && over_memory == 0;
+    bool was_busy = s.state == State::busy || over_memory > 0;
     std::error_code ignored;
     s.channel->close(ignored);
     s.channel.reset();
@@ -398,7 +452,15 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     s.writing = false;
     s.pid = -1;
     auto runs = std::exchange(s.runs, {});
-    if (was_busy) {
+    if (over_memory > 0) {
+        events_.finished(
+            {runs.front().job_id, runs.front().attempt,
+             proto::JobError{
+                 proto::JobErrorCode::memory_limit,
+                 "worker " + std::to_string(pid) + " reached " + std::to_string(over_memory >> 20) +
+                     " MiB resident, over process_pool.memory_limit_mb (" +
+                     std::to_string(settings_.memory_limit_mb) + "); it was replaced"}});
+    } else if (was_busy) {
         events_.finished({runs.front().job_id, runs.front().attempt,
                           proto::JobError{proto::JobErrorCode::worker_crashed,
                                           "worker " + std::to_string(pid) + " " +
@@ -423,7 +485,12 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
                                 (s.ready ? " while idle" : " before it was ready"));
         return;
     }
-    if (!on_purpose) {
+    if (over_memory > 0) {
+        spdlog::warn(
+            "worker {} (pid {}) stopped at {} MiB resident; its job failed with "
+            "memory_limit",
+            s.index, pid, over_memory >> 20);
+    } else if (!on_purpose) {
         spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, tasks::describe_exit(status),
                      was_busy ? "; its job failed with worker_crashed" : "");
     }
@@ -451,6 +518,7 @@ void ProcessPool::shutdown() {
     }
     shut_down_ = true;
     std::vector<pid_t> pids;
+    memory_timer_.cancel();
     for (auto& s : slots_) {
         s->respawn_timer.cancel();
         if (s->channel) {

@@ -36,7 +36,8 @@ namespace taskpool::daemon::pools {
 /// that doubles each time until a job completes, so a worker that cannot run does
 /// not make the daemon spin or flood the log. Timeout and cancel SIGKILL the
 /// worker's process group, and that of a command it runs, and replace the worker
-/// at once; `max_jobs_per_worker` recycles a worker after that many jobs.
+/// at once; `max_jobs_per_worker` recycles a worker after that many jobs, and
+/// `memory_limit_mb` replaces one whose resident memory passes it, failing its job.
 ///
 /// A busy worker whose runs are short (by the recent run times of their tasks) is
 /// sent more runs to hold behind the one it runs, which it begins as soon as it
@@ -51,7 +52,7 @@ public:
     struct Settings {
         std::size_t size = 1;
         std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
-        std::int64_t memory_limit_mb = 0;      // 0: no RLIMIT_AS
+        std::int64_t memory_limit_mb = 0;      // resident, the job's commands too; 0: none
         std::optional<std::string> user;       // workers drop to this user
         tasks::TaskSetup tasks;                // sent to each worker as it starts
     };
@@ -101,6 +102,7 @@ private:
         bool ready = false;           // the worker said it is set up
         int failed_starts = 0;        // deaths without a job since the last completed one
         bool retiring = false;        // the slot goes away when its worker exits
+        std::size_t over_memory = 0;  // killed at this resident size (memory_limit_mb)
 
         asio::steady_timer respawn_timer;
     };
@@ -117,6 +119,10 @@ private:
     void begin_front(Slot& slot);
     void on_outcome(Slot& slot, RunEnded ended);
     void on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int status);
+    /// While a worker is busy, reads the resident memory of each busy one every
+    /// memory_check_period; one over memory_limit_mb is killed, its job failing
+    /// with memory_limit.
+    void watch_memory();
     /// SIGKILLs the worker's process group and its command's.
     static void kill_groups(Slot& slot);
     void spawn(const std::shared_ptr<Slot>& slot);
@@ -138,6 +144,8 @@ private:
     int next_index_ = 0;
     std::uint64_t next_handle_ = 1;
     bool shut_down_ = false;
+    asio::steady_timer memory_timer_;
+    bool watching_memory_ = false;
 };
 
 }  // namespace taskpool::daemon::pools

@@ -29,12 +29,13 @@ class ChannelReader {
 public:
     explicit ChannelReader(int fd) : fd_(fd), framer_(max_run_bytes), buffer_(64 * 1024, '\0') {}
 
-    /// The next line; nullopt once the channel is closed or broken.
-    std::optional<std::string> next() {
+    /// The next line, valid until done() or the next call; nullopt once the
+    /// channel is closed or broken.
+    std::optional<std::string_view> next() {
         for (;;) {
             auto frame = framer_.next();
             if (frame.status == proto::LineFramer::Status::line) {
-                return std::string(frame.line);
+                return frame.line;
             }
             if (frame.status != proto::LineFramer::Status::incomplete) {
                 return std::nullopt;
@@ -49,6 +50,9 @@ public:
             framer_.feed(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
         }
     }
+
+    /// The line is decoded: its buffer, however large, goes before the job runs.
+    void done() { framer_.discard_taken(); }
 
 private:
     int fd_;
@@ -100,11 +104,6 @@ int worker_main(const WorkerOptions& options) {
     if (options.user && !drop_to_user(*options.user)) {
         return 3;  // before it is ready: the daemon retries with back-off and says so
     }
-    if (options.memory_limit_mb > 0) {
-        rlim_t bytes = static_cast<rlim_t>(options.memory_limit_mb) * 1024 * 1024;
-        rlimit limit{bytes, bytes};
-        ::setrlimit(RLIMIT_AS, &limit);
-    }
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGTERM, SIG_IGN);  // the daemon drains; it ends us by closing the channel
     std::signal(SIGINT, SIG_IGN);   // a Ctrl-C on the daemon's terminal is the daemon's
@@ -126,6 +125,7 @@ int worker_main(const WorkerOptions& options) {
     }
     while (auto line = channel.next()) {
         auto run = decode_run(*line);
+        channel.done();
         if (!run) {
             return 2;
         }

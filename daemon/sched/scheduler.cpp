@@ -384,10 +384,12 @@ Result<const Job*> Scheduler::cancel(std::string_view id) {
     return &r->job;
 }
 
-std::vector<const Job*> Scheduler::list(std::optional<JobState> state, std::size_t limit) {
+std::vector<const Job*> Scheduler::list(const proto::ListRequest& query) {
     std::vector<const Job*> jobs;
+    auto limit = static_cast<std::size_t>(query.limit);
     table_.newest_first([&](const JobRecord& r) {
-        if (!state || r.job.state == *state) {
+        if ((!query.state || r.job.state == *query.state) &&
+            (!query.prefix || r.job.id.starts_with(*query.prefix))) {
             jobs.push_back(&r.job);
         }
         return jobs.size() < limit;

@@ -124,8 +124,9 @@ public:
     void wait(std::string_view id, double seconds, std::function<void(const proto::Job&)> done);
     /// Cancels a queued or running job: no_such_job, not_cancellable.
     proto::Result<const proto::Job*> cancel(std::string_view id);
-    /// Jobs newest first, optionally only those in `state`.
-    std::vector<const proto::Job*> list(std::optional<proto::JobState> state, std::size_t limit);
+    /// Jobs newest first, only those in `query.state` and with ids that start with
+    /// `query.prefix` where given.
+    std::vector<const proto::Job*> list(const proto::ListRequest& query);
 
     /// Runs `f` once the journal holds every change so far (at once without one):
     /// a reply that reports a change waits for it.

@@ -19,41 +19,46 @@ bool field_name_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
 }
 
-/// Splits "a{x}b{{c" into parts; nullopt for an unpaired brace or a bad field name.
-std::optional<ArgTemplate> parse_template(std::string_view s) {
+/// The length of the placeholder `{name}` at the start of `s`, or 0 where `s` does
+/// not start with one.
+std::size_t placeholder_length(std::string_view s) {
+    auto close = s.find('}');
+    if (s.empty() || s[0] != '{' || close == std::string_view::npos || close == 1) {
+        return 0;
+    }
+    auto name = s.substr(1, close - 1);
+    return std::all_of(name.begin(), name.end(), field_name_char) ? close + 1 : 0;
+}
+
+/// Splits "a{x}b{{c" into parts. Only `{name}` is a placeholder and `{{`, `}}` are
+/// escapes; any other brace is literal, so awk, jq and Python code pass unchanged.
+ArgTemplate parse_template(std::string_view s) {
     ArgTemplate t;
     std::string literal;
-    auto flush = [&] {
-        if (!literal.empty()) {
-            t.parts.push_back({false, std::move(literal)});
-            literal.clear();
-        }
-    };
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
         if ((c == '{' || c == '}') && i + 1 < s.size() && s[i + 1] == c) {
             literal += c;
             ++i;
-        } else if (c == '}') {
-            return std::nullopt;
-        } else if (c == '{') {
-            auto close = s.find('}', i);
-            if (close == std::string_view::npos || close == i + 1) {
-                return std::nullopt;
+        } else if (auto length = placeholder_length(s.substr(i)); length > 0) {
+            if (!literal.empty()) {
+                t.parts.push_back({false, std::move(literal)});
+                literal.clear();
             }
-            auto name = s.substr(i + 1, close - i - 1);
-            if (!std::all_of(name.begin(), name.end(), field_name_char)) {
-                return std::nullopt;
-            }
-            flush();
-            t.parts.push_back({true, std::string(name)});
-            i = close;
+            t.parts.push_back({true, std::string(s.substr(i + 1, length - 2))});
+            i += length - 1;
         } else {
             literal += c;
         }
     }
-    flush();
+    if (!literal.empty()) {
+        t.parts.push_back({false, std::move(literal)});
+    }
     return t;
+}
+
+bool has_placeholder(const ArgTemplate& t) {
+    return std::any_of(t.parts.begin(), t.parts.end(), [](const auto& p) { return p.is_field; });
 }
 
 }  // namespace
@@ -100,18 +105,11 @@ Result<CommandSpec> parse_command_spec(const std::string& name, const json& doc)
     if (command) {
         if (command->empty() || command->front().empty()) {
             r.fail("command", "must name a program first");
-        } else if (command->front().find_first_of("{}") != std::string::npos) {
+        } else if (has_placeholder(parse_template(command->front()))) {
             r.fail("command", "must name its program literally, not with a {field}");
         } else {
             for (std::size_t i = 1; i < command->size(); ++i) {
-                auto t = parse_template((*command)[i]);
-                if (!t) {
-                    r.fail("command", "has a bad template '" + (*command)[i] +
-                                          "': write {field} (letters, digits, '_', '-') and "
-                                          "{{ or }} for a brace");
-                    break;
-                }
-                spec.argv.push_back(std::move(*t));
+                spec.argv.push_back(parse_template((*command)[i]));
             }
             spec.command = std::move(*command);
         }
@@ -125,9 +123,9 @@ Result<CommandSpec> parse_command_spec(const std::string& name, const json& doc)
         if (*stdin_spec == "args") {
             spec.stdin_from = CommandSpec::Stdin::args;
         } else if (auto t = parse_template(*stdin_spec);
-                   t && t->parts.size() == 1 && t->parts[0].is_field) {
+                   t.parts.size() == 1 && t.parts[0].is_field) {
             spec.stdin_from = CommandSpec::Stdin::field;
-            spec.stdin_field = t->parts[0].text;
+            spec.stdin_field = t.parts[0].text;
         } else {
             r.fail("stdin", "must be \"args\" or \"{field}\"");
         }

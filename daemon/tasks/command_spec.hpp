@@ -14,7 +14,8 @@
 namespace taskpool::daemon::tasks {
 
 /// One argv element as configured: literal text and `{field}` placeholders, each
-/// replaced by that field of the job's args. `{{` and `}}` are literal braces.
+/// replaced by that field of the job's args. A field's name has letters, digits,
+/// '_' and '-'; `{{` and `}}` are literal braces, and so is any other brace.
 struct ArgTemplate {
     struct Part {
         bool is_field = false;

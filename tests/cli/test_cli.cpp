@@ -1,7 +1,10 @@
 // The real taskpool binary against the real daemon: output, --json, exit codes.
 #include <fstream>
+#include <future>
 #include <iterator>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -118,6 +121,22 @@ TEST_CASE("cli.watch_prints_events_until_its_jobs_end" * doctest::timeout(30)) {
     auto r = cli(d, {"--json", "watch", id});
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("job.finished") != std::string::npos);
+}
+
+TEST_CASE("cli.watch_json_reaches_a_pipe_before_it_is_interrupted" * doctest::timeout(30)) {
+    DaemonProcess d;
+    // Interrupted as a user's Ctrl-C would: what it printed must already be out.
+    auto watch = std::async(std::launch::async, [&] {
+        return run_command(
+            {"timeout", "-s", "INT", "4", binary_path("taskpool"), "--json", "watch"},
+            {{"TASKPOOL_ADDR", d.address()}});
+    });
+    for (int i = 0; i < 3; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        cli(d, {"submit", "echo", "1"});
+    }
+    auto r = watch.get();
+    CHECK(r.out.find("\"event\":\"job.finished\"") != std::string::npos);
 }
 
 TEST_CASE("cli.shutdown" * doctest::timeout(30)) {
@@ -283,4 +302,93 @@ TEST_CASE("cli.submit_hooks_run_with_the_job_on_stdin" * doctest::timeout(30)) {
     CHECK(unread.exit_code == 1);
     CHECK(unread.err.find("exited with status 3") != std::string::npos);
     CHECK(cli(d, {"submit", "echo", "1", "--detach", "--on-done", "true"}).exit_code == 2);
+}
+
+TEST_CASE("cli.global_options_anywhere_on_the_line" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto r = run_command(
+        {binary_path("taskpool"), "submit", "--json", "echo", "{}", "--addr", d.address()});
+    CHECK(r.exit_code == 0);
+    CHECK(json::parse(r.out)["state"] == "succeeded");
+    auto kv = cli(d, {"kv", "set", "k", "1", "--json"});
+    CHECK(kv.exit_code == 0);
+    CHECK(json::parse(kv.out)["value"] == 1);
+}
+
+TEST_CASE("cli.usage_errors_say_what_is_wrong" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto unknown = cli(d, {"frobnicate"});
+    CHECK(unknown.exit_code == 2);
+    CHECK(unknown.err.find("unknown command 'frobnicate'") != std::string::npos);
+    CHECK(unknown.err.find("submit") != std::string::npos);  // and the ones there are
+    CHECK(unknown.err.find("watch") != std::string::npos);
+    auto size = cli(d, {"resize", "process", "abc"});
+    CHECK(size.exit_code == 2);
+    CHECK(size.err.find("must be a whole number from 0 to 4096, not 'abc'") != std::string::npos);
+    auto version = run_command({binary_path("taskpool"), "--version"});
+    CHECK(version.exit_code == 0);
+    CHECK(version.out.find("taskpool 0.") == 0);
+    CHECK(version.out.find("(protocol ") != std::string::npos);
+}
+
+TEST_CASE("cli.a_job_id_may_be_given_by_its_start" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto id = cli(d, {"submit", "-d", "echo", "1"}).out;
+    id.pop_back();
+    auto other = cli(d, {"submit", "-d", "echo", "2"}).out;
+    other.pop_back();
+    // The first digit that tells the two apart, and a few more.
+    std::size_t differ = 2;
+    while (id[differ] == other[differ]) {
+        ++differ;
+    }
+    auto unique = id.substr(2, differ - 1);
+    auto got = cli(d, {"--json", "wait", unique});
+    CHECK(got.exit_code == 0);
+    CHECK(json::parse(got.out)["id"] == id);
+    std::string lower = unique;
+    for (auto& ch : lower) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    CHECK(json::parse(cli(d, {"--json", "get", "j-" + lower}).out)["id"] == id);
+    auto ambiguous = cli(d, {"get", id.substr(0, differ)});
+    CHECK(ambiguous.exit_code == 2);
+    CHECK(ambiguous.err.find("more than one job") != std::string::npos);
+    auto none = cli(d, {"get", "ZZZZ"});
+    CHECK(none.exit_code == 1);
+    CHECK(none.err.find("no job id starts with j-ZZZZ") != std::string::npos);
+    CHECK(cli(d, {"cancel", unique}).err.find(id) != std::string::npos);  // finished already
+}
+
+TEST_CASE("cli.list_and_stats_show_what_a_person_asks_first" * doctest::timeout(30)) {
+    DaemonProcess d({.args = {"--store", "journal.db"}});
+    cli(d, {"submit", "sleep", R"({"seconds":0.3})"});
+    auto list = cli(d, {"list"});
+    CHECK(list.out.find("STARTED") != std::string::npos);
+    CHECK(list.out.find("RAN") != std::string::npos);
+    CHECK(std::regex_search(list.out, std::regex(R"(\s(3\d\dms|0\.\ds)\n)")));
+    auto stats = cli(d, {"stats"});
+    CHECK(stats.out.find("journal:      ") != std::string::npos);
+    CHECK(stats.out.find("journal.db  writable") != std::string::npos);
+    CHECK(stats.out.find("callbacks:    delivered 0") != std::string::npos);
+    CHECK(std::regex_search(stats.out, std::regex(R"(WORKER PID\s+STATE\s+JOBS DONE\n\d+ )")));
+}
+
+TEST_CASE("cli.watch_prints_a_batch_with_its_counts_and_the_events_own_time" *
+          doctest::timeout(30)) {
+    DaemonProcess d;
+    auto watch = std::async(std::launch::async, [&] {
+        return run_command({"timeout", "-s", "INT", "3", binary_path("taskpool"), "watch"},
+                           {{"TASKPOOL_ADDR", d.address()}});
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    auto map = run_command(
+        {binary_path("taskpool"), "--addr", d.address(), "--json", "map", "echo"}, {}, "1\n2\n");
+    auto r = watch.get();
+    CHECK(std::regex_search(
+        r.out, std::regex(R"(\dZ  batch\.finished  b-\w+  2 succeeded, 0 failed, 0 cancelled\n)")));
+    // job.finished lines carry the job's own finished_at.
+    auto first = json::parse(map.out.substr(0, map.out.find('\n')));
+    CHECK(r.out.find(first["finished_at"].get<std::string>() + "  job.finished  " +
+                     first["id"].get<std::string>()) != std::string::npos);
 }

@@ -131,3 +131,30 @@ TEST_CASE("client_lib.the_apply_async_example_runs" * doctest::timeout(60)) {
     CHECK(r.out.find("job fail failed: on purpose") != std::string::npos);
     CHECK(r.out.find("sum of the values: 914495") != std::string::npos);
 }
+
+TEST_CASE("client_lib.a_large_map_goes_in_chunks_and_comes_back_in_order" * doctest::timeout(120)) {
+    DaemonProcess d;
+    auto client = taskpool::Client::connect(d.address());
+    REQUIRE(client.ok());
+    std::vector<json> items;
+    for (int i = 0; i < 100000; ++i) {
+        items.emplace_back(i);
+    }
+    taskpool::proto::SubmitOptions wait;
+    wait.wait = std::numeric_limits<double>::infinity();
+    auto batch = client->map("echo", items, wait);
+    REQUIRE_MESSAGE(batch.ok(), batch.error().message);
+    CHECK(batch->batches.size() == 100);
+    REQUIRE(batch->jobs.size() == items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        REQUIRE(batch->jobs[i].result == items[i]);
+    }
+    // A refused chunk fails the call and says what had been accepted.
+    std::vector<json> fibs(1500, json{{"n", 1}});
+    fibs[1200] = json{{"n", "x"}};
+    auto refused = client->map("fib", fibs);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == taskpool::proto::ErrorCode::bad_request);
+    CHECK(refused.error().message.find("accepted 1000 of the items, as batch(es) b-") !=
+          std::string::npos);
+}

@@ -1,6 +1,7 @@
 // Many connections, idle and slow ones.
 #include <chrono>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -223,4 +224,24 @@ TEST_CASE("connections.json_logs_are_one_object_a_line" * doctest::timeout(30)) 
         ++count;
     }
     CHECK(count >= 3);
+}
+
+TEST_CASE("connections.log_lines_carry_the_zone_and_the_configs_level_names" *
+          doctest::timeout(30)) {
+    for (const char* format : {"text", "json"}) {
+        CAPTURE(format);
+        DaemonProcess d({.config = {{"auth", {{"token", "tok"}}}, {"log", {{"format", format}}}}});
+        LineClient c(d.port());
+        c.send({{"op", "hello"}, {"token", "wrong"}});  // logged as a warning
+        CHECK(c.closed_by_peer());
+        REQUIRE(
+            wait_for([&] { return d.log().find("wrong or missing token") != std::string::npos; }));
+        auto log = d.log();
+        std::regex warning(
+            std::string(format) == "text"
+                ? R"((^|\n)\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z warn  connection)"
+                : R"("time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn")");
+        CHECK_MESSAGE(std::regex_search(log, warning), log);
+        CHECK(log.find("warning") == std::string::npos);
+    }
 }

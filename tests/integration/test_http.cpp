@@ -1,5 +1,6 @@
 // HTTP/1.1 on the NDJSON port (PROTOCOL.md section 8), with the real curl binary for
 // the routes and raw sockets for what curl will not send.
+#include <algorithm>
 #include <csignal>
 #include <string>
 #include <vector>
@@ -143,7 +144,7 @@ TEST_CASE("http.error_statuses_with_curl" * doctest::timeout(60)) {
     CHECK(code_of(no_path) == "not_found");
     auto wrong_method = curl(d, {"-XPUT", "/v1/stats"});
     CHECK(wrong_method.status == 405);
-    CHECK(wrong_method.verbose.find("Allow: GET") != std::string::npos);
+    CHECK(wrong_method.verbose.find("Allow: GET, HEAD") != std::string::npos);
 
     auto done = body_json(curl(d, {"-XPOST", "-d", R"({"task":"echo"})", "/v1/jobs?wait=10"}));
     auto not_cancellable =
@@ -161,6 +162,7 @@ TEST_CASE("http.error_statuses_with_curl" * doctest::timeout(60)) {
     auto full = curl(d, {"-XPOST", "-d", R"({"task":"echo"})", "/v1/jobs"});
     CHECK(full.status == 429);
     CHECK(code_of(full) == "queue_full");
+    CHECK(full.verbose.find("Retry-After: 1") != std::string::npos);
 
     // Draining: /healthz turns 503 so a load balancer stops sending, submits get 503.
     d.signal(SIGTERM);
@@ -169,12 +171,45 @@ TEST_CASE("http.error_statuses_with_curl" * doctest::timeout(60)) {
     auto refused = curl(d, {"-XPOST", "-d", R"({"task":"echo"})", "/v1/jobs"});
     CHECK(refused.status == 503);
     CHECK(code_of(refused) == "shutting_down");
+    CHECK(refused.verbose.find("Retry-After: 1") != std::string::npos);
     // The sleeper would hold the drain for its 30 s.
     auto running = body_json(curl(d, {"/v1/jobs?state=running"}));
     for (const auto& j : running["jobs"]) {
         CHECK(curl(d, {"-XDELETE", "/v1/jobs/" + j["id"].get<std::string>()}).status == 200);
     }
     CHECK(d.wait_exit(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("http.head_is_answered_wherever_get_is" * doctest::timeout(30)) {
+    DaemonProcess d;
+    for (const char* path : {"/healthz", "/metrics", "/v1/stats", "/v1/tasks", "/v1/jobs"}) {
+        CAPTURE(path);
+        auto get = curl(d, {path});
+        auto head = curl(d, {"-I", path});
+        CHECK(head.status == 200);
+        CHECK(head.verbose.find("Content-Length: ") != std::string::npos);
+        CHECK(head.body.find('{') == std::string::npos);  // headers only, no body
+    }
+    CHECK(curl(d, {"-I", "/v1/jobs/j-nope"}).status == 404);
+    // On one connection: the answer to HEAD has no body, so the next answer parses.
+    LineClient c(d.port());
+    c.send_raw("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + http_get("/healthz"));
+    std::vector<std::string> lines;
+    while (auto line = c.read_line()) {
+        if (!line->empty() && line->back() == '\r') {
+            line->pop_back();
+        }
+        lines.push_back(*line);
+        if (line->starts_with("{")) {
+            break;
+        }
+    }
+    REQUIRE(lines.size() > 2);
+    CHECK(lines.front() == "HTTP/1.1 200 OK");
+    auto second = std::find(lines.begin() + 1, lines.end(), "HTTP/1.1 200 OK");
+    REQUIRE(second != lines.end());
+    CHECK(std::find(lines.begin(), second, "") == second - 1);  // the blank line, then the next
+    CHECK(lines.back() == R"({"status":"ok"})");
 }
 
 TEST_CASE("http.bearer_token" * doctest::timeout(30)) {

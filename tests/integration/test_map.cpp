@@ -1,4 +1,6 @@
 // map: many jobs at once, all or none, results in input order, batch events.
+#include <algorithm>
+
 #include <doctest/doctest.h>
 
 #include "../support/daemon_process.hpp"
@@ -70,16 +72,24 @@ TEST_CASE("map.notify_sends_each_job_then_the_batch" * doctest::timeout(60)) {
 
     // This connection: job.started and job.finished for each job, batch.finished last.
     int finished = 0;
+    std::string job_finished_at;
     json last;
     for (;;) {
         last = c.read_json(20s);
         if (last["event"] == "batch.finished") {
             break;
         }
-        finished += last["event"] == "job.finished" ? 1 : 0;
+        if (last["event"] == "job.finished") {
+            ++finished;
+            job_finished_at =
+                std::max(job_finished_at, last["job"]["finished_at"].get<std::string>());
+        }
         CHECK(last["job"]["batch"] == batch);
     }
     CHECK(finished == 4);
+    // When the batch finished: no earlier than its last job.
+    CHECK(last["finished_at"].get<std::string>() >= job_finished_at);
+    last.erase("finished_at");
     CHECK(last == json{{"event", "batch.finished"},
                        {"batch", batch},
                        {"counts", {{"succeeded", 3}, {"failed", 1}, {"cancelled", 0}}}});
@@ -157,4 +167,36 @@ TEST_CASE("map.bind_cancels_every_job_when_the_connection_closes" * doctest::tim
             break;
         }
     }
+}
+
+TEST_CASE("map.a_reply_too_large_to_send_is_refused_before_anything_is_accepted" *
+          doctest::timeout(60)) {
+    json many = json::array();
+    for (int i = 0; i < 100000; ++i) {
+        many.push_back(i);
+    }
+    // On the defaults: 100,000 small items fit in a line, their 20 MB reply does not.
+    DaemonProcess d;
+    LineClient c(d.port());
+    auto reply = c.request({{"op", "map"}, {"id", 1}, {"task", "echo"}, {"items", many}});
+    CHECK(reply["id"] == 1);
+    CHECK(reply["error"]["code"] == "message_too_large");
+    auto message = reply["error"]["message"].get<std::string>();
+    CHECK(message.find("nothing was accepted") != std::string::npos);
+    CHECK(message.find("limits.max_output_buffer_bytes") != std::string::npos);
+    CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 0);
+
+    // The refusal is a floor: a map it lets through is not much smaller than that.
+    DaemonProcess small({.config = {{"limits", {{"max_output_buffer_bytes", 65536}}}}});
+    LineClient s(small.port());
+    json hundred(many.begin(), many.begin() + 100);
+    s.send({{"op", "map"}, {"task", "echo"}, {"items", hundred}});
+    auto line = s.read_line();
+    REQUIRE(line);
+    CHECK(json::parse(*line)["ok"] == true);
+    CHECK(line->size() >= 100 * (190 + std::string("echo").size()));
+    json thousand(many.begin(), many.begin() + 1000);
+    reply = s.request({{"op", "map"}, {"task", "echo"}, {"items", thousand}});
+    CHECK(reply["error"]["code"] == "message_too_large");
+    CHECK(s.request({{"op", "stats"}})["jobs"]["submitted"] == 100);
 }

@@ -137,6 +137,20 @@ TEST_CASE("shutdown.bad_config_is_one_line_and_exit_2" * doctest::timeout(30)) {
     CHECK(nlohmann::json::parse(ok.out)["listen"] == "127.0.0.1:7433");
 }
 
+TEST_CASE("shutdown.check_config_never_prints_a_secret" * doctest::timeout(30)) {
+    auto r = run_command(
+        {binary_path("taskpoold"), "--check-config"},
+        {{"TASKPOOL_TOKEN", "tok-s3cret"}, {"TASKPOOL_CALLBACKS_SECRET", "hmac-s3cret"}});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("s3cret") == std::string::npos);
+    auto dumped = nlohmann::json::parse(r.out);
+    CHECK(dumped["auth"]["token"] == "***");
+    CHECK(dumped["callbacks"]["secret"] == "***");
+    auto unset =
+        nlohmann::json::parse(run_command({binary_path("taskpoold"), "--check-config"}).out);
+    CHECK(unset["auth"]["token"].is_null());  // "***" would say one is set
+}
+
 TEST_CASE("shutdown.tells_the_service_manager_ready_and_stopping" * doctest::timeout(30)) {
     NotifySocket notify;
     DaemonProcess d({.env = {{"NOTIFY_SOCKET", notify.path()}}});

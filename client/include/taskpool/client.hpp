@@ -42,9 +42,10 @@ struct Event {
     nlohmann::json body;  // the whole event line
 };
 
-/// An accepted map: its batch id and its jobs, in the order of the items.
+/// An accepted map: its batch ids (one a request it took) and its jobs, in the
+/// order of the items.
 struct BatchReply {
-    std::string batch;
+    std::vector<std::string> batches;
     std::vector<proto::Job> jobs;
 };
 
@@ -79,15 +80,18 @@ public:
     ClientResult<proto::Job> submit(std::string task, nlohmann::json args = nullptr,
                                     proto::SubmitOptions options = {},
                                     std::optional<std::string> key = std::nullopt);
-    /// Submits one job per item, all or none (`map`). One line carries them all: keep
-    /// it under the daemon's limits.max_message_bytes.
+    /// Submits one job per item (`map`), in requests of at most 1,000 items and
+    /// 256 KiB of args, each accepted all or none, a few in flight at once. With
+    /// `wait`, the jobs come back finished (or as they are when it runs out). A
+    /// refused request fails the call, and its message says which items the
+    /// daemon had accepted before.
     ClientResult<BatchReply> map(std::string task, std::vector<nlohmann::json> items,
                                  proto::SubmitOptions options = {});
     /// `wait_s`: wait until the job has finished, at most this long (infinity: no limit).
     ClientResult<proto::Job> get(const std::string& job, std::optional<double> wait_s = {});
     ClientResult<proto::Job> cancel(const std::string& job);
-    ClientResult<std::vector<proto::Job>> list(std::optional<proto::JobState> state = {},
-                                               int limit = proto::ListRequest::default_limit);
+    /// Jobs newest first: by state, id prefix and limit as `query` says.
+    ClientResult<std::vector<proto::Job>> list(proto::ListRequest query = {});
     ClientResult<void> ping();
 
     /// The next event, waiting up to `timeout_s` (none: forever). A timeout error
@@ -119,6 +123,8 @@ private:
     explicit Client(std::unique_ptr<Connection> connection);
     ClientResult<nlohmann::json> read_reply(const nlohmann::json& id,
                                             std::optional<double> timeout_s);
+    /// Sends a request without waiting for its reply; returns its id.
+    ClientResult<std::int64_t> send(proto::RequestBody body);
     /// Keeps a line that is not the reply being waited for: an event, or a reply to
     /// a later read.
     void keep(nlohmann::json line);

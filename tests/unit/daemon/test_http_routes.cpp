@@ -54,7 +54,8 @@ TEST_CASE("http.routes.refusals") {
     CHECK(refusal_status(route("GET", "/v1/jobs/a/b")) == 404);
     auto wrong_method = route("PUT", "/v1/jobs");
     CHECK(refusal_status(wrong_method) == 405);
-    CHECK(std::get<http::Refusal>(wrong_method).allow == "GET, POST");
+    CHECK(std::get<http::Refusal>(wrong_method).allow == "GET, HEAD, POST");
+    CHECK(std::holds_alternative<http::OpCall>(route("HEAD", "/v1/jobs")));
     CHECK(refusal_status(route("POST", "/v1/jobs")) == 400);                // no body
     CHECK(refusal_status(route("POST", "/v1/jobs", "[1]")) == 400);         // not an object
     CHECK(refusal_status(route("POST", "/v1/jobs", "{\"task\":")) == 400);  // not JSON
