@@ -322,7 +322,10 @@ void Client::keep(json line) {
     if (line.contains("event")) {
         events_.push_back({line.value("event", std::string()), std::move(line)});
     } else if (auto id = line.find("id"); id != line.end() && id->is_number_integer()) {
-        early_replies_[id->get<std::int64_t>()] = std::move(line);
+        // The key first: json's operator= takes its argument by value, so the line
+        // is moved from before the left side is evaluated.
+        auto key = id->get<std::int64_t>();
+        early_replies_[key] = std::move(line);
     }
 }
 

@@ -181,7 +181,8 @@ void BasicFieldReader<View>::text_list(std::string_view name,
 }
 
 template <class View>
-void BasicFieldReader<View>::wait_seconds(std::string_view name, std::optional<double>& out) {
+void BasicFieldReader<View>::wait_seconds(std::string_view name, std::optional<double>& out,
+                                          double max) {
     auto v = find(name);
     if (!v) {
         return;
@@ -190,10 +191,10 @@ void BasicFieldReader<View>::wait_seconds(std::string_view name, std::optional<d
         if (*b) {
             out = std::numeric_limits<double>::infinity();
         }
-    } else if (auto n = View::number(*v); n && as_double(*n) >= 0) {
+    } else if (auto n = View::number(*v); n && as_double(*n) >= 0 && as_double(*n) <= max) {
         out = as_double(*n);
     } else {
-        fail(name, "must be true, false or a number of seconds >= 0");
+        fail(name, "must be true, false or a number of seconds from 0 to " + format_number(max));
     }
 }
 

@@ -46,8 +46,8 @@ public:
     void choice(std::string_view name, std::optional<std::size_t>& out,
                 std::initializer_list<std::string_view> choices);
     void text_list(std::string_view name, std::optional<std::vector<std::string>>& out);
-    /// `true` (no limit) or a number of seconds; `false` reads as absent.
-    void wait_seconds(std::string_view name, std::optional<double>& out);
+    /// `true` (no limit) or a number of seconds up to `max`; `false` reads as absent.
+    void wait_seconds(std::string_view name, std::optional<double>& out, double max);
 
     /// The value of `name` as it is, for a decoder that reads it itself; none when
     /// absent or once an error is recorded. Marks the field as known; of a repeated

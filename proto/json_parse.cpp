@@ -11,23 +11,34 @@ namespace {
 
 using nlohmann::json;
 
-/// A parser that refuses nesting past max_json_depth.
-simdjson::dom::parser make_parser() {
+/// A parser that grew for one huge line gives its memory back before the next.
+constexpr std::size_t max_kept_capacity = std::size_t{1} << 20;
+
+/// A parser that refuses nesting past `depth` as simdjson counts it: containers,
+/// less an innermost one that is empty.
+simdjson::dom::parser make_parser(std::size_t depth = max_json_depth) {
     simdjson::dom::parser parser;
-    if (parser.allocate(simdjson::SIMDJSON_PADDING, max_json_depth) != simdjson::SUCCESS) {
+    if (parser.allocate(simdjson::SIMDJSON_PADDING, depth) != simdjson::SUCCESS) {
         throw std::bad_alloc();
     }
     return parser;
 }
-
-/// A parser that grew for one huge line gives its memory back before the next.
-constexpr std::size_t max_kept_capacity = std::size_t{1} << 20;
 
 /// One parser per thread: it keeps its buffers from one line to the next.
 simdjson::dom::parser& thread_parser() {
     thread_local simdjson::dom::parser parser = make_parser();
     if (parser.capacity() > max_kept_capacity) {
         parser = make_parser();
+    }
+    return parser;
+}
+
+/// For a document of max_json_depth containers whose innermost holds something:
+/// simdjson counts it a level deeper than the limit, the protocol does not.
+simdjson::dom::parser& deep_parser() {
+    thread_local simdjson::dom::parser parser = make_parser(max_json_depth + 1);
+    if (parser.capacity() > max_kept_capacity) {
+        parser = make_parser(max_json_depth + 1);
     }
     return parser;
 }
@@ -75,10 +86,11 @@ int nesting_depth(std::string_view text, int limit) {
 
 /// nlohmann's parser, for what simdjson refuses (nlohmann takes integers beyond 64
 /// bits as doubles, and it explains errors), and for huge texts.
-Result<json> parse_with_nlohmann(std::string_view text, simdjson::error_code error) {
+Result<json> parse_with_nlohmann(std::string_view text) {
     // Nesting past the limit is refused before nlohmann builds anything: its
-    // recursive copy and dump would overflow the stack on a deep document.
-    if (error == simdjson::DEPTH_ERROR || nesting_depth(text, max_json_depth) > max_json_depth) {
+    // recursive copy and dump would overflow the stack on a deep document. Counted
+    // here, not by simdjson, whose count depends on what the innermost holds.
+    if (nesting_depth(text, max_json_depth) > max_json_depth) {
         return bad_request("nesting deeper than " + std::to_string(max_json_depth) + " levels");
     }
     json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -149,14 +161,15 @@ Result<simdjson::dom::element> parse_dom(std::string_view text) {
     if (!error) {
         return root;
     }
-    auto value = parse_with_nlohmann(text, error);
+    auto value = parse_with_nlohmann(text);
     if (!value) {
         return value.error();
     }
     // nlohmann accepted it: written out again, its big integers are doubles that
     // simdjson takes. The tree holds copies of its strings, so the text may go.
     std::string again = json_text(*value);
-    if (parser.parse(again).get(root)) {
+    auto& again_parser = error == simdjson::DEPTH_ERROR ? deep_parser() : parser;
+    if (again_parser.parse(again).get(root)) {
         return bad_request("invalid JSON");
     }
     return root;
@@ -166,7 +179,7 @@ Result<json> parse_json(std::string_view text) {
     if (text.size() > max_kept_capacity) {
         // Through simdjson a huge text would be held three times at once (its padded
         // copy, its strings, the tree): a worker under memory_limit_mb feels that.
-        return parse_with_nlohmann(text, simdjson::SUCCESS);
+        return parse_with_nlohmann(text);
     }
     auto root = parse_dom(text);
     if (!root) {

@@ -72,7 +72,7 @@ void read_options(DomReader& r, SubmitOptions& o) {
     std::optional<std::int64_t> retries;
     r.integer("retries", retries, 0, max_retries);
     o.retries = static_cast<int>(retries.value_or(0));
-    r.wait_seconds("wait", o.wait);
+    r.wait_seconds("wait", o.wait, max_seconds);
     r.number("block_s", o.block_s, 0, max_seconds);
     std::optional<bool> flag;
     r.boolean("notify", flag);
@@ -186,7 +186,7 @@ Result<RequestBody> decode_body(std::string_view op, DomReader& r) {
     if (op == GetRequest::op) {
         GetRequest req;
         r.text("job", req.job);
-        r.wait_seconds("wait", req.wait);
+        r.wait_seconds("wait", req.wait, max_seconds);
         return finish(r, std::move(req));
     }
     if (op == CancelRequest::op) {

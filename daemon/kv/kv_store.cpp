@@ -1,10 +1,72 @@
 #include "kv_store.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
 #include "proto/json_writer.hpp"
 
 namespace taskpool::daemon::kv {
 
 using nlohmann::json;
+
+namespace {
+
+/// An integer of JSON as sign and magnitude: int64 and uint64 values both fit.
+struct Integer {
+    bool negative = false;
+    std::uint64_t magnitude = 0;
+    bool operator==(const Integer&) const = default;
+};
+
+/// The integer a number is exactly, if it is one (a double only where it is integral
+/// and within 64 bits of magnitude).
+std::optional<Integer> integer_of(const json& n) {
+    if (n.is_number_unsigned()) {
+        return Integer{false, n.get<std::uint64_t>()};
+    }
+    if (n.is_number_integer()) {
+        auto v = n.get<std::int64_t>();
+        return Integer{v < 0,
+                       v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v)};
+    }
+    double d = n.get<double>();
+    constexpr double two_to_64 = 18446744073709551616.0;
+    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) >= two_to_64) {
+        return std::nullopt;
+    }
+    return Integer{d < 0, static_cast<std::uint64_t>(std::fabs(d))};
+}
+
+/// JSON equality with numbers compared as what they are, not through doubles as
+/// nlohmann compares an integer with a double (2^53 + 1 would equal 2^53.0).
+bool same(const json& a, const json& b) {
+    if (a.is_number() && b.is_number()) {
+        if (a.is_number_float() && b.is_number_float()) {
+            return a.get<double>() == b.get<double>();
+        }
+        auto x = integer_of(a);
+        return x && x == integer_of(b);
+    }
+    if (a.is_array() && b.is_array()) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same);
+    }
+    if (a.is_object() && b.is_object()) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (auto it = a.begin(); it != a.end(); ++it) {
+            auto other = b.find(it.key());
+            if (other == b.end() || !same(*it, *other)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return a == b;
+}
+
+}  // namespace
 
 json KvStore::get(const std::string& key) const {
     auto it = values_.find(key);
@@ -74,7 +136,7 @@ proto::Result<std::int64_t> KvStore::incr(const std::string& key, std::int64_t b
 
 KvStore::CasResult KvStore::cas(const std::string& key, const json& expect, json value) {
     json current = get(key);
-    if (current != expect) {
+    if (!same(current, expect)) {
         return {false, std::move(current)};
     }
     return {true, set(key, std::move(value))};

@@ -34,7 +34,8 @@ void HttpProtocol::pump() {
         return;  // a reply came while a request was being handed over
     }
     pumping_ = true;
-    while (!in_flight_ && !done_) {
+    // Requests wait while the output is over its bound, as pipelined NDJSON does.
+    while (!in_flight_ && !done_ && session_.output_has_room()) {
         auto status = reader_.next();
         if (status == http::RequestReader::Status::incomplete) {
             break;
@@ -57,7 +58,6 @@ void HttpProtocol::pump() {
         handle(reader_.request());
     }
     pumping_ = false;
-    session_.resume_reading_if_drained();
 }
 
 bool HttpProtocol::accept_head() {
@@ -108,6 +108,7 @@ void HttpProtocol::reply(std::string line) {
     in_flight_ = false;
     respond(http::response_from_reply(std::move(line)));
     pump();
+    session_.resume_reading_if_drained();
 }
 
 void HttpProtocol::respond(http::Response response) {

@@ -23,6 +23,7 @@ public:
 
     std::size_t received(std::string_view bytes) override;
     void reply(std::string line) override;
+    void resume() override { pump(); }
     bool mid_request() const override { return !in_flight_ && reader_.has_partial(); }
     bool wants_input() const override {
         return !in_flight_ || reader_.unparsed_bytes() < max_pipelined_bytes;

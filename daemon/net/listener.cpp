@@ -52,8 +52,10 @@ asio::awaitable<void> Listener::accept_loop() {
             if (!acceptor_.is_open()) {
                 co_return;
             }
-            spdlog::warn("accept failed: {}; retrying in {} ms", ec.message(),
-                         accept_backoff.count());
+            if (auto held_back = accept_failures_.admit()) {
+                spdlog::warn("accept failed: {}; retrying every {} ms{}", ec.message(),
+                             accept_backoff.count(), LogThrottle::held_back_note(*held_back));
+            }
             backoff_.expires_after(accept_backoff);
             co_await backoff_.async_wait(no_throw);
             continue;
@@ -72,7 +74,10 @@ asio::awaitable<void> Listener::accept_loop() {
 }
 
 void Listener::refuse(asio::ip::tcp::socket socket) {
-    spdlog::warn("refused a connection: {} open (limits.max_connections)", registry_.size());
+    if (auto held_back = refusals_.admit()) {
+        spdlog::warn("refused a connection: {} open (limits.max_connections){}", registry_.size(),
+                     LogThrottle::held_back_note(*held_back));
+    }
     auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
     auto line = std::make_shared<std::string>(proto::encode_error(
         nlohmann::json(nullptr),

@@ -7,6 +7,7 @@
 
 #include "connection_registry.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/logging.hpp"
 #include "daemon/ops/dispatcher.hpp"
 
 namespace taskpool::daemon::net {
@@ -32,6 +33,8 @@ private:
 
     asio::ip::tcp::acceptor acceptor_;
     asio::steady_timer backoff_;
+    LogThrottle accept_failures_{std::chrono::seconds(10)};
+    LogThrottle refusals_{std::chrono::seconds(10)};
     const Config& config_;
     ops::Dispatcher& dispatcher_;
     ConnectionRegistry& registry_;

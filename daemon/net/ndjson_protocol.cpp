@@ -10,8 +10,32 @@ NdjsonProtocol::NdjsonProtocol(Session& session)
 
 std::size_t NdjsonProtocol::received(std::string_view bytes) {
     framer_.feed(bytes);
+    return pump();
+}
+
+void NdjsonProtocol::resume() {
+    if (held_back_) {
+        pump();
+    }
+}
+
+std::size_t NdjsonProtocol::pump() {
+    if (pumping_) {
+        return 0;  // the loop below goes on once the line it handles is done
+    }
+    pumping_ = true;
+    std::size_t completed = pump_lines();
+    pumping_ = false;
+    return completed;
+}
+
+std::size_t NdjsonProtocol::pump_lines() {
     std::size_t completed = 0;
     for (;;) {
+        held_back_ = !session_.output_has_room();
+        if (held_back_) {
+            return completed;
+        }
         auto frame = framer_.next();
         if (frame.status == proto::LineFramer::Status::incomplete) {
             break;
@@ -45,10 +69,11 @@ void NdjsonProtocol::too_large(std::size_t limit) {
     auto why = limit == max_unauthenticated_line_bytes
                    ? " bytes before hello (this daemon requires a token)"
                    : " bytes (limits.max_message_bytes)";
-    session_.send(proto::encode_error(
-        nlohmann::json(nullptr),
-        {proto::ErrorCode::message_too_large,
-         "a line is longer than " + std::to_string(limit) + why + "; closing the connection"}));
+    session_.send(proto::encode_error(nlohmann::json(nullptr),
+                                      {proto::ErrorCode::message_too_large,
+                                       "a line is longer than " + std::to_string(limit) + why +
+                                           "; closing the connection"}),
+                  Peer::Line::reply);
     session_.close_after_flush();
 }
 

@@ -2,13 +2,13 @@
 
 namespace taskpool::daemon::net {
 
-void Peer::send(std::string line) {
+void Peer::send(std::string line, Line kind) {
     if (held_.empty()) {
-        write_line(std::move(line));
+        write_line(std::move(line), kind);
         return;
     }
     held_bytes_ += line.size();
-    held_.push_back(Place{true, std::move(line), 0});
+    held_.push_back(Place{true, std::move(line), 0, kind});
 }
 
 std::uint64_t Peer::hold_place(std::size_t expected) {
@@ -20,11 +20,11 @@ std::uint64_t Peer::hold_place(std::size_t expected) {
 void Peer::fill(std::uint64_t place, std::string line) {
     Place& p = held_[place - first_held_];
     held_bytes_ += line.size() - p.expected;
-    p = Place{true, std::move(line), 0};
+    p = Place{true, std::move(line), 0, Line::reply};
     while (!held_.empty() && held_.front().filled) {
         held_bytes_ -= held_.front().line.size();
         if (!held_.front().line.empty()) {
-            write_line(std::move(held_.front().line));
+            write_line(std::move(held_.front().line), held_.front().kind);
         }
         held_.pop_front();
         ++first_held_;

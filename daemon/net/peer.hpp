@@ -15,9 +15,13 @@ public:
     Peer(const Peer&) = delete;
     Peer& operator=(const Peer&) = delete;
 
-    /// Queues one complete line (reply or event, LF included), behind any place
-    /// still held. Does nothing once the connection is closed.
-    void send(std::string line);
+    /// What a line is, for the output bound: replies are bounded by the requests
+    /// read (which stop while the output is over the bound), events are not.
+    enum class Line { reply, event };
+
+    /// Queues one complete line (LF included), behind any place still held. Does
+    /// nothing once the connection is closed.
+    void send(std::string line, Line kind = Line::event);
     /// Holds the place of a reply that comes later but keeps request order
     /// (PROTOCOL.md section 2: requests that do not wait are answered in the order
     /// they arrived), such as a submit acknowledged once the journal has it. Lines
@@ -29,6 +33,9 @@ public:
     /// behind them. Counts with the connection's output buffer, so that a client
     /// with many replies held is paused before they all come at once.
     std::size_t held_bytes() const { return held_bytes_; }
+    /// The longest line this connection takes: a reply longer than this is replaced
+    /// by a message_too_large error.
+    virtual std::size_t max_line_bytes() const = 0;
     /// Stops reading, writes what is queued, then closes.
     virtual void close_after_flush() = 0;
     virtual bool is_open() const = 0;
@@ -58,7 +65,7 @@ public:
 protected:
     explicit Peer(std::uint64_t id) : id_(id) {}
     /// Writes one line out, in the order given.
-    virtual void write_line(std::string line) = 0;
+    virtual void write_line(std::string line, Line kind) = 0;
     /// Called after fill() has let held output go (held_bytes() is smaller).
     virtual void held_released() {}
     /// Called after each reply_sent(), for a session that waits for its last reply.
@@ -69,6 +76,7 @@ private:
         bool filled = false;
         std::string line;
         std::size_t expected = 0;
+        Line kind = Line::reply;
     };
 
     std::uint64_t id_;

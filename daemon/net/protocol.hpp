@@ -20,8 +20,11 @@ public:
     /// Part of a request has arrived and the rest has not (limits.request_timeout_s).
     virtual bool mid_request() const = 0;
     /// False while the client should wait before sending more (HTTP answers one
-    /// request at a time; pipelined ones wait in a bounded buffer).
+    /// request at a time; pipelined ones wait in a bounded buffer; requests held
+    /// back while the output is over its bound).
     virtual bool wants_input() const { return true; }
+    /// The output has room again: goes on with the requests it held back.
+    virtual void resume() {}
 };
 
 }  // namespace taskpool::daemon::net

@@ -59,7 +59,15 @@ void Session::start() {
     asio::co_spawn(ex, watchdog(shared_from_this()), log_exception);
 }
 
-void Session::write_line(std::string line) {
+void Session::write_line(std::string line, Line kind) {
+    // A client that reads gets every line, each at most max_line_bytes. One that
+    // does not is closed once events have piled up past twice the bound, or late
+    // replies (to waits it sent while it could) past twice that.
+    auto limit = kind == Line::event ? max_line_bytes() : 2 * max_line_bytes();
+    if (pending_output() > limit) {
+        close("it does not read its replies (limits.max_output_buffer_bytes)");
+        return;
+    }
     if (protocol_) {
         protocol_->reply(std::move(line));
     }
@@ -75,10 +83,6 @@ void Session::queue_output(std::string bytes) {
         out_ = std::move(bytes);
     } else {
         out_ += bytes;
-    }
-    if (pending_output() > 2 * static_cast<std::size_t>(limits_.max_output_buffer_bytes)) {
-        close("it does not read its replies (limits.max_output_buffer_bytes)");
-        return;
     }
     if (writer_waiting_) {
         writer_waiting_ = false;
@@ -184,8 +188,7 @@ void Session::received(std::string_view bytes) {
 }
 
 bool Session::wants_input() const {
-    return pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes) &&
-           (!protocol_ || protocol_->wants_input());
+    return output_has_room() && (!protocol_ || protocol_->wants_input());
 }
 
 asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*/) {
@@ -235,6 +238,9 @@ void Session::finish_closing() {
 }
 
 void Session::resume_reading_if_drained() {
+    if (protocol_ && !closed_ && !closing_ && output_has_room()) {
+        protocol_->resume();
+    }
     if (reader_paused_ && wants_input()) {
         reader_wake_.cancel();
     }

@@ -28,7 +28,8 @@ namespace taskpool::daemon::net {
 /// - the watchdog closes the connection after limits.idle_timeout_s of silence
 ///   (unless something holds it) or when a request takes longer than
 ///   limits.request_timeout_s to arrive.
-/// Over twice the output limit, the connection is closed. A connection closed while
+/// Output over twice the limit when more is queued (events that could not be held
+/// back, for a client that does not read) closes the connection. A connection closed while
 /// the client is still sending is shut down for writing first and its input drained
 /// for a moment, so that the last reply is not lost to a reset. Thread-safety: io
 /// thread.
@@ -44,8 +45,17 @@ public:
 
     /// Queues bytes to write (the protocols' output).
     void queue_output(std::string bytes);
-    /// Wakes the reader if it paused and may go on (output drained, protocol ready).
+    /// Lets the protocol go on with requests it held back while the output was
+    /// over its bound, and wakes the reader if it paused and may go on.
     void resume_reading_if_drained();
+    /// At most limits.max_output_buffer_bytes wait to be written: requests may be
+    /// answered.
+    bool output_has_room() const {
+        return pending_output() <= static_cast<std::size_t>(limits_.max_output_buffer_bytes);
+    }
+    std::size_t max_line_bytes() const override {
+        return 2 * static_cast<std::size_t>(limits_.max_output_buffer_bytes);
+    }
     bool closing() const { return closing_; }
     ops::Dispatcher& dispatcher() { return dispatcher_; }
     const Config::Limits& limits() const { return limits_; }
@@ -56,7 +66,7 @@ private:
     asio::awaitable<void> read_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> write_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> watchdog(std::shared_ptr<Session> keep_alive);
-    void write_line(std::string line) override;
+    void write_line(std::string line, Line kind) override;
     void held_released() override { resume_reading_if_drained(); }
     void finish_closing();
     void on_reply_sent() override;

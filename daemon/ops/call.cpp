@@ -32,10 +32,19 @@ void Reply::line(std::string text) const {
     }
     state_->answered = true;
     if (auto p = state_->peer.lock()) {
+        if (text.size() > p->max_line_bytes()) {
+            text = proto::encode_error(
+                state_->id, {proto::ErrorCode::message_too_large,
+                             "the reply would be " + std::to_string(text.size()) +
+                                 " bytes, more than a connection is sent at once (" +
+                                 std::to_string(p->max_line_bytes()) +
+                                 ", twice limits.max_output_buffer_bytes): ask for less (a smaller "
+                                 "limit, fewer items)"});
+        }
         if (state_->place) {
             p->fill(*state_->place, std::move(text));
         } else {
-            p->send(std::move(text));
+            p->send(std::move(text), net::Peer::Line::reply);
         }
         p->reply_sent();
     }

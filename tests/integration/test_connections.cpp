@@ -84,6 +84,14 @@ TEST_CASE("connections.out_of_descriptors_the_accept_loop_waits" * doctest::time
     auto used = cpu_seconds(d.pid()) - before;
     MESSAGE("CPU used in one second out of descriptors: " << used << " s");
     CHECK(used < 0.3);  // a spinning accept loop takes the whole second
+    // It retried every 100 ms, and said so once: the log is not flooded.
+    auto log = d.log();
+    std::size_t lines = 0;
+    for (auto at = log.find("accept failed"); at != std::string::npos;
+         at = log.find("accept failed", at + 1)) {
+        ++lines;
+    }
+    CHECK(lines == 1);
     clients.clear();
     LineClient late(d.port());
     CHECK(late.request({{"op", "ping"}}, std::chrono::seconds(10))["pong"] == true);

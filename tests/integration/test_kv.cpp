@@ -58,6 +58,23 @@ TEST_CASE("kv.incr_and_cas_semantics" * doctest::timeout(30)) {
     CHECK(kv(c, "cas", {{"key", "lock"}, {"expect", "me"}, {"value", nullptr}})["swapped"] == true);
     CHECK(kv(c, "get", {{"key", "lock"}})["value"] == nullptr);
 
+    // Numbers compare as what they are, never through a double.
+    kv(c, "set", {{"key", "exact"}, {"value", 9007199254740993}});
+    CHECK(kv(c, "cas",
+             {{"key", "exact"}, {"expect", 9007199254740992.0}, {"value", 0}})["swapped"] == false);
+    kv(c, "set", {{"key", "exact"}, {"value", UINT64_MAX}});
+    CHECK(kv(c, "cas",
+             {{"key", "exact"}, {"expect", 18446744073709551616.0}, {"value", 0}})["swapped"] ==
+          false);
+    CHECK(kv(c, "cas", {{"key", "exact"}, {"expect", {UINT64_MAX}}, {"value", 0}})["swapped"] ==
+          false);
+    CHECK(kv(c, "cas",
+             {{"key", "exact"}, {"expect", UINT64_MAX}, {"value", {{"n", 2}}}})["swapped"] == true);
+    CHECK(kv(c, "cas", {{"key", "exact"}, {"expect", {{"n", 2.0}}}, {"value", -3}})["swapped"] ==
+          true);  // a double that is exactly the integer
+    CHECK(kv(c, "cas", {{"key", "exact"}, {"expect", -3.5}, {"value", 0}})["swapped"] == false);
+    CHECK(kv(c, "cas", {{"key", "exact"}, {"expect", -3}, {"value", 0}})["swapped"] == true);
+
     // Bad requests name the field.
     CHECK(kv(c, "set", {{"key", "x"}})["error"]["message"] ==
           "field 'value' is required (null is allowed)");

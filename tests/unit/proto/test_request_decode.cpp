@@ -53,7 +53,14 @@ TEST_CASE("proto.request.errors_name_the_field") {
     CHECK(error_of(R"({"op":"submit","task":"x","colour":"red"})") == "unknown field 'colour'");
     CHECK(error_of(R"({"op":"get"})") == "field 'job' is required");
     CHECK(error_of(R"({"op":"get","job":"j","wait":-1})") ==
-          "field 'wait' must be true, false or a number of seconds >= 0");
+          "field 'wait' must be true, false or a number of seconds from 0 to 31622400");
+    // Past the cap, not an overflow that returns at once: every duration is bounded.
+    CHECK(error_of(R"({"op":"get","job":"j","wait":1e10})") ==
+          "field 'wait' must be true, false or a number of seconds from 0 to 31622400");
+    CHECK(error_of(R"({"op":"submit","task":"t","wait":1e10})").find("field 'wait'") == 0);
+    CHECK(error_of(R"({"op":"submit","task":"t","block_s":1e10})").find("field 'block_s'") == 0);
+    CHECK(error_of(R"({"op":"submit","task":"t","timeout_s":1e10})").find("field 'timeout_s'") ==
+          0);
     CHECK(error_of(R"({"op":"list","limit":0})") ==
           "field 'limit' must be an integer from 1 to 100000");
     CHECK(error_of(R"({"op":"shutdown","mode":"later"})") ==
@@ -93,6 +100,21 @@ TEST_CASE("proto.request.nesting_is_bounded_before_parsing") {
     std::string ok_depth = R"({"op":"submit","task":"echo","args":)" + std::string(62, '[') +
                            std::string(62, ']') + "}";
     CHECK(decode(ok_depth).body.ok());
+    // 64 levels of containers on the line (the request object and 63 arrays) pass,
+    // whatever the innermost holds; 65 do not.
+    auto nested = [](int arrays, const std::string& inner) {
+        return R"({"op":"submit","task":"echo","args":)" + std::string(arrays, '[') + inner +
+               std::string(arrays, ']') + "}";
+    };
+    for (std::string inner : {"", "1", "\"x\""}) {
+        CAPTURE(inner);
+        CHECK(decode(nested(63, inner)).body.ok());
+        CHECK(error_of(nested(64, inner)) == "nesting deeper than 64 levels");
+    }
+    for (std::string inner : {"{}", "{\"a\":1}"}) {  // a container itself
+        CHECK(decode(nested(62, inner)).body.ok());
+        CHECK(error_of(nested(63, inner)) == "nesting deeper than 64 levels");
+    }
     // Brackets inside strings do not count.
     CHECK(decode(R"({"op":"submit","task":"echo","args":")" + std::string(500, '[') + "\"}")
               .body.ok());
