@@ -5,11 +5,11 @@
 // outcomes back to it.
 //
 // Shutdown (a `shutdown` op or a signal; SIGTERM drains, SIGINT or a second SIGTERM
-// stops now): the scheduler refuses new jobs and drains or cancels; a drain that
-// outlasts shutdown.drain_timeout_s turns into `now`. Once no job is queued or
-// running, the listener closes, every connection flushes its replies and closes,
-// the io loop stops, the task threads are joined, and the journal commits what is
-// left.
+// stops now): the scheduler refuses new jobs and drains, or stops what runs (with a
+// journal the queue stays for the restart, without one it is cancelled); a drain
+// that outlasts shutdown.drain_timeout_s turns into `now`. Once no job is running
+// (nor queued, but for a queue kept), the listener closes, every connection flushes its replies and
+// closes, the io loop stops, the task threads are joined, and the journal commits what is left.
 #include "app.hpp"
 
 #include <unistd.h>
@@ -76,8 +76,14 @@ public:
             return;
         }
         bool now = mode == ShutdownMode::now;
-        spdlog::info("shutting down: {}", now ? "cancelling queued and running jobs"
-                                              : "finishing queued and running jobs");
+        // With a journal a stop decides nothing for the user: the queue waits for
+        // the restart (PROTOCOL.md section 5).
+        bool kept = config_.store.path.has_value();
+        spdlog::info("shutting down: {}",
+                     !now   ? "finishing queued and running jobs"
+                     : kept ? "stopping running jobs; they and the queued ones stay queued in "
+                              "the journal"
+                            : "cancelling queued and running jobs");
         if (!draining_) {
             notify_service_manager("STOPPING=1");
         }
@@ -90,7 +96,7 @@ public:
                 if (!ec && !stopping_) {
                     spdlog::warn(
                         "drain took longer than {} s (shutdown.drain_timeout_s); "
-                        "cancelling the rest",
+                        "stopping now",
                         config_.shutdown.drain_timeout_s);
                     begin(ShutdownMode::now);
                 }

@@ -27,6 +27,47 @@ std::string_view trimmed(std::string_view s) {
     return s;
 }
 
+/// tchar of RFC 9110 5.6.2: what a method or a header name is made of.
+bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+}
+
+/// http_parser takes several spaces where RFC 9112 3 has one, and any version:
+/// the line is judged here first, as it was sent. Without its CR LF.
+std::optional<RequestReader::Error> check_request_line(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+    }
+    auto first = line.find(' ');
+    auto last = line.rfind(' ');
+    if (first == std::string_view::npos || first == last) {
+        return RequestReader::Error{400, "the request line must be METHOD TARGET HTTP/1.1"};
+    }
+    auto method = line.substr(0, first);
+    auto target = line.substr(first + 1, last - first - 1);
+    auto version = line.substr(last + 1);
+    bool target_ok = !target.empty() && std::none_of(target.begin(), target.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+    });
+    if (!is_token(method) || !target_ok) {
+        return RequestReader::Error{
+            400, "the request line must be METHOD TARGET HTTP/1.1, one space between each"};
+    }
+    bool versioned = version.size() == 8 && version.starts_with("HTTP/") &&
+                     std::isdigit(static_cast<unsigned char>(version[5])) != 0 &&
+                     version[6] == '.' && std::isdigit(static_cast<unsigned char>(version[7])) != 0;
+    if (!versioned) {
+        return RequestReader::Error{400, "the request line must end in HTTP/1.1"};
+    }
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+        return RequestReader::Error{505, "only HTTP/1.0 and HTTP/1.1 are spoken here"};
+    }
+    return std::nullopt;
+}
+
 std::string parser_error_message(http_errno e) {
     switch (e) {
         case HPE_UNEXPECTED_CONTENT_LENGTH:
@@ -71,6 +112,24 @@ RequestReader::Status RequestReader::next() {
         request_ = Request{};
     }
     while (start_ < buf_.size()) {
+        if (!in_message_) {
+            // A request begins: not a byte of it to the parser before its whole line.
+            auto begin = buf_.find_first_not_of("\r\n", start_);
+            auto end = begin == std::string::npos ? begin : buf_.find('\n', begin);
+            if (end == std::string::npos) {
+                if (buf_.size() - start_ <= limits_.max_head_bytes) {
+                    return Status::incomplete;
+                }
+                error_ = Error{431, "the request line is longer than " +
+                                        std::to_string(limits_.max_head_bytes) + " bytes"};
+                return Status::error;
+            }
+            if (auto refused =
+                    check_request_line(std::string_view(buf_).substr(begin, end - begin))) {
+                error_ = std::move(refused);
+                return Status::error;
+            }
+        }
         auto n =
             http_parser_execute(&parser_, &settings_, buf_.data() + start_, buf_.size() - start_);
         start_ += n;
@@ -154,6 +213,11 @@ int RequestReader::on_header_value(http_parser* p, const char* at, std::size_t n
 void RequestReader::end_header() {
     if (++headers_ > limits_.max_headers) {
         fail(431, "a request may have at most " + std::to_string(limits_.max_headers) + " headers");
+        return;
+    }
+    if (!is_token(field_)) {
+        // "Content-Length : 5" included: RFC 9112 5.1 has no space before the colon.
+        fail(400, "a header name must be a token, with no space before its colon");
         return;
     }
     auto value = trimmed(value_);

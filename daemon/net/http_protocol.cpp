@@ -1,5 +1,8 @@
 #include "http_protocol.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 
 #include "daemon/http/routes.hpp"
@@ -9,9 +12,14 @@
 namespace taskpool::daemon::net {
 namespace {
 
+/// The token of `Authorization: Bearer <token>`; the scheme's case does not matter
+/// (RFC 9110 11.1).
 std::optional<std::string_view> bearer_token(const std::optional<std::string>& authorization) {
-    constexpr std::string_view scheme = "Bearer ";
-    if (!authorization || !authorization->starts_with(scheme)) {
+    constexpr std::string_view scheme = "bearer ";
+    if (!authorization || authorization->size() < scheme.size() ||
+        !std::equal(scheme.begin(), scheme.end(), authorization->begin(), [](char s, char a) {
+            return s == std::tolower(static_cast<unsigned char>(a));
+        })) {
         return std::nullopt;
     }
     return std::string_view(*authorization).substr(scheme.size());

@@ -192,12 +192,12 @@ std::vector<JobRecord*> Scheduler::admit(std::vector<JobRecord> records) {
         admitted.push_back(&r);
     }
     for (JobRecord* r : admitted) {
-        if (cancelling_all_) {  // accepted before a `now` shutdown began
+        if (!stopping_now_) {
+            enqueue(*r);
+        } else if (journal_ == nullptr) {  // accepted before a `now` shutdown began
             r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
             finish(*r, JobState::cancelled);
-        } else {
-            enqueue(*r);
-        }
+        }  // else queued in the journal, for the restart
     }
     return admitted;
 }
@@ -397,7 +397,7 @@ std::vector<const Job*> Scheduler::list(const proto::ListRequest& query) {
     return jobs;
 }
 
-void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
+void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
     if (!shutting_down_) {
         shutting_down_ = true;
         for (auto& waiting : blocked_) {
@@ -407,8 +407,8 @@ void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
         }
     }
     on_idle_ = std::move(on_idle);
-    if (cancel_all) {
-        cancelling_all_ = true;
+    if (now) {
+        stopping_now_ = true;
         std::vector<JobRecord*> active;
         table_.newest_first([&](const JobRecord& r) {
             if (!proto::is_final(r.job.state)) {
@@ -417,12 +417,31 @@ void Scheduler::begin_shutdown(bool cancel_all, std::function<void()> on_idle) {
             return true;
         });
         for (JobRecord* r : active) {
-            withdraw(*r);
-            r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
-            finish(*r, JobState::cancelled);
+            if (journal_ != nullptr) {
+                keep_for_restart(*r);
+            } else {
+                withdraw(*r);
+                r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
+                finish(*r, JobState::cancelled);
+            }
         }
     }
     check_idle();
+}
+
+void Scheduler::keep_for_restart(JobRecord& r) {
+    if (r.job.state == JobState::running) {
+        stop_running(r);
+        r.job.state = JobState::queued;
+        --r.job.attempts;  // stopped by us, not failed: the attempt does not count
+        r.job.worker.reset();
+        r.job.started_at.reset();
+        ++counts_.queued;
+        journal_->append(store::write::JobReturned{r.seq, r.job.attempts});
+    } else if (r.run_handle != 0) {  // handed to a worker that has not begun it
+        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
+        --handed_[static_cast<std::size_t>(r.job.pool)];
+    }
 }
 
 void Scheduler::on_outcome(RunOutcome outcome) {
@@ -462,6 +481,9 @@ void Scheduler::schedule_dispatch() {
 
 void Scheduler::dispatch() {
     dispatch_posted_ = false;
+    if (stopping_now_) {
+        return;
+    }
     for (PoolKind pool : {PoolKind::thread, PoolKind::process}) {
         Executor* ex = executor(pool);
         if (ex == nullptr) {
@@ -699,7 +721,8 @@ void Scheduler::evict_retained() {
 }
 
 void Scheduler::check_idle() {
-    bool idle = counts_.queued == 0 && counts_.running == 0 && unannounced_ == 0 &&
+    bool queue_kept = stopping_now_ && journal_ != nullptr;
+    bool idle = (queue_kept || counts_.queued == 0) && counts_.running == 0 && unannounced_ == 0 &&
                 unacknowledged_[0] + unacknowledged_[1] == 0;
     if (on_idle_ && idle) {
         asio::post(io_, std::exchange(on_idle_, nullptr));

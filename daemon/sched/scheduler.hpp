@@ -146,10 +146,13 @@ public:
         return queue(pool).size() + handed_[static_cast<std::size_t>(pool)];
     }
 
-    /// From now on submits get shutting_down. With `cancel_all` the queued and
+    /// From now on submits get shutting_down. With `now`, nothing more starts and the
+    /// running jobs are stopped: with a journal they go back to queued without
+    /// counting the attempt, and queued jobs stay as they are, for the restart (a
+    /// stop leaves the queue no worse off than a kill -9); without one, queued and
     /// running jobs are cancelled (code `shutdown`). `on_idle` runs once no job is
-    /// queued or running (at once if none is).
-    void begin_shutdown(bool cancel_all, std::function<void()> on_idle);
+    /// running, nor queued unless kept (at once if none is).
+    void begin_shutdown(bool now, std::function<void()> on_idle);
 
     /// Where the pools report their runs.
     RunEvents run_events();
@@ -219,6 +222,9 @@ private:
     /// Tells everyone who waits for it that the job has finished.
     void announce_finished(JobRecord& r);
     void stop_running(JobRecord& r);
+    /// A `now` shutdown with a journal: a running job goes back to queued without
+    /// counting its attempt; a queued one stays (taken back from a worker that holds it).
+    void keep_for_restart(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);
@@ -249,7 +255,7 @@ private:
     std::uint64_t next_seq_ = 1;
     bool dispatch_posted_ = false;
     bool shutting_down_ = false;
-    bool cancelling_all_ = false;
+    bool stopping_now_ = false;    // a `now` shutdown: nothing more is started
     std::size_t unannounced_ = 0;  // finished jobs waiting for the journal to announce
     std::function<void()> on_idle_;
 };

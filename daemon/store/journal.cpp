@@ -164,6 +164,9 @@ struct Journal::Db : CheckedDatabase {
         db.handle(),
         "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6)"};
     Statement requeue_job{db.handle(), "UPDATE jobs SET retries_left = ?2 WHERE seq = ?1"};
+    Statement return_run{db.handle(),
+                         "UPDATE runs SET state = 'queued', attempts = ?2, worker_pid = NULL, "
+                         "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
     Statement requeue_run{db.handle(),
                           "UPDATE runs SET state = 'queued', worker_pid = NULL, "
                           "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
@@ -212,6 +215,10 @@ struct Journal::Db : CheckedDatabase {
         requeue_job.run();
         requeue_run.bind(1, static_cast<std::int64_t>(w.seq));
         requeue_run.run();
+    }
+    void apply(const write::JobReturned& w) {
+        return_run.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.attempts});
+        return_run.run();
     }
     void apply(const write::JobFinished& w) { bind_finish(finish_job, w).run(); }
     /// An attempt that both started and ended since the last commit: one row.
@@ -352,6 +359,8 @@ std::vector<const write::JobStarted*> starts_folded(const std::vector<Write>& wr
             open[s->seq] = i;
         } else if (const auto* r = std::get_if<write::JobRequeued>(&writes[i])) {
             open.erase(r->seq);
+        } else if (const auto* back = std::get_if<write::JobReturned>(&writes[i])) {
+            open.erase(back->seq);
         } else if (const auto* f = std::get_if<write::JobFinished>(&writes[i])) {
             if (auto it = open.find(f->seq); it != open.end()) {
                 const auto* start = &std::get<write::JobStarted>(writes[it->second]);

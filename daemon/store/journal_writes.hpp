@@ -45,6 +45,11 @@ struct JobRequeued {
     std::uint64_t seq;
     int retries_left;
 };
+/// A running job stopped by a shutdown: queued again, with its attempts as before.
+struct JobReturned {
+    std::uint64_t seq;
+    int attempts;
+};
 struct JobFinished {
     std::uint64_t seq;
     proto::JobState state;
@@ -69,8 +74,8 @@ struct DeliveryEnded {
 
 }  // namespace write
 
-using Write =
-    std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobFinished,
-                 write::JobRemoved, write::KvChanged, write::DeliveryAdded, write::DeliveryEnded>;
+using Write = std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued,
+                           write::JobReturned, write::JobFinished, write::JobRemoved,
+                           write::KvChanged, write::DeliveryAdded, write::DeliveryEnded>;
 
 }  // namespace taskpool::daemon::store

@@ -549,6 +549,34 @@ TEST_CASE("durability.a_job_queued_again_after_a_failed_attempt_comes_back_queue
     CHECK(after["attempts"] == 2);
 }
 
+TEST_CASE("durability.a_normal_stop_leaves_the_queue_as_a_kill_9_would" * doctest::timeout(60)) {
+    // The drain outlasts its timeout and turns into `now`: the running job is
+    // stopped, and neither it nor the queued ones are decided for the user.
+    Journaled j(json{{"thread_pool", {{"size", 1}}}, {"shutdown", {{"drain_timeout_s", 0.3}}}});
+    j.start();
+    json running;
+    std::vector<json> queued;
+    {
+        LineClient c(j.daemon().port());
+        running = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
+        wait_running(c, running["id"]);
+        for (int i = 0; i < 20; ++i) {
+            queued.push_back(submit(c, {{"task", "echo"}, {"args", i}}));
+        }
+    }
+    j.daemon().signal(SIGTERM);
+    REQUIRE(j.daemon().wait_exit(20s) == 0);
+    CHECK(j.daemon().log().find("stay queued in the journal") != std::string::npos);
+    j.start();
+    LineClient c(j.daemon().port());
+    auto again = get(c, running["id"], 20)["job"];
+    CHECK(again["state"] == "succeeded");
+    CHECK(again["attempts"] == 1);  // the stopped attempt did not count
+    for (const auto& job : queued) {
+        CHECK(get(c, job["id"], 20)["job"]["state"] == "succeeded");
+    }
+}
+
 TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
     // Made by tests/data/make_journal_v1.sh: taskpoold 0.1.0 killed with -9 while
     // two sleeps ran and three echo jobs (one with a key, two of a map) were queued.

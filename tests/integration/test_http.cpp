@@ -220,6 +220,8 @@ TEST_CASE("http.bearer_token" * doctest::timeout(30)) {
     CHECK(missing.verbose.find("WWW-Authenticate: Bearer") != std::string::npos);
     CHECK(curl(d, {"-H", "Authorization: Bearer wrong", "/v1/stats"}).status == 401);
     CHECK(curl(d, {"-H", "Authorization: Bearer s3cret", "/v1/stats"}).status == 200);
+    CHECK(curl(d, {"-H", "Authorization: bearer s3cret", "/v1/stats"}).status == 200);
+    CHECK(curl(d, {"-H", "Authorization: BEARER s3cret", "/v1/stats"}).status == 200);
     CHECK(curl(d, {"-H", "Authorization: Bearer s3cret", "/metrics"}).status == 200);
     CHECK(curl(d, {"/metrics"}).status == 401);
     CHECK(curl(d, {"/healthz"}).status == 200);  // probes carry no secrets
@@ -284,6 +286,11 @@ TEST_CASE("http.hostile_framing_gets_an_error_and_a_close" * doctest::timeout(60
     }
     expect_refusal(flood + "\r\n", 431);
     expect_refusal("GET /v1/stats HTTP/1.1\r\nNo colon here\r\n\r\n", 400);
+    // Leniency that smuggles: a space before the colon, in a name, in the request line.
+    expect_refusal("POST /v1/jobs HTTP/1.1\r\nContent-Length : 15\r\n\r\n{\"task\":\"echo\"}", 400);
+    expect_refusal("GET /v1/stats HTTP/1.1\r\nX Y: 1\r\n\r\n", 400);
+    expect_refusal("GET  /v1/stats HTTP/1.1\r\n\r\n", 400);
+    expect_refusal("GET /v1/stats HTTP/1.2\r\n\r\n", 505);
 
     // A body over the limit is refused from its head: the 413 comes although the
     // body is never sent.

@@ -130,6 +130,24 @@ TEST_CASE("http.request_reader.smuggling_attempts_are_400") {
     }
 }
 
+TEST_CASE("http.request_reader.framing_is_as_strict_as_rfc_9112") {
+    auto status_of = [](const std::string& bytes) {
+        RequestReader r({1024});
+        auto s = read_request(r, bytes);
+        return s == Status::error ? r.error().status : 0;
+    };
+    CHECK(status_of("POST / HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}") == 400);
+    CHECK(status_of("GET / HTTP/1.1\r\nX Forwarded: 1\r\n\r\n") == 400);
+    CHECK(status_of("GET  / HTTP/1.1\r\n\r\n") == 400);
+    CHECK(status_of("GET /  HTTP/1.1\r\n\r\n") == 400);
+    CHECK(status_of("GET / HTTP/1.1 \r\n\r\n") == 400);
+    CHECK(status_of("GET / HTTP/1.2\r\n\r\n") == 505);
+    CHECK(status_of("GET / HTTP/2.0\r\n\r\n") == 505);
+    CHECK(status_of("GET / HTTX/1.1\r\n\r\n") == 400);
+    CHECK(status_of("\r\nGET / HTTP/1.1\r\nX-Ok: 1\r\n\r\n") == 0);  // a blank line first
+    CHECK(status_of("GET / HTTP/1.0\r\n\r\n") == 0);
+}
+
 TEST_CASE("http.request_reader.chunked_bodies_get_411") {
     RequestReader r({1024});
     CHECK(read_request(
