@@ -23,6 +23,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "config/config_reload.hpp"
 #include "events/subscriptions.hpp"
 #include "events/webhooks.hpp"
 #include "net/connection_registry.hpp"
@@ -132,6 +133,46 @@ private:
     bool stopping_ = false;
 };
 
+/// SIGHUP reloads what can change while the daemon runs; SIGUSR1, SIGUSR2 and
+/// SIGALRM mean nothing to it. None of them is ever fatal (PROTOCOL.md section 5).
+void watch_other_signals(asio::signal_set& signals, Config& config, const ConfigReloader& reload,
+                         bool public_listener) {
+    signals.async_wait([&, public_listener](std::error_code ec, int signo) {
+        if (ec) {
+            return;
+        }
+        if (signo != SIGHUP) {
+            spdlog::info("received {}; ignored: it means nothing to taskpoold",
+                         signo == SIGUSR1   ? "SIGUSR1"
+                         : signo == SIGUSR2 ? "SIGUSR2"
+                                            : "SIGALRM");
+        } else if (auto fresh = reload(); !fresh) {
+            spdlog::error("SIGHUP: the config was not reloaded: {}", fresh.error().message);
+        } else if (public_listener && !fresh->auth.token && !config.insecure) {
+            spdlog::error(
+                "SIGHUP: the config was not reloaded: it has no token, and {} is not "
+                "a loopback address",
+                config.listen);
+        } else {
+            auto done = reload_config(config, *fresh);
+            auto list = [](const std::vector<std::string>& keys) {
+                std::string text;
+                for (const auto& k : keys) {
+                    text += (text.empty() ? "" : ", ") + k;
+                }
+                return text;
+            };
+            spdlog::info("SIGHUP: config reloaded; {}{}",
+                         done.applied.empty() ? "nothing it may change did"
+                                              : "changed: " + list(done.applied),
+                         done.need_restart.empty()
+                             ? ""
+                             : "; these take a restart: " + list(done.need_restart));
+        }
+        watch_other_signals(signals, config, reload, public_listener);
+    });
+}
+
 void watch_signals(asio::signal_set& signals, ShutdownSequence& shutdown, int sigterms = 0) {
     signals.async_wait([&signals, &shutdown, sigterms](std::error_code ec, int signo) {
         if (ec) {
@@ -200,7 +241,7 @@ void log_restored(const store::Journal& journal, const store::Restored& restored
 
 }  // namespace
 
-int run(const Config& config) {
+int run(Config& config, const ConfigReloader& reload) {
     asio::io_context io(1);
 
     std::optional<std::string> worker_user;
@@ -310,6 +351,9 @@ int run(const Config& config) {
     };
     asio::signal_set signals(io, SIGTERM, SIGINT);
     watch_signals(signals, shutdown);
+    asio::signal_set others(io, SIGHUP, SIGUSR1, SIGUSR2);
+    others.add(SIGALRM);
+    watch_other_signals(others, config, reload, !local.address().is_loopback());
 
     listener->start();
     spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",

@@ -3,7 +3,8 @@
 namespace taskpool::daemon {
 
 /// Blocks, in the calling thread, the signals the io thread handles through
-/// asio::signal_set (SIGTERM and SIGINT to stop, SIGCHLD to reap). Every other
+/// asio::signal_set (SIGTERM and SIGINT to stop, SIGCHLD to reap, SIGHUP to reload,
+/// SIGUSR1, SIGUSR2 and SIGALRM to log and ignore). Every other
 /// thread of the daemon calls it first thing, so that the kernel hands those
 /// signals to the io thread. Caught elsewhere, a signal would only reach the io
 /// thread through the handler asio installs; under ThreadSanitizer, which runs a

@@ -81,6 +81,13 @@ int main(int argc, char** argv) {
         return exit_bad_config;
     }
     config->insecure = insecure;
+    auto reload = [sources, insecure] {
+        auto fresh = d::load_config(sources);
+        if (fresh) {
+            fresh->insecure = insecure;
+        }
+        return fresh;
+    };
     if (check_config) {
         std::cout << d::config_to_json(*config).dump(2) << "\n";
         return 0;
@@ -88,5 +95,5 @@ int main(int argc, char** argv) {
 
     std::signal(SIGPIPE, SIG_IGN);
     d::setup_logging(config->log.level, config->log.format);
-    return d::run(*config);
+    return d::run(*config, reload);
 }

@@ -197,3 +197,51 @@ TEST_CASE("shutdown.only_the_io_thread_takes_the_stop_and_child_signals" * docte
     }
     CHECK(helpers >= 4);  // three task threads and the webhook sender, at least
 }
+
+TEST_CASE("shutdown.sighup_reloads_the_token_limits_and_log_level_and_other_signals_are_ignored" *
+          doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"auth", {{"token", "old"}}}}, .expect_errors = true});
+    // The daemon's own file, edited as an operator would (a journal's path stays).
+    auto path = d.dir().path() / "taskpool.json";
+    auto base = json::parse(std::ifstream(path));
+    auto write_config = [&](const json& changes) {
+        auto config = base;
+        config.merge_patch(changes);
+        std::ofstream(path) << config.dump();
+    };
+    LineClient running(d.port());
+    REQUIRE(running.request({{"op", "hello"}, {"token", "old"}})["ok"] == true);
+    auto job = running.request(
+        {{"op", "submit"}, {"task", "sleep"}, {"args", {{"seconds", 1.5}}}})["job"]["id"];
+
+    write_config({{"auth", {{"token", "new"}}},
+                  {"limits", {{"max_connections", 50}}},
+                  {"log", {{"level", "debug"}}},
+                  {"queue", {{"max_size", 10}}}});
+    d.signal(SIGHUP);
+    REQUIRE(wait_for([&] { return d.log().find("SIGHUP: config reloaded") != std::string::npos; }));
+    auto log = d.log();
+    CHECK(log.find("changed: auth.token, limits.max_connections, log.level") != std::string::npos);
+    CHECK(log.find("these take a restart: queue.max_size") != std::string::npos);
+    CHECK(log.find("\"new\"") == std::string::npos);  // a secret is named, never shown
+    LineClient old_token(d.port());
+    CHECK(old_token.request({{"op", "hello"}, {"token", "old"}})["error"]["code"] ==
+          "unauthorized");
+    LineClient new_token(d.port());
+    CHECK(new_token.request({{"op", "hello"}, {"token", "new"}})["ok"] == true);
+
+    // A config that does not load leaves the running one as it is.
+    write_config({{"queue", {{"max_size", -1}}}});
+    d.signal(SIGHUP);
+    REQUIRE(wait_for([&] { return d.log().find("was not reloaded") != std::string::npos; }));
+
+    for (int signo : {SIGUSR1, SIGUSR2, SIGALRM}) {
+        d.signal(signo);
+    }
+    REQUIRE(wait_for([&] { return d.log().find("SIGALRM; ignored") != std::string::npos; }));
+    CHECK(d.running());
+    // The connection that said hello before stays, and its job was never stopped.
+    auto finished = running.request({{"op", "get"}, {"job", job}, {"wait", 10}})["job"];
+    CHECK(finished["state"] == "succeeded");
+    CHECK(finished["attempts"] == 1);
+}
