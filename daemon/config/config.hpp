@@ -47,6 +47,7 @@ struct Config {
         std::int64_t max_connections = 1024;
         double idle_timeout_s = 300;
         double request_timeout_s = 30;
+        double auth_timeout_s = 5;
         std::int64_t max_output_buffer_bytes = 8388608;
     } limits;
 

@@ -48,6 +48,7 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("limits.max_connections", c.limits.max_connections, Range{1, 1000000});
     v("limits.idle_timeout_s", c.limits.idle_timeout_s, Range{0.01, 366 * day});
     v("limits.request_timeout_s", c.limits.request_timeout_s, Range{0.01, day});
+    v("limits.auth_timeout_s", c.limits.auth_timeout_s, Range{0.01, 3600});
     v("limits.max_output_buffer_bytes", c.limits.max_output_buffer_bytes, Range{4096, 1LL << 34});
     v("callbacks.max_attempts", c.callbacks.max_attempts, Range{1, 100});
     v("callbacks.backoff_s", c.callbacks.backoff_s, Range{0, day});

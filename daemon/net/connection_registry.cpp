@@ -17,6 +17,21 @@ void ConnectionRegistry::remove(std::uint64_t id) {
     }
 }
 
+std::pair<std::size_t, std::shared_ptr<Peer>> ConnectionRegistry::unauthenticated() const {
+    std::size_t count = 0;
+    std::shared_ptr<Peer> oldest;
+    for (const auto& [id, weak] : peers_) {
+        auto peer = weak.lock();
+        if (peer && !peer->authenticated && !peer->closing()) {
+            ++count;
+            if (!oldest || id < oldest->id()) {
+                oldest = std::move(peer);
+            }
+        }
+    }
+    return {count, std::move(oldest)};
+}
+
 void ConnectionRegistry::close_all(std::function<void()> on_empty) {
     on_empty_ = std::move(on_empty);
     std::vector<std::shared_ptr<Peer>> open;

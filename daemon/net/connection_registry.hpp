@@ -20,6 +20,8 @@ public:
     std::size_t size() const { return peers_.size(); }
     /// Connections added since start.
     std::uint64_t accepted() const { return accepted_; }
+    /// How many connections have not authenticated, and the oldest of them.
+    std::pair<std::size_t, std::shared_ptr<Peer>> unauthenticated() const;
 
     /// Asks every connection to flush and close; `on_empty` runs when the last one
     /// has gone (at once if none is open).

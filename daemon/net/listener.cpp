@@ -64,12 +64,32 @@ asio::awaitable<void> Listener::accept_loop() {
             refuse(std::move(socket));
             continue;
         }
+        if (dispatcher_.requires_token()) {
+            make_room_for_a_stranger();
+        }
         std::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         auto session = std::make_shared<Session>(std::move(socket), registry_.next_id(),
                                                  config_.limits, dispatcher_, registry_);
         registry_.add(session);
         session->start();
+    }
+}
+
+void Listener::make_room_for_a_stranger() {
+    // Strangers may hold half the connections at most, so that silent sockets
+    // cannot lock out a client with the token; the oldest gives way.
+    auto share =
+        std::max<std::size_t>(1, static_cast<std::size_t>(config_.limits.max_connections) / 2);
+    auto [count, oldest] = registry_.unauthenticated();
+    if (count >= share && oldest) {
+        if (auto held_back = evictions_.admit()) {
+            spdlog::warn(
+                "closed connection {}: half of limits.max_connections have not said "
+                "hello, and a new one came{}",
+                oldest->id(), LogThrottle::held_back_note(*held_back));
+        }
+        oldest->close_after_flush();
     }
 }
 

@@ -30,11 +30,15 @@ public:
 private:
     asio::awaitable<void> accept_loop();
     void refuse(asio::ip::tcp::socket socket);
+    /// Where a token is required: closes the oldest connection that has not said
+    /// hello when half the connections are such.
+    void make_room_for_a_stranger();
 
     asio::ip::tcp::acceptor acceptor_;
     asio::steady_timer backoff_;
     LogThrottle accept_failures_{std::chrono::seconds(10)};
     LogThrottle refusals_{std::chrono::seconds(10)};
+    LogThrottle evictions_{std::chrono::seconds(10)};
     const Config& config_;
     ops::Dispatcher& dispatcher_;
     ConnectionRegistry& registry_;

@@ -39,6 +39,8 @@ public:
     /// Stops reading, writes what is queued, then closes.
     virtual void close_after_flush() = 0;
     virtual bool is_open() const = 0;
+    /// Closing: it takes no more requests.
+    virtual bool closing() const = 0;
 
     std::uint64_t id() const { return id_; }
 

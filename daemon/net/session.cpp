@@ -50,7 +50,8 @@ Session::Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::L
       writer_wake_(socket_.get_executor()),
       reader_wake_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
-      last_activity_(Clock::now()) {}
+      last_activity_(Clock::now()),
+      accepted_at_(last_activity_) {}
 
 void Session::start() {
     auto ex = socket_.get_executor();
@@ -246,18 +247,29 @@ void Session::resume_reading_if_drained() {
     }
 }
 
+bool Session::awaits_hello() const {
+    return !authenticated && dispatcher_.requires_token();
+}
+
+Session::Clock::time_point Session::hello_due() const {
+    return accepted_at_ + seconds(limits_.auth_timeout_s);
+}
+
 Session::Clock::time_point Session::deadline() const {
     if (closing_deadline_) {
         return *closing_deadline_;
     }
-    if (request_started_) {
-        return *request_started_ + seconds(limits_.request_timeout_s);
-    }
-    if (busy() || pending_output() > 0) {
-        // Not idle now; look again after a full idle period.
-        return Clock::now() + seconds(limits_.idle_timeout_s);
-    }
-    return last_activity_ + seconds(limits_.idle_timeout_s);
+    auto due = [&] {
+        if (request_started_) {
+            return *request_started_ + seconds(limits_.request_timeout_s);
+        }
+        if (busy() || pending_output() > 0) {
+            // Not idle now; look again after a full idle period.
+            return Clock::now() + seconds(limits_.idle_timeout_s);
+        }
+        return last_activity_ + seconds(limits_.idle_timeout_s);
+    }();
+    return awaits_hello() ? std::min(due, hello_due()) : due;
 }
 
 asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*keep_alive*/) {
@@ -266,6 +278,8 @@ asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*keep_alive*/)
         if (Clock::now() >= due) {
             close(flushed_            ? "it kept sending after its last reply"
                   : closing_deadline_ ? "it did not take its last replies"
+                  : awaits_hello() && Clock::now() >= hello_due()
+                      ? "it did not say hello with the token in time (limits.auth_timeout_s)"
                   : request_started_
                       ? "a request took too long to arrive (limits.request_timeout_s)"
                       : "idle (limits.idle_timeout_s)");

@@ -56,7 +56,7 @@ public:
     std::size_t max_line_bytes() const override {
         return 2 * static_cast<std::size_t>(limits_.max_output_buffer_bytes);
     }
-    bool closing() const { return closing_; }
+    bool closing() const override { return closing_; }
     ops::Dispatcher& dispatcher() { return dispatcher_; }
     const Config::Limits& limits() const { return limits_; }
 
@@ -73,6 +73,9 @@ private:
     void received(std::string_view bytes);
     bool wants_input() const;
     Clock::time_point deadline() const;
+    /// A token is required and this connection has not shown it yet.
+    bool awaits_hello() const;
+    Clock::time_point hello_due() const;
     std::size_t pending_output() const { return out_.size() + writing_.size() + held_bytes(); }
     void close(const char* why);
 
@@ -88,6 +91,7 @@ private:
     asio::steady_timer reader_wake_;
     asio::steady_timer watchdog_timer_;
     Clock::time_point last_activity_;
+    Clock::time_point accepted_at_;
     std::optional<Clock::time_point> request_started_;
     std::optional<Clock::time_point> closing_deadline_;
     bool writer_waiting_ = false;

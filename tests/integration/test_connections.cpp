@@ -253,3 +253,25 @@ TEST_CASE("connections.log_lines_carry_the_zone_and_the_configs_level_names" *
         CHECK(log.find("warning") == std::string::npos);
     }
 }
+
+TEST_CASE("connections.strangers_must_say_hello_in_time_and_cannot_lock_out_a_client" *
+          doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"auth", {{"token", "tok"}}},
+                                {"limits", {{"max_connections", 20}, {"auth_timeout_s", 0.5}}}}});
+    LineClient silent(d.port());
+    LineClient member(d.port());
+    REQUIRE(member.request({{"op", "hello"}, {"token", "tok"}})["ok"] == true);
+    CHECK(silent.closed_by_peer(std::chrono::seconds(5)));    // not the 300 s idle timeout
+    CHECK(member.request({{"op", "ping"}})["pong"] == true);  // said hello: stays
+
+    // 25 silent sockets cannot hold the 20 places: a client with the token gets in
+    // at once, without waiting for them to time out.
+    std::vector<std::unique_ptr<LineClient>> strangers;
+    for (int i = 0; i < 25; ++i) {
+        strangers.push_back(std::make_unique<LineClient>(d.port()));
+    }
+    LineClient late(d.port());
+    auto hello = late.request({{"op", "hello"}, {"token", "tok"}}, std::chrono::seconds(2));
+    CHECK(hello["ok"] == true);
+    CHECK(late.request({{"op", "ping"}})["pong"] == true);
+}
