@@ -266,7 +266,8 @@ int run(Config& config, const ConfigReloader& reload) {
     sched::Scheduler scheduler(
         io, tasks,
         {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
-         config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained)},
+         config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained),
+         static_cast<std::size_t>(config.jobs.max_retained_bytes)},
         {&events, &job_metrics});
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),
@@ -275,7 +276,7 @@ int run(Config& config, const ConfigReloader& reload) {
     scheduler.set_callback_sink(&webhooks);
 
     net::ConnectionRegistry connections;
-    kv::KvStore kv;
+    kv::KvStore kv(static_cast<std::size_t>(config.kv.max_bytes));
     if (journal) {
         scheduler.set_journal(journal.get());
         webhooks.set_journal(journal.get());

@@ -23,10 +23,12 @@ struct Config {
 
     struct ThreadPool {
         std::int64_t size = 0;  // 0: one thread per core
+        std::int64_t max_size = 256;
     } thread_pool;
 
     struct ProcessPool {
-        std::int64_t size = 0;                 // 0: one worker per core
+        std::int64_t size = 0;  // 0: one worker per core
+        std::int64_t max_size = 64;
         std::int64_t max_jobs_per_worker = 0;  // 0: never recycle
         std::int64_t memory_limit_mb = 0;      // 0: no limit
         std::optional<std::string> user;       // run workers as this user (when root)
@@ -40,7 +42,12 @@ struct Config {
         double default_timeout_s = 0;  // 0: none
         double result_ttl_s = 3600;
         std::int64_t max_retained = 100000;
+        std::int64_t max_retained_bytes = 1 << 30;
     } jobs;
+
+    struct Kv {
+        std::int64_t max_bytes = 256 << 20;
+    } kv;
 
     struct Limits {
         std::int64_t max_message_bytes = 1048576;

@@ -36,7 +36,9 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("listen", c.listen);
     v("auth.token", c.auth.token);
     v("thread_pool.size", c.thread_pool.size, Range{0, 4096});
+    v("thread_pool.max_size", c.thread_pool.max_size, Range{1, 4096});
     v("process_pool.size", c.process_pool.size, Range{0, 4096});
+    v("process_pool.max_size", c.process_pool.max_size, Range{1, 4096});
     v("process_pool.max_jobs_per_worker", c.process_pool.max_jobs_per_worker, Range{0, 1e12});
     v("process_pool.memory_limit_mb", c.process_pool.memory_limit_mb, Range{0, 1 << 24});
     v("process_pool.user", c.process_pool.user);
@@ -44,6 +46,8 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("jobs.default_timeout_s", c.jobs.default_timeout_s, Range{0, 366 * day});
     v("jobs.result_ttl_s", c.jobs.result_ttl_s, Range{0, 366 * day});
     v("jobs.max_retained", c.jobs.max_retained, Range{0, 100000000});
+    v("jobs.max_retained_bytes", c.jobs.max_retained_bytes, Range{1 << 20, 1LL << 50});
+    v("kv.max_bytes", c.kv.max_bytes, Range{1024, 1LL << 50});
     v("limits.max_message_bytes", c.limits.max_message_bytes, Range{1024, 1 << 30});
     v("limits.max_connections", c.limits.max_connections, Range{1, 1000000});
     v("limits.idle_timeout_s", c.limits.idle_timeout_s, Range{0.01, 366 * day});

@@ -281,20 +281,22 @@ std::string env_name_for(std::string_view path) {
 
 namespace {
 
-std::size_t or_cores(std::int64_t size) {
+/// `size`, or for 0 one per core up to `max` (a large machine still starts).
+std::size_t or_cores(std::int64_t size, std::int64_t max) {
     if (size > 0) {
         return static_cast<std::size_t>(size);
     }
-    return std::max(1u, std::thread::hardware_concurrency());
+    return std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                 static_cast<std::size_t>(max));
 }
 
 }  // namespace
 
 std::size_t Config::thread_count() const {
-    return or_cores(thread_pool.size);
+    return or_cores(thread_pool.size, thread_pool.max_size);
 }
 std::size_t Config::process_count() const {
-    return or_cores(process_pool.size);
+    return or_cores(process_pool.size, process_pool.max_size);
 }
 
 namespace {
@@ -369,6 +371,16 @@ Result<Config> load_config(const ConfigSources& sources) {
     }
     if (auto listen = check_listen(config); !listen) {
         return listen.error();
+    }
+    if (config.thread_pool.size > config.thread_pool.max_size) {
+        return proto::bad_request("thread_pool.size (" + std::to_string(config.thread_pool.size) +
+                                  ") is more than thread_pool.max_size (" +
+                                  std::to_string(config.thread_pool.max_size) + ")");
+    }
+    if (config.process_pool.size > config.process_pool.max_size) {
+        return proto::bad_request("process_pool.size (" + std::to_string(config.process_pool.size) +
+                                  ") is more than process_pool.max_size (" +
+                                  std::to_string(config.process_pool.max_size) + ")");
     }
     return config;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <optional>
 
+#include "proto/json_size.hpp"
 #include "proto/json_writer.hpp"
 
 namespace taskpool::daemon::kv {
@@ -75,7 +76,7 @@ json KvStore::get(const std::string& key) const {
 
 void KvStore::restore(std::vector<std::pair<std::string, json>> values) {
     for (auto& [key, value] : values) {
-        values_.insert_or_assign(std::move(key), std::move(value));
+        put(key, std::move(value));
     }
 }
 
@@ -91,21 +92,45 @@ void KvStore::changed(const std::string& key) {
     journal_->append(store::write::KvChanged{key, std::move(value)});
 }
 
-json KvStore::set(const std::string& key, json value) {
+std::size_t KvStore::held(const std::string& key) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? 0 : key.size() + proto::json_tree_bytes(it->second);
+}
+
+proto::Result<void> KvStore::room_for(const std::string& key, const json& value) const {
+    auto after =
+        bytes_ - held(key) + (value.is_null() ? 0 : key.size() + proto::json_tree_bytes(value));
+    if (after > max_bytes_ && after > bytes_) {
+        return proto::Error{proto::ErrorCode::unavailable,
+                            "kv would hold " + std::to_string(after) +
+                                " bytes, over kv.max_bytes (" + std::to_string(max_bytes_) +
+                                "); nothing was changed: delete keys, or store less"};
+    }
+    return {};
+}
+
+const json& KvStore::put(const std::string& key, json value) {
+    static const json null;
+    bytes_ -= held(key);
     if (value.is_null()) {
         values_.erase(key);
-        changed(key);
-        return nullptr;
+        return null;
     }
-    json stored = values_.insert_or_assign(key, std::move(value)).first->second;
+    bytes_ += key.size() + proto::json_tree_bytes(value);
+    return values_.insert_or_assign(key, std::move(value)).first->second;
+}
+
+json KvStore::set(const std::string& key, json value) {
+    json stored = put(key, std::move(value));
     changed(key);
     return stored;
 }
 
 json KvStore::del(const std::string& key) {
-    auto node = values_.extract(key);
+    json removed = get(key);
+    put(key, nullptr);
     changed(key);
-    return node.empty() ? json(nullptr) : std::move(node.mapped());
+    return removed;
 }
 
 proto::Result<std::int64_t> KvStore::incr(const std::string& key, std::int64_t by) {
@@ -129,7 +154,7 @@ proto::Result<std::int64_t> KvStore::incr(const std::string& key, std::int64_t b
         return proto::bad_request("key '" + key + "': " + std::to_string(current) + " + " +
                                   std::to_string(by) + " overflows a 64-bit integer");
     }
-    values_.insert_or_assign(key, json(next));
+    put(key, json(next));
     changed(key);
     return next;
 }

@@ -20,6 +20,9 @@ namespace taskpool::daemon::kv {
 /// io thread only.
 class KvStore {
 public:
+    /// Keys and values hold about `max_bytes` at most (kv.max_bytes).
+    explicit KvStore(std::size_t max_bytes = SIZE_MAX) : max_bytes_(max_bytes) {}
+
     /// Writes every change to `journal` from now on (none: memory only).
     void set_journal(store::Journal* journal) { journal_ = journal; }
     /// Takes back the values the journal held.
@@ -43,12 +46,22 @@ public:
     CasResult cas(const std::string& key, const nlohmann::json& expect, nlohmann::json value);
 
     std::size_t size() const { return values_.size(); }
+    /// What the keys and values hold, about.
+    std::size_t bytes() const { return bytes_; }
+    /// unavailable if `key` holding `value` would pass max_bytes; a change calls it
+    /// first.
+    proto::Result<void> room_for(const std::string& key, const nlohmann::json& value) const;
 
 private:
     /// Tells the journal what the key holds now.
     void changed(const std::string& key);
+    /// Stores or (null) removes the value, keeping bytes_.
+    const nlohmann::json& put(const std::string& key, nlohmann::json value);
+    std::size_t held(const std::string& key) const;
 
     std::unordered_map<std::string, nlohmann::json> values_;
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;
     store::Journal* journal_ = nullptr;
 };
 

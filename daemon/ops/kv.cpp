@@ -40,6 +40,9 @@ void handle(proto::KvGetRequest req, Call& call) {
 
 void handle(proto::KvSetRequest req, Call& call) {
     change(call, [&]() -> proto::Result<json> {
+        if (auto room = call.services.kv.room_for(req.key, req.value); !room) {
+            return room.error();
+        }
         return json{{"value", call.services.kv.set(req.key, std::move(req.value))}};
     });
 }
@@ -52,6 +55,9 @@ void handle(proto::KvDelRequest req, Call& call) {
 
 void handle(proto::KvIncrRequest req, Call& call) {
     change(call, [&]() -> proto::Result<json> {
+        if (auto room = call.services.kv.room_for(req.key, json(req.by)); !room) {
+            return room.error();  // an integer, perhaps under a new key
+        }
         auto value = call.services.kv.incr(req.key, req.by);
         if (!value) {
             return value.error();
@@ -62,6 +68,9 @@ void handle(proto::KvIncrRequest req, Call& call) {
 
 void handle(proto::KvCasRequest req, Call& call) {
     change(call, [&]() -> proto::Result<json> {
+        if (auto room = call.services.kv.room_for(req.key, req.value); !room) {
+            return room.error();
+        }
         auto result = call.services.kv.cas(req.key, req.expect, std::move(req.value));
         return json{{"swapped", result.swapped}, {"value", std::move(result.value)}};
     });

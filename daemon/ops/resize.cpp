@@ -12,6 +12,15 @@ void handle(proto::ResizeRequest req, Call& call) {
                                             std::string(proto::to_string(req.pool)) + " pool"));
         return;
     }
+    const auto& config = call.services.config;
+    bool threads = req.pool == proto::PoolKind::thread;
+    auto max = threads ? config.thread_pool.max_size : config.process_pool.max_size;
+    if (req.size > max) {
+        call.reply.error(
+            proto::bad_request("field 'size' must be at most " + std::to_string(max) + " (" +
+                               (threads ? "thread_pool.max_size" : "process_pool.max_size") + ")"));
+        return;
+    }
     spdlog::info("resizing the {} pool from {} to {}", proto::to_string(req.pool), pool->size(),
                  req.size);
     pool->resize(static_cast<std::size_t>(req.size));

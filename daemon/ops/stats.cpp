@@ -57,7 +57,7 @@ void handle(proto::StatsRequest, Call& call) {
                      {"failed", counts.failed},
                      {"cancelled", counts.cancelled}}},
                    {"connections", services.connections.size()},
-                   {"kv", {{"keys", services.kv.size()}}},
+                   {"kv", {{"keys", services.kv.size()}, {"bytes", services.kv.bytes()}}},
                    {"callbacks", callbacks},
                    {"store", std::move(store)}});
 }

@@ -1,6 +1,18 @@
 #include "job_table.hpp"
 
+#include "proto/json_size.hpp"
+
 namespace taskpool::daemon::sched {
+namespace {
+
+/// What a finished job holds beyond its fixed fields.
+std::size_t footprint(const JobRecord& r) {
+    return sizeof(JobRecord) + r.job.id.size() + r.job.args.text().size() +
+           (r.job.result ? proto::json_tree_bytes(*r.job.result) : 0) +
+           (r.job.error ? r.job.error->message.size() : 0);
+}
+
+}  // namespace
 
 JobRecord& JobTable::insert(JobRecord record) {
     auto seq = record.seq;
@@ -29,14 +41,16 @@ JobRecord* JobTable::find_by_key(std::string_view key) {
 }
 
 void JobTable::retain(JobRecord& record, SteadyTime finished) {
-    finished_.emplace_back(finished + ttl_, &record);
+    auto bytes = footprint(record);
+    retained_bytes_ += bytes;
+    finished_.push_back({finished + ttl_, &record, bytes});
 }
 
 void JobTable::evict_expired(SteadyTime now, const std::function<void(const JobRecord&)>& evicted) {
-    while (!finished_.empty() &&
-           (finished_.front().first <= now || finished_.size() > max_retained_)) {
-        const JobRecord* r = finished_.front().second;
+    while (!finished_.empty() && (finished_.front().expires <= now || over_budget())) {
+        auto [expires, r, bytes] = finished_.front();
         finished_.pop_front();
+        retained_bytes_ -= bytes;
         evicted(*r);
         erase(*r);
     }
@@ -46,10 +60,10 @@ std::optional<SteadyTime> JobTable::next_eviction() const {
     if (finished_.empty()) {
         return std::nullopt;
     }
-    if (finished_.size() > max_retained_) {
+    if (over_budget()) {
         return SteadyTime{};
     }
-    return finished_.front().first;
+    return finished_.front().expires;
 }
 
 void JobTable::erase(const JobRecord& r) {

@@ -56,7 +56,7 @@ Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Set
       settings_(settings),
       observers_(std::move(observers)),
       table_(std::chrono::milliseconds(static_cast<std::int64_t>(settings.result_ttl_s * 1000)),
-             settings.max_retained),
+             settings.max_retained, settings.max_retained_bytes),
       retention_timer_(io) {}
 
 void Scheduler::set_executor(PoolKind pool, Executor* executor) {

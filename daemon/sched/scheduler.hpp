@@ -84,6 +84,7 @@ public:
         double default_timeout_s = 0;
         double result_ttl_s = 3600;
         std::size_t max_retained = 100000;
+        std::size_t max_retained_bytes = std::size_t{1} << 30;
     };
 
     /// `observers` are told of every start and end, in this order.

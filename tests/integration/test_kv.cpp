@@ -152,3 +152,23 @@ TEST_CASE("kv.the_ticket_counter_from_command_tasks" * doctest::timeout(60)) {
     CHECK(succeeded == 10);
     CHECK(failed == 90);
 }
+
+TEST_CASE("kv.a_byte_budget_bounds_what_any_client_can_pin" * doctest::timeout(30)) {
+    DaemonProcess d({.config = {{"kv", {{"max_bytes", 4096}}}}});
+    LineClient c(d.port());
+    CHECK(kv(c, "set", {{"key", "a"}, {"value", std::string(3000, 'a')}})["ok"] == true);
+    auto full = kv(c, "set", {{"key", "b"}, {"value", std::string(3000, 'b')}});
+    CHECK(full["error"]["code"] == "unavailable");
+    CHECK(full["error"]["message"].get<std::string>().find("kv.max_bytes (4096)") !=
+          std::string::npos);
+    CHECK(kv(c, "get", {{"key", "b"}})["value"] == nullptr);  // nothing was changed
+    CHECK(kv(c, "cas",
+             {{"key", "b"},
+              {"expect", nullptr},
+              {"value", std::string(3000, 'b')}})["error"]["code"] == "unavailable");
+    CHECK(c.request({{"op", "stats"}})["kv"]["bytes"] > 3000);
+    // Smaller is always allowed, and what is freed is room again.
+    CHECK(kv(c, "set", {{"key", "a"}, {"value", "small"}})["ok"] == true);
+    CHECK(kv(c, "set", {{"key", "b"}, {"value", std::string(3000, 'b')}})["ok"] == true);
+    CHECK(kv(c, "incr", {{"key", "n"}})["value"] == 1);
+}

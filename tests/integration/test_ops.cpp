@@ -189,3 +189,28 @@ TEST_CASE("ops.shutdown_replies_then_stops" * doctest::timeout(30)) {
     CHECK(r == json{{"id", 1}, {"ok", true}});
     CHECK(d.wait_exit(std::chrono::seconds(10)) == 0);
 }
+
+TEST_CASE("ops.finished_jobs_are_retained_within_a_byte_budget_and_resize_within_max_size" *
+          doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"jobs", {{"max_retained_bytes", 1 << 20}}},
+                                {"process_pool", {{"size", 1}, {"max_size", 3}}},
+                                {"limits", {{"max_message_bytes", 1 << 20}}}}});
+    LineClient c(d.port());
+    std::vector<json> ids;
+    for (int i = 0; i < 10; ++i) {  // 200 KB of args and as much of result each
+        auto reply = c.request(
+            {{"op", "submit"}, {"task", "echo"}, {"args", std::string(200000, 'x')}, {"wait", 10}});
+        REQUIRE(reply["job"]["state"] == "succeeded");
+        ids.push_back(reply["job"]["id"]);
+    }
+    CHECK(c.request({{"op", "get"}, {"job", ids.front()}})["error"]["code"] == "no_such_job");
+    CHECK(c.request({{"op", "get"}, {"job", ids.back()}})["ok"] == true);
+    auto kept = c.request({{"op", "list"}, {"limit", 100}})["jobs"].size();
+    CHECK(kept >= 1);
+    CHECK(kept <= 3);
+
+    auto too_big = c.request({{"op", "resize"}, {"pool", "process"}, {"size", 4}});
+    CHECK(too_big["error"]["code"] == "bad_request");
+    CHECK(too_big["error"]["message"] == "field 'size' must be at most 3 (process_pool.max_size)");
+    CHECK(c.request({{"op", "resize"}, {"pool", "process"}, {"size", 3}})["ok"] == true);
+}

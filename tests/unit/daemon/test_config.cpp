@@ -107,6 +107,12 @@ TEST_CASE("config.errors_name_the_key_and_the_source") {
     REQUIRE_FALSE(listen.ok());
     CHECK(listen.error().message.find("HOST:PORT") != std::string::npos);
 
+    auto over_max = load_config(
+        sources_with(std::nullopt, {}, json{{"process_pool", {{"size", 65}, {"max_size", 64}}}}));
+    REQUIRE_FALSE(over_max.ok());
+    CHECK(over_max.error().message ==
+          "process_pool.size (65) is more than process_pool.max_size (64)");
+
     auto bad_json = load_config(sources_with(write_file(dir, "{ nope")));
     REQUIRE_FALSE(bad_json.ok());
     CHECK(bad_json.error().message.find("invalid JSON") != std::string::npos);
