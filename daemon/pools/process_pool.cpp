@@ -19,6 +19,7 @@
 #include <asio/write.hpp>
 
 #include "child_reaper.hpp"
+#include "daemon/tasks/job_processes.hpp"
 #include "daemon/tasks/subprocess.hpp"
 #include "proto/line_framer.hpp"
 #include "worker_protocol.hpp"
@@ -373,6 +374,9 @@ void ProcessPool::kill_groups(Slot& s) {
     ::kill(-s.pid, SIGKILL);
     if (s.child_pgid > 0) {
         ::kill(-s.child_pgid, SIGKILL);
+        // The worker dies before it could look for what its command left outside
+        // the group: looked for here.
+        tasks::kill_job_processes(s.runs.front().job_id);
     }
 }
 
@@ -440,6 +444,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     Slot& s = *slot;
     if (s.child_pgid > 0) {
         ::kill(-s.child_pgid, SIGKILL);  // a command outlives its worker only by a moment
+        tasks::kill_job_processes(s.runs.front().job_id);
         s.child_pgid = 0;
     }
     auto over_memory = std::exchange(s.over_memory, 0);

@@ -1,5 +1,7 @@
 #include "command_task.hpp"
 
+#include "job_processes.hpp"
+
 #include <sys/wait.h>
 
 #include "proto/json_fields.hpp"
@@ -188,6 +190,7 @@ Task make_command_task(const std::string& name, const CommandSpec& spec,
         sub.max_output_bytes = static_cast<std::size_t>(spec.max_output_bytes);
         sub.user = environment->run_as ? &*environment->run_as : nullptr;
         auto result = run_subprocess(sub, ctx.stop, ctx.on_child);
+        kill_job_processes(ctx.job_id);  // what escaped its process group goes too
         if (!result) {
             return JobError{JobErrorCode::task_error,
                             "cannot run '" + spec.command.front() + "': " + result.error()};

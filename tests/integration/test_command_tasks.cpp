@@ -59,6 +59,18 @@ json command_config() {
         {{"command", {"sh", "-c", "sleep " + own_seconds(97) + " & sleep " + own_seconds(97)}},
          {"timeout_s", 1}});
     on_both_pools(tasks, "long", {{"command", {"sleep", "{s}"}}});
+    // Descendants that leave the job's process group: a new session, a double fork,
+    // one that ignores SIGTERM.
+    on_both_pools(
+        tasks, "setsid",
+        {{"command", {"sh", "-c", "setsid sleep " + own_seconds(95) + " & sleep 0.3; exit 0"}}});
+    on_both_pools(
+        tasks, "double_fork",
+        {{"command", {"sh", "-c", "(sleep " + own_seconds(94) + " &); sleep 0.3; exit 0"}}});
+    on_both_pools(tasks, "stubborn",
+                  {{"command",
+                    {"sh", "-c",
+                     "setsid sh -c 'trap \"\" TERM; sleep " + own_seconds(93) + "' & sleep 60"}}});
     // Braces that are no placeholder are the program's own: awk, jq, Python.
     tasks["awk"] = {{"command", {"awk", "-v", "n={n}", "BEGIN {print n * 2}"}}, {"pool", "thread"}};
     tasks["python"] = {
@@ -235,6 +247,36 @@ TEST_CASE("command.cancel_kills_the_whole_group" * doctest::timeout(30)) {
     // Both pools still run commands.
     CHECK(stdout_of(run(c, "args_thread", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
     CHECK(stdout_of(run(c, "args_process", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
+}
+
+TEST_CASE("command.nothing_a_job_starts_outlives_it" * doctest::timeout(60)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    auto gone = [](int seconds) {
+        return wait_for([&] { return running({"sleep", own_seconds(seconds)}).empty(); }, 3s);
+    };
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        // The job exits at once; what it left in another session or under init goes.
+        CHECK(stdout_of(run(c, std::string("setsid_") + pool)).empty());
+        CHECK(gone(95));
+        CHECK(stdout_of(run(c, std::string("double_fork_") + pool)).empty());
+        CHECK(gone(94));
+        // Cancelled while it runs, with a descendant that ignores SIGTERM.
+        auto id =
+            c.request({{"op", "submit"}, {"task", std::string("stubborn_") + pool}})["job"]["id"];
+        REQUIRE(wait_for([] { return running({"sleep", own_seconds(93)}).size() == 1; }));
+        CHECK(c.request({{"op", "cancel"}, {"job", id}})["ok"] == true);
+        CHECK(gone(93));
+    }
+    // Stopped with the daemon.
+    for (const char* pool : pools) {
+        c.send({{"op", "submit"}, {"task", std::string("stubborn_") + pool}});
+    }
+    REQUIRE(wait_for([] { return running({"sleep", own_seconds(93)}).size() == 2; }));
+    d.signal(SIGINT);
+    CHECK(d.wait_exit(10s) == 0);
+    CHECK(gone(93));
 }
 
 TEST_CASE("command.kill_9_of_the_daemon_leaves_no_command_behind" * doctest::timeout(30)) {
