@@ -1,7 +1,9 @@
 #include "process_pool.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +49,9 @@ constexpr auto short_run = std::chrono::milliseconds(1);
 // 32, 16 did best for pipelined short jobs; a held job waits for at most 15 short
 // runs.
 constexpr std::size_t max_held_runs = 16;
+// An idle worker handed a run reads it at once; one that has not read a byte of it
+// after this long is stopped or stuck, and is replaced.
+constexpr auto take_timeout = std::chrono::seconds(3);
 // How often the resident memory of busy workers is read under memory_limit_mb: a
 // few microseconds a worker, and only while some worker is busy.
 constexpr auto memory_check_period = std::chrono::milliseconds(50);
@@ -272,6 +277,9 @@ void ProcessPool::respawn_later(const std::shared_ptr<Slot>& slot, const std::st
 
 std::uint64_t ProcessPool::start(sched::Run run) {
     Slot& s = *slot_for_next_run();
+    if (s.state == State::idle) {
+        s.written_since_idle = 0;
+    }
     s.runs.push_back(Held{run.job_id, run.attempt, next_handle_++, run.task});
     std::uint64_t handle = s.runs.back().handle;
     encode_run(run, s.out);
@@ -280,6 +288,7 @@ std::uint64_t ProcessPool::start(sched::Run run) {
     }
     if (s.state == State::idle) {
         s.state = State::busy;
+        watch_take(s);
         begin_front(s);
     }
     return handle;
@@ -298,10 +307,37 @@ void ProcessPool::write_runs(Slot& s) {
                               return;
                           }
                           slot->writing = false;
+                          slot->written_since_idle += bytes->size();
                           if (!ec && !slot->out.empty()) {
                               write_runs(*slot);
                           }
                       });
+}
+
+void ProcessPool::watch_take(Slot& s) {
+    s.take_timer.expires_after(take_timeout);
+    s.take_timer.async_wait([this, slot = s.shared_from_this(),
+                             handle = s.runs.front().handle](std::error_code ec) {
+        Slot& w = *slot;
+        if (ec || shut_down_ || w.state != State::busy || w.runs.empty() ||
+            w.runs.front().handle != handle || w.writing || !w.channel) {
+            return;  // it ended, or its runs are still being written: too soon to tell
+        }
+        // The kernel counts what the worker has not read of its channel: all of it,
+        // if it never took the run (SIGSTOPped, or stuck).
+        int unread = 0;
+        if (::ioctl(w.channel->native_handle(), SIOCOUTQ, &unread) != 0 || unread <= 0 ||
+            static_cast<std::size_t>(unread) < w.written_since_idle) {
+            return;
+        }
+        spdlog::warn(
+            "worker {} (pid {}) did not take its job in {} s (stopped or hung): "
+            "replaced, and the job goes to another worker",
+            w.index, w.pid, std::chrono::duration_cast<std::chrono::seconds>(take_timeout).count());
+        w.hung = true;
+        w.state = State::stopping;
+        ::kill(-w.pid, SIGKILL);
+    });
 }
 
 void ProcessPool::begin_front(Slot& s) {
@@ -448,16 +484,20 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
         s.child_pgid = 0;
     }
     auto over_memory = std::exchange(s.over_memory, 0);
-    bool on_purpose = s.state == State::stopping && over_memory == 0;
-    bool was_busy = s.state == State::busy || over_memory > 0;
+    bool hung = std::exchange(s.hung, false);
+    bool on_purpose = s.state == State::stopping && over_memory == 0 && !hung;
+    bool was_busy = s.state == State::busy || over_memory > 0 || hung;
     std::error_code ignored;
     s.channel->close(ignored);
     s.channel.reset();
     s.out.clear();
     s.writing = false;
     s.pid = -1;
+    s.take_timer.cancel();
     auto runs = std::exchange(s.runs, {});
-    if (over_memory > 0) {
+    if (hung) {
+        events_.returned(runs.front().job_id, runs.front().attempt);  // it never began it
+    } else if (over_memory > 0) {
         events_.finished(
             {runs.front().job_id, runs.front().attempt,
              proto::JobError{
@@ -495,7 +535,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
             "worker {} (pid {}) stopped at {} MiB resident; its job failed with "
             "memory_limit",
             s.index, pid, over_memory >> 20);
-    } else if (!on_purpose) {
+    } else if (!on_purpose && !hung) {
         spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, tasks::describe_exit(status),
                      was_busy ? "; its job failed with worker_crashed" : "");
     }

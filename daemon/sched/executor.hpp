@@ -48,8 +48,9 @@ struct WorkerStatus {
 
 /// What a pool tells of its runs, on the io thread: a run began (always before its
 /// outcome), a run ended, a run handed over will not begin there after all (the
-/// worker holding it died) and is to be queued again, and there is room for runs
-/// again for another reason than a run that ended (a replaced worker).
+/// worker holding it died, or, though reported begun, it never took it: it hung)
+/// and is to be queued again without counting an attempt, and there is room for
+/// runs again for another reason than a run that ended (a replaced worker).
 struct RunEvents {
     std::function<void(RunStarted)> started;
     std::function<void(RunOutcome)> finished;

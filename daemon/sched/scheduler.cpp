@@ -429,15 +429,24 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
     check_idle();
 }
 
+void Scheduler::return_to_queue(JobRecord& r) {
+    r.run_handle = 0;
+    r.timeout_timer.reset();
+    --counts_.running;
+    r.job.state = JobState::queued;
+    --r.job.attempts;  // not the job's failure: the attempt does not count
+    r.job.worker.reset();
+    r.job.started_at.reset();
+    ++counts_.queued;
+    if (journal_ != nullptr) {
+        journal_->append(store::write::JobReturned{r.seq, r.job.attempts});
+    }
+}
+
 void Scheduler::keep_for_restart(JobRecord& r) {
     if (r.job.state == JobState::running) {
-        stop_running(r);
-        r.job.state = JobState::queued;
-        --r.job.attempts;  // stopped by us, not failed: the attempt does not count
-        r.job.worker.reset();
-        r.job.started_at.reset();
-        ++counts_.queued;
-        journal_->append(store::write::JobReturned{r.seq, r.job.attempts});
+        executor(r.job.pool)->stop(r.run_handle);
+        return_to_queue(r);
     } else if (r.run_handle != 0) {  // handed to a worker that has not begun it
         executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
         --handed_[static_cast<std::size_t>(r.job.pool)];
@@ -515,14 +524,21 @@ RunEvents Scheduler::run_events() {
 
 void Scheduler::on_returned(const std::string& job_id, int attempt) {
     JobRecord* r = table_.find(job_id);
-    if (r == nullptr || r->job.state != JobState::queued || r->run_handle == 0 ||
-        r->job.attempts + 1 != attempt) {
+    if (r == nullptr || r->run_handle == 0) {
         return;
     }
-    r->run_handle = 0;
-    --handed_[static_cast<std::size_t>(r->job.pool)];
-    queue(r->job.pool).push(r->job.priority, r->seq, r);  // in its place by arrival
-    schedule_dispatch();
+    if (r->job.state == JobState::running && r->job.attempts == attempt) {
+        return_to_queue(*r);  // reported begun, never taken
+    } else if (r->job.state == JobState::queued && r->job.attempts + 1 == attempt) {
+        r->run_handle = 0;
+        --handed_[static_cast<std::size_t>(r->job.pool)];
+    } else {
+        return;
+    }
+    if (!stopping_now_) {
+        queue(r->job.pool).push(r->job.priority, r->seq, r);  // in its place by arrival
+        schedule_dispatch();
+    }
 }
 
 void Scheduler::on_started(RunStarted started) {

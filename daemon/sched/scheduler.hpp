@@ -226,6 +226,9 @@ private:
     /// A `now` shutdown with a journal: a running job goes back to queued without
     /// counting its attempt; a queued one stays (taken back from a worker that holds it).
     void keep_for_restart(JobRecord& r);
+    /// A running job, stopped or never taken, is queued again (not yet in the ready
+    /// queue) without counting its attempt; the journal is told.
+    void return_to_queue(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);

@@ -45,7 +45,8 @@ struct JobRequeued {
     std::uint64_t seq;
     int retries_left;
 };
-/// A running job stopped by a shutdown: queued again, with its attempts as before.
+/// A running job stopped by a shutdown, or never taken by its hung worker: queued
+/// again, with its attempts as before.
 struct JobReturned {
     std::uint64_t seq;
     int attempts;

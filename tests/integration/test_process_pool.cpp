@@ -465,3 +465,24 @@ TEST_CASE("process_pool.an_unknown_user_is_a_startup_error" * doctest::timeout(3
     CHECK(r.exit_code == 1);
     CHECK(r.out.find("no user named 'no-such-user-here'") != std::string::npos);
 }
+
+TEST_CASE("process_pool.a_stopped_worker_is_replaced_and_its_job_runs_elsewhere" *
+          doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"process_pool", {{"size", 2}}}}});
+    LineClient c(d.port());
+    REQUIRE(wait_for([&] { return idle_workers(c) == 2; }));
+    auto stats = c.request({{"op", "stats"}});
+    auto stopped = stats["pools"]["process"]["workers"][0]["pid"].get<pid_t>();
+    ::kill(stopped, SIGSTOP);
+    // Whichever worker takes each: the jobs all succeed, none on the stopped one,
+    // and none is counted twice.
+    for (int i = 0; i < 4; ++i) {
+        auto job = run(c, {{"task", "pid"}});
+        CHECK(job["state"] == "succeeded");
+        CHECK(job["attempts"] == 1);
+        CHECK(job["result"]["pid"] != stopped);
+    }
+    CHECK(wait_for([&] { return !alive(stopped); }, 10s));
+    CHECK(d.log().find("did not take its job") != std::string::npos);
+    CHECK(wait_for([&] { return idle_workers(c) == 2; }, 10s));  // replaced
+}
