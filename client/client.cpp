@@ -273,8 +273,8 @@ ClientResult<BatchReply> Client::map(std::string task, std::vector<json> items,
     }
     if (failed) {
         if (!out.jobs.empty()) {
-            failed->message += "; before that the daemon accepted " +
-                               std::to_string(out.jobs.size()) + " of the items, as batch(es)";
+            failed->message += "; the daemon accepted " + std::to_string(out.jobs.size()) +
+                               " of the items, as batch(es)";
             for (const auto& batch : out.batches) {
                 failed->message += " " + batch;
             }

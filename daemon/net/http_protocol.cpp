@@ -43,7 +43,7 @@ void HttpProtocol::pump() {
     }
     pumping_ = true;
     // Requests wait while the output is over its bound, as pipelined NDJSON does.
-    while (!in_flight_ && !done_ && session_.output_has_room()) {
+    while (!in_flight_ && !done_ && !(held_back_ = !session_.output_has_room())) {
         auto status = reader_.next();
         if (status == http::RequestReader::Status::incomplete) {
             break;
@@ -71,13 +71,16 @@ void HttpProtocol::pump() {
 bool HttpProtocol::accept_head() {
     const auto& request = reader_.request();
     head_ = request.method == "HEAD";
-    if (http::needs_token(request.target) &&
-        !session_.dispatcher().token_accepted(bearer_token(request.authorization))) {
-        refuse(401, {proto::ErrorCode::unauthorized, "wrong or missing Authorization: Bearer"},
-               "WWW-Authenticate: Bearer\r\n");
-        return false;
+    if (http::needs_token(request.target)) {
+        if (!session_.dispatcher().token_accepted(bearer_token(request.authorization))) {
+            refuse(401, {proto::ErrorCode::unauthorized, "wrong or missing Authorization: Bearer"},
+                   "WWW-Authenticate: Bearer\r\n");
+            return false;
+        }
+        // Each request shows the token; one did, so this is no stranger (a /healthz
+        // alone would not tell: it needs none).
+        session_.authenticated = true;
     }
-    session_.authenticated = true;  // for this request; each one shows the token
     if (request.expect_continue && request.content_length > 0) {
         session_.queue_output(std::string(http::continue_response));
     }

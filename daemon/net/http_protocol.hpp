@@ -24,7 +24,9 @@ public:
     std::size_t received(std::string_view bytes) override;
     void reply(std::string line) override;
     void resume() override { pump(); }
-    bool mid_request() const override { return !in_flight_ && reader_.has_partial(); }
+    bool mid_request() const override {
+        return !in_flight_ && !held_back_ && reader_.has_partial();
+    }
     bool wants_input() const override {
         return !in_flight_ || reader_.unparsed_bytes() < max_pipelined_bytes;
     }
@@ -41,6 +43,7 @@ private:
     bool keep_alive_ = true;
     bool head_ = false;       // the request being answered is a HEAD
     bool in_flight_ = false;  // a request is with the dispatcher
+    bool held_back_ = false;  // requests wait for the output to drain
     bool pumping_ = false;
     bool done_ = false;  // the last response is out; nothing more is read
     std::size_t completed_ = 0;

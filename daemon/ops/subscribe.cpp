@@ -22,7 +22,8 @@ void handle(proto::SubscribeRequest req, Call& call) {
     for (const proto::Job* job : jobs) {
         if (proto::is_final(job->state)) {
             // It will not end again: tell its end now rather than never.
-            call.peer->send(proto::encode_job_event("job.finished", *job));
+            // Sent for this request, as its reply is: bounded like a reply.
+            call.peer->send(proto::encode_job_event("job.finished", *job), net::Peer::Line::reply);
         } else {
             services.events.watch(job->id, call.peer, events::WatchKind::subscription);
         }

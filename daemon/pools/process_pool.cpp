@@ -56,6 +56,16 @@ constexpr auto take_timeout = std::chrono::seconds(3);
 // few microseconds a worker, and only while some worker is busy.
 constexpr auto memory_check_period = std::chrono::milliseconds(50);
 
+/// True when the process is stopped (SIGSTOP, or a tracer): /proc/PID/stat.
+bool stopped(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');  // the name may hold spaces and parentheses
+    return close != std::string::npos && close + 2 < line.size() &&
+           (line[close + 2] == 'T' || line[close + 2] == 't');
+}
+
 /// The resident set of a process (/proc/PID/statm), 0 if it cannot be read.
 std::size_t resident_bytes(pid_t pid) {
     static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -277,9 +287,6 @@ void ProcessPool::respawn_later(const std::shared_ptr<Slot>& slot, const std::st
 
 std::uint64_t ProcessPool::start(sched::Run run) {
     Slot& s = *slot_for_next_run();
-    if (s.state == State::idle) {
-        s.written_since_idle = 0;
-    }
     s.runs.push_back(Held{run.job_id, run.attempt, next_handle_++, run.task});
     std::uint64_t handle = s.runs.back().handle;
     encode_run(run, s.out);
@@ -307,7 +314,6 @@ void ProcessPool::write_runs(Slot& s) {
                               return;
                           }
                           slot->writing = false;
-                          slot->written_since_idle += bytes->size();
                           if (!ec && !slot->out.empty()) {
                               write_runs(*slot);
                           }
@@ -320,14 +326,18 @@ void ProcessPool::watch_take(Slot& s) {
                              handle = s.runs.front().handle](std::error_code ec) {
         Slot& w = *slot;
         if (ec || shut_down_ || w.state != State::busy || w.runs.empty() ||
-            w.runs.front().handle != handle || w.writing || !w.channel) {
-            return;  // it ended, or its runs are still being written: too soon to tell
+            w.runs.front().handle != handle || !w.channel || w.runs.size() > 1) {
+            return;  // it ended, or holds runs behind it that it may not read yet
         }
-        // The kernel counts what the worker has not read of its channel: all of it,
-        // if it never took the run (SIGSTOPped, or stuck).
+        if (w.writing || (!w.ready && !stopped(w.pid))) {
+            watch_take(w);  // still being written, or still starting: look again later
+            return;
+        }
+        // Its one run is all there is in the channel, and the kernel still holds
+        // bytes of it (SIOCOUTQ counts them with some overhead): the worker has not
+        // read it (SIGSTOPped, or stuck).
         int unread = 0;
-        if (::ioctl(w.channel->native_handle(), SIOCOUTQ, &unread) != 0 || unread <= 0 ||
-            static_cast<std::size_t>(unread) < w.written_since_idle) {
+        if (::ioctl(w.channel->native_handle(), SIOCOUTQ, &unread) != 0 || unread <= 0) {
             return;
         }
         spdlog::warn(
@@ -411,8 +421,9 @@ void ProcessPool::kill_groups(Slot& s) {
     if (s.child_pgid > 0) {
         ::kill(-s.child_pgid, SIGKILL);
         // The worker dies before it could look for what its command left outside
-        // the group: looked for here.
-        tasks::kill_job_processes(s.runs.front().job_id);
+        // the group: looked for here, once (its exit will not look again).
+        tasks::kill_job_processes(s.runs.front().job_id, s.runs.front().attempt);
+        s.child_pgid = 0;
     }
 }
 
@@ -480,7 +491,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     Slot& s = *slot;
     if (s.child_pgid > 0) {
         ::kill(-s.child_pgid, SIGKILL);  // a command outlives its worker only by a moment
-        tasks::kill_job_processes(s.runs.front().job_id);
+        tasks::kill_job_processes(s.runs.front().job_id, s.runs.front().attempt);
         s.child_pgid = 0;
     }
     auto over_memory = std::exchange(s.over_memory, 0);

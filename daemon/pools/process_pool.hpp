@@ -95,16 +95,15 @@ private:
         pid_t child_pgid = 0;  // of a command the running task started
         State state = State::waiting_to_respawn;
         std::shared_ptr<Channel> channel;
-        std::deque<Held> runs;               // front: the run in progress (when busy)
-        std::uint64_t jobs_done = 0;         // by the current worker
-        std::string out;                     // runs not yet written
-        bool writing = false;                // a write to the channel is under way
-        bool ready = false;                  // the worker said it is set up
-        int failed_starts = 0;               // deaths without a job since the last completed one
-        bool retiring = false;               // the slot goes away when its worker exits
-        std::size_t over_memory = 0;         // killed at this resident size (memory_limit_mb)
-        bool hung = false;                   // killed for not taking the run it was handed
-        std::size_t written_since_idle = 0;  // bytes of runs written since it was idle
+        std::deque<Held> runs;        // front: the run in progress (when busy)
+        std::uint64_t jobs_done = 0;  // by the current worker
+        std::string out;              // runs not yet written
+        bool writing = false;         // a write to the channel is under way
+        bool ready = false;           // the worker said it is set up
+        int failed_starts = 0;        // deaths without a job since the last completed one
+        bool retiring = false;        // the slot goes away when its worker exits
+        std::size_t over_memory = 0;  // killed at this resident size (memory_limit_mb)
+        bool hung = false;            // killed for not taking the run it was handed
 
         asio::steady_timer respawn_timer;
         asio::steady_timer take_timer;
@@ -126,8 +125,9 @@ private:
     /// memory_check_period; one over memory_limit_mb is killed, its job failing
     /// with memory_limit.
     void watch_memory();
-    /// A worker handed a run while idle must read it within take_timeout; one that
-    /// has not read any of it is killed, and the run queued again (not counted).
+    /// A worker handed a run while idle must read it within take_timeout (once it
+    /// is ready); one that has not, while that run is all it holds, is killed, and
+    /// the run queued again (not counted).
     void watch_take(Slot& s);
     /// SIGKILLs the worker's process group and its command's.
     static void kill_groups(Slot& slot);

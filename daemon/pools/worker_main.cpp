@@ -74,7 +74,8 @@ tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun&
         write_all(channel_fd, encode_child(run.job_id, run.attempt, pgid));
     };
     try {
-        return task->run(run.args, tasks::TaskContext{never.get_token(), run.job_id, on_child});
+        return task->run(run.args,
+                         tasks::TaskContext{never.get_token(), run.job_id, run.attempt, on_child});
     } catch (const std::exception& e) {
         return proto::JobError{proto::JobErrorCode::task_error,
                                std::string("the task threw: ") + e.what()};

@@ -98,19 +98,21 @@ std::optional<std::string> stdin_of(const CommandSpec& spec, const json& args) {
 
 /// The configured variables, a PATH, then the two the daemon always sets.
 std::vector<std::string> environment_of(const CommandSpec& spec, const CommandEnvironment& env,
-                                        std::string_view job_id, std::string& path) {
+                                        std::string_view job_id, int attempt, std::string& path) {
     std::vector<std::string> out;
     path = std::string(default_path);
     for (const auto& [name, value] : spec.env) {
         if (name == "PATH") {
             path = value;
-        } else if (name != "TASKPOOL_ADDR" && name != "TASKPOOL_JOB_ID") {
+        } else if (name != "TASKPOOL_ADDR" && name != "TASKPOOL_JOB_ID" &&
+                   name != "TASKPOOL_ATTEMPT") {
             out.push_back(name + "=" + value);
         }
     }
     out.push_back("PATH=" + path);
     out.push_back("TASKPOOL_ADDR=" + env.daemon_addr);
     out.push_back("TASKPOOL_JOB_ID=" + std::string(job_id));
+    out.push_back("TASKPOOL_ATTEMPT=" + std::to_string(attempt));
     return out;
 }
 
@@ -177,7 +179,7 @@ Task make_command_task(const std::string& name, const CommandSpec& spec,
     t.run = [spec, environment](const json& args, const TaskContext& ctx) -> TaskOutcome {
         SubprocessSpec sub;
         std::string path;
-        sub.env = environment_of(spec, *environment, ctx.job_id, path);
+        sub.env = environment_of(spec, *environment, ctx.job_id, ctx.attempt, path);
         auto program = find_program(spec.command.front(), path);
         if (!program) {
             return JobError{JobErrorCode::task_error,
@@ -190,7 +192,7 @@ Task make_command_task(const std::string& name, const CommandSpec& spec,
         sub.max_output_bytes = static_cast<std::size_t>(spec.max_output_bytes);
         sub.user = environment->run_as ? &*environment->run_as : nullptr;
         auto result = run_subprocess(sub, ctx.stop, ctx.on_child);
-        kill_job_processes(ctx.job_id);  // what escaped its process group goes too
+        kill_job_processes(ctx.job_id, ctx.attempt);  // what left its process group goes too
         if (!result) {
             return JobError{JobErrorCode::task_error,
                             "cannot run '" + spec.command.front() + "': " + result.error()};

@@ -5,15 +5,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
 namespace taskpool::daemon::tasks {
 namespace {
 
-/// True when /proc/PID/environ holds `entry` as a whole NAME=value.
-bool environ_has(const char* pid, const std::string& entry) {
+/// True when /proc/PID/environ holds each of `entries` as a whole NAME=value.
+bool environ_has(const char* pid, std::initializer_list<std::string_view> entries) {
     std::string path = std::string("/proc/") + pid + "/environ";
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -26,20 +28,24 @@ bool environ_has(const char* pid, const std::string& entry) {
         env.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
-    for (std::size_t at = env.find(entry); at != std::string::npos; at = env.find(entry, at + 1)) {
-        bool starts = at == 0 || env[at - 1] == '\0';
-        bool ends = at + entry.size() == env.size() || env[at + entry.size()] == '\0';
-        if (starts && ends) {
-            return true;
+    auto holds = [&](std::string_view entry) {
+        for (auto at = env.find(entry); at != std::string::npos; at = env.find(entry, at + 1)) {
+            bool starts = at == 0 || env[at - 1] == '\0';
+            bool ends = at + entry.size() == env.size() || env[at + entry.size()] == '\0';
+            if (starts && ends) {
+                return true;
+            }
         }
-    }
-    return false;
+        return false;
+    };
+    return std::all_of(entries.begin(), entries.end(), holds);
 }
 
 }  // namespace
 
-int kill_job_processes(std::string_view job_id) {
-    const std::string entry = "TASKPOOL_JOB_ID=" + std::string(job_id);
+int kill_job_processes(std::string_view job_id, int attempt) {
+    const std::string job = "TASKPOOL_JOB_ID=" + std::string(job_id);
+    const std::string run = "TASKPOOL_ATTEMPT=" + std::to_string(attempt);
     int killed = 0;
     // Again until a pass finds none: one may have forked while the last looked.
     for (int pass = 0; pass < 5; ++pass) {
@@ -50,7 +56,7 @@ int kill_job_processes(std::string_view job_id) {
         int found = 0;
         while (const dirent* e = ::readdir(proc.get())) {
             if (std::isdigit(static_cast<unsigned char>(e->d_name[0])) != 0 &&
-                environ_has(e->d_name, entry)) {
+                environ_has(e->d_name, {job, run})) {
                 ::kill(static_cast<pid_t>(std::stol(e->d_name)), SIGKILL);
                 ++found;
             }

@@ -22,6 +22,7 @@ namespace taskpool::daemon::tasks {
 struct TaskContext {
     std::stop_token stop;
     std::string_view job_id;
+    int attempt = 1;
     /// Told the process group of a child the task starts. In a worker process it
     /// reaches the daemon, which kills that group with the worker; empty elsewhere.
     std::function<void(pid_t pgid)> on_child;

@@ -199,7 +199,8 @@ TEST_CASE("command.environment_is_only_what_was_configured" * doctest::timeout(3
         std::string expected =
             "GREETING=hello world\nPATH=/usr/local/bin:/usr/bin:/bin\n"
             "TASKPOOL_ADDR=" +
-            d.address() + "\nTASKPOOL_JOB_ID=" + job["id"].get<std::string>() + "\n";
+            d.address() + "\nTASKPOOL_JOB_ID=" + job["id"].get<std::string>() +
+            "\nTASKPOOL_ATTEMPT=1\n";
         CHECK(stdout_of(job) == expected);
     }
 }

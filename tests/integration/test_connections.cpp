@@ -261,7 +261,12 @@ TEST_CASE("connections.strangers_must_say_hello_in_time_and_cannot_lock_out_a_cl
     LineClient silent(d.port());
     LineClient member(d.port());
     REQUIRE(member.request({{"op", "hello"}, {"token", "tok"}})["ok"] == true);
-    CHECK(silent.closed_by_peer(std::chrono::seconds(5)));    // not the 300 s idle timeout
+    CHECK(silent.closed_by_peer(std::chrono::seconds(5)));  // not the 300 s idle timeout
+    // A probe needs no token, and showing none it is still a stranger.
+    LineClient probe(d.port());
+    probe.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(probe.read_http_response());
+    CHECK(probe.closed_by_peer(std::chrono::seconds(5)));
     CHECK(member.request({{"op", "ping"}})["pong"] == true);  // said hello: stays
 
     // 25 silent sockets cannot hold the 20 places: a client with the token gets in
