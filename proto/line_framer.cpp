@@ -16,7 +16,7 @@ void LineFramer::feed(std::string_view bytes) {
     if (too_large_) {
         return;
     }
-    discard_taken();
+    compact();
     // Buffer no more than one byte past the limit of an unfinished line: enough to
     // tell that it is too large, however much the peer sends.
     std::size_t room = max_line_bytes_ + 2;  // +2: the CR and LF that may end it
@@ -37,11 +37,18 @@ void LineFramer::feed(std::string_view bytes) {
 }
 
 void LineFramer::discard_taken() {
-    if (start_ == 0) {
-        return;
+    // Only a buffer a huge line grew is worth a copy now; a small one waits for the
+    // next feed(), which moves what is left once for all the lines taken.
+    if (buf_.capacity() > kept_capacity) {
+        compact();
     }
-    buf_.erase(0, start_);
-    start_ = 0;
+}
+
+void LineFramer::compact() {
+    if (start_ > 0) {
+        buf_.erase(0, start_);
+        start_ = 0;
+    }
     if (buf_.capacity() > kept_capacity && buf_.size() <= kept_capacity / 2) {
         buf_.shrink_to_fit();
     }

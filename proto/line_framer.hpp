@@ -39,6 +39,9 @@ public:
     bool too_large() const { return too_large_; }
 
 private:
+    /// Drops the lines taken; gives back the memory of a buffer a huge line grew.
+    void compact();
+
     std::string buf_;
     std::size_t start_ = 0;  // first byte not yet returned
     std::size_t scan_ = 0;   // bytes before this hold no LF (from start_)

@@ -88,11 +88,15 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
         argv.push_back(a.data());
     }
     argv.push_back(nullptr);
-    // tcmalloc gives freed pages back to the kernel at once, not little by little:
-    // memory_limit_mb counts what a worker holds resident, so a large job's memory
-    // must leave with it. (Command tasks get an environment of their own.)
+    // Under memory_limit_mb, tcmalloc gives freed pages back to the kernel at once,
+    // not little by little: the limit counts what a worker holds resident, so a
+    // large job's memory must leave with it. Without a limit that is only cost.
+    // (Command tasks get an environment of their own.)
     static char decommit[] = "TCMALLOC_AGGRESSIVE_DECOMMIT=true";
-    std::vector<char*> env{decommit};
+    std::vector<char*> env;
+    if (settings.memory_limit_mb > 0) {
+        env.push_back(decommit);
+    }
     for (char** e = environ; *e != nullptr; ++e) {
         env.push_back(*e);
     }
