@@ -360,11 +360,9 @@ TEST_CASE("command.bad_declarations_stop_the_start_with_one_line" * doctest::tim
     CHECK(r.out.find("tasks.echo: a built-in task has that name") != std::string::npos);
 }
 
-TEST_CASE("command.runs_as_process_pool_user_on_both_pools" * doctest::timeout(30)) {
-    if (::geteuid() != 0) {
-        MESSAGE("skipped: dropping to another user needs root");
-        return;
-    }
+// Dropping to another user needs root: skipped, and reported so, without it.
+TEST_CASE("command.runs_as_process_pool_user_on_both_pools" * doctest::timeout(30) *
+          doctest::skip(::geteuid() != 0)) {
     json tasks = json::object();
     on_both_pools(tasks, "whoami",
                   {{"command", {"sh", "-c", "id -u; grep NoNewPrivs /proc/self/status"}}});
