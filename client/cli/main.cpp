@@ -44,10 +44,12 @@ std::optional<nlohmann::json> Globals::call(proto::RequestBody request) {
 std::optional<std::string> Globals::resolve_job(Client& client, const std::string& given) {
     constexpr std::string_view id_prefix = "j-";
     constexpr std::size_t id_length = 28;  // "j-" and 26 base32 digits
-    std::string id = given.starts_with(id_prefix) ? given : std::string(id_prefix) + given;
-    std::transform(id.begin(), id.end(), id.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    id[0] = 'j';
+    // The digits are upper-case base32, whatever case they were typed in.
+    std::string id(id_prefix);
+    for (char c :
+         std::string_view(given).substr(given.starts_with(id_prefix) ? id_prefix.size() : 0)) {
+        id += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
     if (id.size() >= id_length) {
         return id;  // a whole id: the daemon says whether it knows it
     }
