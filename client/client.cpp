@@ -39,11 +39,12 @@ constexpr std::size_t map_chunk_items = 1000;
 constexpr std::size_t map_chunk_bytes = 256 * 1024;
 constexpr std::size_t maps_in_flight = 4;
 
-std::vector<std::vector<json>> split_items(std::vector<json> items) {
-    std::vector<std::vector<json>> chunks;
+std::vector<std::vector<proto::RawJson>> split_items(const std::vector<json>& items) {
+    std::vector<std::vector<proto::RawJson>> chunks;
     std::size_t bytes = 0;
-    for (auto& item : items) {
-        auto size = item.dump().size();
+    for (const auto& value : items) {
+        proto::RawJson item(value);
+        auto size = item.text().size();
         if (chunks.empty() || chunks.back().size() == map_chunk_items ||
             bytes + size > map_chunk_bytes) {
             chunks.emplace_back();
@@ -223,8 +224,8 @@ ClientResult<proto::Job> job_from_reply(const json& reply) {
 
 ClientResult<proto::Job> Client::submit(std::string task, json args, proto::SubmitOptions options,
                                         std::optional<std::string> key) {
-    auto reply = call(
-        proto::SubmitRequest{std::move(task), std::move(args), std::move(key), std::move(options)});
+    auto reply = call(proto::SubmitRequest{std::move(task), proto::RawJson(args), std::move(key),
+                                           std::move(options)});
     return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
 }
 
@@ -234,7 +235,7 @@ ClientResult<BatchReply> Client::map(std::string task, std::vector<json> items,
     BatchReply out;
     std::deque<std::pair<std::int64_t, std::size_t>> in_flight;  // request id, items in it
     std::optional<ClientError> failed;
-    auto chunks = split_items(std::move(items));
+    auto chunks = split_items(items);
     auto next = chunks.begin();
     while (!in_flight.empty() || (next != chunks.end() && !failed)) {
         while (next != chunks.end() && !failed && in_flight.size() < maps_in_flight) {

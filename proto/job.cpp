@@ -156,7 +156,7 @@ Result<Job> decode_job(const nlohmann::json& j) {
         job.priority = j.value("priority", 0);
         job.state = state_from_string(j.at("state").get<std::string>()).value();
         if (auto it = j.find("result"); it != j.end()) {
-            job.result = *it;
+            job.result = RawJson(*it);
         }
         if (auto it = j.find("error"); it != j.end()) {
             auto code = job_error_code_from_string(it->at("code").get<std::string>());

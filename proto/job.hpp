@@ -57,8 +57,8 @@ struct Job {
     PoolKind pool = PoolKind::thread;
     int priority = 0;
     JobState state = JobState::queued;
-    Boxed<nlohmann::json> result;  // when succeeded
-    Boxed<JobError> error;         // when failed or cancelled
+    std::optional<RawJson> result;  // when succeeded
+    Boxed<JobError> error;          // when failed or cancelled
     int attempts = 0;
     Boxed<WorkerInfo> worker;
     Boxed<std::string> batch;

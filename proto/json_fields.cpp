@@ -45,6 +45,11 @@ std::optional<std::int64_t> as_int64(const JsonNumber& n) {
 template <class View>
 BasicFieldReader<View>::BasicFieldReader(Object object, std::string path) : path_(std::move(path)) {
     fields_.reserve(View::size(object));
+    add_fields(object);
+}
+
+template <class View>
+void BasicFieldReader<View>::add_fields(Object object) {
     View::for_each_field(object, [this](std::string_view key, Value value) {
         fields_.push_back({key, value});
     });
@@ -143,6 +148,34 @@ void BasicFieldReader<View>::any(std::string_view name, nlohmann::json& out) {
     if (auto v = find(name)) {
         out = View::to_json(*v);
     }
+}
+
+template <class View>
+void BasicFieldReader<View>::raw(std::string_view name, RawJson& out) {
+    if (auto v = find(name)) {
+        out = View::raw(*v);
+    }
+}
+
+template <class View>
+void BasicFieldReader<View>::raw(std::string_view name, std::optional<RawJson>& out) {
+    if (auto v = find(name)) {
+        out = View::raw(*v);
+    }
+}
+
+template <class View>
+auto BasicFieldReader<View>::object(std::string_view name) -> std::optional<BasicFieldReader> {
+    auto v = find(name);
+    if (!v) {
+        return std::nullopt;
+    }
+    auto object = View::object(*v);
+    if (!object) {
+        fail(name, "must be an object");
+        return std::nullopt;
+    }
+    return BasicFieldReader(*object, path_ + std::string(name) + ".");
 }
 
 template <class View>

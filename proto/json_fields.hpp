@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "raw_json.hpp"
 #include "result.hpp"
 
 namespace taskpool::proto {
@@ -42,6 +43,13 @@ public:
     void boolean(std::string_view name, std::optional<bool>& out);
     /// Any JSON value; null when absent.
     void any(std::string_view name, nlohmann::json& out);
+    /// Any JSON value as its compact text; null when absent.
+    void raw(std::string_view name, RawJson& out);
+    void raw(std::string_view name, std::optional<RawJson>& out);
+    /// A reader of the object in field `name`, whose errors name `name.field`;
+    /// none when absent, or when not an object (recorded as an error). Its own
+    /// finish() checks its fields.
+    std::optional<BasicFieldReader> object(std::string_view name);
     /// One of `choices`, as its index.
     void choice(std::string_view name, std::optional<std::size_t>& out,
                 std::initializer_list<std::string_view> choices);
@@ -53,6 +61,9 @@ public:
     /// absent or once an error is recorded. Marks the field as known; of a repeated
     /// key the last value counts.
     std::optional<Value> find(std::string_view name);
+    /// Reads the fields of `object` as if they followed the reader's own: where a
+    /// name repeats, they count.
+    void add_fields(Object object);
     /// Records an error about `name` if none was recorded yet.
     void fail(std::string_view name, std::string_view what);
 
@@ -94,6 +105,10 @@ struct TreeView {
     static std::optional<JsonNumber> number(Value v);
     static std::optional<std::vector<std::string>> text_list(Value v);
     static nlohmann::json to_json(Value v) { return *v; }
+    static RawJson raw(Value v) { return RawJson(*v); }
+    static std::optional<Object> object(Value v) {
+        return v->is_object() ? std::optional<Object>(std::cref(*v)) : std::nullopt;
+    }
 };
 
 extern template class BasicFieldReader<TreeView>;

@@ -24,21 +24,15 @@ simdjson::dom::parser make_parser(std::size_t depth = max_json_depth) {
     return parser;
 }
 
-/// One parser per thread: it keeps its buffers from one line to the next.
-simdjson::dom::parser& thread_parser() {
-    thread_local simdjson::dom::parser parser = make_parser();
-    if (parser.capacity() > max_kept_capacity) {
-        parser = make_parser();
-    }
-    return parser;
-}
-
-/// For a document of max_json_depth containers whose innermost holds something:
-/// simdjson counts it a level deeper than the limit, the protocol does not.
-simdjson::dom::parser& deep_parser() {
-    thread_local simdjson::dom::parser parser = make_parser(max_json_depth + 1);
-    if (parser.capacity() > max_kept_capacity) {
-        parser = make_parser(max_json_depth + 1);
+/// A parser of this thread's, kept from one text to the next, for each slot and
+/// for each depth (see parse_dom). One that grew for a huge text is let go.
+simdjson::dom::parser& thread_parser(DomSlot slot, bool deep = false) {
+    thread_local simdjson::dom::parser parsers[2][2];  // [slot][deep]
+    auto& parser = parsers[static_cast<int>(slot)][deep ? 1 : 0];
+    if (parser.capacity() == 0 || parser.capacity() > max_kept_capacity) {
+        // For a document of max_json_depth containers whose innermost holds
+        // something, simdjson counts a level more than the protocol does.
+        parser = make_parser(deep ? max_json_depth + 1 : max_json_depth);
     }
     return parser;
 }
@@ -152,10 +146,10 @@ json to_json(simdjson::dom::element e) {
     return nullptr;
 }
 
-Result<simdjson::dom::element> parse_dom(std::string_view text) {
+Result<simdjson::dom::element> parse_dom(std::string_view text, DomSlot slot) {
     // simdjson first: it reads a line several times faster than nlohmann's lexer,
     // and it checks the nesting as it goes.
-    auto& parser = thread_parser();
+    auto& parser = thread_parser(slot);
     simdjson::dom::element root;
     auto error = parser.parse(text.data(), text.size()).get(root);
     if (!error) {
@@ -168,7 +162,7 @@ Result<simdjson::dom::element> parse_dom(std::string_view text) {
     // nlohmann accepted it: written out again, its big integers are doubles that
     // simdjson takes. The tree holds copies of its strings, so the text may go.
     std::string again = json_text(*value);
-    auto& again_parser = error == simdjson::DEPTH_ERROR ? deep_parser() : parser;
+    auto& again_parser = error == simdjson::DEPTH_ERROR ? thread_parser(slot, true) : parser;
     if (again_parser.parse(again).get(root)) {
         return bad_request("invalid JSON");
     }
@@ -176,9 +170,8 @@ Result<simdjson::dom::element> parse_dom(std::string_view text) {
 }
 
 Result<json> parse_json(std::string_view text) {
-    if (text.size() > max_kept_capacity) {
-        // Through simdjson a huge text would be held three times at once (its padded
-        // copy, its strings, the tree): a worker under memory_limit_mb feels that.
+    if (text.size() > huge_json_bytes) {
+        // A worker under memory_limit_mb feels a text held three times.
         return parse_with_nlohmann(text);
     }
     auto root = parse_dom(text);
@@ -186,6 +179,21 @@ Result<json> parse_json(std::string_view text) {
         return root.error();
     }
     return to_json(*root);
+}
+
+Result<RawJson> compact_json(std::string_view text) {
+    if (text.size() > huge_json_bytes) {
+        auto value = parse_with_nlohmann(text);
+        if (!value) {
+            return value.error();
+        }
+        return RawJson(*value);
+    }
+    auto root = parse_dom(text);
+    if (!root) {
+        return root.error();
+    }
+    return raw_json(*root);
 }
 
 }  // namespace taskpool::proto

@@ -5,7 +5,9 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 
+#include "json_dom.hpp"
 #include "json_parse.hpp"
 #include "json_writer.hpp"
 
@@ -20,27 +22,117 @@ RawJson::RawJson(std::string_view valid_text) {
     std::memcpy(static_cast<char*>(memory) + sizeof(Block), valid_text.data(), valid_text.size());
 }
 
-RawJson::RawJson(const nlohmann::json& value) {
-    if (value.is_null()) {
-        return;
-    }
+template <class Write>
+RawJson RawJson::written(Write&& write) {
     // Written into a buffer kept by the thread, so that only the block is allocated;
     // one that a huge value grew is let go.
     constexpr std::size_t kept_capacity = 1 << 20;
     thread_local std::string text;
     text.clear();
-    JsonWriter(text).value(value);
-    *this = RawJson(std::string_view(text));
+    JsonWriter w(text);
+    write(w);
+    RawJson raw = text == "null" ? RawJson() : RawJson(std::string_view(text));
     if (text.capacity() > kept_capacity) {
         std::string().swap(text);
     }
+    return raw;
+}
+
+RawJson::RawJson(const nlohmann::json& value)
+    : RawJson(written([&](JsonWriter& w) { w.value(value); })) {}
+
+namespace {
+
+/// Whether the key at `it` comes again before `end`.
+bool appears_after(simdjson::dom::object::iterator it, simdjson::dom::object::iterator end) {
+    auto key = it.key();
+    for (++it; it != end; ++it) {
+        if (it.key() == key) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool has_repeated_key(simdjson::dom::object object) {
+    constexpr std::size_t scanned = 16;  // beyond this a set is cheaper than a scan
+    if (object.size() <= scanned) {
+        for (auto it = object.begin(); it != object.end(); ++it) {
+            if (appears_after(it, object.end())) {
+                return true;
+            }
+        }
+        return false;
+    }
+    std::unordered_set<std::string_view> keys;
+    keys.reserve(object.size());
+    for (auto [key, value] : object) {
+        if (!keys.insert(key).second) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void write_element(JsonWriter& w, simdjson::dom::element e) {
+    using simdjson::dom::element_type;
+    switch (e.type()) {
+        case element_type::OBJECT: {
+            w.begin_object();
+            simdjson::dom::object object = e.get_object().value_unsafe();
+            bool repeats = has_repeated_key(object);
+            for (auto it = object.begin(); it != object.end(); ++it) {
+                if (repeats && appears_after(it, object.end())) {
+                    continue;  // of a repeated key the last value counts, as in a request
+                }
+                w.key(it.key());
+                write_element(w, it.value());
+            }
+            w.end_object();
+            return;
+        }
+        case element_type::ARRAY: {
+            w.begin_array();
+            simdjson::dom::array array = e.get_array().value_unsafe();
+            for (auto item : array) {
+                write_element(w, item);
+            }
+            w.end_array();
+            return;
+        }
+        case element_type::INT64:
+            w.value(e.get_int64().value_unsafe());
+            return;
+        case element_type::UINT64:
+            w.value(e.get_uint64().value_unsafe());
+            return;
+        case element_type::DOUBLE:
+            // In nlohmann's form, as a tree would be written: 2.0 stays 2.0.
+            w.value(nlohmann::json(e.get_double().value_unsafe()));
+            return;
+        case element_type::STRING:
+            w.value(e.get_string().value_unsafe());
+            return;
+        case element_type::BOOL:
+            w.value(e.get_bool().value_unsafe());
+            return;
+        case element_type::NULL_VALUE:
+            break;
+    }
+    w.null();
+}
+
+}  // namespace
+
+RawJson raw_json(simdjson::dom::element value) {
+    return RawJson::written([&](JsonWriter& w) { write_element(w, value); });
 }
 
 std::optional<RawJson> RawJson::from_text(std::string_view text) {
-    if (!nlohmann::json::accept(text)) {
+    if (!parse_dom(text)) {
         return std::nullopt;
     }
-    return RawJson(text);
+    return text == "null" ? RawJson() : RawJson(text);
 }
 
 nlohmann::json RawJson::parse() const {

@@ -9,9 +9,8 @@ namespace taskpool::proto {
 namespace {
 
 using nlohmann::json;
-/// Requests are read in simdjson's tree, in place: only args, items and values
-/// become nlohmann trees, the form jobs and the store keep.
-using DomReader = BasicFieldReader<DomView>;
+// Requests are read in simdjson's tree, in place: args and items become their
+// compact text (RawJson), kv values nlohmann trees, the form the kv store keeps.
 
 constexpr double max_seconds = 366.0 * 24 * 3600;
 constexpr int max_retries = 1000;
@@ -88,7 +87,7 @@ Result<RequestBody> decode_submit(DomReader& r) {
     r.text("task", req.task);
     r.text("key", req.key);
     read_options(r, req.options);
-    r.any("args", req.args);
+    r.raw("args", req.args);
     return finish(r, std::move(req));
 }
 
@@ -161,7 +160,7 @@ Result<RequestBody> decode_map(DomReader& r) {
     } else {
         req.items.reserve(items.size());
         for (auto item : items) {
-            req.items.push_back(to_json(item));
+            req.items.push_back(raw_json(item));
         }
     }
     return finish(r, std::move(req));
@@ -250,111 +249,130 @@ Result<RequestBody> decode_body(std::string_view op, DomReader& r) {
 }
 
 // Encoding, for clients: each body becomes its fields.
-void add_options(json& j, const SubmitOptions& o) {
+void write_wait(JsonWriter& w, std::string_view name, double wait) {
+    w.key(name);
+    std::isinf(wait) ? w.value(true) : w.value(wait);
+}
+
+void write_options(JsonWriter& w, const SubmitOptions& o) {
     if (o.pool) {
-        j["pool"] = to_string(*o.pool);
+        w.field("pool", to_string(*o.pool));
     }
     if (o.priority != 0) {
-        j["priority"] = o.priority;
+        w.field("priority", o.priority);
     }
     if (o.timeout_s) {
-        j["timeout_s"] = *o.timeout_s;
+        w.field("timeout_s", *o.timeout_s);
     }
     if (o.retries != 0) {
-        j["retries"] = o.retries;
+        w.field("retries", o.retries);
     }
     if (o.wait) {
-        j["wait"] = std::isinf(*o.wait) ? json(true) : json(*o.wait);
+        write_wait(w, "wait", *o.wait);
     }
     if (o.block_s) {
-        j["block_s"] = *o.block_s;
+        w.field("block_s", *o.block_s);
     }
     if (o.notify) {
-        j["notify"] = true;
+        w.field("notify", true);
     }
     if (o.bind) {
-        j["bind"] = true;
+        w.field("bind", true);
     }
     if (o.callback) {
-        j["callback"] = {{"url", o.callback->url}, {"events", o.callback->events}};
+        w.key("callback").begin_object();
+        w.field("url", o.callback->url);
+        w.key("events").begin_array();
+        for (const auto& e : o.callback->events) {
+            w.value(e);
+        }
+        w.end_array().end_object();
     }
 }
 
-json wait_json(const std::optional<double>& wait) {
-    return std::isinf(*wait) ? json(true) : json(*wait);
+void write_texts(JsonWriter& w, std::string_view name, const std::vector<std::string>& texts) {
+    w.key(name).begin_array();
+    for (const auto& t : texts) {
+        w.value(t);
+    }
+    w.end_array();
 }
 
 struct BodyEncoder {
-    json& j;
+    JsonWriter& w;
     void operator()(const HelloRequest& r) {
         if (r.token) {
-            j["token"] = *r.token;
+            w.field("token", *r.token);
         }
         if (r.client) {
-            j["client"] = *r.client;
+            w.field("client", *r.client);
         }
     }
     void operator()(const PingRequest&) {}
     void operator()(const SubmitRequest& r) {
-        j["task"] = r.task;
+        w.field("task", r.task);
         if (!r.args.is_null()) {
-            j["args"] = r.args;
+            w.field("args", r.args);
         }
         if (r.key) {
-            j["key"] = *r.key;
+            w.field("key", *r.key);
         }
-        add_options(j, r.options);
+        write_options(w, r.options);
     }
     void operator()(const MapRequest& r) {
-        j["task"] = r.task;
-        j["items"] = r.items;
-        add_options(j, r.options);
+        w.field("task", r.task);
+        w.key("items").begin_array();
+        for (const auto& item : r.items) {
+            w.value(item);
+        }
+        w.end_array();
+        write_options(w, r.options);
     }
     void operator()(const GetRequest& r) {
-        j["job"] = r.job;
+        w.field("job", r.job);
         if (r.wait) {
-            j["wait"] = wait_json(r.wait);
+            write_wait(w, "wait", *r.wait);
         }
     }
-    void operator()(const CancelRequest& r) { j["job"] = r.job; }
+    void operator()(const CancelRequest& r) { w.field("job", r.job); }
     void operator()(const ListRequest& r) {
         if (r.state) {
-            j["state"] = to_string(*r.state);
+            w.field("state", to_string(*r.state));
         }
-        j["limit"] = r.limit;
+        w.field("limit", r.limit);
         if (r.prefix) {
-            j["prefix"] = *r.prefix;
+            w.field("prefix", *r.prefix);
         }
     }
     void operator()(const StatsRequest&) {}
     void operator()(const TasksRequest&) {}
     void operator()(const SubscribeRequest& r) {
         if (r.jobs) {
-            j["jobs"] = *r.jobs;
+            write_texts(w, "jobs", *r.jobs);
         }
     }
     void operator()(const UnsubscribeRequest&) {}
     void operator()(const ResizeRequest& r) {
-        j["pool"] = to_string(r.pool);
-        j["size"] = r.size;
+        w.field("pool", to_string(r.pool));
+        w.field("size", r.size);
     }
     void operator()(const ShutdownRequest& r) {
-        j["mode"] = r.mode == ShutdownMode::now ? "now" : "drain";
+        w.field("mode", r.mode == ShutdownMode::now ? "now" : "drain");
     }
-    void operator()(const KvGetRequest& r) { j["key"] = r.key; }
+    void operator()(const KvGetRequest& r) { w.field("key", r.key); }
     void operator()(const KvSetRequest& r) {
-        j["key"] = r.key;
-        j["value"] = r.value;
+        w.field("key", r.key);
+        w.field("value", r.value);
     }
-    void operator()(const KvDelRequest& r) { j["key"] = r.key; }
+    void operator()(const KvDelRequest& r) { w.field("key", r.key); }
     void operator()(const KvIncrRequest& r) {
-        j["key"] = r.key;
-        j["by"] = r.by;
+        w.field("key", r.key);
+        w.field("by", r.by);
     }
     void operator()(const KvCasRequest& r) {
-        j["key"] = r.key;
-        j["expect"] = r.expect;
-        j["value"] = r.value;
+        w.field("key", r.key);
+        w.field("expect", r.expect);
+        w.field("value", r.value);
     }
 };
 
@@ -385,18 +403,45 @@ DecodedRequest decode_request_line(std::string_view line) {
     return {id, decode_body(*name, reader)};
 }
 
-DecodedRequest decode_request(const json& doc) {
-    return decode_request_line(json_text(doc));
+DecodedRequest decode_call(std::string_view op, std::string_view body, std::string_view params) {
+    auto not_object = [&] {
+        return bad_request("the body must be a JSON object with the " + std::string(op) +
+                           " fields");
+    };
+    if (body.empty()) {
+        return {RequestId{}, not_object()};
+    }
+    auto root = parse_dom(body);
+    if (!root) {
+        return {RequestId{}, root.error()};
+    }
+    simdjson::dom::object fields;
+    if (root->get(fields)) {
+        return {RequestId{}, not_object()};
+    }
+    DomReader reader(fields);
+    reader.find("id");
+    if (!params.empty()) {
+        auto extra = parse_dom(params, DomSlot::second);
+        simdjson::dom::object object;
+        if (!extra || extra->get(object)) {
+            return {RequestId{}, bad_request("the query must be name=value pairs")};
+        }
+        reader.add_fields(object);
+    }
+    return {RequestId{}, decode_body(op, reader)};
 }
 
 std::string encode_request(const Request& request) {
-    json j = json::object();
-    j["op"] = std::visit([](const auto& b) { return std::string(b.op); }, request.body);
+    std::string line;
+    JsonWriter w(line);
+    w.begin_object();
+    w.field("op", std::visit([](const auto& b) { return b.op; }, request.body));
     if (request.id) {
-        j["id"] = *request.id;
+        w.field("id", *request.id);
     }
-    std::visit(BodyEncoder{j}, request.body);
-    std::string line = json_text(j);
+    std::visit(BodyEncoder{w}, request.body);
+    w.end_object();
     line += '\n';
     return line;
 }

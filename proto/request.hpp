@@ -52,7 +52,7 @@ struct SubmitOptions {
 struct SubmitRequest {
     static constexpr std::string_view op = "submit";
     std::string task;
-    nlohmann::json args;
+    RawJson args;
     std::optional<std::string> key;
     SubmitOptions options;
 };
@@ -62,7 +62,7 @@ struct MapRequest {
     static constexpr std::string_view op = "map";
     static constexpr std::size_t max_items = 1000000;
     std::string task;
-    std::vector<nlohmann::json> items;  // the args of each job, in order
+    std::vector<RawJson> items;  // the args of each job, in order
     SubmitOptions options;
 };
 
@@ -171,8 +171,11 @@ struct DecodedRequest {
 /// Parses and decodes one line: invalid JSON or a non-object gets bad_request, id null.
 DecodedRequest decode_request_line(std::string_view line);
 
-/// Decodes a request built as a tree (an HTTP call), as the line it would be.
-DecodedRequest decode_request(const nlohmann::json& doc);
+/// Decodes an HTTP call to `op`: the fields of the JSON object `body` with those of
+/// `params` (an object's text: the query's parameters, and fields the path names)
+/// on top, as one request line with all of them would decode. An `id` is not
+/// read: the response is the reply.
+DecodedRequest decode_call(std::string_view op, std::string_view body, std::string_view params);
 
 /// Renders a request as one line, LF included (for clients).
 std::string encode_request(const Request& request);

@@ -69,7 +69,7 @@ private:
         if (json_) {
             print_outcome(job, true);
         } else if (job.state == proto::JobState::succeeded) {
-            std::cout << human_value(job.result.value_or(nullptr)) << "\n";
+            std::cout << human_value(job.result ? job.result->parse() : nullptr) << "\n";
         } else {
             // On stdout, so that output line N is still input line N.
             std::cout << "error: " << proto::to_string(job.error->code) << ": "

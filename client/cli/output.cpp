@@ -51,7 +51,7 @@ void print_job_details(const proto::Job& job) {
         {"attempts:", std::to_string(job.attempts)},
     };
     if (job.result) {
-        rows.push_back({"result:", human_value(*job.result)});
+        rows.push_back({"result:", human_value(job.result->parse())});
     }
     if (job.error) {
         rows.push_back(
@@ -82,7 +82,7 @@ void print_outcome(const proto::Job& job, bool json) {
     }
     switch (job.state) {
         case proto::JobState::succeeded:
-            std::cout << human_value(job.result.value_or(nullptr)) << "\n";
+            std::cout << human_value(job.result ? job.result->parse() : nullptr) << "\n";
             break;
         case proto::JobState::failed:
         case proto::JobState::cancelled:

@@ -19,8 +19,9 @@ int main(int argc, char** argv) {
 
     std::uint64_t total = 0;
     auto add_value = [&total](const taskpool::proto::Job& job) {
-        std::cout << "fib(" << job.result->at("n") << ") = " << job.result->at("value") << "\n";
-        total += job.result->at("value").get<std::uint64_t>();
+        auto result = job.result->parse();
+        std::cout << "fib(" << result.at("n") << ") = " << result.at("value") << "\n";
+        total += result.at("value").get<std::uint64_t>();
     };
     auto report = [](const taskpool::proto::Job& job) {
         std::cout << "job " << job.task << " failed: " << job.error->message << "\n";

@@ -4,7 +4,7 @@
 #include <optional>
 #include <utility>
 
-#include "proto/json_parse.hpp"
+#include "proto/json_writer.hpp"
 
 namespace taskpool::daemon::http {
 namespace {
@@ -72,9 +72,10 @@ Refusal method_not_allowed(const Request& request, std::string_view path, std::s
         std::move(allow)};
 }
 
-/// Adds the query's parameters to `request`; each must be one of `allowed`.
+/// The query's parameters as the fields of a JSON object; each must be one of
+/// `allowed`. `params` may hold fields already (the job a path names).
 std::optional<Refusal> add_query(std::string_view query,
-                                 std::initializer_list<std::string_view> allowed, json& request) {
+                                 std::initializer_list<std::string_view> allowed, json& params) {
     while (!query.empty()) {
         auto amp = query.find('&');
         auto pair = query.substr(0, amp);
@@ -96,60 +97,54 @@ std::optional<Refusal> add_query(std::string_view query,
         // where it reads as a number.
         auto parsed = *name == "prefix" ? json(json::value_t::discarded)
                                         : json::parse(*value, nullptr, false);
-        request[*name] = parsed.is_discarded() ? json(*value) : std::move(parsed);
+        params[*name] = parsed.is_discarded() ? json(*value) : std::move(parsed);
     }
     return std::nullopt;
 }
 
-/// The body as the fields of an op's request: a JSON object.
-std::variant<json, Refusal> body_fields(Request& request, std::string_view what) {
-    if (request.body.empty()) {
-        return bad_request("the body must be a JSON object with the " + std::string(what) +
-                           " fields");
-    }
-    auto parsed = proto::parse_json(request.body);
-    std::string().swap(request.body);
-    if (!parsed) {
-        return Refusal{400, parsed.error(), {}};
-    }
-    auto& fields = parsed.value();
-    if (!fields.is_object()) {
-        return bad_request("the body must be a JSON object with the " + std::string(what) +
-                           " fields");
-    }
-    for (const char* connection_bound : {"notify", "bind"}) {
-        if (auto it = fields.find(connection_bound); it != fields.end() && *it == true) {
-            return bad_request(std::string(connection_bound) +
-                               " needs a connection that stays open: use NDJSON for it");
-        }
-    }
-    fields.erase("id");  // the reply is the response; nothing to match it with
-    return std::move(fields);
-}
-
+/// An op whose fields are the body's, with the query's on top.
 Route op_with_body(Request& request, std::string_view op, std::string_view query) {
-    auto fields = body_fields(request, op);
-    if (auto* refusal = std::get_if<Refusal>(&fields)) {
+    json params = json::object();
+    if (auto refusal = add_query(query, {"wait"}, params)) {
         return std::move(*refusal);
     }
-    auto& call = std::get<json>(fields);
-    call["op"] = op;
-    if (auto refusal = add_query(query, {"wait"}, call)) {
-        return std::move(*refusal);
-    }
-    return OpCall{std::move(call)};
+    return OpCall{std::string(op), std::move(request.body), proto::json_text(params)};
 }
 
+/// An op whose fields are the query's and those the path names.
 Route op_without_body(std::string_view op, std::string_view query,
-                      std::initializer_list<std::string_view> allowed, json call = json::object()) {
-    call["op"] = op;
-    if (auto refusal = add_query(query, allowed, call)) {
+                      std::initializer_list<std::string_view> allowed,
+                      json params = json::object()) {
+    if (auto refusal = add_query(query, allowed, params)) {
         return std::move(*refusal);
     }
-    return OpCall{std::move(call)};
+    return OpCall{std::string(op), "{}", proto::json_text(params)};
 }
 
 }  // namespace
+
+proto::DecodedRequest decode(const OpCall& call) {
+    auto decoded = proto::decode_call(call.op, call.body, call.params);
+    if (!decoded.body) {
+        return decoded;
+    }
+    // What lives on a connection has none to live on here.
+    const proto::SubmitOptions* options = nullptr;
+    if (auto* submit = std::get_if<proto::SubmitRequest>(&decoded.body.value())) {
+        options = &submit->options;
+    } else if (auto* map = std::get_if<proto::MapRequest>(&decoded.body.value())) {
+        options = &map->options;
+    }
+    for (auto [flag, name] : {std::pair{options != nullptr && options->notify, "notify"},
+                              std::pair{options != nullptr && options->bind, "bind"}}) {
+        if (flag) {
+            decoded.body = proto::bad_request(
+                std::string(name) + " needs a connection that stays open: use NDJSON for it");
+            break;
+        }
+    }
+    return decoded;
+}
 
 bool needs_token(std::string_view target) {
     return split_target(target).path != "/healthz";

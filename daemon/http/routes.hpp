@@ -7,13 +7,17 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/error.hpp"
+#include "proto/request.hpp"
 #include "request_reader.hpp"
 
 namespace taskpool::daemon::http {
 
-/// An op, as the NDJSON request object the dispatcher decodes.
+/// An op: its name, the request's body (a JSON object's text, the op's fields),
+/// and the fields of the query and the path, as an object's text.
 struct OpCall {
-    nlohmann::json request;
+    std::string op;
+    std::string body;
+    std::string params;
 };
 struct HealthCheck {};
 struct MetricsScrape {};
@@ -31,6 +35,10 @@ using Route = std::variant<OpCall, HealthCheck, MetricsScrape, Refusal>;
 /// the op's request. Query values are JSON where they parse as JSON (`wait=5`,
 /// `wait=true`, `limit=10`), strings otherwise, so the decoder names a wrong type.
 Route route(Request& request);
+
+/// The request an OpCall makes: the body read in place, the parameters on top.
+/// `notify` and `bind` are refused: they need a connection that stays open.
+proto::DecodedRequest decode(const OpCall& call);
 
 /// Every route but /healthz needs the token where the daemon requires one.
 bool needs_token(std::string_view target);

@@ -93,7 +93,7 @@ void HttpProtocol::handle(http::Request& request) {
     const auto& services = session_.dispatcher().services();
     if (auto* call = std::get_if<http::OpCall>(&routed)) {
         in_flight_ = true;
-        auto decoded = proto::decode_request(call->request);
+        auto decoded = http::decode(*call);
         session_.dispatcher().dispatch(session_.shared_from_this(), std::move(decoded),
                                        request.target.size() + request.content_length);
     } else if (std::holds_alternative<http::HealthCheck>(routed)) {

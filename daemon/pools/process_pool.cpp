@@ -129,6 +129,13 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
     return pid;
 }
 
+/// How a worker ended, with what its exit status means where it is one of ours.
+std::string describe_worker_exit(int status) {
+    auto meaning = worker_exit_meaning(status);
+    return tasks::describe_exit(status) +
+           (meaning.empty() ? std::string() : " (" + std::string(meaning) + ")");
+}
+
 }  // namespace
 
 ProcessPool::ProcessPool(asio::io_context& io, ChildReaper& reaper, Settings settings,
@@ -455,17 +462,26 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
                 continue;
             }
             auto report = decode_report(frame.line);
-            if (auto* child = report ? std::get_if<ChildStarted>(&*report) : nullptr) {
+            if (!report) {
+                if (auto held_back = bad_reports_.admit()) {
+                    spdlog::warn(
+                        "worker {} (pid {}) sent a line that is not a report ({}); "
+                        "it was dropped{}",
+                        s.index, s.pid, report.error().message,
+                        LogThrottle::held_back_note(*held_back));
+                }
+                continue;
+            }
+            if (auto* child = std::get_if<ChildStarted>(&*report)) {
                 if (s.state == State::busy && child->job_id == s.runs.front().job_id) {
                     s.child_pgid = child->pgid;
                 }
                 continue;
             }
-            auto* ended = report ? std::get_if<RunEnded>(&*report) : nullptr;
-            if (ended != nullptr && s.state == State::busy &&
-                ended->outcome.job_id == s.runs.front().job_id) {
-                on_outcome(s, std::move(*ended));
-            }  // else a run already ended by a kill, or garbage
+            auto& ended = std::get<RunEnded>(*report);
+            if (s.state == State::busy && ended.outcome.job_id == s.runs.front().job_id) {
+                on_outcome(s, std::move(ended));
+            }  // else a run already ended by a kill
         }
     }
 }
@@ -524,7 +540,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
         events_.finished({runs.front().job_id, runs.front().attempt,
                           proto::JobError{proto::JobErrorCode::worker_crashed,
                                           "worker " + std::to_string(pid) + " " +
-                                              tasks::describe_exit(status)}});
+                                              describe_worker_exit(status)}});
     }
     for (std::size_t i = 1; i < runs.size(); ++i) {  // they never began: queued again
         if (!runs[i].withdrawn) {
@@ -541,7 +557,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     // Dying before it is ready, or while it waits for work, says the worker cannot
     // run here (a limit, a broken binary): replace it, but not in a tight loop.
     if (!on_purpose && !was_busy) {
-        respawn_later(slot, "pid " + std::to_string(pid) + " " + tasks::describe_exit(status) +
+        respawn_later(slot, "pid " + std::to_string(pid) + " " + describe_worker_exit(status) +
                                 (s.ready ? " while idle" : " before it was ready"));
         return;
     }
@@ -551,7 +567,7 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
             "memory_limit",
             s.index, pid, over_memory >> 20);
     } else if (!on_purpose && !hung) {
-        spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, tasks::describe_exit(status),
+        spdlog::warn("worker {} (pid {}) {}{}", s.index, pid, describe_worker_exit(status),
                      was_busy ? "; its job failed with worker_crashed" : "");
     }
     spawn(slot);

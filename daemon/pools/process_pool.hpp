@@ -18,6 +18,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "child_reaper.hpp"
+#include "daemon/logging.hpp"
 #include "daemon/sched/executor.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "worker_protocol.hpp"
@@ -147,6 +148,7 @@ private:
     std::vector<std::shared_ptr<Slot>> slots_;
     // The recent run time of each task (a moving average), to tell short runs.
     std::unordered_map<const tasks::Task*, std::chrono::microseconds> typical_run_;
+    LogThrottle bad_reports_{std::chrono::seconds(10)};  // lines from workers that do not decode
     int next_index_ = 0;
     std::uint64_t next_handle_ = 1;
     bool shut_down_ = false;

@@ -201,8 +201,8 @@ void ThreadPool::work(Slot& s) {
 
         tasks::TaskOutcome outcome;
         try {
-            outcome = run.task->run(run.args.parse(),
-                                    tasks::TaskContext{stop, run.job_id, run.attempt, {}});
+            outcome =
+                run.task->run(run.args, tasks::TaskContext{stop, run.job_id, run.attempt, {}});
         } catch (const std::exception& e) {
             outcome = proto::JobError{proto::JobErrorCode::task_error,
                                       std::string("the task threw: ") + e.what()};

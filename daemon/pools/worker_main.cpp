@@ -82,6 +82,18 @@ tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun&
     }
 }
 
+int exit_code(WorkerExit e) {
+    return static_cast<int>(e);
+}
+
+/// A line from the daemon that does not decode says the two binaries differ: the
+/// worker says why on the daemon's stderr and ends.
+int bad_line(const char* what, const proto::Error& error) {
+    std::fprintf(stderr, "taskpoold worker %d: the %s line from the daemon: %s\n", ::getpid(), what,
+                 error.message.c_str());
+    return exit_code(WorkerExit::bad_line);
+}
+
 /// Becomes `name` for good: its groups, gid and uid, and no way back (setuid
 /// binaries included). False if any step fails: a worker must not run as root
 /// when told not to.
@@ -99,11 +111,12 @@ int worker_main(const WorkerOptions& options) {
     // workers from its io thread, which lives as long as the daemon does.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != options.parent) {
-        return 1;  // the daemon died before we got here
+        return exit_code(WorkerExit::orphaned);
     }
     ::close_range(static_cast<unsigned>(options.channel_fd) + 1, UINT_MAX, 0);
     if (options.user && !drop_to_user(*options.user)) {
-        return 3;  // before it is ready: the daemon retries with back-off and says so
+        // Before it is ready: the daemon retries with back-off and says why.
+        return exit_code(WorkerExit::cannot_drop_user);
     }
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGTERM, SIG_IGN);  // the daemon drains; it ends us by closing the channel
@@ -111,24 +124,27 @@ int worker_main(const WorkerOptions& options) {
 
     ChannelReader channel(options.channel_fd);
     auto setup_line = channel.next();
-    auto setup = setup_line ? decode_setup(*setup_line) : std::nullopt;
+    if (!setup_line) {
+        return exit_code(WorkerExit::done);
+    }
+    auto setup = decode_setup(*setup_line);
     if (!setup) {
-        return setup_line ? 2 : 0;
+        return bad_line("setup", setup.error());
     }
     tasks::TaskRegistry registry;
     if (auto registered = tasks::register_tasks(registry, *setup); !registered) {
         std::fprintf(stderr, "taskpoold worker %d: %s\n", ::getpid(), registered.error().c_str());
-        return 4;  // before it is ready: the daemon backs off and says so
+        return exit_code(WorkerExit::cannot_load_tasks);  // the daemon backs off and says so
     }
     // Ready only once every start-up allocation has succeeded.
     if (!write_all(options.channel_fd, std::string(worker_ready_line) + "\n")) {
-        return 0;
+        return exit_code(WorkerExit::done);
     }
     while (auto line = channel.next()) {
         auto run = decode_run(*line);
         channel.done();
         if (!run) {
-            return 2;
+            return bad_line("run", run.error());
         }
         auto began = std::chrono::steady_clock::now();
         auto outcome = run_one(registry, *run, options.channel_fd);
@@ -136,10 +152,10 @@ int worker_main(const WorkerOptions& options) {
             std::chrono::steady_clock::now() - began);
         if (!write_all(options.channel_fd,
                        encode_outcome(run->job_id, run->attempt, outcome, ran))) {
-            return 0;
+            return exit_code(WorkerExit::done);
         }
     }
-    return 0;
+    return exit_code(WorkerExit::done);
 }
 
 }  // namespace taskpool::daemon::pools

@@ -4,12 +4,63 @@
 
 #include <cerrno>
 
+#include <sys/wait.h>
+
+#include <limits>
+
+#include "proto/json_dom.hpp"
 #include "proto/json_parse.hpp"
 #include "proto/json_writer.hpp"
 
 namespace taskpool::daemon::pools {
+namespace {
 
 using nlohmann::json;
+
+template <class Reader>
+void read_attempt(Reader& r, int& attempt) {
+    std::optional<std::int64_t> n;
+    r.integer("attempt", n, 1, std::numeric_limits<int>::max());
+    if (!n) {
+        r.fail("attempt", "is required");
+    }
+    attempt = static_cast<int>(n.value_or(0));
+}
+
+/// The `error` of a report: a code (an unknown one reads as task_error) and a message.
+template <class Reader>
+proto::Result<proto::JobError> read_job_error(Reader& e) {
+    std::string code;
+    proto::JobError error{proto::JobErrorCode::task_error, {}};
+    e.text("code", code);
+    e.text("message", error.message);
+    if (auto done = e.finish(); !done) {
+        return done.error();
+    }
+    error.code = proto::job_error_code_from_string(code).value_or(proto::JobErrorCode::task_error);
+    return error;
+}
+
+}  // namespace
+
+std::string_view worker_exit_meaning(int wait_status) {
+    if (!WIFEXITED(wait_status)) {
+        return {};
+    }
+    switch (static_cast<WorkerExit>(WEXITSTATUS(wait_status))) {
+        case WorkerExit::done:
+            return "its channel closed";
+        case WorkerExit::orphaned:
+            return "the daemon that started it was gone";
+        case WorkerExit::bad_line:
+            return "it could not decode a line from the daemon";
+        case WorkerExit::cannot_drop_user:
+            return "it could not become process_pool.user";
+        case WorkerExit::cannot_load_tasks:
+            return "a task or a plugin failed to load; see its message above";
+    }
+    return {};
+}
 
 bool write_all(int fd, std::string_view data) {
     while (!data.empty()) {
@@ -38,28 +89,46 @@ std::string encode_setup(const tasks::TaskSetup& setup) {
     return line.dump() + "\n";
 }
 
-std::optional<tasks::TaskSetup> decode_setup(std::string_view line) {
+proto::Result<tasks::TaskSetup> decode_setup(std::string_view line) {
     auto doc = proto::parse_json(line);
-    if (!doc || !doc->is_object() || !doc->contains("setup")) {
-        return std::nullopt;
+    if (!doc) {
+        return doc.error();
     }
-    try {
-        const json& s = doc->at("setup");
-        tasks::TaskSetup setup;
-        setup.test_tasks = s.at("test_tasks").get<bool>();
-        for (const auto& [name, spec] : s.at("tasks").items()) {
+    if (!doc->is_object()) {
+        return proto::bad_request("must be a JSON object");
+    }
+    proto::FieldReader top(*doc);
+    auto r = top.object("setup");
+    if (!r) {
+        top.fail("setup", "is required");
+        return top.finish().error();
+    }
+    tasks::TaskSetup setup;
+    std::optional<bool> test_tasks;
+    r->boolean("test_tasks", test_tasks);
+    setup.test_tasks = test_tasks.value_or(false);
+    if (auto commands = r->find("tasks"); commands && (*commands)->is_object()) {
+        for (const auto& [name, spec] : (*commands)->items()) {
             auto parsed = tasks::parse_command_spec(name, spec);
             if (!parsed) {
-                return std::nullopt;
+                return parsed.error();
             }
             setup.commands.emplace(name, std::move(*parsed));
         }
-        setup.plugins = s.at("plugins").get<std::vector<std::string>>();
-        setup.daemon_addr = s.at("addr").get<std::string>();
-        return setup;
-    } catch (const json::exception&) {
-        return std::nullopt;
+    } else if (commands) {
+        r->fail("tasks", "must be an object");
     }
+    std::optional<std::vector<std::string>> plugins;
+    r->text_list("plugins", plugins);
+    setup.plugins = plugins.value_or(std::vector<std::string>{});
+    r->text("addr", setup.daemon_addr);
+    if (auto done = r->finish(); !done) {
+        return done.error();
+    }
+    if (auto done = top.finish(); !done) {
+        return done.error();
+    }
+    return setup;
 }
 
 std::string encode_child(const std::string& job_id, int attempt, pid_t pgid) {
@@ -85,23 +154,18 @@ void encode_run(const sched::Run& run, std::string& out) {
     out += '\n';
 }
 
-std::optional<WorkerRun> decode_run(std::string_view line) {
-    auto doc = proto::parse_json(line);
-    if (!doc || !doc->is_object()) {
-        return std::nullopt;
-    }
-    try {
+proto::Result<WorkerRun> decode_run(std::string_view line) {
+    return proto::read_object(line, [](auto& r) -> proto::Result<WorkerRun> {
         WorkerRun run;
-        run.job_id = doc->at("job").get<std::string>();
-        run.attempt = doc->at("attempt").get<int>();
-        run.task = doc->at("task").get<std::string>();
-        if (auto it = doc->find("args"); it != doc->end()) {
-            run.args = std::move(*it);
+        r.text("job", run.job_id);
+        read_attempt(r, run.attempt);
+        r.text("task", run.task);
+        r.raw("args", run.args);
+        if (auto done = r.finish(); !done) {
+            return done.error();
         }
         return run;
-    } catch (const json::exception&) {
-        return std::nullopt;
-    }
+    });
 }
 
 std::string encode_outcome(const std::string& job_id, int attempt,
@@ -112,7 +176,7 @@ std::string encode_outcome(const std::string& job_id, int attempt,
     w.field("job", job_id);
     w.field("attempt", attempt);
     w.field("us", static_cast<std::int64_t>(ran.count()));
-    if (const auto* result = std::get_if<json>(&outcome)) {
+    if (const auto* result = std::get_if<proto::RawJson>(&outcome)) {
         w.field("result", *result);
     } else {
         const auto& error = std::get<proto::JobError>(outcome);
@@ -126,32 +190,44 @@ std::string encode_outcome(const std::string& job_id, int attempt,
     return out;
 }
 
-std::optional<WorkerReport> decode_report(std::string_view line) {
-    auto doc = proto::parse_json(line);
-    if (!doc || !doc->is_object()) {
-        return std::nullopt;
-    }
-    try {
-        if (auto child = doc->find("child"); child != doc->end()) {
-            return ChildStarted{doc->at("job").get<std::string>(), child->get<pid_t>()};
+proto::Result<WorkerReport> decode_report(std::string_view line) {
+    return proto::read_object(line, [](auto& r) -> proto::Result<WorkerReport> {
+        std::string job_id;
+        r.text("job", job_id);
+        int attempt = 0;
+        read_attempt(r, attempt);
+        std::optional<std::int64_t> child;
+        r.integer("child", child, 1, std::numeric_limits<pid_t>::max());
+        if (child) {
+            if (auto done = r.finish(); !done) {
+                return done.error();
+            }
+            return WorkerReport(ChildStarted{std::move(job_id), static_cast<pid_t>(*child)});
         }
         RunEnded ended;
-        sched::RunOutcome& o = ended.outcome;
-        o.job_id = doc->at("job").get<std::string>();
-        o.attempt = doc->at("attempt").get<int>();
-        ended.ran = std::chrono::microseconds(doc->at("us").get<std::int64_t>());
-        if (auto it = doc->find("result"); it != doc->end()) {
-            o.outcome = std::move(*it);
+        std::optional<std::int64_t> us;
+        r.integer("us", us, 0, std::numeric_limits<std::int64_t>::max());
+        ended.ran = std::chrono::microseconds(us.value_or(0));
+        std::optional<proto::RawJson> result;
+        r.raw("result", result);
+        if (auto e = r.object("error")) {
+            auto error = read_job_error(*e);
+            if (!error) {
+                return error.error();
+            }
+            ended.outcome.outcome = std::move(*error);
+        } else if (result) {
+            ended.outcome.outcome = std::move(*result);
         } else {
-            const auto& e = doc->at("error");
-            auto code = proto::job_error_code_from_string(e.at("code").get<std::string>());
-            o.outcome = proto::JobError{code.value_or(proto::JobErrorCode::task_error),
-                                        e.at("message").get<std::string>()};
+            r.fail("result", "or 'error' is required");
         }
-        return ended;
-    } catch (const json::exception&) {
-        return std::nullopt;
-    }
+        if (auto done = r.finish(); !done) {
+            return done.error();
+        }
+        ended.outcome.job_id = std::move(job_id);
+        ended.outcome.attempt = attempt;
+        return WorkerReport(std::move(ended));
+    });
 }
 
 }  // namespace taskpool::daemon::pools

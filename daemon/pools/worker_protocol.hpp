@@ -26,6 +26,19 @@ namespace taskpool::daemon::pools {
 
 inline constexpr std::string_view worker_ready_line = R"({"ready":true})";
 
+/// How a worker process ends, by its exit status.
+enum class WorkerExit : int {
+    done = 0,               // the channel closed: the daemon let it go
+    orphaned = 1,           // the daemon died before the worker started
+    bad_line = 2,           // a line from the daemon it could not decode
+    cannot_drop_user = 3,   // could not become process_pool.user
+    cannot_load_tasks = 4,  // a task or a plugin failed to register
+};
+
+/// What an exit status of a worker means, for a log line; empty for one that is
+/// not a WorkerExit (a signal, a crash in a task).
+std::string_view worker_exit_meaning(int wait_status);
+
 /// Writes all of `data` to a blocking descriptor (a channel end); false if the
 /// peer is gone.
 bool write_all(int fd, std::string_view data);
@@ -33,7 +46,8 @@ bool write_all(int fd, std::string_view data);
 /// The setup line (LF included). Credentials are not sent: a worker already runs
 /// as the user its commands run as.
 std::string encode_setup(const tasks::TaskSetup& setup);
-std::optional<tasks::TaskSetup> decode_setup(std::string_view line);
+/// The setup line, or why it is not one.
+proto::Result<tasks::TaskSetup> decode_setup(std::string_view line);
 
 /// Appends a run to send to a worker (LF included) to `out`.
 void encode_run(const sched::Run& run, std::string& out);
@@ -43,9 +57,10 @@ struct WorkerRun {
     std::string job_id;
     int attempt = 0;
     std::string task;
-    nlohmann::json args;
+    proto::RawJson args;
 };
-std::optional<WorkerRun> decode_run(std::string_view line);
+/// A run line, or why it is not one.
+proto::Result<WorkerRun> decode_run(std::string_view line);
 
 /// A command the run started, in process group `pgid` (LF included).
 std::string encode_child(const std::string& job_id, int attempt, pid_t pgid);
@@ -64,6 +79,7 @@ struct RunEnded {
     std::chrono::microseconds ran{0};
 };
 using WorkerReport = std::variant<ChildStarted, RunEnded>;
-std::optional<WorkerReport> decode_report(std::string_view line);
+/// A report line, or why it is not one.
+proto::Result<WorkerReport> decode_report(std::string_view line);
 
 }  // namespace taskpool::daemon::pools

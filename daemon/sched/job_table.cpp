@@ -8,7 +8,7 @@ namespace {
 /// What a finished job holds beyond its fixed fields.
 std::size_t footprint(const JobRecord& r) {
     return sizeof(JobRecord) + r.job.id.size() + r.job.args.text().size() +
-           (r.job.result ? proto::json_tree_bytes(*r.job.result) : 0) +
+           (r.job.result ? r.job.result->text().size() : 0) +
            (r.job.error ? r.job.error->message.size() : 0);
 }
 

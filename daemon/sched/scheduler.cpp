@@ -126,7 +126,7 @@ Error Scheduler::shutting_down() const {
 }
 
 JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::string task_name,
-                                 const nlohmann::json& args, const proto::SubmitOptions& options,
+                                 proto::RawJson args, const proto::SubmitOptions& options,
                                  std::optional<std::string> key,
                                  const std::optional<std::string>& batch) {
     JobRecord record;
@@ -134,7 +134,7 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     record.task = &task;
     record.job.id = ids_.next("j-");
     record.job.task = std::move(task_name);
-    record.job.args = proto::RawJson(args);
+    record.job.args = std::move(args);
     record.job.pool = pool;
     record.job.priority = options.priority;
     record.job.batch = batch;
@@ -253,8 +253,8 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
         return;
     }
     std::vector<JobRecord> records;
-    records.push_back(make_record(*task, pool, std::move(spec.task), spec.args, spec.options,
-                                  std::move(spec.key), std::nullopt));
+    records.push_back(make_record(*task, pool, std::move(spec.task), std::move(spec.args),
+                                  spec.options, std::move(spec.key), std::nullopt));
     accept(pool, std::move(records),
            [done = std::move(done)](Result<std::vector<JobRecord*>> jobs) {
                jobs ? done(&jobs->front()->job) : done(jobs.error());
@@ -279,9 +279,9 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     std::string batch = ids_.next("b-");
     std::vector<JobRecord> records;
     records.reserve(size);
-    for (const auto& item : spec.items) {
-        records.push_back(
-            make_record(*task, pool, spec.task, item, spec.options, std::nullopt, batch));
+    for (auto& item : spec.items) {
+        records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
+                                      std::nullopt, batch));
     }
     accept(pool, std::move(records),
            [batch, done = std::move(done)](Result<std::vector<JobRecord*>> jobs) mutable {
@@ -461,7 +461,7 @@ void Scheduler::on_outcome(RunOutcome outcome) {
         r->run_handle = 0;
         r->timeout_timer.reset();
         --counts_.running;
-        if (auto* value = std::get_if<nlohmann::json>(&outcome.outcome)) {
+        if (auto* value = std::get_if<proto::RawJson>(&outcome.outcome)) {
             r->job.result = std::move(*value);
             finish(*r, JobState::succeeded);
         } else {
@@ -642,12 +642,8 @@ void Scheduler::finish(JobRecord& r, JobState state) {
         announce_finished(r);
         return;
     }
-    std::optional<std::string> result;
-    if (r.job.result) {
-        result = proto::json_text(*r.job.result);
-    }
-    journal_->append(store::write::JobFinished{r.seq, state, *r.job.finished_at, std::move(result),
-                                               r.job.error});
+    journal_->append(
+        store::write::JobFinished{r.seq, state, *r.job.finished_at, r.job.result, r.job.error});
     ++unannounced_;
     journal_->after_commit([this, seq = r.seq](bool) {  // small enough not to allocate
         --unannounced_;

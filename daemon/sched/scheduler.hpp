@@ -32,7 +32,7 @@ namespace taskpool::daemon::sched {
 /// A job to accept: what `submit` (and later each item of `map`) asks for.
 struct JobSpec {
     std::string task;
-    nlohmann::json args;
+    proto::RawJson args;
     std::optional<std::string> key;
     proto::SubmitOptions options;
 };
@@ -40,7 +40,7 @@ struct JobSpec {
 /// What `map` asks for: one job per item, all of one batch.
 struct MapSpec {
     std::string task;
-    std::vector<nlohmann::json> items;
+    std::vector<proto::RawJson> items;
     proto::SubmitOptions options;
 };
 
@@ -195,7 +195,7 @@ private:
     }
     /// A new job's record.
     JobRecord make_record(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
-                          const nlohmann::json& args, const proto::SubmitOptions& options,
+                          proto::RawJson args, const proto::SubmitOptions& options,
                           std::optional<std::string> key, const std::optional<std::string>& batch);
     /// Makes new jobs known and queues them, all or none; with a journal once it has
     /// committed them. `done` gets them in order, or `unavailable`.

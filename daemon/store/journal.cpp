@@ -238,8 +238,10 @@ struct Journal::Db : CheckedDatabase {
     static Statement& bind_finish(Statement& st, const write::JobFinished& w) {
         st.bind(1, static_cast<std::int64_t>(w.seq))
             .bind(2, to_string(w.state))
-            .bind(3, millis(w.finished_at))
-            .bind(4, w.result);
+            .bind(3, millis(w.finished_at));
+        if (w.result) {
+            st.bind(4, w.result->text());
+        }
         if (w.error) {
             st.bind(5, to_string(w.error->code)).bind(6, w.error->message);
         }
@@ -336,7 +338,10 @@ StoredJob read_job(const Statement& row) {
         throw std::runtime_error("finished without a finishing time");
     }
     if (auto result = row.optional_text(18)) {
-        j.result = json::parse(*result);
+        j.result = proto::RawJson::from_text(*result);
+        if (!j.result) {
+            throw std::runtime_error("its result is not JSON");
+        }
     }
     if (auto code = row.optional_text(19)) {
         auto c = proto::job_error_code_from_string(*code);

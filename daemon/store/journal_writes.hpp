@@ -55,7 +55,7 @@ struct JobFinished {
     std::uint64_t seq;
     proto::JobState state;
     proto::Timestamp finished_at;
-    std::optional<std::string> result;  // JSON text
+    std::optional<proto::RawJson> result;
     proto::Boxed<proto::JobError> error;
 };
 /// Its retention ran out.

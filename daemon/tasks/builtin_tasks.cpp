@@ -8,7 +8,7 @@
 #include <csignal>
 #include <mutex>
 
-#include "proto/json_fields.hpp"
+#include "proto/json_dom.hpp"
 #include "registry.hpp"
 
 namespace taskpool::daemon::tasks {
@@ -26,24 +26,33 @@ JobError stopped() {
     return {JobErrorCode::cancelled, "stopped before it finished"};
 }
 
-/// Checks that args is an object (or absent) whose fields `read` accepts.
+using proto::RawJson;
+
+/// Checks that args is an object (or absent) whose fields `read` accepts, reading
+/// its text in place.
 template <class Read>
-Result<void> check_object(const json& args, Read&& read) {
-    static const json empty = json::object();
-    if (!args.is_null() && !args.is_object()) {
+Result<void> check_object(const RawJson& args, Read&& read) {
+    auto root = proto::parse_dom(args.is_null() ? std::string_view("{}") : args.text());
+    simdjson::dom::object object;
+    if (!root || root->get(object)) {
         return proto::bad_request("field 'args' must be an object");
     }
-    proto::FieldReader r(args.is_null() ? empty : args, "args.");
+    proto::DomReader r(object, "args.");
     read(r);
     return r.finish();
+}
+
+/// A check for a task that takes no args.
+Result<void> no_fields(const RawJson& args) {
+    return check_object(args, [](proto::DomReader&) {});
 }
 
 Task echo_task() {
     Task t;
     t.name = "echo";
     t.description = "returns its args";
-    t.check = [](const json&) { return Result<void>{}; };
-    t.run = [](const json& args, const TaskContext&) -> TaskOutcome { return args; };
+    t.check = [](const RawJson&) { return Result<void>{}; };
+    t.run = [](const RawJson& args, const TaskContext&) -> TaskOutcome { return args; };
     return t;
 }
 
@@ -51,8 +60,8 @@ Task sleep_task() {
     Task t;
     t.name = "sleep";
     t.description = "sleeps for args.seconds; stops early when cancelled";
-    t.check = [](const json& args) {
-        return check_object(args, [](proto::FieldReader& r) {
+    t.check = [](const RawJson& args) {
+        return check_object(args, [](proto::DomReader& r) {
             std::optional<double> s;
             r.number("seconds", s, 0, max_sleep_s);
             if (!s) {
@@ -60,7 +69,8 @@ Task sleep_task() {
             }
         });
     };
-    t.run = [](const json& args, const TaskContext& ctx) -> TaskOutcome {
+    t.run = [](const RawJson& raw_args, const TaskContext& ctx) -> TaskOutcome {
+        json args = raw_args.parse();
         double seconds = args.at("seconds").get<double>();
         std::mutex m;
         std::condition_variable_any cv;
@@ -71,7 +81,7 @@ Task sleep_task() {
         if (ctx.stop.stop_requested()) {
             return stopped();
         }
-        return json{{"slept", args.at("seconds")}};
+        return RawJson(json{{"slept", args.at("seconds")}});
     };
     return t;
 }
@@ -92,8 +102,8 @@ Task fib_task() {
     t.name = "fib";
     t.pool = proto::PoolKind::process;
     t.description = "computes fib(args.n) by naive recursion, n from 0 to 45 (burns CPU)";
-    t.check = [](const json& args) {
-        return check_object(args, [](proto::FieldReader& r) {
+    t.check = [](const RawJson& args) {
+        return check_object(args, [](proto::DomReader& r) {
             std::optional<std::int64_t> n;
             r.integer("n", n, 0, max_fib);
             if (!n) {
@@ -101,13 +111,13 @@ Task fib_task() {
             }
         });
     };
-    t.run = [](const json& args, const TaskContext& ctx) -> TaskOutcome {
-        auto n = args.at("n").get<std::int64_t>();
+    t.run = [](const RawJson& args, const TaskContext& ctx) -> TaskOutcome {
+        auto n = args.parse().at("n").get<std::int64_t>();
         auto value = fib(n, ctx.stop);
         if (ctx.stop.stop_requested()) {
             return stopped();
         }
-        return json{{"n", n}, {"value", value}};
+        return RawJson(json{{"n", n}, {"value", value}});
     };
     return t;
 }
@@ -117,11 +127,11 @@ Task pid_task() {
     t.name = "pid";
     t.pool = proto::PoolKind::process;
     t.description = "reports the pid, ppid and thread id of whatever ran it";
-    t.check = [](const json& args) { return check_object(args, [](proto::FieldReader&) {}); };
-    t.run = [](const json&, const TaskContext&) -> TaskOutcome {
-        return json{{"pid", ::getpid()},
-                    {"ppid", ::getppid()},
-                    {"thread", static_cast<long>(::syscall(SYS_gettid))}};
+    t.check = no_fields;
+    t.run = [](const RawJson&, const TaskContext&) -> TaskOutcome {
+        return RawJson(json{{"pid", ::getpid()},
+                            {"ppid", ::getppid()},
+                            {"thread", static_cast<long>(::syscall(SYS_gettid))}});
     };
     return t;
 }
@@ -130,13 +140,14 @@ Task fail_task() {
     Task t;
     t.name = "fail";
     t.description = "always fails with task_error and args.message";
-    t.check = [](const json& args) {
-        return check_object(args, [](proto::FieldReader& r) {
+    t.check = [](const RawJson& args) {
+        return check_object(args, [](proto::DomReader& r) {
             std::optional<std::string> message;
             r.text("message", message);
         });
     };
-    t.run = [](const json& args, const TaskContext&) -> TaskOutcome {
+    t.run = [](const RawJson& raw_args, const TaskContext&) -> TaskOutcome {
+        json args = raw_args.parse();
         std::string message = "failed on purpose";
         if (args.is_object() && args.contains("message")) {
             message = args.at("message").get<std::string>();
@@ -152,8 +163,8 @@ Task crash_task() {
     t.pool = proto::PoolKind::process;
     t.description = "kills its own worker with SIGSEGV (a test task)";
     t.runs_on_thread = false;  // it would take the daemon with it
-    t.check = [](const json& args) { return check_object(args, [](proto::FieldReader&) {}); };
-    t.run = [](const json&, const TaskContext&) -> TaskOutcome {
+    t.check = no_fields;
+    t.run = [](const RawJson&, const TaskContext&) -> TaskOutcome {
         // Default disposition first: a handler (a sanitizer's, say) must not turn
         // the crash into something else.
         std::signal(SIGSEGV, SIG_DFL);

@@ -33,11 +33,12 @@ std::optional<std::string> as_text(const json& v) {
 }
 
 Result<void> check_args(const CommandSpec& spec, const std::vector<std::string>& argv_fields,
-                        const json& args) {
+                        const proto::RawJson& raw_args) {
     auto fields = spec.fields();
     if (fields.empty()) {
         return {};
     }
+    json args = raw_args.parse();
     if (!args.is_object()) {
         return proto::bad_request("field 'args' must be an object with " +
                                   std::string(fields.size() == 1 ? "field '" : "fields '") +
@@ -82,12 +83,13 @@ std::vector<std::string> expand_argv(const CommandSpec& spec, const std::string&
     return argv;
 }
 
-std::optional<std::string> stdin_of(const CommandSpec& spec, const json& args) {
+std::optional<std::string> stdin_of(const CommandSpec& spec, const proto::RawJson& raw_args,
+                                    const json& args) {
     switch (spec.stdin_from) {
         case CommandSpec::Stdin::none:
             return std::nullopt;
         case CommandSpec::Stdin::args:
-            return proto::json_text(args) + "\n";
+            return std::string(raw_args.text()) + "\n";
         case CommandSpec::Stdin::field: {
             const json& v = args.at(spec.stdin_field);
             return v.is_string() ? v.get<std::string>() : proto::json_text(v) + "\n";
@@ -144,17 +146,17 @@ TaskOutcome outcome_of(const CommandSpec& spec, const SubprocessResult& r) {
                                                           std::to_string(spec.max_output_bytes) +
                                                           "), so not read as JSON"};
         }
-        auto parsed = proto::parse_json(proto::to_valid_utf8(r.out));
+        auto parsed = proto::compact_json(proto::to_valid_utf8(r.out));
         if (!parsed) {
             return JobError{JobErrorCode::task_error,
                             "stdout is not JSON (output is json): " + parsed.error().message};
         }
         return std::move(*parsed);
     }
-    return json{{"exit_code", 0},
-                {"stdout", proto::to_valid_utf8(r.out)},
-                {"stderr", proto::to_valid_utf8(r.err)},
-                {"truncated", r.out_truncated || r.err_truncated}};
+    return proto::RawJson(json{{"exit_code", 0},
+                               {"stdout", proto::to_valid_utf8(r.out)},
+                               {"stderr", proto::to_valid_utf8(r.err)},
+                               {"truncated", r.out_truncated || r.err_truncated}});
 }
 
 }  // namespace
@@ -175,8 +177,13 @@ Task make_command_task(const std::string& name, const CommandSpec& spec,
     t.pool = spec.pool;
     t.description = spec.description;
     t.timeout_s = spec.timeout_s;
-    t.check = [spec, argv_fields](const json& args) { return check_args(spec, argv_fields, args); };
-    t.run = [spec, environment](const json& args, const TaskContext& ctx) -> TaskOutcome {
+    t.check = [spec, argv_fields](const proto::RawJson& args) {
+        return check_args(spec, argv_fields, args);
+    };
+    t.run = [spec, environment](const proto::RawJson& raw_args,
+                                const TaskContext& ctx) -> TaskOutcome {
+        // Fields are read only where the command names some.
+        json args = spec.fields().empty() ? json() : raw_args.parse();
         SubprocessSpec sub;
         std::string path;
         sub.env = environment_of(spec, *environment, ctx.job_id, ctx.attempt, path);
@@ -188,7 +195,7 @@ Task make_command_task(const std::string& name, const CommandSpec& spec,
         sub.program = *program;
         sub.argv = expand_argv(spec, spec.command.front(), args);
         sub.cwd = spec.cwd;
-        sub.input = stdin_of(spec, args);
+        sub.input = stdin_of(spec, raw_args, args);
         sub.max_output_bytes = static_cast<std::size_t>(spec.max_output_bytes);
         sub.user = environment->run_as ? &*environment->run_as : nullptr;
         auto result = run_subprocess(sub, ctx.stop, ctx.on_child);

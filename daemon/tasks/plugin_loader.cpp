@@ -9,8 +9,6 @@
 namespace taskpool::daemon::tasks {
 namespace {
 
-using nlohmann::json;
-
 constexpr int json_version = NLOHMANN_JSON_VERSION_MAJOR * 10000 +
                              NLOHMANN_JSON_VERSION_MINOR * 100 + NLOHMANN_JSON_VERSION_PATCH;
 
@@ -25,20 +23,22 @@ Task to_task(plugin::TaskDefinition def) {
     t.kind = "plugin";
     t.pool = def.pool == plugin::Pool::thread ? proto::PoolKind::thread : proto::PoolKind::process;
     t.description = std::move(def.description);
-    t.check = [check = std::move(def.check)](const json& args) -> proto::Result<void> {
+    // A plugin reads nlohmann trees: the args become one where it is called.
+    t.check = [check = std::move(def.check)](const proto::RawJson& args) -> proto::Result<void> {
         if (!check) {
             return {};
         }
         try {
-            check(args);
+            check(args.parse());
             return {};
         } catch (const std::exception& e) {
             return proto::bad_request(e.what());
         }
     };
-    t.run = [run = std::move(def.run)](const json& args, const TaskContext& ctx) -> TaskOutcome {
+    t.run = [run = std::move(def.run)](const proto::RawJson& args,
+                                       const TaskContext& ctx) -> TaskOutcome {
         try {
-            return run(args, plugin::Context{ctx.job_id, ctx.stop});
+            return proto::RawJson(run(args.parse(), plugin::Context{ctx.job_id, ctx.stop}));
         } catch (const std::exception& e) {
             return proto::JobError{proto::JobErrorCode::task_error, e.what()};
         } catch (...) {

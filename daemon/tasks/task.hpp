@@ -9,8 +9,6 @@
 #include <string_view>
 #include <variant>
 
-#include <nlohmann/json.hpp>
-
 #include "proto/error.hpp"
 #include "proto/job.hpp"
 #include "proto/result.hpp"
@@ -28,8 +26,8 @@ struct TaskContext {
     std::function<void(pid_t pgid)> on_child;
 };
 
-/// A task's result (any JSON value) or its failure.
-using TaskOutcome = std::variant<nlohmann::json, proto::JobError>;
+/// A task's result (any JSON value, as its text) or its failure.
+using TaskOutcome = std::variant<proto::RawJson, proto::JobError>;
 
 /// A named unit of work a job can run.
 struct Task {
@@ -44,10 +42,11 @@ struct Task {
     bool runs_on_thread = true;
     bool runs_on_process = true;
     /// Checks the args at submit time; errors are bad_request naming the field.
-    std::function<proto::Result<void>(const nlohmann::json& args)> check;
+    std::function<proto::Result<void>(const proto::RawJson& args)> check;
     /// Runs the task. May be called on any thread; must not throw (a throw is caught
-    /// and becomes task_error, but says the task is wrong).
-    std::function<TaskOutcome(const nlohmann::json& args, const TaskContext& ctx)> run;
+    /// and becomes task_error, but says the task is wrong). The args are text: a
+    /// task that reads fields parses them, one that passes them on does not.
+    std::function<TaskOutcome(const proto::RawJson& args, const TaskContext& ctx)> run;
 
     bool runs_on(proto::PoolKind p) const {
         return p == proto::PoolKind::thread ? runs_on_thread : runs_on_process;

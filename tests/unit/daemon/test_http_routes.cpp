@@ -19,12 +19,25 @@ http::Route route(std::string method, std::string target, std::string body = {})
     return http::route(request);
 }
 
+/// The request object an op call stands for: its op, the body's fields but `id`,
+/// and the parameters on top.
 json op_of(const http::Route& r) {
     REQUIRE(std::holds_alternative<http::OpCall>(r));
-    return std::get<http::OpCall>(r).request;
+    const auto& call = std::get<http::OpCall>(r);
+    json request = json::parse(call.body);
+    request.erase("id");
+    request.update(json::parse(call.params));
+    request["op"] = call.op;
+    return request;
 }
 
+/// The status a request is refused with: by its route, or by decoding its call.
 int refusal_status(const http::Route& r) {
+    if (const auto* call = std::get_if<http::OpCall>(&r)) {
+        auto decoded = http::decode(*call);
+        REQUIRE_FALSE(decoded.body.ok());
+        return http::status_for(decoded.body.error().code);
+    }
     REQUIRE(std::holds_alternative<http::Refusal>(r));
     return std::get<http::Refusal>(r).status;
 }

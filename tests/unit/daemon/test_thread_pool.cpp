@@ -15,11 +15,26 @@ using nlohmann::json;
 
 namespace {
 
-tasks::Task task_of(std::function<tasks::TaskOutcome(const json&, const tasks::TaskContext&)> f) {
+/// What a test task returns: a tree, which the task it makes gives as text.
+using TreeOutcome = std::variant<json, taskpool::proto::JobError>;
+
+tasks::Task task_of(std::function<TreeOutcome(const json&, const tasks::TaskContext&)> f) {
     tasks::Task t;
     t.name = "t";
-    t.run = std::move(f);
+    t.run = [f = std::move(f)](const taskpool::proto::RawJson& args,
+                               const tasks::TaskContext& ctx) -> tasks::TaskOutcome {
+        auto outcome = f(args.parse(), ctx);
+        if (auto* value = std::get_if<json>(&outcome)) {
+            return taskpool::proto::RawJson(*value);
+        }
+        return std::get<taskpool::proto::JobError>(outcome);
+    };
     return t;
+}
+
+/// A reported result, as a tree.
+json result_of(const tasks::TaskOutcome& outcome) {
+    return std::get<taskpool::proto::RawJson>(outcome).parse();
 }
 
 /// What a pool reported, in order.
@@ -51,7 +66,7 @@ TEST_CASE("thread_pool.runs_reports_and_survives_a_throwing_task") {
     Reports reports;
     pools::ThreadPool pool(io, 2, reports.events());
     auto echo = task_of([](const json& a, const tasks::TaskContext&) { return a; });
-    auto thrower = task_of([](const json&, const tasks::TaskContext&) -> tasks::TaskOutcome {
+    auto thrower = task_of([](const json&, const tasks::TaskContext&) -> TreeOutcome {
         throw std::runtime_error("boom");
     });
     CHECK(pool.can_take());
@@ -67,7 +82,7 @@ TEST_CASE("thread_pool.runs_reports_and_survives_a_throwing_task") {
     }
     for (const auto& o : reports.outcomes) {
         if (o.job_id == "a") {
-            CHECK(std::get<json>(o.outcome) == json{{"x", 1}});
+            CHECK(result_of(o.outcome) == json{{"x", 1}});
         } else {
             auto& e = std::get<taskpool::proto::JobError>(o.outcome);
             CHECK(e.code == taskpool::proto::JobErrorCode::task_error);
@@ -93,7 +108,7 @@ TEST_CASE("thread_pool.a_burst_of_runs_reaches_every_idle_thread") {
     pools::ThreadPool pool(io, threads, reports.events());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // all idle, waiting
     std::atomic<int> running{0};
-    auto together = task_of([&](const json&, const tasks::TaskContext&) -> tasks::TaskOutcome {
+    auto together = task_of([&](const json&, const tasks::TaskContext&) -> TreeOutcome {
         ++running;
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (running < threads && std::chrono::steady_clock::now() < deadline) {
@@ -108,7 +123,7 @@ TEST_CASE("thread_pool.a_burst_of_runs_reaches_every_idle_thread") {
         io.run_one();
     }
     for (const auto& o : reports.outcomes) {
-        CHECK(std::get<json>(o.outcome) == threads);
+        CHECK(result_of(o.outcome) == threads);
     }
 }
 
@@ -118,7 +133,7 @@ TEST_CASE("thread_pool.holds_runs_ahead_in_priority_order_and_gives_back_unstart
     Reports reports;
     pools::ThreadPool pool(io, 1, reports.events());
     std::atomic<bool> release{false};
-    auto blocks = task_of([&](const json&, const tasks::TaskContext&) -> tasks::TaskOutcome {
+    auto blocks = task_of([&](const json&, const tasks::TaskContext&) -> TreeOutcome {
         while (!release) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
@@ -151,7 +166,7 @@ TEST_CASE("thread_pool.stop_reaches_the_task") {
     auto work = asio::make_work_guard(io);
     Reports reports;
     pools::ThreadPool pool(io, 1, reports.events());
-    auto waits = task_of([](const json&, const tasks::TaskContext& ctx) -> tasks::TaskOutcome {
+    auto waits = task_of([](const json&, const tasks::TaskContext& ctx) -> TreeOutcome {
         while (!ctx.stop.stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
@@ -165,7 +180,7 @@ TEST_CASE("thread_pool.stop_reaches_the_task") {
     while (reports.outcomes.empty()) {
         io.run_one();
     }
-    CHECK(std::get<json>(reports.outcomes[0].outcome) == "stopped");
+    CHECK(result_of(reports.outcomes[0].outcome) == "stopped");
     // A stopped thread's next run starts with a fresh stop token.
     auto reports_stop = task_of(
         [](const json&, const tasks::TaskContext& ctx) { return json(ctx.stop.stop_requested()); });
@@ -173,5 +188,5 @@ TEST_CASE("thread_pool.stop_reaches_the_task") {
     while (reports.outcomes.size() < 2) {
         io.run_one();
     }
-    CHECK(std::get<json>(reports.outcomes[1].outcome) == false);
+    CHECK(result_of(reports.outcomes[1].outcome) == false);
 }

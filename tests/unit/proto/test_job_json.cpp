@@ -66,7 +66,7 @@ TEST_CASE("proto.job.invalid_utf8_output_becomes_replacement_characters") {
     job.id = "j-2";
     job.task = "x";
     job.state = JobState::succeeded;
-    job.result = json("ok \xff\xfe end");
+    job.result = RawJson(json("ok \xff\xfe end"));
     std::string line = encode_job(job);
     auto parsed = json::parse(line);  // would throw on invalid UTF-8
     CHECK(parsed["result"] == "ok \xEF\xBF\xBD\xEF\xBF\xBD end");

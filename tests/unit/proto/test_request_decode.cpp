@@ -29,7 +29,7 @@ TEST_CASE("proto.request.submit_with_every_option") {
     CHECK(d.id == json("a1"));
     auto& s = std::get<SubmitRequest>(d.body.value());
     CHECK(s.task == "fib");
-    CHECK(s.args == json{{"n", 3}});
+    CHECK(s.args.parse() == json{{"n", 3}});
     CHECK(s.options.pool == PoolKind::process);
     CHECK(s.options.priority == -5);
     CHECK(s.options.timeout_s == 1.5);
@@ -125,7 +125,8 @@ TEST_CASE("proto.request.encode_then_decode_round_trips") {
     options.priority = 9;
     options.wait = 2.5;
     options.notify = true;
-    Request req{json(42), SubmitRequest{"echo", json{{"a", 1}}, std::string("key"), options}};
+    Request req{json(42),
+                SubmitRequest{"echo", RawJson(json{{"a", 1}}), std::string("key"), options}};
     std::string line = encode_request(req);
     CHECK(line.back() == '\n');
     auto d = decode(line.substr(0, line.size() - 1));
@@ -133,7 +134,7 @@ TEST_CASE("proto.request.encode_then_decode_round_trips") {
     CHECK(d.id == json(42));
     auto& s = std::get<SubmitRequest>(d.body.value());
     CHECK(s.task == "echo");
-    CHECK(s.args == json{{"a", 1}});
+    CHECK(s.args.parse() == json{{"a", 1}});
     CHECK(s.key == "key");
     CHECK(s.options.priority == 9);
     CHECK(s.options.wait == 2.5);
@@ -148,7 +149,7 @@ TEST_CASE("proto.request.a_repeated_field_keeps_its_last_value") {
     CHECK(d.id == json("last"));
     auto& s = std::get<SubmitRequest>(d.body.value());
     CHECK(s.task == "echo");
-    CHECK(s.args == json{{"b", 2}});
+    CHECK(s.args.parse() == json{{"b", 2}});
 }
 
 TEST_CASE("proto.request.values_become_the_trees_a_json_parser_builds") {
@@ -158,13 +159,13 @@ TEST_CASE("proto.request.values_become_the_trees_a_json_parser_builds") {
     auto& m = std::get<MapRequest>(d.body.value());
     REQUIRE(m.items.size() == 5);
     // Past 64 bits an integer becomes the nearest double, as nlohmann reads it.
-    CHECK(m.items[0]["n"].is_number_float());
-    CHECK(m.items[0]["n"].get<double>() == doctest::Approx(1.2345678901234568e29));
-    CHECK(m.items[1] == json(-1));
-    CHECK(m.items[2].is_number_unsigned());
-    CHECK(m.items[2].get<std::uint64_t>() == 18446744073709551615ULL);
-    CHECK(m.items[3] == json::parse(R"([true,null,"s"])"));
-    CHECK(m.items[4] == json::parse(R"({"k":{"k":2.5}})"));
+    CHECK(m.items[0].parse()["n"].is_number_float());
+    CHECK(m.items[0].parse()["n"].get<double>() == doctest::Approx(1.2345678901234568e29));
+    CHECK(m.items[1].parse() == json(-1));
+    CHECK(m.items[2].parse().is_number_unsigned());
+    CHECK(m.items[2].parse().get<std::uint64_t>() == 18446744073709551615ULL);
+    CHECK(m.items[3].parse() == json::parse(R"([true,null,"s"])"));
+    CHECK(m.items[4].parse() == json::parse(R"({"k":{"k":2.5}})"));
 
     auto cas = decode(R"({"op":"kv.cas","key":"k","expect":null,"value":{"a":[1]}})");
     REQUIRE(cas.body.ok());
@@ -204,4 +205,31 @@ TEST_CASE("proto.request.nested_parts_are_checked_where_they_are") {
           "field 'jobs' must be an array of strings");
     // Of several unknown fields, the first in the line is named.
     CHECK(error_of(R"({"op":"ping","zeta":1,"alpha":2})") == "unknown field 'zeta'");
+}
+
+TEST_CASE("proto.request.an_http_call_reads_its_body_with_the_parameters_on_top") {
+    auto d = decode_call("submit", R"({"task":"echo","args":{"b":1,"a":[2]},"wait":1,"id":"x"})",
+                         R"({"wait":5})");
+    REQUIRE(d.body.ok());
+    CHECK_FALSE(d.id);  // an HTTP call has no id: the response is the reply
+    auto& s = std::get<SubmitRequest>(d.body.value());
+    CHECK(s.task == "echo");
+    CHECK(s.args.text() == R"({"b":1,"a":[2]})");
+    CHECK(s.options.wait == 5);
+
+    auto get = decode_call("get", "{}", R"({"job":"j-1","wait":true})");
+    REQUIRE(get.body.ok());
+    CHECK(std::get<GetRequest>(get.body.value()).job == "j-1");
+
+    auto wrong = decode_call("submit", R"({"task":"echo"})", R"({"wait":"soon"})");
+    REQUIRE_FALSE(wrong.body.ok());
+    CHECK(wrong.body.error().message.rfind("field 'wait' must be true, false or a number", 0) == 0);
+    for (std::string body : {"", "[1]", "\"text\""}) {
+        auto d2 = decode_call("map", body, "{}");
+        REQUIRE_FALSE(d2.body.ok());
+        CHECK(d2.body.error().message == "the body must be a JSON object with the map fields");
+    }
+    auto broken = decode_call("submit", R"({"task":)", "{}");
+    REQUIRE_FALSE(broken.body.ok());
+    CHECK(broken.body.error().message.rfind("invalid JSON", 0) == 0);
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Per-job cost of the whole daemon, in figures that hold on a noisy machine:
+#
+#   bench/profile_jobs.sh instructions [thread|process]   callgrind: instructions a job
+#   bench/profile_jobs.sh allocations  [thread|process]   heaptrack: allocations a job
+#
+# Pipelined echo jobs (64 in flight on one connection) against a Release
+# taskpoold. Instructions: 20,000 jobs warm up, the counters are zeroed, 20,000
+# more are counted, every thread of the daemon together. Allocations: one run of
+# 20,000 jobs and one of 60,000, subtracted, so that start-up and warm-up drop out.
+# Allocations need a build without tcmalloc, whose operator new heaptrack does not
+# see: BUILD (build-release) and HEAP_BUILD (build-heaptrack) name the build
+# folders, each built first.
+set -euo pipefail
+
+what=${1:?usage: bench/profile_jobs.sh instructions|allocations [thread|process]}
+pool=${2:-thread}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$root/build-release}
+jobs=20000
+
+tcmalloc=ON
+if [[ $what == allocations ]]; then
+    build=${HEAP_BUILD:-$root/build-heaptrack}
+    tcmalloc=OFF
+fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTASKPOOL_TCMALLOC=$tcmalloc >/dev/null
+cmake --build "$build" -j "$(nproc)" --target taskpoold taskpool_loadgen >/dev/null
+daemon=$build/daemon/taskpoold
+loadgen=$build/bench/taskpool_loadgen
+work=$(mktemp -d)
+pid=
+trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+address=127.0.0.1:$port
+flags=(--listen "$address" --threads 2 --processes 2 --log-level warn)
+
+wait_listening() {
+    for _ in $(seq 600); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return
+        fi
+        sleep 0.1
+    done
+    echo "profile_jobs: the daemon did not start listening" >&2
+    exit 1
+}
+
+run_jobs() { "$loadgen" pipe "$address" echo "$pool" "$1" 64 1 >/dev/null; }
+
+# Under heaptrack $pid is its script, and the daemon the process whose command
+# line is exactly the daemon's; under valgrind $pid is the daemon.
+stop_daemon() {
+    pkill -TERM -x -f "$daemon ${flags[*]}" || kill -TERM "$pid"
+    wait "$pid" || true
+}
+
+case $what in
+instructions)
+    valgrind --tool=callgrind --callgrind-out-file="$work/out" "$daemon" "${flags[@]}" \
+        2>"$work/log" &
+    pid=$!
+    wait_listening
+    run_jobs $jobs
+    callgrind_control -z >/dev/null
+    run_jobs $jobs
+    callgrind_control -d >/dev/null
+    stop_daemon
+    # The dump after zeroing is the one with the counted jobs; its threads together.
+    total=$(grep -h '^summary:' "$work"/out.*  | awk '{s += $2} END {print s}')
+    echo "$pool pool: $total instructions for $jobs jobs, $((total / jobs)) a job"
+    ;;
+allocations)
+    count() {
+        heaptrack -o "$work/heap$1" "$daemon" "${flags[@]}" >/dev/null 2>&1 &
+        pid=$!
+        wait_listening
+        run_jobs "$1"
+        stop_daemon
+        heaptrack_print "$work"/heap"$1".* 2>/dev/null |
+            awk '/^calls to allocation functions:/ {print $5}'
+    }
+    few=$(count $jobs)
+    many=$(count $((3 * jobs)))
+    per=$(awk -v a="$few" -v b="$many" -v n=$((2 * jobs)) 'BEGIN {printf "%.1f", (b - a) / n}')
+    echo "$pool pool: $few allocations for $jobs jobs, $many for $((3 * jobs)): $per a job"
+    ;;
+*)
+    echo "usage: bench/profile_jobs.sh instructions|allocations [thread|process]" >&2
+    exit 2
+    ;;
+esac
