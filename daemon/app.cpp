@@ -37,6 +37,7 @@
 #include "sched/scheduler.hpp"
 #include "service_notify.hpp"
 #include "store/journal.hpp"
+#include "store/local_job_store.hpp"
 #include "tasks/registry.hpp"
 
 namespace taskpool::daemon {
@@ -263,11 +264,14 @@ int run(Config& config, const ConfigReloader& reload) {
     tasks::TaskRegistry tasks;
     events::Subscriptions events;
     metrics::JobMetrics job_metrics;
-    sched::Scheduler scheduler(
-        io, tasks,
-        {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
-         config.jobs.result_ttl_s, static_cast<std::size_t>(config.jobs.max_retained),
+    store::LocalJobStore jobs(
+        {std::chrono::milliseconds(static_cast<std::int64_t>(config.jobs.result_ttl_s * 1000)),
+         static_cast<std::size_t>(config.jobs.max_retained),
          static_cast<std::size_t>(config.jobs.max_retained_bytes)},
+        journal.get());
+    sched::Scheduler scheduler(
+        io, tasks, jobs,
+        {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s},
         {&events, &job_metrics});
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),
@@ -278,7 +282,6 @@ int run(Config& config, const ConfigReloader& reload) {
     net::ConnectionRegistry connections;
     kv::KvStore kv(static_cast<std::size_t>(config.kv.max_bytes));
     if (journal) {
-        scheduler.set_journal(journal.get());
         webhooks.set_journal(journal.get());
         kv.set_journal(journal.get());
     }

@@ -49,14 +49,13 @@ struct Scheduler::BlockedSubmit {
     }
 };
 
-Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings,
-                     std::vector<JobObserver*> observers)
+Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, JobStore& store,
+                     Settings settings, std::vector<JobObserver*> observers)
     : io_(io),
       tasks_(tasks),
+      store_(store),
       settings_(settings),
       observers_(std::move(observers)),
-      table_(std::chrono::milliseconds(static_cast<std::int64_t>(settings.result_ttl_s * 1000)),
-             settings.max_retained, settings.max_retained_bytes),
       retention_timer_(io) {}
 
 void Scheduler::set_executor(PoolKind pool, Executor* executor) {
@@ -150,60 +149,39 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     return record;
 }
 
-template <class F>
-void Scheduler::accept(PoolKind pool, std::vector<JobRecord> records, F done) {
-    if (journal_ == nullptr) {
-        done(admit(std::move(records)));
-        return;
-    }
-    for (const auto& r : records) {  // appended together, so a map commits whole or not at all
-        journal_->append(store::write::JobAccepted{r});
-        if (r.key) {
-            unacknowledged_keys_.insert(*r.key);
-        }
-    }
-    unacknowledged_[static_cast<std::size_t>(pool)] += records.size();
-    auto shared = std::make_shared<std::vector<JobRecord>>(std::move(records));
-    journal_->after_commit([this, pool, shared, done = std::move(done)](bool committed) mutable {
-        unacknowledged_[static_cast<std::size_t>(pool)] -= shared->size();
-        for (const auto& r : *shared) {
-            if (r.key) {
-                unacknowledged_keys_.erase(*r.key);
-            }
-        }
-        if (committed) {
-            done(admit(std::move(*shared)));
-        } else {
-            done(unavailable());
-            check_idle();
-        }
-    });
+void Scheduler::accept(std::vector<JobRecord> records, JobStore::Added done) {
+    store_.add(std::move(records),
+               [this, done = std::move(done)](Result<std::vector<JobRecord*>> added) {
+                   if (added) {
+                       admit(*added);
+                   }
+                   bool refused = !added;
+                   done(std::move(added));
+                   if (refused) {
+                       check_idle();
+                   }
+               });
 }
 
-std::vector<JobRecord*> Scheduler::admit(std::vector<JobRecord> records) {
-    std::vector<JobRecord*> admitted;
-    admitted.reserve(records.size());
-    for (auto& record : records) {
-        JobRecord& r = table_.insert(std::move(record));
+void Scheduler::admit(const std::vector<JobRecord*>& records) {
+    for (JobRecord* r : records) {
         ++counts_.submitted;
-        if (r.job.batch) {
-            ++batches_[*r.job.batch].pending;
+        if (r->job.batch) {
+            ++batches_[*r->job.batch].pending;
         }
-        admitted.push_back(&r);
     }
-    for (JobRecord* r : admitted) {
+    for (JobRecord* r : records) {
         if (!stopping_now_) {
             enqueue(*r);
-        } else if (journal_ == nullptr) {  // accepted before a `now` shutdown began
+        } else if (!store_.durable()) {  // accepted before a `now` shutdown began
             r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
             finish(*r, JobState::cancelled);
-        }  // else queued in the journal, for the restart
+        }  // else queued in the store, for the restart
     }
-    return admitted;
 }
 
 Error Scheduler::unavailable() const {
-    return journal_->unavailable("nothing was accepted");
+    return store_.unavailable("nothing was accepted");
 }
 
 template <class Spec, class Done>
@@ -230,14 +208,14 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
         return;
     }
     if (spec.key) {
-        if (auto* existing = table_.find_by_key(*spec.key)) {
+        if (auto* existing = store_.find_by_key(*spec.key)) {
             done(&existing->job);
             return;
         }
-        if (unacknowledged_keys_.contains(*spec.key)) {
-            // The job that holds the key is being committed: answer with it then.
-            journal_->after_commit([this, key = *spec.key, done = std::move(done)](bool) {
-                auto* holder = table_.find_by_key(key);
+        if (store_.adding_key(*spec.key)) {
+            // The job that holds the key is being made durable: answer with it then.
+            store_.when_durable([this, key = *spec.key, done = std::move(done)] {
+                auto* holder = store_.find_by_key(key);
                 holder != nullptr ? done(&holder->job) : done(unavailable());
             });
             return;
@@ -255,10 +233,9 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     std::vector<JobRecord> records;
     records.push_back(make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                   spec.options, std::move(spec.key), std::nullopt));
-    accept(pool, std::move(records),
-           [done = std::move(done)](Result<std::vector<JobRecord*>> jobs) {
-               jobs ? done(&jobs->front()->job) : done(jobs.error());
-           });
+    accept(std::move(records), [done = std::move(done)](Result<std::vector<JobRecord*>> jobs) {
+        jobs ? done(&jobs->front()->job) : done(jobs.error());
+    });
 }
 
 void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
@@ -283,7 +260,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
         records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
                                       std::nullopt, batch));
     }
-    accept(pool, std::move(records),
+    accept(std::move(records),
            [batch, done = std::move(done)](Result<std::vector<JobRecord*>> jobs) mutable {
                if (!jobs) {
                    done(jobs.error());
@@ -329,12 +306,12 @@ void Scheduler::admit_blocked(PoolKind pool) {
 }
 
 const Job* Scheduler::find(std::string_view id) {
-    auto* r = table_.find(id);
+    auto* r = store_.find(id);
     return r == nullptr ? nullptr : &r->job;
 }
 
 void Scheduler::wait(std::string_view id, double seconds, std::function<void(const Job&)> done) {
-    JobRecord* r = table_.find(id);
+    JobRecord* r = store_.find(id);
     if (proto::is_final(r->job.state) && unannounced_ > 0) {
         // It may have ended a moment ago, its end not yet committed: answered after
         // the commit (and after its own announcement, which waits for the same one).
@@ -355,7 +332,7 @@ void Scheduler::wait(std::string_view id, double seconds, std::function<void(con
             }
             auto d = std::move(waiter->done);
             waiter->done = nullptr;
-            JobRecord* rec = table_.find(job_id);
+            JobRecord* rec = store_.find(job_id);
             auto& list = rec->waiters;
             list.erase(std::find(list.begin(), list.end(), waiter));
             d(rec->job);
@@ -365,7 +342,7 @@ void Scheduler::wait(std::string_view id, double seconds, std::function<void(con
 }
 
 Result<const Job*> Scheduler::cancel(std::string_view id) {
-    JobRecord* r = table_.find(id);
+    JobRecord* r = store_.find(id);
     if (r == nullptr) {
         return Error{ErrorCode::no_such_job, "no job '" + std::string(id) + "'"};
     }
@@ -387,7 +364,7 @@ Result<const Job*> Scheduler::cancel(std::string_view id) {
 std::vector<const Job*> Scheduler::list(const proto::ListRequest& query) {
     std::vector<const Job*> jobs;
     auto limit = static_cast<std::size_t>(query.limit);
-    table_.newest_first([&](const JobRecord& r) {
+    store_.newest_first([&](const JobRecord& r) {
         if ((!query.state || r.job.state == *query.state) &&
             (!query.prefix || r.job.id.starts_with(*query.prefix))) {
             jobs.push_back(&r.job);
@@ -410,14 +387,14 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
     if (now) {
         stopping_now_ = true;
         std::vector<JobRecord*> active;
-        table_.newest_first([&](const JobRecord& r) {
+        store_.newest_first([&](JobRecord& r) {
             if (!proto::is_final(r.job.state)) {
-                active.push_back(const_cast<JobRecord*>(&r));
+                active.push_back(&r);
             }
             return true;
         });
         for (JobRecord* r : active) {
-            if (journal_ != nullptr) {
+            if (store_.durable()) {
                 keep_for_restart(*r);
             } else {
                 withdraw(*r);
@@ -438,9 +415,7 @@ void Scheduler::return_to_queue(JobRecord& r) {
     r.job.worker.reset();
     r.job.started_at.reset();
     ++counts_.queued;
-    if (journal_ != nullptr) {
-        journal_->append(store::write::JobReturned{r.seq, r.job.attempts});
-    }
+    store_.returned(r);
 }
 
 void Scheduler::keep_for_restart(JobRecord& r) {
@@ -454,7 +429,7 @@ void Scheduler::keep_for_restart(JobRecord& r) {
 }
 
 void Scheduler::on_outcome(RunOutcome outcome) {
-    JobRecord* r = table_.find(outcome.job_id);
+    JobRecord* r = store_.find(outcome.job_id);
     // An attempt that was cancelled or timed out has already been ended here; its
     // late outcome only tells that the worker is free again.
     if (r != nullptr && r->job.state == JobState::running && r->job.attempts == outcome.attempt) {
@@ -473,7 +448,7 @@ void Scheduler::on_outcome(RunOutcome outcome) {
 
 void Scheduler::enqueue(JobRecord& r) {
     r.job.state = JobState::queued;
-    queue(r.job.pool).push(r.job.priority, r.seq, &r);
+    store_.make_runnable(r);
     ++counts_.queued;
     schedule_dispatch();
 }
@@ -499,11 +474,11 @@ void Scheduler::dispatch() {
             continue;
         }
         while (ex->can_take()) {
-            auto next = queue(pool).pop();
-            if (!next) {
+            JobRecord* next = store_.take_runnable(pool);
+            if (next == nullptr) {
                 break;
             }
-            hand_over(**next, *ex);
+            hand_over(*next, *ex);
         }
     }
 }
@@ -523,7 +498,7 @@ RunEvents Scheduler::run_events() {
 }
 
 void Scheduler::on_returned(const std::string& job_id, int attempt) {
-    JobRecord* r = table_.find(job_id);
+    JobRecord* r = store_.find(job_id);
     if (r == nullptr || r->run_handle == 0) {
         return;
     }
@@ -536,13 +511,13 @@ void Scheduler::on_returned(const std::string& job_id, int attempt) {
         return;
     }
     if (!stopping_now_) {
-        queue(r->job.pool).push(r->job.priority, r->seq, r);  // in its place by arrival
+        store_.make_runnable(*r);  // in its place by arrival
         schedule_dispatch();
     }
 }
 
 void Scheduler::on_started(RunStarted started) {
-    JobRecord* r = table_.find(started.job_id);
+    JobRecord* r = store_.find(started.job_id);
     // A run withdrawn by a cancel may still begin; that attempt has been ended here.
     if (r == nullptr || r->job.state != JobState::queued ||
         r->job.attempts + 1 != started.attempt) {
@@ -555,10 +530,7 @@ void Scheduler::on_started(RunStarted started) {
     r->job.attempts = started.attempt;
     r->job.started_at = started.at;
     r->job.worker = started.worker;
-    if (journal_ != nullptr) {
-        journal_->append(
-            store::write::JobStarted{r->seq, r->job.attempts, started.worker, started.at});
-    }
+    store_.started(*r);
     if (r->timeout_s) {
         r->timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r->timeout_s));
         r->timeout_timer->async_wait(
@@ -586,14 +558,14 @@ void Scheduler::withdraw(JobRecord& r) {
         executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
         --handed_[static_cast<std::size_t>(r.job.pool)];
     } else {
-        queue(r.job.pool).remove(r.job.priority, r.seq);
+        store_.withdraw_runnable(r);
     }
     --counts_.queued;
     admit_blocked(r.job.pool);
 }
 
 void Scheduler::on_timeout(const std::string& id, int attempt) {
-    JobRecord* r = table_.find(id);
+    JobRecord* r = store_.find(id);
     if (r == nullptr || r->job.state != JobState::running || r->job.attempts != attempt) {
         return;
     }
@@ -613,9 +585,7 @@ void Scheduler::fail_attempt(JobRecord& r, JobError error) {
         --r.retries_left;
         r.job.worker.reset();
         r.job.started_at.reset();
-        if (journal_ != nullptr) {
-            journal_->append(store::write::JobRequeued{r.seq, r.retries_left});
-        }
+        store_.requeued(r);
         enqueue(r);
         return;
     }
@@ -638,16 +608,10 @@ void Scheduler::finish(JobRecord& r, JobState state) {
             ++counts_.cancelled;
             break;
     }
-    if (journal_ == nullptr) {
-        announce_finished(r);
-        return;
-    }
-    journal_->append(
-        store::write::JobFinished{r.seq, state, *r.job.finished_at, r.job.result, r.job.error});
     ++unannounced_;
-    journal_->after_commit([this, seq = r.seq](bool) {  // small enough not to allocate
+    store_.finished(r, [this](std::uint64_t seq) {  // small enough not to allocate
         --unannounced_;
-        if (JobRecord* rec = table_.find_by_seq(seq)) {
+        if (JobRecord* rec = store_.find_by_seq(seq)) {
             announce_finished(*rec);
         }
     });
@@ -676,7 +640,7 @@ void Scheduler::announce_finished(JobRecord& r) {
             d(r.job);
         }
     }
-    table_.retain(r, std::chrono::steady_clock::now());
+    store_.retain(r);
     arm_retention_timer();
     check_idle();
 }
@@ -703,7 +667,7 @@ void Scheduler::count_in_batch(const std::string& batch, JobState state) {
 }
 
 void Scheduler::arm_retention_timer() {
-    auto due = table_.next_eviction();
+    auto due = store_.next_expiry();
     if (!due || (retention_due_ && *retention_due_ <= *due)) {
         return;
     }
@@ -724,18 +688,14 @@ void Scheduler::arm_retention_timer() {
 
 void Scheduler::evict_retained() {
     retention_due_.reset();
-    table_.evict_expired(std::chrono::steady_clock::now(), [&](const JobRecord& r) {
-        if (journal_ != nullptr) {
-            journal_->append(store::write::JobRemoved{r.seq});
-        }
-    });
+    store_.expire(std::chrono::steady_clock::now());
     arm_retention_timer();
 }
 
 void Scheduler::check_idle() {
-    bool queue_kept = stopping_now_ && journal_ != nullptr;
+    bool queue_kept = stopping_now_ && store_.durable();
     bool idle = (queue_kept || counts_.queued == 0) && counts_.running == 0 && unannounced_ == 0 &&
-                unacknowledged_[0] + unacknowledged_[1] == 0;
+                store_.adding(PoolKind::thread) + store_.adding(PoolKind::process) == 0;
     if (on_idle_ && idle) {
         asio::post(io_, std::exchange(on_idle_, nullptr));
     }

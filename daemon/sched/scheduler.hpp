@@ -9,23 +9,21 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "callback_sink.hpp"
-#include "daemon/store/journal.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "executor.hpp"
 #include "job_id.hpp"
 #include "job_observer.hpp"
-#include "job_table.hpp"
+#include "job_record.hpp"
+#include "job_store.hpp"
 #include "proto/reply.hpp"
 #include "proto/request.hpp"
 #include "proto/result.hpp"
-#include "ready_queue.hpp"
 
 namespace taskpool::daemon::sched {
 
@@ -71,9 +69,10 @@ struct Waiter {
 /// queue of its pool, `block_s`), start on a pool, time out, retry, cancel, finish,
 /// wake waiters, tell the observer, retain and expire.
 ///
-/// With a journal, every change is written to it; a job is accepted (known, queued,
-/// acknowledged) only once it is committed, and a finished job is announced (waiters,
-/// events, webhooks) only once its end is, so what a client is told survives a crash.
+/// Jobs are kept by a JobStore, told of every change: a job is accepted (known,
+/// queued, acknowledged) only once the store has made it durable, and a finished job
+/// is announced (waiters, events, webhooks) only once its end is, so what a client is
+/// told survives a crash where the store keeps jobs past the daemon.
 ///
 /// Reacts to events only (submits, pool outcomes, timers); never polls.
 /// Thread-safety: every member is called on the io thread, which owns all state here.
@@ -82,14 +81,11 @@ public:
     struct Settings {
         std::size_t queue_max_size = 100000;
         double default_timeout_s = 0;
-        double result_ttl_s = 3600;
-        std::size_t max_retained = 100000;
-        std::size_t max_retained_bytes = std::size_t{1} << 30;
     };
 
     /// `observers` are told of every start and end, in this order.
-    Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings,
-              std::vector<JobObserver*> observers);
+    Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, JobStore& store,
+              Settings settings, std::vector<JobObserver*> observers);
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
 
@@ -99,18 +95,16 @@ public:
     /// Where finished jobs with a `callback` go; none: callbacks are refused.
     void set_callback_sink(CallbackSink* sink) { callbacks_ = sink; }
 
-    /// Writes every change to `journal` from now on (none: memory only).
-    void set_journal(store::Journal* journal) { journal_ = journal; }
-    /// Takes back what the journal held: queued jobs queue again in their order, a
+    /// Takes back what the store kept: queued jobs queue again in their order, a
     /// job that was running runs again if it has retries left or else fails with
     /// `lost`, and finished jobs stay until their retention ends. Before any submit.
-    void restore(std::vector<store::StoredJob> jobs);
+    void restore(std::vector<StoredJob> jobs);
 
     using SubmitDone = std::function<void(proto::Result<const proto::Job*>)>;
     using MapDone = std::function<void(proto::Result<Batch>)>;
-    /// Accepts a job and calls `done` with it (with a journal, once committed), or
-    /// with why not: no_such_task, bad_request, queue_full (when the queue stays full
-    /// for `block_s`), shutting_down, unavailable (the journal cannot be written). A
+    /// Accepts a job and calls `done` with it (once the store has made it durable),
+    /// or with why not: no_such_task, bad_request, queue_full (when the queue stays
+    /// full for `block_s`), shutting_down, unavailable (the store cannot keep it). A
     /// known idempotency key gives that job and starts nothing.
     void submit(JobSpec spec, double block_s, SubmitDone done);
     /// Accepts every item as a job of one new batch, or none: an item that fails
@@ -119,7 +113,7 @@ public:
     void submit_map(MapSpec spec, double block_s, MapDone done);
 
     const proto::Job* find(std::string_view id);
-    /// Calls `done` once the job is final and its end in the journal, or after
+    /// Calls `done` once the job is final and its end durable, or after
     /// `seconds` (0: none; infinity: no limit) with the job as it is then. The
     /// job must exist.
     void wait(std::string_view id, double seconds, std::function<void(const proto::Job&)> done);
@@ -129,30 +123,23 @@ public:
     /// `query.prefix` where given.
     std::vector<const proto::Job*> list(const proto::ListRequest& query);
 
-    /// Runs `f` once the journal holds every change so far (at once without one):
-    /// a reply that reports a change waits for it.
-    template <class F>
-    void when_durable(F&& f) {
-        if (journal_ == nullptr) {
-            f();
-            return;
-        }
-        journal_->after_commit([f = std::forward<F>(f)](bool) mutable { f(); });
-    }
+    /// Runs `f` once every change so far is durable (at once where the store keeps
+    /// nothing past the daemon): a reply that reports a change waits for it.
+    void when_durable(std::function<void()> f) { store_.when_durable(std::move(f)); }
 
     JobCounts counts() const { return counts_; }
     /// False once shutdown has begun (submits get shutting_down).
     bool accepting() const { return !shutting_down_; }
     std::size_t queued(proto::PoolKind pool) const {
-        return queue(pool).size() + handed_[static_cast<std::size_t>(pool)];
+        return store_.runnable(pool) + handed_[static_cast<std::size_t>(pool)];
     }
 
     /// From now on submits get shutting_down. With `now`, nothing more starts and the
-    /// running jobs are stopped: with a journal they go back to queued without
-    /// counting the attempt, and queued jobs stay as they are, for the restart (a
-    /// stop leaves the queue no worse off than a kill -9); without one, queued and
-    /// running jobs are cancelled (code `shutdown`). `on_idle` runs once no job is
-    /// running, nor queued unless kept (at once if none is).
+    /// running jobs are stopped: where the store keeps jobs past the daemon they go
+    /// back to queued without counting the attempt, and queued jobs stay as they are,
+    /// for the restart (a stop leaves the queue no worse off than a kill -9);
+    /// elsewhere queued and running jobs are cancelled (code `shutdown`). `on_idle` runs once no
+    /// job is running, nor queued unless kept (at once if none is).
     void begin_shutdown(bool now, std::function<void()> on_idle);
 
     /// Where the pools report their runs.
@@ -167,13 +154,7 @@ public:
     void capacity_changed() { schedule_dispatch(); }
 
 private:
-    using Queue = ReadyQueue<JobRecord*>;
     struct BlockedSubmit;
-
-    Queue& queue(proto::PoolKind pool) { return queues_[static_cast<std::size_t>(pool)]; }
-    const Queue& queue(proto::PoolKind pool) const {
-        return queues_[static_cast<std::size_t>(pool)];
-    }
     struct BatchRecord {
         std::size_t pending = 0;
         proto::BatchCounts counts;
@@ -190,18 +171,16 @@ private:
     proto::Error queue_full(proto::PoolKind pool) const;
     proto::Error shutting_down() const;
     bool has_room(proto::PoolKind pool, std::size_t jobs) const {
-        return queued(pool) + unacknowledged_[static_cast<std::size_t>(pool)] + jobs <=
-               settings_.queue_max_size;
+        return queued(pool) + store_.adding(pool) + jobs <= settings_.queue_max_size;
     }
     /// A new job's record.
     JobRecord make_record(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
                           proto::RawJson args, const proto::SubmitOptions& options,
                           std::optional<std::string> key, const std::optional<std::string>& batch);
-    /// Makes new jobs known and queues them, all or none; with a journal once it has
-    /// committed them. `done` gets them in order, or `unavailable`.
-    template <class F>
-    void accept(proto::PoolKind pool, std::vector<JobRecord> records, F done);
-    std::vector<JobRecord*> admit(std::vector<JobRecord> records);
+    /// Makes new jobs known and queues them, all or none, once the store has made
+    /// them durable. `done` gets them in order, or `unavailable`.
+    void accept(std::vector<JobRecord> records, JobStore::Added done);
+    void admit(const std::vector<JobRecord*>& records);
     proto::Error unavailable() const;
     /// True when the pool's queue has room for `jobs`. Else the request is answered
     /// with queue_full, or with `block_s` parked and made `again` once there is room.
@@ -223,34 +202,31 @@ private:
     /// Tells everyone who waits for it that the job has finished.
     void announce_finished(JobRecord& r);
     void stop_running(JobRecord& r);
-    /// A `now` shutdown with a journal: a running job goes back to queued without
-    /// counting its attempt; a queued one stays (taken back from a worker that holds it).
+    /// A `now` shutdown with a durable store: a running job goes back to queued
+    /// without counting its attempt; a queued one stays (taken back from a worker that
+    /// holds it).
     void keep_for_restart(JobRecord& r);
-    /// A running job, stopped or never taken, is queued again (not yet in the ready
-    /// queue) without counting its attempt; the journal is told.
+    /// A running job, stopped or never taken, is queued again (not yet runnable)
+    /// without counting its attempt; the store is told.
     void return_to_queue(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);
     static void tally(proto::BatchCounts& counts, proto::JobState state);
+    /// Retention is the store's; when to look again is the scheduler's.
     void arm_retention_timer();
     void evict_retained();
     void check_idle();
 
     asio::io_context& io_;
     const tasks::TaskRegistry& tasks_;
+    JobStore& store_;
     Settings settings_;
     std::vector<JobObserver*> observers_;
-    JobTable table_;
     IdGenerator ids_;
-    std::array<Queue, 2> queues_;
     std::array<Executor*, 2> executors_{};
     std::array<std::size_t, 2> handed_{};  // runs handed to each pool, not yet begun
     CallbackSink* callbacks_ = nullptr;
-    store::Journal* journal_ = nullptr;
-    // Jobs accepted but not yet committed to the journal, per pool, and their keys.
-    std::array<std::size_t, 2> unacknowledged_{};
-    std::unordered_set<std::string> unacknowledged_keys_;
     std::array<std::deque<std::shared_ptr<BlockedSubmit>>, 2> blocked_;
     std::unordered_map<std::string, BatchRecord> batches_;
     asio::steady_timer retention_timer_;
@@ -260,7 +236,7 @@ private:
     bool dispatch_posted_ = false;
     bool shutting_down_ = false;
     bool stopping_now_ = false;    // a `now` shutdown: nothing more is started
-    std::size_t unannounced_ = 0;  // finished jobs waiting for the journal to announce
+    std::size_t unannounced_ = 0;  // finished jobs waiting for their end to be durable
     std::function<void()> on_idle_;
 };
 

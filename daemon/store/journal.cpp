@@ -18,6 +18,7 @@ namespace taskpool::daemon::store {
 namespace {
 
 using nlohmann::json;
+using sched::StoredJob;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;

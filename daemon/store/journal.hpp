@@ -27,7 +27,7 @@ enum class Sync {
 
 /// What the journal held when the daemon started.
 struct Restored {
-    std::vector<StoredJob> jobs;  // in arrival order
+    std::vector<sched::StoredJob> jobs;  // in arrival order
     std::vector<std::pair<std::string, nlohmann::json>> kv;
     std::vector<StoredDelivery> deliveries;
 };

@@ -5,21 +5,9 @@
 #include <string>
 #include <variant>
 
-#include "proto/job.hpp"
-#include "proto/request.hpp"
+#include "daemon/sched/stored_job.hpp"
 
 namespace taskpool::daemon::store {
-
-/// A job as the journal keeps it: the wire object, and what the scheduler needs
-/// beyond it to run the job again after a restart.
-struct StoredJob {
-    proto::Job job;
-    std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
-    std::optional<double> timeout_s;
-    int retries_left = 0;
-    proto::Boxed<std::string> key;               // idempotency key
-    proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
-};
 
 /// A webhook delivery that has neither succeeded nor given up.
 struct StoredDelivery {
@@ -32,7 +20,7 @@ struct StoredDelivery {
 namespace write {
 
 struct JobAccepted {
-    StoredJob job;
+    sched::StoredJob job;
 };
 struct JobStarted {
     std::uint64_t seq;

@@ -1,8 +1,8 @@
-#include "daemon/sched/job_table.hpp"
+#include "daemon/store/job_table.hpp"
 
 #include <doctest/doctest.h>
 
-using namespace taskpool::daemon::sched;
+using namespace taskpool::daemon::store;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,10 +1,10 @@
-#include "daemon/sched/ready_queue.hpp"
+#include "daemon/store/ready_queue.hpp"
 
 #include <vector>
 
 #include <doctest/doctest.h>
 
-using taskpool::daemon::sched::ReadyQueue;
+using taskpool::daemon::store::ReadyQueue;
 
 TEST_CASE("ready_queue.priority_first_then_fifo_among_equals") {
     ReadyQueue<int> q;

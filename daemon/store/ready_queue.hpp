@@ -8,7 +8,7 @@
 #include <map>
 #include <optional>
 
-namespace taskpool::daemon::sched {
+namespace taskpool::daemon::store {
 
 /// The jobs of one pool waiting for a worker, highest priority first and, among
 /// equal priorities, in arrival order (by sequence number: std::priority_queue alone
@@ -22,7 +22,7 @@ namespace taskpool::daemon::sched {
 /// outnumber the live entries.
 ///
 /// The bound (queue.max_size) is the scheduler's to enforce. Not thread-safe: owned
-/// by the scheduler.
+/// by the local job store.
 template <class T>
 class ReadyQueue {
 public:
@@ -103,4 +103,4 @@ private:
     std::size_t tombstones_ = 0;
 };
 
-}  // namespace taskpool::daemon::sched
+}  // namespace taskpool::daemon::store

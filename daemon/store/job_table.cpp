@@ -2,7 +2,7 @@
 
 #include "proto/json_size.hpp"
 
-namespace taskpool::daemon::sched {
+namespace taskpool::daemon::store {
 namespace {
 
 /// What a finished job holds beyond its fixed fields.
@@ -74,4 +74,4 @@ void JobTable::erase(const JobRecord& r) {
     by_seq_.erase(r.seq);  // last: it owns the record
 }
 
-}  // namespace taskpool::daemon::sched
+}  // namespace taskpool::daemon::store

@@ -12,37 +12,19 @@
 #include <unordered_map>
 #include <vector>
 
-#include <asio/steady_timer.hpp>
+#include "daemon/sched/job_record.hpp"
 
-#include "daemon/store/journal_writes.hpp"
-#include "proto/job.hpp"
-#include "proto/request.hpp"
+namespace taskpool::daemon::store {
 
-namespace taskpool::daemon::tasks {
-struct Task;
-}
-
-namespace taskpool::daemon::sched {
-
-using SteadyTime = std::chrono::steady_clock::time_point;
-
-struct Waiter;
-
-/// A job and what the scheduler keeps about it: what the journal stores, and the
-/// state of its run.
-struct JobRecord : store::StoredJob {
-    const tasks::Task* task = nullptr;
-    std::uint64_t run_handle = 0;  // the pool's handle of the attempt it holds; 0: none
-    std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
-    std::vector<std::shared_ptr<Waiter>> waiters;
-};
+using sched::JobRecord;
+using sched::SteadyTime;
 
 /// Every known job by id, by idempotency key and in arrival order, and the retention
 /// of finished jobs: each is dropped `ttl` after it finished, or sooner when more
 /// than `max_retained` finished jobs, or more than `max_retained_bytes` of their args
 /// and results, are kept (oldest first). A record is dropped
 /// only so, and retained once, so the retention list holds the records themselves.
-/// Not thread-safe: owned by the scheduler.
+/// Not thread-safe: owned by the local job store.
 class JobTable {
 public:
     JobTable(std::chrono::milliseconds ttl, std::size_t max_retained,
@@ -68,7 +50,7 @@ public:
 
     /// Visits jobs newest first until `f` returns false.
     template <class F>
-    void newest_first(F&& f) const {
+    void newest_first(F&& f) {
         for (auto it = by_seq_.rbegin(); it != by_seq_.rend(); ++it) {
             if (!f(it->second)) {
                 return;
@@ -102,4 +84,4 @@ private:
     std::size_t retained_bytes_ = 0;
 };
 
-}  // namespace taskpool::daemon::sched
+}  // namespace taskpool::daemon::store

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+#include "stored_job.hpp"
+
+namespace taskpool::daemon::tasks {
+struct Task;
+}
+
+namespace taskpool::daemon::sched {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct Waiter;
+
+/// A job and what the scheduler keeps about it: what a store keeps, and the state
+/// of its run, which lives only here.
+struct JobRecord : StoredJob {
+    const tasks::Task* task = nullptr;
+    std::uint64_t run_handle = 0;  // the pool's handle of the attempt it holds; 0: none
+    std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
+    std::vector<std::shared_ptr<Waiter>> waiters;
+};
+
+}  // namespace taskpool::daemon::sched

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "job_record.hpp"
+#include "proto/error.hpp"
+#include "proto/result.hpp"
+
+namespace taskpool::daemon::sched {
+
+/// Where jobs are kept: every known job by id, by idempotency key and in arrival
+/// order; the runnable jobs of each pool, best first (priority, then arrival); the
+/// retention of finished jobs; and, in a store that keeps them past the daemon,
+/// every change, durable before it is told to anyone.
+///
+/// The scheduler decides what happens to a job and when; the store keeps what it
+/// decided. The local store (store/local_job_store.hpp: memory, with the SQLite
+/// journal when `store.path` is set) is the embedded default; a store shared by
+/// several daemons fits behind the same calls, and so do new states, which add
+/// their own calls next to make_runnable().
+///
+/// Records stay where they are until they expire: the scheduler holds pointers to
+/// them. On the io thread only.
+class JobStore {
+public:
+    virtual ~JobStore() = default;
+
+    using Added = std::function<void(proto::Result<std::vector<JobRecord*>>)>;
+    /// Makes new jobs known, all or none: `added` gets them, in order, once they
+    /// are durable (at once where nothing is kept past the daemon), or the error
+    /// (`unavailable`) and none is known.
+    virtual void add(std::vector<JobRecord> records, Added added) = 0;
+    /// Whether a job with this idempotency key is being added and not yet known.
+    virtual bool adding_key(std::string_view key) const = 0;
+    /// How many jobs of this pool are being added and not yet known.
+    virtual std::size_t adding(proto::PoolKind pool) const = 0;
+    /// Takes back the jobs kept from before a restart, in arrival order: those
+    /// whose retention is over are dropped, finished ones are retained for what is
+    /// left of their time. Returns the records of those kept, in arrival order.
+    virtual std::vector<JobRecord*> restore(std::vector<StoredJob> jobs) = 0;
+
+    virtual JobRecord* find(std::string_view id) = 0;
+    virtual JobRecord* find_by_seq(std::uint64_t seq) = 0;
+    virtual JobRecord* find_by_key(std::string_view key) = 0;
+    /// Visits jobs newest first until `visit` returns false.
+    virtual void newest_first(const std::function<bool(JobRecord&)>& visit) = 0;
+
+    /// The job may run now: it joins its pool's runnable jobs.
+    virtual void make_runnable(JobRecord& r) = 0;
+    /// The best runnable job of the pool, taken off the list; none if none is.
+    virtual JobRecord* take_runnable(proto::PoolKind pool) = 0;
+    /// A runnable job (a cancelled one) leaves the list.
+    virtual void withdraw_runnable(const JobRecord& r) = 0;
+    virtual std::size_t runnable(proto::PoolKind pool) const = 0;
+
+    /// A worker began an attempt (its attempts, worker and start are set).
+    virtual void started(const JobRecord& r) = 0;
+    /// A failed attempt with a retry left: queued again, one retry fewer.
+    virtual void requeued(const JobRecord& r) = 0;
+    /// A running attempt that does not count (a stop, a worker that never took
+    /// it): queued again with its attempts as before.
+    virtual void returned(const JobRecord& r) = 0;
+    /// The job ended (its state, end and result or error are set). `durable` gets
+    /// its seq once the end is durable (at once where nothing is kept).
+    virtual void finished(const JobRecord& r, std::function<void(std::uint64_t seq)> durable) = 0;
+
+    /// Starts the retention of a finished job, announced now.
+    virtual void retain(JobRecord& r) = 0;
+    /// When expire() next has work (a time in the past if it has now).
+    virtual std::optional<SteadyTime> next_expiry() const = 0;
+    /// Drops the finished jobs whose retention is over.
+    virtual void expire(SteadyTime now) = 0;
+
+    /// Runs `f` once every change so far is durable (at once where nothing is kept).
+    virtual void when_durable(std::function<void()> f) = 0;
+    /// Whether jobs outlive the daemon: a stop then leaves the queue for the restart.
+    virtual bool durable() const = 0;
+    /// `unavailable`: why a change could not be kept, and `consequence`.
+    virtual proto::Error unavailable(std::string_view consequence) const = 0;
+};
+
+}  // namespace taskpool::daemon::sched

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "proto/job.hpp"
+#include "proto/request.hpp"
+
+namespace taskpool::daemon::sched {
+
+/// A job as a store keeps it: the wire object, and what the scheduler needs beyond
+/// it to run the job again after a restart.
+struct StoredJob {
+    proto::Job job;
+    std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
+    std::optional<double> timeout_s;
+    int retries_left = 0;
+    proto::Boxed<std::string> key;               // idempotency key
+    proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
+};
+
+}  // namespace taskpool::daemon::sched

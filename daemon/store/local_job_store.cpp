@@ -1,0 +1,162 @@
+#include "local_job_store.hpp"
+
+#include <algorithm>
+#include <memory>
+
+namespace taskpool::daemon::store {
+
+LocalJobStore::LocalJobStore(Settings settings, Journal* journal)
+    : settings_(settings),
+      journal_(journal),
+      table_(settings.ttl, settings.max_retained, settings.max_retained_bytes) {}
+
+void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
+    if (journal_ == nullptr) {
+        added(insert(std::move(records)));
+        return;
+    }
+    if (records.empty()) {
+        added(std::vector<JobRecord*>{});
+        return;
+    }
+    auto pool = static_cast<std::size_t>(records.front().job.pool);
+    for (const auto& r : records) {  // appended together, so a map commits whole or not at all
+        journal_->append(write::JobAccepted{r});
+        if (r.key) {
+            adding_keys_.insert(*r.key);
+        }
+    }
+    adding_[pool] += records.size();
+    auto shared = std::make_shared<std::vector<JobRecord>>(std::move(records));
+    journal_->after_commit([this, pool, shared, added = std::move(added)](bool committed) {
+        adding_[pool] -= shared->size();
+        for (const auto& r : *shared) {
+            if (r.key) {
+                adding_keys_.erase(*r.key);
+            }
+        }
+        if (committed) {
+            added(insert(std::move(*shared)));
+        } else {
+            added(unavailable("nothing was accepted"));
+        }
+    });
+}
+
+std::vector<JobRecord*> LocalJobStore::insert(std::vector<JobRecord> records) {
+    std::vector<JobRecord*> inserted;
+    inserted.reserve(records.size());
+    for (auto& record : records) {
+        inserted.push_back(&table_.insert(std::move(record)));
+    }
+    return inserted;
+}
+
+bool LocalJobStore::adding_key(std::string_view key) const {
+    return adding_keys_.contains(std::string(key));
+}
+
+std::vector<JobRecord*> LocalJobStore::restore(std::vector<sched::StoredJob> jobs) {
+    auto now = proto::now_timestamp();
+    auto steady_now = std::chrono::steady_clock::now();
+    std::vector<JobRecord*> kept;
+    std::vector<JobRecord*> finished;
+    for (auto& stored : jobs) {
+        if (proto::is_final(stored.job.state) && now - *stored.job.finished_at >= settings_.ttl) {
+            if (journal_ != nullptr) {
+                journal_->append(write::JobRemoved{stored.seq});
+            }
+            continue;
+        }
+        JobRecord record;
+        static_cast<sched::StoredJob&>(record) = std::move(stored);
+        JobRecord& r = table_.insert(std::move(record));
+        kept.push_back(&r);
+        if (proto::is_final(r.job.state)) {
+            finished.push_back(&r);
+        }
+    }
+    // Retained in finishing order, each for what is left of its time.
+    std::sort(finished.begin(), finished.end(), [](const JobRecord* a, const JobRecord* b) {
+        return *a->job.finished_at < *b->job.finished_at;
+    });
+    for (JobRecord* r : finished) {
+        table_.retain(*r, steady_now - (now - *r->job.finished_at));
+    }
+    return kept;
+}
+
+void LocalJobStore::newest_first(const std::function<bool(JobRecord&)>& visit) {
+    table_.newest_first(visit);
+}
+
+void LocalJobStore::make_runnable(JobRecord& r) {
+    queue(r.job.pool).push(r.job.priority, r.seq, &r);
+}
+
+JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool) {
+    auto next = queue(pool).pop();
+    return next ? *next : nullptr;
+}
+
+void LocalJobStore::withdraw_runnable(const JobRecord& r) {
+    queue(r.job.pool).remove(r.job.priority, r.seq);
+}
+
+void LocalJobStore::started(const JobRecord& r) {
+    if (journal_ != nullptr) {
+        journal_->append(
+            write::JobStarted{r.seq, r.job.attempts, *r.job.worker, *r.job.started_at});
+    }
+}
+
+void LocalJobStore::requeued(const JobRecord& r) {
+    if (journal_ != nullptr) {
+        journal_->append(write::JobRequeued{r.seq, r.retries_left});
+    }
+}
+
+void LocalJobStore::returned(const JobRecord& r) {
+    if (journal_ != nullptr) {
+        journal_->append(write::JobReturned{r.seq, r.job.attempts});
+    }
+}
+
+void LocalJobStore::finished(const JobRecord& r, std::function<void(std::uint64_t seq)> durable) {
+    if (journal_ == nullptr) {
+        durable(r.seq);
+        return;
+    }
+    journal_->append(
+        write::JobFinished{r.seq, r.job.state, *r.job.finished_at, r.job.result, r.job.error});
+    journal_->after_commit([seq = r.seq, durable = std::move(durable)](bool) { durable(seq); });
+}
+
+void LocalJobStore::retain(JobRecord& r) {
+    table_.retain(r, std::chrono::steady_clock::now());
+}
+
+void LocalJobStore::expire(SteadyTime now) {
+    table_.evict_expired(now, [&](const JobRecord& r) {
+        if (journal_ != nullptr) {
+            journal_->append(write::JobRemoved{r.seq});
+        }
+    });
+}
+
+void LocalJobStore::when_durable(std::function<void()> f) {
+    if (journal_ == nullptr) {
+        f();
+        return;
+    }
+    journal_->after_commit([f = std::move(f)](bool) { f(); });
+}
+
+proto::Error LocalJobStore::unavailable(std::string_view consequence) const {
+    if (journal_ == nullptr) {
+        return {proto::ErrorCode::unavailable, std::string(consequence)};
+    }
+    return journal_->unavailable(consequence);
+}
+
+}  // namespace taskpool::daemon::store

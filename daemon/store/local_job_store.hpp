@@ -1,0 +1,78 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <unordered_set>
+
+#include "daemon/sched/job_store.hpp"
+#include "job_table.hpp"
+#include "journal.hpp"
+#include "ready_queue.hpp"
+
+namespace taskpool::daemon::store {
+
+/// The embedded job store: the jobs in memory (a JobTable and a ReadyQueue per
+/// pool), and, given a journal, every change appended to it. New jobs become known
+/// once the journal has committed them, and an end is durable once committed, so
+/// what a client is told survives a kill -9.
+class LocalJobStore final : public sched::JobStore {
+public:
+    struct Settings {
+        std::chrono::milliseconds ttl{std::chrono::hours(1)};  // jobs.result_ttl_s
+        std::size_t max_retained = 100000;
+        std::size_t max_retained_bytes = std::size_t{1} << 30;
+    };
+
+    /// `journal`: where changes go; none keeps jobs in memory only.
+    LocalJobStore(Settings settings, Journal* journal);
+
+    void add(std::vector<JobRecord> records, Added added) override;
+    bool adding_key(std::string_view key) const override;
+    std::size_t adding(proto::PoolKind pool) const override {
+        return adding_[static_cast<std::size_t>(pool)];
+    }
+    std::vector<JobRecord*> restore(std::vector<sched::StoredJob> jobs) override;
+
+    JobRecord* find(std::string_view id) override { return table_.find(id); }
+    JobRecord* find_by_seq(std::uint64_t seq) override { return table_.find_by_seq(seq); }
+    JobRecord* find_by_key(std::string_view key) override { return table_.find_by_key(key); }
+    void newest_first(const std::function<bool(JobRecord&)>& visit) override;
+
+    void make_runnable(JobRecord& r) override;
+    JobRecord* take_runnable(proto::PoolKind pool) override;
+    void withdraw_runnable(const JobRecord& r) override;
+    std::size_t runnable(proto::PoolKind pool) const override { return queue(pool).size(); }
+
+    void started(const JobRecord& r) override;
+    void requeued(const JobRecord& r) override;
+    void returned(const JobRecord& r) override;
+    void finished(const JobRecord& r, std::function<void(std::uint64_t seq)> durable) override;
+
+    void retain(JobRecord& r) override;
+    std::optional<SteadyTime> next_expiry() const override { return table_.next_eviction(); }
+    void expire(SteadyTime now) override;
+
+    void when_durable(std::function<void()> f) override;
+    bool durable() const override { return journal_ != nullptr; }
+    proto::Error unavailable(std::string_view consequence) const override;
+
+private:
+    using Queue = ReadyQueue<JobRecord*>;
+    Queue& queue(proto::PoolKind pool) { return queues_[static_cast<std::size_t>(pool)]; }
+    const Queue& queue(proto::PoolKind pool) const {
+        return queues_[static_cast<std::size_t>(pool)];
+    }
+    std::vector<JobRecord*> insert(std::vector<JobRecord> records);
+
+    Settings settings_;
+    Journal* journal_;
+    JobTable table_;
+    std::array<Queue, 2> queues_;
+    // Jobs appended to the journal and not yet committed, per pool, and their keys.
+    std::array<std::size_t, 2> adding_{};
+    std::unordered_set<std::string> adding_keys_;
+};
+
+}  // namespace taskpool::daemon::store
