@@ -24,12 +24,15 @@
 #include <asio/steady_timer.hpp>
 
 #include "config/config_reload.hpp"
+#include "conn/connection_registry.hpp"
 #include "events/subscriptions.hpp"
 #include "events/webhooks.hpp"
-#include "net/connection_registry.hpp"
+#include "kv/kv_store.hpp"
+#include "metrics/job_metrics.hpp"
 #include "net/listener.hpp"
 #include "net/open_file_limit.hpp"
 #include "ops/dispatcher.hpp"
+#include "ops/services.hpp"
 #include "pools/child_reaper.hpp"
 #include "pools/process_pool.hpp"
 #include "pools/thread_pool.hpp"
@@ -64,7 +67,7 @@ asio::ip::tcp::endpoint resolve_listen(asio::io_context& io, const std::string& 
 class ShutdownSequence {
 public:
     ShutdownSequence(asio::io_context& io, const Config& config, sched::Scheduler& scheduler,
-                     net::Listener& listener, net::ConnectionRegistry& connections)
+                     net::Listener& listener, conn::ConnectionRegistry& connections)
         : io_(io),
           config_(config),
           scheduler_(scheduler),
@@ -127,7 +130,7 @@ private:
     const Config& config_;
     sched::Scheduler& scheduler_;
     net::Listener& listener_;
-    net::ConnectionRegistry& connections_;
+    conn::ConnectionRegistry& connections_;
     asio::steady_timer drain_timer_;
     asio::steady_timer close_timer_;
     bool draining_ = false;
@@ -279,7 +282,7 @@ int run(Config& config, const ConfigReloader& reload) {
                                config.callbacks.secret});
     scheduler.set_callback_sink(&webhooks);
 
-    net::ConnectionRegistry connections;
+    conn::ConnectionRegistry connections;
     kv::KvStore kv(static_cast<std::size_t>(config.kv.max_bytes));
     if (journal) {
         webhooks.set_journal(journal.get());

@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 
 #include "app.hpp"
+#include "base/logging.hpp"
 #include "config/config_loader.hpp"
-#include "logging.hpp"
 #include "pools/worker_main.hpp"
 #include "proto/version.hpp"
 

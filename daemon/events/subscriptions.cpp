@@ -6,24 +6,24 @@
 
 namespace taskpool::daemon::events {
 
-void Subscriptions::watch(const std::string& job_id, const std::shared_ptr<net::Peer>& peer,
+void Subscriptions::watch(const std::string& job_id, const std::shared_ptr<conn::Peer>& peer,
                           WatchKind kind) {
     peer->hold();
     by_job_[job_id].push_back({peer, kind});
 }
 
-void Subscriptions::watch_batch(const std::string& batch, const std::shared_ptr<net::Peer>& peer) {
+void Subscriptions::watch_batch(const std::string& batch, const std::shared_ptr<conn::Peer>& peer) {
     peer->hold();
     by_batch_[batch].push_back(peer);
 }
 
-void Subscriptions::subscribe_all(const std::shared_ptr<net::Peer>& peer) {
+void Subscriptions::subscribe_all(const std::shared_ptr<conn::Peer>& peer) {
     if (all_jobs_.emplace(peer->id(), peer).second) {
         peer->hold();
     }
 }
 
-void Subscriptions::unsubscribe(net::Peer& peer) {
+void Subscriptions::unsubscribe(conn::Peer& peer) {
     if (all_jobs_.erase(peer.id()) > 0) {
         peer.release();
     }
@@ -39,7 +39,7 @@ void Subscriptions::unsubscribe(net::Peer& peer) {
     }
 }
 
-std::vector<std::string> Subscriptions::forget(net::Peer& peer) {
+std::vector<std::string> Subscriptions::forget(conn::Peer& peer) {
     all_jobs_.erase(peer.id());
     std::vector<std::string> bound;
     for (auto& [id, watches] : by_job_) {
@@ -66,7 +66,7 @@ void Subscriptions::batch_finished(const std::string& batch, const proto::BatchC
     if (it == by_batch_.end() && all_jobs_.empty()) {
         return;
     }
-    std::vector<std::shared_ptr<net::Peer>> watchers;
+    std::vector<std::shared_ptr<conn::Peer>> watchers;
     if (it != by_batch_.end()) {
         for (const auto& weak : it->second) {
             if (auto peer = weak.lock()) {
@@ -88,8 +88,8 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
     }
     // Gather first, send after: a send may close a peer, whose close path calls
     // forget() and so changes these maps.
-    std::vector<std::shared_ptr<net::Peer>> recipients;
-    std::vector<std::shared_ptr<net::Peer>> released;
+    std::vector<std::shared_ptr<conn::Peer>> recipients;
+    std::vector<std::shared_ptr<conn::Peer>> released;
     if (it != by_job_.end()) {
         for (const auto& w : it->second) {
             if (auto peer = w.peer.lock()) {
@@ -113,7 +113,7 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
     }
 }
 
-void Subscriptions::send(std::vector<std::shared_ptr<net::Peer>> recipients,
+void Subscriptions::send(std::vector<std::shared_ptr<conn::Peer>> recipients,
                          const std::string& line) {
     for (auto& [id, weak] : all_jobs_) {
         if (auto peer = weak.lock()) {

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/net/peer.hpp"
+#include "daemon/conn/peer.hpp"
 #include "daemon/sched/job_observer.hpp"
 
 namespace taskpool::daemon::events {
@@ -24,14 +24,14 @@ enum class WatchKind {
 /// Thread-safety: io thread only.
 class Subscriptions final : public sched::JobObserver {
 public:
-    void watch(const std::string& job_id, const std::shared_ptr<net::Peer>& peer, WatchKind kind);
+    void watch(const std::string& job_id, const std::shared_ptr<conn::Peer>& peer, WatchKind kind);
     /// batch.finished of this batch goes to `peer` (a `map` with notify).
-    void watch_batch(const std::string& batch, const std::shared_ptr<net::Peer>& peer);
-    void subscribe_all(const std::shared_ptr<net::Peer>& peer);
+    void watch_batch(const std::string& batch, const std::shared_ptr<conn::Peer>& peer);
+    void subscribe_all(const std::shared_ptr<conn::Peer>& peer);
     /// Drops the peer's subscriptions (not its notify or bind watches).
-    void unsubscribe(net::Peer& peer);
+    void unsubscribe(conn::Peer& peer);
     /// The connection closed: forgets it and returns the jobs it had bound.
-    std::vector<std::string> forget(net::Peer& peer);
+    std::vector<std::string> forget(conn::Peer& peer);
 
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
@@ -39,17 +39,17 @@ public:
 
 private:
     struct Watch {
-        std::weak_ptr<net::Peer> peer;
+        std::weak_ptr<conn::Peer> peer;
         WatchKind kind;
     };
 
     void publish(const proto::Job& job, std::string_view event, bool final);
     /// Sends `line` to each recipient and to every subscriber of all jobs, once each.
-    void send(std::vector<std::shared_ptr<net::Peer>> recipients, const std::string& line);
+    void send(std::vector<std::shared_ptr<conn::Peer>> recipients, const std::string& line);
 
     std::unordered_map<std::string, std::vector<Watch>> by_job_;
-    std::unordered_map<std::string, std::vector<std::weak_ptr<net::Peer>>> by_batch_;
-    std::unordered_map<std::uint64_t, std::weak_ptr<net::Peer>> all_jobs_;
+    std::unordered_map<std::string, std::vector<std::weak_ptr<conn::Peer>>> by_batch_;
+    std::unordered_map<std::uint64_t, std::weak_ptr<conn::Peer>> all_jobs_;
 };
 
 }  // namespace taskpool::daemon::events

@@ -9,7 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/io_thread_signals.hpp"
+#include "daemon/base/io_thread_signals.hpp"
 #include "proto/reply.hpp"
 
 namespace taskpool::daemon::events {

@@ -19,7 +19,8 @@ constexpr auto accept_backoff = std::chrono::milliseconds(100);
 }  // namespace
 
 Listener::Listener(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint,
-                   const Config& config, ops::Dispatcher& dispatcher, ConnectionRegistry& registry)
+                   const Config& config, ops::Dispatcher& dispatcher,
+                   conn::ConnectionRegistry& registry)
     : acceptor_(io), backoff_(io), config_(config), dispatcher_(dispatcher), registry_(registry) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));

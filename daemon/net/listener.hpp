@@ -5,9 +5,9 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "connection_registry.hpp"
+#include "daemon/base/logging.hpp"
 #include "daemon/config/config.hpp"
-#include "daemon/logging.hpp"
+#include "daemon/conn/connection_registry.hpp"
 #include "daemon/ops/dispatcher.hpp"
 
 namespace taskpool::daemon::net {
@@ -21,7 +21,7 @@ public:
     /// Binds and listens at once, so start-up errors reach the operator.
     /// @throws std::system_error when the address cannot be bound.
     Listener(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint, const Config& config,
-             ops::Dispatcher& dispatcher, ConnectionRegistry& registry);
+             ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry);
 
     asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     void start();
@@ -41,7 +41,7 @@ private:
     LogThrottle evictions_{std::chrono::seconds(10)};
     const Config& config_;
     ops::Dispatcher& dispatcher_;
-    ConnectionRegistry& registry_;
+    conn::ConnectionRegistry& registry_;
 };
 
 }  // namespace taskpool::daemon::net

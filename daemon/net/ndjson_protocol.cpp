@@ -73,7 +73,7 @@ void NdjsonProtocol::too_large(std::size_t limit) {
                                       {proto::ErrorCode::message_too_large,
                                        "a line is longer than " + std::to_string(limit) + why +
                                            "; closing the connection"}),
-                  Peer::Line::reply);
+                  conn::Peer::Line::reply);
     session_.close_after_flush();
 }
 

@@ -41,8 +41,8 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::Limits& limits,
-                 ops::Dispatcher& dispatcher, ConnectionRegistry& registry)
-    : Peer(id),
+                 ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry)
+    : conn::Peer(id),
       socket_(std::move(socket)),
       limits_(limits),
       dispatcher_(dispatcher),

@@ -10,10 +10,10 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "connection_registry.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/conn/connection_registry.hpp"
+#include "daemon/conn/peer.hpp"
 #include "daemon/ops/dispatcher.hpp"
-#include "peer.hpp"
 #include "protocol.hpp"
 
 namespace taskpool::daemon::net {
@@ -33,10 +33,10 @@ namespace taskpool::daemon::net {
 /// the client is still sending is shut down for writing first and its input drained
 /// for a moment, so that the last reply is not lost to a reset. Thread-safety: io
 /// thread.
-class Session final : public Peer, public std::enable_shared_from_this<Session> {
+class Session final : public conn::Peer, public std::enable_shared_from_this<Session> {
 public:
     Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::Limits& limits,
-            ops::Dispatcher& dispatcher, ConnectionRegistry& registry);
+            ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry);
 
     void start();
 
@@ -82,7 +82,7 @@ private:
     asio::ip::tcp::socket socket_;
     const Config::Limits& limits_;
     ops::Dispatcher& dispatcher_;
-    ConnectionRegistry& registry_;
+    conn::ConnectionRegistry& registry_;
     std::unique_ptr<Protocol> protocol_;  // none until the first bytes tell which
     std::string first_bytes_;
     std::string out_;      // queued for the next write

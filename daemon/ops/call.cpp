@@ -1,8 +1,10 @@
 #include "call.hpp"
 
+#include "proto/reply.hpp"
+
 namespace taskpool::daemon::ops {
 
-Reply::Reply(const std::shared_ptr<net::Peer>& peer, proto::RequestId id)
+Reply::Reply(const std::shared_ptr<conn::Peer>& peer, proto::RequestId id)
     : state_(std::make_shared<State>()) {
     state_->peer = peer;
     state_->id = std::move(id);
@@ -44,7 +46,7 @@ void Reply::line(std::string text) const {
         if (state_->place) {
             p->fill(*state_->place, std::move(text));
         } else {
-            p->send(std::move(text), net::Peer::Line::reply);
+            p->send(std::move(text), conn::Peer::Line::reply);
         }
         p->reply_sent();
     }

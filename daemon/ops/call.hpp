@@ -1,51 +1,25 @@
 #pragma once
 
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/config/config.hpp"
-#include "daemon/events/subscriptions.hpp"
-#include "daemon/events/webhooks.hpp"
-#include "daemon/kv/kv_store.hpp"
-#include "daemon/metrics/job_metrics.hpp"
-#include "daemon/net/connection_registry.hpp"
-#include "daemon/net/peer.hpp"
-#include "daemon/sched/scheduler.hpp"
-#include "daemon/store/journal.hpp"
-#include "daemon/tasks/registry.hpp"
-#include "proto/reply.hpp"
+#include "daemon/conn/peer.hpp"
+#include "proto/job.hpp"
 #include "proto/request.hpp"
 
 namespace taskpool::daemon::ops {
 
-/// What the op handlers may use. Built once by the app; io thread only.
-struct Services {
-    const Config& config;
-    sched::Scheduler& scheduler;
-    const tasks::TaskRegistry& tasks;
-    events::Subscriptions& events;
-    net::ConnectionRegistry& connections;
-    kv::KvStore& kv;
-    const events::Webhooks& webhooks;
-    const metrics::JobMetrics& job_metrics;
-    /// None: memory only (no store.path).
-    store::Journal* journal;
-    /// Begins the shutdown sequence (after the current handler returns).
-    std::function<void(proto::ShutdownMode)> shutdown;
-    std::chrono::steady_clock::time_point started_at;
-};
+struct Services;
 
 /// Answers one request, now or later: copies share one answer, and the first one
 /// used answers. Until then the connection counts a pending reply. If the connection has
 /// gone, the answer is dropped.
 class Reply {
 public:
-    Reply(const std::shared_ptr<net::Peer>& peer, proto::RequestId id);
+    Reply(const std::shared_ptr<conn::Peer>& peer, proto::RequestId id);
 
     void ok() const;
     void ok(const nlohmann::json& fields) const;
@@ -61,7 +35,7 @@ public:
 
 private:
     struct State {
-        std::weak_ptr<net::Peer> peer;
+        std::weak_ptr<conn::Peer> peer;
         proto::RequestId id;
         bool answered = false;
         std::optional<std::uint64_t> place;
@@ -74,7 +48,7 @@ private:
 /// size of the request as it came (a line, or an HTTP target and body).
 struct Call {
     Services& services;
-    std::shared_ptr<net::Peer> peer;
+    std::shared_ptr<conn::Peer> peer;
     Reply reply;
     std::size_t request_bytes = 0;
 };

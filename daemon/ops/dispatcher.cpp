@@ -3,7 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include "auth.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/events/subscriptions.hpp"
+#include "daemon/sched/scheduler.hpp"
 #include "handlers.hpp"
+#include "services.hpp"
 
 namespace taskpool::daemon::ops {
 namespace {
@@ -31,15 +35,19 @@ std::string_view request_name(const proto::RequestBody& body) {
 
 }  // namespace
 
-void Dispatcher::handle_line(const std::shared_ptr<net::Peer>& peer, std::string_view line) {
+void Dispatcher::handle_line(const std::shared_ptr<conn::Peer>& peer, std::string_view line) {
     dispatch(peer, proto::decode_request_line(line), line.size());
+}
+
+bool Dispatcher::requires_token() const {
+    return services_.config.auth.token.has_value();
 }
 
 bool Dispatcher::token_accepted(std::optional<std::string_view> given) const {
     return ops::token_accepted(services_.config, given);
 }
 
-void Dispatcher::dispatch(const std::shared_ptr<net::Peer>& peer, proto::DecodedRequest decoded,
+void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::DecodedRequest decoded,
                           std::size_t size) {
     Call call{services_, peer, Reply(peer, decoded.id), size};
     if (!decoded.body) {
@@ -68,7 +76,7 @@ void Dispatcher::dispatch(const std::shared_ptr<net::Peer>& peer, proto::Decoded
     }
 }
 
-void Dispatcher::connection_closed(net::Peer& peer) {
+void Dispatcher::connection_closed(conn::Peer& peer) {
     for (const auto& id : services_.events.forget(peer)) {
         // A bound job dies with its connection, as a child with its parent.
         (void)services_.scheduler.cancel(id);

@@ -15,16 +15,16 @@ class Dispatcher {
 public:
     explicit Dispatcher(Services& services) : services_(services) {}
 
-    void handle_line(const std::shared_ptr<net::Peer>& peer, std::string_view line);
+    void handle_line(const std::shared_ptr<conn::Peer>& peer, std::string_view line);
     /// A request decoded elsewhere (an HTTP route); `size` is about its length.
-    void dispatch(const std::shared_ptr<net::Peer>& peer, proto::DecodedRequest decoded,
+    void dispatch(const std::shared_ptr<conn::Peer>& peer, proto::DecodedRequest decoded,
                   std::size_t size);
     /// A connection must send the token (hello, or HTTP's Authorization) first.
-    bool requires_token() const { return services_.config.auth.token.has_value(); }
+    bool requires_token() const;
     bool token_accepted(std::optional<std::string_view> given) const;
     const Services& services() const { return services_; }
     /// A connection closed: its subscriptions go and its bound jobs are cancelled.
-    void connection_closed(net::Peer& peer);
+    void connection_closed(conn::Peer& peer);
 
 private:
     Services& services_;

@@ -1,5 +1,10 @@
 #include <spdlog/spdlog.h>
 
+#include "daemon/config/config.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+#include "daemon/tasks/registry.hpp"
+
 #include "auth.hpp"
 #include "handlers.hpp"
 #include "proto/version.hpp"

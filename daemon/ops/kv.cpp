@@ -1,5 +1,9 @@
 #include "handlers.hpp"
 
+#include "daemon/kv/kv_store.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/store/journal.hpp"
+
 namespace taskpool::daemon::ops {
 namespace {
 

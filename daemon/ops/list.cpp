@@ -1,5 +1,8 @@
 #include "handlers.hpp"
 
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+
 namespace taskpool::daemon::ops {
 
 void handle(proto::ListRequest req, Call& call) {

@@ -1,5 +1,10 @@
 #include "handlers.hpp"
 
+#include "daemon/config/config.hpp"
+#include "daemon/events/subscriptions.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+
 namespace taskpool::daemon::ops {
 namespace {
 
@@ -71,7 +76,7 @@ void handle(proto::MapRequest req, Call& call) {
     }
     auto& services = call.services;
     sched::MapSpec spec{std::move(req.task), std::move(req.items), req.options};
-    auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,
+    auto accepted = [&services, peer = std::weak_ptr<conn::Peer>(call.peer), options = req.options,
                      reply = call.reply](proto::Result<sched::Batch> result) {
         if (!result) {
             reply.error(result.error());

@@ -1,5 +1,13 @@
 #include "probes.hpp"
 
+#include "daemon/conn/connection_registry.hpp"
+#include "daemon/events/webhooks.hpp"
+#include "daemon/kv/kv_store.hpp"
+#include "daemon/metrics/job_metrics.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+#include "daemon/store/journal.hpp"
+
 #include "daemon/metrics/prometheus_text.hpp"
 #include "proto/version.hpp"
 

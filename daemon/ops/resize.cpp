@@ -1,5 +1,9 @@
 #include <spdlog/spdlog.h>
 
+#include "daemon/config/config.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+
 #include "handlers.hpp"
 
 namespace taskpool::daemon::ops {

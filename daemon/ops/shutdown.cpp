@@ -1,5 +1,7 @@
 #include "handlers.hpp"
 
+#include "daemon/ops/services.hpp"
+
 namespace taskpool::daemon::ops {
 
 void handle(proto::ShutdownRequest req, Call& call) {

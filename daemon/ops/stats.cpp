@@ -1,5 +1,12 @@
 #include "handlers.hpp"
 
+#include "daemon/conn/connection_registry.hpp"
+#include "daemon/events/webhooks.hpp"
+#include "daemon/kv/kv_store.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+#include "daemon/store/journal.hpp"
+
 namespace taskpool::daemon::ops {
 namespace {
 

@@ -1,11 +1,15 @@
 #include "handlers.hpp"
 
+#include "daemon/events/subscriptions.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+
 namespace taskpool::daemon::ops {
 
 void handle(proto::SubmitRequest req, Call& call) {
     auto& services = call.services;
     sched::JobSpec spec{std::move(req.task), std::move(req.args), std::move(req.key), req.options};
-    auto accepted = [&services, peer = std::weak_ptr<net::Peer>(call.peer), options = req.options,
+    auto accepted = [&services, peer = std::weak_ptr<conn::Peer>(call.peer), options = req.options,
                      reply = call.reply](proto::Result<const proto::Job*> result) {
         if (!result) {
             reply.error(result.error());

@@ -1,5 +1,9 @@
 #include "handlers.hpp"
 
+#include "daemon/events/subscriptions.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+
 namespace taskpool::daemon::ops {
 
 void handle(proto::SubscribeRequest req, Call& call) {
@@ -23,7 +27,7 @@ void handle(proto::SubscribeRequest req, Call& call) {
         if (proto::is_final(job->state)) {
             // It will not end again: tell its end now rather than never.
             // Sent for this request, as its reply is: bounded like a reply.
-            call.peer->send(proto::encode_job_event("job.finished", *job), net::Peer::Line::reply);
+            call.peer->send(proto::encode_job_event("job.finished", *job), conn::Peer::Line::reply);
         } else {
             services.events.watch(job->id, call.peer, events::WatchKind::subscription);
         }

@@ -1,5 +1,8 @@
 #include "handlers.hpp"
 
+#include "daemon/ops/services.hpp"
+#include "daemon/tasks/registry.hpp"
+
 namespace taskpool::daemon::ops {
 
 void handle(proto::TasksRequest, Call& call) {

@@ -18,7 +18,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "child_reaper.hpp"
-#include "daemon/logging.hpp"
+#include "daemon/base/logging.hpp"
 #include "daemon/sched/executor.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "worker_protocol.hpp"

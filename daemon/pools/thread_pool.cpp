@@ -6,7 +6,7 @@
 
 #include <asio/post.hpp>
 
-#include "daemon/io_thread_signals.hpp"
+#include "daemon/base/io_thread_signals.hpp"
 
 namespace taskpool::daemon::pools {
 namespace {

@@ -3,6 +3,7 @@
 // again if it has retries left, else it is `lost`).
 #include <algorithm>
 
+#include "daemon/tasks/registry.hpp"
 #include "scheduler.hpp"
 
 namespace taskpool::daemon::sched {

@@ -1,6 +1,8 @@
 #include "scheduler.hpp"
 
-#include "proto/json_writer.hpp"
+#include "callback_sink.hpp"
+#include "daemon/tasks/registry.hpp"
+#include "job_observer.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -14,18 +14,22 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "callback_sink.hpp"
-#include "daemon/tasks/registry.hpp"
 #include "executor.hpp"
 #include "job_id.hpp"
-#include "job_observer.hpp"
 #include "job_record.hpp"
 #include "job_store.hpp"
 #include "proto/reply.hpp"
 #include "proto/request.hpp"
 #include "proto/result.hpp"
 
+namespace taskpool::daemon::tasks {
+class TaskRegistry;
+}
+
 namespace taskpool::daemon::sched {
+
+class CallbackSink;
+class JobObserver;
 
 /// A job to accept: what `submit` (and later each item of `map`) asks for.
 struct JobSpec {

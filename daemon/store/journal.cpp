@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
 
-#include "daemon/io_thread_signals.hpp"
+#include "daemon/base/io_thread_signals.hpp"
 #include "proto/json_writer.hpp"
 #include "sqlite.hpp"
 

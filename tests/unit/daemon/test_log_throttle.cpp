@@ -1,4 +1,4 @@
-#include "daemon/logging.hpp"
+#include "daemon/base/logging.hpp"
 
 #include <doctest/doctest.h>
 

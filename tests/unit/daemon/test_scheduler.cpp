@@ -3,6 +3,8 @@
 // life is seen without threads, processes or a journal.
 #include "daemon/sched/scheduler.hpp"
 
+#include "daemon/tasks/registry.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>

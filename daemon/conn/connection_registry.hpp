@@ -7,7 +7,7 @@
 
 #include "peer.hpp"
 
-namespace taskpool::daemon::net {
+namespace taskpool::daemon::conn {
 
 /// The live connections: their count (stats, max_connections) and the way to close
 /// them all at shutdown. Holds weak references; a session removes itself when it
@@ -34,4 +34,4 @@ private:
     std::function<void()> on_empty_;
 };
 
-}  // namespace taskpool::daemon::net
+}  // namespace taskpool::daemon::conn

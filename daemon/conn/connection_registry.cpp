@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-namespace taskpool::daemon::net {
+namespace taskpool::daemon::conn {
 
 void ConnectionRegistry::add(const std::shared_ptr<Peer>& peer) {
     peers_.emplace(peer->id(), peer);
@@ -48,4 +48,4 @@ void ConnectionRegistry::close_all(std::function<void()> on_empty) {
     }
 }
 
-}  // namespace taskpool::daemon::net
+}  // namespace taskpool::daemon::conn

@@ -1,6 +1,6 @@
 #include "peer.hpp"
 
-namespace taskpool::daemon::net {
+namespace taskpool::daemon::conn {
 
 void Peer::send(std::string line, Line kind) {
     if (held_.empty()) {
@@ -32,4 +32,4 @@ void Peer::fill(std::uint64_t place, std::string line) {
     held_released();
 }
 
-}  // namespace taskpool::daemon::net
+}  // namespace taskpool::daemon::conn

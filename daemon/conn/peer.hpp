@@ -4,7 +4,7 @@
 #include <deque>
 #include <string>
 
-namespace taskpool::daemon::net {
+namespace taskpool::daemon::conn {
 
 /// A client connection as the ops and events see it: somewhere to send lines, and
 /// the per-connection state they keep. Sessions implement it; handlers never see a
@@ -89,4 +89,4 @@ private:
     int holds_ = 0;
 };
 
-}  // namespace taskpool::daemon::net
+}  // namespace taskpool::daemon::conn

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "proto/request.hpp"
+
+// Declared, not defined: a handler includes the header of each service it uses,
+// and nothing else comes with this one.
+namespace taskpool::daemon {
+struct Config;
+}
+namespace taskpool::daemon::conn {
+class ConnectionRegistry;
+}
+namespace taskpool::daemon::events {
+class Subscriptions;
+class Webhooks;
+}  // namespace taskpool::daemon::events
+namespace taskpool::daemon::kv {
+class KvStore;
+}
+namespace taskpool::daemon::metrics {
+class JobMetrics;
+}
+namespace taskpool::daemon::sched {
+class Scheduler;
+}
+namespace taskpool::daemon::store {
+class Journal;
+}
+namespace taskpool::daemon::tasks {
+class TaskRegistry;
+}
+
+namespace taskpool::daemon::ops {
+
+/// What the op handlers may use. Built once by the app; io thread only.
+struct Services {
+    const Config& config;
+    sched::Scheduler& scheduler;
+    const tasks::TaskRegistry& tasks;
+    events::Subscriptions& events;
+    conn::ConnectionRegistry& connections;
+    kv::KvStore& kv;
+    const events::Webhooks& webhooks;
+    const metrics::JobMetrics& job_metrics;
+    /// None: memory only (no store.path).
+    store::Journal* journal;
+    /// Begins the shutdown sequence (after the current handler returns).
+    std::function<void(proto::ShutdownMode)> shutdown;
+    std::chrono::steady_clock::time_point started_at;
+};
+
+}  // namespace taskpool::daemon::ops
