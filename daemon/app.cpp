@@ -243,6 +243,47 @@ void log_restored(const store::Journal& journal, const store::Restored& restored
                  restored.deliveries.size());
 }
 
+store::LocalJobStore::Settings job_store_settings(const Config& config) {
+    return {std::chrono::milliseconds(static_cast<std::int64_t>(config.jobs.result_ttl_s * 1000)),
+            static_cast<std::size_t>(config.jobs.max_retained),
+            static_cast<std::size_t>(config.jobs.max_retained_bytes)};
+}
+
+/// Binds the listen address, or says why not and returns none.
+std::unique_ptr<net::Listener> open_listener(asio::io_context& io, const Config& config,
+                                             ops::Dispatcher& dispatcher,
+                                             conn::ConnectionRegistry& connections) {
+    // Each connection is a descriptor; the pools, the journal and command tasks'
+    // pipes take a few hundred more at most.
+    net::raise_open_file_limit(static_cast<std::size_t>(config.limits.max_connections) + 256);
+    try {
+        auto endpoint = resolve_listen(io, config.listen);
+        if (!endpoint.address().is_loopback() && !config.auth.token && !config.insecure) {
+            spdlog::error(
+                "refusing to listen on {} without a token: set auth.token "
+                "(TASKPOOL_TOKEN), or pass --insecure",
+                config.listen);
+            return nullptr;
+        }
+        return std::make_unique<net::Listener>(io, endpoint, config, dispatcher, connections);
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot listen on {}: {}", config.listen, e.code().message());
+        return nullptr;
+    }
+}
+
+/// What the journal held goes back where it was: kv values, webhook deliveries, jobs.
+void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& kv,
+               events::Webhooks& webhooks, sched::Scheduler& scheduler) {
+    log_restored(journal, restored);
+    journal.start();
+    kv.restore(std::move(restored.kv));
+    for (auto& delivery : restored.deliveries) {
+        webhooks.resume(std::move(delivery));
+    }
+    scheduler.restore(std::move(restored.jobs));
+}
+
 }  // namespace
 
 int run(Config& config, const ConfigReloader& reload) {
@@ -267,11 +308,7 @@ int run(Config& config, const ConfigReloader& reload) {
     tasks::TaskRegistry tasks;
     events::Subscriptions events;
     metrics::JobMetrics job_metrics;
-    store::LocalJobStore jobs(
-        {std::chrono::milliseconds(static_cast<std::int64_t>(config.jobs.result_ttl_s * 1000)),
-         static_cast<std::size_t>(config.jobs.max_retained),
-         static_cast<std::size_t>(config.jobs.max_retained_bytes)},
-        journal.get());
+    store::LocalJobStore jobs(job_store_settings(config), journal.get());
     sched::Scheduler scheduler(
         io, tasks, jobs,
         {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s},
@@ -302,22 +339,8 @@ int run(Config& config, const ConfigReloader& reload) {
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);
 
-    // Each connection is a descriptor; the pools, the journal and command tasks'
-    // pipes take a few hundred more at most.
-    net::raise_open_file_limit(static_cast<std::size_t>(config.limits.max_connections) + 256);
-    std::unique_ptr<net::Listener> listener;
-    try {
-        auto endpoint = resolve_listen(io, config.listen);
-        if (!endpoint.address().is_loopback() && !config.auth.token && !config.insecure) {
-            spdlog::error(
-                "refusing to listen on {} without a token: set auth.token "
-                "(TASKPOOL_TOKEN), or pass --insecure",
-                config.listen);
-            return 1;
-        }
-        listener = std::make_unique<net::Listener>(io, endpoint, config, dispatcher, connections);
-    } catch (const std::system_error& e) {
-        spdlog::error("cannot listen on {}: {}", config.listen, e.code().message());
+    auto listener = open_listener(io, config, dispatcher, connections);
+    if (!listener) {
         return 1;
     }
     auto local = listener->local_endpoint();
@@ -342,13 +365,7 @@ int run(Config& config, const ConfigReloader& reload) {
     scheduler.set_executor(proto::PoolKind::process, &processes);
 
     if (journal) {
-        log_restored(*journal, restored);
-        journal->start();
-        kv.restore(std::move(restored.kv));
-        for (auto& delivery : restored.deliveries) {
-            webhooks.resume(std::move(delivery));
-        }
-        scheduler.restore(std::move(restored.jobs));
+        take_back(*journal, std::move(restored), kv, webhooks, scheduler);
     }
 
     ShutdownSequence shutdown(io, config, scheduler, *listener, connections);

@@ -1,5 +1,6 @@
 #include "request.hpp"
 
+#include <iterator>
 #include <limits>
 
 #include "json_dom.hpp"
@@ -109,40 +110,41 @@ void read_present(DomReader& r, std::string_view name, json& out) {
     }
 }
 
-Result<RequestBody> decode_kv(std::string_view op, DomReader& r) {
-    if (op == KvGetRequest::op) {
-        KvGetRequest req;
-        read_kv_key(r, req.key);
-        return finish(r, std::move(req));
-    }
-    if (op == KvSetRequest::op) {
-        KvSetRequest req;
-        read_kv_key(r, req.key);
-        read_present(r, "value", req.value);
-        return finish(r, std::move(req));
-    }
-    if (op == KvDelRequest::op) {
-        KvDelRequest req;
-        read_kv_key(r, req.key);
-        return finish(r, std::move(req));
-    }
-    if (op == KvIncrRequest::op) {
-        KvIncrRequest req;
-        read_kv_key(r, req.key);
-        std::optional<std::int64_t> by;
-        r.integer("by", by, std::numeric_limits<std::int64_t>::min(),
-                  std::numeric_limits<std::int64_t>::max());
-        req.by = by.value_or(1);
-        return finish(r, std::move(req));
-    }
-    if (op == KvCasRequest::op) {
-        KvCasRequest req;
-        read_kv_key(r, req.key);
-        read_present(r, "expect", req.expect);
-        read_present(r, "value", req.value);
-        return finish(r, std::move(req));
-    }
-    return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
+Result<RequestBody> decode_kv_get(DomReader& r) {
+    KvGetRequest req;
+    read_kv_key(r, req.key);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_kv_set(DomReader& r) {
+    KvSetRequest req;
+    read_kv_key(r, req.key);
+    read_present(r, "value", req.value);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_kv_del(DomReader& r) {
+    KvDelRequest req;
+    read_kv_key(r, req.key);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_kv_incr(DomReader& r) {
+    KvIncrRequest req;
+    read_kv_key(r, req.key);
+    std::optional<std::int64_t> by;
+    r.integer("by", by, std::numeric_limits<std::int64_t>::min(),
+              std::numeric_limits<std::int64_t>::max());
+    req.by = by.value_or(1);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_kv_cas(DomReader& r) {
+    KvCasRequest req;
+    read_kv_key(r, req.key);
+    read_present(r, "expect", req.expect);
+    read_present(r, "value", req.value);
+    return finish(r, std::move(req));
 }
 
 Result<RequestBody> decode_map(DomReader& r) {
@@ -166,84 +168,106 @@ Result<RequestBody> decode_map(DomReader& r) {
     return finish(r, std::move(req));
 }
 
+Result<RequestBody> decode_hello(DomReader& r) {
+    HelloRequest req;
+    r.text("token", req.token);
+    r.text("client", req.client);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_get(DomReader& r) {
+    GetRequest req;
+    r.text("job", req.job);
+    r.wait_seconds("wait", req.wait, max_seconds);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_cancel(DomReader& r) {
+    CancelRequest req;
+    r.text("job", req.job);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_list(DomReader& r) {
+    ListRequest req;
+    std::optional<std::size_t> state;
+    r.choice("state", state, {"queued", "running", "succeeded", "failed", "cancelled"});
+    if (state) {
+        req.state = static_cast<JobState>(*state);
+    }
+    std::optional<std::int64_t> limit;
+    r.integer("limit", limit, 1, ListRequest::max_limit);
+    req.limit = static_cast<int>(limit.value_or(ListRequest::default_limit));
+    r.text("prefix", req.prefix);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_subscribe(DomReader& r) {
+    SubscribeRequest req;
+    r.text_list("jobs", req.jobs);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_resize(DomReader& r) {
+    ResizeRequest req;
+    std::optional<std::size_t> pool;
+    r.choice("pool", pool, {"thread", "process"});
+    std::optional<std::int64_t> size;
+    r.integer("size", size, 0, ResizeRequest::max_size);
+    if (!pool) {
+        r.fail("pool", "is required");
+    } else if (!size) {
+        r.fail("size", "is required");
+    }
+    req.pool = static_cast<PoolKind>(pool.value_or(0));
+    req.size = static_cast<int>(size.value_or(0));
+    return finish(r, req);
+}
+
+Result<RequestBody> decode_shutdown(DomReader& r) {
+    ShutdownRequest req;
+    std::optional<std::size_t> mode;
+    r.choice("mode", mode, {"drain", "now"});
+    req.mode = static_cast<ShutdownMode>(mode.value_or(0));
+    return finish(r, req);
+}
+
+/// An op that takes no fields.
+template <class Request>
+Result<RequestBody> decode_bare(DomReader& r) {
+    return finish(r, Request{});
+}
+
+using Decoder = Result<RequestBody> (*)(DomReader&);
+
+/// Every op and its decoder.
+constexpr std::pair<std::string_view, Decoder> decoders[] = {
+    {HelloRequest::op, decode_hello},
+    {PingRequest::op, decode_bare<PingRequest>},
+    {SubmitRequest::op, decode_submit},
+    {MapRequest::op, decode_map},
+    {GetRequest::op, decode_get},
+    {CancelRequest::op, decode_cancel},
+    {ListRequest::op, decode_list},
+    {StatsRequest::op, decode_bare<StatsRequest>},
+    {TasksRequest::op, decode_bare<TasksRequest>},
+    {SubscribeRequest::op, decode_subscribe},
+    {UnsubscribeRequest::op, decode_bare<UnsubscribeRequest>},
+    {ResizeRequest::op, decode_resize},
+    {ShutdownRequest::op, decode_shutdown},
+    {KvGetRequest::op, decode_kv_get},
+    {KvSetRequest::op, decode_kv_set},
+    {KvDelRequest::op, decode_kv_del},
+    {KvIncrRequest::op, decode_kv_incr},
+    {KvCasRequest::op, decode_kv_cas},
+};
+static_assert(std::size(decoders) == std::variant_size_v<RequestBody>, "an op without a decoder");
+
 Result<RequestBody> decode_body(std::string_view op, DomReader& r) {
-    if (op == HelloRequest::op) {
-        HelloRequest req;
-        r.text("token", req.token);
-        r.text("client", req.client);
-        return finish(r, std::move(req));
-    }
-    if (op == PingRequest::op) {
-        return finish(r, PingRequest{});
-    }
-    if (op == SubmitRequest::op) {
-        return decode_submit(r);
-    }
-    if (op == MapRequest::op) {
-        return decode_map(r);
-    }
-    if (op == GetRequest::op) {
-        GetRequest req;
-        r.text("job", req.job);
-        r.wait_seconds("wait", req.wait, max_seconds);
-        return finish(r, std::move(req));
-    }
-    if (op == CancelRequest::op) {
-        CancelRequest req;
-        r.text("job", req.job);
-        return finish(r, std::move(req));
-    }
-    if (op == ListRequest::op) {
-        ListRequest req;
-        std::optional<std::size_t> state;
-        r.choice("state", state, {"queued", "running", "succeeded", "failed", "cancelled"});
-        if (state) {
-            req.state = static_cast<JobState>(*state);
+    for (const auto& [name, decode] : decoders) {
+        if (name == op) {
+            return decode(r);
         }
-        std::optional<std::int64_t> limit;
-        r.integer("limit", limit, 1, ListRequest::max_limit);
-        req.limit = static_cast<int>(limit.value_or(ListRequest::default_limit));
-        r.text("prefix", req.prefix);
-        return finish(r, std::move(req));
-    }
-    if (op == StatsRequest::op) {
-        return finish(r, StatsRequest{});
-    }
-    if (op == TasksRequest::op) {
-        return finish(r, TasksRequest{});
-    }
-    if (op == SubscribeRequest::op) {
-        SubscribeRequest req;
-        r.text_list("jobs", req.jobs);
-        return finish(r, std::move(req));
-    }
-    if (op == UnsubscribeRequest::op) {
-        return finish(r, UnsubscribeRequest{});
-    }
-    if (op == ResizeRequest::op) {
-        ResizeRequest req;
-        std::optional<std::size_t> pool;
-        r.choice("pool", pool, {"thread", "process"});
-        std::optional<std::int64_t> size;
-        r.integer("size", size, 0, ResizeRequest::max_size);
-        if (!pool) {
-            r.fail("pool", "is required");
-        } else if (!size) {
-            r.fail("size", "is required");
-        }
-        req.pool = static_cast<PoolKind>(pool.value_or(0));
-        req.size = static_cast<int>(size.value_or(0));
-        return finish(r, req);
-    }
-    if (op == ShutdownRequest::op) {
-        ShutdownRequest req;
-        std::optional<std::size_t> mode;
-        r.choice("mode", mode, {"drain", "now"});
-        req.mode = static_cast<ShutdownMode>(mode.value_or(0));
-        return finish(r, req);
-    }
-    if (op.starts_with("kv.")) {
-        return decode_kv(op, r);
     }
     return Error{ErrorCode::unknown_op, "unknown op '" + std::string(op) + "'"};
 }

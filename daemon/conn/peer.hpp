@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 
 namespace taskpool::daemon::conn {
@@ -53,11 +54,6 @@ public:
     }
     int pending_replies() const { return pending_replies_; }
 
-    /// A subscription, or a notified or bound job, also keeps the connection from
-    /// counting as idle. Every hold() is matched by release().
-    void hold() { ++holds_; }
-    void release() { --holds_; }
-
     /// Something in flight: the connection is not idle.
     bool busy() const { return pending_replies_ > 0 || holds_ > 0; }
 
@@ -74,6 +70,7 @@ protected:
     virtual void on_reply_sent() {}
 
 private:
+    friend class PeerHold;
     struct Place {
         bool filled = false;
         std::string line;
@@ -87,6 +84,35 @@ private:
     std::size_t held_bytes_ = 0;
     int pending_replies_ = 0;
     int holds_ = 0;
+};
+
+/// Keeps a connection from counting as idle for as long as it lives: a
+/// subscription, a notified or bound job. Lets go when dropped, if the connection
+/// is still there. Move-only.
+class PeerHold {
+public:
+    explicit PeerHold(const std::shared_ptr<Peer>& peer) : peer_(peer) { ++peer->holds_; }
+    PeerHold(PeerHold&&) noexcept = default;  // leaves the other empty
+    PeerHold& operator=(PeerHold&& o) noexcept {
+        if (this != &o) {
+            let_go();
+            peer_ = std::move(o.peer_);
+        }
+        return *this;
+    }
+    ~PeerHold() { let_go(); }
+
+    std::shared_ptr<Peer> lock() const { return peer_.lock(); }
+
+private:
+    void let_go() {
+        if (auto peer = peer_.lock()) {
+            --peer->holds_;
+        }
+        peer_.reset();
+    }
+
+    std::weak_ptr<Peer> peer_;
 };
 
 }  // namespace taskpool::daemon::conn

@@ -8,33 +8,24 @@ namespace taskpool::daemon::events {
 
 void Subscriptions::watch(const std::string& job_id, const std::shared_ptr<conn::Peer>& peer,
                           WatchKind kind) {
-    peer->hold();
-    by_job_[job_id].push_back({peer, kind});
+    by_job_[job_id].push_back({conn::PeerHold(peer), kind});
 }
 
 void Subscriptions::watch_batch(const std::string& batch, const std::shared_ptr<conn::Peer>& peer) {
-    peer->hold();
-    by_batch_[batch].push_back(peer);
+    by_batch_[batch].emplace_back(peer);
 }
 
 void Subscriptions::subscribe_all(const std::shared_ptr<conn::Peer>& peer) {
-    if (all_jobs_.emplace(peer->id(), peer).second) {
-        peer->hold();
+    if (!all_jobs_.contains(peer->id())) {
+        all_jobs_.emplace(peer->id(), conn::PeerHold(peer));
     }
 }
 
 void Subscriptions::unsubscribe(conn::Peer& peer) {
-    if (all_jobs_.erase(peer.id()) > 0) {
-        peer.release();
-    }
+    all_jobs_.erase(peer.id());
     for (auto& [id, watches] : by_job_) {
         std::erase_if(watches, [&](const Watch& w) {
-            auto p = w.peer.lock();
-            if (w.kind == WatchKind::subscription && p.get() == &peer) {
-                peer.release();
-                return true;
-            }
-            return false;
+            return w.kind == WatchKind::subscription && w.peer.lock().get() == &peer;
         });
     }
 }
@@ -68,17 +59,14 @@ void Subscriptions::batch_finished(const std::string& batch, const proto::BatchC
     }
     std::vector<std::shared_ptr<conn::Peer>> watchers;
     if (it != by_batch_.end()) {
-        for (const auto& weak : it->second) {
-            if (auto peer = weak.lock()) {
+        for (const auto& hold : it->second) {
+            if (auto peer = hold.lock()) {
                 watchers.push_back(std::move(peer));
             }
         }
-        by_batch_.erase(it);
+        by_batch_.erase(it);  // the watches end, and let their connections go
     }
     send(watchers, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
-    for (auto& peer : watchers) {
-        peer->release();
-    }
 }
 
 void Subscriptions::publish(const proto::Job& job, std::string_view event, bool final) {
@@ -89,34 +77,26 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
     // Gather first, send after: a send may close a peer, whose close path calls
     // forget() and so changes these maps.
     std::vector<std::shared_ptr<conn::Peer>> recipients;
-    std::vector<std::shared_ptr<conn::Peer>> released;
     if (it != by_job_.end()) {
         for (const auto& w : it->second) {
-            if (auto peer = w.peer.lock()) {
-                if (final) {
-                    released.push_back(peer);
-                }
-                if (w.kind != WatchKind::bind) {
-                    recipients.push_back(std::move(peer));
-                }
+            auto peer = w.peer.lock();
+            if (peer && w.kind != WatchKind::bind) {
+                recipients.push_back(std::move(peer));
             }
         }
         if (final) {
-            by_job_.erase(it);
+            by_job_.erase(it);  // the watches end, and let their connections go
         }
     }
     if (!recipients.empty() || !all_jobs_.empty()) {
         send(std::move(recipients), proto::encode_job_event(event, job));
     }
-    for (auto& peer : released) {
-        peer->release();
-    }
 }
 
 void Subscriptions::send(std::vector<std::shared_ptr<conn::Peer>> recipients,
                          const std::string& line) {
-    for (auto& [id, weak] : all_jobs_) {
-        if (auto peer = weak.lock()) {
+    for (auto& [id, hold] : all_jobs_) {
+        if (auto peer = hold.lock()) {
             recipients.push_back(std::move(peer));
         }
     }

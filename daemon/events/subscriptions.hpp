@@ -20,7 +20,7 @@ enum class WatchKind {
 
 /// Fans job.started, job.finished and batch.finished events out to the connections that asked for
 /// them (PROTOCOL.md section 6), each connection once per event. Every watch holds
-/// its connection (not idle) until the job ends or the watch is dropped.
+/// its connection (not idle, a PeerHold) until the job ends or the watch is dropped.
 /// Thread-safety: io thread only.
 class Subscriptions final : public sched::JobObserver {
 public:
@@ -39,7 +39,7 @@ public:
 
 private:
     struct Watch {
-        std::weak_ptr<conn::Peer> peer;
+        conn::PeerHold peer;
         WatchKind kind;
     };
 
@@ -48,8 +48,8 @@ private:
     void send(std::vector<std::shared_ptr<conn::Peer>> recipients, const std::string& line);
 
     std::unordered_map<std::string, std::vector<Watch>> by_job_;
-    std::unordered_map<std::string, std::vector<std::weak_ptr<conn::Peer>>> by_batch_;
-    std::unordered_map<std::uint64_t, std::weak_ptr<conn::Peer>> all_jobs_;
+    std::unordered_map<std::string, std::vector<conn::PeerHold>> by_batch_;
+    std::unordered_map<std::uint64_t, conn::PeerHold> all_jobs_;
 };
 
 }  // namespace taskpool::daemon::events

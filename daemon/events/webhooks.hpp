@@ -68,15 +68,15 @@ public:
 
 private:
     struct Delivery;
+    class Sender;
     void enqueue(std::unique_ptr<Delivery> delivery);
-    void run();
 
     WebhookSettings settings_;
     sched::IdGenerator ids_;  // io thread
     store::Journal* journal_ = nullptr;
     std::mutex mutex_;
     std::deque<std::unique_ptr<Delivery>> inbox_;  // guarded by mutex_
-    void* multi_ = nullptr;                        // CURLM*, for curl_multi_wakeup
+    std::unique_ptr<Sender> sender_;               // the sender thread's, but wake()
     std::atomic<bool> stopping_ = false;
     std::atomic<std::uint64_t> delivered_ = 0;
     std::atomic<std::uint64_t> failed_ = 0;

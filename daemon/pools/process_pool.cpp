@@ -1,5 +1,7 @@
 #include "process_pool.hpp"
 
+#include "daemon/base/unique_fd.hpp"
+
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <spawn.h>
@@ -240,29 +242,32 @@ void ProcessPool::spawn(const std::shared_ptr<Slot>& slot) {
         respawn_later(slot, std::string("socketpair failed: ") + std::strerror(errno));
         return;
     }
-    if (fds[1] == worker_channel_fd) {
+    base::UniqueFd ours(fds[0]);
+    base::UniqueFd theirs(fds[1]);
+    if (theirs.get() == worker_channel_fd) {
         // dup2 onto itself would keep CLOEXEC and the worker would lose its channel.
-        int moved = ::fcntl(fds[1], F_DUPFD_CLOEXEC, worker_channel_fd + 1);
-        ::close(fds[1]);
-        fds[1] = moved;
+        theirs.reset(::fcntl(theirs.get(), F_DUPFD_CLOEXEC, worker_channel_fd + 1));
+        if (!theirs) {
+            respawn_later(slot, std::string("fcntl failed: ") + std::strerror(errno));
+            return;
+        }
     }
     std::string error;
-    pid_t pid = spawn_worker(fds[1], settings_, error);
-    ::close(fds[1]);
+    pid_t pid = spawn_worker(theirs.get(), settings_, error);
+    theirs.reset();
     if (pid < 0) {
-        ::close(fds[0]);
         respawn_later(slot, "posix_spawn failed: " + error);
         return;
     }
     // Before any run: the worker reads its setup first. Small, and read at once.
-    write_all(fds[0], setup_line_);
+    write_all(ours.get(), setup_line_);
     reaper_.watch(pid, [this, slot, pid](int status) { on_exit(slot, pid, status); });
     s.pid = pid;
     s.child_pgid = 0;
     s.state = State::idle;
     s.jobs_done = 0;
     s.ready = false;
-    s.channel = std::make_shared<Channel>(io_, asio::local::stream_protocol(), fds[0]);
+    s.channel = std::make_shared<Channel>(io_, asio::local::stream_protocol(), ours.release());
     asio::co_spawn(io_, read_loop(slot, s.channel), [](std::exception_ptr e) {
         if (e) {
             try {

@@ -287,70 +287,110 @@ Journal::~Journal() {
 
 namespace {
 
-/// One row of `jobs` as a StoredJob; throws on a value that cannot be read back.
-StoredJob read_job(const Statement& row) {
-    StoredJob s;
+/// The columns of select_jobs, in its order.
+enum Column : int {
+    seq_column,
+    id_column,
+    key_column,
+    task_column,
+    args_column,
+    pool_column,
+    priority_column,
+    batch_column,
+    timeout_column,
+    retries_left_column,
+    callback_column,
+    submitted_at_column,
+    state_column,
+    attempts_column,
+    worker_pid_column,
+    worker_thread_column,
+    started_at_column,
+    finished_at_column,
+    result_column,
+    error_code_column,
+    error_message_column,
+};
+
+/// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
+proto::RawJson json_column(const Statement& row, Column column, const char* error) {
+    auto value = proto::RawJson::from_text(row.text(column));
+    if (!value) {
+        throw std::runtime_error(error);
+    }
+    return std::move(*value);
+}
+
+/// What the submit said: the row of `jobs`.
+void read_submitted(const Statement& row, StoredJob& s) {
     proto::Job& j = s.job;
-    s.seq = static_cast<std::uint64_t>(row.integer(0));
-    j.id = row.text(1);
-    if (auto key = row.optional_text(2)) {
+    s.seq = static_cast<std::uint64_t>(row.integer(seq_column));
+    j.id = row.text(id_column);
+    if (auto key = row.optional_text(key_column)) {
         s.key = std::string(*key);
     }
-    j.task = row.text(3);
-    auto args = proto::RawJson::from_text(row.text(4));
-    if (!args) {
-        throw std::runtime_error("args are not JSON");
-    }
-    j.args = std::move(*args);
-    auto pool = proto::pool_from_string(row.text(5));
-    auto state = proto::state_from_string(row.text(12));
-    if (!pool || !state) {
-        throw std::runtime_error("unknown pool or state");
+    j.task = row.text(task_column);
+    j.args = json_column(row, args_column, "its args are not JSON");
+    auto pool = proto::pool_from_string(row.text(pool_column));
+    if (!pool) {
+        throw std::runtime_error("unknown pool");
     }
     j.pool = *pool;
-    j.state = *state;
-    j.priority = static_cast<int>(row.integer(6));
-    if (auto batch = row.optional_text(7)) {
+    j.priority = static_cast<int>(row.integer(priority_column));
+    if (auto batch = row.optional_text(batch_column)) {
         j.batch = std::string(*batch);
     }
-    if (!row.is_null(8)) {
-        s.timeout_s = row.real(8);
+    if (!row.is_null(timeout_column)) {
+        s.timeout_s = row.real(timeout_column);
     }
-    s.retries_left = static_cast<int>(row.integer(9));
-    if (auto callback = row.optional_text(10)) {
+    s.retries_left = static_cast<int>(row.integer(retries_left_column));
+    if (auto callback = row.optional_text(callback_column)) {
         auto c = json::parse(*callback);
         s.callback = proto::CallbackSpec{c.at("url").get<std::string>(),
                                          c.at("events").get<std::vector<std::string>>()};
     }
-    j.submitted_at = timestamp(row.integer(11));
-    j.attempts = static_cast<int>(row.integer(13));
-    if (auto pid = row.optional_integer(14)) {
+    j.submitted_at = timestamp(row.integer(submitted_at_column));
+}
+
+/// How far it got: its row of `runs`, if it has one (a queued job has none).
+void read_run(const Statement& row, proto::Job& j) {
+    auto state = proto::state_from_string(row.text(state_column));
+    if (!state) {
+        throw std::runtime_error("unknown state");
+    }
+    j.state = *state;
+    j.attempts = static_cast<int>(row.integer(attempts_column));
+    if (auto pid = row.optional_integer(worker_pid_column)) {
         j.worker = proto::WorkerInfo{*pid, std::nullopt};
-        if (auto thread = row.optional_integer(15)) {
+        if (auto thread = row.optional_integer(worker_thread_column)) {
             j.worker->thread = static_cast<int>(*thread);
         }
     }
-    if (auto started = row.optional_integer(16)) {
+    if (auto started = row.optional_integer(started_at_column)) {
         j.started_at = timestamp(*started);
     }
-    if (auto finished = row.optional_integer(17)) {
+    if (auto finished = row.optional_integer(finished_at_column)) {
         j.finished_at = timestamp(*finished);
     } else if (proto::is_final(j.state)) {
         throw std::runtime_error("finished without a finishing time");
     }
-    if (auto result = row.optional_text(18)) {
-        j.result = proto::RawJson::from_text(*result);
-        if (!j.result) {
-            throw std::runtime_error("its result is not JSON");
-        }
+    if (!row.is_null(result_column)) {
+        j.result = json_column(row, result_column, "its result is not JSON");
     }
-    if (auto code = row.optional_text(19)) {
+    if (auto code = row.optional_text(error_code_column)) {
         auto c = proto::job_error_code_from_string(*code);
         if (!c) {
             throw std::runtime_error("unknown error code");
         }
-        j.error = proto::JobError{*c, std::string(row.text(20))};
+        j.error = proto::JobError{*c, std::string(row.text(error_message_column))};
     }
+}
+
+/// One row of select_jobs as a StoredJob; throws on a value that cannot be read back.
+StoredJob read_job(const Statement& row) {
+    StoredJob s;
+    read_submitted(row, s);
+    read_run(row, s.job);
     return s;
 }
 

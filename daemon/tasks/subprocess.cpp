@@ -22,6 +22,8 @@
 #include <cstring>
 #include <memory>
 
+#include "daemon/base/unique_fd.hpp"
+
 namespace taskpool::daemon::tasks {
 namespace {
 
@@ -29,29 +31,7 @@ namespace {
 // process that left the group (setsid) can hold a pipe open past this.
 constexpr auto drain_grace = std::chrono::milliseconds(500);
 
-/// Owns one file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        reset(std::exchange(o.fd_, -1));
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-        fd_ = fd;
-    }
-
-private:
-    int fd_ = -1;
-};
+using Fd = base::UniqueFd;
 
 /// A pipe with both ends close-on-exec, and both above 2 so that the child's
 /// dup2() onto 0-2 never meets one of them (a daemon may start with 0-2 closed).
@@ -263,67 +243,210 @@ std::string describe_exit(int status) {
     return "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
-proto::Result<SubprocessResult, std::string> run_subprocess(
-    const SubprocessSpec& spec, const std::stop_token& stop,
-    const std::function<void(pid_t pgid)>& on_start) {
+namespace {
+
+/// The child's three standard streams and its report pipe, both ends of each.
+struct ChildPipes {
     Fd in_read, in_write, out_read, out_write, err_read, err_write, report_read, report_write;
+};
+
+/// stdin is a pipe when there is input, else /dev/null; stdout, stderr and the
+/// report are pipes. An error says why not.
+std::optional<std::string> make_pipes(const SubprocessSpec& spec, ChildPipes& p) {
     if (spec.input) {
-        if (!make_pipe(in_read, in_write)) {
+        if (!make_pipe(p.in_read, p.in_write)) {
             return std::string("cannot make a pipe: ") + std::strerror(errno);
         }
     } else {
-        in_read.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (in_read && in_read.get() <= 2) {
-            in_read.reset(::fcntl(in_read.get(), F_DUPFD_CLOEXEC, 3));
+        p.in_read.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (p.in_read && p.in_read.get() <= 2) {
+            p.in_read.reset(::fcntl(p.in_read.get(), F_DUPFD_CLOEXEC, 3));
         }
     }
-    if (!in_read || !make_pipe(out_read, out_write) || !make_pipe(err_read, err_write) ||
-        !make_pipe(report_read, report_write)) {
+    if (!p.in_read || !make_pipe(p.out_read, p.out_write) || !make_pipe(p.err_read, p.err_write) ||
+        !make_pipe(p.report_read, p.report_write)) {
         return std::string("cannot make a pipe: ") + std::strerror(errno);
     }
+    return std::nullopt;
+}
+
+/// Starts the child in a group of its own and lets go of its ends of the pipes;
+/// -1 with `error` set if it could not be started.
+pid_t launch(const SubprocessSpec& spec, ChildPipes& p, std::string& error) {
     // Everything the child needs is built before it starts: it may not allocate.
     std::vector<std::string> argv_strings = spec.argv;
     std::vector<std::string> env_strings = spec.env;
     auto argv = c_strings(argv_strings);
     auto envp = c_strings(env_strings);
-    pid_t parent = ::getpid();
-
     // No handler of the daemon's may run in the child before exec resets them.
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    ChildStart start{&spec,           parent,          in_read.get(),
-                     out_write.get(), err_write.get(), report_write.get(),
-                     argv.data(),     envp.data()};
+    ChildStart start{&spec,
+                     ::getpid(),
+                     p.in_read.get(),
+                     p.out_write.get(),
+                     p.err_write.get(),
+                     p.report_write.get(),
+                     argv.data(),
+                     envp.data()};
     pid_t pid = start_child(start);
     int start_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
-        return std::string("cannot start a process: ") + std::strerror(start_errno);
+        error = std::string("cannot start a process: ") + std::strerror(start_errno);
+        return -1;
     }
     ::setpgid(pid, pid);  // also here, so the group exists before anyone signals it
-    in_read.reset();
-    out_write.reset();
-    err_write.reset();
-    report_write.reset();
-    // glibc 2.36 declares pidfd_open() without C linkage: call the kernel directly.
-    Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    p.in_read.reset();
+    p.out_write.reset();
+    p.err_write.reset();
+    p.report_write.reset();
+    return pid;
+}
 
-    if (on_start) {
-        on_start(pid);
-    }
-    // Blocks until the exec (the pipe closes with it) or a failure report; the
-    // child is not reaped here unless it failed, so its pid stays ours.
+/// Blocks until the exec (the report pipe closes with it) or a failure report,
+/// and says what failed. The child is reaped here only if it failed, so that its
+/// pid stays ours.
+std::optional<std::string> failed_start(const Fd& report, pid_t pid) {
     StartFailure failure{};
     ssize_t n;
     do {
-        n = ::read(report_read.get(), &failure, sizeof failure);
+        n = ::read(report.get(), &failure, sizeof failure);
     } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof failure)) {
-        ::waitpid(pid, nullptr, 0);
-        auto stage = static_cast<std::size_t>(failure.stage);
-        return std::string(stage < stage_names.size() ? stage_names[stage] : "cannot start") +
-               ": " + std::strerror(failure.error);
+    if (n != static_cast<ssize_t>(sizeof failure)) {
+        return std::nullopt;
+    }
+    ::waitpid(pid, nullptr, 0);
+    auto stage = static_cast<std::size_t>(failure.stage);
+    return std::string(stage < stage_names.size() ? stage_names[stage] : "cannot start") + ": " +
+           std::strerror(failure.error);
+}
+
+/// Feeds the child its input and keeps what it writes, until its pipes close, or
+/// it has exited and drain_grace has passed. What is left of its group is killed
+/// once it exits.
+class Exchange {
+public:
+    Exchange(const SubprocessSpec& spec, ChildPipes& p, pid_t pid, Fd& pidfd,
+             SubprocessResult& result)
+        : spec_(spec), p_(p), pid_(pid), pidfd_(pidfd), result_(result) {
+        for (Fd* fd : {&p.in_write, &p.out_read, &p.err_read}) {
+            if (*fd) {
+                ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
+            }
+        }
+        input_ = spec.input ? std::string_view(*spec.input) : std::string_view();
+        if (input_.empty()) {
+            p.in_write.reset();  // EOF at once
+        }
+    }
+
+    void run() {
+        while (p_.out_read || p_.err_read || (!exited_ && pidfd_)) {
+            std::array<pollfd, 4> fds{};
+            fds[0] = {p_.out_read ? p_.out_read.get() : -1, POLLIN, 0};
+            fds[1] = {p_.err_read ? p_.err_read.get() : -1, POLLIN, 0};
+            fds[2] = {p_.in_write ? p_.in_write.get() : -1, POLLOUT, 0};
+            fds[3] = {!exited_ && pidfd_ ? pidfd_.get() : -1, POLLIN, 0};
+            auto timeout = poll_timeout();
+            if (!timeout) {
+                break;
+            }
+            int ready = ::poll(fds.data(), fds.size(), *timeout);
+            if (ready < 0 && errno != EINTR) {
+                break;
+            }
+            if (ready > 0) {
+                handle(fds);
+            }
+        }
+        if (!pidfd_ && !exited_) {
+            ::kill(-pid_, SIGKILL);  // no pidfd: the pipes closing is all we could watch
+        }
+    }
+
+private:
+    /// -1 until the child exits, then what is left of the grace; none once it is over.
+    std::optional<int> poll_timeout() const {
+        if (!exited_) {
+            return -1;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            drain_deadline_ - std::chrono::steady_clock::now());
+        return left.count() > 0 ? std::optional<int>(static_cast<int>(left.count())) : std::nullopt;
+    }
+
+    void handle(const std::array<pollfd, 4>& fds) {
+        std::string chunk;
+        if (fds[0].revents != 0) {
+            if (!read_into(p_.out_read.get(), chunk)) {
+                p_.out_read.reset();
+            }
+            keep_head(result_.out, chunk, spec_.max_output_bytes, result_.out_truncated);
+            chunk.clear();
+        }
+        if (fds[1].revents != 0) {
+            if (!read_into(p_.err_read.get(), chunk)) {
+                p_.err_read.reset();
+            }
+            keep_tail(result_.err, chunk, spec_.max_output_bytes, result_.err_truncated);
+        }
+        if (fds[2].revents != 0) {
+            write_input();
+        }
+        if (!exited_ && fds[3].revents != 0) {
+            // Exited but not reaped: the group id is still ours to kill. What it
+            // left running goes with it.
+            exited_ = true;
+            ::kill(-pid_, SIGKILL);
+            p_.in_write.reset();
+            drain_deadline_ = std::chrono::steady_clock::now() + drain_grace;
+        }
+    }
+
+    void write_input() {
+        auto w = ::write(p_.in_write.get(), input_.data() + written_, input_.size() - written_);
+        if (w > 0) {
+            written_ += static_cast<std::size_t>(w);
+        }
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || written_ == input_.size()) {
+            p_.in_write.reset();  // done, or the child stopped reading (EPIPE)
+        }
+    }
+
+    const SubprocessSpec& spec_;
+    ChildPipes& p_;
+    pid_t pid_;
+    Fd& pidfd_;
+    SubprocessResult& result_;
+    std::string_view input_;
+    std::size_t written_ = 0;
+    bool exited_ = false;
+    std::chrono::steady_clock::time_point drain_deadline_;
+};
+
+}  // namespace
+
+proto::Result<SubprocessResult, std::string> run_subprocess(
+    const SubprocessSpec& spec, const std::stop_token& stop,
+    const std::function<void(pid_t pgid)>& on_start) {
+    ChildPipes pipes;
+    if (auto error = make_pipes(spec, pipes)) {
+        return std::move(*error);
+    }
+    std::string error;
+    pid_t pid = launch(spec, pipes, error);
+    if (pid < 0) {
+        return error;
+    }
+    // glibc 2.36 declares pidfd_open() without C linkage: call the kernel directly.
+    Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (on_start) {
+        on_start(pid);
+    }
+    if (auto failed = failed_start(pipes.report_read, pid)) {
+        return std::move(*failed);
     }
 
     SubprocessResult result;
@@ -335,76 +458,7 @@ proto::Result<SubprocessResult, std::string> run_subprocess(
             stopped = true;
             ::kill(-pid, SIGKILL);
         });
-
-        for (Fd* fd : {&in_write, &out_read, &err_read}) {
-            if (*fd) {
-                ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
-            }
-        }
-        std::string_view input = spec.input ? std::string_view(*spec.input) : std::string_view();
-        std::size_t written = 0;
-        if (input.empty()) {
-            in_write.reset();  // EOF at once
-        }
-        bool exited = false;
-        std::chrono::steady_clock::time_point drain_deadline;
-        while (out_read || err_read || (!exited && pidfd)) {
-            std::array<pollfd, 4> fds{};
-            fds[0] = {out_read ? out_read.get() : -1, POLLIN, 0};
-            fds[1] = {err_read ? err_read.get() : -1, POLLIN, 0};
-            fds[2] = {in_write ? in_write.get() : -1, POLLOUT, 0};
-            fds[3] = {!exited && pidfd ? pidfd.get() : -1, POLLIN, 0};
-            int timeout = -1;
-            if (exited) {
-                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    drain_deadline - std::chrono::steady_clock::now());
-                if (left.count() <= 0) {
-                    break;
-                }
-                timeout = static_cast<int>(left.count());
-            }
-            int ready = ::poll(fds.data(), fds.size(), timeout);
-            if (ready < 0 && errno != EINTR) {
-                break;
-            }
-            if (ready <= 0) {
-                continue;
-            }
-            std::string chunk;
-            if (fds[0].revents != 0) {
-                if (!read_into(out_read.get(), chunk)) {
-                    out_read.reset();
-                }
-                keep_head(result.out, chunk, spec.max_output_bytes, result.out_truncated);
-                chunk.clear();
-            }
-            if (fds[1].revents != 0) {
-                if (!read_into(err_read.get(), chunk)) {
-                    err_read.reset();
-                }
-                keep_tail(result.err, chunk, spec.max_output_bytes, result.err_truncated);
-            }
-            if (fds[2].revents != 0) {
-                auto w = ::write(in_write.get(), input.data() + written, input.size() - written);
-                if (w > 0) {
-                    written += static_cast<std::size_t>(w);
-                }
-                if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
-                    in_write.reset();  // done, or the child stopped reading (EPIPE)
-                }
-            }
-            if (!exited && fds[3].revents != 0) {
-                // Exited but not reaped: the group id is still ours to kill. What it
-                // left running goes with it.
-                exited = true;
-                ::kill(-pid, SIGKILL);
-                in_write.reset();
-                drain_deadline = std::chrono::steady_clock::now() + drain_grace;
-            }
-        }
-        if (!pidfd && !exited) {
-            ::kill(-pid, SIGKILL);  // no pidfd: the pipes closing is all we could watch
-        }
+        Exchange(spec, pipes, pid, pidfd, result).run();
     }
     while (::waitpid(pid, &result.wait_status, 0) < 0 && errno == EINTR) {
     }
