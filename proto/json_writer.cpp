@@ -157,26 +157,39 @@ JsonWriter& JsonWriter::end_array() {
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {
-    // A job reply has a dozen keys, all short and plain: each goes in as one append
-    // of `,"name":` rather than four.
-    constexpr std::size_t short_key = 32;
-    if (name.size() <= short_key && plain_run_end(name, 0) == name.size()) {
-        char text[short_key + 4];
-        std::size_t n = 0;
-        if (comma_due()) {
-            text[n++] = ',';
-        }
-        text[n++] = '"';
-        std::memcpy(text + n, name.data(), name.size());
-        n += name.size();
-        text[n++] = '"';
-        text[n++] = ':';
-        out_.append(text, n);
-    } else {
-        separate();
-        append_json_string(out_, name);
-        out_ += ':';
+    if (plain_run_end(name, 0) == name.size()) {
+        return plain_key(name);
     }
+    separate();
+    append_json_string(out_, name);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+}
+
+JsonWriter& JsonWriter::plain_key(std::string_view name) {
+    // A job reply has a dozen keys, all short: each goes in as one append of
+    // `,"name":` rather than four.
+    constexpr std::size_t short_key = 32;
+    if (name.size() > short_key) {
+        separate();
+        out_ += '"';
+        out_ += name;
+        out_ += "\":";
+        after_key_ = true;
+        return *this;
+    }
+    char text[short_key + 4];
+    std::size_t n = 0;
+    if (comma_due()) {
+        text[n++] = ',';
+    }
+    text[n++] = '"';
+    std::memcpy(text + n, name.data(), name.size());
+    n += name.size();
+    text[n++] = '"';
+    text[n++] = ':';
+    out_.append(text, n);
     after_key_ = true;
     return *this;
 }

@@ -22,6 +22,12 @@ public:
     JsonWriter& begin_array();
     JsonWriter& end_array();
     JsonWriter& key(std::string_view name);
+    /// A key that is a literal of ours: written as it is, with no check for what
+    /// would need escaping (a reply has a dozen of them).
+    template <std::size_t N>
+    JsonWriter& key(const char (&name)[N]) {
+        return plain_key(std::string_view(name, N - 1));
+    }
 
     JsonWriter& value(std::string_view s);
     JsonWriter& value(const char* s) { return value(std::string_view(s)); }
@@ -40,8 +46,14 @@ public:
     JsonWriter& field(std::string_view name, const T& v) {
         return key(name).value(v);
     }
+    template <std::size_t N, class T>
+    JsonWriter& field(const char (&name)[N], const T& v) {
+        return key(name).value(v);
+    }
 
 private:
+    /// A key with nothing to escape.
+    JsonWriter& plain_key(std::string_view name);
     /// Whether a comma goes before the next key or value; notes that one comes.
     bool comma_due();
     void separate();

@@ -28,6 +28,8 @@ public:
     /// Sends a line already built with the request's id (see id()).
     void line(std::string line) const;
     const proto::RequestId& id() const { return state_->id; }
+    /// The connection it answers on; none once it has gone.
+    std::shared_ptr<conn::Peer> peer() const { return state_->peer.lock(); }
     bool answered() const { return state_->answered; }
     /// The answer, when it comes, keeps this request's place among the replies;
     /// `expected` is its likely size.

@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
+#include "daemon/base/callback.hpp"
 #include "job_record.hpp"
 #include "proto/error.hpp"
 #include "proto/result.hpp"
@@ -30,7 +32,9 @@ class JobStore {
 public:
     virtual ~JobStore() = default;
 
-    using Added = std::function<void(proto::Result<std::vector<JobRecord*>>)>;
+    /// What add() calls back with: the new jobs' records, valid for the call.
+    using Added = base::Callback<void(proto::Result<std::span<JobRecord* const>>), 80>;
+    using Durable = base::Callback<void(std::uint64_t seq)>;
     /// Makes new jobs known, all or none: `added` gets them, in order, once they
     /// are durable (at once where nothing is kept past the daemon), or the error
     /// (`unavailable`) and none is known.
@@ -67,7 +71,7 @@ public:
     virtual void returned(const JobRecord& r) = 0;
     /// The job ended (its state, end and result or error are set). `durable` gets
     /// its seq once the end is durable (at once where nothing is kept).
-    virtual void finished(const JobRecord& r, std::function<void(std::uint64_t seq)> durable) = 0;
+    virtual void finished(const JobRecord& r, Durable durable) = 0;
 
     /// Starts the retention of a finished job, announced now.
     virtual void retain(JobRecord& r) = 0;
@@ -77,7 +81,7 @@ public:
     virtual void expire(SteadyTime now) = 0;
 
     /// Runs `f` once every change so far is durable (at once where nothing is kept).
-    virtual void when_durable(std::function<void()> f) = 0;
+    virtual void when_durable(base::Callback<void()> f) = 0;
     /// Whether jobs outlive the daemon: a stop then leaves the queue for the restart.
     virtual bool durable() const = 0;
     /// `unavailable`: why a change could not be kept, and `consequence`.

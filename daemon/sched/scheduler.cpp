@@ -151,21 +151,12 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     return record;
 }
 
-void Scheduler::accept(std::vector<JobRecord> records, JobStore::Added done) {
-    store_.add(std::move(records),
-               [this, done = std::move(done)](Result<std::vector<JobRecord*>> added) {
-                   if (added) {
-                       admit(*added);
-                   }
-                   bool refused = !added;
-                   done(std::move(added));
-                   if (refused) {
-                       check_idle();
-                   }
-               });
-}
-
-void Scheduler::admit(const std::vector<JobRecord*>& records) {
+bool Scheduler::admitted(const Result<std::span<JobRecord* const>>& added) {
+    if (!added) {
+        check_idle();  // a shutdown may have waited for these
+        return false;
+    }
+    auto records = *added;
     for (JobRecord* r : records) {
         ++counts_.submitted;
         if (r->job.batch) {
@@ -180,6 +171,7 @@ void Scheduler::admit(const std::vector<JobRecord*>& records) {
             finish(*r, JobState::cancelled);
         }  // else queued in the store, for the restart
     }
+    return true;
 }
 
 Error Scheduler::unavailable() const {
@@ -196,11 +188,14 @@ bool Scheduler::room_for(PoolKind pool, std::size_t jobs, double block_s, Spec& 
         done(queue_full(pool));
         return false;
     }
-    auto shared = std::make_shared<Spec>(std::move(spec));
+    // Either of two callbacks answers it: they share the request.
+    auto shared = std::make_shared<std::pair<Spec, Done>>(std::move(spec), std::move(done));
     block(
         pool, jobs, block_s,
-        [this, shared, done, again] { (this->*again)(std::move(*shared), 0, done); },
-        [done](Error e) { done(std::move(e)); });
+        [this, shared, again] {
+            (this->*again)(std::move(shared->first), 0, std::move(shared->second));
+        },
+        [shared](Error e) { shared->second(std::move(e)); });
     return false;
 }
 
@@ -235,8 +230,8 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     std::vector<JobRecord> records;
     records.push_back(make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                   spec.options, std::move(spec.key), std::nullopt));
-    accept(std::move(records), [done = std::move(done)](Result<std::vector<JobRecord*>> jobs) {
-        jobs ? done(&jobs->front()->job) : done(jobs.error());
+    store_.add(std::move(records), [this, done = std::move(done)](auto jobs) {
+        admitted(jobs) ? done(&jobs->front()->job) : done(jobs.error());
     });
 }
 
@@ -262,19 +257,19 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
         records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
                                       std::nullopt, batch));
     }
-    accept(std::move(records),
-           [batch, done = std::move(done)](Result<std::vector<JobRecord*>> jobs) mutable {
-               if (!jobs) {
-                   done(jobs.error());
-                   return;
-               }
-               Batch accepted{std::move(batch), {}};
-               accepted.jobs.reserve(jobs->size());
-               for (JobRecord* r : *jobs) {
-                   accepted.jobs.push_back(&r->job);
-               }
-               done(std::move(accepted));
-           });
+    store_.add(std::move(records),
+               [this, batch = std::move(batch), done = std::move(done)](auto jobs) mutable {
+                   if (!admitted(jobs)) {
+                       done(jobs.error());
+                       return;
+                   }
+                   Batch accepted{std::move(batch), {}};
+                   accepted.jobs.reserve(jobs->size());
+                   for (JobRecord* r : *jobs) {
+                       accepted.jobs.push_back(&r->job);
+                   }
+                   done(std::move(accepted));
+               });
 }
 
 void Scheduler::block(PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
@@ -312,7 +307,7 @@ const Job* Scheduler::find(std::string_view id) {
     return r == nullptr ? nullptr : &r->job;
 }
 
-void Scheduler::wait(std::string_view id, double seconds, std::function<void(const Job&)> done) {
+void Scheduler::wait(std::string_view id, double seconds, base::Callback<void(const Job&)> done) {
     JobRecord* r = store_.find(id);
     if (proto::is_final(r->job.state) && unannounced_ > 0) {
         // It may have ended a moment ago, its end not yet committed: answered after

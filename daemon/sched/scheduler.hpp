@@ -65,7 +65,7 @@ struct JobCounts {
 /// A waiting `get` or `submit`: called once with the job, when it has finished or
 /// when the wait ran out.
 struct Waiter {
-    std::function<void(const proto::Job&)> done;
+    base::Callback<void(const proto::Job&)> done;
     std::unique_ptr<asio::steady_timer> timer;
 };
 
@@ -104,8 +104,8 @@ public:
     /// `lost`, and finished jobs stay until their retention ends. Before any submit.
     void restore(std::vector<StoredJob> jobs);
 
-    using SubmitDone = std::function<void(proto::Result<const proto::Job*>)>;
-    using MapDone = std::function<void(proto::Result<Batch>)>;
+    using SubmitDone = base::Callback<void(proto::Result<const proto::Job*>)>;
+    using MapDone = base::Callback<void(proto::Result<Batch>)>;
     /// Accepts a job and calls `done` with it (once the store has made it durable),
     /// or with why not: no_such_task, bad_request, queue_full (when the queue stays
     /// full for `block_s`), shutting_down, unavailable (the store cannot keep it). A
@@ -120,7 +120,7 @@ public:
     /// Calls `done` once the job is final and its end durable, or after
     /// `seconds` (0: none; infinity: no limit) with the job as it is then. The
     /// job must exist.
-    void wait(std::string_view id, double seconds, std::function<void(const proto::Job&)> done);
+    void wait(std::string_view id, double seconds, base::Callback<void(const proto::Job&)> done);
     /// Cancels a queued or running job: no_such_job, not_cancellable.
     proto::Result<const proto::Job*> cancel(std::string_view id);
     /// Jobs newest first, only those in `query.state` and with ids that start with
@@ -129,7 +129,7 @@ public:
 
     /// Runs `f` once every change so far is durable (at once where the store keeps
     /// nothing past the daemon): a reply that reports a change waits for it.
-    void when_durable(std::function<void()> f) { store_.when_durable(std::move(f)); }
+    void when_durable(base::Callback<void()> f) { store_.when_durable(std::move(f)); }
 
     JobCounts counts() const { return counts_; }
     /// False once shutdown has begun (submits get shutting_down).
@@ -181,10 +181,9 @@ private:
     JobRecord make_record(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
                           proto::RawJson args, const proto::SubmitOptions& options,
                           std::optional<std::string> key, const std::optional<std::string>& batch);
-    /// Makes new jobs known and queues them, all or none, once the store has made
-    /// them durable. `done` gets them in order, or `unavailable`.
-    void accept(std::vector<JobRecord> records, JobStore::Added done);
-    void admit(const std::vector<JobRecord*>& records);
+    /// New jobs the store has made known: counted, and queued. False when the
+    /// store refused them (`unavailable`): nothing was accepted.
+    bool admitted(const proto::Result<std::span<JobRecord* const>>& added);
     proto::Error unavailable() const;
     /// True when the pool's queue has room for `jobs`. Else the request is answered
     /// with queue_full, or with `block_s` parked and made `again` once there is room.

@@ -15,6 +15,7 @@
 #include <asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "daemon/base/callback.hpp"
 #include "journal_writes.hpp"
 #include "proto/error.hpp"
 
@@ -77,7 +78,7 @@ public:
     void append_from_any_thread(Write write);
     /// Calls `done(committed)` on the io thread once every write appended so far has
     /// been committed, or has failed to be.
-    void after_commit(std::function<void(bool)> done);
+    void after_commit(base::Callback<void(bool)> done);
 
     JournalHealth health() const;
     /// `unavailable`: why the journal cannot be written, and what that means here.
@@ -111,10 +112,10 @@ private:
 
     // io thread only
     std::vector<Write> outbox_;
-    std::vector<std::function<void(bool)>> outbox_waiting_;  // for the next flush
+    std::vector<base::Callback<void(bool)>> outbox_waiting_;  // for the next flush
     bool flush_posted_ = false;
     std::uint64_t flushed_ = 0;  // appended_ after the last flush
-    std::deque<std::pair<std::uint64_t, std::function<void(bool)>>> waiting_;
+    std::deque<std::pair<std::uint64_t, base::Callback<void(bool)>>> waiting_;
     std::uint64_t completed_ = 0;
 
     std::thread thread_;

@@ -11,12 +11,8 @@ LocalJobStore::LocalJobStore(Settings settings, Journal* journal)
       table_(settings.ttl, settings.max_retained, settings.max_retained_bytes) {}
 
 void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
-    if (journal_ == nullptr) {
-        added(insert(std::move(records)));
-        return;
-    }
-    if (records.empty()) {
-        added(std::vector<JobRecord*>{});
+    if (journal_ == nullptr || records.empty()) {
+        insert(std::move(records), added);
         return;
     }
     auto pool = static_cast<std::size_t>(records.front().job.pool);
@@ -28,7 +24,7 @@ void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
     }
     adding_[pool] += records.size();
     auto shared = std::make_shared<std::vector<JobRecord>>(std::move(records));
-    journal_->after_commit([this, pool, shared, added = std::move(added)](bool committed) {
+    journal_->after_commit([this, pool, shared, added = std::move(added)](bool committed) mutable {
         adding_[pool] -= shared->size();
         for (const auto& r : *shared) {
             if (r.key) {
@@ -36,20 +32,23 @@ void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
             }
         }
         if (committed) {
-            added(insert(std::move(*shared)));
+            insert(std::move(*shared), added);
         } else {
             added(unavailable("nothing was accepted"));
         }
     });
 }
 
-std::vector<JobRecord*> LocalJobStore::insert(std::vector<JobRecord> records) {
-    std::vector<JobRecord*> inserted;
-    inserted.reserve(records.size());
+void LocalJobStore::insert(std::vector<JobRecord> records, const Added& added) {
+    // The list is kept for its capacity, and taken out while in use: an add() made
+    // from `added` gets one of its own.
+    auto inserted = std::move(inserted_);
+    inserted.clear();
     for (auto& record : records) {
         inserted.push_back(&table_.insert(std::move(record)));
     }
-    return inserted;
+    added(std::span<JobRecord* const>(inserted));
+    inserted_ = std::move(inserted);
 }
 
 bool LocalJobStore::adding_key(std::string_view key) const {
@@ -122,14 +121,15 @@ void LocalJobStore::returned(const JobRecord& r) {
     }
 }
 
-void LocalJobStore::finished(const JobRecord& r, std::function<void(std::uint64_t seq)> durable) {
+void LocalJobStore::finished(const JobRecord& r, Durable durable) {
     if (journal_ == nullptr) {
         durable(r.seq);
         return;
     }
     journal_->append(
         write::JobFinished{r.seq, r.job.state, *r.job.finished_at, r.job.result, r.job.error});
-    journal_->after_commit([seq = r.seq, durable = std::move(durable)](bool) { durable(seq); });
+    journal_->after_commit(
+        [seq = r.seq, durable = std::move(durable)](bool) mutable { durable(seq); });
 }
 
 void LocalJobStore::retain(JobRecord& r) {
@@ -144,12 +144,12 @@ void LocalJobStore::expire(SteadyTime now) {
     });
 }
 
-void LocalJobStore::when_durable(std::function<void()> f) {
+void LocalJobStore::when_durable(base::Callback<void()> f) {
     if (journal_ == nullptr) {
         f();
         return;
     }
-    journal_->after_commit([f = std::move(f)](bool) { f(); });
+    journal_->after_commit([f = std::move(f)](bool) mutable { f(); });
 }
 
 proto::Error LocalJobStore::unavailable(std::string_view consequence) const {

@@ -48,13 +48,13 @@ public:
     void started(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;
     void returned(const JobRecord& r) override;
-    void finished(const JobRecord& r, std::function<void(std::uint64_t seq)> durable) override;
+    void finished(const JobRecord& r, Durable durable) override;
 
     void retain(JobRecord& r) override;
     std::optional<SteadyTime> next_expiry() const override { return table_.next_eviction(); }
     void expire(SteadyTime now) override;
 
-    void when_durable(std::function<void()> f) override;
+    void when_durable(base::Callback<void()> f) override;
     bool durable() const override { return journal_ != nullptr; }
     proto::Error unavailable(std::string_view consequence) const override;
 
@@ -64,12 +64,14 @@ private:
     const Queue& queue(proto::PoolKind pool) const {
         return queues_[static_cast<std::size_t>(pool)];
     }
-    std::vector<JobRecord*> insert(std::vector<JobRecord> records);
+    /// Makes the records known, then tells `added` which they are.
+    void insert(std::vector<JobRecord> records, const Added& added);
 
     Settings settings_;
     Journal* journal_;
     JobTable table_;
     std::array<Queue, 2> queues_;
+    std::vector<JobRecord*> inserted_;  // the last add()'s, kept for its capacity
     // Jobs appended to the journal and not yet committed, per pool, and their keys.
     std::array<std::size_t, 2> adding_{};
     std::unordered_set<std::string> adding_keys_;

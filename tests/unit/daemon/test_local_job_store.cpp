@@ -34,7 +34,7 @@ std::vector<sched::JobRecord*> add(store::LocalJobStore& jobs,
     std::vector<sched::JobRecord*> added;
     jobs.add(std::move(records), [&](auto result) {
         REQUIRE(result.ok());
-        added = *result;
+        added.assign(result->begin(), result->end());
     });
     return added;
 }
@@ -88,7 +88,8 @@ TEST_CASE("local_job_store.its_journal_gives_every_job_back_as_it_was") {
         }
         records[3].key = std::string("k");
         std::vector<sched::JobRecord*> added;
-        jobs.add(std::move(records), [&](auto result) { added = *result; });
+        jobs.add(std::move(records),
+                 [&](auto result) { added.assign(result->begin(), result->end()); });
         CHECK(jobs.adding(PoolKind::thread) == 4);
         CHECK(jobs.adding_key("k"));
         run_until(io, [&] { return !added.empty(); });

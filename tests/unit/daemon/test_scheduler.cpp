@@ -84,7 +84,7 @@ public:
                 changes.push_back("added " + kept->job.id);
                 out.push_back(kept.get());
             }
-            added(std::move(out));
+            added(std::span<sched::JobRecord* const>(out));
         });
     }
     bool adding_key(std::string_view) const override { return false; }
@@ -146,7 +146,7 @@ public:
     void started(const sched::JobRecord& r) override { changes.push_back("started " + r.job.id); }
     void requeued(const sched::JobRecord& r) override { changes.push_back("requeued " + r.job.id); }
     void returned(const sched::JobRecord& r) override { changes.push_back("returned " + r.job.id); }
-    void finished(const sched::JobRecord& r, std::function<void(std::uint64_t)> durable) override {
+    void finished(const sched::JobRecord& r, Durable durable) override {
         changes.push_back("finished " + r.job.id);
         later([seq = r.seq, durable = std::move(durable)] { durable(seq); });
     }
@@ -155,7 +155,7 @@ public:
     std::optional<sched::SteadyTime> next_expiry() const override { return std::nullopt; }
     void expire(sched::SteadyTime) override {}
 
-    void when_durable(std::function<void()> f) override { later(std::move(f)); }
+    void when_durable(base::Callback<void()> f) override { later(std::move(f)); }
     bool durable() const override { return deferred; }
     taskpool::proto::Error unavailable(std::string_view consequence) const override {
         return {ErrorCode::unavailable, std::string(consequence)};
@@ -169,11 +169,11 @@ public:
     }
 
 private:
-    void later(std::function<void()> f) { deferred ? pending_.push_back(std::move(f)) : f(); }
+    void later(base::Callback<void()> f) { deferred ? pending_.push_back(std::move(f)) : f(); }
 
     std::map<std::uint64_t, std::unique_ptr<sched::JobRecord>> jobs_;
     std::vector<sched::JobRecord*> runnable_;
-    std::vector<std::function<void()>> pending_;
+    std::vector<base::Callback<void()>> pending_;
 };
 
 struct Fixture {
