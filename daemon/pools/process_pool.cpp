@@ -77,6 +77,23 @@ std::size_t resident_bytes(pid_t pid) {
     return statm >> size >> resident ? resident * page : 0;
 }
 
+/// The binary this daemon runs, even if its file was replaced since: a
+/// descriptor of /proc/self/exe opened once, named through /proc/self/fd. (Under
+/// valgrind, which answers the open of /proc/self/exe with the program it runs,
+/// workers start too, where /proc/self/exe itself would name valgrind.)
+const std::string& own_binary() {
+    static const std::string path = [] {
+        int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        // Above the worker's channel, which a spawn's dup2 would overwrite first.
+        int kept = fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, worker_channel_fd + 1);
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        return kept < 0 ? std::string("/proc/self/exe") : "/proc/self/fd/" + std::to_string(kept);
+    }();
+    return path;
+}
+
 /// Spawns `taskpoold --worker` with `child_fd` as its fd 3, in its own process group.
 pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::string& error) {
     std::vector<std::string> args = {"taskpoold", "--worker", std::to_string(worker_channel_fd),
@@ -120,8 +137,7 @@ pid_t spawn_worker(int child_fd, const ProcessPool::Settings& settings, std::str
     posix_spawnattr_setflags(
         &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    // /proc/self/exe: the binary this daemon runs, even if its file was replaced.
-    int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), env.data());
+    int rc = ::posix_spawn(&pid, own_binary().c_str(), &actions, &attr, argv.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
