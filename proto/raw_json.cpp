@@ -5,6 +5,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "json_dom.hpp"
@@ -80,13 +81,25 @@ void write_element(JsonWriter& w, simdjson::dom::element e) {
         case element_type::OBJECT: {
             w.begin_object();
             simdjson::dom::object object = e.get_object().value_unsafe();
-            bool repeats = has_repeated_key(object);
-            for (auto it = object.begin(); it != object.end(); ++it) {
-                if (repeats && appears_after(it, object.end())) {
-                    continue;  // of a repeated key the last value counts, as in a request
+            if (!has_repeated_key(object)) {
+                for (auto [key, value] : object) {
+                    w.key(key);
+                    write_element(w, value);
                 }
-                w.key(it.key());
-                write_element(w, it.value());
+            } else {
+                // Of a repeated key the last value counts, as in a request.
+                std::unordered_map<std::string_view, std::size_t> last;
+                std::size_t i = 0;
+                for (auto [key, value] : object) {
+                    last[key] = i++;
+                }
+                i = 0;
+                for (auto [key, value] : object) {
+                    if (last[key] == i++) {
+                        w.key(key);
+                        write_element(w, value);
+                    }
+                }
             }
             w.end_object();
             return;
@@ -129,7 +142,9 @@ RawJson raw_json(simdjson::dom::element value) {
 }
 
 std::optional<RawJson> RawJson::from_text(std::string_view text) {
-    if (!parse_dom(text)) {
+    // nlohmann's check: text read back from the journal may be nested deeper than
+    // a request may (a plugin's result), and parse_dom would refuse it.
+    if (!nlohmann::json::accept(text)) {
         return std::nullopt;
     }
     return text == "null" ? RawJson() : RawJson(text);

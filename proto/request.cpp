@@ -444,7 +444,8 @@ DecodedRequest decode_call(std::string_view op, std::string_view body, std::stri
         return {RequestId{}, not_object()};
     }
     DomReader reader(fields);
-    reader.find("id");
+    reader.find("id");  // the route gives the op, and the response is the reply
+    reader.find("op");
     if (!params.empty()) {
         auto extra = parse_dom(params, DomSlot::second);
         simdjson::dom::object object;

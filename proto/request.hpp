@@ -173,8 +173,8 @@ DecodedRequest decode_request_line(std::string_view line);
 
 /// Decodes an HTTP call to `op`: the fields of the JSON object `body` with those of
 /// `params` (an object's text: the query's parameters, and fields the path names)
-/// on top, as one request line with all of them would decode. An `id` is not
-/// read: the response is the reply.
+/// on top, as one request line with all of them would decode. The body's `op`
+/// and `id` are not read: the route gives the op, and the response is the reply.
 DecodedRequest decode_call(std::string_view op, std::string_view body, std::string_view params);
 
 /// Renders a request as one line, LF included (for clients).

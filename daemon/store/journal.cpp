@@ -500,7 +500,7 @@ void Journal::flush() {
     outbox_waiting_.clear();
 }
 
-void Journal::after_commit(base::Callback<void(bool)> done) {
+void Journal::after_commit(Committed done) {
     if (!outbox_.empty()) {
         outbox_waiting_.push_back(std::move(done));
     } else if (flushed_ > completed_) {

@@ -78,7 +78,9 @@ public:
     void append_from_any_thread(Write write);
     /// Calls `done(committed)` on the io thread once every write appended so far has
     /// been committed, or has failed to be.
-    void after_commit(base::Callback<void(bool)> done);
+    /// Large enough for the store's callbacks, which carry the scheduler's.
+    using Committed = base::Callback<void(bool), 128>;
+    void after_commit(Committed done);
 
     JournalHealth health() const;
     /// `unavailable`: why the journal cannot be written, and what that means here.
@@ -112,10 +114,10 @@ private:
 
     // io thread only
     std::vector<Write> outbox_;
-    std::vector<base::Callback<void(bool)>> outbox_waiting_;  // for the next flush
+    std::vector<Committed> outbox_waiting_;  // for the next flush
     bool flush_posted_ = false;
     std::uint64_t flushed_ = 0;  // appended_ after the last flush
-    std::deque<std::pair<std::uint64_t, base::Callback<void(bool)>>> waiting_;
+    std::deque<std::pair<std::uint64_t, Committed>> waiting_;
     std::uint64_t completed_ = 0;
 
     std::thread thread_;

@@ -217,6 +217,10 @@ TEST_CASE("proto.request.an_http_call_reads_its_body_with_the_parameters_on_top"
     CHECK(s.args.text() == R"({"b":1,"a":[2]})");
     CHECK(s.options.wait == 5);
 
+    auto routed = decode_call("submit", R"({"op":"cancel","task":"echo"})", "{}");
+    REQUIRE(routed.body.ok());  // the route's op, whatever the body says
+    CHECK(std::holds_alternative<SubmitRequest>(routed.body.value()));
+
     auto get = decode_call("get", "{}", R"({"job":"j-1","wait":true})");
     REQUIRE(get.body.ok());
     CHECK(std::get<GetRequest>(get.body.value()).job == "j-1");
