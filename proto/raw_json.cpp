@@ -81,25 +81,22 @@ void write_element(JsonWriter& w, simdjson::dom::element e) {
         case element_type::OBJECT: {
             w.begin_object();
             simdjson::dom::object object = e.get_object().value_unsafe();
-            if (!has_repeated_key(object)) {
-                for (auto [key, value] : object) {
-                    w.key(key);
-                    write_element(w, value);
-                }
-            } else {
-                // Of a repeated key the last value counts, as in a request.
-                std::unordered_map<std::string_view, std::size_t> last;
+            // Of a repeated key the last value counts, as in a request: where a key
+            // repeats, `last` says where each one last appears.
+            std::unordered_map<std::string_view, std::size_t> last;
+            if (has_repeated_key(object)) {
                 std::size_t i = 0;
                 for (auto [key, value] : object) {
                     last[key] = i++;
                 }
-                i = 0;
-                for (auto [key, value] : object) {
-                    if (last[key] == i++) {
-                        w.key(key);
-                        write_element(w, value);
-                    }
+            }
+            std::size_t i = 0;
+            for (auto [key, value] : object) {
+                if (last.empty() || last[key] == i) {
+                    w.key(key);
+                    write_element(w, value);
                 }
+                ++i;
             }
             w.end_object();
             return;
