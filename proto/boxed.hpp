@@ -57,4 +57,29 @@ private:
     std::unique_ptr<T> p_;
 };
 
+/// An optional value that its copies share and no one changes: for what many jobs
+/// hold alike (the worker that ran them), made once and held by each at the cost
+/// of a pointer and its count. Compared by value.
+template <class T>
+class Shared {
+public:
+    Shared() = default;
+    Shared(std::nullopt_t) {}  // NOLINT(google-explicit-constructor)
+    Shared(T value)            // NOLINT(google-explicit-constructor)
+        : p_(std::make_shared<const T>(std::move(value))) {}
+
+    bool has_value() const { return p_ != nullptr; }
+    explicit operator bool() const { return has_value(); }
+    const T& operator*() const { return *p_; }
+    const T* operator->() const { return p_.get(); }
+    void reset() { p_.reset(); }
+
+    friend bool operator==(const Shared& a, const Shared& b) {
+        return a.has_value() == b.has_value() && (!a.has_value() || *a == *b);
+    }
+
+private:
+    std::shared_ptr<const T> p_;
+};
+
 }  // namespace taskpool::proto

@@ -22,11 +22,10 @@ std::optional<E> enum_from(const std::array<std::string_view, N>& names, std::st
     return std::nullopt;
 }
 
-void write_optional_time(JsonWriter& w, std::string_view name, const std::optional<Timestamp>& t) {
-    if (t) {
-        auto text = timestamp_text(*t);
-        w.field(name, std::string_view(text.data(), text.size()));
-    }
+template <std::size_t N>
+void write_time(JsonWriter& w, const char (&name)[N], Timestamp t) {
+    auto text = timestamp_text(t);
+    w.key(name).plain_value(std::string_view(text.data(), text.size()));
 }
 
 }  // namespace
@@ -51,31 +50,37 @@ Timestamp now_timestamp() {
 
 TimestampText timestamp_text(Timestamp t) {
     // Every job reply carries up to three of these: digits are written by hand
-    // (snprintf and gmtime_r were a sixth of the io thread's instructions).
+    // (snprintf and gmtime_r were a sixth of the io thread's instructions), and all
+    // but the milliseconds are worked out once a second.
     using namespace std::chrono;
-    auto day = floor<days>(t);
-    year_month_day date{day};
-    hh_mm_ss<milliseconds> time{t - day};
-    TimestampText text;
-    auto put = [&text](std::size_t at, unsigned value, std::size_t digits) {
+    auto put = [](char* at, unsigned value, std::size_t digits) {
         for (std::size_t i = digits; i-- > 0; value /= 10) {
-            text[at + i] = static_cast<char>('0' + value % 10);
+            at[i] = static_cast<char>('0' + value % 10);
         }
     };
-    put(0, static_cast<unsigned>(static_cast<int>(date.year())), 4);
-    text[4] = '-';
-    put(5, static_cast<unsigned>(date.month()), 2);
-    text[7] = '-';
-    put(8, static_cast<unsigned>(date.day()), 2);
-    text[10] = 'T';
-    put(11, static_cast<unsigned>(time.hours().count()), 2);
-    text[13] = ':';
-    put(14, static_cast<unsigned>(time.minutes().count()), 2);
-    text[16] = ':';
-    put(17, static_cast<unsigned>(time.seconds().count()), 2);
-    text[19] = '.';
-    put(20, static_cast<unsigned>(time.subseconds().count()), 3);
-    text[23] = 'Z';
+    auto second = floor<seconds>(t);
+    thread_local std::pair<sys_seconds, TimestampText> last{sys_seconds::min(), {}};
+    auto& [last_second, text] = last;
+    if (last_second != second) {
+        last_second = second;
+        auto day = floor<days>(second);
+        year_month_day date{day};
+        hh_mm_ss<seconds> time{second - day};
+        put(&text[0], static_cast<unsigned>(static_cast<int>(date.year())), 4);
+        text[4] = '-';
+        put(&text[5], static_cast<unsigned>(date.month()), 2);
+        text[7] = '-';
+        put(&text[8], static_cast<unsigned>(date.day()), 2);
+        text[10] = 'T';
+        put(&text[11], static_cast<unsigned>(time.hours().count()), 2);
+        text[13] = ':';
+        put(&text[14], static_cast<unsigned>(time.minutes().count()), 2);
+        text[16] = ':';
+        put(&text[17], static_cast<unsigned>(time.seconds().count()), 2);
+        text[19] = '.';
+        text[23] = 'Z';
+    }
+    put(&text[20], static_cast<unsigned>((t - second).count()), 3);
     return text;
 }
 
@@ -105,15 +110,15 @@ void write_job(JsonWriter& w, const Job& job) {
     w.field("id", job.id);
     w.field("task", job.task);
     w.field("args", job.args);
-    w.field("pool", to_string(job.pool));
+    w.key("pool").plain_value(to_string(job.pool));
     w.field("priority", job.priority);
-    w.field("state", to_string(job.state));
+    w.key("state").plain_value(to_string(job.state));
     if (job.result) {
         w.field("result", *job.result);
     }
     if (job.error) {
         w.key("error").begin_object();
-        w.field("code", to_string(job.error->code));
+        w.key("code").plain_value(to_string(job.error->code));
         w.field("message", job.error->message);
         w.end_object();
     }
@@ -129,18 +134,20 @@ void write_job(JsonWriter& w, const Job& job) {
     if (job.batch) {
         w.field("batch", *job.batch);
     }
-    auto submitted = timestamp_text(job.submitted_at);
-    w.field("submitted_at", std::string_view(submitted.data(), submitted.size()));
-    write_optional_time(w, "started_at", job.started_at);
-    write_optional_time(w, "finished_at", job.finished_at);
+    write_time(w, "submitted_at", job.submitted_at);
+    if (job.started_at) {
+        write_time(w, "started_at", *job.started_at);
+    }
+    if (job.finished_at) {
+        write_time(w, "finished_at", *job.finished_at);
+    }
     w.end_object();
 }
 
 std::string encode_job(const Job& job) {
-    std::string out;
-    JsonWriter w(out);
+    JsonWriter w;
     write_job(w, job);
-    return out;
+    return std::move(w).take();
 }
 
 Result<Job> decode_job(const nlohmann::json& j) {
@@ -169,7 +176,7 @@ Result<Job> decode_job(const nlohmann::json& j) {
             if (it->contains("thread")) {
                 worker.thread = it->at("thread").get<int>();
             }
-            job.worker = worker;
+            job.worker = std::move(worker);
         }
         if (auto it = j.find("batch"); it != j.end()) {
             job.batch = it->get<std::string>();

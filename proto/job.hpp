@@ -33,7 +33,6 @@ constexpr bool is_final(JobState s) {
 
 using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 
-/// RFC 3339 in UTC with exactly three fractional digits: 2026-11-22T10:00:00.123Z.
 /// RFC 3339 in UTC with milliseconds: "2026-11-22T10:00:00.123Z" (years 0 to 9999).
 using TimestampText = std::array<char, 24>;
 TimestampText timestamp_text(Timestamp t);
@@ -60,7 +59,7 @@ struct Job {
     std::optional<RawJson> result;  // when succeeded
     Boxed<JobError> error;          // when failed or cancelled
     int attempts = 0;
-    Boxed<WorkerInfo> worker;
+    Shared<WorkerInfo> worker;
     Boxed<std::string> batch;
     Timestamp submitted_at{};
     std::optional<Timestamp> started_at;

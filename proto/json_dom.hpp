@@ -32,7 +32,6 @@ struct DomView {
     using Object = simdjson::dom::object;
     using Value = simdjson::dom::element;
 
-    static std::size_t size(Object object) { return object.size(); }
     template <class Visit>
     static void for_each_field(Object object, Visit&& visit) {
         for (auto field : object) {

@@ -9,6 +9,26 @@
 namespace taskpool::proto {
 namespace {
 
+/// Field names are a few bytes long and mostly differ in their first: compared here
+/// byte by byte rather than by a call to memcmp for each.
+bool same_name(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// One of 64 slots for a name, from its length and first byte.
+std::size_t name_slot(std::string_view name) {
+    auto first = name.empty() ? 0U : static_cast<unsigned char>(name.front());
+    return (name.size() * 7 + first) & 63;
+}
+
 std::string format_number(double d) {
     if (d == std::floor(d) && std::fabs(d) < 1e15) {
         return std::to_string(static_cast<long long>(d));
@@ -44,15 +64,33 @@ std::optional<std::int64_t> as_int64(const JsonNumber& n) {
 
 template <class View>
 BasicFieldReader<View>::BasicFieldReader(Object object, std::string path) : path_(std::move(path)) {
-    fields_.reserve(View::size(object));
     add_fields(object);
 }
 
 template <class View>
+void BasicFieldReader<View>::list(std::string_view key, Value value) {
+    auto slot = name_slot(key);
+    auto bit = std::uint64_t{1} << slot;
+    if ((taken_slots_ & bit) != 0 || count_ > std::numeric_limits<Index>::max()) {
+        shared_slots_ |= bit;
+    } else {
+        taken_slots_ |= bit;
+        field_in_slot_[slot] = static_cast<Index>(count_);
+    }
+    if (count_ < inline_fields) {
+        few_[count_++] = {key, value};
+        return;
+    }
+    if (many_.empty()) {
+        many_.assign(few_.begin(), few_.end());
+    }
+    many_.push_back({key, value});
+    ++count_;
+}
+
+template <class View>
 void BasicFieldReader<View>::add_fields(Object object) {
-    View::for_each_field(object, [this](std::string_view key, Value value) {
-        fields_.push_back({key, value});
-    });
+    View::for_each_field(object, [this](std::string_view key, Value value) { list(key, value); });
 }
 
 template <class View>
@@ -60,9 +98,22 @@ auto BasicFieldReader<View>::find(std::string_view name) -> std::optional<Value>
     if (error_) {
         return std::nullopt;
     }
-    std::optional<Value> found;
-    for (auto& field : fields_) {
-        if (field.key == name) {
+    auto slot = name_slot(name);
+    auto bit = std::uint64_t{1} << slot;
+    if ((taken_slots_ & bit) == 0) {
+        return std::nullopt;
+    }
+    if ((shared_slots_ & bit) == 0) {
+        Field& field = fields()[field_in_slot_[slot]];
+        if (!same_name(field.key, name)) {
+            return std::nullopt;
+        }
+        field.known = true;
+        return field.value;
+    }
+    std::optional<Value> found;  // of a repeated key, the last
+    for (auto& field : fields()) {
+        if (same_name(field.key, name)) {
             field.known = true;
             found = field.value;
         }
@@ -236,9 +287,9 @@ Result<void> BasicFieldReader<View>::finish() {
     if (error_) {
         return *error_;
     }
-    auto unknown =
-        std::find_if(fields_.begin(), fields_.end(), [](const auto& f) { return !f.known; });
-    if (unknown != fields_.end()) {
+    auto all = fields();
+    auto unknown = std::find_if(all.begin(), all.end(), [](const auto& f) { return !f.known; });
+    if (unknown != all.end()) {
         return bad_request("unknown field '" + path_ + std::string(unknown->key) + "'");
     }
     return {};

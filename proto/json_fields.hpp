@@ -1,8 +1,10 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -74,11 +76,28 @@ private:
     /// keys instead of walking the document again.
     struct Field {
         std::string_view key;
-        Value value;
+        Value value{};
         bool known = false;
     };
+    /// A request has a few fields: they are listed in place, and only an object
+    /// with more goes to the heap.
+    static constexpr std::size_t inline_fields = 16;
 
-    std::vector<Field> fields_;
+    void list(std::string_view key, Value value);
+    std::span<Field> fields() {
+        return many_.empty() ? std::span<Field>(few_.data(), count_) : std::span<Field>(many_);
+    }
+
+    std::array<Field, inline_fields> few_{};
+    std::vector<Field> many_;
+    std::size_t count_ = 0;
+    // Each field's name has a slot, from its length and first byte: most reads are
+    // of options a request leaves out, and they find an empty slot; most others
+    // find a slot with one field, and compare one name.
+    using Index = std::uint16_t;
+    std::uint64_t taken_slots_ = 0;
+    std::uint64_t shared_slots_ = 0;  // with more than one field: every field is read
+    std::array<Index, 64> field_in_slot_{};
     std::string path_;
     std::optional<Error> error_;
 };
@@ -89,9 +108,6 @@ struct TreeView {
     using Value = const nlohmann::json*;
 
     /// A value that is not an object has no fields: callers check the type first.
-    static std::size_t size(Object object) {
-        return object.get().is_object() ? object.get().size() : 0;
-    }
     template <class Visit>
     static void for_each_field(Object object, Visit&& visit) {
         if (const auto* fields = object.get().get_ptr<const nlohmann::json::object_t*>()) {

@@ -1,5 +1,6 @@
 #include "json_writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -22,24 +23,32 @@ constexpr std::array<bool, 256> plain_bytes = [] {
     return plain;
 }();
 
-/// Where the run of plain bytes that starts at `from` ends. Eight bytes at a time
-/// while none of them is special (below 0x20, '"', '\\' or 0x80 and above), with
-/// the usual bit tricks for "a byte below n" and "a byte equal to c"; then byte by
-/// byte from the word that holds the first special one.
-std::size_t plain_run_end(std::string_view s, std::size_t from) {
+/// Whether any of the eight bytes at `at` is special (below 0x20, '"', '\\' or 0x80
+/// and above), with the usual bit tricks for "a byte below n" and "a byte equal to c".
+bool special_in_word(std::string_view s, std::size_t at) {
     constexpr std::uint64_t ones = 0x0101010101010101;
     constexpr std::uint64_t highs = ones * 0x80;
+    std::uint64_t w = 0;
+    std::memcpy(&w, s.data() + at, sizeof w);
+    std::uint64_t quote = w ^ (ones * '"');
+    std::uint64_t backslash = w ^ (ones * '\\');
+    std::uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                            ((backslash - ones) & ~backslash) | w;
+    return (special & highs) != 0;
+}
+
+/// Where the run of plain bytes that starts at `from` ends. Eight bytes at a time
+/// while none of them is special, the last few as the word that ends the string;
+/// then byte by byte from the word that holds the first special one.
+std::size_t plain_run_end(std::string_view s, std::size_t from) {
     std::size_t i = from;
     for (; i + 8 <= s.size(); i += 8) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, s.data() + i, sizeof w);
-        std::uint64_t quote = w ^ (ones * '"');
-        std::uint64_t backslash = w ^ (ones * '\\');
-        std::uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
-                                ((backslash - ones) & ~backslash) | w;
-        if ((special & highs) != 0) {
+        if (special_in_word(s, i)) {
             break;
         }
+    }
+    if (i + 8 > s.size() && s.size() - from >= 8 && !special_in_word(s, s.size() - 8)) {
+        return s.size();
     }
     while (i < s.size() && plain_bytes[static_cast<unsigned char>(s[i])]) {
         ++i;
@@ -49,176 +58,161 @@ std::size_t plain_run_end(std::string_view s, std::size_t from) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
+JsonWriter::JsonWriter(std::string prefix, std::size_t expected) : text_(std::move(prefix)) {
+    constexpr std::size_t least_room = 128;
+    auto used = text_.size();
+    text_.resize(used + std::max(expected, least_room));
+    pos_ = text_.data() + used;
+    end_ = text_.data() + text_.size();
+}
+
+std::string JsonWriter::take() && {
+    text_.resize(static_cast<std::size_t>(pos_ - text_.data()));
+    return std::move(text_);
+}
+
+void JsonWriter::grow(std::size_t n) {
+    auto used = static_cast<std::size_t>(pos_ - text_.data());
+    text_.resize(std::max(used + n, 2 * text_.size()));
+    pos_ = text_.data() + used;
+    end_ = text_.data() + text_.size();
+}
+
+void JsonWriter::put(std::string_view text) {
+    if (!text.empty()) {
+        std::memcpy(room(text.size()), text.data(), text.size());
+        pos_ += text.size();
+    }
+}
+
+void JsonWriter::put_string(std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
+    // Room for the quotes and every byte as it is; an escape makes room again.
+    char* p = room(s.size() + 2);
+    *p++ = '"';
     std::size_t i = 0;
     while (i < s.size()) {
-        // Runs of bytes that need no escaping go in with one append.
+        // Runs of bytes that need no escaping go in with one copy.
         std::size_t run = plain_run_end(s, i);
-        out.append(s.data() + i, run - i);
+        std::memcpy(p, s.data() + i, run - i);
+        p += run - i;
         i = run;
         if (i == s.size()) {
             break;
         }
+        constexpr std::size_t longest_escape = 6;  // \u001f
+        pos_ = p;
+        p = room(longest_escape + (s.size() - i) + 1);
         auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80) {
             std::size_t len = utf8_sequence_length(s, i);
             if (len == 0) {
-                out += "\xEF\xBF\xBD";  // U+FFFD for one bad byte
+                std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD for one bad byte
+                p += 3;
                 ++i;
             } else {
-                out.append(s.data() + i, len);
+                std::memcpy(p, s.data() + i, len);
+                p += len;
                 i += len;
             }
             continue;
         }
+        *p++ = '\\';
         switch (c) {
             case '"':
-                out += "\\\"";
-                break;
             case '\\':
-                out += "\\\\";
+                *p++ = static_cast<char>(c);
                 break;
             case '\n':
-                out += "\\n";
+                *p++ = 'n';
                 break;
             case '\r':
-                out += "\\r";
+                *p++ = 'r';
                 break;
             case '\t':
-                out += "\\t";
+                *p++ = 't';
                 break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 0xF];
-                } else {
-                    out += static_cast<char>(c);
-                }
+            default:  // the other control characters
+                std::memcpy(p, "u00", 3);
+                p[3] = hex[c >> 4];
+                p[4] = hex[c & 0xF];
+                p += 5;
         }
         ++i;
     }
-    out += '"';
+    *p++ = '"';
+    pos_ = p;
 }
 
-bool JsonWriter::comma_due() {
-    if (after_key_) {
-        after_key_ = false;
-        return false;
-    }
-    if (depth_ == 0) {
-        return false;
-    }
-    return !std::exchange(empty_, false);
-}
-
-void JsonWriter::open() {
+void JsonWriter::open(char bracket) {
+    separate();
+    *room(1) = bracket;
+    ++pos_;
     ++depth_;
     empty_ = true;
 }
 
-void JsonWriter::close() {
+void JsonWriter::close(char bracket) {
+    *room(1) = bracket;
+    ++pos_;
     --depth_;
     empty_ = false;
 }
 
-void JsonWriter::separate() {
-    if (comma_due()) {
-        out_ += ',';
-    }
-}
-
 JsonWriter& JsonWriter::begin_object() {
-    separate();
-    out_ += '{';
-    open();
+    open('{');
     return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
-    out_ += '}';
-    close();
+    close('}');
     return *this;
 }
 
 JsonWriter& JsonWriter::begin_array() {
-    separate();
-    out_ += '[';
-    open();
+    open('[');
     return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
-    out_ += ']';
-    close();
+    close(']');
     return *this;
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {
-    if (plain_run_end(name, 0) == name.size()) {
-        return plain_key(name);
-    }
     separate();
-    append_json_string(out_, name);
-    out_ += ':';
-    after_key_ = true;
-    return *this;
-}
-
-JsonWriter& JsonWriter::plain_key(std::string_view name) {
-    // A job reply has a dozen keys, all short: each goes in as one append of
-    // `,"name":` rather than four.
-    constexpr std::size_t short_key = 32;
-    if (name.size() > short_key) {
-        separate();
-        out_ += '"';
-        out_ += name;
-        out_ += "\":";
-        after_key_ = true;
-        return *this;
-    }
-    char text[short_key + 4];
-    std::size_t n = 0;
-    if (comma_due()) {
-        text[n++] = ',';
-    }
-    text[n++] = '"';
-    std::memcpy(text + n, name.data(), name.size());
-    n += name.size();
-    text[n++] = '"';
-    text[n++] = ':';
-    out_.append(text, n);
+    put_string(name);
+    *room(1) = ':';
+    ++pos_;
     after_key_ = true;
     return *this;
 }
 
 JsonWriter& JsonWriter::value(std::string_view s) {
     separate();
-    append_json_string(out_, s);
+    put_string(s);
     return *this;
 }
 
 JsonWriter& JsonWriter::value(bool b) {
     separate();
-    out_ += b ? "true" : "false";
+    put(b ? "true" : "false");
     return *this;
 }
 
 JsonWriter& JsonWriter::value(std::int64_t n) {
     separate();
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-    out_.append(buf, end);
+    constexpr std::size_t longest = 20;  // -9223372036854775808
+    char* p = room(longest);
+    pos_ = std::to_chars(p, p + longest, n).ptr;
     return *this;
 }
 
 JsonWriter& JsonWriter::value(std::uint64_t n) {
     separate();
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-    out_.append(buf, end);
+    constexpr std::size_t longest = 20;  // 18446744073709551615
+    char* p = room(longest);
+    pos_ = std::to_chars(p, p + longest, n).ptr;
     return *this;
 }
 
@@ -227,9 +221,9 @@ JsonWriter& JsonWriter::value(double d) {
         return null();
     }
     separate();
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-    out_.append(buf, end);
+    constexpr std::size_t longest = 32;  // -1.7976931348623157e+308 and room to spare
+    char* p = room(longest);
+    pos_ = std::to_chars(p, p + longest, d).ptr;
     return *this;
 }
 
@@ -260,7 +254,7 @@ JsonWriter& JsonWriter::value(const nlohmann::json& j) {
         case json::value_t::binary:
             // nlohmann's own form: 2.0 stays 2.0 rather than becoming 2.
             separate();
-            out_ += j.dump(-1, ' ', false, json::error_handler_t::replace);
+            put(j.dump(-1, ' ', false, json::error_handler_t::replace));
             return *this;
         case json::value_t::null:
         case json::value_t::discarded:
@@ -271,20 +265,42 @@ JsonWriter& JsonWriter::value(const nlohmann::json& j) {
 
 JsonWriter& JsonWriter::value(const RawJson& j) {
     separate();
-    out_ += j.text();
+    put(j.text());
+    return *this;
+}
+
+JsonWriter& JsonWriter::plain_value(std::string_view s) {
+    separate();
+    char* p = room(s.size() + 2);
+    *p++ = '"';
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+    *p++ = '"';
+    pos_ = p;
     return *this;
 }
 
 JsonWriter& JsonWriter::null() {
     separate();
-    out_ += "null";
+    put("null");
     return *this;
 }
 
+JsonWriter& JsonWriter::raw(std::string_view text) {
+    put(text);
+    return *this;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    JsonWriter w(std::move(out), s.size() + 2);
+    w.value(s);
+    out = std::move(w).take();
+}
+
 std::string json_text(const nlohmann::json& value) {
-    std::string out;
-    JsonWriter(out).value(value);
-    return out;
+    JsonWriter w;
+    w.value(value);
+    return std::move(w).take();
 }
 
 }  // namespace taskpool::proto

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -10,12 +13,21 @@
 
 namespace taskpool::proto {
 
-/// Appends JSON to a string without building a document tree: replies are written
-/// once on the hot path, so they are rendered straight into the output line.
-/// Strings that are not valid UTF-8 are written with U+FFFD in place of bad bytes.
+/// Writes JSON text without building a document tree: replies are written once on
+/// the hot path, so they are rendered straight into the output line. The writer
+/// owns the text while it writes (take() hands it over): it writes through a
+/// pointer into room it made beforehand, so a key costs a few stores rather than
+/// a string append. Strings that are not valid UTF-8 are written with U+FFFD in
+/// place of bad bytes.
 class JsonWriter {
 public:
-    explicit JsonWriter(std::string& out) : out_(out) {}
+    /// Writes after what `prefix` holds, with room for `expected` bytes at once.
+    explicit JsonWriter(std::string prefix = {}, std::size_t expected = 0);
+    JsonWriter(const JsonWriter&) = delete;
+    JsonWriter& operator=(const JsonWriter&) = delete;
+
+    /// The prefix and everything written; the writer is done with.
+    std::string take() &&;
 
     JsonWriter& begin_object();
     JsonWriter& end_object();
@@ -23,10 +35,21 @@ public:
     JsonWriter& end_array();
     JsonWriter& key(std::string_view name);
     /// A key that is a literal of ours: written as it is, with no check for what
-    /// would need escaping (a reply has a dozen of them).
+    /// would need escaping (a reply has a dozen of them), in one go as `,"name":`.
     template <std::size_t N>
     JsonWriter& key(const char (&name)[N]) {
-        return plain_key(std::string_view(name, N - 1));
+        char* p = room(N + 3);
+        if (comma_due()) {
+            *p++ = ',';
+        }
+        *p++ = '"';
+        std::memcpy(p, name, N - 1);
+        p += N - 1;
+        *p++ = '"';
+        *p++ = ':';
+        pos_ = p;
+        after_key_ = true;
+        return *this;
     }
 
     JsonWriter& value(std::string_view s);
@@ -39,7 +62,12 @@ public:
     JsonWriter& value(double d);
     JsonWriter& value(const nlohmann::json& j);
     JsonWriter& value(const RawJson& j);
+    /// A string of ours with nothing to escape (a name from a table, a time):
+    /// written as it is.
+    JsonWriter& plain_value(std::string_view s);
     JsonWriter& null();
+    /// Bytes as they are, outside any value: the LF that ends a line.
+    JsonWriter& raw(std::string_view text);
 
     /// Writes `"name": value`.
     template <class T>
@@ -52,15 +80,36 @@ public:
     }
 
 private:
-    /// A key with nothing to escape.
-    JsonWriter& plain_key(std::string_view name);
     /// Whether a comma goes before the next key or value; notes that one comes.
-    bool comma_due();
-    void separate();
-    void open();
-    void close();
+    bool comma_due() {
+        if (after_key_) {
+            after_key_ = false;
+            return false;
+        }
+        return depth_ != 0 && !std::exchange(empty_, false);
+    }
+    void separate() {
+        if (comma_due()) {
+            *room(1) = ',';
+            ++pos_;
+        }
+    }
+    /// Where `n` bytes can be written now.
+    char* room(std::size_t n) {
+        if (static_cast<std::size_t>(end_ - pos_) < n) {
+            grow(n);
+        }
+        return pos_;
+    }
+    void grow(std::size_t n);
+    void put(std::string_view text);
+    void put_string(std::string_view s);
+    void open(char bracket);
+    void close(char bracket);
 
-    std::string& out_;
+    std::string text_;  // sized beyond what is written: [data, pos_) written, [pos_, end_) room
+    char* pos_ = nullptr;
+    char* end_ = nullptr;
     // Only the innermost open container needs to know whether it is still empty:
     // once a container closes, the one around it holds at least that element.
     int depth_ = 0;

@@ -30,8 +30,9 @@ RawJson RawJson::written(Write&& write) {
     constexpr std::size_t kept_capacity = 1 << 20;
     thread_local std::string text;
     text.clear();
-    JsonWriter w(text);
+    JsonWriter w(std::move(text));
     write(w);
+    text = std::move(w).take();
     RawJson raw = text == "null" ? RawJson() : RawJson(std::string_view(text));
     if (text.capacity() > kept_capacity) {
         std::string().swap(text);

@@ -22,8 +22,7 @@ std::string encode_job_reply(const RequestId& id, const Job& job) {
 }
 
 std::string encode_error(const RequestId& id, const Error& error) {
-    std::string out;
-    JsonWriter w(out);
+    JsonWriter w;
     w.begin_object();
     if (id) {
         w.field("id", *id);
@@ -34,26 +33,24 @@ std::string encode_error(const RequestId& id, const Error& error) {
     w.field("message", error.message);
     w.end_object();
     w.end_object();
-    out += '\n';
-    return out;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 std::string encode_job_event(std::string_view event, const Job& job) {
-    std::string out;
-    JsonWriter w(out);
+    JsonWriter w;
     w.begin_object();
     w.field("event", event);
     w.key("job");
     write_job(w, job);
     w.end_object();
-    out += '\n';
-    return out;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 std::string encode_batch_event(std::string_view batch, const BatchCounts& counts,
                                Timestamp finished_at) {
-    std::string out;
-    JsonWriter w(out);
+    JsonWriter w;
     w.begin_object();
     w.field("event", "batch.finished");
     w.field("batch", batch);
@@ -65,8 +62,8 @@ std::string encode_batch_event(std::string_view batch, const BatchCounts& counts
     auto finished = timestamp_text(finished_at);
     w.field("finished_at", std::string_view(finished.data(), finished.size()));
     w.end_object();
-    out += '\n';
-    return out;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 }  // namespace taskpool::proto

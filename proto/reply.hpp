@@ -24,9 +24,7 @@ inline constexpr std::size_t reply_capacity = 512;
 /// JsonWriter positioned inside the object and adds the op's fields.
 template <std::invocable<JsonWriter&> WriteFields>
 std::string encode_ok(const RequestId& id, WriteFields&& write_fields) {
-    std::string out;
-    out.reserve(reply_capacity);
-    JsonWriter w(out);
+    JsonWriter w({}, reply_capacity);
     w.begin_object();
     if (id) {
         w.field("id", *id);
@@ -34,8 +32,8 @@ std::string encode_ok(const RequestId& id, WriteFields&& write_fields) {
     w.field("ok", true);
     write_fields(w);
     w.end_object();
-    out += '\n';
-    return out;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 /// A success reply whose fields are the members of `fields` (an object).

@@ -458,8 +458,7 @@ DecodedRequest decode_call(std::string_view op, std::string_view body, std::stri
 }
 
 std::string encode_request(const Request& request) {
-    std::string line;
-    JsonWriter w(line);
+    JsonWriter w;
     w.begin_object();
     w.field("op", std::visit([](const auto& b) { return b.op; }, request.body));
     if (request.id) {
@@ -467,8 +466,8 @@ std::string encode_request(const Request& request) {
     }
     std::visit(BodyEncoder{w}, request.body);
     w.end_object();
-    line += '\n';
-    return line;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 }  // namespace taskpool::proto

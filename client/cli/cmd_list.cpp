@@ -31,14 +31,13 @@ void setup_list(CLI::App& app, Globals& g) {
             return;
         }
         if (g.json) {
-            std::string array;
-            proto::JsonWriter w(array);
+            proto::JsonWriter w;
             w.begin_array();
             for (const auto& job : *jobs) {
                 proto::write_job(w, job);
             }
             w.end_array();
-            std::cout << array << "\n";
+            std::cout << std::move(w).take() << "\n";
             return;
         }
         std::vector<std::vector<std::string>> rows = {

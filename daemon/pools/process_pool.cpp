@@ -279,6 +279,7 @@ void ProcessPool::spawn(const std::shared_ptr<Slot>& slot) {
     write_all(ours.get(), setup_line_);
     reaper_.watch(pid, [this, slot, pid](int status) { on_exit(slot, pid, status); });
     s.pid = pid;
+    s.worker = proto::WorkerInfo{pid, std::nullopt};
     s.child_pgid = 0;
     s.state = State::idle;
     s.jobs_done = 0;
@@ -319,7 +320,7 @@ void ProcessPool::respawn_later(const std::shared_ptr<Slot>& slot, const std::st
 
 std::uint64_t ProcessPool::start(sched::Run run) {
     Slot& s = *slot_for_next_run();
-    s.runs.push_back(Held{run.job_id, run.attempt, next_handle_++, run.task});
+    s.runs.push_back(Held{run.seq, run.job_id, run.attempt, next_handle_++, run.task});
     std::uint64_t handle = s.runs.back().handle;
     encode_run(run, s.out);
     if (!s.writing) {
@@ -389,8 +390,7 @@ void ProcessPool::begin_front(Slot& s) {
         s.state = State::stopping;
         return;
     }
-    events_.started({front.job_id, front.attempt, proto::WorkerInfo{s.pid, std::nullopt},
-                     proto::now_timestamp()});
+    events_.started({front.seq, front.attempt, s.worker, proto::now_timestamp()});
     if (settings_.memory_limit_mb > 0 && !watching_memory_) {
         watching_memory_ = true;
         watch_memory();
@@ -500,7 +500,7 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
                 continue;
             }
             auto& ended = std::get<RunEnded>(*report);
-            if (s.state == State::busy && ended.outcome.job_id == s.runs.front().job_id) {
+            if (s.state == State::busy && ended.job_id == s.runs.front().job_id) {
                 on_outcome(s, std::move(ended));
             }  // else a run already ended by a kill
         }
@@ -518,7 +518,7 @@ void ProcessPool::on_outcome(Slot& s, RunEnded ended) {
     s.child_pgid = 0;
     ++s.jobs_done;
     s.failed_starts = 0;
-    events_.finished(std::move(ended.outcome));
+    events_.finished({done.seq, done.attempt, std::move(ended.outcome)});
     if (!s.runs.empty()) {
         begin_front(s);  // the worker has already moved on to it
     } else if (s.retiring || recycled_after(s, 0)) {
@@ -548,24 +548,24 @@ void ProcessPool::on_exit(const std::shared_ptr<Slot>& slot, pid_t pid, int stat
     s.take_timer.cancel();
     auto runs = std::exchange(s.runs, {});
     if (hung) {
-        events_.returned(runs.front().job_id, runs.front().attempt);  // it never began it
+        events_.returned(runs.front().seq, runs.front().attempt);  // it never began it
     } else if (over_memory > 0) {
         events_.finished(
-            {runs.front().job_id, runs.front().attempt,
+            {runs.front().seq, runs.front().attempt,
              proto::JobError{
                  proto::JobErrorCode::memory_limit,
                  "worker " + std::to_string(pid) + " reached " + std::to_string(over_memory >> 20) +
                      " MiB resident, over process_pool.memory_limit_mb (" +
                      std::to_string(settings_.memory_limit_mb) + "); it was replaced"}});
     } else if (was_busy) {
-        events_.finished({runs.front().job_id, runs.front().attempt,
+        events_.finished({runs.front().seq, runs.front().attempt,
                           proto::JobError{proto::JobErrorCode::worker_crashed,
                                           "worker " + std::to_string(pid) + " " +
                                               describe_worker_exit(status)}});
     }
     for (std::size_t i = 1; i < runs.size(); ++i) {  // they never began: queued again
         if (!runs[i].withdrawn) {
-            events_.returned(runs[i].job_id, runs[i].attempt);
+            events_.returned(runs[i].seq, runs[i].attempt);
         }
     }
     if (shut_down_) {

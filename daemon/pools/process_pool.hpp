@@ -82,6 +82,7 @@ private:
 
     /// A run sent to a worker: the first one it runs, the rest wait in its channel.
     struct Held {
+        std::uint64_t seq = 0;
         std::string job_id;
         int attempt = 0;
         std::uint64_t handle = 0;
@@ -93,7 +94,8 @@ private:
         explicit Slot(asio::io_context& io) : respawn_timer(io), take_timer(io) {}
         int index = 0;
         pid_t pid = -1;
-        pid_t child_pgid = 0;  // of a command the running task started
+        proto::Shared<proto::WorkerInfo> worker;  // of the worker process, for its jobs
+        pid_t child_pgid = 0;                     // of a command the running task started
         State state = State::waiting_to_respawn;
         std::shared_ptr<Channel> channel;
         std::deque<Held> runs;        // front: the run in progress (when busy)

@@ -31,6 +31,7 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::add_slot() {
     auto slot = std::make_unique<Slot>();
     slot->index = next_index_++;
+    slot->worker = proto::WorkerInfo{pid_, slot->index};
     Slot& s = *slot;
     slots_.push_back(std::move(slot));
     s.thread = std::jthread([this, &s] {
@@ -188,9 +189,7 @@ void ThreadPool::work(Slot& s) {
         }
         std::stop_token stop = s.stop.get_token();
         sched::Run& run = next.run;
-        bool post = report(Began{
-            &s,
-            {run.job_id, run.attempt, proto::WorkerInfo{pid_, s.index}, proto::now_timestamp()}});
+        bool post = report(Began{&s, {run.seq, run.attempt, s.worker, proto::now_timestamp()}});
         lock.unlock();
         if (wake_another) {
             wake_.notify_one();
@@ -212,7 +211,7 @@ void ThreadPool::work(Slot& s) {
 
         lock.lock();
         s.running = 0;
-        if (report(Ended{&s, {std::move(run.job_id), run.attempt, std::move(outcome)}})) {
+        if (report(Ended{&s, {run.seq, run.attempt, std::move(outcome)}})) {
             lock.unlock();
             post_reports();
             lock.lock();

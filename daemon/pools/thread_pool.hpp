@@ -51,6 +51,7 @@ public:
 private:
     struct Slot {
         int index = 0;
+        proto::Shared<proto::WorkerInfo> worker;  // what each of its jobs tells
         // Guarded by mutex_.
         std::uint64_t running = 0;  // handle of the run in progress; 0: none
         std::stop_source stop;      // of that run

@@ -132,26 +132,26 @@ proto::Result<tasks::TaskSetup> decode_setup(std::string_view line) {
 }
 
 std::string encode_child(const std::string& job_id, int attempt, pid_t pgid) {
-    std::string out;
-    proto::JsonWriter w(out);
+    proto::JsonWriter w;
     w.begin_object();
     w.field("job", job_id);
     w.field("attempt", attempt);
     w.field("child", static_cast<std::int64_t>(pgid));
     w.end_object();
-    out += '\n';
-    return out;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 void encode_run(const sched::Run& run, std::string& out) {
-    proto::JsonWriter w(out);
+    proto::JsonWriter w(std::move(out));
     w.begin_object();
     w.field("job", run.job_id);
     w.field("attempt", run.attempt);
     w.field("task", run.task->name);
     w.field("args", run.args);
     w.end_object();
-    out += '\n';
+    w.raw("\n");
+    out = std::move(w).take();
 }
 
 proto::Result<WorkerRun> decode_run(std::string_view line) {
@@ -170,8 +170,7 @@ proto::Result<WorkerRun> decode_run(std::string_view line) {
 
 std::string encode_outcome(const std::string& job_id, int attempt,
                            const tasks::TaskOutcome& outcome, std::chrono::microseconds ran) {
-    std::string out;
-    proto::JsonWriter w(out);
+    proto::JsonWriter w;
     w.begin_object();
     w.field("job", job_id);
     w.field("attempt", attempt);
@@ -186,8 +185,8 @@ std::string encode_outcome(const std::string& job_id, int attempt,
         w.end_object();
     }
     w.end_object();
-    out += '\n';
-    return out;
+    w.raw("\n");
+    return std::move(w).take();
 }
 
 proto::Result<WorkerReport> decode_report(std::string_view line) {
@@ -215,17 +214,17 @@ proto::Result<WorkerReport> decode_report(std::string_view line) {
             if (!error) {
                 return error.error();
             }
-            ended.outcome.outcome = std::move(*error);
+            ended.outcome = std::move(*error);
         } else if (result) {
-            ended.outcome.outcome = std::move(*result);
+            ended.outcome = std::move(*result);
         } else {
             r.fail("result", "or 'error' is required");
         }
         if (auto done = r.finish(); !done) {
             return done.error();
         }
-        ended.outcome.job_id = std::move(job_id);
-        ended.outcome.attempt = attempt;
+        ended.job_id = std::move(job_id);
+        ended.attempt = attempt;
         return WorkerReport(std::move(ended));
     });
 }

@@ -75,7 +75,9 @@ struct ChildStarted {
     pid_t pgid = 0;
 };
 struct RunEnded {
-    sched::RunOutcome outcome;
+    std::string job_id;
+    int attempt = 0;
+    tasks::TaskOutcome outcome;
     std::chrono::microseconds ran{0};
 };
 using WorkerReport = std::variant<ChildStarted, RunEnded>;

@@ -14,8 +14,11 @@
 
 namespace taskpool::daemon::sched {
 
-/// One attempt of one job, handed to a pool.
+/// One attempt of one job, handed to a pool. The pool reports it by the job's
+/// `seq` (its key in the store, a number to look up) and the attempt; the task is
+/// told the job's id.
 struct Run {
+    std::uint64_t seq = 0;
     std::string job_id;
     int attempt = 0;
     int priority = 0;  // among the runs a pool holds, higher begins first
@@ -25,15 +28,15 @@ struct Run {
 
 /// A run that a worker has begun.
 struct RunStarted {
-    std::string job_id;
+    std::uint64_t seq = 0;
     int attempt = 0;
-    proto::WorkerInfo worker;
+    proto::Shared<proto::WorkerInfo> worker;  // one per worker, shared by its jobs
     proto::Timestamp at;
 };
 
 /// How an attempt ended, as the pool reports it.
 struct RunOutcome {
-    std::string job_id;
+    std::uint64_t seq = 0;
     int attempt = 0;
     tasks::TaskOutcome outcome;
 };
@@ -54,7 +57,7 @@ struct WorkerStatus {
 struct RunEvents {
     std::function<void(RunStarted)> started;
     std::function<void(RunOutcome)> finished;
-    std::function<void(const std::string& job_id, int attempt)> returned;
+    std::function<void(std::uint64_t seq, int attempt)> returned;
     std::function<void()> capacity;
 };
 

@@ -1,6 +1,8 @@
 #include "job_id.hpp"
 
+#include <array>
 #include <chrono>
+#include <span>
 #include <string>
 
 namespace taskpool::daemon::sched {
@@ -8,6 +10,28 @@ namespace {
 
 constexpr char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 constexpr std::size_t digits = 26;
+constexpr std::size_t time_digits = 10;  // 50 bits: two zero bits, 48 of time
+
+/// Every pair of digits, by the ten bits they hold: half as many steps.
+constexpr auto digit_pairs = [] {
+    std::array<std::array<char, 2>, 1024> pairs{};
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        pairs[i] = {crockford[i >> 5], crockford[i & 31]};
+    }
+    return pairs;
+}();
+
+/// Writes the low 5 * out.size() bits of `high:low` (an even number of digits),
+/// last digits first.
+void put_digits(std::span<char> out, std::uint64_t high, std::uint64_t low) {
+    for (std::size_t i = out.size(); i > 0; i -= 2) {
+        const auto& pair = digit_pairs[low & 1023];
+        out[i - 2] = pair[0];
+        out[i - 1] = pair[1];
+        low = (low >> 10) | (high << 54);
+        high >>= 10;
+    }
+}
 
 }  // namespace
 
@@ -21,20 +45,21 @@ std::string IdGenerator::next(std::string_view prefix) {
         last_ms_ = ms;
         rand_hi_ = rng_() & 0xFFFF;
         rand_lo_ = rng_();
+        time_digits_.clear();
     } else if (++rand_lo_ == 0) {  // same (or earlier) millisecond: count up
         rand_hi_ = (rand_hi_ + 1) & 0xFFFF;
     }
-    // 128 bits as two halves: 48 of time, 80 of randomness. 26 base32 digits hold
-    // 130 bits, so the first digit carries two leading zero bits.
-    std::uint64_t high = (last_ms_ << 16) | rand_hi_;
-    std::uint64_t lo = rand_lo_;
+    if (time_digits_.empty()) {
+        time_digits_.assign(time_digits, '0');
+        put_digits(time_digits_, 0, last_ms_);
+    }
+    // 128 bits: 48 of time, then 80 of randomness. 26 base32 digits hold 130 bits,
+    // so the first digit carries two leading zero bits; the time's digits are
+    // written once a millisecond.
     std::string id(prefix.size() + digits, '0');
     prefix.copy(id.data(), prefix.size());
-    for (std::size_t i = id.size(); i > prefix.size(); --i) {
-        id[i - 1] = crockford[lo & 31];
-        lo = (lo >> 5) | (high << 59);
-        high >>= 5;
-    }
+    time_digits_.copy(id.data() + prefix.size(), time_digits);
+    put_digits(std::span(id).subspan(prefix.size() + time_digits), rand_hi_, rand_lo_);
     return id;
 }
 
@@ -59,6 +84,7 @@ void IdGenerator::resume_after(std::string_view id) {
         last_ms_ = ms;
         rand_hi_ = hi;
         rand_lo_ = lo;
+        time_digits_.clear();
     }
 }
 

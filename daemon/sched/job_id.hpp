@@ -25,6 +25,7 @@ private:
     std::uint64_t last_ms_ = 0;
     std::uint64_t rand_hi_ = 0;  // top 16 of the 80 random bits
     std::uint64_t rand_lo_ = 0;  // low 64
+    std::string time_digits_;    // the first ten digits: last_ms_'s
 };
 
 }  // namespace taskpool::daemon::sched

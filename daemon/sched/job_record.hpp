@@ -7,6 +7,7 @@
 
 #include <asio/steady_timer.hpp>
 
+#include "daemon/base/callback.hpp"
 #include "stored_job.hpp"
 
 namespace taskpool::daemon::tasks {
@@ -17,7 +18,13 @@ namespace taskpool::daemon::sched {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-struct Waiter;
+/// A waiting `get` or `submit`: called once with the job, when it has finished or
+/// when its wait ran out.
+struct Waiter {
+    base::Callback<void(const proto::Job&)> done;
+    std::unique_ptr<asio::steady_timer> timer;  // where the wait has a bound
+    std::uint64_t serial = 0;                   // which waiter the timer ends
+};
 
 /// A job and what the scheduler keeps about it: what a store keeps, and the state
 /// of its run, which lives only here.
@@ -25,7 +32,7 @@ struct JobRecord : StoredJob {
     const tasks::Task* task = nullptr;
     std::uint64_t run_handle = 0;  // the pool's handle of the attempt it holds; 0: none
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
-    std::vector<std::shared_ptr<Waiter>> waiters;
+    std::vector<Waiter> waiters;
 };
 
 }  // namespace taskpool::daemon::sched

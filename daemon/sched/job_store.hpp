@@ -35,10 +35,10 @@ public:
     /// What add() calls back with: the new jobs' records, valid for the call.
     using Added = base::Callback<void(proto::Result<std::span<JobRecord* const>>), 80>;
     using Durable = base::Callback<void(std::uint64_t seq)>;
-    /// Makes new jobs known, all or none: `added` gets them, in order, once they
-    /// are durable (at once where nothing is kept past the daemon), or the error
-    /// (`unavailable`) and none is known.
-    virtual void add(std::vector<JobRecord> records, Added added) = 0;
+    /// Makes new jobs known, all or none, moving their records out of `records`:
+    /// `added` gets them, in order, once they are durable (at once where nothing is
+    /// kept past the daemon), or the error (`unavailable`) and none is known.
+    virtual void add(std::span<JobRecord> records, Added added) = 0;
     /// Whether a job with this idempotency key is being added and not yet known.
     virtual bool adding_key(std::string_view key) const = 0;
     /// How many jobs of this pool are being added and not yet known.

@@ -227,10 +227,9 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     if (!room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
         return;
     }
-    std::vector<JobRecord> records;
-    records.push_back(make_record(*task, pool, std::move(spec.task), std::move(spec.args),
-                                  spec.options, std::move(spec.key), std::nullopt));
-    store_.add(std::move(records), [this, done = std::move(done)](auto jobs) {
+    JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
+                                   spec.options, std::move(spec.key), std::nullopt);
+    store_.add({&record, 1}, [this, done = std::move(done)](auto jobs) {
         admitted(jobs) ? done(&jobs->front()->job) : done(jobs.error());
     });
 }
@@ -257,7 +256,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
         records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
                                       std::nullopt, batch));
     }
-    store_.add(std::move(records),
+    store_.add(records,
                [this, batch = std::move(batch), done = std::move(done)](auto jobs) mutable {
                    if (!admitted(jobs)) {
                        done(jobs.error());
@@ -319,23 +318,36 @@ void Scheduler::wait(std::string_view id, double seconds, base::Callback<void(co
         done(r->job);
         return;
     }
-    auto waiter = std::make_shared<Waiter>();
-    waiter->done = std::move(done);
-    if (std::isfinite(seconds)) {
-        waiter->timer = std::make_unique<asio::steady_timer>(io_, to_duration(seconds));
-        waiter->timer->async_wait([this, waiter, job_id = r->job.id](std::error_code ec) {
-            if (ec || !waiter->done) {
-                return;
-            }
-            auto d = std::move(waiter->done);
-            waiter->done = nullptr;
-            JobRecord* rec = store_.find(job_id);
-            auto& list = rec->waiters;
-            list.erase(std::find(list.begin(), list.end(), waiter));
-            d(rec->job);
-        });
+    if (r->waiters.capacity() == 0 && !spare_waiters_.empty()) {
+        r->waiters = std::move(spare_waiters_.back());
+        spare_waiters_.pop_back();
     }
-    r->waiters.push_back(std::move(waiter));
+    auto& waiter = r->waiters.emplace_back(Waiter{std::move(done), nullptr, next_waiter_++});
+    if (std::isfinite(seconds)) {
+        waiter.timer = std::make_unique<asio::steady_timer>(io_, to_duration(seconds));
+        waiter.timer->async_wait(
+            [this, serial = waiter.serial, job_id = r->job.id](std::error_code ec) {
+                if (!ec) {
+                    wait_ran_out(job_id, serial);
+                }
+            });
+    }
+}
+
+void Scheduler::wait_ran_out(const std::string& id, std::uint64_t serial) {
+    JobRecord* r = store_.find(id);
+    if (r == nullptr) {
+        return;
+    }
+    auto& list = r->waiters;
+    auto it = std::find_if(list.begin(), list.end(),
+                           [serial](const Waiter& w) { return w.serial == serial; });
+    if (it == list.end()) {
+        return;  // the job finished as the time ran out, and has answered it
+    }
+    auto done = std::move(it->done);
+    list.erase(it);
+    done(r->job);
 }
 
 Result<const Job*> Scheduler::cancel(std::string_view id) {
@@ -426,7 +438,7 @@ void Scheduler::keep_for_restart(JobRecord& r) {
 }
 
 void Scheduler::on_outcome(RunOutcome outcome) {
-    JobRecord* r = store_.find(outcome.job_id);
+    JobRecord* r = store_.find_by_seq(outcome.seq);
     // An attempt that was cancelled or timed out has already been ended here; its
     // late outcome only tells that the worker is free again.
     if (r != nullptr && r->job.state == JobState::running && r->job.attempts == outcome.attempt) {
@@ -483,19 +495,19 @@ void Scheduler::dispatch() {
 void Scheduler::hand_over(JobRecord& r, Executor& executor) {
     // Counted first: a pool may report the start before start() returns.
     ++handed_[static_cast<std::size_t>(r.job.pool)];
-    r.run_handle =
-        executor.start(Run{r.job.id, r.job.attempts + 1, r.job.priority, r.task, r.job.args});
+    r.run_handle = executor.start(
+        Run{r.seq, r.job.id, r.job.attempts + 1, r.job.priority, r.task, r.job.args});
 }
 
 RunEvents Scheduler::run_events() {
     return {[this](RunStarted s) { on_started(std::move(s)); },
             [this](RunOutcome o) { on_outcome(std::move(o)); },
-            [this](const std::string& id, int attempt) { on_returned(id, attempt); },
+            [this](std::uint64_t seq, int attempt) { on_returned(seq, attempt); },
             [this] { capacity_changed(); }};
 }
 
-void Scheduler::on_returned(const std::string& job_id, int attempt) {
-    JobRecord* r = store_.find(job_id);
+void Scheduler::on_returned(std::uint64_t seq, int attempt) {
+    JobRecord* r = store_.find_by_seq(seq);
     if (r == nullptr || r->run_handle == 0) {
         return;
     }
@@ -514,7 +526,7 @@ void Scheduler::on_returned(const std::string& job_id, int attempt) {
 }
 
 void Scheduler::on_started(RunStarted started) {
-    JobRecord* r = store_.find(started.job_id);
+    JobRecord* r = store_.find_by_seq(started.seq);
     // A run withdrawn by a cancel may still begin; that attempt has been ended here.
     if (r == nullptr || r->job.state != JobState::queued ||
         r->job.attempts + 1 != started.attempt) {
@@ -526,7 +538,7 @@ void Scheduler::on_started(RunStarted started) {
     r->job.state = JobState::running;
     r->job.attempts = started.attempt;
     r->job.started_at = started.at;
-    r->job.worker = started.worker;
+    r->job.worker = std::move(started.worker);
     store_.started(*r);
     if (r->timeout_s) {
         r->timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r->timeout_s));
@@ -627,15 +639,14 @@ void Scheduler::announce_finished(JobRecord& r) {
     if (r.job.batch) {
         count_in_batch(*r.job.batch, state);
     }
-    for (auto& waiter : std::exchange(r.waiters, {})) {
-        if (waiter->done) {
-            auto d = std::move(waiter->done);
-            waiter->done = nullptr;
-            if (waiter->timer) {
-                waiter->timer->cancel();
-            }
-            d(r.job);
-        }
+    auto waiters = std::exchange(r.waiters, {});
+    for (auto& waiter : waiters) {
+        waiter.done(r.job);
+    }
+    waiters.clear();  // and their timers, which cancels them
+    constexpr std::size_t max_spare_waiters = 1024;
+    if (spare_waiters_.size() < max_spare_waiters) {
+        spare_waiters_.push_back(std::move(waiters));
     }
     store_.retain(r);
     arm_retention_timer();

@@ -62,13 +62,6 @@ struct JobCounts {
     std::uint64_t cancelled = 0;
 };
 
-/// A waiting `get` or `submit`: called once with the job, when it has finished or
-/// when the wait ran out.
-struct Waiter {
-    base::Callback<void(const proto::Job&)> done;
-    std::unique_ptr<asio::steady_timer> timer;
-};
-
 /// The life of every job: accept (task and args checks, idempotency keys, the bounded
 /// queue of its pool, `block_s`), start on a pool, time out, retry, cancel, finish,
 /// wake waiters, tell the observer, retain and expire.
@@ -153,7 +146,7 @@ public:
     /// A pool reports how an attempt ended.
     void on_outcome(RunOutcome outcome);
     /// A pool gives back a run it was handed and did not begin.
-    void on_returned(const std::string& job_id, int attempt);
+    void on_returned(std::uint64_t seq, int attempt);
     /// A pool can take runs again (a resize, a replaced worker process).
     void capacity_changed() { schedule_dispatch(); }
 
@@ -213,6 +206,8 @@ private:
     /// without counting its attempt; the store is told.
     void return_to_queue(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
+    /// A bounded wait ran out: that waiter is answered with the job as it is.
+    void wait_ran_out(const std::string& id, std::uint64_t serial);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);
     static void tally(proto::BatchCounts& counts, proto::JobState state);
@@ -236,6 +231,10 @@ private:
     std::optional<SteadyTime> retention_due_;
     JobCounts counts_;
     std::uint64_t next_seq_ = 1;
+    std::uint64_t next_waiter_ = 1;
+    // Lists of waiters of jobs that have finished, kept for their capacity: a
+    // submit that waits, the usual kind, costs no allocation for its waiter.
+    std::vector<std::vector<Waiter>> spare_waiters_;
     bool dispatch_posted_ = false;
     bool shutting_down_ = false;
     bool stopping_now_ = false;    // a `now` shutdown: nothing more is started

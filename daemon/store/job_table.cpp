@@ -1,5 +1,7 @@
 #include "job_table.hpp"
 
+#include <tuple>
+
 #include "proto/json_size.hpp"
 
 namespace taskpool::daemon::store {
@@ -16,8 +18,10 @@ std::size_t footprint(const JobRecord& r) {
 
 JobRecord& JobTable::insert(JobRecord record) {
     auto seq = record.seq;
-    auto [it, inserted] = by_seq_.emplace(seq, std::move(record));
-    JobRecord& r = it->second;
+    auto [it, inserted] = by_seq_.emplace(std::piecewise_construct, std::forward_as_tuple(seq),
+                                          std::forward_as_tuple(std::move(record)));
+    link(it->second);
+    JobRecord& r = it->second.record;
     by_id_.emplace(r.job.id, &r);
     if (r.key) {
         by_key_.emplace(*r.key, &r);
@@ -32,7 +36,7 @@ JobRecord* JobTable::find(std::string_view id) {
 
 JobRecord* JobTable::find_by_seq(std::uint64_t seq) {
     auto it = by_seq_.find(seq);
-    return it == by_seq_.end() ? nullptr : &it->second;
+    return it == by_seq_.end() ? nullptr : &it->second.record;
 }
 
 JobRecord* JobTable::find_by_key(std::string_view key) {
@@ -71,7 +75,39 @@ void JobTable::erase(const JobRecord& r) {
         by_key_.erase(*r.key);
     }
     by_id_.erase(r.job.id);
-    by_seq_.erase(r.seq);  // last: it owns the record
+    auto it = by_seq_.find(r.seq);
+    unlink(it->second);
+    by_seq_.erase(it);  // last: it owns the record
+}
+
+void JobTable::link(Entry& e) {
+    Entry* newer = nullptr;
+    Entry* older = newest_;
+    while (older != nullptr && older->record.seq > e.record.seq) {
+        newer = older;
+        older = older->older;
+    }
+    e.older = older;
+    e.newer = newer;
+    if (older != nullptr) {
+        older->newer = &e;
+    }
+    if (newer != nullptr) {
+        newer->older = &e;
+    } else {
+        newest_ = &e;
+    }
+}
+
+void JobTable::unlink(Entry& e) {
+    if (e.older != nullptr) {
+        e.older->newer = e.newer;
+    }
+    if (e.newer != nullptr) {
+        e.newer->older = e.older;
+    } else {
+        newest_ = e.older;
+    }
 }
 
 }  // namespace taskpool::daemon::store

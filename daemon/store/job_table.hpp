@@ -2,9 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +31,8 @@ public:
              std::size_t max_retained_bytes = SIZE_MAX)
         : ttl_(ttl), max_retained_(max_retained), max_retained_bytes_(max_retained_bytes) {}
 
-    /// Adds a record; its job.id must be new.
+    /// Adds a record; its job.id must be new. Records come in arrival order (by
+    /// seq), but for one that does not, which is put in its place.
     JobRecord& insert(JobRecord record);
     JobRecord* find(std::string_view id);
     JobRecord* find_by_seq(std::uint64_t seq);
@@ -51,8 +52,8 @@ public:
     /// Visits jobs newest first until `f` returns false.
     template <class F>
     void newest_first(F&& f) {
-        for (auto it = by_seq_.rbegin(); it != by_seq_.rend(); ++it) {
-            if (!f(it->second)) {
+        for (Entry* e = newest_; e != nullptr; e = e->older) {
+            if (!f(e->record)) {
                 return;
             }
         }
@@ -68,14 +69,41 @@ private:
         return finished_.size() > max_retained_ || retained_bytes_ > max_retained_bytes_;
     }
 
+    /// A record, and its neighbours in arrival order.
+    struct Entry {
+        explicit Entry(JobRecord r) : record(std::move(r)) {}
+        JobRecord record;
+        Entry* older = nullptr;
+        Entry* newer = nullptr;
+    };
+    void link(Entry& e);
+    void unlink(Entry& e);
+
+    /// Our job ids end in eight digits that differ from one id to the next (random
+    /// bits, counting up): those bytes, mixed, spread ids over buckets as well as
+    /// hashing all of them does, for a few instructions. Any other string hashes whole.
+    struct IdHash {
+        std::size_t operator()(std::string_view id) const noexcept {
+            constexpr std::size_t tail = 8;
+            if (id.size() < tail) {
+                return std::hash<std::string_view>{}(id);
+            }
+            std::uint64_t last = 0;
+            std::memcpy(&last, id.data() + id.size() - tail, tail);
+            return static_cast<std::size_t>((last ^ id.size()) * 0x9E3779B97F4A7C15);
+        }
+    };
+
     struct Retained {
         SteadyTime expires;
         const JobRecord* record;
         std::size_t bytes;
     };
 
-    std::map<std::uint64_t, JobRecord> by_seq_;               // node-based: records never move
-    std::unordered_map<std::string_view, JobRecord*> by_id_;  // views into job.id
+    // A hash rather than a tree: the pools report runs by seq, two look-ups a job.
+    std::unordered_map<std::uint64_t, Entry> by_seq_;  // node-based: records never move
+    Entry* newest_ = nullptr;
+    std::unordered_map<std::string_view, JobRecord*, IdHash> by_id_;  // views into job.id
     std::unordered_map<std::string_view, JobRecord*> by_key_;
     std::deque<Retained> finished_;  // in finishing order
     std::chrono::milliseconds ttl_;

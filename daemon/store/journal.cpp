@@ -361,10 +361,11 @@ void read_run(const Statement& row, proto::Job& j) {
     j.state = *state;
     j.attempts = static_cast<int>(row.integer(attempts_column));
     if (auto pid = row.optional_integer(worker_pid_column)) {
-        j.worker = proto::WorkerInfo{*pid, std::nullopt};
+        proto::WorkerInfo worker{*pid, std::nullopt};
         if (auto thread = row.optional_integer(worker_thread_column)) {
-            j.worker->thread = static_cast<int>(*thread);
+            worker.thread = static_cast<int>(*thread);
         }
+        j.worker = std::move(worker);
     }
     if (auto started = row.optional_integer(started_at_column)) {
         j.started_at = timestamp(*started);

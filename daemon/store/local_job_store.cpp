@@ -10,9 +10,9 @@ LocalJobStore::LocalJobStore(Settings settings, Journal* journal)
       journal_(journal),
       table_(settings.ttl, settings.max_retained, settings.max_retained_bytes) {}
 
-void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
+void LocalJobStore::add(std::span<JobRecord> records, Added added) {
     if (journal_ == nullptr || records.empty()) {
-        insert(std::move(records), added);
+        insert(records, added);
         return;
     }
     auto pool = static_cast<std::size_t>(records.front().job.pool);
@@ -23,7 +23,8 @@ void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
         }
     }
     adding_[pool] += records.size();
-    auto shared = std::make_shared<std::vector<JobRecord>>(std::move(records));
+    auto shared = std::make_shared<std::vector<JobRecord>>(std::make_move_iterator(records.begin()),
+                                                           std::make_move_iterator(records.end()));
     journal_->after_commit([this, pool, shared, added = std::move(added)](bool committed) mutable {
         adding_[pool] -= shared->size();
         for (const auto& r : *shared) {
@@ -32,14 +33,14 @@ void LocalJobStore::add(std::vector<JobRecord> records, Added added) {
             }
         }
         if (committed) {
-            insert(std::move(*shared), added);
+            insert(*shared, added);
         } else {
             added(unavailable("nothing was accepted"));
         }
     });
 }
 
-void LocalJobStore::insert(std::vector<JobRecord> records, const Added& added) {
+void LocalJobStore::insert(std::span<JobRecord> records, const Added& added) {
     // The list is kept for its capacity, and taken out while in use: an add() made
     // from `added` gets one of its own.
     auto inserted = std::move(inserted_);

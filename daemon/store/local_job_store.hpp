@@ -28,7 +28,7 @@ public:
     /// `journal`: where changes go; none keeps jobs in memory only.
     LocalJobStore(Settings settings, Journal* journal);
 
-    void add(std::vector<JobRecord> records, Added added) override;
+    void add(std::span<JobRecord> records, Added added) override;
     bool adding_key(std::string_view key) const override;
     std::size_t adding(proto::PoolKind pool) const override {
         return adding_[static_cast<std::size_t>(pool)];
@@ -65,7 +65,7 @@ private:
         return queues_[static_cast<std::size_t>(pool)];
     }
     /// Makes the records known, then tells `added` which they are.
-    void insert(std::vector<JobRecord> records, const Added& added);
+    void insert(std::span<JobRecord> records, const Added& added);
 
     Settings settings_;
     Journal* journal_;

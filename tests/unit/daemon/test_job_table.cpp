@@ -33,6 +33,33 @@ TEST_CASE("job_table.find_by_id_and_key_and_newest_first") {
     CHECK(order == std::vector<std::string>{"c", "b", "a"});
 }
 
+TEST_CASE("job_table.arrival_order_holds_through_late_inserts_and_evictions") {
+    JobTable table(10s, 100);
+    auto newest_first = [&] {
+        std::vector<std::uint64_t> seqs;
+        table.newest_first([&](const JobRecord& r) {
+            seqs.push_back(r.seq);
+            return true;
+        });
+        return seqs;
+    };
+    auto t0 = SteadyTime{} + 1h;
+    table.insert(record(2, "b"));
+    table.insert(record(5, "e"));
+    table.insert(record(1, "a"));  // out of order: goes in its place
+    table.insert(record(4, "d"));
+    CHECK(newest_first() == std::vector<std::uint64_t>{5, 4, 2, 1});
+    CHECK(table.find_by_seq(4)->job.id == "d");
+    CHECK(table.find_by_seq(3) == nullptr);
+    table.retain(*table.find_by_seq(5), t0);  // the newest
+    table.retain(*table.find_by_seq(1), t0);  // the oldest
+    table.retain(*table.find_by_seq(4), t0);  // one in the middle
+    table.evict_expired(t0 + 1h, [](const JobRecord&) {});
+    CHECK(newest_first() == std::vector<std::uint64_t>{2});
+    table.insert(record(6, "f"));
+    CHECK(newest_first() == std::vector<std::uint64_t>{6, 2});
+}
+
 TEST_CASE("job_table.finished_jobs_expire_after_their_ttl") {
     JobTable table(10s, 100);
     auto t0 = SteadyTime{} + 1h;

@@ -32,7 +32,7 @@ sched::JobRecord record(std::uint64_t seq, int priority = 0) {
 std::vector<sched::JobRecord*> add(store::LocalJobStore& jobs,
                                    std::vector<sched::JobRecord> records) {
     std::vector<sched::JobRecord*> added;
-    jobs.add(std::move(records), [&](auto result) {
+    jobs.add(records, [&](auto result) {
         REQUIRE(result.ok());
         added.assign(result->begin(), result->end());
     });
@@ -88,8 +88,7 @@ TEST_CASE("local_job_store.its_journal_gives_every_job_back_as_it_was") {
         }
         records[3].key = std::string("k");
         std::vector<sched::JobRecord*> added;
-        jobs.add(std::move(records),
-                 [&](auto result) { added.assign(result->begin(), result->end()); });
+        jobs.add(records, [&](auto result) { added.assign(result->begin(), result->end()); });
         CHECK(jobs.adding(PoolKind::thread) == 4);
         CHECK(jobs.adding_key("k"));
         run_until(io, [&] { return !added.empty(); });

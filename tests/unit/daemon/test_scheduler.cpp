@@ -74,18 +74,21 @@ public:
     bool deferred = false;
     std::vector<std::string> changes;  // "started j-1", "finished j-1", ...
 
-    void add(std::vector<sched::JobRecord> records, Added added) override {
-        later([this, records = std::make_shared<std::vector<sched::JobRecord>>(std::move(records)),
-               added = std::move(added)]() mutable {
-            std::vector<sched::JobRecord*> out;
-            for (auto& r : *records) {
-                auto seq = r.seq;
-                auto& kept = jobs_[seq] = std::make_unique<sched::JobRecord>(std::move(r));
-                changes.push_back("added " + kept->job.id);
-                out.push_back(kept.get());
-            }
-            added(std::span<sched::JobRecord* const>(out));
-        });
+    void add(std::span<sched::JobRecord> records, Added added) override {
+        later(
+            [this,
+             records = std::make_shared<std::vector<sched::JobRecord>>(
+                 std::make_move_iterator(records.begin()), std::make_move_iterator(records.end())),
+             added = std::move(added)]() mutable {
+                std::vector<sched::JobRecord*> out;
+                for (auto& r : *records) {
+                    auto seq = r.seq;
+                    auto& kept = jobs_[seq] = std::make_unique<sched::JobRecord>(std::move(r));
+                    changes.push_back("added " + kept->job.id);
+                    out.push_back(kept.get());
+                }
+                added(std::span<sched::JobRecord* const>(out));
+            });
     }
     bool adding_key(std::string_view) const override { return false; }
     std::size_t adding(PoolKind) const override { return 0; }
@@ -213,12 +216,14 @@ struct Fixture {
     void begin(const std::string& id) {
         auto handle = pool.handle_of(id);
         pool.begun.insert(handle);
-        scheduler->on_started({id, pool.runs[handle - 1].attempt, {1, 0}, {}});
+        const auto& run = pool.runs[handle - 1];
+        scheduler->on_started({run.seq, run.attempt, taskpool::proto::WorkerInfo{1, 0}, {}});
         settle();
     }
     void end(const std::string& id, tasks::TaskOutcome outcome) {
         pool.ended();
-        scheduler->on_outcome({id, pool.runs[pool.handle_of(id) - 1].attempt, std::move(outcome)});
+        const auto& run = pool.runs[pool.handle_of(id) - 1];
+        scheduler->on_outcome({run.seq, run.attempt, std::move(outcome)});
         settle();
     }
     void settle() {
@@ -306,7 +311,8 @@ TEST_CASE("scheduler.a_run_past_its_timeout_is_stopped_and_fails") {
     CHECK(f.job(id).state == JobState::failed);
     CHECK(f.job(id).error->code == JobErrorCode::timeout);
     CHECK(f.pool.stopped == std::vector<std::uint64_t>{1});
-    f.scheduler->on_outcome({id, 1, RawJson(json(1))});  // the late outcome changes nothing
+    f.scheduler->on_outcome(
+        {f.pool.runs[0].seq, 1, RawJson(json(1))});  // the late outcome changes nothing
     CHECK(f.job(id).state == JobState::failed);
 }
 

@@ -37,6 +37,21 @@ json result_of(const tasks::TaskOutcome& outcome) {
     return std::get<taskpool::proto::RawJson>(outcome).parse();
 }
 
+/// A pool reports runs by seq; the tests name them, numbered as first used.
+std::vector<std::string> run_names;
+
+std::uint64_t seq_of(const std::string& name) {
+    auto it = std::find(run_names.begin(), run_names.end(), name);
+    if (it == run_names.end()) {
+        it = run_names.insert(it, name);
+    }
+    return static_cast<std::uint64_t>(it - run_names.begin()) + 1;
+}
+
+const std::string& name_of(std::uint64_t seq) {
+    return run_names.at(seq - 1);
+}
+
 /// What a pool reported, in order.
 struct Reports {
     std::vector<sched::RunStarted> started;
@@ -47,15 +62,16 @@ struct Reports {
                 [this](sched::RunOutcome o) {
                     // Every run is reported begun before it is reported ended.
                     CHECK(std::any_of(started.begin(), started.end(),
-                                      [&](const auto& s) { return s.job_id == o.job_id; }));
+                                      [&](const auto& s) { return s.seq == o.seq; }));
                     outcomes.push_back(std::move(o));
                 },
-                [](const std::string&, int) { FAIL("a thread pool gives no run back"); }, [] {}};
+                [](std::uint64_t, int) { FAIL("a thread pool gives no run back"); }, [] {}};
     }
 };
 
 sched::Run run_of(std::string id, const tasks::Task& task, int priority = 0) {
-    return {std::move(id), 1, priority, &task, taskpool::proto::RawJson(json{{"x", 1}})};
+    auto seq = seq_of(id);
+    return {seq, std::move(id), 1, priority, &task, taskpool::proto::RawJson(json{{"x", 1}})};
 }
 
 }  // namespace
@@ -77,11 +93,11 @@ TEST_CASE("thread_pool.runs_reports_and_survives_a_throwing_task") {
     }
     CHECK(pool.busy() == 0);
     for (const auto& s : reports.started) {
-        CHECK(s.worker.pid == ::getpid());
-        CHECK(s.worker.thread.has_value());
+        CHECK(s.worker->pid == ::getpid());
+        CHECK(s.worker->thread.has_value());
     }
     for (const auto& o : reports.outcomes) {
-        if (o.job_id == "a") {
+        if (name_of(o.seq) == "a") {
             CHECK(result_of(o.outcome) == json{{"x", 1}});
         } else {
             auto& e = std::get<taskpool::proto::JobError>(o.outcome);
@@ -156,7 +172,7 @@ TEST_CASE("thread_pool.holds_runs_ahead_in_priority_order_and_gives_back_unstart
     }
     std::vector<std::string> order;
     for (const auto& s : reports.started) {
-        order.push_back(s.job_id);
+        order.push_back(name_of(s.seq));
     }
     CHECK(order == std::vector<std::string>{"first", "high", "low"});
 }

@@ -23,7 +23,7 @@ std::string error_of(std::string_view line) {
 TEST_CASE("worker_protocol.a_run_goes_over_with_its_args_as_text") {
     tasks::Task echo;
     echo.name = "echo";
-    taskpool::daemon::sched::Run run{"j-1", 2, 0, &echo, RawJson(nlohmann::json{{"n", 1}})};
+    taskpool::daemon::sched::Run run{7, "j-1", 2, 0, &echo, RawJson(nlohmann::json{{"n", 1}})};
     std::string line;
     pools::encode_run(run, line);
     CHECK(line.back() == '\n');
@@ -47,16 +47,16 @@ TEST_CASE("worker_protocol.reports_decode_or_say_why_not") {
     auto ended = pools::decode_report(ok);
     REQUIRE(ended.ok());
     auto& outcome = std::get<pools::RunEnded>(*ended);
-    CHECK(outcome.outcome.job_id == "j-1");
+    CHECK(outcome.job_id == "j-1");
     CHECK(outcome.ran == std::chrono::microseconds(7));
-    CHECK(std::get<RawJson>(outcome.outcome.outcome).text() == R"({"v":2})");
+    CHECK(std::get<RawJson>(outcome.outcome).text() == R"({"v":2})");
 
     auto failed = pools::encode_outcome("j-1", 1, JobError{JobErrorCode::task_error, "no"},
                                         std::chrono::microseconds(1));
     failed.pop_back();
     auto error = pools::decode_report(failed);
     REQUIRE(error.ok());
-    CHECK(std::get<JobError>(std::get<pools::RunEnded>(*error).outcome.outcome) ==
+    CHECK(std::get<JobError>(std::get<pools::RunEnded>(*error).outcome) ==
           JobError{JobErrorCode::task_error, "no"});
 
     auto child = pools::encode_child("j-1", 1, 4242);

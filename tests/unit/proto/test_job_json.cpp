@@ -22,6 +22,10 @@ TEST_CASE("proto.job.timestamps_have_three_fractional_digits_in_utc") {
         auto when = day + std::chrono::seconds(s);
         CHECK(parse_timestamp(format_timestamp(when)) == when);
     }
+    // Within one second only the milliseconds change; then the second does.
+    CHECK(format_timestamp(t + std::chrono::milliseconds(1)) == "2026-11-22T10:00:00.124Z");
+    CHECK(format_timestamp(t + std::chrono::milliseconds(877)) == "2026-11-22T10:00:01.000Z");
+    CHECK(format_timestamp(t - std::chrono::milliseconds(124)) == "2026-11-22T09:59:59.999Z");
 }
 
 TEST_CASE("proto.json_writer.escapes_only_what_json_needs") {

@@ -36,15 +36,15 @@ TEST_CASE("json_writer.bytes_that_are_not_utf8_become_replacement_characters") {
 }
 
 TEST_CASE("json_writer.fields_and_raw_values_are_separated") {
-    std::string out;
-    JsonWriter w(out);
+    JsonWriter w;
     w.begin_object();
     w.field("n", 1);
     w.field("tree", json{{"k", {1, 2}}});
     w.field("raw", taskpool::proto::RawJson(json{{"x", "y"}}));
     w.key("list").begin_array().value("a").value(2.5).null().end_array();
     w.end_object();
-    CHECK(out == R"({"n":1,"tree":{"k":[1,2]},"raw":{"x":"y"},"list":["a",2.5,null]})");
+    CHECK(std::move(w).take() ==
+          R"({"n":1,"tree":{"k":[1,2]},"raw":{"x":"y"},"list":["a",2.5,null]})");
 }
 
 TEST_CASE("json_writer.every_byte_is_escaped_the_same_at_every_place_in_a_long_string") {
