@@ -269,17 +269,6 @@ JsonWriter& JsonWriter::value(const RawJson& j) {
     return *this;
 }
 
-JsonWriter& JsonWriter::plain_value(std::string_view s) {
-    separate();
-    char* p = room(s.size() + 2);
-    *p++ = '"';
-    std::memcpy(p, s.data(), s.size());
-    p += s.size();
-    *p++ = '"';
-    pos_ = p;
-    return *this;
-}
-
 JsonWriter& JsonWriter::null() {
     separate();
     put("null");

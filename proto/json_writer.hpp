@@ -63,8 +63,17 @@ public:
     JsonWriter& value(const nlohmann::json& j);
     JsonWriter& value(const RawJson& j);
     /// A string of ours with nothing to escape (a name from a table, a time):
-    /// written as it is.
-    JsonWriter& plain_value(std::string_view s);
+    /// written as it is. Inline, so that a fixed size is copied as one.
+    JsonWriter& plain_value(std::string_view s) {
+        separate();
+        char* p = room(s.size() + 2);
+        *p++ = '"';
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+        *p++ = '"';
+        pos_ = p;
+        return *this;
+    }
     JsonWriter& null();
     /// Bytes as they are, outside any value: the LF that ends a line.
     JsonWriter& raw(std::string_view text);
