@@ -74,9 +74,9 @@ void BasicFieldReader<View>::list(std::string_view key, Value value) {
     if ((taken_slots_ & bit) != 0 || count_ > std::numeric_limits<Index>::max()) {
         shared_slots_ |= bit;
     } else {
-        taken_slots_ |= bit;
         field_in_slot_[slot] = static_cast<Index>(count_);
     }
+    taken_slots_ |= bit;
     if (count_ < inline_fields) {
         few_[count_++] = {key, value};
         return;

@@ -72,8 +72,8 @@ public:
     Result<void> finish();
 
 private:
-    /// The object's fields in its order, listed once: each read scans a handful of
-    /// keys instead of walking the document again.
+    /// The object's fields in its order, listed once: a read looks a name up in
+    /// the slots below instead of walking the document again.
     struct Field {
         std::string_view key;
         Value value{};
@@ -96,7 +96,9 @@ private:
     // find a slot with one field, and compare one name.
     using Index = std::uint16_t;
     std::uint64_t taken_slots_ = 0;
-    std::uint64_t shared_slots_ = 0;  // with more than one field: every field is read
+    // Slots with more than one field (or a field past Index's range): a read of
+    // one of them compares every field's name.
+    std::uint64_t shared_slots_ = 0;
     std::array<Index, 64> field_in_slot_{};
     std::string path_;
     std::optional<Error> error_;

@@ -500,7 +500,8 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
                 continue;
             }
             auto& ended = std::get<RunEnded>(*report);
-            if (s.state == State::busy && ended.job_id == s.runs.front().job_id) {
+            if (s.state == State::busy && ended.job_id == s.runs.front().job_id &&
+                ended.attempt == s.runs.front().attempt) {
                 on_outcome(s, std::move(ended));
             }  // else a run already ended by a kill
         }

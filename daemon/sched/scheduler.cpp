@@ -325,17 +325,16 @@ void Scheduler::wait(std::string_view id, double seconds, base::Callback<void(co
     auto& waiter = r->waiters.emplace_back(Waiter{std::move(done), nullptr, next_waiter_++});
     if (std::isfinite(seconds)) {
         waiter.timer = std::make_unique<asio::steady_timer>(io_, to_duration(seconds));
-        waiter.timer->async_wait(
-            [this, serial = waiter.serial, job_id = r->job.id](std::error_code ec) {
-                if (!ec) {
-                    wait_ran_out(job_id, serial);
-                }
-            });
+        waiter.timer->async_wait([this, serial = waiter.serial, seq = r->seq](std::error_code ec) {
+            if (!ec) {
+                wait_ran_out(seq, serial);
+            }
+        });
     }
 }
 
-void Scheduler::wait_ran_out(const std::string& id, std::uint64_t serial) {
-    JobRecord* r = store_.find(id);
+void Scheduler::wait_ran_out(std::uint64_t seq, std::uint64_t serial) {
+    JobRecord* r = store_.find_by_seq(seq);
     if (r == nullptr) {
         return;
     }
@@ -645,7 +644,7 @@ void Scheduler::announce_finished(JobRecord& r) {
     }
     waiters.clear();  // and their timers, which cancels them
     constexpr std::size_t max_spare_waiters = 1024;
-    if (spare_waiters_.size() < max_spare_waiters) {
+    if (waiters.capacity() != 0 && spare_waiters_.size() < max_spare_waiters) {
         spare_waiters_.push_back(std::move(waiters));
     }
     store_.retain(r);

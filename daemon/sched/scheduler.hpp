@@ -207,7 +207,7 @@ private:
     void return_to_queue(JobRecord& r);
     void on_timeout(const std::string& id, int attempt);
     /// A bounded wait ran out: that waiter is answered with the job as it is.
-    void wait_ran_out(const std::string& id, std::uint64_t serial);
+    void wait_ran_out(std::uint64_t seq, std::uint64_t serial);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);
     static void tally(proto::BatchCounts& counts, proto::JobState state);

@@ -20,6 +20,9 @@ JobRecord& JobTable::insert(JobRecord record) {
     auto seq = record.seq;
     auto [it, inserted] = by_seq_.emplace(std::piecewise_construct, std::forward_as_tuple(seq),
                                           std::forward_as_tuple(std::move(record)));
+    if (!inserted) {
+        return it->second.record;  // a seq is given once: never so
+    }
     link(it->second);
     JobRecord& r = it->second.record;
     by_id_.emplace(r.job.id, &r);
@@ -76,8 +79,10 @@ void JobTable::erase(const JobRecord& r) {
     }
     by_id_.erase(r.job.id);
     auto it = by_seq_.find(r.seq);
-    unlink(it->second);
-    by_seq_.erase(it);  // last: it owns the record
+    if (it != by_seq_.end()) {
+        unlink(it->second);
+        by_seq_.erase(it);  // last: it owns the record
+    }
 }
 
 void JobTable::link(Entry& e) {

@@ -152,6 +152,18 @@ TEST_CASE("proto.request.a_repeated_field_keeps_its_last_value") {
     CHECK(s.args.parse() == json{{"b", 2}});
 }
 
+TEST_CASE("proto.request.fields_past_the_listed_count_are_found_too") {
+    // Many fields, then one alone in its slot: found all the same.
+    std::string line = R"({"op":"ping")";
+    for (int i = 0; i < 70000; ++i) {
+        line += R"(,"op":"submit")";
+    }
+    line += R"(,"args":[1],"task":"echo"})";
+    auto d = decode(line);
+    REQUIRE(d.body.ok());
+    CHECK(std::get<SubmitRequest>(d.body.value()).task == "echo");
+}
+
 TEST_CASE("proto.request.values_become_the_trees_a_json_parser_builds") {
     auto d = decode(R"({"op":"map","task":"echo","items":[{"n":123456789012345678901234567890},)"
                     R"(-1,18446744073709551615,[true,null,"s"],{"k":{"k":2.5}}]})");
