@@ -152,7 +152,7 @@ void watch_other_signals(asio::signal_set& signals, Config& config, const Config
                                             : "SIGALRM");
         } else if (auto fresh = reload(); !fresh) {
             spdlog::error("SIGHUP: the config was not reloaded: {}", fresh.error().message);
-        } else if (public_listener && !fresh->auth.token && !config.insecure) {
+        } else if (public_listener && !fresh->auth.required() && !config.insecure) {
             spdlog::error(
                 "SIGHUP: the config was not reloaded: it has no token, and {} is not "
                 "a loopback address",
@@ -258,10 +258,10 @@ std::unique_ptr<net::Listener> open_listener(asio::io_context& io, const Config&
     net::raise_open_file_limit(static_cast<std::size_t>(config.limits.max_connections) + 256);
     try {
         auto endpoint = resolve_listen(io, config.listen);
-        if (!endpoint.address().is_loopback() && !config.auth.token && !config.insecure) {
+        if (!endpoint.address().is_loopback() && !config.auth.required() && !config.insecure) {
             spdlog::error(
                 "refusing to listen on {} without a token: set auth.token "
-                "(TASKPOOL_TOKEN), or pass --insecure",
+                "(TASKPOOL_TOKEN) or auth.tokens, or pass --insecure",
                 config.listen);
             return nullptr;
         }

@@ -10,6 +10,7 @@ constexpr std::array error_names{
     std::pair{ErrorCode::bad_request, std::string_view{"bad_request"}},
     std::pair{ErrorCode::unknown_op, std::string_view{"unknown_op"}},
     std::pair{ErrorCode::unauthorized, std::string_view{"unauthorized"}},
+    std::pair{ErrorCode::forbidden, std::string_view{"forbidden"}},
     std::pair{ErrorCode::no_such_task, std::string_view{"no_such_task"}},
     std::pair{ErrorCode::no_such_job, std::string_view{"no_such_job"}},
     std::pair{ErrorCode::queue_full, std::string_view{"queue_full"}},

@@ -11,6 +11,7 @@ enum class ErrorCode {
     bad_request,
     unknown_op,
     unauthorized,
+    forbidden,  // the token may not use this op
     no_such_task,
     no_such_job,
     queue_full,

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/auth/credentials.hpp"
 #include "daemon/tasks/command_spec.hpp"
 
 namespace taskpool::daemon {
@@ -18,7 +19,15 @@ struct Config {
     std::string listen = "127.0.0.1:7433";
 
     struct Auth {
-        std::optional<std::string> token;
+        std::optional<std::string> token;     // may do anything
+        std::vector<auth::TokenSpec> tokens;  // scoped. From the file only.
+
+        /// Whether a client must show a token.
+        bool required() const { return token.has_value() || !tokens.empty(); }
+        /// Which of these tokens `given` is, if any.
+        std::optional<auth::Grant> verify(std::optional<std::string_view> given) const {
+            return given ? auth::verify(token, tokens, *given) : std::nullopt;
+        }
     } auth;
 
     struct ThreadPool {

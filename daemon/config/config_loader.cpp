@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "auth_tokens.hpp"
 #include "config_keys.hpp"
 
 namespace taskpool::daemon {
@@ -301,8 +302,19 @@ std::size_t Config::process_count() const {
 
 namespace {
 
-/// Reads `tasks` and `plugins` out of `doc`, which keeps the scalar keys.
+/// Reads `tasks`, `plugins` and `auth.tokens` out of `doc`, which keeps the
+/// scalar keys.
 Result<void> take_structured_keys(Config& config, json& doc, const std::string& origin) {
+    if (auto auth = doc.find("auth"); auth != doc.end() && auth->is_object()) {
+        if (auto it = auth->find("tokens"); it != auth->end()) {
+            auto tokens = parse_auth_tokens(*it);
+            if (!tokens) {
+                return config_error(origin, tokens.error().message);
+            }
+            config.auth.tokens = std::move(*tokens);
+            auth->erase(it);
+        }
+    }
     if (auto it = doc.find("tasks"); it != doc.end()) {
         if (!it->is_object()) {
             return config_error(origin, "key 'tasks' must be an object of command tasks");
@@ -394,6 +406,7 @@ json config_to_json(const Config& config) {
         doc["tasks"][name] = tasks::to_json(spec);
     }
     doc["plugins"] = config.plugins;
+    doc["auth"]["tokens"] = auth_tokens_to_json(config.auth.tokens);
     return doc;
 }
 

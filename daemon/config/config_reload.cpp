@@ -13,8 +13,8 @@ bool reloadable(std::string_view key) {
     return key.starts_with("auth.") || key.starts_with("limits.") || key == "log.level";
 }
 
-/// "/limits/max_connections" -> "limits.max_connections"; a key under `tasks` or
-/// `plugins` is named by its first two parts.
+/// "/limits/max_connections" -> "limits.max_connections"; a key under `tasks`,
+/// `plugins` or `auth.tokens` is named by its first two parts.
 std::string key_of(const std::string& pointer) {
     std::string key;
     std::size_t parts = 0;
@@ -37,6 +37,9 @@ ConfigReload reload_config(Config& live, const Config& fresh) {
     }
     if (live.auth.token != fresh.auth.token) {
         changed.emplace_back("auth.token");
+    }
+    if (live.auth.tokens != fresh.auth.tokens) {
+        changed.emplace_back("auth.tokens");
     }
     if (live.callbacks.secret != fresh.callbacks.secret) {
         changed.emplace_back("callbacks.secret");

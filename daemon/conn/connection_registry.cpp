@@ -22,7 +22,7 @@ std::pair<std::size_t, std::shared_ptr<Peer>> ConnectionRegistry::unauthenticate
     std::shared_ptr<Peer> oldest;
     for (const auto& [id, weak] : peers_) {
         auto peer = weak.lock();
-        if (peer && !peer->authenticated && !peer->closing()) {
+        if (peer && !peer->authenticated() && !peer->closing()) {
             ++count;
             if (!oldest || id < oldest->id()) {
                 oldest = std::move(peer);

@@ -3,7 +3,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "daemon/auth/credentials.hpp"
 
 namespace taskpool::daemon::conn {
 
@@ -57,8 +60,10 @@ public:
     /// Something in flight: the connection is not idle.
     bool busy() const { return pending_replies_ > 0 || holds_ > 0; }
 
-    /// Set by a successful `hello` where the daemon requires a token.
-    bool authenticated = false;
+    /// Where the daemon requires a token: the one this connection showed (in
+    /// `hello`, or in the HTTP request it is answering), and what it may do.
+    std::optional<auth::Grant> grant;
+    bool authenticated() const { return grant.has_value(); }
 
 protected:
     explicit Peer(std::uint64_t id) : id_(id) {}

@@ -15,6 +15,8 @@ int status_for(proto::ErrorCode code) {
             return 400;
         case ErrorCode::unauthorized:
             return 401;
+        case ErrorCode::forbidden:
+            return 403;
         case ErrorCode::no_such_task:
         case ErrorCode::no_such_job:
         case ErrorCode::not_found:

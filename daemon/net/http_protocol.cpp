@@ -5,8 +5,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/auth/scopes.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/http/response.hpp"
 #include "daemon/http/routes.hpp"
 #include "daemon/ops/probes.hpp"
+#include "daemon/ops/services.hpp"
 #include "session.hpp"
 
 namespace taskpool::daemon::net {
@@ -71,15 +75,17 @@ void HttpProtocol::pump() {
 bool HttpProtocol::accept_head() {
     const auto& request = reader_.request();
     head_ = request.method == "HEAD";
-    if (http::needs_token(request.target)) {
-        if (!session_.dispatcher().token_accepted(bearer_token(request.authorization))) {
+    const auto& auth = session_.dispatcher().services().config.auth;
+    if (http::needs_token(request.target) && auth.required()) {
+        auto grant = auth.verify(bearer_token(request.authorization));
+        if (!grant) {
             refuse(401, {proto::ErrorCode::unauthorized, "wrong or missing Authorization: Bearer"},
                    "WWW-Authenticate: Bearer\r\n");
             return false;
         }
-        // Each request shows the token; one did, so this is no stranger (a /healthz
-        // alone would not tell: it needs none).
-        session_.authenticated = true;
+        // Each request shows a token, and is answered with what that one may do; one
+        // did, so this is no stranger (a /healthz alone would not tell: it needs none).
+        session_.grant = std::move(grant);
     }
     if (request.expect_continue && request.content_length > 0) {
         session_.queue_output(std::string(http::continue_response));
@@ -100,6 +106,12 @@ void HttpProtocol::handle(http::Request& request) {
         auto health = ops::health(services);
         respond(http::Response(health.ok ? 200 : 503, proto::json_text(health.body) + "\n"));
     } else if (std::holds_alternative<http::MetricsScrape>(routed)) {
+        const auto& grant = session_.grant;
+        if (grant && !auth::allows(grant->scopes, auth::Scope::read)) {
+            auto error = auth::forbidden(*grant, request.target, auth::Scope::read);
+            respond(http::Response(http::status_for(error.code), http::error_body(error)));
+            return;
+        }
         respond(http::Response(200, ops::metrics_text(services),
                                "text/plain; version=0.0.4; charset=utf-8"));
     } else {

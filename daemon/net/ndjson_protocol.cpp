@@ -61,7 +61,7 @@ std::size_t NdjsonProtocol::pump_lines() {
 }
 
 bool NdjsonProtocol::over_unauthenticated_limit(std::size_t bytes) const {
-    return bytes > max_unauthenticated_line_bytes && !session_.authenticated &&
+    return bytes > max_unauthenticated_line_bytes && !session_.authenticated() &&
            session_.dispatcher().requires_token();
 }
 

@@ -248,7 +248,7 @@ void Session::resume_reading_if_drained() {
 }
 
 bool Session::awaits_hello() const {
-    return !authenticated && dispatcher_.requires_token();
+    return !authenticated() && dispatcher_.requires_token();
 }
 
 Session::Clock::time_point Session::hello_due() const {

@@ -65,4 +65,12 @@ void Reply::error(const proto::Error& error) const {
     line(proto::encode_error(state_->id, error));
 }
 
+std::string Call::who() const {
+    std::string text = "connection " + std::to_string(peer->id());
+    if (peer->grant) {
+        text += " (token '" + peer->grant->name + "')";
+    }
+    return text;
+}
+
 }  // namespace taskpool::daemon::ops

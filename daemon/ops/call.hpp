@@ -53,6 +53,9 @@ struct Call {
     std::shared_ptr<conn::Peer> peer;
     Reply reply;
     std::size_t request_bytes = 0;
+
+    /// Who asked, for the log: "connection 12 (token 'ops')".
+    std::string who() const;
 };
 
 }  // namespace taskpool::daemon::ops

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "auth.hpp"
+#include "daemon/auth/scopes.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/events/subscriptions.hpp"
 #include "daemon/sched/scheduler.hpp"
@@ -40,11 +40,7 @@ void Dispatcher::handle_line(const std::shared_ptr<conn::Peer>& peer, std::strin
 }
 
 bool Dispatcher::requires_token() const {
-    return services_.config.auth.token.has_value();
-}
-
-bool Dispatcher::token_accepted(std::optional<std::string_view> given) const {
-    return ops::token_accepted(services_.config, given);
+    return services_.config.auth.required();
 }
 
 void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::DecodedRequest decoded,
@@ -55,12 +51,19 @@ void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::Decode
         return;
     }
     auto& body = decoded.body.value();
-    if (requires_token() && !peer->authenticated &&
+    if (requires_token() && !peer->authenticated() &&
         !std::holds_alternative<proto::HelloRequest>(body)) {
         call.reply.error({proto::ErrorCode::unauthorized,
                           "this daemon requires a token: send hello with it first"});
         peer->close_after_flush();
         return;
+    }
+    if (peer->grant) {
+        auto need = auth::scope_needed(body);
+        if (need && !auth::allows(peer->grant->scopes, *need)) {
+            call.reply.error(auth::forbidden(*peer->grant, request_name(body), *need));
+            return;
+        }
     }
     bool in_order = !waits(body);
     try {

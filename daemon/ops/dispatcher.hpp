@@ -9,8 +9,8 @@
 namespace taskpool::daemon::ops {
 
 /// Turns one request line into a call of its op's handler: decodes, checks
-/// authentication, dispatches (the only std::visit over requests), and turns any
-/// exception into an `internal` reply after logging it. Thread-safety: io thread.
+/// authentication and the token's scopes, dispatches (the only std::visit over requests), and turns
+/// any exception into an `internal` reply after logging it. Thread-safety: io thread.
 class Dispatcher {
 public:
     explicit Dispatcher(Services& services) : services_(services) {}
@@ -21,7 +21,6 @@ public:
                   std::size_t size);
     /// A connection must send the token (hello, or HTTP's Authorization) first.
     bool requires_token() const;
-    bool token_accepted(std::optional<std::string_view> given) const;
     const Services& services() const { return services_; }
     /// A connection closed: its subscriptions go and its bound jobs are cancelled.
     void connection_closed(conn::Peer& peer);

@@ -25,8 +25,8 @@ void handle(proto::ResizeRequest req, Call& call) {
                                (threads ? "thread_pool.max_size" : "process_pool.max_size") + ")"));
         return;
     }
-    spdlog::info("resizing the {} pool from {} to {}", proto::to_string(req.pool), pool->size(),
-                 req.size);
+    spdlog::info("{}: resizing the {} pool from {} to {}", call.who(), proto::to_string(req.pool),
+                 pool->size(), req.size);
     pool->resize(static_cast<std::size_t>(req.size));
     scheduler.capacity_changed();  // new workers take queued jobs
     auto size_of = [&](proto::PoolKind kind) {

@@ -227,6 +227,38 @@ TEST_CASE("http.bearer_token" * doctest::timeout(30)) {
     CHECK(curl(d, {"/healthz"}).status == 200);  // probes carry no secrets
 }
 
+TEST_CASE("http.scoped_tokens_get_403_outside_their_scopes" * doctest::timeout(30)) {
+    DaemonProcess d({.config = {{"auth",
+                                 {{"tokens",
+                                   {{{"name", "reader"}, {"token", "r"}, {"scopes", {"read"}}},
+                                    {{"name", "keeper"}, {"token", "k"}, {"scopes", {"kv"}}}}}}}}});
+    auto as = [](const std::string& token) { return "Authorization: Bearer " + token; };
+    CHECK(curl(d, {"-H", as("r"), "/v1/stats"}).status == 200);
+    CHECK(curl(d, {"-H", as("r"), "/metrics"}).status == 200);
+    auto submit = curl(d, {"-H", as("r"), "-XPOST", "-d", R"({"task":"echo"})", "/v1/jobs"});
+    CHECK(submit.status == 403);
+    CHECK(body_json(submit)["error"]["code"] == "forbidden");
+    CHECK(body_json(submit)["error"]["message"] ==
+          "the token 'reader' may not use 'submit': that needs the submit scope, and it has read");
+    auto metrics = curl(d, {"-H", as("k"), "/metrics"});
+    CHECK(metrics.status == 403);
+    CHECK(body_json(metrics)["error"]["code"] == "forbidden");
+    CHECK(curl(d, {"-H", as("k"), "/v1/stats"}).status == 403);
+    CHECK(curl(d, {"-H", as("nope"), "/v1/stats"}).status == 401);
+
+    // Each request on a connection is answered with what its own token may do.
+    LineClient c(d.port());
+    auto get = [&](const std::string& token) {
+        c.send_raw("GET /v1/stats HTTP/1.1\r\nHost: t\r\n" + as(token) + "\r\n\r\n");
+        return c.read_line();
+    };
+    CHECK(get("r") == "HTTP/1.1 200 OK\r");
+    for (auto line = c.read_line(); line && *line != "\r"; line = c.read_line()) {
+    }               // the rest of the head
+    c.read_line();  // the body
+    CHECK(get("k") == "HTTP/1.1 403 Forbidden\r");
+}
+
 TEST_CASE("http.keep_alive_and_pipelining" * doctest::timeout(30)) {
     DaemonProcess d;
     // curl reuses one connection for several URLs.
