@@ -134,6 +134,9 @@ void write_job(JsonWriter& w, const Job& job) {
     if (job.batch) {
         w.field("batch", *job.batch);
     }
+    if (job.submitted_by) {
+        w.field("submitted_by", *job.submitted_by);
+    }
     write_time(w, "submitted_at", job.submitted_at);
     if (job.started_at) {
         write_time(w, "started_at", *job.started_at);
@@ -180,6 +183,9 @@ Result<Job> decode_job(const nlohmann::json& j) {
         }
         if (auto it = j.find("batch"); it != j.end()) {
             job.batch = it->get<std::string>();
+        }
+        if (auto it = j.find("submitted_by"); it != j.end()) {
+            job.submitted_by = it->get<std::string>();
         }
         job.submitted_at = parse_timestamp(j.at("submitted_at").get<std::string>()).value();
         if (auto it = j.find("started_at"); it != j.end()) {

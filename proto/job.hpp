@@ -61,6 +61,7 @@ struct Job {
     int attempts = 0;
     Shared<WorkerInfo> worker;
     Boxed<std::string> batch;
+    Shared<std::string> submitted_by;  // the name of the token that submitted it
     Timestamp submitted_at{};
     std::optional<Timestamp> started_at;
     std::optional<Timestamp> finished_at;

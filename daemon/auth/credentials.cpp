@@ -34,7 +34,7 @@ std::optional<Digest> digest_from_hex(std::string_view hex) {
 }
 
 proto::Error forbidden(const Grant& grant, std::string_view what, Scope need) {
-    return {proto::ErrorCode::forbidden, "the token '" + grant.name + "' may not use '" +
+    return {proto::ErrorCode::forbidden, "the token '" + *grant.name + "' may not use '" +
                                              std::string(what) + "': that needs the " +
                                              std::string(to_string(need)) + " scope, and it has " +
                                              scopes_text(grant.scopes)};

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "proto/boxed.hpp"
 #include "proto/error.hpp"
 #include "scopes.hpp"
 
@@ -29,9 +30,10 @@ struct TokenSpec {
 /// The name `auth.token` goes by: it may do anything.
 inline constexpr std::string_view admin_token_name = "auth.token";
 
-/// A token that was shown and accepted: whose it is, and what it may do.
+/// A token that was shown and accepted: whose it is (shared with the jobs it
+/// submits), and what it may do.
 struct Grant {
-    std::string name;
+    proto::Shared<std::string> name;
     Scopes scopes = 0;
 };
 

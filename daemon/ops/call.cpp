@@ -68,9 +68,13 @@ void Reply::error(const proto::Error& error) const {
 std::string Call::who() const {
     std::string text = "connection " + std::to_string(peer->id());
     if (peer->grant) {
-        text += " (token '" + peer->grant->name + "')";
+        text += " (token '" + *peer->grant->name + "')";
     }
     return text;
+}
+
+proto::Shared<std::string> Call::submitter() const {
+    return peer->grant ? peer->grant->name : proto::Shared<std::string>();
 }
 
 }  // namespace taskpool::daemon::ops

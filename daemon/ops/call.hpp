@@ -56,6 +56,9 @@ struct Call {
 
     /// Who asked, for the log: "connection 12 (token 'ops')".
     std::string who() const;
+    /// The name of the token that asked, for the jobs it submits; none where the
+    /// daemon requires no token.
+    proto::Shared<std::string> submitter() const;
 };
 
 }  // namespace taskpool::daemon::ops

@@ -20,7 +20,7 @@ void handle(proto::HelloRequest req, Call& call) {
             call.peer->close_after_flush();
             return;
         }
-        who = {{"name", grant->name}, {"scopes", auth::scope_names(grant->scopes)}};
+        who = {{"name", *grant->name}, {"scopes", auth::scope_names(grant->scopes)}};
         call.peer->grant = std::move(grant);
     }
     auto& scheduler = call.services.scheduler;

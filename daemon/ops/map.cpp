@@ -75,7 +75,7 @@ void handle(proto::MapRequest req, Call& call) {
         return;
     }
     auto& services = call.services;
-    sched::MapSpec spec{std::move(req.task), std::move(req.items), req.options};
+    sched::MapSpec spec{std::move(req.task), std::move(req.items), req.options, call.submitter()};
     auto accepted = [&services, peer = std::weak_ptr<conn::Peer>(call.peer), options = req.options,
                      reply = call.reply](proto::Result<sched::Batch> result) {
         if (!result) {

@@ -229,6 +229,7 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     }
     JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                    spec.options, std::move(spec.key), std::nullopt);
+    record.job.submitted_by = std::move(spec.submitted_by);
     store_.add({&record, 1}, [this, done = std::move(done)](auto jobs) {
         admitted(jobs) ? done(&jobs->front()->job) : done(jobs.error());
     });
@@ -255,6 +256,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     for (auto& item : spec.items) {
         records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
                                       std::nullopt, batch));
+        records.back().job.submitted_by = spec.submitted_by;
     }
     store_.add(records,
                [this, batch = std::move(batch), done = std::move(done)](auto jobs) mutable {

@@ -37,6 +37,7 @@ struct JobSpec {
     proto::RawJson args;
     std::optional<std::string> key;
     proto::SubmitOptions options;
+    proto::Shared<std::string> submitted_by;  // the token's name
 };
 
 /// What `map` asks for: one job per item, all of one batch.
@@ -44,6 +45,7 @@ struct MapSpec {
     std::string task;
     std::vector<proto::RawJson> items;
     proto::SubmitOptions options;
+    proto::Shared<std::string> submitted_by;  // the token's name
 };
 
 /// An accepted map: its batch id and its jobs, in the order of the items.

@@ -22,7 +22,7 @@ using sched::StoredJob;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;
-constexpr std::int64_t format_version = 2;
+constexpr std::int64_t format_version = 3;
 
 // Removals of expired jobs per transaction: a burst of them (a large map expiring
 // at once) is spread over several commits, so submits never wait behind it.
@@ -32,7 +32,7 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 
 // A job's request never changes; its latest attempt and end live beside it in
 // `runs`, so that ending a job inserts a short row instead of rewriting the long
-// one (format 2; format 1 had one table).
+// one (format 2; format 1 had one table). Format 3 added `submitted_by`.
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -46,7 +46,8 @@ CREATE TABLE jobs (
     timeout_s REAL,
     retries_left INTEGER NOT NULL,
     callback TEXT,
-    submitted_at INTEGER NOT NULL
+    submitted_at INTEGER NOT NULL,
+    submitted_by TEXT
 );
 )sql";
 
@@ -77,7 +78,8 @@ INSERT INTO runs
     SELECT seq, state, attempts, worker_pid, worker_thread, started_at, finished_at, result,
            error_code, error_message
     FROM jobs_1 WHERE state <> 'queued' OR attempts > 0;
-INSERT INTO jobs
+INSERT INTO jobs (seq, id, idem_key, task, args, pool, priority, batch, timeout_s,
+                  retries_left, callback, submitted_at)
     SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
            callback, submitted_at
     FROM jobs_1;
@@ -86,8 +88,8 @@ DROP TABLE jobs_1;
 
 constexpr const char* select_jobs = R"sql(
 SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
-       callback, submitted_at, coalesce(state, 'queued'), coalesce(attempts, 0), worker_pid,
-       worker_thread, started_at, finished_at, result, error_code, error_message
+       callback, submitted_at, submitted_by, coalesce(state, 'queued'), coalesce(attempts, 0),
+       worker_pid, worker_thread, started_at, finished_at, result, error_code, error_message
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -126,13 +128,17 @@ void open_checks(Database& db, Sync sync) {
     } else if (version > format_version) {
         throw std::runtime_error("it was written by a newer taskpoold (format " +
                                  std::to_string(version) + ")");
-    } else if (version == 1) {
+    } else if (version < format_version) {
         db.exec("BEGIN");
-        db.exec("ALTER TABLE jobs RENAME TO jobs_1");
-        db.exec(jobs_table);
-        db.exec(runs_table);
-        db.exec(from_format_1);
-        db.exec("PRAGMA user_version = 2");
+        if (version == 1) {
+            db.exec("ALTER TABLE jobs RENAME TO jobs_1");
+            db.exec(jobs_table);
+            db.exec(runs_table);
+            db.exec(from_format_1);
+        } else {
+            db.exec("ALTER TABLE jobs ADD COLUMN submitted_by TEXT");
+        }
+        db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
     }
     if (db.query_text("PRAGMA journal_mode = WAL") != "wal") {
@@ -157,7 +163,7 @@ struct Journal::Db : CheckedDatabase {
     Statement begin{db.handle(), "BEGIN"};
     Statement commit{db.handle(), "COMMIT"};
     Statement insert_job{db.handle(),
-                         "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"};
+                         "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at) VALUES (?1, 'running', ?2, ?3, ?4, ?5)"};
@@ -205,7 +211,9 @@ struct Journal::Db : CheckedDatabase {
             .bind(9, s.timeout_s)
             .bind(10, std::int64_t{s.retries_left})
             .bind(11, callback)
-            .bind(12, millis(j.submitted_at));
+            .bind(12, millis(j.submitted_at))
+            .bind(13,
+                  j.submitted_by ? std::optional<std::string_view>(*j.submitted_by) : std::nullopt);
         insert_job.run();
     }
     void apply(const write::JobStarted& w) {
@@ -301,6 +309,7 @@ enum Column : int {
     retries_left_column,
     callback_column,
     submitted_at_column,
+    submitted_by_column,
     state_column,
     attempts_column,
     worker_pid_column,
@@ -350,6 +359,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
                                          c.at("events").get<std::vector<std::string>>()};
     }
     j.submitted_at = timestamp(row.integer(submitted_at_column));
+    if (auto by = row.optional_text(submitted_by_column)) {
+        j.submitted_by = std::string(*by);
+    }
 }
 
 /// How far it got: its row of `runs`, if it has one (a queued job has none).

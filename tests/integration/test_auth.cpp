@@ -170,3 +170,32 @@ TEST_CASE("auth.check_config_shows_token_names_and_scopes_never_a_token" * docte
     REQUIRE(tokens.size() == 5);
     CHECK(tokens[4] == json{{"name", "operator"}, {"token_sha256", "***"}, {"scopes", {"admin"}}});
 }
+
+TEST_CASE("auth.jobs_name_the_token_that_submitted_them_across_a_restart" * doctest::timeout(60)) {
+    TempDir dir;
+    auto config = scoped_config(sha256_hex("operator-token"));
+    config["store"] = {{"path", (dir.path() / "journal.db").string()}};
+    std::string id;
+    std::string item;
+    {
+        DaemonProcess d({.config = config});
+        LineClient c(d.port());
+        c.request({{"op", "hello"}, {"token", "producer-token"}});
+        auto job =
+            c.request({{"op", "submit"}, {"task", "echo"}, {"args", 1}, {"wait", true}})["job"];
+        CHECK(job["submitted_by"] == "producer");
+        id = job["id"];
+        auto batch = c.request({{"op", "map"}, {"task", "echo"}, {"items", {1, 2}}});
+        CHECK(batch["jobs"][1]["submitted_by"] == "producer");
+        item = batch["jobs"][1]["id"];
+        LineClient root(d.port());
+        root.request({{"op", "hello"}, {"token", "root-token"}});
+        CHECK(root.request({{"op", "submit"}, {"task", "echo"}})["job"]["submitted_by"] ==
+              "auth.token");
+    }
+    DaemonProcess d({.config = config});
+    LineClient c(d.port());
+    c.request({{"op", "hello"}, {"token", "reader-token"}});
+    CHECK(c.request({{"op", "get"}, {"job", id}})["job"]["submitted_by"] == "producer");
+    CHECK(c.request({{"op", "get"}, {"job", item}})["job"]["submitted_by"] == "producer");
+}

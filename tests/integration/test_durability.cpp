@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -577,49 +578,85 @@ TEST_CASE("durability.a_normal_stop_leaves_the_queue_as_a_kill_9_would" * doctes
     }
 }
 
-TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
-    // Made by tests/data/make_journal_v1.sh: taskpoold 0.1.0 killed with -9 while
-    // two sleeps ran and three echo jobs (one with a key, two of a map) were queued.
+namespace {
+
+/// A journal that tests/data/make_journal.sh made with the taskpoold of an earlier
+/// format, killed with -9 while two sleeps ran and three echo jobs (one with a key,
+/// two of a map) were queued; and the ids of its jobs.
+struct OldJournal {
+    const char* file;
+    const char* expired;  // finished long ago: past its retention
+    const char* lost;     // running, without retries
+    const char* again;    // running, with a retry left
+    const char* keyed;    // queued, with the key compat-key and priority 3
+    std::array<const char*, 2> items;
+    const char* batch;
+};
+
+/// It loads, every job as it was left, and is moved to the current format once.
+void check_old_journal(const OldJournal& old) {
     TempDir dir;
-    fs::copy_file(fs::path(TASKPOOL_SOURCE_DIR) / "tests/data/journal-v1.db",
+    fs::copy_file(fs::path(TASKPOOL_SOURCE_DIR) / "tests/data" / old.file,
                   dir.path() / "journal.db");
     Journaled j(json{{"jobs", {{"result_ttl_s", 60}}}}, dir.path() / "journal.db");
     j.start();
     LineClient c(j.daemon().port());
-    // Finished long ago: past its retention, gone.
-    CHECK(get(c, "j-01M84ED08TWB21TKP5PJZR7P3R")["error"]["code"] == "no_such_job");
-    auto lost = get(c, "j-01M84ED09E1M38YRD34XAAKX4F")["job"];
+    CHECK(get(c, old.expired)["error"]["code"] == "no_such_job");
+    auto lost = get(c, old.lost)["job"];
     CHECK(lost["state"] == "failed");
     CHECK(lost["error"]["code"] == "lost");
-    auto again = get(c, "j-01M84ED09NFCWM98E64V08YSA1", 20)["job"];
+    auto again = get(c, old.again, 20)["job"];
     CHECK(again["state"] == "succeeded");
     CHECK(again["attempts"] == 2);
-    auto keyed = get(c, "j-01M84ED09X25YEJEWZNM531RPJ", 20)["job"];
+    auto keyed = get(c, old.keyed, 20)["job"];
     CHECK(keyed["result"] == json{{"queued", 1}});
     CHECK(keyed["priority"] == 3);
+    CHECK_FALSE(keyed.contains("submitted_by"));
     CHECK(submit(c, {{"task", "echo"}, {"args", 0}, {"key", "compat-key"}})["id"] == keyed["id"]);
-    for (const char* id : {"j-01M84ED0A7G3X5736KC22B8KYH", "j-01M84ED0A7G3X5736KC22B8KYJ"}) {
+    for (const char* id : old.items) {
         auto item = get(c, id, 20)["job"];
         CHECK(item["state"] == "succeeded");
-        CHECK(item["batch"] == "b-01M84ED0A7G3X5736KC22B8KYG");
+        CHECK(item["batch"] == old.batch);
     }
     CHECK(c.request({{"op", "kv.get"}, {"key", "greeting"}})["value"] == "hello");
     CHECK(c.request({{"op", "kv.get"}, {"key", "n"}})["value"] == 7);
     // The webhook that was not delivered is being tried again (nothing listens there).
     auto hooks = c.request({{"op", "stats"}})["callbacks"];
     CHECK(hooks["pending"].get<int>() + hooks["failed"].get<int>() == 1);
-    CHECK(submit(c, {{"task", "echo"}, {"args", 1}})["id"] > "j-01M84ED0A7G3X5736KC22B8KYJ");
+    CHECK(submit(c, {{"task", "echo"}, {"args", 1}})["id"] > std::string(old.items[1]));
 
     // Moved to the current format once, and read back from it as it was.
     j.daemon().signal(SIGTERM);
     REQUIRE(j.daemon().wait_exit(10s) == 0);
-    CHECK(query(j.path(), "PRAGMA user_version") == "2");
+    CHECK(query(j.path(), "PRAGMA user_version") == "3");
     CHECK(integrity(j.path()) == "ok");
     j.start();
     LineClient after(j.daemon().port());
     CHECK(get(after, lost["id"])["job"] == lost);
     CHECK(get(after, again["id"])["job"] == again);
     CHECK(get(after, keyed["id"])["job"] == keyed);
+}
+
+}  // namespace
+
+TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
+    check_old_journal({"journal-v1.db",
+                       "j-01M84ED08TWB21TKP5PJZR7P3R",
+                       "j-01M84ED09E1M38YRD34XAAKX4F",
+                       "j-01M84ED09NFCWM98E64V08YSA1",
+                       "j-01M84ED09X25YEJEWZNM531RPJ",
+                       {"j-01M84ED0A7G3X5736KC22B8KYH", "j-01M84ED0A7G3X5736KC22B8KYJ"},
+                       "b-01M84ED0A7G3X5736KC22B8KYG"});
+}
+
+TEST_CASE("durability.a_journal_of_format_2_still_loads" * doctest::timeout(60)) {
+    check_old_journal({"journal-v2.db",
+                       "j-01M952ZNWXWRH6R417WN9P9D5V",
+                       "j-01M952ZNX271GN1VZEYR8D5GVB",
+                       "j-01M952ZNX5QNP1NBRNEEGF04SK",
+                       "j-01M952ZNX7T0ZE7XS67KS2MKBM",
+                       {"j-01M952ZNX96959EY54322SM07Q", "j-01M952ZNX96959EY54322SM07R"},
+                       "b-01M952ZNX96959EY54322SM07P"});
 }
 
 TEST_CASE("durability.a_bad_record_is_skipped_and_the_rest_restored" * doctest::timeout(30)) {

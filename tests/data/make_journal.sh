@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Makes journal-v1.db: a journal of format 1 as taskpoold left it at a kill -9,
+# Makes a journal of the current format as taskpoold left it at a kill -9,
 # holding every kind of record, for the test that it still loads
-# (durability.a_journal_of_format_1_still_loads). Run it once per format, from a
+# (durability.a_journal_of_format_N_still_loads). Run it once per format, from a
 # build of the release that introduced that format, and check the file in.
 #
-# usage: tests/data/make_journal_v1.sh BUILD_DIR OUT.db
+# usage: tests/data/make_journal.sh BUILD_DIR OUT.db   (OUT: journal-vN.db)
 set -euo pipefail
 build="$1"
 out="$2"
