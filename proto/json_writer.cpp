@@ -202,6 +202,11 @@ JsonWriter& JsonWriter::value(bool b) {
 
 JsonWriter& JsonWriter::value(std::int64_t n) {
     separate();
+    if (n >= 0 && n < 10) {  // a job's priority, attempts, thread: mostly one digit
+        *room(1) = static_cast<char>('0' + n);
+        ++pos_;
+        return *this;
+    }
     constexpr std::size_t longest = 20;  // -9223372036854775808
     char* p = room(longest);
     pos_ = std::to_chars(p, p + longest, n).ptr;

@@ -1,5 +1,6 @@
 #include "job_id.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <span>
@@ -10,7 +11,6 @@ namespace {
 
 constexpr char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 constexpr std::size_t digits = 26;
-constexpr std::size_t time_digits = 10;  // 50 bits: two zero bits, 48 of time
 
 /// Every pair of digits, by the ten bits they hold: half as many steps.
 constexpr auto digit_pairs = [] {
@@ -45,21 +45,21 @@ std::string IdGenerator::next(std::string_view prefix) {
         last_ms_ = ms;
         rand_hi_ = rng_() & 0xFFFF;
         rand_lo_ = rng_();
-        time_digits_.clear();
+        time_digits_due_ = true;
     } else if (++rand_lo_ == 0) {  // same (or earlier) millisecond: count up
         rand_hi_ = (rand_hi_ + 1) & 0xFFFF;
     }
-    if (time_digits_.empty()) {
-        time_digits_.assign(time_digits, '0');
+    if (time_digits_due_) {  // 50 bits: two zero bits, 48 of time
         put_digits(time_digits_, 0, last_ms_);
+        time_digits_due_ = false;
     }
     // 128 bits: 48 of time, then 80 of randomness. 26 base32 digits hold 130 bits,
     // so the first digit carries two leading zero bits; the time's digits are
     // written once a millisecond.
     std::string id(prefix.size() + digits, '0');
     prefix.copy(id.data(), prefix.size());
-    time_digits_.copy(id.data() + prefix.size(), time_digits);
-    put_digits(std::span(id).subspan(prefix.size() + time_digits), rand_hi_, rand_lo_);
+    std::copy(time_digits_.begin(), time_digits_.end(), id.begin() + prefix.size());
+    put_digits(std::span(id).subspan(prefix.size() + time_digits_.size()), rand_hi_, rand_lo_);
     return id;
 }
 
@@ -84,7 +84,7 @@ void IdGenerator::resume_after(std::string_view id) {
         last_ms_ = ms;
         rand_hi_ = hi;
         rand_lo_ = lo;
-        time_digits_.clear();
+        time_digits_due_ = true;
     }
 }
 

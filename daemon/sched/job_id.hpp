@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -23,9 +24,10 @@ public:
 private:
     std::mt19937_64 rng_;
     std::uint64_t last_ms_ = 0;
-    std::uint64_t rand_hi_ = 0;  // top 16 of the 80 random bits
-    std::uint64_t rand_lo_ = 0;  // low 64
-    std::string time_digits_;    // the first ten digits: last_ms_'s
+    std::uint64_t rand_hi_ = 0;           // top 16 of the 80 random bits
+    std::uint64_t rand_lo_ = 0;           // low 64
+    std::array<char, 10> time_digits_{};  // the first ten digits: last_ms_'s
+    bool time_digits_due_ = true;         // last_ms_ changed since they were written
 };
 
 }  // namespace taskpool::daemon::sched

@@ -16,7 +16,7 @@ std::size_t footprint(const JobRecord& r) {
 
 }  // namespace
 
-JobRecord& JobTable::insert(JobRecord record) {
+JobRecord& JobTable::insert(JobRecord&& record) {
     auto seq = record.seq;
     auto [it, inserted] = by_seq_.emplace(std::piecewise_construct, std::forward_as_tuple(seq),
                                           std::forward_as_tuple(std::move(record)));

@@ -33,7 +33,7 @@ public:
 
     /// Adds a record; its job.id must be new. Records come in arrival order (by
     /// seq), but for one that does not, which is put in its place.
-    JobRecord& insert(JobRecord record);
+    JobRecord& insert(JobRecord&& record);
     JobRecord* find(std::string_view id);
     JobRecord* find_by_seq(std::uint64_t seq);
     JobRecord* find_by_key(std::string_view key);
@@ -71,7 +71,7 @@ private:
 
     /// A record, and its neighbours in arrival order.
     struct Entry {
-        explicit Entry(JobRecord r) : record(std::move(r)) {}
+        explicit Entry(JobRecord&& r) : record(std::move(r)) {}
         JobRecord record;
         Entry* older = nullptr;
         Entry* newer = nullptr;

@@ -7,12 +7,16 @@ namespace taskpool::daemon::tasks {
 
 bool TaskRegistry::add(Task task) {
     std::string name = task.name;
-    return tasks_.emplace(std::move(name), std::move(task)).second;
+    auto [it, added] = tasks_.emplace(std::move(name), std::move(task));
+    if (added) {
+        by_name_.emplace(it->first, &it->second);
+    }
+    return added;
 }
 
 const Task* TaskRegistry::find(std::string_view name) const {
-    auto it = tasks_.find(name);
-    return it == tasks_.end() ? nullptr : &it->second;
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
 }
 
 proto::Result<void, std::string> register_tasks(TaskRegistry& registry, const TaskSetup& setup) {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "command_spec.hpp"
@@ -17,6 +18,10 @@ namespace taskpool::daemon::tasks {
 /// once the daemon serves.
 class TaskRegistry {
 public:
+    TaskRegistry() = default;
+    TaskRegistry(const TaskRegistry&) = delete;  // by_name_ views its own keys
+    TaskRegistry& operator=(const TaskRegistry&) = delete;
+
     /// Adds a task; a second task of the same name replaces nothing and returns false.
     bool add(Task task);
     const Task* find(std::string_view name) const;
@@ -25,6 +30,8 @@ public:
 
 private:
     std::map<std::string, Task, std::less<>> tasks_;
+    // Every submit looks its task up: by hash here, while the map keeps name order.
+    std::unordered_map<std::string_view, const Task*> by_name_;  // views into tasks_' keys
 };
 
 /// Everything that decides which tasks a process has. The daemon and each of its
