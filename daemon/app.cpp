@@ -31,6 +31,7 @@
 #include "metrics/job_metrics.hpp"
 #include "net/listener.hpp"
 #include "net/open_file_limit.hpp"
+#include "net/tls_context.hpp"
 #include "ops/dispatcher.hpp"
 #include "ops/services.hpp"
 #include "pools/child_reaper.hpp"
@@ -137,10 +138,18 @@ private:
     bool stopping_ = false;
 };
 
+/// The TLS context for `tls`, read from its files again; none where TLS is off.
+proto::Result<std::shared_ptr<asio::ssl::context>, std::string> reload_tls(const Config::Tls& tls) {
+    if (!tls.enabled()) {
+        return std::shared_ptr<asio::ssl::context>();
+    }
+    return net::make_tls_context(tls);
+}
+
 /// SIGHUP reloads what can change while the daemon runs; SIGUSR1, SIGUSR2 and
 /// SIGALRM mean nothing to it. None of them is ever fatal (PROTOCOL.md section 5).
 void watch_other_signals(asio::signal_set& signals, Config& config, const ConfigReloader& reload,
-                         bool public_listener) {
+                         net::Listener& listener, bool public_listener) {
     signals.async_wait([&, public_listener](std::error_code ec, int signo) {
         if (ec) {
             return;
@@ -157,7 +166,13 @@ void watch_other_signals(asio::signal_set& signals, Config& config, const Config
                 "SIGHUP: the config was not reloaded: it has no token, and {} is not "
                 "a loopback address",
                 config.listen);
+        } else if (fresh->tls.enabled() != config.tls.enabled()) {
+            spdlog::error("SIGHUP: the config was not reloaded: turning TLS {} takes a restart",
+                          fresh->tls.enabled() ? "on" : "off");
+        } else if (auto tls = reload_tls(fresh->tls); !tls) {
+            spdlog::error("SIGHUP: the config was not reloaded: {}", tls.error());
         } else {
+            listener.set_tls_context(std::move(*tls));  // for connections from now on
             auto done = reload_config(config, *fresh);
             auto list = [](const std::vector<std::string>& keys) {
                 std::string text;
@@ -173,7 +188,7 @@ void watch_other_signals(asio::signal_set& signals, Config& config, const Config
                              ? ""
                              : "; these take a restart: " + list(done.need_restart));
         }
-        watch_other_signals(signals, config, reload, public_listener);
+        watch_other_signals(signals, config, reload, listener, public_listener);
     });
 }
 
@@ -265,7 +280,15 @@ std::unique_ptr<net::Listener> open_listener(asio::io_context& io, const Config&
                 config.listen);
             return nullptr;
         }
-        return std::make_unique<net::Listener>(io, endpoint, config, dispatcher, connections);
+        auto tls = reload_tls(config.tls);
+        if (!tls) {
+            spdlog::error("cannot serve TLS: {}", tls.error());
+            return nullptr;
+        }
+        auto listener =
+            std::make_unique<net::Listener>(io, endpoint, config, dispatcher, connections);
+        listener->set_tls_context(std::move(*tls));
+        return listener;
     } catch (const std::system_error& e) {
         spdlog::error("cannot listen on {}: {}", config.listen, e.code().message());
         return nullptr;
@@ -377,7 +400,7 @@ int run(Config& config, const ConfigReloader& reload) {
     watch_signals(signals, shutdown);
     asio::signal_set others(io, SIGHUP, SIGUSR1, SIGUSR2);
     others.add(SIGALRM);
-    watch_other_signals(others, config, reload, !local.address().is_loopback());
+    watch_other_signals(others, config, reload, *listener, !local.address().is_loopback());
 
     listener->start();
     spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",

@@ -30,6 +30,14 @@ struct Config {
         }
     } auth;
 
+    struct Tls {
+        std::optional<std::string> cert;       // PEM: the certificate, then its chain
+        std::optional<std::string> key;        // PEM, without a passphrase
+        std::optional<std::string> client_ca;  // PEM: requires client certificates
+
+        bool enabled() const { return cert.has_value(); }
+    } tls;
+
     struct ThreadPool {
         std::int64_t size = 0;  // 0: one thread per core
         std::int64_t max_size = 256;

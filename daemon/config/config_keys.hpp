@@ -35,6 +35,9 @@ void visit_config_keys(C& c, Visitor&& v) {
     constexpr double day = 24 * 3600;
     v("listen", c.listen);
     v("auth.token", c.auth.token);
+    v("tls.cert", c.tls.cert);
+    v("tls.key", c.tls.key);
+    v("tls.client_ca", c.tls.client_ca);
     v("thread_pool.size", c.thread_pool.size, Range{0, 4096});
     v("thread_pool.max_size", c.thread_pool.max_size, Range{1, 4096});
     v("process_pool.size", c.process_pool.size, Range{0, 4096});

@@ -384,6 +384,14 @@ Result<Config> load_config(const ConfigSources& sources) {
     if (auto listen = check_listen(config); !listen) {
         return listen.error();
     }
+    if (config.tls.cert.has_value() != config.tls.key.has_value()) {
+        return proto::bad_request("tls.cert and tls.key go together: set both, or neither");
+    }
+    if (config.tls.client_ca && !config.tls.cert) {
+        return proto::bad_request(
+            "tls.client_ca needs tls.cert and tls.key: client "
+            "certificates are asked for inside TLS");
+    }
     if (config.thread_pool.size > config.thread_pool.max_size) {
         return proto::bad_request("thread_pool.size (" + std::to_string(config.thread_pool.size) +
                                   ") is more than thread_pool.max_size (" +

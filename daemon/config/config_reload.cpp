@@ -10,7 +10,8 @@ namespace taskpool::daemon {
 namespace {
 
 bool reloadable(std::string_view key) {
-    return key.starts_with("auth.") || key.starts_with("limits.") || key == "log.level";
+    return key.starts_with("auth.") || key.starts_with("tls.") || key.starts_with("limits.") ||
+           key == "log.level";
 }
 
 /// "/limits/max_connections" -> "limits.max_connections"; a key under `tasks`,
@@ -50,6 +51,7 @@ ConfigReload reload_config(Config& live, const Config& fresh) {
         (reloadable(key) ? reload.applied : reload.need_restart).push_back(std::move(key));
     }
     live.auth = fresh.auth;
+    live.tls = fresh.tls;
     live.limits = fresh.limits;
     live.log.level = fresh.log.level;
     spdlog::set_level(spdlog::level::from_str(live.log.level));

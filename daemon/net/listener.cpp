@@ -3,17 +3,17 @@
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "daemon/base/no_throw.hpp"
 #include "proto/reply.hpp"
 #include "session.hpp"
 
 namespace taskpool::daemon::net {
 namespace {
 
-constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+using base::no_throw;
 constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
 }  // namespace
@@ -71,7 +71,7 @@ asio::awaitable<void> Listener::accept_loop() {
         std::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         auto session = std::make_shared<Session>(std::move(socket), registry_.next_id(),
-                                                 config_.limits, dispatcher_, registry_);
+                                                 config_.limits, dispatcher_, registry_, tls_);
         registry_.add(session);
         session->start();
     }
@@ -98,6 +98,9 @@ void Listener::refuse(asio::ip::tcp::socket socket) {
     if (auto held_back = refusals_.admit()) {
         spdlog::warn("refused a connection: {} open (limits.max_connections){}", registry_.size(),
                      LogThrottle::held_back_note(*held_back));
+    }
+    if (tls_) {
+        return;  // closed as it goes: a line in clear would mean nothing to it
     }
     auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
     auto line = std::make_shared<std::string>(proto::encode_error(

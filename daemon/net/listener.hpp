@@ -1,5 +1,7 @@
 #pragma once
 
+#include <memory>
+
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -10,10 +12,15 @@
 #include "daemon/conn/connection_registry.hpp"
 #include "daemon/ops/dispatcher.hpp"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace taskpool::daemon::net {
 
-/// Accepts connections and starts a session for each. Past limits.max_connections a
-/// connection gets one too_many_connections line and is closed. When accept fails
+/// Accepts connections and starts a session for each, in TLS where it has a TLS
+/// context. Past limits.max_connections a connection gets one too_many_connections
+/// line (in plain TCP; under TLS it is closed at once) and is closed. When accept fails
 /// (EMFILE: out of descriptors) it waits a moment before trying again instead of
 /// spinning. Thread-safety: io thread.
 class Listener {
@@ -26,6 +33,8 @@ public:
     asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     void start();
     void close();
+    /// The TLS new connections are made with; none: plain TCP.
+    void set_tls_context(std::shared_ptr<asio::ssl::context> tls) { tls_ = std::move(tls); }
 
 private:
     asio::awaitable<void> accept_loop();
@@ -42,6 +51,7 @@ private:
     const Config& config_;
     ops::Dispatcher& dispatcher_;
     conn::ConnectionRegistry& registry_;
+    std::shared_ptr<asio::ssl::context> tls_;
 };
 
 }  // namespace taskpool::daemon::net

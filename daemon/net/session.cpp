@@ -1,11 +1,14 @@
 #include "session.hpp"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "daemon/base/no_throw.hpp"
 #include "http_protocol.hpp"
 #include "ndjson_protocol.hpp"
 #include "protocol_sniffer.hpp"
@@ -13,7 +16,7 @@
 namespace taskpool::daemon::net {
 namespace {
 
-constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+using base::no_throw;
 constexpr std::size_t read_chunk = 64 * 1024;
 // The largest output buffer a connection keeps for reuse once it is written.
 constexpr std::size_t kept_buffer_bytes = 256 * 1024;
@@ -41,9 +44,11 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::Limits& limits,
-                 ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry)
+                 ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry,
+                 std::shared_ptr<asio::ssl::context> tls)
     : conn::Peer(id),
       socket_(std::move(socket)),
+      tls_context_(std::move(tls)),
       limits_(limits),
       dispatcher_(dispatcher),
       registry_(registry),
@@ -51,7 +56,13 @@ Session::Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::L
       reader_wake_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
       last_activity_(Clock::now()),
-      accepted_at_(last_activity_) {}
+      accepted_at_(last_activity_) {
+    if (tls_context_) {
+        tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+    }
+}
+
+Session::~Session() = default;
 
 void Session::start() {
     auto ex = socket_.get_executor();
@@ -125,11 +136,20 @@ void Session::close(const char* why) {
 }
 
 asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> /*keep_alive*/) {
+    if (tls_ && !co_await handshake()) {
+        co_return;
+    }
     std::string buf(read_chunk, '\0');
     while (!closed_) {
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), no_throw);
+        auto [ec, n] = tls_ ? co_await tls_->async_read_some(asio::buffer(buf), no_throw)
+                            : co_await socket_.async_read_some(asio::buffer(buf), no_throw);
         if (closed_) {
             co_return;
+        }
+        if (ec == asio::ssl::error::stream_truncated) {
+            // The client shut its side of TCP without TLS's close_notify: as EOF, it
+            // is still owed its replies.
+            ec = asio::error::eof;
         }
         if (ec) {
             // EOF (or a reset): send the replies still owed, then close. Watches do
@@ -196,7 +216,7 @@ asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*
     while (!closed_) {
         if (out_.empty()) {
             if (closing_) {
-                finish_closing();
+                co_await finish_closing();
                 co_return;
             }
             writer_waiting_ = true;
@@ -206,7 +226,8 @@ asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*
             continue;
         }
         std::swap(out_, writing_);
-        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), no_throw);
+        auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(writing_), no_throw)
+                            : co_await asio::async_write(socket_, asio::buffer(writing_), no_throw);
         if (writing_.capacity() > kept_buffer_bytes) {
             writing_ = std::string();  // an idle connection does not keep a burst's memory
         } else {
@@ -221,21 +242,80 @@ asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> /*keep_alive*
     }
 }
 
-void Session::finish_closing() {
+asio::awaitable<void> Session::finish_closing() {
     // Closing a socket with unread input makes the kernel answer with a reset,
     // which can destroy the last reply before the client reads it. So when the
     // client may still be sending, stop writing and let the reader drain its input
     // until it closes (or `linger` passes).
     std::error_code ec;
-    bool input_waiting = socket_.available(ec) > 0 || (protocol_ && protocol_->mid_request());
+    bool input_waiting =
+        socket_.available(ec) > 0 || tls_input_waiting() || (protocol_ && protocol_->mid_request());
+    if (handshaken_) {
+        co_await send_close_notify();  // else a TLS client takes the end for an attack
+        if (closed_) {
+            co_return;
+        }
+    }
     if (read_done_ || !input_waiting) {
         close("closed after its last reply");
-        return;
+        co_return;
     }
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     flushed_ = true;
     closing_deadline_ = std::min(*closing_deadline_, Clock::now() + linger);
     watchdog_timer_.cancel();
+}
+
+asio::awaitable<bool> Session::handshake() {
+    // A first byte that does not open a TLS handshake record gets no answer: one
+    // this client could read would have to be in TLS.
+    constexpr unsigned char handshake_record = 0x16;
+    std::array<unsigned char, 1> first{};
+    auto [peek_error, peeked] = co_await socket_.async_receive(
+        asio::buffer(first), asio::socket_base::message_peek, no_throw);
+    if (closed_) {
+        co_return false;
+    }
+    if (peek_error || peeked == 0) {
+        close("it closed before the TLS handshake");
+        co_return false;
+    }
+    if (first[0] != handshake_record) {
+        close("it did not begin with a TLS handshake");
+        co_return false;
+    }
+    auto [error] = co_await tls_->async_handshake(asio::ssl::stream_base::server, no_throw);
+    if (closed_) {
+        co_return false;
+    }
+    if (error) {
+        std::string why = "the TLS handshake failed: " + error.message();
+        if (auto verified = SSL_get_verify_result(tls_->native_handle()); verified != X509_V_OK) {
+            why +=
+                std::string(" (its certificate: ") + X509_verify_cert_error_string(verified) + ")";
+        }
+        close(why.c_str());
+        co_return false;
+    }
+    handshaken_ = true;
+    watchdog_timer_.cancel();  // the handshake's deadline is over
+    co_return true;
+}
+
+asio::awaitable<void> Session::send_close_notify() {
+    // As if the client's close_notify had come: SSL_shutdown then only sends ours,
+    // and does not read, which the reader is doing.
+    SSL* ssl = tls_->native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    co_await tls_->async_shutdown(no_throw);
+}
+
+bool Session::tls_input_waiting() const {
+    if (!tls_) {
+        return false;
+    }
+    SSL* ssl = tls_->native_handle();
+    return SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
 }
 
 void Session::resume_reading_if_drained() {
@@ -259,6 +339,9 @@ Session::Clock::time_point Session::deadline() const {
     if (closing_deadline_) {
         return *closing_deadline_;
     }
+    if (tls_ && !handshaken_) {
+        return accepted_at_ + seconds(limits_.request_timeout_s);
+    }
     auto due = [&] {
         if (request_started_) {
             return *request_started_ + seconds(limits_.request_timeout_s);
@@ -278,6 +361,8 @@ asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*keep_alive*/)
         if (Clock::now() >= due) {
             close(flushed_            ? "it kept sending after its last reply"
                   : closing_deadline_ ? "it did not take its last replies"
+                  : tls_ && !handshaken_
+                      ? "its TLS handshake took too long (limits.request_timeout_s)"
                   : awaits_hello() && Clock::now() >= hello_due()
                       ? "it did not say hello with the token in time (limits.auth_timeout_s)"
                   : request_started_

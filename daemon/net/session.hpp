@@ -16,10 +16,16 @@
 #include "daemon/ops/dispatcher.hpp"
 #include "protocol.hpp"
 
+namespace asio::ssl {
+class context;
+template <typename Stream>
+class stream;
+}  // namespace asio::ssl
+
 namespace taskpool::daemon::net {
 
-/// One client connection, NDJSON or HTTP (the Protocol, picked from the first
-/// bytes). Three coroutines share it on the io thread:
+/// One client connection, NDJSON or HTTP, over TCP or inside TLS (the Protocol, picked from the
+/// first bytes). Three coroutines share it on the io thread:
 /// - the reader hands what arrives to the protocol, which dispatches requests in
 ///   order; it pauses while more than limits.max_output_buffer_bytes wait to be
 ///   written, or while the protocol wants no more input;
@@ -35,8 +41,11 @@ namespace taskpool::daemon::net {
 /// thread.
 class Session final : public conn::Peer, public std::enable_shared_from_this<Session> {
 public:
+    /// With `tls`, the connection speaks TLS made with that context, which it keeps.
     Session(asio::ip::tcp::socket socket, std::uint64_t id, const Config::Limits& limits,
-            ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry);
+            ops::Dispatcher& dispatcher, conn::ConnectionRegistry& registry,
+            std::shared_ptr<asio::ssl::context> tls);
+    ~Session() override;
 
     void start();
 
@@ -64,11 +73,17 @@ private:
     using Clock = std::chrono::steady_clock;
 
     asio::awaitable<void> read_loop(std::shared_ptr<Session> keep_alive);
+    /// TLS's handshake, once the first byte says it is one; false: closed.
+    asio::awaitable<bool> handshake();
+    /// Sends TLS's close_notify, without waiting for the client's.
+    asio::awaitable<void> send_close_notify();
+    /// Input TLS has taken off the socket and not handed over yet.
+    bool tls_input_waiting() const;
     asio::awaitable<void> write_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> watchdog(std::shared_ptr<Session> keep_alive);
     void write_line(std::string line, Line kind) override;
     void held_released() override { resume_reading_if_drained(); }
-    void finish_closing();
+    asio::awaitable<void> finish_closing();
     void on_reply_sent() override;
     void received(std::string_view bytes);
     bool wants_input() const;
@@ -80,6 +95,8 @@ private:
     void close(const char* why);
 
     asio::ip::tcp::socket socket_;
+    std::shared_ptr<asio::ssl::context> tls_context_;
+    std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // none: plain TCP
     const Config::Limits& limits_;
     ops::Dispatcher& dispatcher_;
     conn::ConnectionRegistry& registry_;
@@ -94,6 +111,7 @@ private:
     Clock::time_point accepted_at_;
     std::optional<Clock::time_point> request_started_;
     std::optional<Clock::time_point> closing_deadline_;
+    bool handshaken_ = false;  // TLS's handshake is done
     bool writer_waiting_ = false;
     bool reader_paused_ = false;
     bool read_done_ = false;

@@ -18,11 +18,11 @@
 
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include "child_reaper.hpp"
+#include "daemon/base/no_throw.hpp"
 #include "daemon/tasks/job_processes.hpp"
 #include "daemon/tasks/subprocess.hpp"
 #include "proto/line_framer.hpp"
@@ -33,7 +33,7 @@ extern char** environ;
 namespace taskpool::daemon::pools {
 namespace {
 
-constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+using base::no_throw;
 // A worker that dies before it is ready is replaced after a back-off that doubles
 // with each such death in a row, up to the maximum.
 constexpr auto first_backoff = std::chrono::milliseconds(100);

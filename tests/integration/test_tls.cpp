@@ -1,0 +1,225 @@
+// TLS on the one port (PROTOCOL.md section 14), with certificates this test makes
+// with the openssl CLI: NDJSON and HTTP inside TLS, plaintext closed unanswered,
+// client certificates, a slow handshake cut, certificates replaced on SIGHUP.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read_until.hpp>
+#include <asio/ssl.hpp>
+#include <asio/write.hpp>
+
+#include "../support/daemon_process.hpp"
+#include "../support/line_client.hpp"
+#include "../support/temp_dir.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A CA, and certificates it signed: for the server (127.0.0.1), for a client, and
+/// one that expired; plus a second CA that signed nothing here.
+class Certificates {
+public:
+    Certificates() {
+        ca("ca", "taskpool test CA");
+        ca("other-ca", "another CA");
+        leaf("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+             "2");
+        leaf("renewed", "renewed server",
+             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "2");
+        leaf("client", "alice", "extendedKeyUsage=clientAuth\n", "2");
+        leaf("expired", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+             "-1");
+    }
+    std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
+
+private:
+    void openssl(std::vector<std::string> args) {
+        args.insert(args.begin(), "openssl");
+        auto r = run_command(args);
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    }
+    void ca(const std::string& name, const std::string& subject) {
+        openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", path(name + ".key"), "-out", path(name + ".pem"), "-days", "2", "-subj",
+                 "/CN=" + subject});
+    }
+    void leaf(const std::string& name, const std::string& subject, const std::string& extensions,
+              const std::string& days) {
+        std::ofstream(path(name + ".ext")) << extensions;
+        openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                 path(name + ".key"), "-out", path(name + ".csr"), "-subj", "/CN=" + subject});
+        openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey",
+                 path("ca.key"), "-CAcreateserial", "-days", days, "-extfile", path(name + ".ext"),
+                 "-out", path(name + ".pem")});
+    }
+
+    TempDir dir_;
+};
+
+json tls_config(const Certificates& certs, const std::string& server = "server") {
+    return {{"tls", {{"cert", certs.path(server + ".pem")}, {"key", certs.path(server + ".key")}}}};
+}
+
+/// curl over TLS trusting the test CA; its exit code, and what it printed.
+CommandResult curl(const DaemonProcess& d, const Certificates& certs, const std::string& path,
+                   std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"curl", "-sS", "-v", "--cacert", certs.path("ca.pem")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("https://" + d.address() + path);
+    return run_command(argv);
+}
+
+/// NDJSON inside TLS: one request, one reply line.
+class TlsLineClient {
+public:
+    TlsLineClient(std::uint16_t port, const Certificates& certs)
+        : context_(asio::ssl::context::tls_client), stream_(io_, context_) {
+        context_.load_verify_file(certs.path("ca.pem"));
+        context_.set_verify_mode(asio::ssl::verify_peer);
+        asio::ip::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), port);
+        stream_.lowest_layer().connect(at);
+        stream_.handshake(asio::ssl::stream_base::client);
+    }
+    json request(const json& request) {
+        asio::write(stream_, asio::buffer(request.dump() + "\n"));
+        auto n = asio::read_until(stream_, asio::dynamic_buffer(buffer_), '\n');
+        auto line = buffer_.substr(0, n - 1);
+        buffer_.erase(0, n);
+        return json::parse(line);
+    }
+
+private:
+    asio::io_context io_;
+    asio::ssl::context context_;
+    asio::ssl::stream<asio::ip::tcp::socket> stream_;
+    std::string buffer_;
+};
+
+}  // namespace
+
+TEST_CASE("tls.ndjson_and_http_inside_tls_on_one_port" * doctest::timeout(60)) {
+    Certificates certs;
+    DaemonProcess d({.config = tls_config(certs)});
+    TlsLineClient c(d.port(), certs);
+    CHECK(c.request({{"op", "ping"}})["ok"] == true);
+    auto job =
+        c.request({{"op", "submit"}, {"task", "echo"}, {"args", {{"n", 1}}}, {"wait", true}});
+    CHECK(job["job"]["result"] == json{{"n", 1}});
+
+    auto stats = curl(d, certs, "/v1/stats");
+    REQUIRE(stats.exit_code == 0);
+    CHECK(json::parse(stats.out)["connections"] == 2);
+    CHECK(stats.err.find("TLSv1.3") != std::string::npos);
+    // TLS 1.1 and older are refused (the client allows them; the daemon does not).
+    auto old = curl(d, certs, "/v1/stats",
+                    {"--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0"});
+    CHECK(old.exit_code != 0);
+}
+
+TEST_CASE("tls.plaintext_to_a_tls_port_is_closed_unanswered" * doctest::timeout(30)) {
+    Certificates certs;
+    DaemonProcess d({.config = tls_config(certs)});
+    LineClient plain(d.port());
+    plain.send_raw("{\"op\":\"ping\"}\n");
+    CHECK_FALSE(plain.read_line(5s).has_value());  // closed, and nothing said
+    auto http = run_command({"curl", "-sS", "http://" + d.address() + "/healthz"});
+    CHECK(http.exit_code == 52);  // an empty reply
+    CHECK(TlsLineClient(d.port(), certs).request({{"op", "ping"}})["ok"] == true);
+}
+
+TEST_CASE("tls.clients_refuse_a_server_they_cannot_trust" * doctest::timeout(30)) {
+    Certificates certs;
+    {
+        DaemonProcess d({.config = tls_config(certs)});
+        auto untrusted = run_command({"curl", "-sS", "--cacert", certs.path("other-ca.pem"),
+                                      "https://" + d.address() + "/healthz"});
+        CHECK(untrusted.exit_code == 60);
+    }
+    DaemonProcess d({.config = tls_config(certs, "expired")});
+    auto expired = curl(d, certs, "/healthz");
+    CHECK(expired.exit_code == 60);
+    CHECK(expired.err.find("expired") != std::string::npos);
+}
+
+TEST_CASE("tls.client_ca_requires_a_client_certificate" * doctest::timeout(30)) {
+    Certificates certs;
+    auto config = tls_config(certs);
+    config["tls"]["client_ca"] = certs.path("ca.pem");
+    DaemonProcess d({.config = config});
+    CHECK(curl(d, certs, "/v1/stats").exit_code != 0);
+    auto with = curl(d, certs, "/v1/stats",
+                     {"--cert", certs.path("client.pem"), "--key", certs.path("client.key")});
+    CHECK(with.exit_code == 0);
+    CHECK(json::parse(with.out).contains("jobs"));
+}
+
+TEST_CASE("tls.a_slow_handshake_is_cut" * doctest::timeout(30)) {
+    Certificates certs;
+    auto config = tls_config(certs);
+    config["limits"] = {{"request_timeout_s", 0.5}};
+    DaemonProcess d({.config = config});
+    LineClient c(d.port());
+    c.send_raw(std::string(1, '\x16'));  // a handshake begun, and never finished
+    auto started = std::chrono::steady_clock::now();
+    CHECK_FALSE(c.read_line(10s).has_value());
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("tls.sighup_replaces_the_certificate_for_new_connections" * doctest::timeout(60)) {
+    Certificates certs;
+    TempDir dir;
+    auto cert = (dir.path() / "cert.pem").string();
+    auto key = (dir.path() / "key.pem").string();
+    fs::copy_file(certs.path("server.pem"), cert);
+    fs::copy_file(certs.path("server.key"), key);
+    DaemonProcess d({.config = {{"tls", {{"cert", cert}, {"key", key}}}}});
+    TlsLineClient open(d.port(), certs);
+    CHECK(open.request({{"op", "ping"}})["ok"] == true);
+    CHECK(curl(d, certs, "/healthz").err.find("CN=127.0.0.1") != std::string::npos);
+
+    // Replaced by rename, as an operator should.
+    fs::copy_file(certs.path("renewed.pem"), cert + ".new");
+    fs::copy_file(certs.path("renewed.key"), key + ".new");
+    fs::rename(cert + ".new", cert);
+    fs::rename(key + ".new", key);
+    d.signal(SIGHUP);
+    bool renewed = false;
+    for (int i = 0; i < 100 && !renewed; ++i) {
+        std::this_thread::sleep_for(50ms);
+        renewed = curl(d, certs, "/healthz").err.find("CN=renewed server") != std::string::npos;
+    }
+    CHECK(renewed);
+    CHECK(open.request({{"op", "ping"}})["ok"] == true);  // the open one goes on
+}
+
+TEST_CASE("tls.bad_certificate_files_stop_the_start_with_what_to_fix" * doctest::timeout(30)) {
+    Certificates certs;
+    auto start = [&](const json& tls) {
+        TempDir dir;
+        auto path = dir.path() / "taskpool.json";
+        std::ofstream(path) << json{{"listen", "127.0.0.1:0"}, {"tls", tls}}.dump();
+        auto r = run_command({binary_path("taskpoold"), "--config", path.string()});
+        CHECK(r.exit_code != 0);
+        return r.out + r.err;
+    };
+    CHECK(start({{"cert", certs.path("server.pem")}, {"key", certs.path("none.key")}})
+              .find("tls.key: " + certs.path("none.key") + ": No such file or directory") !=
+          std::string::npos);
+    CHECK(start({{"cert", certs.path("server.pem")}, {"key", certs.path("client.key")}})
+              .find("is not the key of the certificate in tls.cert") != std::string::npos);
+    CHECK(start({{"cert", certs.path("server.csr")}, {"key", certs.path("server.key")}})
+              .find("tls.cert: ") != std::string::npos);
+    CHECK(start({{"cert", certs.path("server.pem")}}).find("tls.cert and tls.key go together") !=
+          std::string::npos);
+}
