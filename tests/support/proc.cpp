@@ -1,16 +1,36 @@
 #include "proc.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
 
 namespace taskpool::test {
+namespace {
+
+/// A file of /proc, whole; empty if it cannot be read. A process may end between
+/// being listed and being read, and libstdc++'s streams throw on that read error
+/// (ESRCH) whatever their exception mask, so the file is read with read(2).
+std::string read_proc(const std::string& path) {
+    std::string text;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return text;
+    }
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
+}
+
+}  // namespace
 
 std::vector<ProcInfo> all_processes() {
     std::vector<ProcInfo> out;
@@ -19,11 +39,7 @@ std::vector<ProcInfo> all_processes() {
         if (name.find_first_not_of("0123456789") != std::string::npos) {
             continue;
         }
-        std::ifstream in(entry.path() / "stat");
-        std::string line;
-        if (!std::getline(in, line)) {
-            continue;
-        }
+        std::string line = read_proc(entry.path() / "stat");
         // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
         auto close = line.rfind(')');
         if (close == std::string::npos) {
@@ -65,9 +81,7 @@ std::vector<pid_t> running(const std::vector<std::string>& argv) {
     }
     std::vector<pid_t> out;
     for (const auto& p : all_processes()) {
-        std::ifstream in("/proc/" + std::to_string(p.pid) + "/cmdline");
-        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (p.state != 'Z' && cmdline == wanted) {
+        if (p.state != 'Z' && read_proc("/proc/" + std::to_string(p.pid) + "/cmdline") == wanted) {
             out.push_back(p.pid);
         }
     }
@@ -75,9 +89,10 @@ std::vector<pid_t> running(const std::vector<std::string>& argv) {
 }
 
 double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(in, line);
+    std::string line = read_proc("/proc/" + std::to_string(pid) + "/stat");
+    if (line.rfind(')') == std::string::npos) {
+        return 0;  // gone
+    }
     // After "(comm)": state is field 3; utime and stime are fields 14 and 15.
     std::istringstream rest(line.substr(line.rfind(')') + 2));
     std::string field;
@@ -91,7 +106,7 @@ double cpu_seconds(pid_t pid) {
 }
 
 std::size_t rss_bytes(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::istringstream in(read_proc("/proc/" + std::to_string(pid) + "/status"));
     std::string key;
     while (in >> key) {
         if (key == "VmRSS:") {
