@@ -2,11 +2,16 @@
 # second one as a non-root user.
 #
 #   docker build -t taskpool .
-#   docker run -e TASKPOOL_TOKEN=secret -p 7433:7433 -v taskpool:/var/lib/taskpool taskpool
+#   docker run -p 7433:7433 -v taskpool:/var/lib/taskpool -v taskpool-tls:/tls:ro \
+#       -e TASKPOOL_TOKEN=secret \
+#       -e TASKPOOL_TLS_CERT=/tls/server.pem -e TASKPOOL_TLS_KEY=/tls/server.key \
+#       -e TASKPOOL_ADDR=tls://localhost:7433 -e TASKPOOL_CA=/tls/ca.pem taskpool
 #
-# It listens on 0.0.0.0, so it needs a token (TASKPOOL_TOKEN) and refuses to start
-# without one, unless TASKPOOL_INSECURE=1 says otherwise. Any config key can be set
-# from the environment: TASKPOOL_ + its path, e.g. TASKPOOL_PROCESS_POOL_SIZE=4.
+# It listens on 0.0.0.0, so it needs TLS and a token, and refuses to start without
+# them unless TASKPOOL_INSECURE=1 says otherwise. The image has taskpool-make-certs
+# to make them (docs/operations.md, "Running on a network"); TASKPOOL_ADDR and
+# TASKPOOL_CA are for the HEALTHCHECK's client. Any config key can be set from the
+# environment: TASKPOOL_ + its path, e.g. TASKPOOL_PROCESS_POOL_SIZE=4.
 
 FROM debian:bookworm AS build
 WORKDIR /src
@@ -21,13 +26,14 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        tini ca-certificates libstdc++6 libsimdjson14 libspdlog1.10 libfmt9 libcurl4 libssl3 libsqlite3-0 libhttp-parser2.9 libtcmalloc-minimal4 \
+        tini ca-certificates openssl libstdc++6 libsimdjson14 libspdlog1.10 libfmt9 libcurl4 libssl3 libsqlite3-0 libhttp-parser2.9 libtcmalloc-minimal4 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 taskpool \
     && useradd --system --uid 10001 --gid taskpool --home-dir /var/lib/taskpool \
         --shell /usr/sbin/nologin taskpool \
     && install -d -o taskpool -g taskpool -m 0700 /var/lib/taskpool
-COPY --from=build /opt/taskpool/bin/taskpoold /opt/taskpool/bin/taskpool /usr/local/bin/
+COPY --from=build /opt/taskpool/bin/taskpoold /opt/taskpool/bin/taskpool \
+    /opt/taskpool/bin/taskpool-make-certs /usr/local/bin/
 COPY config/taskpool.json /etc/taskpool/taskpool.json
 ENV TASKPOOL_CONFIG=/etc/taskpool/taskpool.json \
     TASKPOOL_LISTEN=0.0.0.0:7433 \

@@ -1,17 +1,9 @@
 #include "taskpool/client.hpp"
 
-#include <poll.h>
-
 #include <algorithm>
 #include <cmath>
 
-#include <asio/connect.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/write.hpp>
-
-#include "proto/json_parse.hpp"
-#include "proto/line_framer.hpp"
+#include "connection.hpp"
 #include "proto/version.hpp"
 
 namespace taskpool {
@@ -19,14 +11,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// Replies can be large (a list of many jobs); bound them well above the daemon's
-// own request limit.
-constexpr std::size_t max_reply_bytes = 256 * 1024 * 1024;
-
-ClientError connection_error(std::string message) {
-    return {ClientError::Kind::connection, std::nullopt, std::move(message)};
-}
 
 ClientError protocol_error(std::string message) {
     return {ClientError::Kind::protocol, std::nullopt, std::move(message)};
@@ -66,64 +50,6 @@ std::optional<Clock::time_point> deadline_after(std::optional<double> timeout_s)
 
 }  // namespace
 
-struct Client::Connection {
-    asio::io_context io;
-    asio::ip::tcp::socket socket{io};
-    proto::LineFramer framer{max_reply_bytes};
-    std::string buffer = std::string(64 * 1024, '\0');
-
-    ClientResult<void> write(const std::string& line) {
-        std::error_code ec;
-        asio::write(socket, asio::buffer(line), ec);
-        if (ec) {
-            return connection_error("cannot send to the daemon: " + ec.message());
-        }
-        return {};
-    }
-
-    /// The next line, parsed; waits until `deadline` (none: forever).
-    ClientResult<json> read_line(std::optional<Clock::time_point> deadline) {
-        for (;;) {
-            auto frame = framer.next();
-            if (frame.status == proto::LineFramer::Status::line) {
-                auto parsed = proto::parse_json(frame.line);
-                if (!parsed || !parsed->is_object()) {
-                    return protocol_error("the daemon sent a line that is not a JSON object");
-                }
-                return std::move(*parsed);
-            }
-            if (frame.status == proto::LineFramer::Status::too_large) {
-                return protocol_error("the daemon sent a line over 256 MiB");
-            }
-            int wait_ms = -1;
-            if (deadline) {
-                auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
-                if (left.count() <= 0) {
-                    return ClientError{ClientError::Kind::timeout, std::nullopt,
-                                       "no reply from the daemon in time"};
-                }
-                wait_ms = static_cast<int>(std::min<long long>(left.count(), 1 << 30));
-            }
-            pollfd pfd{socket.native_handle(), POLLIN, 0};
-            int ready = ::poll(&pfd, 1, wait_ms);
-            if (ready < 0 && errno != EINTR) {
-                return connection_error("cannot read from the daemon");
-            }
-            if (ready <= 0) {
-                continue;
-            }
-            std::error_code ec;
-            std::size_t n = socket.read_some(asio::buffer(buffer), ec);
-            if (ec) {
-                return connection_error(ec == asio::error::eof
-                                            ? "the daemon closed the connection"
-                                            : "cannot read from the daemon: " + ec.message());
-            }
-            framer.feed(std::string_view(buffer.data(), n));
-        }
-    }
-};
-
 Client::Client(std::unique_ptr<Connection> connection) : conn_(std::move(connection)) {}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
@@ -131,25 +57,27 @@ Client::~Client() = default;
 
 ClientResult<Client> Client::connect(const std::string& address, std::optional<std::string> token,
                                      double timeout_s) {
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos) {
-        return connection_error("the address '" + address + "' is not HOST:PORT");
+    ConnectOptions options;
+    options.token = std::move(token);
+    options.timeout_s = timeout_s;
+    return connect(address, std::move(options));
+}
+
+ClientResult<Client> Client::connect(const std::string& address, ConnectOptions options) {
+    auto conn = Connection::open(address, options, deadline_after(options.timeout_s));
+    if (!conn) {
+        return conn.error();
     }
-    auto conn = std::make_unique<Connection>();
-    std::error_code ec;
-    asio::ip::tcp::resolver resolver(conn->io);
-    auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), ec);
-    if (!ec) {
-        asio::connect(conn->socket, endpoints, ec);
-    }
-    if (ec) {
-        return connection_error("cannot connect to " + address + ": " + ec.message());
-    }
-    conn->socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    Client client(std::move(conn));
-    auto hello = client.call(proto::HelloRequest{std::move(token), "taskpool-cpp"}, timeout_s);
+    Client client(std::move(*conn));
+    auto hello = client.call(proto::HelloRequest{std::move(options.token), "taskpool-cpp"},
+                             options.timeout_s);
     if (!hello) {
-        return hello.error();
+        auto error = hello.error();
+        if (error.kind == ClientError::Kind::connection && !client.tls_info()) {
+            // What a TLS port does with plain TCP: it closes without a word.
+            error.message += " (if it serves TLS, connect to tls://" + address + ")";
+        }
+        return error;
     }
     if (hello->value("protocol", 0) != proto::protocol_version) {
         return protocol_error("the daemon speaks protocol " +
@@ -158,6 +86,10 @@ ClientResult<Client> Client::connect(const std::string& address, std::optional<s
     }
     client.server_info_ = std::move(*hello);
     return client;
+}
+
+std::optional<TlsInfo> Client::tls_info() const {
+    return conn_->tls_info();
 }
 
 ClientResult<std::int64_t> Client::send(proto::RequestBody body) {

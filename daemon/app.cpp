@@ -138,6 +138,30 @@ private:
     bool stopping_ = false;
 };
 
+/// What would leave a daemon on a non-loopback address open to anyone who can
+/// reach it, and what to set instead; none where nothing would (PROTOCOL.md
+/// section 14: TLS and a token, or client certificates, unless --insecure).
+std::optional<std::string> open_to_anyone(const Config& config) {
+    if (config.insecure) {
+        return std::nullopt;
+    }
+    bool tls = config.tls.enabled();
+    bool credential = config.auth.required() || config.tls.client_ca.has_value();
+    const std::string set_tls = "tls.cert and tls.key (TASKPOOL_TLS_CERT, TASKPOOL_TLS_KEY)";
+    const std::string set_token = "auth.token (TASKPOOL_TOKEN), auth.tokens or tls.client_ca";
+    const std::string otherwise = "; or pass --insecure on a network you trust";
+    if (!tls && !credential) {
+        return "without TLS and a token: set " + set_tls + ", and " + set_token + otherwise;
+    }
+    if (!tls) {
+        return "without TLS: set " + set_tls + otherwise;
+    }
+    if (!credential) {
+        return "without a token: set " + set_token + otherwise;
+    }
+    return std::nullopt;
+}
+
 /// The TLS context for `tls`, read from its files again; none where TLS is off.
 proto::Result<std::shared_ptr<asio::ssl::context>, std::string> reload_tls(const Config::Tls& tls) {
     if (!tls.enabled()) {
@@ -161,11 +185,11 @@ void watch_other_signals(asio::signal_set& signals, Config& config, const Config
                                             : "SIGALRM");
         } else if (auto fresh = reload(); !fresh) {
             spdlog::error("SIGHUP: the config was not reloaded: {}", fresh.error().message);
-        } else if (public_listener && !fresh->auth.required() && !config.insecure) {
+        } else if (auto open = public_listener ? open_to_anyone(*fresh) : std::nullopt) {
             spdlog::error(
-                "SIGHUP: the config was not reloaded: it has no token, and {} is not "
-                "a loopback address",
-                config.listen);
+                "SIGHUP: the config was not reloaded: {} is not a loopback address, "
+                "and the config would leave it {}",
+                config.listen, *open);
         } else if (fresh->tls.enabled() != config.tls.enabled()) {
             spdlog::error("SIGHUP: the config was not reloaded: turning TLS {} takes a restart",
                           fresh->tls.enabled() ? "on" : "off");
@@ -273,11 +297,8 @@ std::unique_ptr<net::Listener> open_listener(asio::io_context& io, const Config&
     net::raise_open_file_limit(static_cast<std::size_t>(config.limits.max_connections) + 256);
     try {
         auto endpoint = resolve_listen(io, config.listen);
-        if (!endpoint.address().is_loopback() && !config.auth.required() && !config.insecure) {
-            spdlog::error(
-                "refusing to listen on {} without a token: set auth.token "
-                "(TASKPOOL_TOKEN) or auth.tokens, or pass --insecure",
-                config.listen);
+        if (auto open = endpoint.address().is_loopback() ? std::nullopt : open_to_anyone(config)) {
+            spdlog::error("refusing to listen on {} {}", config.listen, *open);
             return nullptr;
         }
         auto tls = reload_tls(config.tls);

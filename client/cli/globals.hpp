@@ -12,7 +12,8 @@ namespace taskpool::cli {
 /// Options every command shares, and the exit code the chosen command set.
 struct Globals {
     std::string addr = "127.0.0.1:7433";
-    std::optional<std::string> token;
+    /// The token, and TLS: on with --tls, a tls:// address, --ca or --cert.
+    ConnectOptions connection;
     bool json = false;
     int exit_code = 0;
 

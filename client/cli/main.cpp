@@ -12,7 +12,14 @@
 namespace taskpool::cli {
 
 std::optional<Client> Globals::connect() {
-    auto client = Client::connect(addr, token);
+    auto options = connection;
+    if (!options.tls && !addr.starts_with("tls://")) {
+        // TASKPOOL_CA and the like serve TLS connections; they do not ask for one.
+        options.ca_file.clear();
+        options.cert_file.clear();
+        options.key_file.clear();
+    }
+    auto client = Client::connect(addr, std::move(options));
     if (!client) {
         fail(client.error());
         return std::nullopt;
@@ -117,12 +124,37 @@ int main(int argc, char** argv) {
     if (const char* addr = std::getenv("TASKPOOL_ADDR")) {
         g.addr = addr;
     }
+    auto& conn = g.connection;
     if (const char* token = std::getenv("TASKPOOL_TOKEN")) {
-        g.token = token;
+        conn.token = token;
     }
-    app.add_option("--addr", g.addr, "daemon address, HOST:PORT (env TASKPOOL_ADDR)")
+    for (auto [name, value] :
+         {std::pair{"TASKPOOL_CA", &conn.ca_file}, std::pair{"TASKPOOL_CERT", &conn.cert_file},
+          std::pair{"TASKPOOL_KEY", &conn.key_file}}) {
+        if (const char* text = std::getenv(name)) {
+            *value = text;
+        }
+    }
+    app.add_option("--addr", g.addr,
+                   "daemon address, HOST:PORT, or tls://HOST:PORT for TLS (env TASKPOOL_ADDR)")
         ->capture_default_str();
-    app.add_option("--token", g.token, "token for a daemon that requires one (env TASKPOOL_TOKEN)");
+    app.add_option("--token", conn.token,
+                   "token for a daemon that requires one (env TASKPOOL_TOKEN)");
+    app.add_flag("--tls", conn.tls, "connect with TLS, as a tls:// address does");
+    // Given on the command line, a CA or a certificate means TLS; from the
+    // environment, it serves whenever TLS is on.
+    auto means_tls = [&conn](const std::string&) { conn.tls = true; };
+    app.add_option("--ca", conn.ca_file,
+                   "CA certificates (PEM) to trust for TLS, instead of the system's "
+                   "(env TASKPOOL_CA)")
+        ->each(means_tls);
+    auto* cert_option = app.add_option("--cert", conn.cert_file,
+                                       "client certificate (PEM) for a daemon that requires "
+                                       "one (env TASKPOOL_CERT)")
+                            ->each(means_tls);
+    app.add_option("--key", conn.key_file,
+                   "the client certificate's key (PEM), if not in its file (env TASKPOOL_KEY)")
+        ->needs(cert_option);
     app.add_flag("--json", g.json, "print JSON for scripts instead of text for people");
 
     setup_submit(app, g);

@@ -6,11 +6,15 @@ import json
 import os
 import re
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
+from unittest import mock
 
 import taskpool
 from taskpool.mapping import CHUNK_BYTES, chunks
@@ -457,6 +461,229 @@ class ProtocolTest(unittest.TestCase):
             with self.assertRaises(TimeoutError):
                 next(tp.events())
         fake.close()
+
+
+class Certificates:
+    """A CA and what it signed, made with the openssl command: the daemon's
+    certificate (for 127.0.0.1) and a client's (alice); and another CA, with a
+    client certificate of its own (mallory)."""
+
+    def __init__(self):
+        self._dir = tempfile.TemporaryDirectory()
+        self._ca("ca", "taskpool test CA")
+        self._ca("other-ca", "another CA")
+        self._leaf("server", "127.0.0.1",
+                   "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        self._leaf("client", "alice", "extendedKeyUsage=clientAuth\n")
+        self._leaf("stranger", "mallory", "extendedKeyUsage=clientAuth\n", ca="other-ca")
+        with open(self.path("client-and-key.pem"), "w") as f:
+            for name in ("client.pem", "client.key"):
+                with open(self.path(name)) as part:
+                    f.write(part.read())
+
+    def path(self, name):
+        return os.path.join(self._dir.name, name)
+
+    def cleanup(self):
+        self._dir.cleanup()
+
+    def _ca(self, name, subject):
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-keyout", self.path(name + ".key"),
+                      "-out", self.path(name + ".pem"), "-days", "2", "-subj", "/CN=" + subject,
+                      # Python 3.13 verifies strictly: a CA without key usage is none.
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def _leaf(self, name, subject, extensions, ca="ca"):
+        with open(self.path(name + ".ext"), "w") as f:
+            f.write(extensions)
+        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                      "-keyout", self.path(name + ".key"), "-out", self.path(name + ".csr"),
+                      "-subj", "/CN=" + subject)
+        self._openssl("x509", "-req", "-in", self.path(name + ".csr"),
+                      "-CA", self.path(ca + ".pem"), "-CAkey", self.path(ca + ".key"),
+                      "-CAcreateserial", "-days", "2", "-extfile", self.path(name + ".ext"),
+                      "-out", self.path(name + ".pem"))
+
+    @staticmethod
+    def _openssl(*args):
+        run = subprocess.run(("openssl",) + args, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError("openssl %s: %s" % (args[0], run.stderr))
+
+
+class TlsTest(unittest.TestCase):
+    """TLS: a daemon with tls.cert and tls.key, and one with tls.client_ca too."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = Certificates()
+        tls = {"cert": cls.certs.path("server.pem"), "key": cls.certs.path("server.key")}
+        cls.daemon = Daemon({"tls": tls, "thread_pool": {"size": 8}})
+        cls.address = "tls://" + cls.daemon.address
+        cls.mtls = Daemon({"tls": dict(tls, client_ca=cls.certs.path("ca.pem"))})
+        cls.mtls_address = "tls://" + cls.mtls.address
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+        cls.mtls.stop()
+        cls.certs.cleanup()
+
+    def client(self, address=None, **options):
+        options.setdefault("ca", self.certs.path("ca.pem"))
+        return taskpool.Client(address or self.address, timeout=30, **options)
+
+    def test_jobs_map_and_events_over_tls(self):
+        with self.client() as tp:
+            self.assertEqual(tp.server["server"], "taskpoold")
+            self.assertEqual(tp.apply("echo", {"a": [1, 2]}), {"a": [1, 2]})
+            self.assertEqual(tp.submit("echo", "hi", wait=True)["result"], "hi")
+            self.assertEqual(tp.map("echo", range(3000), chunksize=500), list(range(3000)))
+            called = concurrent.futures.Future()
+            future = tp.apply_async("fib", {"n": 20}, callback=called.set_result)
+            self.assertEqual(called.result(timeout=30), {"n": 20, "value": 6765})
+            self.assertEqual(future.result(), {"n": 20, "value": 6765})
+            job = tp.submit("sleep", {"seconds": 0.1})
+            tp.subscribe([job["id"]])
+            for event in tp.events():
+                if event["event"] == "job.finished":
+                    self.assertEqual(event["job"]["id"], job["id"])
+                    break
+
+    def test_the_address_and_ca_from_the_environment(self):
+        with mock.patch.dict(os.environ, {"TASKPOOL_ADDR": self.address,
+                                          "TASKPOOL_CA": self.certs.path("ca.pem")}):
+            with taskpool.Client(timeout=30) as tp:
+                self.assertEqual(tp.apply("echo", "env"), "env")
+            # tls=True makes TLS of a host:port address.
+            with taskpool.Client(self.daemon.address, tls=True, timeout=30) as tp:
+                self.assertTrue(tp.ping())
+
+    def test_threads_share_one_tls_connection(self):
+        # The reader reads while these threads write: were OpenSSL's reads and
+        # writes on one connection not kept apart, its records would garble.
+        big = "x" * 1000000
+        with self.client() as tp:
+            def apply_async(n):
+                futures = [tp.apply_async("echo", [n, i]) for i in range(200)]
+                return [f.result(timeout=60) for f in futures]
+
+            def echo_big(n):
+                return tp.apply("echo", "%d%s" % (n, big)) == "%d%s" % (n, big)
+
+            with concurrent.futures.ThreadPoolExecutor(12) as pool:
+                applied = [pool.submit(apply_async, n) for n in range(8)]
+                mapped = pool.submit(tp.map, "echo", range(5000))
+                echoed = [pool.submit(echo_big, n) for n in range(3)]
+                for n, results in enumerate(applied):
+                    self.assertEqual(results.result(), [[n, i] for i in range(200)])
+                self.assertEqual(mapped.result(), list(range(5000)))
+                self.assertEqual([e.result() for e in echoed], [True] * 3)
+            self.assertTrue(tp.ping())
+
+    def test_an_untrusted_ca_is_refused_with_what_to_do(self):
+        for ca in (self.certs.path("other-ca.pem"), None):  # None: the system's CAs
+            with self.subTest(ca=ca), mock.patch.dict(os.environ, {"TASKPOOL_CA": ""}):
+                with self.assertRaises(taskpool.ConnectionClosed) as e:
+                    taskpool.Client(self.address, ca=ca, tls=True, timeout=30)
+                self.assertIn("TLS handshake with %s failed: certificate verify failed"
+                              % self.daemon.address, e.exception.message)
+                self.assertIn("pass ca= or set TASKPOOL_CA", e.exception.message)
+                self.assertIsInstance(e.exception.__cause__, ssl.SSLCertVerificationError)
+
+    def test_the_daemon_name_is_verified(self):
+        with self.assertRaises(taskpool.ConnectionClosed) as e:
+            self.client("tls://localhost:%d" % self.daemon.port)
+        self.assertIn("not valid for 'localhost'", e.exception.message)
+
+    def test_a_client_certificate_is_required_where_the_daemon_asks(self):
+        # With TLS 1.3 the client's handshake is over before the daemon looks
+        # at its certificate: the refusal comes as the reply to hello would.
+        started = time.monotonic()
+        with self.assertRaises(taskpool.ConnectionClosed) as e:
+            self.client(self.mtls_address)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("certificate required", e.exception.message)
+        self.assertIn("pass cert= and key=", e.exception.message)
+        with self.assertRaises(taskpool.ConnectionClosed) as e:
+            self.client(self.mtls_address, cert=self.certs.path("stranger.pem"),
+                        key=self.certs.path("stranger.key"))
+        self.assertIn("refused the client certificate", e.exception.message)
+        names = [t.name for t in threading.enumerate()]
+        self.assertNotIn("taskpool-reader", names)
+
+    def test_a_client_certificate_is_accepted(self):
+        with self.client(self.mtls_address, cert=self.certs.path("client.pem"),
+                         key=self.certs.path("client.key")) as tp:
+            self.assertEqual(tp.apply("echo", "alice"), "alice")
+        with self.client(self.mtls_address, cert=self.certs.path("client-and-key.pem")) as tp:
+            self.assertTrue(tp.ping())
+        with mock.patch.dict(os.environ, {"TASKPOOL_CERT": self.certs.path("client.pem"),
+                                          "TASKPOOL_KEY": self.certs.path("client.key")}):
+            with self.client(self.mtls_address) as tp:
+                self.assertTrue(tp.ping())
+
+    def test_a_cert_and_its_key_go_together(self):
+        with self.assertRaises(ValueError) as e:
+            self.client(self.mtls_address, cert=self.certs.path("client.pem"))
+        self.assertIn("holds no private key: pass key=", str(e.exception))
+        with self.assertRaises(ValueError) as e:
+            self.client(self.mtls_address, key=self.certs.path("client.key"))
+        self.assertIn("pass cert=", str(e.exception))
+        with self.assertRaises(ValueError) as e:
+            self.client(self.mtls_address, cert=self.certs.path("client.pem"),
+                        key=self.certs.path("stranger.key"))
+        self.assertIn("key values mismatch", str(e.exception))
+
+    def test_an_ssl_context_of_ones_own(self):
+        context = taskpool.tls_context(ca=self.certs.path("ca.pem"))
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        # ca, cert and key are not used along with it.
+        with self.client(self.daemon.address, ssl_context=context,
+                         ca=self.certs.path("other-ca.pem")) as tp:
+            self.assertTrue(tp.ping())
+
+    def test_close_while_a_wait_is_pending_returns_promptly(self):
+        tp = self.client()
+        future = tp.apply_async("sleep", {"seconds": 30})
+        with concurrent.futures.ThreadPoolExecutor(1) as waiter:
+            waiting = waiter.submit(tp.wait, future.job_id)
+            time.sleep(0.2)  # for the wait to be sent, and the reader waiting
+            started = time.monotonic()
+            tp.close()
+            self.assertLess(time.monotonic() - started, 5)
+            with self.assertRaises(taskpool.ConnectionClosed):
+                waiting.result(timeout=30)
+        self.assertIsInstance(future.exception(timeout=30), taskpool.ConnectionClosed)
+        self.assertNotIn("taskpool-reader", [t.name for t in threading.enumerate()])
+        with self.client() as other:
+            other.cancel(future.job_id)
+
+    def test_plaintext_to_a_tls_port_fails_clearly(self):
+        started = time.monotonic()
+        with self.assertRaises(taskpool.ConnectionClosed) as e:
+            taskpool.Client("tcp://" + self.daemon.address, timeout=30)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("if it serves TLS, use a tls:// address", e.exception.message)
+
+    def test_tls_to_a_plaintext_port_fails_clearly(self):
+        plain = Daemon()
+        try:
+            with self.assertRaises(taskpool.ConnectionClosed) as e:
+                self.client("tls://" + plain.address)
+            self.assertIn("does it serve TLS?", e.exception.message)
+        finally:
+            plain.stop()
+
+    def test_the_handshake_is_bounded_by_the_timeout(self):
+        with socket.create_server(("127.0.0.1", 0)) as silent:  # never says a word
+            started = time.monotonic()
+            with self.assertRaises(TimeoutError) as e:
+                taskpool.Client("tls://127.0.0.1:%d" % silent.getsockname()[1],
+                                ca=self.certs.path("ca.pem"), timeout=0.3)
+            self.assertLess(time.monotonic() - started, 5)
+            self.assertIn("TLS handshake", str(e.exception))
 
 
 class EnvironmentTest(unittest.TestCase):

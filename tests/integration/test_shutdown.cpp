@@ -123,10 +123,10 @@ TEST_CASE("shutdown.sigint_and_a_second_sigterm_stop_now" * doctest::timeout(60)
     }
 }
 
-TEST_CASE("shutdown.refuses_a_public_address_without_a_token" * doctest::timeout(30)) {
+TEST_CASE("shutdown.refuses_a_public_address_without_tls_and_a_token" * doctest::timeout(30)) {
     auto r = run_command({binary_path("taskpoold"), "--listen", "0.0.0.0:0"});
     CHECK(r.exit_code == 1);
-    CHECK(r.out.find("without a token") != std::string::npos);
+    CHECK(r.out.find("without TLS and a token: set tls.cert and tls.key") != std::string::npos);
 }
 
 TEST_CASE("shutdown.bad_config_is_one_line_and_exit_2" * doctest::timeout(30)) {

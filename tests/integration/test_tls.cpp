@@ -18,6 +18,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/temp_dir.hpp"
+#include "taskpool/client.hpp"
 
 using namespace taskpool::test;
 using nlohmann::json;
@@ -38,6 +39,8 @@ public:
         leaf("renewed", "renewed server",
              "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "2");
         leaf("client", "alice", "extendedKeyUsage=clientAuth\n", "2");
+        leaf("named", "taskpool.test",
+             "subjectAltName=DNS:taskpool.test\nextendedKeyUsage=serverAuth\n", "2");
         leaf("expired", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
              "-1");
     }
@@ -224,4 +227,177 @@ TEST_CASE("tls.bad_certificate_files_stop_the_start_with_what_to_fix" * doctest:
               .find("tls.cert: ") != std::string::npos);
     CHECK(start({{"cert", certs.path("server.pem")}}).find("tls.cert and tls.key go together") !=
           std::string::npos);
+}
+
+namespace {
+
+/// The CLI, with the test CA and `flags` before `args`.
+CommandResult cli(const DaemonProcess& d, const Certificates& certs, std::vector<std::string> args,
+                  std::vector<std::string> flags = {},
+                  const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {binary_path("taskpool"), "--addr", "tls://" + d.address(),
+                                     "--ca", certs.path("ca.pem")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, env);
+}
+
+taskpool::ConnectOptions trusting(const Certificates& certs) {
+    taskpool::ConnectOptions options;
+    options.ca_file = certs.path("ca.pem");
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE("tls.the_cli_speaks_tls_and_ping_shows_the_certificate" * doctest::timeout(60)) {
+    Certificates certs;
+    DaemonProcess d({.config = tls_config(certs)});
+    auto ping = cli(d, certs, {"--json", "ping"});
+    REQUIRE_MESSAGE(ping.exit_code == 0, ping.err);
+    auto pong = json::parse(ping.out);
+    CHECK(pong["protocol"].is_number_integer());
+    CHECK(pong["tls"]["version"] == "TLSv1.3");
+    CHECK(pong["tls"]["peer_subject"] == "CN=127.0.0.1");
+    CHECK(pong["tls"]["peer_issuer"] == "CN=taskpool test CA");
+    CHECK(pong["tls"]["peer_not_after"].get<std::string>().ends_with("Z"));
+
+    auto job = cli(d, certs, {"submit", "echo", R"({"over":"tls"})"});
+    CHECK(job.exit_code == 0);
+    CHECK(json::parse(job.out) == json{{"over", "tls"}});
+    // --tls with the CA from the environment; a map, whose replies come pipelined.
+    auto map = run_command({binary_path("taskpool"), "--addr", d.address(), "--tls", "map", "echo"},
+                           {{"TASKPOOL_CA", certs.path("ca.pem")}}, "1\n2\n3\n");
+    CHECK_MESSAGE(map.exit_code == 0, map.err);
+    CHECK(map.out == "1\n2\n3\n");
+    // The CA in the environment alone does not ask for TLS, and plain TCP to a TLS
+    // port says what to try.
+    auto plain = run_command({binary_path("taskpool"), "--addr", d.address(), "ping"},
+                             {{"TASKPOOL_CA", certs.path("ca.pem")}});
+    CHECK(plain.exit_code == 3);
+    CHECK(plain.err.find("connect to tls://" + d.address()) != std::string::npos);
+}
+
+TEST_CASE("tls.the_client_library_runs_jobs_and_events_over_tls" * doctest::timeout(60)) {
+    Certificates certs;
+    auto config = tls_config(certs);
+    config["limits"] = {{"max_message_bytes", 4 << 20}};
+    DaemonProcess d({.config = config});
+    auto client = taskpool::Client::connect("tls://" + d.address(), trusting(certs));
+    REQUIRE_MESSAGE(client.ok(), client.error().message);
+    REQUIRE(client->tls_info().has_value());
+    CHECK(client->tls_info()->peer_subject == "CN=127.0.0.1");
+
+    // Replies many TLS records long, and many replies in one record.
+    std::string big(2 << 20, 'x');
+    auto echoed = client->submit("echo", big, {.wait = 30.0});
+    REQUIRE(echoed.ok());
+    CHECK(echoed->result->text() == json(big).dump());
+    std::vector<json> items;
+    for (int i = 0; i < 5000; ++i) {
+        items.emplace_back(i);
+    }
+    auto batch = client->map("echo", items, {.wait = 30.0});
+    REQUIRE(batch.ok());
+    REQUIRE(batch->jobs.size() == 5000);
+    CHECK(batch->jobs[4999].result->text() == "4999");
+
+    int done = 0;
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE(client->submit_async("echo", i, [&](const taskpool::proto::Job&) { ++done; }).ok());
+    }
+    REQUIRE(client->run_callbacks(30).ok());
+    CHECK(done == 100);
+    // A wait that runs out leaves the connection usable.
+    auto slow = client->submit("sleep", {{"seconds", 1}});
+    REQUIRE(slow.ok());
+    auto early = client->call(taskpool::proto::GetRequest{slow->id, 30.0}, 0.2);
+    CHECK(early.error().kind == taskpool::ClientError::Kind::timeout);
+    CHECK(client->ping().ok());
+}
+
+TEST_CASE("tls.clients_check_the_daemon_certificate" * doctest::timeout(60)) {
+    Certificates certs;
+    DaemonProcess d({.config = tls_config(certs)});
+    auto untrusted = run_command({binary_path("taskpool"), "--addr", "tls://" + d.address(), "--ca",
+                                  certs.path("other-ca.pem"), "ping"});
+    CHECK(untrusted.exit_code == 3);
+    CHECK(untrusted.err.find("not trusted: unable to get local issuer certificate") !=
+          std::string::npos);
+    // The certificate names 127.0.0.1, not localhost.
+    auto options = trusting(certs);
+    auto wrong_name =
+        taskpool::Client::connect("tls://localhost:" + std::to_string(d.port()), options);
+    REQUIRE_FALSE(wrong_name.ok());
+    CHECK(wrong_name.error().message.find("hostname mismatch") != std::string::npos);
+
+    DaemonProcess expired({.config = tls_config(certs, "expired")});
+    auto old = cli(expired, certs, {"ping"});
+    CHECK(old.exit_code == 3);
+    CHECK(old.err.find("certificate has expired") != std::string::npos);
+
+    DaemonProcess named({.config = tls_config(certs, "named")});
+    auto by_ip = taskpool::Client::connect("tls://" + named.address(), options);
+    REQUIRE_FALSE(by_ip.ok());
+    CHECK(by_ip.error().message.find("IP address mismatch") != std::string::npos);
+}
+
+TEST_CASE("tls.client_certificates_from_the_cli_and_the_library" * doctest::timeout(60)) {
+    Certificates certs;
+    auto config = tls_config(certs);
+    config["tls"]["client_ca"] = certs.path("ca.pem");
+    DaemonProcess d({.config = config});
+    auto without = cli(d, certs, {"ping"});
+    CHECK(without.exit_code == 3);
+    CHECK(without.err.find("requires a client certificate: give one with --cert and --key") !=
+          std::string::npos);
+    auto with = cli(d, certs, {"--json", "ping"}, {"--cert", certs.path("client.pem")},
+                    {{"TASKPOOL_KEY", certs.path("client.key")}});
+    CHECK_MESSAGE(with.exit_code == 0, with.err);
+
+    auto options = trusting(certs);
+    options.cert_file = certs.path("client.pem");
+    options.key_file = certs.path("client.key");
+    auto client = taskpool::Client::connect("tls://" + d.address(), options);
+    REQUIRE_MESSAGE(client.ok(), client.error().message);
+    CHECK(client->ping().ok());
+    // A certificate its CA did not sign: the daemon refuses it.
+    options.cert_file = certs.path("other-ca.pem");
+    options.key_file = certs.path("other-ca.key");
+    auto stranger = taskpool::Client::connect("tls://" + d.address(), options);
+    CHECK_FALSE(stranger.ok());
+}
+
+TEST_CASE("tls.a_public_address_needs_tls_and_a_token" * doctest::timeout(60)) {
+    Certificates certs;
+    auto refusal = [](const json& config) {
+        TempDir dir;
+        auto path = dir.path() / "taskpool.json";
+        std::ofstream(path) << config.dump();
+        auto r = run_command(
+            {binary_path("taskpoold"), "--config", path.string(), "--listen", "0.0.0.0:0"});
+        CHECK(r.exit_code == 1);
+        return r.out;
+    };
+    auto without_tls = refusal({{"auth", {{"token", "t"}}}});
+    CHECK(without_tls.find("refusing to listen on 0.0.0.0:0 without TLS: set tls.cert and "
+                           "tls.key (TASKPOOL_TLS_CERT, TASKPOOL_TLS_KEY); or pass --insecure") !=
+          std::string::npos);
+    auto without_token = refusal(tls_config(certs));
+    CHECK(without_token.find("without a token: set auth.token (TASKPOOL_TOKEN), auth.tokens or "
+                             "tls.client_ca") != std::string::npos);
+
+    auto config = tls_config(certs);
+    config["auth"] = {{"token", "t"}};
+    DaemonProcess with_token({.config = config, .listen = "0.0.0.0:0"});
+    auto options = trusting(certs);
+    options.token = "t";
+    CHECK(taskpool::Client::connect("tls://" + with_token.address(), options).ok());
+
+    config = tls_config(certs);
+    config["tls"]["client_ca"] = certs.path("ca.pem");
+    DaemonProcess with_certificates({.config = config, .listen = "0.0.0.0:0"});
+    CHECK(with_certificates.running());
+    DaemonProcess insecure({.listen = "0.0.0.0:0", .args = {"--insecure"}});
+    CHECK(taskpool::Client::connect(insecure.address()).ok());
 }

@@ -55,7 +55,7 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
     auto log_path = dir_.path() / "taskpoold.log";
 
     std::vector<std::string> argv = {binary_path("taskpoold"), "--config", config_path.string(),
-                                     "--listen", "127.0.0.1:0"};
+                                     "--listen", options_.listen};
     argv.insert(argv.end(), options_.args.begin(), options_.args.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -75,7 +75,7 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
         ::execv(args[0], args.data());
         ::_exit(127);
     }
-    std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
+    std::regex listening(R"(listening on [^ ]+:(\d+) \()");
     bool ready = wait_for([&] {
         std::smatch m;
         std::string text = log();

@@ -24,6 +24,8 @@ class DaemonProcess {
 public:
     struct Options {
         nlohmann::json config = nlohmann::json::object();
+        /// Port 0: the daemon picks one; address() reaches it over loopback.
+        std::string listen = "127.0.0.1:0";
         std::vector<std::string> args;
         std::map<std::string, std::string> env;
         bool expect_errors = false;

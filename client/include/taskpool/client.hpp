@@ -36,6 +36,31 @@ struct ClientError {
 template <class T>
 using ClientResult = proto::Result<T, ClientError>;
 
+/// How to connect: the token, the time allowed, and TLS.
+struct ConnectOptions {
+    std::optional<std::string> token;
+    /// Bounds connecting, the TLS handshake and the hello.
+    double timeout_s = 10;
+    /// TLS, as a tls:// address asks for too. The daemon's certificate must name
+    /// the address's host (name or IP).
+    bool tls = false;
+    /// PEM file of the CAs to trust; empty: the system's.
+    std::string ca_file;
+    /// A client certificate (PEM, then its chain), for a daemon with tls.client_ca.
+    std::string cert_file;
+    /// Its key (PEM); empty: cert_file holds it too.
+    std::string key_file;
+};
+
+/// A TLS session, as the client sees it.
+struct TlsInfo {
+    std::string version;         // "TLSv1.3"
+    std::string cipher;          // "TLS_AES_128_GCM_SHA256"
+    std::string peer_subject;    // the daemon's certificate, RFC 2253: "CN=taskpool.example"
+    std::string peer_issuer;     // who signed it, likewise
+    std::string peer_not_after;  // when it expires, RFC 3339 in UTC
+};
+
 /// An event pushed by the daemon (`job.started`, `job.finished`, ...).
 struct Event {
     std::string name;
@@ -60,10 +85,12 @@ using JobCallback = std::function<void(const proto::Job& job)>;
 /// Not thread-safe: use one Client per thread.
 class Client {
 public:
-    /// `address` is HOST:PORT. `timeout_s` bounds connecting and the hello.
+    /// `address` is HOST:PORT, or tls://HOST:PORT for TLS (tcp:// for plain TCP).
+    /// `timeout_s` bounds connecting and the hello.
     static ClientResult<Client> connect(const std::string& address,
                                         std::optional<std::string> token = std::nullopt,
                                         double timeout_s = 10);
+    static ClientResult<Client> connect(const std::string& address, ConnectOptions options);
 
     Client(Client&&) noexcept;
     Client& operator=(Client&&) noexcept;
@@ -71,6 +98,8 @@ public:
 
     /// The hello reply: server, version, protocol, pools, tasks.
     const nlohmann::json& server_info() const { return server_info_; }
+    /// The TLS session's parameters and the daemon's certificate; none over TCP.
+    std::optional<TlsInfo> tls_info() const;
 
     /// Sends one request and returns the whole reply (`ok` true). A reply with `ok`
     /// false becomes a `request` error. `timeout_s` bounds the wait for the reply.

@@ -7,7 +7,7 @@ import os
 import queue
 import threading
 
-from . import mapping
+from . import mapping, transport
 from .connection import Connection
 from .errors import ConnectionClosed, TaskpoolError
 from .futures import CallbackThread, Future
@@ -20,19 +20,33 @@ _FINISHED = ("succeeded", "failed", "cancelled")
 class Client:
     """One connection to taskpoold, safe to share between threads.
 
-    `address` ("host:port") defaults to $TASKPOOL_ADDR, then 127.0.0.1:7433;
-    `token` to $TASKPOOL_TOKEN. `timeout` (seconds) bounds connecting and each
-    wait for a reply, beyond any `wait` or `block_s` the request itself asks
-    for; past it, TimeoutError. None waits as long as the daemon takes. It does
-    not bound how long jobs run: Future.result(timeout) does that.
+    `address` ("host:port", "tcp://host:port" or "tls://host:port") defaults to
+    $TASKPOOL_ADDR, then 127.0.0.1:7433; `token` to $TASKPOOL_TOKEN. `timeout`
+    (seconds) bounds connecting, the TLS handshake, and each wait for a reply,
+    beyond any `wait` or `block_s` the request itself asks for; past it,
+    TimeoutError. None waits as long as the daemon takes. It does not bound how
+    long jobs run: Future.result(timeout) does that.
+
+    TLS is on with a tls:// address, `tls=True`, or any of `ca`, `cert`, `key`
+    and `ssl_context` given. `ca` (a file of PEM CA certificates to trust)
+    defaults to $TASKPOOL_CA, else the system's trusted CAs; `cert` and `key`
+    (a client certificate, for a daemon with tls.client_ca, and its key, which
+    may be in the cert file) to $TASKPOOL_CERT and $TASKPOOL_KEY. An
+    `ssl_context` of your own is used as it is, instead of those. Either way
+    the daemon's certificate must be valid for the address's host name or IP.
 
     A reader thread reads every reply and event; callbacks run on a callback
     thread of their own. close() (or leaving a `with` block) stops both, once
     the callbacks already due have run."""
 
-    def __init__(self, address=None, token=None, timeout=None, client_name="taskpool-python"):
+    def __init__(self, address=None, token=None, timeout=None, client_name="taskpool-python", *,
+                 tls=False, ca=None, cert=None, key=None, ssl_context=None):
         address = address or os.environ.get("TASKPOOL_ADDR") or DEFAULT_ADDRESS
-        host, _, port = address.rpartition(":")
+        scheme, host, port = _parse_address(address)
+        if ssl_context is None and (scheme == "tls" or tls or ca or cert or key):
+            ssl_context = transport.tls_context(
+                ca or os.environ.get("TASKPOOL_CA"), cert or os.environ.get("TASKPOOL_CERT"),
+                key or os.environ.get("TASKPOOL_KEY"))
         if token is None:
             token = os.environ.get("TASKPOOL_TOKEN")
         self.timeout = timeout
@@ -40,8 +54,7 @@ class Client:
         self._futures = {}  # job id -> [Future], for jobs whose job.finished is due
         self._events = queue.Queue()  # for events(), once asked for
         self._keep_events = False
-        self._conn = Connection(host.strip("[]"), int(port), timeout,
-                                self._on_event, self._on_close)
+        self._conn = Connection(host, port, timeout, ssl_context, self._on_event, self._on_close)
         self._callbacks = CallbackThread()
         try:
             self.server = self.call("hello", **_given(client=client_name, token=token or None))
@@ -270,6 +283,18 @@ class Client:
 
 
 connect = Client  # as the one-file taskpool.py that this package replaces named it
+
+
+def _parse_address(address):
+    """(scheme, host, port) of "host:port", "tcp://host:port" or "tls://host:port"
+    (an IPv6 host in brackets)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    elif scheme not in ("tcp", "tls"):
+        raise ValueError("address %r: the scheme may be tcp:// or tls://" % address)
+    host, _, port = rest.rpartition(":")
+    return scheme, host.strip("[]"), int(port)
 
 
 def _unwrap(reply):

@@ -1,18 +1,19 @@
-"""One NDJSON connection to taskpoold, shared by any number of threads.
+"""One NDJSON connection to taskpoold, in TCP or TLS, shared by any number of threads.
 
-A reader thread owns the socket's reads: it hands each reply to the request
+A reader thread owns the stream's reads: it hands each reply to the request
 that awaits it (matched by `id`, since a waiting request may be answered after
 later ones) and each event to `on_event`. Writes go whole, one line at a time,
 under a lock of their own: a sender blocked because the daemon is not reading
-must never hold up the reader, which is what lets the daemon read again.
+must never hold up the reader, which is what lets the daemon read again
+(transport.py keeps that so inside TLS).
 """
 
 import concurrent.futures
 import itertools
 import json
-import socket
 import threading
 
+from . import transport
 from .errors import ConnectionClosed
 
 
@@ -21,19 +22,17 @@ class Connection:
     or not); if the connection goes first, it holds a ConnectionClosed.
     `on_event(event)` and `on_close(error)` run on the reader thread, and so do
     the done-callbacks of reply futures that were added before the request was
-    sent: they must be quick and never wait for the daemon."""
+    sent: they must be quick and never wait for the daemon. With an SSLContext,
+    the connection is TLS, verified against `host`."""
 
-    def __init__(self, host, port, timeout, on_event, on_close):
-        self._sock = socket.create_connection((host, port), timeout=timeout)
-        self._sock.settimeout(None)  # the reader waits for events as long as they take
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._file = self._sock.makefile("rb")
+    def __init__(self, host, port, timeout, ssl_context, on_event, on_close):
+        self._transport = transport.connect(host, port, timeout, ssl_context)
         self._on_event = on_event
         self._on_close = on_close
         self._ids = itertools.count(1)
         self._pending = {}  # request id -> the Future of its reply
         self._lock = threading.Lock()  # guards _pending, _closed, _closing
-        self._send_lock = threading.Lock()  # one line at a time on the socket
+        self._send_lock = threading.Lock()  # one line at a time on the stream
         self._closed = None  # the ConnectionClosed, once the connection is gone
         self._closing = False  # close() was called
         self._last_word = None  # an error the daemon sent without an id
@@ -57,10 +56,10 @@ class Connection:
         line = ('{"id":%d,%s\n' % (request_id, body[1:])).encode()
         try:
             with self._send_lock:
-                self._sock.sendall(line)
+                self._transport.send_all(line)
         except OSError as e:
             # Part of a line may have gone out: the stream is lost either way.
-            self._shutdown()
+            self._transport.shutdown()
             with self._lock:
                 mine = self._pending.pop(request_id, None)
             if mine is not None:
@@ -72,31 +71,34 @@ class Connection:
         still awaiting replies get ConnectionClosed."""
         with self._lock:
             self._closing = True
-        self._shutdown()
+        self._transport.shutdown()
         if threading.current_thread() is not self._reader:
             self._reader.join()
-        self._file.close()
-        self._sock.close()
-
-    def _shutdown(self):
-        """Ends the socket both ways, which wakes the reader with end of file."""
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already gone
+        self._transport.close()
 
     def _read(self):
         reason = None
+        heard = False  # anything at all from the daemon
+        buffer = bytearray()  # the start of a line yet to end
         try:
-            for line in self._file:
-                message = json.loads(line)
-                if "event" in message:
-                    self._on_event(message)
-                else:
-                    self._reply(message)
-        except Exception as e:  # a broken socket, or a line that is not JSON
+            while True:
+                data = self._transport.recv_some()
+                if not data:
+                    break
+                heard = True
+                buffer += data
+                if b"\n" not in data:
+                    continue
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    if "event" in message:
+                        self._on_event(message)
+                    else:
+                        self._reply(message)
+        except Exception as e:  # a broken stream, or a line that is not JSON
             reason = e
-        self._fail_all(reason)
+        self._fail_all(reason, heard)
 
     def _reply(self, message):
         request_id = message.get("id")
@@ -110,20 +112,18 @@ class Connection:
         if reply is not None:  # None: its caller gave up waiting
             reply.set_result(message)
 
-    def _fail_all(self, reason):
+    def _fail_all(self, reason, heard):
         with self._lock:
             if self._closing:
                 error = ConnectionClosed("connection_closed", "the connection was closed")
             elif self._last_word:
                 error = ConnectionClosed(self._last_word.get("code", "connection_closed"),
                                          self._last_word.get("message", ""))
-            elif reason is not None:
-                error = ConnectionClosed("connection_closed", "connection lost: %s" % reason)
             else:
-                error = ConnectionClosed("connection_closed", "taskpoold closed the connection")
+                error = ConnectionClosed("connection_closed", self._transport.lost(reason, heard))
             self._closed = error
             pending, self._pending = self._pending, {}
-        self._shutdown()  # where the reader stopped on an error, nobody reads any more
+        self._transport.shutdown()  # where the reader stopped on an error, nobody reads any more
         for reply in pending.values():
             reply.set_exception(error)
         self._on_close(error)
