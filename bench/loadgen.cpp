@@ -1,6 +1,7 @@
 // Load generator for taskpoold: raw NDJSON over TCP, so that what is measured is
 // the daemon, not a client library. Prints lines in the format of the peer
-// benchmarks (LABEL: key=value ...), labelled "taskpool" or $LOADGEN_TAG.
+// benchmarks (LABEL: key=value ...), labelled "taskpool" or $LOADGEN_TAG. A
+// tls://HOST:PORT address is TLS, trusting the CA in $TASKPOOL_CA.
 //
 //   loadgen seq  HOST:PORT TASK POOL N            submit+wait one at a time: p50/p99
 //   loadgen pipe HOST:PORT TASK POOL N INFLIGHT CONNS
@@ -17,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,9 +44,28 @@ const char* tag() {
     return t != nullptr ? t : "taskpool";
 }
 
+/// The client side of TLS: the daemon's certificate checked against $TASKPOOL_CA.
+SSL_CTX* tls_context() {
+    static SSL_CTX* context = [] {
+        SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+        const char* ca = std::getenv("TASKPOOL_CA");
+        if (ca == nullptr || SSL_CTX_load_verify_locations(ctx, ca, nullptr) != 1) {
+            throw std::runtime_error("a tls:// address needs TASKPOOL_CA, the CA's certificate");
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        return ctx;
+    }();
+    return context;
+}
+
+/// One connection, over TCP or (for a tls:// address) TLS, with blocking calls.
 class Connection {
 public:
-    explicit Connection(const std::string& address) {
+    explicit Connection(std::string address) {
+        bool tls = address.starts_with("tls://");
+        if (tls) {
+            address.erase(0, 6);
+        }
         auto colon = address.rfind(':');
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
@@ -56,12 +77,24 @@ public:
         }
         int one = 1;
         ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (tls) {
+            ssl_ = SSL_new(tls_context());
+            SSL_set_fd(ssl_, fd_);
+            if (SSL_connect(ssl_) != 1) {
+                throw std::runtime_error("no TLS handshake with " + address);
+            }
+        }
     }
-    ~Connection() { ::close(fd_); }
+    ~Connection() {
+        SSL_free(ssl_);
+        ::close(fd_);
+    }
 
     void send(const std::string& data) {
         for (std::size_t done = 0; done < data.size();) {
-            auto n = ::write(fd_, data.data() + done, data.size() - done);
+            auto n = ssl_ != nullptr
+                         ? SSL_write(ssl_, data.data() + done, static_cast<int>(data.size() - done))
+                         : ::write(fd_, data.data() + done, data.size() - done);
             if (n <= 0) {
                 throw std::runtime_error("write failed");
             }
@@ -82,7 +115,8 @@ public:
                 }
                 return line;
             }
-            auto n = ::read(fd_, buf_, sizeof buf_);
+            auto n = ssl_ != nullptr ? SSL_read(ssl_, buf_, sizeof buf_)
+                                     : ::read(fd_, buf_, sizeof buf_);
             if (n <= 0) {
                 throw std::runtime_error("connection closed");
             }
@@ -92,6 +126,7 @@ public:
 
 private:
     int fd_ = -1;
+    SSL* ssl_ = nullptr;
     taskpool::proto::LineFramer framer_{1 << 30};
     char buf_[65536];
 };

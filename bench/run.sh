@@ -19,6 +19,7 @@ cp "$repo/bench/bench_taskpool.sh" "$repo/bench/bench_taskpool_scale.sh" "$scrat
 export TASKPOOL_BIN="$build/bench"
 ln -sf "$build/daemon/taskpoold" "$TASKPOOL_BIN/taskpoold"
 ln -sf "$build/client/taskpool" "$TASKPOOL_BIN/taskpool"
+ln -sf "$repo/config/make-certs.sh" "$TASKPOOL_BIN/taskpool-make-certs"
 BENCHES="${BENCHES:-loopback gearman python taskpool taskpool_scale}" OUT=results.txt \
     "$scratch/peers/run_all.sh" "${1:-3}" >&2
 cat "$scratch/peers/results.txt"

@@ -1,5 +1,6 @@
 #include "session.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
@@ -165,6 +166,9 @@ asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> /*keep_alive*/
         if (closing_) {
             continue;  // what still comes is not read: drained until the client closes
         }
+        if (tls_) {
+            n += take_received_records(std::span(buf).subspan(n));
+        }
         last_activity_ = Clock::now();
         received(std::string_view(buf.data(), n));
         while (!closed_ && !closing_ && !wants_input()) {
@@ -316,6 +320,24 @@ bool Session::tls_input_waiting() const {
     }
     SSL* ssl = tls_->native_handle();
     return SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+}
+
+std::size_t Session::take_received_records(std::span<char> out) {
+    // A TLS read returns one record, and a client that pipelines sends a record a
+    // request: without this, a batch would be handled, and answered, a request at a
+    // time. SSL_read on the memory BIO Asio feeds never blocks; once it has no
+    // whole record left it fails, and the next async read goes on from there.
+    SSL* ssl = tls_->native_handle();
+    std::size_t taken = 0;
+    while (taken < out.size() && tls_input_waiting()) {
+        int n = SSL_read(ssl, out.data() + taken, static_cast<int>(out.size() - taken));
+        if (n <= 0) {
+            ERR_clear_error();
+            break;
+        }
+        taken += static_cast<std::size_t>(n);
+    }
+    return taken;
 }
 
 void Session::resume_reading_if_drained() {

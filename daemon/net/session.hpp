@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -79,6 +80,8 @@ private:
     asio::awaitable<void> send_close_notify();
     /// Input TLS has taken off the socket and not handed over yet.
     bool tls_input_waiting() const;
+    /// What TLS has already received beyond the record a read returned, into `out`.
+    std::size_t take_received_records(std::span<char> out);
     asio::awaitable<void> write_loop(std::shared_ptr<Session> keep_alive);
     asio::awaitable<void> watchdog(std::shared_ptr<Session> keep_alive);
     void write_line(std::string line, Line kind) override;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -95,7 +96,12 @@ public:
         stream_.handshake(asio::ssl::stream_base::client);
     }
     json request(const json& request) {
-        asio::write(stream_, asio::buffer(request.dump() + "\n"));
+        send(request);
+        return read();
+    }
+    /// One request in a TLS record of its own.
+    void send(const json& request) { asio::write(stream_, asio::buffer(request.dump() + "\n")); }
+    json read() {
         auto n = asio::read_until(stream_, asio::dynamic_buffer(buffer_), '\n');
         auto line = buffer_.substr(0, n - 1);
         buffer_.erase(0, n);
@@ -119,6 +125,19 @@ TEST_CASE("tls.ndjson_and_http_inside_tls_on_one_port" * doctest::timeout(60)) {
     auto job =
         c.request({{"op", "submit"}, {"task", "echo"}, {"args", {{"n", 1}}}, {"wait", true}});
     CHECK(job["job"]["result"] == json{{"n", 1}});
+
+    // Pipelined, a record a request: the daemon takes the records that have come
+    // together at once, and answers every one (waits in the order their jobs end).
+    for (int i = 0; i < 500; ++i) {
+        c.send({{"id", i}, {"op", "submit"}, {"task", "echo"}, {"args", i}, {"wait", true}});
+    }
+    std::set<int> answered;
+    for (int i = 0; i < 500; ++i) {
+        auto reply = c.read();
+        CHECK(reply["job"]["result"] == reply["id"]);
+        answered.insert(reply["id"].get<int>());
+    }
+    CHECK(answered.size() == 500);
 
     auto stats = curl(d, certs, "/v1/stats");
     REQUIRE(stats.exit_code == 0);
