@@ -2,10 +2,12 @@
 # second one as a non-root user.
 #
 #   docker build -t taskpool .
-#   docker run -p 7433:7433 -v taskpool:/var/lib/taskpool -v taskpool-tls:/tls:ro \
-#       -e TASKPOOL_TOKEN=secret \
-#       -e TASKPOOL_TLS_CERT=/tls/server.pem -e TASKPOOL_TLS_KEY=/tls/server.key \
-#       -e TASKPOOL_ADDR=tls://localhost:7433 -e TASKPOOL_CA=/tls/ca.pem taskpool
+#   docker run --rm -v taskpool-tls:/etc/taskpool/tls --entrypoint taskpool-make-certs \
+#       taskpool /etc/taskpool/tls server taskpool.example.com
+#   docker run -p 7433:7433 -v taskpool:/var/lib/taskpool -v taskpool-tls:/etc/taskpool/tls \
+#       -e TASKPOOL_TOKEN=secret -e TASKPOOL_TLS_CERT=/etc/taskpool/tls/server.pem \
+#       -e TASKPOOL_TLS_KEY=/etc/taskpool/tls/server.key \
+#       -e TASKPOOL_ADDR=tls://localhost:7433 -e TASKPOOL_CA=/etc/taskpool/tls/ca.pem taskpool
 #
 # It listens on 0.0.0.0, so it needs TLS and a token, and refuses to start without
 # them unless TASKPOOL_INSECURE=1 says otherwise. The image has taskpool-make-certs
@@ -31,7 +33,7 @@ RUN apt-get update \
     && groupadd --system --gid 10001 taskpool \
     && useradd --system --uid 10001 --gid taskpool --home-dir /var/lib/taskpool \
         --shell /usr/sbin/nologin taskpool \
-    && install -d -o taskpool -g taskpool -m 0700 /var/lib/taskpool
+    && install -d -o taskpool -g taskpool -m 0700 /var/lib/taskpool /etc/taskpool/tls
 COPY --from=build /opt/taskpool/bin/taskpoold /opt/taskpool/bin/taskpool \
     /opt/taskpool/bin/taskpool-make-certs /usr/local/bin/
 COPY config/taskpool.json /etc/taskpool/taskpool.json

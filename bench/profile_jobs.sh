@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Per-job cost of the whole daemon, in figures that hold on a noisy machine:
 #
-#   bench/profile_jobs.sh instructions [thread|process]   callgrind: instructions a job
-#   bench/profile_jobs.sh allocations  [thread|process]   heaptrack: allocations a job
+#   bench/profile_jobs.sh instructions [thread|process] [tls]   callgrind: instructions a job
+#   bench/profile_jobs.sh allocations  [thread|process] [tls]   heaptrack: allocations a job
 #
 # Pipelined echo jobs (64 in flight on one connection) against a Release
 # taskpoold. Instructions: 20,000 jobs warm up, the counters are zeroed, 20,000
-# more are counted, every thread of the daemon together. Allocations: one run of
+# more are counted, every thread of the daemon together. With `tls`, the daemon
+# serves TLS with a certificate taskpool-make-certs makes, and the jobs come over it. Allocations: one run of
 # 20,000 jobs and one of 60,000, subtracted, so that start-up and warm-up drop out.
 # Allocations need a build without tcmalloc, whose operator new heaptrack does not
 # see: BUILD (build-release) and HEAP_BUILD (build-heaptrack) name the build
 # folders, each built first.
 set -euo pipefail
 
-what=${1:?usage: bench/profile_jobs.sh instructions|allocations [thread|process]}
+what=${1:?usage: bench/profile_jobs.sh instructions|allocations [thread|process] [tls]}
 pool=${2:-thread}
+tls=${3:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-release}
 jobs=20000
@@ -35,6 +37,15 @@ trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"'
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 address=127.0.0.1:$port
 flags=(--listen "$address" --threads 2 --processes 2 --log-level warn)
+dial=$address
+if [[ $tls == tls ]]; then
+    "$root/config/make-certs.sh" "$work/tls" server 127.0.0.1 >/dev/null
+    printf '{"tls": {"cert": "%s", "key": "%s"}}\n' "$work/tls/server.pem" \
+        "$work/tls/server.key" >"$work/tls.json"
+    flags+=(--config "$work/tls.json")
+    dial=tls://$address
+    export TASKPOOL_CA=$work/tls/ca.pem
+fi
 
 wait_listening() {
     for _ in $(seq 600); do
@@ -47,7 +58,7 @@ wait_listening() {
     exit 1
 }
 
-run_jobs() { "$loadgen" pipe "$address" echo "$pool" "$1" 64 1 >/dev/null; }
+run_jobs() { "$loadgen" pipe "$dial" echo "$pool" "$1" 64 1 >/dev/null; }
 
 # Under heaptrack $pid is its script, and the daemon the process whose command
 # line is exactly the daemon's; under valgrind $pid is the daemon.
@@ -69,7 +80,7 @@ instructions)
     stop_daemon
     # The dump after zeroing is the one with the counted jobs; its threads together.
     total=$(grep -h '^summary:' "$work"/out.*  | awk '{s += $2} END {print s}')
-    echo "$pool pool: $total instructions for $jobs jobs, $((total / jobs)) a job"
+    echo "$pool pool${tls:+ over TLS}: $total instructions for $jobs jobs, $((total / jobs)) a job"
     ;;
 allocations)
     count() {
@@ -84,10 +95,10 @@ allocations)
     few=$(count $jobs)
     many=$(count $((3 * jobs)))
     per=$(awk -v a="$few" -v b="$many" -v n=$((2 * jobs)) 'BEGIN {printf "%.1f", (b - a) / n}')
-    echo "$pool pool: $few allocations for $jobs jobs, $many for $((3 * jobs)): $per a job"
+    echo "$pool pool${tls:+ over TLS}: $few allocations for $jobs jobs, $many for $((3 * jobs)): $per a job"
     ;;
 *)
-    echo "usage: bench/profile_jobs.sh instructions|allocations [thread|process]" >&2
+    echo "usage: bench/profile_jobs.sh instructions|allocations [thread|process] [tls]" >&2
     exit 2
     ;;
 esac

@@ -48,7 +48,7 @@ class ComposeTest(unittest.TestCase):
         daemon, client = services["taskpoold"], services["client"]
         for key in ("TASKPOOL_TOKEN", "TASKPOOL_TLS_CERT", "TASKPOOL_TLS_KEY"):
             self.assertIn(key + ":", daemon)
-        self.assertIn("taskpool-make-certs /tls server taskpoold", services["certs"])
+        self.assertIn("taskpool-make-certs /etc/taskpool/tls server taskpoold", services["certs"])
         self.assertIn("TASKPOOL_ADDR: tls://taskpoold:7433", client)
         self.assertIn("TASKPOOL_CA: /ca/ca.pem", client)
         self.assertNotIn("- tls:", client)  # the keys stay with the daemon
