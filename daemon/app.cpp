@@ -36,6 +36,7 @@
 #include "ops/services.hpp"
 #include "pools/child_reaper.hpp"
 #include "pools/process_pool.hpp"
+#include "pools/remote_pool.hpp"
 #include "pools/thread_pool.hpp"
 #include "proto/version.hpp"
 #include "sched/scheduler.hpp"
@@ -282,6 +283,14 @@ void log_restored(const store::Journal& journal, const store::Restored& restored
                  restored.deliveries.size());
 }
 
+pools::RemotePool::Settings remote_pool_settings(const Config& config) {
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<pools::RemotePool::Clock::duration>(
+            std::chrono::duration<double>(s));
+    };
+    return {seconds(config.workers.heartbeat_s), seconds(config.workers.cancel_grace_s)};
+}
+
 store::LocalJobStore::Settings job_store_settings(const Config& config) {
     return {std::chrono::milliseconds(static_cast<std::int64_t>(config.jobs.result_ttl_s * 1000)),
             static_cast<std::size_t>(config.jobs.max_retained),
@@ -318,9 +327,16 @@ std::unique_ptr<net::Listener> open_listener(asio::io_context& io, const Config&
 
 /// What the journal held goes back where it was: kv values, webhook deliveries, jobs.
 void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& kv,
-               events::Webhooks& webhooks, sched::Scheduler& scheduler) {
+               events::Webhooks& webhooks, tasks::TaskRegistry& tasks,
+               sched::Scheduler& scheduler) {
     log_restored(journal, restored);
     journal.start();
+    // A remote task is known again by its jobs: they wait for a worker to serve it.
+    for (const auto& stored : restored.jobs) {
+        if (stored.job.pool == proto::PoolKind::remote) {
+            (void)tasks.add_remote(stored.job.task, "");  // a local task of that name keeps it
+        }
+    }
     kv.restore(std::move(restored.kv));
     for (auto& delivery : restored.deliveries) {
         webhooks.resume(std::move(delivery));
@@ -370,9 +386,12 @@ int run(Config& config, const ConfigReloader& reload) {
         kv.set_journal(journal.get());
     }
     std::function<void(ShutdownMode)> begin_shutdown;
+    pools::RemotePool remote(io, remote_pool_settings(config), scheduler.run_events());
+    scheduler.set_executor(proto::PoolKind::remote, &remote);
     ops::Services services{config,
                            scheduler,
                            tasks,
+                           remote,
                            events,
                            connections,
                            kv,
@@ -409,7 +428,7 @@ int run(Config& config, const ConfigReloader& reload) {
     scheduler.set_executor(proto::PoolKind::process, &processes);
 
     if (journal) {
-        take_back(*journal, std::move(restored), kv, webhooks, scheduler);
+        take_back(*journal, std::move(restored), kv, webhooks, tasks, scheduler);
     }
 
     ShutdownSequence shutdown(io, config, scheduler, *listener, connections);
@@ -433,6 +452,7 @@ int run(Config& config, const ConfigReloader& reload) {
     io.run();
     threads.shutdown();
     processes.shutdown();
+    remote.shutdown();
     webhooks.stop(close_grace);
     if (journal) {
         journal->stop();

@@ -21,6 +21,7 @@ constexpr std::array error_names{
     std::pair{ErrorCode::shutting_down, std::string_view{"shutting_down"}},
     std::pair{ErrorCode::internal, std::string_view{"internal"}},
     std::pair{ErrorCode::not_found, std::string_view{"not_found"}},
+    std::pair{ErrorCode::not_assigned, std::string_view{"not_assigned"}},
 };
 
 constexpr std::array job_error_names{
@@ -32,6 +33,7 @@ constexpr std::array job_error_names{
     std::pair{JobErrorCode::shutdown, std::string_view{"shutdown"}},
     std::pair{JobErrorCode::lost, std::string_view{"lost"}},
     std::pair{JobErrorCode::memory_limit, std::string_view{"memory_limit"}},
+    std::pair{JobErrorCode::worker_lost, std::string_view{"worker_lost"}},
 };
 
 template <class Table, class Code>

@@ -21,7 +21,8 @@ enum class ErrorCode {
     not_cancellable,
     shutting_down,
     internal,
-    not_found,  // HTTP only: no such path
+    not_found,     // HTTP only: no such path
+    not_assigned,  // a remote worker reported on a job it does not hold
 };
 
 /// Why a job failed or was cancelled (PROTOCOL.md section 4); carried inside a job.
@@ -34,6 +35,7 @@ enum class JobErrorCode {
     shutdown,
     lost,
     memory_limit,
+    worker_lost,  // the remote worker holding it disconnected or fell silent
 };
 
 std::string_view to_string(ErrorCode code);

@@ -7,7 +7,8 @@
 namespace taskpool::proto {
 namespace {
 
-constexpr std::array pool_names{std::string_view{"thread"}, std::string_view{"process"}};
+constexpr std::array pool_names{std::string_view{"thread"}, std::string_view{"process"},
+                                std::string_view{"remote"}};
 constexpr std::array state_names{std::string_view{"queued"}, std::string_view{"running"},
                                  std::string_view{"succeeded"}, std::string_view{"failed"},
                                  std::string_view{"cancelled"}};
@@ -123,9 +124,17 @@ void write_job(JsonWriter& w, const Job& job) {
         w.end_object();
     }
     w.field("attempts", job.attempts);
+    if (job.progress) {
+        w.field("progress", *job.progress);
+    }
     if (job.worker) {
         w.key("worker").begin_object();
-        w.field("pid", job.worker->pid);
+        if (!job.worker->id.empty()) {
+            w.field("id", job.worker->id);
+            w.field("name", job.worker->name);
+        } else {
+            w.field("pid", job.worker->pid);
+        }
         if (job.worker->thread) {
             w.field("thread", *job.worker->thread);
         }
@@ -174,8 +183,12 @@ Result<Job> decode_job(const nlohmann::json& j) {
                                  it->value("message", std::string())};
         }
         job.attempts = j.value("attempts", 0);
+        if (auto it = j.find("progress"); it != j.end()) {
+            job.progress = RawJson(*it);
+        }
         if (auto it = j.find("worker"); it != j.end()) {
-            WorkerInfo worker{it->value("pid", std::int64_t{0}), std::nullopt};
+            WorkerInfo worker{it->value("pid", std::int64_t{0}), std::nullopt,
+                              it->value("id", std::string()), it->value("name", std::string())};
             if (it->contains("thread")) {
                 worker.thread = it->at("thread").get<int>();
             }

@@ -18,7 +18,8 @@
 
 namespace taskpool::proto {
 
-enum class PoolKind { thread, process };
+enum class PoolKind { thread, process, remote };
+inline constexpr std::size_t pool_count = 3;
 enum class JobState { queued, running, succeeded, failed, cancelled };
 
 std::string_view to_string(PoolKind pool);
@@ -40,10 +41,13 @@ std::string format_timestamp(Timestamp t);
 std::optional<Timestamp> parse_timestamp(std::string_view s);
 Timestamp now_timestamp();
 
-/// Where a job runs or ran: the process, and on the thread pool the thread's index.
+/// Where a job runs or ran: the process, and on the thread pool the thread's index;
+/// or, for a remote worker, its id and name.
 struct WorkerInfo {
     std::int64_t pid = 0;
     std::optional<int> thread;
+    std::string id;  // remote workers only: "w-..."
+    std::string name;
 
     friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
@@ -58,6 +62,7 @@ struct Job {
     JobState state = JobState::queued;
     std::optional<RawJson> result;  // when succeeded
     Boxed<JobError> error;          // when failed or cancelled
+    Boxed<RawJson> progress;        // the latest a task reported
     int attempts = 0;
     Shared<WorkerInfo> worker;
     Boxed<std::string> batch;

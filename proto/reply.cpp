@@ -48,6 +48,17 @@ std::string encode_job_event(std::string_view event, const Job& job) {
     return std::move(w).take();
 }
 
+std::string encode_progress_event(std::string_view job_id, const RawJson& progress) {
+    JsonWriter w;
+    w.begin_object();
+    w.field("event", "job.progress");
+    w.field("job", job_id);
+    w.field("progress", progress);
+    w.end_object();
+    w.raw("\n");
+    return std::move(w).take();
+}
+
 std::string encode_batch_event(std::string_view batch, const BatchCounts& counts,
                                Timestamp finished_at) {
     JsonWriter w;

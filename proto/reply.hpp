@@ -45,6 +45,9 @@ std::string encode_error(const RequestId& id, const Error& error);
 /// `{"event": "<name>", "job": {...}}`
 std::string encode_job_event(std::string_view event, const Job& job);
 
+/// `{"event": "job.progress", "job": id, "progress": ...}`
+std::string encode_progress_event(std::string_view job_id, const RawJson& progress);
+
 /// How the jobs of a batch ended.
 struct BatchCounts {
     std::uint64_t succeeded = 0;

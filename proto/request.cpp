@@ -232,6 +232,92 @@ Result<RequestBody> decode_shutdown(DomReader& r) {
     return finish(r, req);
 }
 
+/// A remote task's name: what a config key or a command line can carry.
+bool valid_task_name(std::string_view name) {
+    return !name.empty() && name.size() <= 128 &&
+           name.find_first_of(" \t\r\n\"\\/") == std::string_view::npos;
+}
+
+Result<RequestBody> decode_worker_register(DomReader& r) {
+    WorkerRegisterRequest req;
+    if (auto tasks = r.find("tasks")) {
+        simdjson::dom::array list;
+        if (tasks->get(list) || list.size() == 0 ||
+            list.size() > WorkerRegisterRequest::max_tasks) {
+            r.fail("tasks", "must be an array of 1 to 1000 task names or {name, description}");
+        } else {
+            std::size_t i = 0;
+            for (auto item : list) {
+                auto path = "tasks[" + std::to_string(i++) + "]";
+                RemoteTaskSpec spec;
+                std::string_view text;
+                simdjson::dom::object object;
+                if (!item.get(text)) {
+                    spec.name = text;
+                } else if (!item.get(object)) {
+                    DomReader tr(object, path + ".");
+                    tr.text("name", spec.name);
+                    std::optional<std::string> description;
+                    tr.text("description", description);
+                    spec.description = description.value_or("");
+                    if (auto done = tr.finish(); !done) {
+                        return done.error();
+                    }
+                }
+                if (!valid_task_name(spec.name)) {
+                    return bad_request("field '" + path +
+                                       "' must be a task name (1 to 128 bytes, no spaces, "
+                                       "quotes or slashes), or an object with one");
+                }
+                req.tasks.push_back(std::move(spec));
+            }
+        }
+    } else {
+        r.fail("tasks", "is required");
+    }
+    std::optional<std::int64_t> capacity;
+    r.integer("capacity", capacity, 1, WorkerRegisterRequest::max_capacity);
+    req.capacity = static_cast<int>(capacity.value_or(1));
+    r.text("name", req.name);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_job_done(DomReader& r) {
+    JobDoneRequest req;
+    r.text("job", req.job);
+    r.raw("result", req.result);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_job_fail(DomReader& r) {
+    JobFailRequest req;
+    r.text("job", req.job);
+    if (auto error = r.object("error")) {
+        error->text("message", req.message);
+        error->text("type", req.type);
+        error->raw("details", req.details);
+        if (auto done = error->finish(); !done) {
+            return done.error();
+        }
+    } else {
+        r.fail("error", "is required: {message, type, details}");
+    }
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_job_progress(DomReader& r) {
+    JobProgressRequest req;
+    r.text("job", req.job);
+    std::optional<RawJson> progress;
+    r.raw("progress", progress);
+    if (progress) {
+        req.progress = std::move(*progress);
+    } else {
+        r.fail("progress", "is required (null is allowed)");
+    }
+    return finish(r, std::move(req));
+}
+
 /// An op that takes no fields.
 template <class Request>
 Result<RequestBody> decode_bare(DomReader& r) {
@@ -260,6 +346,10 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {KvDelRequest::op, decode_kv_del},
     {KvIncrRequest::op, decode_kv_incr},
     {KvCasRequest::op, decode_kv_cas},
+    {WorkerRegisterRequest::op, decode_worker_register},
+    {JobDoneRequest::op, decode_job_done},
+    {JobFailRequest::op, decode_job_fail},
+    {JobProgressRequest::op, decode_job_progress},
 };
 static_assert(std::size(decoders) == std::variant_size_v<RequestBody>, "an op without a decoder");
 
@@ -397,6 +487,41 @@ struct BodyEncoder {
         w.field("key", r.key);
         w.field("expect", r.expect);
         w.field("value", r.value);
+    }
+    void operator()(const WorkerRegisterRequest& r) {
+        w.key("tasks").begin_array();
+        for (const auto& task : r.tasks) {
+            if (task.description.empty()) {
+                w.value(task.name);
+            } else {
+                w.begin_object().field("name", task.name).field("description", task.description);
+                w.end_object();
+            }
+        }
+        w.end_array();
+        w.field("capacity", r.capacity);
+        if (r.name) {
+            w.field("name", *r.name);
+        }
+    }
+    void operator()(const JobDoneRequest& r) {
+        w.field("job", r.job);
+        w.field("result", r.result);
+    }
+    void operator()(const JobFailRequest& r) {
+        w.field("job", r.job);
+        w.key("error").begin_object().field("message", r.message);
+        if (r.type) {
+            w.field("type", *r.type);
+        }
+        if (r.details) {
+            w.field("details", *r.details);
+        }
+        w.end_object();
+    }
+    void operator()(const JobProgressRequest& r) {
+        w.field("job", r.job);
+        w.field("progress", r.progress);
     }
 };
 

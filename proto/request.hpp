@@ -143,6 +143,43 @@ struct KvCasRequest {
     nlohmann::json value;   // null removes the key
 };
 
+// Remote workers (PROTOCOL.md section 10).
+
+/// A task a remote worker serves.
+struct RemoteTaskSpec {
+    std::string name;
+    std::string description;
+};
+
+struct WorkerRegisterRequest {
+    static constexpr std::string_view op = "worker.register";
+    static constexpr int max_capacity = 1024;
+    static constexpr std::size_t max_tasks = 1000;
+    std::vector<RemoteTaskSpec> tasks;
+    int capacity = 1;
+    std::optional<std::string> name;
+};
+
+struct JobDoneRequest {
+    static constexpr std::string_view op = "job.done";
+    std::string job;
+    RawJson result;
+};
+
+struct JobFailRequest {
+    static constexpr std::string_view op = "job.fail";
+    std::string job;
+    std::string message;
+    std::optional<std::string> type;  // the exception's class, say
+    std::optional<RawJson> details;
+};
+
+struct JobProgressRequest {
+    static constexpr std::string_view op = "job.progress";
+    std::string job;
+    RawJson progress;
+};
+
 enum class ShutdownMode { drain, now };
 
 struct ShutdownRequest {
@@ -154,7 +191,8 @@ using RequestBody =
     std::variant<HelloRequest, PingRequest, SubmitRequest, MapRequest, GetRequest, CancelRequest,
                  ListRequest, StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest,
                  ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest, KvDelRequest,
-                 KvIncrRequest, KvCasRequest>;
+                 KvIncrRequest, KvCasRequest, WorkerRegisterRequest, JobDoneRequest, JobFailRequest,
+                 JobProgressRequest>;
 
 struct Request {
     RequestId id;

@@ -72,6 +72,18 @@ constexpr std::optional<Scope> needed(const proto::ResizeRequest&) {
 constexpr std::optional<Scope> needed(const proto::ShutdownRequest&) {
     return Scope::admin;
 }
+constexpr std::optional<Scope> needed(const proto::WorkerRegisterRequest&) {
+    return Scope::worker;
+}
+constexpr std::optional<Scope> needed(const proto::JobDoneRequest&) {
+    return Scope::worker;
+}
+constexpr std::optional<Scope> needed(const proto::JobFailRequest&) {
+    return Scope::worker;
+}
+constexpr std::optional<Scope> needed(const proto::JobProgressRequest&) {
+    return Scope::worker;
+}
 
 }  // namespace
 

@@ -91,6 +91,11 @@ struct Config {
         double drain_timeout_s = 8;
     } shutdown;
 
+    struct Workers {                 // remote workers (PROTOCOL.md section 10)
+        double heartbeat_s = 5;      // a worker silent for three of these is lost
+        double cancel_grace_s = 10;  // for a worker to report on a job it was told to stop
+    } workers;
+
     struct Log {
         std::string level = "info";
         std::string format = "text";

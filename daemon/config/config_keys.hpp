@@ -64,6 +64,8 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("store.path", c.store.path);
     v("store.sync", c.store.sync, Choices{"normal", "full"});
     v("shutdown.drain_timeout_s", c.shutdown.drain_timeout_s, Range{0, day});
+    v("workers.heartbeat_s", c.workers.heartbeat_s, Range{0.1, 3600});
+    v("workers.cancel_grace_s", c.workers.cancel_grace_s, Range{0, 3600});
     v("log.level", c.log.level, Choices{"trace", "debug", "info", "warn", "error", "off"});
     v("log.format", c.log.format, Choices{"text", "json"});
     v("test_tasks", c.test_tasks);

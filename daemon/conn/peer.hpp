@@ -47,6 +47,8 @@ public:
     virtual bool closing() const = 0;
 
     std::uint64_t id() const { return id_; }
+    /// The client's address, "host:port"; empty where there is none to tell.
+    virtual std::string address() const { return {}; }
 
     /// A request waits for its reply (a `wait`, a `block_s`). Each is matched by
     /// reply_sent(). After the client half-closes, these alone keep the connection.
@@ -64,6 +66,8 @@ public:
     /// `hello`, or in the HTTP request it is answering), and what it may do.
     std::optional<auth::Grant> grant;
     bool authenticated() const { return grant.has_value(); }
+    /// It registered as a remote worker: its every request shows it alive.
+    bool worker = false;
 
 protected:
     explicit Peer(std::uint64_t id) : id_(id) {}

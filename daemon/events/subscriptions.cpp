@@ -45,11 +45,15 @@ std::vector<std::string> Subscriptions::forget(conn::Peer& peer) {
 }
 
 void Subscriptions::job_started(const proto::Job& job) {
-    publish(job, "job.started", false);
+    publish(job.id, false, [&] { return proto::encode_job_event("job.started", job); });
 }
 
 void Subscriptions::job_finished(const proto::Job& job) {
-    publish(job, "job.finished", true);
+    publish(job.id, true, [&] { return proto::encode_job_event("job.finished", job); });
+}
+
+void Subscriptions::job_progress(const proto::Job& job) {
+    publish(job.id, false, [&] { return proto::encode_progress_event(job.id, *job.progress); });
 }
 
 void Subscriptions::batch_finished(const std::string& batch, const proto::BatchCounts& counts) {
@@ -69,8 +73,9 @@ void Subscriptions::batch_finished(const std::string& batch, const proto::BatchC
     send(watchers, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
 }
 
-void Subscriptions::publish(const proto::Job& job, std::string_view event, bool final) {
-    auto it = by_job_.find(job.id);
+template <class Encode>
+void Subscriptions::publish(const std::string& job_id, bool final, const Encode& encode) {
+    auto it = by_job_.find(job_id);
     if (it == by_job_.end() && all_jobs_.empty()) {
         return;
     }
@@ -89,7 +94,7 @@ void Subscriptions::publish(const proto::Job& job, std::string_view event, bool 
         }
     }
     if (!recipients.empty() || !all_jobs_.empty()) {
-        send(std::move(recipients), proto::encode_job_event(event, job));
+        send(std::move(recipients), encode());
     }
 }
 

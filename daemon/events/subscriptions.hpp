@@ -35,6 +35,7 @@ public:
 
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
+    void job_progress(const proto::Job& job) override;
     void batch_finished(const std::string& batch, const proto::BatchCounts& counts) override;
 
 private:
@@ -43,7 +44,10 @@ private:
         WatchKind kind;
     };
 
-    void publish(const proto::Job& job, std::string_view event, bool final);
+    /// Sends the line `encode` makes to the job's watchers and every subscriber;
+    /// `final`: the job's watches end.
+    template <class Encode>
+    void publish(const std::string& job_id, bool final, const Encode& encode);
     /// Sends `line` to each recipient and to every subscriber of all jobs, once each.
     void send(std::vector<std::shared_ptr<conn::Peer>> recipients, const std::string& line);
 

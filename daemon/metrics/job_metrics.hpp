@@ -20,6 +20,7 @@ public:
 
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
+    void job_progress(const proto::Job& /*job*/) override {}
     void batch_finished(const std::string&, const proto::BatchCounts&) override {}
 
     /// From submit to start (each attempt).
@@ -31,8 +32,8 @@ public:
 private:
     static std::size_t index(proto::PoolKind pool) { return static_cast<std::size_t>(pool); }
 
-    std::array<Histogram, 2> waited_;
-    std::array<Histogram, 2> ran_;
+    std::array<Histogram, proto::pool_count> waited_;
+    std::array<Histogram, proto::pool_count> ran_;
     std::map<std::string, EndCounts, std::less<>> ended_;
 };
 

@@ -314,6 +314,16 @@ asio::awaitable<void> Session::send_close_notify() {
     co_await tls_->async_shutdown(no_throw);
 }
 
+std::string Session::address() const {
+    std::error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    if (ec) {
+        return {};
+    }
+    auto host = peer.address().to_string();
+    return (peer.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(peer.port());
+}
+
 bool Session::tls_input_waiting() const {
     if (!tls_) {
         return false;

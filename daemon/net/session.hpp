@@ -67,6 +67,7 @@ public:
         return 2 * static_cast<std::size_t>(limits_.max_output_buffer_bytes);
     }
     bool closing() const override { return closing_; }
+    std::string address() const override;
     ops::Dispatcher& dispatcher() { return dispatcher_; }
     const Config::Limits& limits() const { return limits_; }
 

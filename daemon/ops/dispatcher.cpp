@@ -1,10 +1,13 @@
 #include "dispatcher.hpp"
 
+#include "daemon/pools/remote_pool.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include "daemon/auth/scopes.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/events/subscriptions.hpp"
+#include "daemon/pools/remote_pool.hpp"
 #include "daemon/sched/scheduler.hpp"
 #include "handlers.hpp"
 #include "services.hpp"
@@ -46,6 +49,9 @@ bool Dispatcher::requires_token() const {
 void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::DecodedRequest decoded,
                           std::size_t size) {
     Call call{services_, peer, Reply(peer, decoded.id), size};
+    if (peer->worker) {
+        services_.remote.heard_from(peer->id());  // any line will do as a heartbeat
+    }
     if (!decoded.body) {
         call.reply.error(decoded.body.error());
         return;
@@ -80,6 +86,9 @@ void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::Decode
 }
 
 void Dispatcher::connection_closed(conn::Peer& peer) {
+    if (peer.worker) {
+        services_.remote.connection_closed(peer.id());
+    }
     for (const auto& id : services_.events.forget(peer)) {
         // A bound job dies with its connection, as a child with its parent.
         (void)services_.scheduler.cancel(id);

@@ -14,7 +14,8 @@
 namespace taskpool::daemon::ops {
 namespace {
 
-constexpr std::array pools = {proto::PoolKind::thread, proto::PoolKind::process};
+constexpr std::array pools = {proto::PoolKind::thread, proto::PoolKind::process,
+                              proto::PoolKind::remote};
 
 void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& scheduler) {
     auto gauge = [&](std::string_view name, std::string_view help, auto value_of) {

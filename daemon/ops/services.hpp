@@ -23,6 +23,9 @@ class KvStore;
 namespace taskpool::daemon::metrics {
 class JobMetrics;
 }
+namespace taskpool::daemon::pools {
+class RemotePool;
+}
 namespace taskpool::daemon::sched {
 class Scheduler;
 }
@@ -39,7 +42,9 @@ namespace taskpool::daemon::ops {
 struct Services {
     const Config& config;
     sched::Scheduler& scheduler;
-    const tasks::TaskRegistry& tasks;
+    /// Remote workers add their tasks to it as they register.
+    tasks::TaskRegistry& tasks;
+    pools::RemotePool& remote;
     events::Subscriptions& events;
     conn::ConnectionRegistry& connections;
     kv::KvStore& kv;

@@ -4,6 +4,7 @@
 #include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
 #include "daemon/ops/services.hpp"
+#include "daemon/pools/remote_pool.hpp"
 #include "daemon/sched/scheduler.hpp"
 #include "daemon/store/journal.hpp"
 
@@ -26,6 +27,13 @@ nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind poo
         stats["workers"] = std::move(workers);
     }
     return stats;
+}
+
+nlohmann::json remote_stats(const sched::Scheduler& scheduler, const pools::RemotePool& remote) {
+    return {{"queued", scheduler.queued(proto::PoolKind::remote)},
+            {"busy", remote.busy()},
+            {"size", remote.size()},
+            {"workers", remote.workers_json()}};
 }
 
 }  // namespace
@@ -55,7 +63,8 @@ void handle(proto::StatsRequest, Call& call) {
     call.reply.ok({{"uptime_s", std::floor(uptime.count() * 1000) / 1000},
                    {"pools",
                     {{"thread", pool_stats(scheduler, proto::PoolKind::thread)},
-                     {"process", pool_stats(scheduler, proto::PoolKind::process)}}},
+                     {"process", pool_stats(scheduler, proto::PoolKind::process)},
+                     {"remote", remote_stats(scheduler, services.remote)}}},
                    {"jobs",
                     {{"submitted", counts.submitted},
                      {"queued", counts.queued},

@@ -427,7 +427,7 @@ void ProcessPool::watch_memory() {
     });
 }
 
-bool ProcessPool::stop(std::uint64_t handle) {
+bool ProcessPool::stop(std::uint64_t handle, sched::StopReason /*reason*/) {
     for (auto& s : slots_) {
         for (std::size_t i = 0; i < s->runs.size(); ++i) {
             Held& held = s->runs[i];

@@ -89,7 +89,7 @@ std::uint64_t ThreadPool::start(sched::Run run) {
     return handle;
 }
 
-bool ThreadPool::stop(std::uint64_t handle) {
+bool ThreadPool::stop(std::uint64_t handle, sched::StopReason /*reason*/) {
     std::lock_guard lock(mutex_);
     auto queued = std::find_if(queue_.begin(), queue_.end(),
                                [&](const Handed& h) { return h.handle == handle; });

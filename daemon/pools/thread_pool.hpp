@@ -43,7 +43,7 @@ public:
     std::size_t busy() const override;
     bool can_take() const override;
     std::uint64_t start(sched::Run run) override;
-    bool stop(std::uint64_t handle) override;
+    bool stop(std::uint64_t handle, sched::StopReason reason) override;
     std::vector<sched::WorkerStatus> workers() const override;
     void resize(std::size_t size) override;
     void shutdown() override;

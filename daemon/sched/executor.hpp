@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +26,13 @@ struct Run {
     int priority = 0;  // among the runs a pool holds, higher begins first
     const tasks::Task* task = nullptr;
     proto::RawJson args;
+    /// The job itself, for a pool on the io thread (remote workers are sent the
+    /// job object); valid during start() only.
+    const proto::Job* job = nullptr;
 };
+
+/// Why a run is stopped: a remote worker is told.
+enum class StopReason { cancelled, timeout };
 
 /// A run that a worker has begun.
 struct RunStarted {
@@ -59,6 +67,8 @@ struct RunEvents {
     std::function<void(RunOutcome)> finished;
     std::function<void(std::uint64_t seq, int attempt)> returned;
     std::function<void()> capacity;
+    /// A running task told how far it has got (`job.progress`).
+    std::function<void(std::uint64_t seq, int attempt, proto::RawJson progress)> progress;
 };
 
 /// The small interface both pools implement. The scheduler calls it on the io
@@ -75,12 +85,17 @@ public:
     virtual std::size_t busy() const = 0;
     /// True when start() can take a run now.
     virtual bool can_take() const = 0;
+    /// For a pool whose workers each serve some tasks: the tasks some worker has
+    /// room for now, for which start() can take a run. None: any task.
+    virtual std::optional<std::vector<std::string_view>> tasks_with_room() const {
+        return std::nullopt;
+    }
     /// Hands `run` over; returns a handle for stop().
     virtual std::uint64_t start(Run run) = 0;
     /// Ends the run with this handle. True: it had not begun, and nothing more is
     /// reported of it. False: it runs and is asked to stop; what is reported of it
     /// from now on is stale, the scheduler has already ended the attempt.
-    virtual bool stop(std::uint64_t handle) = 0;
+    virtual bool stop(std::uint64_t handle, StopReason reason) = 0;
     virtual std::vector<WorkerStatus> workers() const = 0;
     /// Grows or shrinks to `size` workers. Growing starts workers now; shrinking
     /// retires idle workers first and busy ones when their job ends: it never

@@ -7,13 +7,15 @@
 
 namespace taskpool::daemon::sched {
 
-/// Told of every job that starts or ends, and of every batch that ends, on the io
+/// Told of every job that starts, makes progress or ends, and of every batch that ends, on the io
 /// thread (events fan-out).
 class JobObserver {
 public:
     virtual ~JobObserver() = default;
     virtual void job_started(const proto::Job& job) = 0;
     virtual void job_finished(const proto::Job& job) = 0;
+    /// A running job's task told how far it has got (its `progress`).
+    virtual void job_progress(const proto::Job& job) = 0;
     /// After the last job of a `map` has finished.
     virtual void batch_finished(const std::string& batch, const proto::BatchCounts& counts) = 0;
 };

@@ -58,6 +58,11 @@ public:
     virtual void make_runnable(JobRecord& r) = 0;
     /// The best runnable job of the pool, taken off the list; none if none is.
     virtual JobRecord* take_runnable(proto::PoolKind pool) = 0;
+    /// The same among the jobs of these tasks only: a pool whose workers serve some
+    /// tasks each (remote workers) takes a job of a task that has room, even
+    /// behind better jobs of tasks that have none.
+    virtual JobRecord* take_runnable(proto::PoolKind pool,
+                                     std::span<const std::string_view> tasks) = 0;
     /// A runnable job (a cancelled one) leaves the list.
     virtual void withdraw_runnable(const JobRecord& r) = 0;
     virtual std::size_t runnable(proto::PoolKind pool) const = 0;

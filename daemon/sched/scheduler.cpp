@@ -430,10 +430,10 @@ void Scheduler::return_to_queue(JobRecord& r) {
 
 void Scheduler::keep_for_restart(JobRecord& r) {
     if (r.job.state == JobState::running) {
-        executor(r.job.pool)->stop(r.run_handle);
+        executor(r.job.pool)->stop(r.run_handle, StopReason::cancelled);
         return_to_queue(r);
     } else if (r.run_handle != 0) {  // handed to a worker that has not begun it
-        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
+        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
         --handed_[static_cast<std::size_t>(r.job.pool)];
     }
 }
@@ -478,13 +478,15 @@ void Scheduler::dispatch() {
     if (stopping_now_) {
         return;
     }
-    for (PoolKind pool : {PoolKind::thread, PoolKind::process}) {
+    for (PoolKind pool : {PoolKind::thread, PoolKind::process, PoolKind::remote}) {
         Executor* ex = executor(pool);
         if (ex == nullptr) {
             continue;
         }
         while (ex->can_take()) {
-            JobRecord* next = store_.take_runnable(pool);
+            auto tasks = ex->tasks_with_room();
+            JobRecord* next =
+                tasks ? store_.take_runnable(pool, *tasks) : store_.take_runnable(pool);
             if (next == nullptr) {
                 break;
             }
@@ -497,14 +499,28 @@ void Scheduler::hand_over(JobRecord& r, Executor& executor) {
     // Counted first: a pool may report the start before start() returns.
     ++handed_[static_cast<std::size_t>(r.job.pool)];
     r.run_handle = executor.start(
-        Run{r.seq, r.job.id, r.job.attempts + 1, r.job.priority, r.task, r.job.args});
+        Run{r.seq, r.job.id, r.job.attempts + 1, r.job.priority, r.task, r.job.args, &r.job});
 }
 
 RunEvents Scheduler::run_events() {
     return {[this](RunStarted s) { on_started(std::move(s)); },
             [this](RunOutcome o) { on_outcome(std::move(o)); },
             [this](std::uint64_t seq, int attempt) { on_returned(seq, attempt); },
-            [this] { capacity_changed(); }};
+            [this] { capacity_changed(); },
+            [this](std::uint64_t seq, int attempt, proto::RawJson progress) {
+                on_progress(seq, attempt, std::move(progress));
+            }};
+}
+
+void Scheduler::on_progress(std::uint64_t seq, int attempt, proto::RawJson progress) {
+    JobRecord* r = store_.find_by_seq(seq);
+    if (r == nullptr || r->job.state != JobState::running || r->job.attempts != attempt) {
+        return;  // an attempt already ended here
+    }
+    r->job.progress = std::move(progress);
+    for (auto* observer : observers_) {
+        observer->job_progress(r->job);
+    }
 }
 
 void Scheduler::on_returned(std::uint64_t seq, int attempt) {
@@ -559,13 +575,13 @@ void Scheduler::on_started(RunStarted started) {
 
 void Scheduler::withdraw(JobRecord& r) {
     if (r.job.state == JobState::running) {
-        stop_running(r);
+        stop_running(r, StopReason::cancelled);
         return;
     }
     if (r.run_handle != 0) {
         // Whether or not it had begun, the attempt ends here: a late start or
         // outcome finds the job final and is ignored.
-        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
+        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
         --handed_[static_cast<std::size_t>(r.job.pool)];
     } else {
         store_.withdraw_runnable(r);
@@ -580,12 +596,12 @@ void Scheduler::on_timeout(const std::string& id, int attempt) {
         return;
     }
     double limit = *r->timeout_s;
-    stop_running(*r);
+    stop_running(*r, StopReason::timeout);
     fail_attempt(*r, JobError{JobErrorCode::timeout, "ran longer than " + seconds_text(limit)});
 }
 
-void Scheduler::stop_running(JobRecord& r) {
-    executor(r.job.pool)->stop(std::exchange(r.run_handle, 0));
+void Scheduler::stop_running(JobRecord& r, StopReason reason) {
+    executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), reason);
     r.timeout_timer.reset();
     --counts_.running;
 }

@@ -149,6 +149,9 @@ public:
     void on_outcome(RunOutcome outcome);
     /// A pool gives back a run it was handed and did not begin.
     void on_returned(std::uint64_t seq, int attempt);
+    /// A running task tells how far it has got: kept as the job's `progress`, and
+    /// told to the observers.
+    void on_progress(std::uint64_t seq, int attempt, proto::RawJson progress);
     /// A pool can take runs again (a resize, a replaced worker process).
     void capacity_changed() { schedule_dispatch(); }
 
@@ -199,7 +202,7 @@ private:
     void finish(JobRecord& r, proto::JobState state);
     /// Tells everyone who waits for it that the job has finished.
     void announce_finished(JobRecord& r);
-    void stop_running(JobRecord& r);
+    void stop_running(JobRecord& r, StopReason reason);
     /// A `now` shutdown with a durable store: a running job goes back to queued
     /// without counting its attempt; a queued one stays (taken back from a worker that
     /// holds it).
@@ -224,10 +227,10 @@ private:
     Settings settings_;
     std::vector<JobObserver*> observers_;
     IdGenerator ids_;
-    std::array<Executor*, 2> executors_{};
-    std::array<std::size_t, 2> handed_{};  // runs handed to each pool, not yet begun
+    std::array<Executor*, proto::pool_count> executors_{};
+    std::array<std::size_t, proto::pool_count> handed_{};  // runs handed over, not yet begun
     CallbackSink* callbacks_ = nullptr;
-    std::array<std::deque<std::shared_ptr<BlockedSubmit>>, 2> blocked_;
+    std::array<std::deque<std::shared_ptr<BlockedSubmit>>, proto::pool_count> blocked_;
     std::unordered_map<std::string, BatchRecord> batches_;
     asio::steady_timer retention_timer_;
     std::optional<SteadyTime> retention_due_;

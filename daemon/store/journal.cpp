@@ -373,7 +373,8 @@ void read_run(const Statement& row, proto::Job& j) {
     j.state = *state;
     j.attempts = static_cast<int>(row.integer(attempts_column));
     if (auto pid = row.optional_integer(worker_pid_column)) {
-        proto::WorkerInfo worker{*pid, std::nullopt};
+        proto::WorkerInfo worker;
+        worker.pid = *pid;
         if (auto thread = row.optional_integer(worker_thread_column)) {
             worker.thread = static_cast<int>(*thread);
         }

@@ -90,17 +90,71 @@ void LocalJobStore::newest_first(const std::function<bool(JobRecord&)>& visit) {
     table_.newest_first(visit);
 }
 
+LocalJobStore::Queue& LocalJobStore::queue(const JobRecord& r) {
+    if (r.job.pool != proto::PoolKind::remote) {
+        return queue(r.job.pool);
+    }
+    auto it = remote_queues_.find(r.job.task);
+    if (it == remote_queues_.end()) {
+        it = remote_queues_.emplace(r.job.task, Queue()).first;
+    }
+    return it->second;
+}
+
 void LocalJobStore::make_runnable(JobRecord& r) {
-    queue(r.job.pool).push(r.job.priority, r.seq, &r);
+    queue(r).push(r.job.priority, r.seq, &r);
+    remote_runnable_ += r.job.pool == proto::PoolKind::remote ? 1 : 0;
+}
+
+template <class Choices>
+JobRecord* LocalJobStore::take_best(Choices&& choices) {
+    Queue* best = nullptr;
+    std::pair<int, std::uint64_t> best_head{};
+    for (Queue* q : choices) {
+        auto head = q->head();
+        // Higher priority first, then the lower seq: the earlier arrival.
+        if (head && (best == nullptr || head->first > best_head.first ||
+                     (head->first == best_head.first && head->second < best_head.second))) {
+            best = q;
+            best_head = *head;
+        }
+    }
+    if (best == nullptr) {
+        return nullptr;
+    }
+    --remote_runnable_;
+    return *best->pop();
 }
 
 JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool) {
+    if (pool == proto::PoolKind::remote) {
+        std::vector<Queue*> all;
+        for (auto& [task, q] : remote_queues_) {
+            all.push_back(&q);
+        }
+        return take_best(all);
+    }
     auto next = queue(pool).pop();
     return next ? *next : nullptr;
 }
 
+JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool,
+                                        std::span<const std::string_view> tasks) {
+    if (pool != proto::PoolKind::remote) {
+        return take_runnable(pool);
+    }
+    std::vector<Queue*> named;
+    for (auto task : tasks) {
+        if (auto it = remote_queues_.find(task); it != remote_queues_.end()) {
+            named.push_back(&it->second);
+        }
+    }
+    return take_best(named);
+}
+
 void LocalJobStore::withdraw_runnable(const JobRecord& r) {
-    queue(r.job.pool).remove(r.job.priority, r.seq);
+    bool removed = queue(r).remove(r.job.priority, r.seq);
+    remote_runnable_ -= removed && r.job.pool == proto::PoolKind::remote ? 1 : 0;
 }
 
 void LocalJobStore::started(const JobRecord& r) {

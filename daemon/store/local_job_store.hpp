@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <unordered_set>
 
@@ -42,8 +43,12 @@ public:
 
     void make_runnable(JobRecord& r) override;
     JobRecord* take_runnable(proto::PoolKind pool) override;
+    JobRecord* take_runnable(proto::PoolKind pool,
+                             std::span<const std::string_view> tasks) override;
     void withdraw_runnable(const JobRecord& r) override;
-    std::size_t runnable(proto::PoolKind pool) const override { return queue(pool).size(); }
+    std::size_t runnable(proto::PoolKind pool) const override {
+        return pool == proto::PoolKind::remote ? remote_runnable_ : queue(pool).size();
+    }
 
     void started(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;
@@ -60,20 +65,28 @@ public:
 
 private:
     using Queue = ReadyQueue<JobRecord*>;
+    /// A job's queue: its pool's, or on the remote pool its task's.
+    Queue& queue(const JobRecord& r);
     Queue& queue(proto::PoolKind pool) { return queues_[static_cast<std::size_t>(pool)]; }
     const Queue& queue(proto::PoolKind pool) const {
         return queues_[static_cast<std::size_t>(pool)];
     }
+    /// Takes the best job of the queues `choices` gives, in turn.
+    template <class Choices>
+    JobRecord* take_best(Choices&& choices);
     /// Makes the records known, then tells `added` which they are.
     void insert(std::span<JobRecord> records, const Added& added);
 
     Settings settings_;
     Journal* journal_;
     JobTable table_;
-    std::array<Queue, 2> queues_;
+    std::array<Queue, proto::pool_count> queues_;  // the remote pool's unused:
+    // remote workers serve some tasks each, so its jobs queue by task.
+    std::map<std::string, Queue, std::less<>> remote_queues_;
+    std::size_t remote_runnable_ = 0;
     std::vector<JobRecord*> inserted_;  // the last add()'s, kept for its capacity
     // Jobs appended to the journal and not yet committed, per pool, and their keys.
-    std::array<std::size_t, 2> adding_{};
+    std::array<std::size_t, proto::pool_count> adding_{};
     std::unordered_set<std::string> adding_keys_;
 };
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <utility>
 
 namespace taskpool::daemon::store {
 
@@ -49,6 +50,24 @@ public:
                 }
                 --size_;
                 return std::move(e.value);
+            }
+            lanes_.erase(lane);
+        }
+        return std::nullopt;
+    }
+
+    /// Where the best entry stands (its priority, then its seq: lower comes first),
+    /// for choosing between queues; none when empty.
+    std::optional<std::pair<int, std::uint64_t>> head() {
+        while (!lanes_.empty()) {
+            auto lane = lanes_.begin();
+            auto& entries = lane->second;
+            while (!entries.empty() && (entries.front().seq & removed_bit) != 0) {
+                entries.pop_front();
+                --tombstones_;
+            }
+            if (!entries.empty()) {
+                return std::pair{lane->first, entries.front().seq};
             }
             lanes_.erase(lane);
         }

@@ -19,6 +19,31 @@ const Task* TaskRegistry::find(std::string_view name) const {
     return it == by_name_.end() ? nullptr : it->second;
 }
 
+proto::Result<void, std::string> TaskRegistry::add_remote(std::string_view name,
+                                                          std::string_view description) {
+    if (auto it = tasks_.find(name); it != tasks_.end()) {
+        if (it->second.pool != proto::PoolKind::remote) {
+            return "'" + std::string(name) + "' is a " + it->second.kind +
+                   " task of this daemon: a remote worker cannot serve it";
+        }
+        if (!description.empty()) {
+            it->second.description = description;
+        }
+        return {};
+    }
+    Task task;
+    task.name = name;
+    task.pool = proto::PoolKind::remote;
+    task.kind = "remote";
+    task.description = description;
+    task.runs_on_thread = false;
+    task.runs_on_process = false;
+    // The worker checks its args: a job it cannot take fails there.
+    task.check = [](const proto::RawJson&) { return proto::Result<void>(); };
+    add(std::move(task));
+    return {};
+}
+
 proto::Result<void, std::string> register_tasks(TaskRegistry& registry, const TaskSetup& setup) {
     register_builtin_tasks(registry, setup.test_tasks);
     auto environment = std::make_shared<const CommandEnvironment>(

@@ -14,8 +14,9 @@
 
 namespace taskpool::daemon::tasks {
 
-/// Tasks by name. Filled at start-up, then only read: safe to read from any thread
-/// once the daemon serves.
+/// Tasks by name. Filled at start-up; afterwards only remote tasks are added, on
+/// the io thread, which alone looks tasks up by name (the pools are handed the
+/// Task, whose address never changes).
 class TaskRegistry {
 public:
     TaskRegistry() = default;
@@ -25,6 +26,10 @@ public:
     /// Adds a task; a second task of the same name replaces nothing and returns false.
     bool add(Task task);
     const Task* find(std::string_view name) const;
+    /// Knows `name` as a task of remote workers (a registration, the config, the
+    /// journal), or says why not: a local task has that name.
+    proto::Result<void, std::string> add_remote(std::string_view name,
+                                                std::string_view description);
     /// In name order.
     const std::map<std::string, Task, std::less<>>& all() const { return tasks_; }
 

@@ -49,7 +49,15 @@ struct Task {
     std::function<TaskOutcome(const proto::RawJson& args, const TaskContext& ctx)> run;
 
     bool runs_on(proto::PoolKind p) const {
-        return p == proto::PoolKind::thread ? runs_on_thread : runs_on_process;
+        switch (p) {
+            case proto::PoolKind::thread:
+                return runs_on_thread;
+            case proto::PoolKind::process:
+                return runs_on_process;
+            case proto::PoolKind::remote:
+                return pool == proto::PoolKind::remote;
+        }
+        return false;
     }
 };
 

@@ -55,6 +55,8 @@ std::vector<OpClass> op_classes() {
         {"submit", {{"op", "cancel"}, {"job", "j-none"}}},
         {"kv", {{"op", "kv.set"}, {"key", "k"}, {"value", 1}}},
         {"kv", {{"op", "kv.get"}, {"key", "k"}}},
+        {"worker", {{"op", "job.done"}, {"job", "j-none"}, {"result", 1}}},
+        {"worker", {{"op", "job.progress"}, {"job", "j-none"}, {"progress", 1}}},
         {"admin", {{"op", "resize"}, {"pool", "thread"}, {"size", 2}}},
     };
 }

@@ -41,6 +41,7 @@ public:
     /// True once the peer has closed (reads EOF within the timeout, discarding lines).
     bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     void shutdown_write();
+    int fd() const { return fd_; }
 
     /// The next HTTP response (head, then a body of its Content-Length), or none
     /// if it did not all come in time.

@@ -42,7 +42,7 @@ public:
         ++held_;
         return runs.size();
     }
-    bool stop(std::uint64_t handle) override {
+    bool stop(std::uint64_t handle, sched::StopReason /*reason*/) override {
         stopped.push_back(handle);
         --held_;
         return !begun.contains(handle);
@@ -120,11 +120,15 @@ public:
     }
 
     void make_runnable(sched::JobRecord& r) override { runnable_.push_back(&r); }
-    sched::JobRecord* take_runnable(PoolKind pool) override {
+    sched::JobRecord* take_runnable(PoolKind pool) override { return take_runnable(pool, {}); }
+    sched::JobRecord* take_runnable(PoolKind pool,
+                                    std::span<const std::string_view> tasks) override {
         // The best: highest priority, then the first to arrive.
         auto best = runnable_.end();
         for (auto it = runnable_.begin(); it != runnable_.end(); ++it) {
             if ((*it)->job.pool == pool &&
+                (tasks.empty() ||
+                 std::find(tasks.begin(), tasks.end(), (*it)->job.task) != tasks.end()) &&
                 (best == runnable_.end() || (*it)->job.priority > (*best)->job.priority ||
                  ((*it)->job.priority == (*best)->job.priority && (*it)->seq < (*best)->seq))) {
                 best = it;

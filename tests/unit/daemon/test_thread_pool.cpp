@@ -165,7 +165,8 @@ TEST_CASE("thread_pool.holds_runs_ahead_in_priority_order_and_gives_back_unstart
     auto withdrawn = pool.start(run_of("withdrawn", echo));
     pool.start(run_of("high", echo, 5));
     CHECK(pool.busy() == 1);
-    CHECK(pool.stop(withdrawn));  // not begun: taken back, never reported
+    CHECK(pool.stop(withdrawn,
+                    sched::StopReason::cancelled));  // not begun: taken back, never reported
     release = true;
     while (reports.outcomes.size() < 3) {
         io.run_one();
@@ -192,7 +193,7 @@ TEST_CASE("thread_pool.stop_reaches_the_task") {
     while (reports.started.empty()) {
         io.run_one();
     }
-    CHECK_FALSE(pool.stop(handle));  // begun: asked to stop
+    CHECK_FALSE(pool.stop(handle, sched::StopReason::cancelled));  // begun: asked to stop
     while (reports.outcomes.empty()) {
         io.run_one();
     }

@@ -1,0 +1,61 @@
+// A connection becomes a remote worker, and reports on the jobs it holds
+// (PROTOCOL.md section 10).
+#include "daemon/ops/services.hpp"
+#include "daemon/pools/remote_pool.hpp"
+#include "daemon/tasks/registry.hpp"
+#include "handlers.hpp"
+
+namespace taskpool::daemon::ops {
+namespace {
+
+void answer(const proto::Result<void>& done, Call& call) {
+    if (done) {
+        call.reply.ok();
+    } else {
+        call.reply.error(done.error());
+    }
+}
+
+}  // namespace
+
+void handle(proto::WorkerRegisterRequest req, Call& call) {
+    auto& remote = call.services.remote;
+    if (remote.is_worker(call.peer->id())) {
+        call.reply.error(
+            proto::bad_request("this connection is a worker already: it registers once"));
+        return;
+    }
+    pools::RemotePool::Registration registration;
+    for (const auto& task : req.tasks) {
+        if (auto added = call.services.tasks.add_remote(task.name, task.description); !added) {
+            call.reply.error(proto::bad_request("field 'tasks': " + added.error()));
+            return;
+        }
+        registration.tasks.push_back(task.name);
+    }
+    registration.capacity = req.capacity;
+    registration.addr = call.peer->address();
+    registration.name = req.name.value_or(registration.addr);
+    call.peer->worker = true;
+    auto id = remote.register_worker(call.peer, std::move(registration));
+    call.reply.ok({{"worker", id}, {"heartbeat_s", remote.heartbeat().count()}});
+}
+
+void handle(proto::JobDoneRequest req, Call& call) {
+    answer(call.services.remote.finish(call.peer->id(), req.job, std::move(req.result)), call);
+}
+
+void handle(proto::JobFailRequest req, Call& call) {
+    // The job's error says what the worker's did: "ValueError: bad size".
+    std::string message = req.type ? *req.type + ": " + req.message : req.message;
+    answer(call.services.remote.finish(
+               call.peer->id(), req.job,
+               proto::JobError{proto::JobErrorCode::task_error, std::move(message)}),
+           call);
+}
+
+void handle(proto::JobProgressRequest req, Call& call) {
+    answer(call.services.remote.progress(call.peer->id(), req.job, std::move(req.progress)), call);
+}
+
+}  // namespace taskpool::daemon::ops

@@ -1,0 +1,349 @@
+// Remote workers over raw sockets (PROTOCOL.md section 10): registration, jobs
+// pushed within capacity by priority across tasks, the reports, cancel and timeout
+// with their grace, workers lost by closing or by silence.
+#include <sys/socket.h>
+
+#include <chrono>
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+#include "../support/line_client.hpp"
+#include "../support/wait_for.hpp"
+
+using namespace taskpool::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A worker on a raw connection. Events that come while it waits for a reply are
+/// kept, in order, for next_event().
+class RawWorker {
+public:
+    explicit RawWorker(const DaemonProcess& d) : c_(d.port()) {}
+
+    json register_for(const json& tasks, int capacity = 1, const std::string& name = "test") {
+        return request(
+            {{"op", "worker.register"}, {"tasks", tasks}, {"capacity", capacity}, {"name", name}});
+    }
+    json request(const json& request) {
+        c_.send(request);
+        for (;;) {
+            auto line = c_.read_json();
+            if (!line.contains("event")) {
+                return line;
+            }
+            events_.push_back(std::move(line));
+        }
+    }
+    /// The next event, or null if none came in time.
+    json next_event(std::chrono::milliseconds timeout = 10s) {
+        if (!events_.empty()) {
+            auto e = std::move(events_.front());
+            events_.pop_front();
+            return e;
+        }
+        auto line = c_.read_line(timeout);
+        return line ? json::parse(*line) : json();
+    }
+    /// The job of the next job.assign.
+    json assigned(std::chrono::milliseconds timeout = 10s) {
+        auto e = next_event(timeout);
+        REQUIRE_MESSAGE(e.value("event", "") == "job.assign", e.dump());
+        return e["job"];
+    }
+    json done(const std::string& job, const json& result) {
+        return request({{"op", "job.done"}, {"job", job}, {"result", result}});
+    }
+    LineClient& connection() { return c_; }
+
+private:
+    LineClient c_;
+    std::deque<json> events_;
+};
+
+json submit(LineClient& c, const json& fields) {
+    json request = fields;
+    request["op"] = "submit";
+    auto reply = c.request(request);
+    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+    return reply["job"];
+}
+
+json get(LineClient& c, const std::string& id, double wait = 0) {
+    json request = {{"op", "get"}, {"job", id}};
+    if (wait > 0) {
+        request["wait"] = wait;
+    }
+    return c.request(request)["job"];
+}
+
+}  // namespace
+
+TEST_CASE("remote.a_worker_runs_a_job_and_reports_progress" * doctest::timeout(60)) {
+    DaemonProcess d;
+    RawWorker w(d);
+    auto reg =
+        w.register_for({"resize", {{"name", "ocr"}, {"description", "reads text"}}}, 2, "host-a/1");
+    REQUIRE(reg["ok"] == true);
+    CHECK(reg["worker"].get<std::string>().starts_with("w-"));
+    CHECK(reg["heartbeat_s"] == 5.0);
+
+    LineClient c(d.port());
+    auto tasks = c.request({{"op", "tasks"}})["tasks"];
+    bool listed = false;
+    for (const auto& t : tasks) {
+        if (t["name"] == "ocr") {
+            listed = true;
+            CHECK(t["kind"] == "remote");
+            CHECK(t["pool"] == "remote");
+            CHECK(t["workers"] == 1);
+            CHECK(t["description"] == "reads text");
+        }
+    }
+    CHECK(listed);
+
+    auto job = submit(c, {{"task", "resize"}, {"args", {{"w", 640}}}, {"notify", true}});
+    CHECK(job["pool"] == "remote");
+    auto given = w.assigned();
+    CHECK(given["id"] == job["id"]);
+    CHECK(given["state"] == "running");
+    CHECK(given["args"] == json{{"w", 640}});
+    CHECK(given["worker"] == json{{"id", reg["worker"]}, {"name", "host-a/1"}});
+
+    CHECK(w.request(
+              {{"op", "job.progress"}, {"job", job["id"]}, {"progress", {{"pct", 40}}}})["ok"] ==
+          true);
+    CHECK(c.read_json()["event"] == "job.started");
+    auto progress = c.read_json();
+    CHECK(progress ==
+          json{{"event", "job.progress"}, {"job", job["id"]}, {"progress", {{"pct", 40}}}});
+    CHECK(get(c, job["id"])["progress"] == json{{"pct", 40}});
+
+    auto stats = c.request({{"op", "stats"}})["pools"]["remote"];
+    CHECK(stats["busy"] == 1);
+    CHECK(stats["workers"][0]["name"] == "host-a/1");
+    CHECK(stats["workers"][0]["tasks"] == json{"resize", "ocr"});
+    CHECK(stats["workers"][0]["capacity"] == 2);
+
+    CHECK(w.done(job["id"], {{"ok", true}})["ok"] == true);
+    auto finished = c.read_json();
+    CHECK(finished["event"] == "job.finished");
+    CHECK(finished["job"]["state"] == "succeeded");
+    CHECK(finished["job"]["result"] == json{{"ok", true}});
+    // Its report is final: another is refused and changes nothing.
+    CHECK(w.done(job["id"], 2)["error"]["code"] == "not_assigned");
+    CHECK(get(c, job["id"])["result"] == json{{"ok", true}});
+}
+
+TEST_CASE("remote.registration_is_checked" * doctest::timeout(30)) {
+    DaemonProcess d;
+    RawWorker w(d);
+    auto local = w.register_for({"echo"});
+    CHECK(local["error"]["code"] == "bad_request");
+    CHECK(local["error"]["message"].get<std::string>().find("'echo' is a builtin task") !=
+          std::string::npos);
+    CHECK(w.register_for(json::array())["error"]["code"] == "bad_request");
+    CHECK(w.register_for({"a b"})["error"]["code"] == "bad_request");
+    CHECK(w.register_for({"x"}, 0)["error"]["code"] == "bad_request");
+    CHECK(w.register_for({"x"}, 1025)["error"]["code"] == "bad_request");
+    REQUIRE(w.register_for({"x"})["ok"] == true);
+    CHECK(w.register_for({"y"})["error"]["message"] ==
+          "this connection is a worker already: it registers once");
+
+    // Reports from a connection that is no worker, or on a job it never held.
+    LineClient stranger(d.port());
+    auto reply = stranger.request({{"op", "job.done"}, {"job", "j-none"}, {"result", 1}});
+    CHECK(reply["error"]["code"] == "not_assigned");
+    CHECK(w.done("j-none", 1)["error"]["code"] == "not_assigned");
+    CHECK(w.request({{"op", "job.fail"}, {"job", "j-none"}})["error"]["code"] == "bad_request");
+    CHECK(w.request({{"op", "job.progress"}, {"job", "j-none"}})["error"]["code"] == "bad_request");
+    // A task no worker ever served is unknown.
+    LineClient c(d.port());
+    CHECK(c.request({{"op", "submit"}, {"task", "never"}})["error"]["code"] == "no_such_task");
+}
+
+TEST_CASE("remote.capacity_is_respected_and_load_spread" * doctest::timeout(60)) {
+    DaemonProcess d;
+    RawWorker a(d);
+    REQUIRE(a.register_for({"t"}, 2, "a")["ok"] == true);
+    LineClient c(d.port());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        ids.push_back(submit(c, {{"task", "t"}, {"args", i}})["id"]);
+    }
+    auto first = a.assigned();
+    auto second = a.assigned();
+    CHECK(first["id"] == ids[0]);  // first in, first out
+    CHECK(second["id"] == ids[1]);
+    CHECK(a.next_event(300ms).is_null());  // two slots, two jobs
+    CHECK(c.request({{"op", "stats"}})["pools"]["remote"]["queued"] == 3);
+
+    // A second worker takes from the same queue.
+    RawWorker b(d);
+    REQUIRE(b.register_for({"t"}, 1, "b")["ok"] == true);
+    CHECK(b.assigned()["id"] == ids[2]);
+    CHECK(a.done(first["id"], 0)["ok"] == true);
+    CHECK(a.assigned()["id"] == ids[3]);
+    CHECK(b.done(ids[2], 2)["ok"] == true);
+    CHECK(b.assigned()["id"] == ids[4]);
+}
+
+TEST_CASE("remote.priority_then_fifo_across_the_tasks_a_worker_serves" * doctest::timeout(60)) {
+    DaemonProcess d;
+    LineClient c(d.port());
+    {
+        RawWorker early(d);  // makes the tasks known, then goes
+        REQUIRE(early.register_for({"a", "b"})["ok"] == true);
+    }
+    REQUIRE(wait_for([&] {
+        return c.request({{"op", "stats"}})["pools"]["remote"]["workers"].empty();
+    }));
+    auto low = submit(c, {{"task", "a"}, {"priority", 0}});
+    auto mid = submit(c, {{"task", "b"}, {"priority", 5}});
+    auto high = submit(c, {{"task", "a"}, {"priority", 9}});
+    auto mid2 = submit(c, {{"task", "b"}, {"priority", 5}});
+    // Queued while no worker serves them.
+    CHECK(get(c, low["id"])["state"] == "queued");
+
+    RawWorker w(d);
+    REQUIRE(w.register_for({"a", "b"}, 1)["ok"] == true);
+    for (const auto& expected : {high, mid, mid2, low}) {
+        auto job = w.assigned();
+        CHECK(job["id"] == expected["id"]);
+        CHECK(w.done(job["id"], nullptr)["ok"] == true);
+    }
+}
+
+TEST_CASE("remote.a_failure_is_retried_and_reports_its_type" * doctest::timeout(60)) {
+    DaemonProcess d;
+    RawWorker w(d);
+    REQUIRE(w.register_for({"t"})["ok"] == true);
+    LineClient c(d.port());
+    auto job = submit(c, {{"task", "t"}, {"retries", 1}});
+    auto given = w.assigned();
+    CHECK(given["attempts"] == 1);
+    auto fail = json{{"op", "job.fail"},
+                     {"job", job["id"]},
+                     {"error", {{"message", "bad size"}, {"type", "ValueError"}}}};
+    CHECK(w.request(fail)["ok"] == true);
+    auto again = w.assigned();
+    CHECK(again["id"] == job["id"]);
+    CHECK(again["attempts"] == 2);
+    CHECK(w.request(fail)["ok"] == true);
+    auto failed = get(c, job["id"], 10);
+    CHECK(failed["state"] == "failed");
+    CHECK(failed["error"] == json{{"code", "task_error"}, {"message", "ValueError: bad size"}});
+}
+
+TEST_CASE("remote.cancel_and_timeout_tell_the_worker_and_hold_the_slot" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"workers", {{"cancel_grace_s", 30}}}}});
+    RawWorker w(d);
+    REQUIRE(w.register_for({"t"}, 1)["ok"] == true);
+    LineClient c(d.port());
+    auto job = submit(c, {{"task", "t"}});
+    auto next = submit(c, {{"task", "t"}});
+    CHECK(w.assigned()["id"] == job["id"]);
+    auto cancelled = c.request({{"op", "cancel"}, {"job", job["id"]}});
+    CHECK(cancelled["job"]["state"] == "cancelled");
+    CHECK(w.next_event() ==
+          json{{"event", "job.cancel"}, {"job", job["id"]}, {"reason", "cancelled"}});
+    // The slot stays taken until the worker says it has stopped.
+    CHECK(w.next_event(300ms).is_null());
+    CHECK(
+        w.request({{"op", "job.progress"}, {"job", job["id"]}, {"progress", 1}})["error"]["code"] ==
+        "not_assigned");
+    CHECK(w.done(job["id"], 1)["error"]["code"] == "not_assigned");
+    CHECK(get(c, job["id"])["state"] == "cancelled");
+    CHECK(w.assigned()["id"] == next["id"]);
+    CHECK(w.done(next["id"], 1)["ok"] == true);
+
+    auto slow = submit(c, {{"task", "t"}, {"timeout_s", 0.3}});
+    CHECK(w.assigned()["id"] == slow["id"]);
+    CHECK(w.next_event() ==
+          json{{"event", "job.cancel"}, {"job", slow["id"]}, {"reason", "timeout"}});
+    auto timed_out = get(c, slow["id"]);
+    CHECK(timed_out["state"] == "failed");
+    CHECK(timed_out["error"]["code"] == "timeout");
+}
+
+TEST_CASE("remote.a_worker_that_ignores_a_cancel_is_cut_off" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"workers", {{"cancel_grace_s", 0.5}}}}});
+    RawWorker w(d);
+    REQUIRE(w.register_for({"t"}, 2)["ok"] == true);
+    LineClient c(d.port());
+    auto ignored = submit(c, {{"task", "t"}});
+    auto other = submit(c, {{"task", "t"}, {"retries", 1}});
+    w.assigned();
+    w.assigned();
+    c.request({{"op", "cancel"}, {"job", ignored["id"]}});
+    CHECK(w.next_event()["event"] == "job.cancel");
+    CHECK(w.connection().closed_by_peer(5s));
+    // Its other job was lost with it, and waits for another worker.
+    auto back = get(c, other["id"]);
+    CHECK(back["state"] == "queued");
+    CHECK(back["attempts"] == 1);
+    RawWorker next(d);
+    REQUIRE(next.register_for({"t"})["ok"] == true);
+    CHECK(next.assigned()["attempts"] == 2);
+    CHECK(d.log().find("did not stop a job within workers.cancel_grace_s") != std::string::npos);
+}
+
+TEST_CASE("remote.a_worker_lost_by_closing_or_silence" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"workers", {{"heartbeat_s", 0.2}}}}});
+    LineClient c(d.port());
+    {
+        RawWorker w(d);
+        REQUIRE(w.register_for({"t"}, 2)["ok"] == true);
+        auto kept = submit(c, {{"task", "t"}, {"retries", 1}});
+        auto lost = submit(c, {{"task", "t"}});
+        w.assigned();
+        w.assigned();
+        ::shutdown(w.connection().fd(), SHUT_RDWR);
+        auto failed = get(c, lost["id"], 10);
+        CHECK(failed["state"] == "failed");
+        CHECK(failed["error"]["code"] == "worker_lost");
+        CHECK(get(c, kept["id"])["state"] == "queued");
+    }
+    // Silent for three heartbeats (0.6 s): lost, though its connection is open.
+    RawWorker quiet(d);
+    REQUIRE(quiet.register_for({"t"})["ok"] == true);
+    auto job = quiet.assigned();
+    CHECK(job["attempts"] == 2);
+    CHECK(quiet.connection().closed_by_peer(5s));
+    auto failed = get(c, job["id"]);
+    CHECK(failed["state"] == "failed");
+    CHECK(failed["error"]["code"] == "worker_lost");
+
+    // One that pings stays.
+    RawWorker alive(d);
+    REQUIRE(alive.register_for({"t"})["ok"] == true);
+    for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(100ms);
+        REQUIRE(alive.request({{"op", "ping"}})["ok"] == true);
+    }
+}
+
+TEST_CASE("remote.a_result_over_the_message_limit_cuts_the_worker_off" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"limits", {{"max_message_bytes", 4096}}}}});
+    RawWorker w(d);
+    REQUIRE(w.register_for({"t"}, 2)["ok"] == true);
+    RawWorker good(d);
+    LineClient c(d.port());
+    auto job = submit(c, {{"task", "t"}, {"retries", 1}});
+    w.assigned();
+    w.connection().send(
+        {{"op", "job.done"}, {"job", job["id"]}, {"result", std::string(8192, 'x')}});
+    CHECK(w.connection().closed_by_peer(5s));
+    // The job is not lost with it: another worker runs it.
+    REQUIRE(good.register_for({"t"})["ok"] == true);
+    auto again = good.assigned();
+    CHECK(again["id"] == job["id"]);
+    CHECK(good.done(job["id"], "small")["ok"] == true);
+    CHECK(get(c, job["id"], 10)["result"] == "small");
+}
