@@ -347,6 +347,7 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {KvIncrRequest::op, decode_kv_incr},
     {KvCasRequest::op, decode_kv_cas},
     {WorkerRegisterRequest::op, decode_worker_register},
+    {WorkerQuietRequest::op, decode_bare<WorkerQuietRequest>},
     {JobDoneRequest::op, decode_job_done},
     {JobFailRequest::op, decode_job_fail},
     {JobProgressRequest::op, decode_job_progress},
@@ -504,6 +505,7 @@ struct BodyEncoder {
             w.field("name", *r.name);
         }
     }
+    void operator()(const WorkerQuietRequest&) {}
     void operator()(const JobDoneRequest& r) {
         w.field("job", r.job);
         w.field("result", r.result);

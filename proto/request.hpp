@@ -160,6 +160,12 @@ struct WorkerRegisterRequest {
     std::optional<std::string> name;
 };
 
+/// A worker that is about to stop: no more jobs are assigned to it, and it
+/// reports on those it holds, then closes (as Faktory's "quiet").
+struct WorkerQuietRequest {
+    static constexpr std::string_view op = "worker.quiet";
+};
+
 struct JobDoneRequest {
     static constexpr std::string_view op = "job.done";
     std::string job;
@@ -191,8 +197,8 @@ using RequestBody =
     std::variant<HelloRequest, PingRequest, SubmitRequest, MapRequest, GetRequest, CancelRequest,
                  ListRequest, StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest,
                  ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest, KvDelRequest,
-                 KvIncrRequest, KvCasRequest, WorkerRegisterRequest, JobDoneRequest, JobFailRequest,
-                 JobProgressRequest>;
+                 KvIncrRequest, KvCasRequest, WorkerRegisterRequest, WorkerQuietRequest,
+                 JobDoneRequest, JobFailRequest, JobProgressRequest>;
 
 struct Request {
     RequestId id;

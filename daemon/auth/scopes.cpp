@@ -75,6 +75,9 @@ constexpr std::optional<Scope> needed(const proto::ShutdownRequest&) {
 constexpr std::optional<Scope> needed(const proto::WorkerRegisterRequest&) {
     return Scope::worker;
 }
+constexpr std::optional<Scope> needed(const proto::WorkerQuietRequest&) {
+    return Scope::worker;
+}
 constexpr std::optional<Scope> needed(const proto::JobDoneRequest&) {
     return Scope::worker;
 }

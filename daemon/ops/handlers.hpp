@@ -26,6 +26,7 @@ void handle(proto::KvDelRequest req, Call& call);
 void handle(proto::KvIncrRequest req, Call& call);
 void handle(proto::KvCasRequest req, Call& call);
 void handle(proto::WorkerRegisterRequest req, Call& call);
+void handle(proto::WorkerQuietRequest req, Call& call);
 void handle(proto::JobDoneRequest req, Call& call);
 void handle(proto::JobFailRequest req, Call& call);
 void handle(proto::JobProgressRequest req, Call& call);

@@ -41,6 +41,10 @@ void handle(proto::WorkerRegisterRequest req, Call& call) {
     call.reply.ok({{"worker", id}, {"heartbeat_s", remote.heartbeat().count()}});
 }
 
+void handle(proto::WorkerQuietRequest, Call& call) {
+    answer(call.services.remote.quiet(call.peer->id()), call);
+}
+
 void handle(proto::JobDoneRequest req, Call& call) {
     answer(call.services.remote.finish(call.peer->id(), req.job, std::move(req.result)), call);
 }

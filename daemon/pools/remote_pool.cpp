@@ -50,6 +50,15 @@ std::string RemotePool::register_worker(const std::shared_ptr<conn::Peer>& peer,
     return id;
 }
 
+proto::Result<void> RemotePool::quiet(std::uint64_t peer_id) {
+    auto it = workers_.find(peer_id);
+    if (it == workers_.end()) {
+        return proto::Error{proto::ErrorCode::not_assigned, "this connection is no worker"};
+    }
+    it->second.quiet = true;
+    return {};
+}
+
 void RemotePool::heard_from(std::uint64_t peer_id) {
     if (auto it = workers_.find(peer_id); it != workers_.end()) {
         it->second.last_heard = Clock::now();
@@ -161,6 +170,9 @@ nlohmann::json RemotePool::workers_json() const {
                        {"capacity", r.capacity},
                        {"busy", w.held.size()},
                        {"done", w.done},
+                       {"state", w.quiet          ? "quiet"
+                                 : w.held.empty() ? "idle"
+                                                  : "busy"},
                        {"connected_at", proto::format_timestamp(w.connected_at)}});
     }
     return out;

@@ -57,6 +57,9 @@ public:
     /// The connection becomes a worker; returns its id ("w-...").
     std::string register_worker(const std::shared_ptr<conn::Peer>& peer, Registration r);
     bool is_worker(std::uint64_t peer_id) const { return workers_.contains(peer_id); }
+    /// The worker is given no more jobs (it is about to stop); not_assigned if
+    /// the connection is no worker.
+    proto::Result<void> quiet(std::uint64_t peer_id);
     /// Anything a worker sends shows it is alive.
     void heard_from(std::uint64_t peer_id);
     /// A worker's reports on a job: ok, or not_assigned (the job is not one it
@@ -97,6 +100,7 @@ private:
         Clock::time_point last_heard;
         std::uint64_t last_assigned = 0;  // when it was last given a run: spreads the load
         std::uint64_t done = 0;
+        bool quiet = false;                                   // takes no more jobs
         std::unordered_map<std::string, std::uint64_t> held;  // job id -> handle
     };
     struct Held {
@@ -109,7 +113,7 @@ private:
     };
 
     bool has_room(const Worker& w) const {
-        return static_cast<int>(w.held.size()) < w.registration.capacity;
+        return !w.quiet && static_cast<int>(w.held.size()) < w.registration.capacity;
     }
     /// The worker and run a report names; none where the worker does not hold it.
     std::optional<std::pair<Worker*, std::uint64_t>> holder(std::uint64_t peer_id,

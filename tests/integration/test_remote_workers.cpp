@@ -347,3 +347,20 @@ TEST_CASE("remote.a_result_over_the_message_limit_cuts_the_worker_off" * doctest
     CHECK(good.done(job["id"], "small")["ok"] == true);
     CHECK(get(c, job["id"], 10)["result"] == "small");
 }
+
+TEST_CASE("remote.a_quiet_worker_is_given_no_more_jobs" * doctest::timeout(60)) {
+    DaemonProcess d;
+    RawWorker w(d);
+    REQUIRE(w.register_for({"t"}, 1)["ok"] == true);
+    LineClient c(d.port());
+    auto first = submit(c, {{"task", "t"}});
+    auto second = submit(c, {{"task", "t"}});
+    CHECK(w.assigned()["id"] == first["id"]);
+    CHECK(w.request({{"op", "worker.quiet"}})["ok"] == true);
+    CHECK(w.done(first["id"], 1)["ok"] == true);
+    CHECK(w.next_event(300ms).is_null());  // the slot is free, and stays so
+    CHECK(c.request({{"op", "stats"}})["pools"]["remote"]["workers"][0]["state"] == "quiet");
+    CHECK(get(c, second["id"])["state"] == "queued");
+    LineClient stranger(d.port());
+    CHECK(stranger.request({{"op", "worker.quiet"}})["error"]["code"] == "not_assigned");
+}
