@@ -8,8 +8,10 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <utility>
 
 #include <asio/connect.hpp>
+#include <asio/post.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/write.hpp>
 
@@ -293,10 +295,21 @@ ClientResult<json> Client::Connection::read_line(std::optional<Clock::time_point
         }
         bool in_time = run_until(done, deadline);
         framer_.feed(std::string_view(buffer_.data(), got));
+        if (std::exchange(woken_, false)) {
+            return ClientError{ClientError::Kind::timeout, std::nullopt, "woken"};
+        }
         if (in_time && result) {
             return read_error(result);
         }
     }
+}
+
+void Client::Connection::wake(std::function<void()> f) {
+    asio::post(io_, [this, f = std::move(f)] {
+        f();
+        woken_ = true;
+        socket_.cancel();  // the read in progress ends with operation_aborted
+    });
 }
 
 ClientError Client::Connection::read_error(const std::error_code& ec) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,8 +31,12 @@ struct Client::Connection {
         std::optional<Clock::time_point> deadline);
 
     ClientResult<void> write(const std::string& line);
-    /// The next line, parsed; waits until `deadline` (none: forever).
+    /// The next line, parsed; waits until `deadline` (none: forever), or until
+    /// wake() (both a timeout error).
     ClientResult<nlohmann::json> read_line(std::optional<Clock::time_point> deadline);
+    /// From any thread: runs `f` on the thread that reads, then ends the wait for a
+    /// line it is in, if any, so that it can act on what `f` left for it.
+    void wake(std::function<void()> f);
     /// The session's parameters and the daemon's certificate; none over plain TCP.
     std::optional<TlsInfo> tls_info() const;
 
@@ -52,6 +57,7 @@ private:
     proto::LineFramer framer_{256 * 1024 * 1024};
     /// The daemon asked for a client certificate and this side had none to give.
     bool certificate_requested_ = false;
+    bool woken_ = false;  // wake() ended the read in progress
     std::string buffer_ = std::string(64 * 1024, '\0');
 };
 

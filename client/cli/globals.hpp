@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -15,10 +16,15 @@ struct Globals {
     /// The token, and TLS: on with --tls, a tls:// address, --ca or --cert.
     ConnectOptions connection;
     bool json = false;
+    /// The words after `--` on the command line.
+    std::vector<std::string> command;
     int exit_code = 0;
 
     /// Connects and says hello; on failure prints why and sets exit_code.
     std::optional<Client> connect();
+    /// How to connect: `connection`, without the TLS files of the environment
+    /// where TLS is off.
+    ConnectOptions connect_options() const;
     /// Prints a failed call's reason and sets exit_code from it.
     void fail(const ClientError& error);
     /// Connects, sends one request and returns the reply without `id` and `ok`;
@@ -48,5 +54,6 @@ void setup_resize(CLI::App& app, Globals& g);
 void setup_shutdown(CLI::App& app, Globals& g);
 void setup_kv(CLI::App& app, Globals& g);
 void setup_map(CLI::App& app, Globals& g);
+void setup_worker(CLI::App& app, Globals& g);
 
 }  // namespace taskpool::cli

@@ -11,7 +11,7 @@
 
 namespace taskpool::cli {
 
-std::optional<Client> Globals::connect() {
+ConnectOptions Globals::connect_options() const {
     auto options = connection;
     if (!options.tls && !addr.starts_with("tls://")) {
         // TASKPOOL_CA and the like serve TLS connections; they do not ask for one.
@@ -19,7 +19,11 @@ std::optional<Client> Globals::connect() {
         options.cert_file.clear();
         options.key_file.clear();
     }
-    auto client = Client::connect(addr, std::move(options));
+    return options;
+}
+
+std::optional<Client> Globals::connect() {
+    auto client = Client::connect(addr, connect_options());
     if (!client) {
         fail(client.error());
         return std::nullopt;
@@ -170,9 +174,15 @@ int main(int argc, char** argv) {
     setup_resize(app, g);
     setup_shutdown(app, g);
     setup_kv(app, g);
+    setup_worker(app, g);
 
     try {
-        app.parse(argc, argv);
+        // Words after `--` are a command to run (`taskpool worker TASK -- CMD ...`),
+        // not arguments of ours.
+        auto dashes = std::find_if(argv + 1, argv + argc,
+                                   [](const char* a) { return std::string_view(a) == "--"; });
+        g.command.assign(dashes + (dashes == argv + argc ? 0 : 1), argv + argc);
+        app.parse(static_cast<int>(dashes - argv), argv);
     } catch (const CLI::ParseError& e) {
         if (auto rest = app.remaining();
             app.get_subcommands().empty() && !rest.empty() && !rest.front().starts_with("-")) {

@@ -5,9 +5,11 @@ import concurrent.futures
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -551,6 +553,19 @@ class TlsTest(unittest.TestCase):
                     self.assertEqual(event["job"]["id"], job["id"])
                     break
 
+    def test_a_worker_over_tls(self):
+        worker = taskpool.Worker(self.address, ca=self.certs.path("ca.pem"))
+        worker.task("py.tls")(lambda args: {"over": args})
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        try:
+            self.assertTrue(worker.wait_registered(30))
+            with self.client() as tp:
+                self.assertEqual(tp.apply("py.tls", "tls"), {"over": "tls"})
+        finally:
+            worker.stop()
+            thread.join(30)
+
     def test_the_address_and_ca_from_the_environment(self):
         with mock.patch.dict(os.environ, {"TASKPOOL_ADDR": self.address,
                                           "TASKPOOL_CA": self.certs.path("ca.pem")}):
@@ -716,6 +731,395 @@ class EnvironmentTest(unittest.TestCase):
         with open(os.path.join(HERE, "..", "..", "proto", "version.hpp")) as f:
             product = re.search(r'product_version = "([0-9.]+)"', f.read()).group(1)
         self.assertEqual(taskpool.__version__, product)
+
+
+# Task functions for WorkerTest's pool processes: at the module's top level,
+# where a spawned process finds them by name.
+
+def fib_in_a_process(args, job):
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    job.progress({"n": args["n"]})
+    return {"pid": os.getpid(), "value": fib(args["n"])}
+
+
+def wait_for_cancel_in_a_process(args, job):
+    cancelled = job.wait_cancelled(30)
+    with taskpool.Client(args["address"], timeout=30) as tp:
+        tp.kv_set(args["key"], {"cancelled": cancelled, "flag": job.cancelled})
+    return "stopped early"
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("still not so after %s s" % timeout)
+        time.sleep(0.02)
+
+
+class WorkerTest(DaemonTestCase):
+    """taskpool.Worker: Python functions as tasks of a remote worker."""
+
+    config = {"workers": {"heartbeat_s": 0.5, "cancel_grace_s": 2}}
+
+    def setUp(self):
+        self.tp = taskpool.Client(self.daemon.address, timeout=30)
+
+    def tearDown(self):
+        self.tp.close()
+
+    def serve(self, worker, **options):
+        """worker.run(**options) on a thread, registered; stopped when the test ends."""
+        thread = threading.Thread(target=worker.run, kwargs=options, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 30)
+        self.addCleanup(worker.stop, False)
+        self.assertTrue(worker.wait_registered(30))
+        return thread
+
+    def running(self, job_id):
+        wait_for(lambda: self.tp.get(job_id)["state"] == "running")
+
+    def test_a_job_runs_on_the_worker(self):
+        worker = taskpool.Worker(self.daemon.address, name="py-worker")
+
+        @worker.task("py.scale", description="doubles a width")
+        def scale(args):
+            return {"w": args["w"] * 2}
+
+        @worker.task
+        def py_named_after_the_function(args):
+            return "named"
+
+        self.serve(worker, concurrency=2)
+        self.assertRegex(worker.id, r"^w-")
+        tasks = {t["name"]: t for t in self.tp.tasks()}
+        self.assertEqual(tasks["py.scale"]["description"], "doubles a width")
+        self.assertEqual(tasks["py.scale"]["kind"], "remote")
+        job = self.tp.submit("py.scale", {"w": 320}, wait=True)
+        self.assertEqual(job["state"], "succeeded")
+        self.assertEqual(job["result"], {"w": 640})
+        self.assertEqual(job["worker"], {"id": worker.id, "name": "py-worker"})
+        self.assertEqual(self.tp.map("py.scale", [{"w": w} for w in range(20)]),
+                         [{"w": 2 * w} for w in range(20)])
+        self.assertEqual(self.tp.apply("py_named_after_the_function"), "named")
+
+    def test_the_job_context_and_progress(self):
+        worker = taskpool.Worker(self.daemon.address)
+
+        @worker.task("py.count")
+        def count(args, job):
+            for i in range(1, args + 1):
+                job.progress({"done": i})
+                time.sleep(0.005)
+            return {"id": job.id, "task": job.task, "attempt": job.attempt,
+                    "timeout_s": job.timeout_s, "cancelled": job.cancelled}
+
+        self.serve(worker)
+        job = self.tp.submit("py.count", 100, notify=True)
+        progress = []
+        for event in self.tp.events():
+            if event["event"] == "job.progress":
+                progress.append(event["progress"])
+            elif event["event"] == "job.finished":
+                result = event["job"]["result"]
+                break
+        self.assertEqual(result, {"id": job["id"], "task": "py.count", "attempt": 1,
+                                  "timeout_s": None, "cancelled": False})
+        # About 20 a second get through, the last of them before the outcome.
+        self.assertGreater(len(progress), 2)
+        self.assertLess(len(progress), 40)
+        self.assertEqual(progress[-1], {"done": 100})
+        self.assertEqual(self.tp.get(job["id"])["progress"], {"done": 100})
+
+    def test_failures_are_reported(self):
+        worker = taskpool.Worker(self.daemon.address, max_result_bytes=1000)
+
+        @worker.task("py.raise")
+        def fails(args):
+            raise ValueError(args)
+
+        @worker.task("py.set")
+        def no_json(args):
+            return {1, 2}
+
+        @worker.task("py.huge")
+        def huge(args):
+            return "x" * 2000
+
+        self.serve(worker, concurrency=2)
+        with self.assertLogs("taskpool.worker", "WARNING") as logs:
+            with self.assertRaises(taskpool.JobFailed) as e:
+                self.tp.apply("py.raise", "bad size", retries=1)
+        self.assertEqual((e.exception.code, e.exception.message),
+                         ("task_error", "ValueError: bad size"))
+        self.assertEqual(e.exception.job["attempts"], 2)  # retried, and failed again
+        # The daemon keeps no traceback: the worker's log has it.
+        self.assertIn("failed: ValueError: bad size\nTraceback", logs.output[0])
+        self.assertIn("in fails\n", logs.output[0])
+        with self.assertLogs("taskpool.worker", "WARNING"):
+            with self.assertRaises(taskpool.JobFailed) as e:
+                self.tp.apply("py.set")
+            self.assertEqual(e.exception.message, "TypeError: the result is not JSON: Object "
+                                                  "of type set is not JSON serializable")
+            with self.assertRaises(taskpool.JobFailed) as e:
+                self.tp.apply("py.huge")
+            self.assertEqual(e.exception.message, "ResultTooLarge: result too large: 2002 "
+                                                  "bytes over the limit 1000")
+            # Whatever an exception says, its report stays a line the daemon takes.
+            with self.assertRaises(taskpool.JobFailed) as e:
+                self.tp.apply("py.raise", "y" * 20000)
+            self.assertTrue(e.exception.message.endswith("[11808 characters cut]"))
+        self.assertTrue(worker.wait_registered(0))  # still connected
+
+    def test_the_traceback_goes_in_details(self):
+        try:
+            raise KeyError("k" * 10000)
+        except KeyError as error:
+            op, fields = taskpool.context.failure(error)
+        self.assertEqual(op, "job.fail")
+        self.assertEqual(fields["error"]["type"], "KeyError")
+        traceback = fields["error"]["details"]["traceback"]
+        self.assertTrue(traceback.startswith("[1"), traceback[:50])
+        self.assertTrue(traceback.endswith("kkk'\n"))
+        self.assertLessEqual(len(traceback), 8192 + 30)
+
+    def test_cancel_and_timeout_reach_the_function(self):
+        worker = taskpool.Worker(self.daemon.address)
+        seen = []
+        told = threading.Event()
+
+        @worker.task("py.wait")
+        def wait(args, job):
+            seen.append((job.wait_cancelled(30), job.cancelled))
+            told.set()
+            return "stopped early"
+
+        @worker.task("py.echo")
+        def echo(args):
+            return args
+
+        self.serve(worker, concurrency=1)
+        future = self.tp.apply_async("py.wait")
+        self.running(future.job_id)
+        self.assertTrue(future.cancel())
+        self.assertTrue(told.wait(10))
+        self.assertEqual(seen, [(True, True)])
+        # Its report freed the only slot.
+        self.assertEqual(self.tp.apply("py.echo", 1), 1)
+        self.assertEqual(self.tp.get(future.job_id)["state"], "cancelled")
+        job = self.tp.submit("py.wait", timeout_s=0.3, wait=True)
+        self.assertEqual(job["error"]["code"], "timeout")
+        wait_for(lambda: len(seen) == 2)
+        self.assertEqual(self.tp.apply("py.echo", 2), 2)
+
+    def test_no_more_jobs_at_once_than_the_concurrency(self):
+        worker = taskpool.Worker(self.daemon.address)
+        lock = threading.Lock()
+        running = [0, 0]  # now, at most
+
+        @worker.task("py.slow")
+        def slow(args):
+            with lock:
+                running[0] += 1
+                running[1] = max(running)
+            time.sleep(0.3)
+            with lock:
+                running[0] -= 1
+            return threading.current_thread().name
+
+        self.serve(worker, concurrency=2)
+        started = time.monotonic()
+        threads = self.tp.map("py.slow", range(4))
+        self.assertGreaterEqual(time.monotonic() - started, 0.6)
+        self.assertEqual(running[1], 2)
+        self.assertEqual(len(set(threads)), 2)
+
+    def test_heartbeats_keep_a_busy_worker(self):
+        # Busy for longer than three heartbeats (1.5 s), with nothing to report.
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("py.long")(lambda args: time.sleep(args))
+        self.serve(worker)
+        self.assertIsNone(self.tp.apply("py.long", 1.8))
+        names = [w["name"] for w in self.tp.stats()["pools"]["remote"]["workers"]]
+        self.assertIn(worker.name, names)
+
+    def test_processes(self):
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("py.fib")(fib_in_a_process)
+        worker.task("py.cancel-in-a-process")(wait_for_cancel_in_a_process)
+        self.serve(worker, processes=2)
+        results = self.tp.map("py.fib", [{"n": 22}] * 4)
+        self.assertEqual([r["value"] for r in results], [17711] * 4)
+        pids = {r["pid"] for r in results}
+        self.assertNotIn(os.getpid(), pids)
+        self.assertLessEqual(len(pids), 2)
+        job = self.tp.submit("py.fib", {"n": 5}, wait=True)
+        self.assertEqual(job["progress"], {"n": 5})
+
+        future = self.tp.apply_async("py.cancel-in-a-process",
+                                     {"address": self.daemon.address, "key": "py.cancelled"})
+        self.running(future.job_id)
+        future.cancel()
+        wait_for(lambda: self.tp.kv_get("py.cancelled") is not None)
+        self.assertEqual(self.tp.kv_get("py.cancelled"), {"cancelled": True, "flag": True})
+
+        other = taskpool.Worker(self.daemon.address)
+        other.task("py.local")(lambda args: args)
+        with self.assertRaises(ValueError) as e:
+            other.run(processes=1)
+        self.assertIn("top level", str(e.exception))
+
+    def test_reconnects_to_a_restarted_daemon(self):
+        first = Daemon(self.config)
+        self.addCleanup(first.stop)
+        worker = taskpool.Worker(first.address)
+        worker.task("py.again")(lambda args: args)
+        with self.assertLogs("taskpool.worker", "WARNING") as logs:
+            thread = self.serve(worker)
+            with taskpool.Client(first.address, timeout=30) as tp:
+                self.assertEqual(tp.apply("py.again", 1), 1)
+            first.process.kill()
+            first.process.wait()
+            second = Daemon(self.config, port=first.port)
+            self.addCleanup(second.stop)
+            with taskpool.Client(second.address, timeout=30) as tp:
+                wait_for(lambda: "py.again" in [t["name"] for t in tp.tasks()])
+                self.assertEqual(tp.apply("py.again", 2), 2)
+        self.assertIn("lost the connection to taskpoold", "\n".join(logs.output))
+        worker.stop()  # before the second daemon stops: no connection lost again
+        thread.join(30)
+
+    def test_a_drain_finishes_the_jobs_held_and_takes_no_more(self):
+        worker = taskpool.Worker(self.daemon.address)
+        release = threading.Event()
+
+        @worker.task("py.hold")
+        def hold(args):
+            release.wait(30)
+            return args
+
+        thread = self.serve(worker, concurrency=1)
+        held = self.tp.apply_async("py.hold", 1)
+        queued = self.tp.submit("py.hold", 2)
+        self.running(held.job_id)
+        worker.stop(drain=True)
+        release.set()
+        thread.join(30)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(held.result(timeout=30), 1)
+        self.assertEqual(self.tp.get(queued["id"])["state"], "queued")
+        self.tp.cancel(queued["id"])
+
+    def test_a_drain_is_bounded_by_drain_timeout(self):
+        worker = taskpool.Worker(self.daemon.address)
+        release = threading.Event()
+        worker.task("py.stuck")(lambda args: release.wait(30))
+        self.addCleanup(release.set)
+        thread = self.serve(worker, drain_timeout=0.3)
+        job = self.tp.submit("py.stuck")
+        self.running(job["id"])
+        with self.assertLogs("taskpool.worker", "WARNING") as logs:
+            worker.stop(drain=True)
+            thread.join(10)
+        self.assertFalse(thread.is_alive())
+        self.assertIn("drain_timeout (0.3 s) is up", logs.output[0])
+        self.assertEqual(self.tp.wait(job["id"], 10)["error"]["code"], "worker_lost")
+
+    def test_a_refused_registration_raises(self):
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("echo")(lambda args: args)  # a builtin task's name
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            worker.run()
+        self.assertEqual(e.exception.code, "bad_request")
+
+        tokens = [{"name": "ci", "token": "submit-only", "scopes": ["submit"]},
+                  {"name": "w", "token": "worker-token", "scopes": ["worker"]}]
+        daemon = Daemon({"auth": {"tokens": tokens}})
+        self.addCleanup(daemon.stop)
+        for token, code in (("wrong", "unauthorized"), ("submit-only", "forbidden")):
+            worker = taskpool.Worker(daemon.address, token)
+            worker.task("py.scoped")(lambda args: args)
+            with self.assertRaises(taskpool.TaskpoolError) as e:
+                worker.run()
+            self.assertEqual(e.exception.code, code)
+        worker = taskpool.Worker(daemon.address, "worker-token")
+        worker.task("py.scoped")(lambda args: args)
+        self.serve(worker)
+
+    def test_signals_drain_then_stop(self):
+        script = ("import sys, time, taskpool\n"
+                  "worker = taskpool.Worker(sys.argv[1])\n"
+                  "worker.task('py.signalled')(lambda seconds: time.sleep(seconds) or 'slept')\n"
+                  "worker.run()\n"
+                  "print('returned')\n")
+        env = dict(os.environ, PYTHONPATH=HERE)
+
+        def start():
+            process = subprocess.Popen([sys.executable, "-c", script, self.daemon.address],
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+            self.addCleanup(process.kill)
+            return process
+
+        # SIGTERM: the job running finishes and is reported, then run() returns.
+        process = start()
+        wait_for(lambda: "py.signalled" in [t["name"] for t in self.tp.tasks()])
+        job = self.tp.submit("py.signalled", 0.5)
+        self.running(job["id"])
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        self.assertEqual((process.returncode, out), (0, "returned\n"), err)
+        self.assertIn("SIGTERM: draining", err)
+        self.assertEqual(self.tp.get(job["id"])["result"], "slept")
+
+        # SIGINT twice: the second stops at once, leaving the job to the daemon.
+        process = start()
+        wait_for(lambda: self.tp.stats()["pools"]["remote"]["workers"])
+        job = self.tp.submit("py.signalled", 30)
+        self.running(job["id"])
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        # Two signals that come before Python runs the handler are one.
+        self.assertIn("SIGINT: draining", process.stderr.readline())
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        self.assertEqual((process.returncode, out), (0, "returned\n"), err)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIn("SIGINT again: stopping at once", err)
+        self.assertEqual(self.tp.wait(job["id"], 10)["error"]["code"], "worker_lost")
+
+    def test_a_daemon_that_stops_answering_is_left(self):
+        # Answers hello and worker.register, then nothing: a half-open connection.
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        accepted = []
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(conn)
+                lines = conn.makefile("rb")
+                for _ in range(2):
+                    request = json.loads(lines.readline())
+                    reply = {"id": request["id"], "ok": True, "protocol": 1, "worker": "w-fake",
+                             "heartbeat_s": 0.1}
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        worker = taskpool.Worker("127.0.0.1:%d" % listener.getsockname()[1])
+        worker.task("py.any")(lambda args: args)
+        with self.assertLogs("taskpool.worker", "WARNING") as logs:
+            self.serve(worker)
+            wait_for(lambda: len(accepted) >= 2)
+        self.assertIn("taskpoold has answered nothing", "\n".join(logs.output))
+        for conn in accepted:
+            self.addCleanup(conn.close)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 // The real taskpool binary against the real daemon: output, --json, exit codes.
+#include <csignal>
 #include <fstream>
 #include <future>
 #include <iterator>
@@ -9,7 +10,9 @@
 #include <doctest/doctest.h>
 
 #include "../support/daemon_process.hpp"
+#include "../support/proc.hpp"
 #include "../support/temp_dir.hpp"
+#include "../support/wait_for.hpp"
 
 using namespace taskpool::test;
 using nlohmann::json;
@@ -391,4 +394,94 @@ TEST_CASE("cli.watch_prints_a_batch_with_its_counts_and_the_events_own_time" *
     auto first = json::parse(map.out.substr(0, map.out.find('\n')));
     CHECK(r.out.find(first["finished_at"].get<std::string>() + "  job.finished  " +
                      first["id"].get<std::string>()) != std::string::npos);
+}
+
+namespace {
+
+// The command a worker runs per job: its args on stdin say what to do.
+constexpr const char* worker_script = R"(import json, os, sys, time
+a = json.load(sys.stdin)
+if "fail" in a:
+    sys.stderr.write("boom\n"); sys.exit(3)
+if "sleep" in a:
+    open(a["pidfile"], "w").write(str(os.getpid()))
+    time.sleep(a["sleep"])
+print(json.dumps({"up": a.get("text", "").upper(), "job": os.environ["TASKPOOL_JOB_ID"]})))";
+
+}  // namespace
+
+TEST_CASE("cli.worker_serves_a_task_with_a_command_until_sigterm" * doctest::timeout(60)) {
+    DaemonProcess d;
+    std::vector<std::string> argv = {binary_path("taskpool"),
+                                     "--addr",
+                                     d.address(),
+                                     "worker",
+                                     "shout,nap",
+                                     "--output",
+                                     "json",
+                                     "-c",
+                                     "2",
+                                     "--name",
+                                     "cli-worker",
+                                     "--",
+                                     "python3",
+                                     "-c",
+                                     worker_script};
+    auto worker = std::async(std::launch::async, [&] { return run_command(argv); });
+    struct KillOnFailure {  // else a failed REQUIRE would wait on the worker forever
+        const std::vector<std::string>& argv;
+        ~KillOnFailure() {
+            for (auto pid : running(argv)) {
+                ::kill(pid, SIGKILL);
+            }
+        }
+    } guard{argv};
+    REQUIRE(wait_for([&] {
+        auto stats = json::parse(cli(d, {"--json", "stats"}).out);
+        return stats["pools"]["remote"]["workers"].size() == 1;
+    }));
+
+    auto shouted = cli(d, {"--json", "submit", "shout", R"({"text":"hi"})"});
+    REQUIRE(shouted.exit_code == 0);
+    auto job = json::parse(shouted.out);
+    CHECK(job["result"]["up"] == "HI");
+    CHECK(job["result"]["job"] == job["id"]);  // TASKPOOL_JOB_ID
+    CHECK(job["worker"]["name"] == "cli-worker");
+
+    auto failed = cli(d, {"submit", "shout", R"({"fail":true})"});
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.err.find("exit_status: the command exited with status 3: boom") !=
+          std::string::npos);
+
+    // A cancelled job's command is stopped; the worker goes on.
+    TempDir dir;
+    auto pidfile = (dir.path() / "nap.pid").string();
+    auto nap = json::parse(cli(d, {"--json", "submit", "--detach", "nap",
+                                   json{{"sleep", 60}, {"pidfile", pidfile}}.dump()})
+                               .out);
+    std::string pid;
+    REQUIRE(wait_for([&] {
+        std::ifstream(pidfile) >> pid;
+        return !pid.empty();
+    }));
+    CHECK(cli(d, {"cancel", nap["id"]}).exit_code == 0);
+    CHECK(wait_for([&] { return !alive(std::stoi(pid)); }));
+    CHECK(cli(d, {"submit", "shout", R"({"text":"again"})"}).exit_code == 0);
+
+    auto pids = running(argv);
+    REQUIRE(pids.size() == 1);
+    ::kill(pids[0], SIGTERM);
+    auto done = worker.get();
+    CHECK(done.exit_code == 0);
+    CHECK(done.err.find("stopping") != std::string::npos);
+}
+
+TEST_CASE("cli.worker_needs_a_command_and_a_servable_task" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto none = cli(d, {"worker", "shout"});
+    CHECK(none.exit_code == 2);
+    CHECK(none.err.find("give the command after --") != std::string::npos);
+    auto local = cli(d, {"worker", "echo", "--", "cat"});
+    CHECK(local.exit_code == 2);
+    CHECK(local.err.find("'echo' is a builtin task") != std::string::npos);
 }

@@ -1,11 +1,16 @@
+#include <atomic>
 #include <functional>
 #include <limits>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
 #include "../support/daemon_process.hpp"
+#include "../support/wait_for.hpp"
 #include "taskpool/client.hpp"
+#include "taskpool/worker.hpp"
 
 using namespace taskpool::test;
 using nlohmann::json;
@@ -157,4 +162,70 @@ TEST_CASE("client_lib.a_large_map_goes_in_chunks_and_comes_back_in_order" * doct
     CHECK(refused.error().code == taskpool::proto::ErrorCode::bad_request);
     CHECK(refused.error().message.find("accepted 1000 of the items, as batch(es) b-") !=
           std::string::npos);
+}
+
+TEST_CASE("client_lib.a_worker_serves_tasks_on_threads" * doctest::timeout(60)) {
+    DaemonProcess d;
+    auto worker = taskpool::Worker::connect(d.address());
+    REQUIRE(worker.ok());
+    std::atomic<int> at_once = 0;
+    std::atomic<int> most = 0;
+    worker->task("double", [&](const json& args, taskpool::JobContext& job) {
+        int now = ++at_once;
+        most = std::max(most.load(), now);
+        job.progress({{"half", true}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        --at_once;
+        if (args.at("n") == 13) {
+            throw taskpool::TaskFailure("Unlucky", "13 is not doubled");
+        }
+        return json{{"n", args.at("n").get<int>() * 2}};
+    });
+    worker->task("wait", [](const json&, taskpool::JobContext& job) {
+        while (!job.cancelled()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return json("stopped");
+    });
+    std::thread serving([&] { CHECK(worker->run(2, "lib-worker").ok()); });
+    struct StopOnExit {
+        taskpool::Worker& worker;
+        std::thread& serving;
+        ~StopOnExit() {
+            worker.stop();
+            serving.join();
+        }
+    } guard{*worker, serving};
+
+    auto client = taskpool::Client::connect(d.address());
+    REQUIRE(client.ok());
+    REQUIRE(wait_for([&] {  // registered: its tasks are known
+        return client->call(taskpool::proto::TasksRequest{})->dump().find("\"double\"") !=
+               std::string::npos;
+    }));
+    taskpool::proto::SubmitOptions wait;
+    wait.wait = 30;
+    std::vector<json> items;
+    for (int i = 0; i < 6; ++i) {
+        items.emplace_back(json{{"n", i}});
+    }
+    auto batch = client->map("double", items, wait);
+    REQUIRE(batch.ok());
+    for (int i = 0; i < 6; ++i) {
+        CHECK(batch->jobs[i].result->parse() == json{{"n", 2 * i}});
+        CHECK(batch->jobs[i].progress->parse() == json{{"half", true}});
+        CHECK(batch->jobs[i].worker->name == "lib-worker");
+    }
+    CHECK(most == 2);  // its capacity
+    auto unlucky = client->submit("double", {{"n", 13}}, wait);
+    REQUIRE(unlucky.ok());
+    CHECK(unlucky->error->message == "Unlucky: 13 is not doubled");
+
+    auto waiting = client->submit("wait");
+    REQUIRE(waiting.ok());
+    REQUIRE(wait_for(
+        [&] { return client->get(waiting->id)->state == taskpool::proto::JobState::running; }));
+    CHECK(client->cancel(waiting->id).ok());
+    // Cancelled, the task stopped and its slot came back.
+    CHECK(client->submit("double", {{"n", 1}}, wait)->result->parse() == json{{"n", 2}});
 }

@@ -1,4 +1,5 @@
-"""The real taskpoold for Python tests: $TASKPOOLD on 127.0.0.1 port 0 in a temp dir."""
+"""The real taskpoold for Python tests: $TASKPOOLD on 127.0.0.1 (on a free port unless
+told) in a temp dir."""
 
 import json
 import os
@@ -11,9 +12,10 @@ import unittest
 
 
 class Daemon:
-    """Starts taskpoold with `config` and waits until it listens (`address`)."""
+    """Starts taskpoold with `config` and waits until it listens (`address`):
+    on `port`, or one that is free."""
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, port=0):
         self.dir = tempfile.TemporaryDirectory()
         config_path = os.path.join(self.dir.name, "taskpool.json")
         with open(config_path, "w") as f:
@@ -21,7 +23,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir.name, "taskpoold.log")
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [os.environ["TASKPOOLD"], "--config", config_path, "--listen", "127.0.0.1:0"],
+            [os.environ["TASKPOOLD"], "--config", config_path, "--listen", "127.0.0.1:%d" % port],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir.name)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -148,6 +148,7 @@ public:
     std::size_t pending_callbacks() const { return callbacks_.size(); }
 
 private:
+    friend class Worker;  // reads and writes the connection itself
     struct Connection;
     explicit Client(std::unique_ptr<Connection> connection);
     ClientResult<nlohmann::json> read_reply(const nlohmann::json& id,

@@ -43,10 +43,7 @@ class Client:
                  tls=False, ca=None, cert=None, key=None, ssl_context=None):
         address = address or os.environ.get("TASKPOOL_ADDR") or DEFAULT_ADDRESS
         scheme, host, port = _parse_address(address)
-        if ssl_context is None and (scheme == "tls" or tls or ca or cert or key):
-            ssl_context = transport.tls_context(
-                ca or os.environ.get("TASKPOOL_CA"), cert or os.environ.get("TASKPOOL_CERT"),
-                key or os.environ.get("TASKPOOL_KEY"))
+        ssl_context = _ssl_context(scheme, tls, ca, cert, key, ssl_context)
         if token is None:
             token = os.environ.get("TASKPOOL_TOKEN")
         self.timeout = timeout
@@ -295,6 +292,17 @@ def _parse_address(address):
         raise ValueError("address %r: the scheme may be tcp:// or tls://" % address)
     host, _, port = rest.rpartition(":")
     return scheme, host.strip("[]"), int(port)
+
+
+def _ssl_context(scheme, tls, ca, cert, key, ssl_context):
+    """The SSLContext to connect with, None for plain TCP: `ssl_context` as it
+    is, else where TLS is asked for, one made of `ca`, `cert` and `key` or
+    their variables."""
+    if ssl_context is None and (scheme == "tls" or tls or ca or cert or key):
+        ssl_context = transport.tls_context(
+            ca or os.environ.get("TASKPOOL_CA"), cert or os.environ.get("TASKPOOL_CERT"),
+            key or os.environ.get("TASKPOOL_KEY"))
+    return ssl_context
 
 
 def _unwrap(reply):

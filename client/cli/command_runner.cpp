@@ -1,0 +1,117 @@
+#include "command_runner.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace taskpool::cli {
+namespace {
+
+// A command told to stop gets SIGTERM, then this long before SIGKILL.
+constexpr auto kill_grace = std::chrono::seconds(2);
+
+void append(std::string& to, const char* data, std::size_t n, std::size_t max, bool& truncated) {
+    std::size_t room = to.size() < max ? max - to.size() : 0;
+    to.append(data, std::min(n, room));
+    truncated = truncated || n > room;
+}
+
+}  // namespace
+
+CommandRun run_command(const std::vector<std::string>& argv, const std::string& input,
+                       const std::vector<std::string>& env, std::size_t max_output,
+                       const std::function<bool()>& stop) {
+    CommandRun run;
+    int in[2], out[2], err[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
+        ::pipe2(err, O_CLOEXEC) != 0) {
+        run.error = std::string("cannot make pipes: ") + std::strerror(errno);
+        return run;
+    }
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::setpgid(0, 0);  // its own group: a stop ends whatever it started too
+        ::dup2(in[0], 0);
+        ::dup2(out[1], 1);
+        ::dup2(err[1], 2);
+        for (const auto& e : env) {
+            ::putenv(const_cast<char*>(e.c_str()));
+        }
+        std::vector<char*> args;
+        for (const auto& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        std::string why = "cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
+        (void)!::write(2, why.data(), why.size());
+        ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    if (pid < 0) {
+        ::close(in[1]);
+        ::close(out[0]);
+        ::close(err[0]);
+        run.error = std::string("cannot fork: ") + std::strerror(errno);
+        return run;
+    }
+    ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+    std::size_t written = 0;
+    int to_child = input.empty() ? (::close(in[1]), -1) : in[1];
+    std::array<pollfd, 3> fds{pollfd{out[0], POLLIN, 0}, pollfd{err[0], POLLIN, 0},
+                              pollfd{to_child, POLLOUT, 0}};
+    std::optional<std::chrono::steady_clock::time_point> kill_at;
+    char buffer[65536];
+    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+        if (!kill_at && stop && stop()) {
+            ::kill(-pid, SIGTERM);
+            kill_at = std::chrono::steady_clock::now() + kill_grace;
+            run.stopped = true;
+        }
+        if (kill_at && std::chrono::steady_clock::now() >= *kill_at) {
+            ::kill(-pid, SIGKILL);
+        }
+        if (::poll(fds.data(), fds.size(), 100) < 0 && errno != EINTR) {
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+                auto n = ::read(fds[i].fd, buffer, sizeof buffer);
+                if (n > 0) {
+                    append(i == 0 ? run.out : run.err, buffer, static_cast<std::size_t>(n),
+                           max_output, run.truncated);
+                } else if (n == 0 || errno != EAGAIN) {
+                    ::close(fds[i].fd);
+                    fds[i].fd = -1;
+                }
+            }
+        }
+        if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+            auto n = ::write(fds[2].fd, input.data() + written, input.size() - written);
+            if (n > 0) {
+                written += static_cast<std::size_t>(n);
+            }
+            if (written == input.size() || (n < 0 && errno != EAGAIN)) {
+                ::close(fds[2].fd);  // end of its input; a command that reads none is fine
+                fds[2].fd = -1;
+            }
+        }
+    }
+    if (fds[2].fd >= 0) {
+        ::close(fds[2].fd);
+    }
+    while (::waitpid(pid, &run.wait_status, 0) < 0 && errno == EINTR) {
+    }
+    return run;
+}
+
+}  // namespace taskpool::cli

@@ -1,0 +1,515 @@
+"""A remote worker: a connection to taskpoold that registers tasks, is pushed
+their jobs, runs them on threads or in processes, and reports how they went.
+
+One thread owns the worker's state: the loop of run(). Everything else tells
+it what happened through one queue: the reader thread the events and the end
+of the connection, the pool each job's outcome, stop() and signal handlers
+that they were called. So the jobs held, the connection and its replacement
+after a loss, and a drain are never raced.
+"""
+
+import concurrent.futures
+import contextlib
+import functools
+import inspect
+import logging
+import math
+import multiprocessing
+import multiprocessing.managers
+import os
+import pickle
+import queue
+import random
+import signal
+import socket
+import threading
+import time
+
+from .client import DEFAULT_ADDRESS, Client, _parse_address, _ssl_context
+from .context import JobContext, Task, failure, ignore_signals, run_in_process, run_task
+from .errors import ConnectionClosed, TaskpoolError
+
+_log = logging.getLogger("taskpool.worker")
+
+# The daemon's limits.max_message_bytes by default, less room for the rest of the report's line.
+MAX_RESULT_BYTES = 1024 * 1024 - 1024
+# Refusals of hello or worker.register that trying again would not change
+# (unknown_op: a daemon from before remote workers).
+_FATAL = ("unauthorized", "forbidden", "bad_request", "unknown_op")
+_BACKOFF_FIRST_S = 0.1
+_BACKOFF_MAX_S = 5.0
+_SILENT_HEARTBEATS = 3  # as the daemon: a peer silent this many heartbeats is gone
+# A signal that lands on another thread does not wake run()'s: its handler
+# runs only once that thread runs Python code again. So it never waits longer.
+_WAKE_S = 1.0
+
+
+class Worker:
+    """A remote worker of taskpoold: register its tasks with task(), then
+    run() serves their jobs until stop(), SIGTERM or SIGINT.
+
+    The connection is as a Client's: `address`, `token`, `tls`, `ca`, `cert`,
+    `key` and `ssl_context` mean the same, with the same environment variables.
+    `timeout` bounds connecting and each reply while registering. `name` is
+    how the daemon lists the worker (stats, and each job it runs): host/pid
+    unless given. A result whose JSON is over `max_result_bytes` fails its job
+    with ResultTooLarge instead of going out, since a line over the daemon's
+    limits.max_message_bytes would have it close the connection.
+
+    A lost connection is made again, with back-off, and the tasks registered
+    again; jobs that were running on it then end unreported (the daemon has
+    given them to another worker, or failed them), their contexts cancelled."""
+
+    def __init__(self, address=None, token=None, *, tls=False, ca=None, cert=None, key=None,
+                 ssl_context=None, name=None, timeout=10, max_result_bytes=MAX_RESULT_BYTES):
+        self.address = address or os.environ.get("TASKPOOL_ADDR") or DEFAULT_ADDRESS
+        scheme, _, _ = _parse_address(self.address)
+        self._ssl_context = _ssl_context(scheme, tls, ca, cert, key, ssl_context)
+        self._token = token
+        self.name = name or "%s/%d" % (socket.gethostname(), os.getpid())
+        self.timeout = timeout
+        self.max_result_bytes = max_result_bytes
+        self.id = None  # the daemon's id for this worker, while registered
+        self._tasks = {}  # name -> Task
+        self._control = queue.SimpleQueue()  # what run()'s loop is told: see _Loop
+        self._registered = threading.Event()
+
+    def task(self, name=None, description=None):
+        """A decorator that makes a function the task `name` (the function's
+        own name unless given; `@worker.task` alone will do). The function is
+        called with the job's args, and with a JobContext too if it takes a
+        second parameter; what it returns, JSON, is the job's result, and an
+        exception fails the job."""
+        if callable(name):  # @worker.task, without parentheses
+            return self.task()(name)
+
+        def register(function):
+            self._tasks[name or function.__name__] = Task(function, description,
+                                                          _takes_job(function))
+            return function
+        return register
+
+    def run(self, concurrency=None, processes=None, drain_timeout=30):
+        """Serves jobs until stop(), or SIGTERM or SIGINT where run() is on the
+        main thread. `concurrency` threads (1 unless given) run the functions,
+        or `processes` processes for functions that need a CPU each, which must
+        then be defined at a module's top level; the daemon sends no more jobs
+        at once than that.
+
+        A signal drains as stop(drain=True) does; a second one stops at once.
+        A drain that takes longer than `drain_timeout` seconds stops at once
+        too. Raises TaskpoolError where the daemon refuses the worker
+        (unauthorized, forbidden, bad_request: a builtin task's name, say, or
+        unknown_op); anything else going wrong with the connection, it
+        connects again."""
+        if not self._tasks:
+            raise ValueError("no tasks: make some with @worker.task() first")
+        finished = functools.partial(_put, self._control, "finished")
+        if processes is None:
+            pool = _Threads(concurrency or 1, finished, self.max_result_bytes)
+        elif concurrency is None:
+            _check_picklable(self._tasks)
+            pool = _Processes(processes, finished, functools.partial(_put, self._control,
+                                                                     "progress"),
+                              self.max_result_bytes)
+        else:
+            raise ValueError("give concurrency (threads) or processes, not both")
+        loop = _Loop(self, pool, drain_timeout)
+        abandoned = True
+        try:
+            with _signals_to(self._control):
+                abandoned = loop.run()
+        finally:
+            pool.close(abandon=abandoned)
+
+    def stop(self, drain=True):
+        """Has run() return: with `drain`, once the jobs held have finished and
+        been reported (the daemon sends no more meanwhile); else at once,
+        leaving them to the daemon, which gives them to another worker where
+        they have retries left and fails them where not. Returns at once; the
+        thread in run() goes on until then."""
+        self._control.put(("stop", drain))
+
+    def wait_registered(self, timeout=None):
+        """Waits until run() has registered the tasks with taskpoold: True, or
+        False once `timeout` seconds have passed."""
+        return self._registered.wait(timeout)
+
+
+class _Link(Client):
+    """The worker's connection: a Client whose events and end go to the loop."""
+
+    def __init__(self, worker):
+        self._control = worker._control
+        self.answered_at = time.monotonic()  # when the daemon last answered a request
+        super().__init__(worker.address, worker._token, worker.timeout, "taskpool-worker",
+                         ssl_context=worker._ssl_context)
+
+    def send(self, op, then=None, **fields):
+        """Sends a request without waiting for its reply; then() runs once it
+        has come, on the reader thread."""
+        self._conn.request(dict(fields, op=op), functools.partial(self._answered, op, then))
+
+    def _answered(self, op, then, reply):
+        try:
+            reply = reply.result()
+        except ConnectionClosed:
+            return  # the loop hears of that from _on_close
+        self.answered_at = time.monotonic()
+        error = reply.get("error") or {}
+        # not_assigned: the job has already ended on the daemon (cancelled, timed
+        # out), and the report is the one it waits for to free the slot.
+        if not reply.get("ok") and error.get("code") != "not_assigned":
+            _log.warning("taskpoold refused %s: %s: %s", op, error.get("code"),
+                         error.get("message"))
+        if then is not None:
+            then()
+
+    def _on_event(self, event):
+        self._control.put(("event", self, event))
+
+    def _on_close(self, error):
+        self._control.put(("closed", self, error))
+
+
+class _Loop:
+    """One run() of a worker. Its queue brings (kind, ...) messages: ("event",
+    link, event), ("closed", link, error), ("quiet", link), ("finished",
+    context, report, last progress), ("progress", job id, attempt, number,
+    value), ("stop", drain), ("signal", signum). A message about a link or a
+    job no longer current is stale, and dropped."""
+
+    def __init__(self, worker, pool, drain_timeout):
+        self.worker = worker
+        self.pool = pool
+        self.drain_timeout = drain_timeout
+        self.link = None  # the connection, while there is one
+        self.heartbeat = None  # seconds, as the daemon asked at registration
+        self.held = {}  # job id -> JobContext: the jobs of the connection, running
+        self.lost = set()  # JobContexts of connections lost, still running
+        self.attempts = 0  # to connect, since the last connection
+        self.connect_at = time.monotonic()
+        self.ping_at = None
+        self.stop_by = None  # the drain's deadline, once a drain has begun
+        self.quiet = False  # the daemon has answered worker.quiet: it sends no more jobs
+        self.done = False
+
+    def run(self):
+        """Serves until done; returns whether jobs are left running."""
+        try:
+            while not self.done:
+                timeout = min(self._deadline() - time.monotonic(), _WAKE_S)
+                try:
+                    kind, *details = self.worker._control.get(timeout=max(0.0, timeout))
+                except queue.Empty:
+                    pass
+                else:
+                    getattr(self, "_on_" + kind)(*details)
+                if not self.done:  # stopped at once: not even a connection to make
+                    self._tick()
+        finally:
+            self.worker.id = None
+            self.worker._registered.clear()
+            if self.link is not None:
+                self.link.close()
+        return bool(self.held or self.lost)
+
+    def _deadline(self):
+        """The next time _tick() has something to do."""
+        times = [math.inf if self.stop_by is None else self.stop_by]
+        if self.link is not None:
+            times += [self.ping_at, self.link.answered_at + _SILENT_HEARTBEATS * self.heartbeat]
+        elif self.stop_by is None:
+            times.append(self.connect_at)
+        return min(times)
+
+    def _tick(self):
+        now = time.monotonic()
+        if self.stop_by is not None:
+            if not self.held and (self.link is None or self.quiet):
+                self.done = True
+                return
+            if now >= self.stop_by:
+                _log.warning("drain_timeout (%s s) is up: stopping at once, leaving jobs to "
+                             "taskpoold: %d", self.drain_timeout, len(self.held))
+                self.done = True
+                return
+        if self.link is None:
+            if self.stop_by is None and now >= self.connect_at:
+                self._connect()
+        elif now - self.link.answered_at >= _SILENT_HEARTBEATS * self.heartbeat:
+            _log.warning("taskpoold has answered nothing for %.1f s: taking the connection for "
+                         "lost", now - self.link.answered_at)
+            self.link.close()  # its _on_close tells the loop
+        elif now >= self.ping_at:
+            # The daemon drops a worker silent for three heartbeats: this keeps
+            # one that is idle, or busy with long jobs, from seeming so.
+            self.link.send("ping")
+            self.ping_at = now + self.heartbeat / 2
+
+    def _connect(self):
+        worker = self.worker
+        self.attempts += 1
+        try:
+            link = _Link(worker)
+            try:
+                tasks = [{"name": name, "description": task.description} if task.description
+                         else name for name, task in worker._tasks.items()]
+                reply = link.call("worker.register", tasks=tasks, capacity=self.pool.capacity,
+                                  name=worker.name)
+            except BaseException:
+                link.close()
+                raise
+        except (OSError, TaskpoolError) as e:
+            if isinstance(e, TaskpoolError) and e.code in _FATAL:
+                raise
+            # Jittered, so that the workers a restart cut off do not all come back at once.
+            delay = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (self.attempts - 1))
+            delay *= random.uniform(0.5, 1.0)
+            _log.warning("cannot connect to taskpoold at %s (attempt %d): %s; trying again in "
+                         "%.2f s", worker.address, self.attempts, e, delay)
+            self.connect_at = time.monotonic() + delay
+            return
+        self.link = link
+        self.heartbeat = reply["heartbeat_s"]
+        link.answered_at = time.monotonic()
+        self.ping_at = link.answered_at + self.heartbeat / 2
+        self.attempts = 0
+        worker.id = reply["worker"]
+        worker._registered.set()
+        _log.info("registered with taskpoold at %s as %s (%s): tasks %s, capacity %d",
+                  worker.address, worker.id, worker.name, ", ".join(worker._tasks),
+                  self.pool.capacity)
+
+    # -- the messages ----------------------------------------------------------
+
+    def _on_event(self, link, event):
+        if link is not self.link:
+            return
+        if event.get("event") == "job.assign":
+            self._start(event["job"])
+        elif event.get("event") == "job.cancel":
+            job = self.held.get(event["job"])
+            if job is not None:
+                job._cancelled.set()
+
+    def _start(self, job):
+        link = self.link
+        job_id = job["id"]
+        context = JobContext(
+            job, lambda value: link.send("job.progress", job=job_id, progress=value),
+            self.pool.event(), self.worker.max_result_bytes)
+        self.held[job_id] = context
+        task = self.worker._tasks.get(job["task"])
+        if task is None:  # not one registered here: the daemon's mistake, but say so
+            error = LookupError("this worker has no task %r" % job["task"])
+            self._on_finished(context, failure(error, with_traceback=False), None)
+        else:
+            self.pool.run(task, job.get("args"), context)
+
+    def _on_finished(self, job, report, last):
+        if self.held.get(job.id) is job:
+            del self.held[job.id]
+            job._end(last)
+            op, fields = report
+            if op == "job.fail":
+                # The daemon keeps the message, not the details: the traceback is told here.
+                error = fields["error"]
+                _log.warning("job %s (%s) failed: %s: %s\n%s", job.id, job.task, error["type"],
+                             error["message"], error.get("details", {}).get("traceback", ""))
+            self.link.send(op, job=job.id, **fields)
+        elif job in self.lost:
+            self.lost.discard(job)
+            _log.warning("job %s ended after the connection it came on was lost: its outcome "
+                         "is dropped", job.id)
+
+    def _on_progress(self, job_id, attempt, number, value):
+        job = self.held.get(job_id)
+        if job is not None and job.attempt == attempt:
+            job._forward(number, value)
+
+    def _on_closed(self, link, error):
+        if link is not self.link:
+            return
+        link.close()  # to end its threads
+        self.link = None
+        self.worker.id = None
+        self.worker._registered.clear()
+        for job in self.held.values():
+            job._cancelled.set()  # its outcome can go nowhere: it may as well stop
+        self.lost.update(self.held.values())
+        running = len(self.held)
+        self.held = {}
+        if self.stop_by is not None:
+            _log.warning("lost the connection to taskpoold while draining: %s", error)
+            return
+        _log.warning("lost the connection to taskpoold at %s: %s; connecting again%s",
+                     self.worker.address, error,
+                     " (jobs that were running, left to taskpoold: %d)" % running if running
+                     else "")
+        self.connect_at = time.monotonic() + _BACKOFF_FIRST_S * random.uniform(0.5, 1.0)
+
+    def _on_quiet(self, link):
+        if link is self.link:
+            self.quiet = True
+
+    def _on_stop(self, drain):
+        if not drain:
+            if self.held:
+                _log.warning("stopping at once, leaving jobs to taskpoold: %d", len(self.held))
+            self.done = True
+        elif self.stop_by is None:
+            self.stop_by = time.monotonic() + self.drain_timeout
+            if self.link is not None:
+                link = self.link
+                # Until the daemon has read this, it may still send a job.
+                link.send("worker.quiet", then=functools.partial(_put, self.worker._control,
+                                                                 "quiet", link))
+
+    def _on_signal(self, signum):
+        name = signal.Signals(signum).name
+        if self.stop_by is None:
+            _log.warning("%s: draining (jobs running: %d); another signal stops at once", name,
+                         len(self.held))
+            self._on_stop(drain=True)
+        else:
+            _log.warning("%s again: stopping at once", name)
+            self._on_stop(drain=False)
+
+
+class _Threads:
+    """Runs task functions on threads of its own: daemon threads, since a
+    function that never returns must not keep the program from exiting once
+    run() has given up on it (Python cannot stop a thread)."""
+
+    def __init__(self, size, finished, max_bytes):
+        self.capacity = size
+        self._finished = finished
+        self._max_bytes = max_bytes
+        self._work = queue.SimpleQueue()
+        for n in range(size):
+            threading.Thread(target=self._serve, name="taskpool-job-%d" % n, daemon=True).start()
+
+    def event(self):
+        return threading.Event()
+
+    def run(self, task, args, job):
+        self._work.put((task, args, job))
+
+    def close(self, abandon):
+        for _ in range(self.capacity):
+            self._work.put(None)
+
+    def _serve(self):
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            task, args, job = item
+            self._finished(job, run_task(task, args, job, self._max_bytes), None)
+
+
+class _Processes:
+    """Runs task functions in a pool of processes, spawned: a fork would copy
+    the locks this process's threads hold, held. A manager process carries what
+    a job's context needs across: its cancellation (an Event of each job's) and
+    its progress (one queue for all, read here by a thread of its own)."""
+
+    def __init__(self, size, finished, progress, max_bytes):
+        self.capacity = size
+        self._finished = finished
+        self._max_bytes = max_bytes
+        self._context = multiprocessing.get_context("spawn")
+        self._manager = multiprocessing.managers.SyncManager(ctx=self._context)
+        self._manager.start(ignore_signals)
+        self._progress = self._manager.Queue()
+        self._reader = threading.Thread(target=self._read_progress, args=(progress,),
+                                        name="taskpool-progress", daemon=True)
+        self._reader.start()
+        self._executor = self._new_executor()
+
+    def event(self):
+        return self._manager.Event()
+
+    def run(self, task, args, job):
+        fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
+                  "timeout_s": job.timeout_s}
+        call = (run_in_process, task, args, fields, self._progress, job._cancelled,
+                self._max_bytes)
+        try:
+            future = self._executor.submit(*call)
+        except concurrent.futures.BrokenExecutor:
+            # A process died, failing the jobs then in the pool: a new pool for the next.
+            self._executor.shutdown(wait=False)
+            self._executor = self._new_executor()
+            future = self._executor.submit(*call)
+        future.add_done_callback(functools.partial(self._done, job))
+
+    def close(self, abandon):
+        if abandon:
+            # Stopping at once: the jobs still running go. ProcessPoolExecutor has
+            # no public way to stop its processes before Python 3.14.
+            for process in list(self._executor._processes.values()):
+                process.kill()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._progress.put(None)
+        self._reader.join()
+        self._manager.shutdown()
+
+    def _new_executor(self):
+        return concurrent.futures.ProcessPoolExecutor(self.capacity, mp_context=self._context,
+                                                      initializer=ignore_signals)
+
+    def _done(self, job, future):
+        try:
+            report, last = future.result()
+        except Exception as e:  # the pool's own failure: a process that died, say
+            report, last = failure(e), None
+        self._finished(job, report, last)
+
+    def _read_progress(self, progress):
+        while True:
+            item = self._progress.get()
+            if item is None:
+                return
+            progress(*item)
+
+
+@contextlib.contextmanager
+def _signals_to(control):
+    """SIGINT and SIGTERM become messages to the loop while it runs, where it
+    runs on the main thread (no other may handle signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    # SimpleQueue.put may be called from a signal handler.
+    previous = [signal.signal(s, lambda signum, _: control.put(("signal", signum)))
+                for s in signals]
+    try:
+        yield
+    finally:
+        for s, handler in zip(signals, previous):
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+
+
+def _put(control, kind, *details):
+    control.put((kind,) + details)
+
+
+def _takes_job(function):
+    """Whether a task function takes a JobContext: it has a second positional parameter."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(function).parameters.values()
+    return len([p for p in parameters if p.kind in kinds]) >= 2
+
+
+def _check_picklable(tasks):
+    """A task function goes to a pool process by name: one that pickle cannot
+    name there fails here, not with every job."""
+    for name, task in tasks.items():
+        try:
+            pickle.dumps(task.function)
+        except Exception as e:
+            raise ValueError("task %r: a function run in processes must be defined at a "
+                             "module's top level: %s" % (name, e)) from e

@@ -1,0 +1,197 @@
+#include "taskpool/worker.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "connection.hpp"
+
+namespace taskpool {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Assigned {
+    std::shared_ptr<JobContext> context;
+    json args;
+};
+
+}  // namespace
+
+struct Worker::State {
+    Client client;
+    std::map<std::string, std::pair<Task, std::string>, std::less<>> tasks;  // task, description
+
+    // Job threads take from the queue; their reports reach the reading thread by
+    // Connection::wake(), which alone touches what follows the queue.
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<Assigned> queue;
+    bool closing = false;
+
+    std::vector<proto::RequestBody> outbox;
+    std::map<std::string, std::shared_ptr<JobContext>, std::less<>> running;
+    bool stop_requested = false;
+
+    explicit State(Client c) : client(std::move(c)) {}
+
+    /// From a job thread: hands `report` to the reading thread.
+    void report(std::string job, proto::RequestBody body, bool final) {
+        client.conn_->wake([this, job = std::move(job), body = std::move(body), final]() mutable {
+            outbox.push_back(std::move(body));
+            if (final) {
+                running.erase(job);
+            }
+        });
+    }
+
+    void run_job(Assigned a) {
+        auto& ctx = *a.context;
+        auto task = tasks.find(ctx.task());
+        proto::RequestBody body;
+        try {
+            auto result = task->second.first(a.args, ctx);
+            body = proto::JobDoneRequest{ctx.id(), proto::RawJson(result)};
+        } catch (const TaskFailure& e) {
+            body = proto::JobFailRequest{ctx.id(), e.what(), e.type, std::nullopt};
+        } catch (const std::exception& e) {
+            body =
+                proto::JobFailRequest{ctx.id(), e.what(), std::string("exception"), std::nullopt};
+        }
+        report(ctx.id(), std::move(body), true);
+    }
+
+    void serve_jobs() {
+        for (;;) {
+            Assigned next;
+            {
+                std::unique_lock lock(mutex);
+                ready.wait(lock, [this] { return closing || !queue.empty(); });
+                if (queue.empty()) {
+                    return;
+                }
+                next = std::move(queue.front());
+                queue.pop_front();
+            }
+            run_job(std::move(next));
+        }
+    }
+
+    /// A job.assign: its context, queued for a job thread.
+    void assign(const json& job) {
+        std::string id = job.value("id", "");
+        std::string task = job.value("task", "");
+        auto context = std::make_shared<JobContext>(
+            id, task, job.value("attempts", 1), [this, id](json value) {
+                report(id, proto::JobProgressRequest{id, proto::RawJson(value)}, false);
+            });
+        running[id] = context;
+        {
+            std::lock_guard lock(mutex);
+            queue.push_back({std::move(context), job.value("args", json())});
+        }
+        ready.notify_one();
+    }
+};
+
+Worker::Worker(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Worker::Worker(Worker&&) noexcept = default;
+Worker& Worker::operator=(Worker&&) noexcept = default;
+Worker::~Worker() = default;
+
+ClientResult<Worker> Worker::connect(const std::string& address, ConnectOptions options) {
+    auto client = Client::connect(address, std::move(options));
+    if (!client) {
+        return client.error();
+    }
+    return Worker(std::make_unique<State>(std::move(*client)));
+}
+
+void Worker::task(std::string name, Task task, std::string description) {
+    state_->tasks[std::move(name)] = {std::move(task), std::move(description)};
+}
+
+void Worker::stop() {
+    state_->client.conn_->wake([s = state_.get()] { s->stop_requested = true; });
+}
+
+ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name) {
+    auto& s = *state_;
+    proto::WorkerRegisterRequest registration;
+    for (const auto& [task, entry] : s.tasks) {
+        registration.tasks.push_back({task, entry.second});
+    }
+    registration.capacity = concurrency;
+    registration.name = std::move(name);
+    auto registered = s.client.call(std::move(registration), 30);
+    if (!registered) {
+        return registered.error();
+    }
+    // Half the heartbeat: a ping is due well before the daemon would miss one.
+    auto beat = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(registered->value("heartbeat_s", 5.0) / 2));
+
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < concurrency; ++i) {
+        threads.emplace_back([&s] { s.serve_jobs(); });
+    }
+    auto close_threads = [&] {
+        {
+            std::lock_guard lock(s.mutex);
+            s.closing = true;
+        }
+        s.ready.notify_all();
+        threads.clear();  // joins
+    };
+
+    auto& conn = *s.client.conn_;
+    bool quiet = false;
+    auto next_beat = Clock::now() + beat;
+    std::optional<ClientError> failed;
+    while (!failed) {
+        if (s.stop_requested && !quiet) {
+            s.outbox.push_back(proto::WorkerQuietRequest{});
+            quiet = true;
+        }
+        if (Clock::now() >= next_beat) {
+            s.outbox.push_back(proto::PingRequest{});
+            next_beat = Clock::now() + beat;
+        }
+        for (auto& body : std::exchange(s.outbox, {})) {
+            if (auto sent = s.client.send(std::move(body)); !sent) {
+                failed = sent.error();
+                break;
+            }
+        }
+        if (failed || (quiet && s.running.empty())) {
+            break;
+        }
+        auto line = conn.read_line(next_beat);
+        if (!line) {
+            if (line.error().kind != ClientError::Kind::timeout) {
+                failed = line.error();
+            }
+            continue;
+        }
+        auto event = line->value("event", "");
+        if (event == "job.assign") {
+            s.assign(line->value("job", json::object()));
+        } else if (event == "job.cancel") {
+            if (auto it = s.running.find(line->value("job", "")); it != s.running.end()) {
+                it->second->cancel();
+            }
+        }
+        // Replies need nothing: a report on a job that ended meanwhile gets
+        // not_assigned, which changes nothing.
+    }
+    close_threads();
+    if (failed) {
+        return *failed;
+    }
+    return {};
+}
+
+}  // namespace taskpool
