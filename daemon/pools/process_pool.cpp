@@ -279,7 +279,7 @@ void ProcessPool::spawn(const std::shared_ptr<Slot>& slot) {
     write_all(ours.get(), setup_line_);
     reaper_.watch(pid, [this, slot, pid](int status) { on_exit(slot, pid, status); });
     s.pid = pid;
-    s.worker = proto::WorkerInfo{pid, std::nullopt};
+    s.worker = proto::WorkerInfo{pid, std::nullopt, {}, {}};
     s.child_pgid = 0;
     s.state = State::idle;
     s.jobs_done = 0;

@@ -31,7 +31,7 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::add_slot() {
     auto slot = std::make_unique<Slot>();
     slot->index = next_index_++;
-    slot->worker = proto::WorkerInfo{pid_, slot->index};
+    slot->worker = proto::WorkerInfo{pid_, slot->index, {}, {}};
     Slot& s = *slot;
     slots_.push_back(std::move(slot));
     s.thread = std::jthread([this, &s] {
