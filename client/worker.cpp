@@ -14,14 +14,14 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-struct Assigned {
-    std::shared_ptr<JobContext> context;
-    json args;
-};
-
 }  // namespace
 
 struct Worker::State {
+    struct Assigned {
+        std::shared_ptr<JobContext> context;
+        json args;
+    };
+
     Client client;
     std::map<std::string, std::pair<Task, std::string>, std::less<>> tasks;  // task, description
 
