@@ -108,6 +108,11 @@ std::optional<Timestamp> parse_timestamp(std::string_view s) {
 
 void write_job(JsonWriter& w, const Job& job) {
     w.begin_object();
+    write_job_fields(w, job);
+    w.end_object();
+}
+
+void write_job_fields(JsonWriter& w, const Job& job) {
     w.field("id", job.id);
     w.field("task", job.task);
     w.field("args", job.args);
@@ -153,7 +158,6 @@ void write_job(JsonWriter& w, const Job& job) {
     if (job.finished_at) {
         write_time(w, "finished_at", *job.finished_at);
     }
-    w.end_object();
 }
 
 std::string encode_job(const Job& job) {

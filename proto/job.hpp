@@ -74,6 +74,8 @@ struct Job {
 
 /// Writes the job as one JSON object.
 void write_job(JsonWriter& w, const Job& job);
+/// The same fields, into an object the caller has begun and will end.
+void write_job_fields(JsonWriter& w, const Job& job);
 std::string encode_job(const Job& job);
 
 /// Reads a job object as the daemon writes it (for clients).

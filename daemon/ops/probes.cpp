@@ -5,6 +5,7 @@
 #include "daemon/kv/kv_store.hpp"
 #include "daemon/metrics/job_metrics.hpp"
 #include "daemon/ops/services.hpp"
+#include "daemon/pools/remote_pool.hpp"
 #include "daemon/sched/scheduler.hpp"
 #include "daemon/store/journal.hpp"
 
@@ -67,6 +68,27 @@ void job_metrics(metrics::PrometheusText& out, const Services& services) {
     }
 }
 
+void worker_metrics(metrics::PrometheusText& out, const pools::RemotePool& remote) {
+    auto workers = remote.workers_json();
+    out.family("taskpool_remote_workers", "gauge", "Remote workers connected now.");
+    out.sample("taskpool_remote_workers", {}, static_cast<double>(workers.size()));
+    auto each = [&](std::string_view name, std::string_view type, std::string_view help,
+                    const char* field) {
+        out.family(name, type, help);
+        for (const auto& w : workers) {
+            out.sample(
+                name,
+                {{"worker", w["id"].get<std::string>()}, {"name", w["name"].get<std::string>()}},
+                w[field].get<double>());
+        }
+    };
+    each("taskpool_remote_worker_capacity", "gauge", "Jobs a remote worker takes at once.",
+         "capacity");
+    each("taskpool_remote_worker_busy", "gauge", "Jobs a remote worker holds now.", "busy");
+    each("taskpool_remote_worker_jobs_total", "counter",
+         "Jobs a remote worker has reported on since it registered.", "done");
+}
+
 void service_metrics(metrics::PrometheusText& out, const Services& services) {
     out.family("taskpool_connections", "gauge", "Client connections open now.");
     out.sample("taskpool_connections", {}, static_cast<double>(services.connections.size()));
@@ -124,6 +146,7 @@ std::string metrics_text(const Services& services) {
     pool_metrics(out, services.scheduler);
     job_metrics(out, services);
     service_metrics(out, services);
+    worker_metrics(out, services.remote);
     return out.take();
 }
 

@@ -12,11 +12,14 @@ namespace {
 // A worker is lost after this many heartbeats without a word.
 constexpr int heartbeats_missed = 3;
 
-std::string assign_event(const proto::Job& job) {
+std::string assign_event(const sched::Run& run) {
     proto::JsonWriter w;
-    w.begin_object().field("event", "job.assign").key("job");
-    proto::write_job(w, job);
-    w.end_object().raw("\n");
+    w.begin_object().field("event", "job.assign").key("job").begin_object();
+    proto::write_job_fields(w, *run.job);
+    if (run.timeout_s) {
+        w.field("timeout_s", *run.timeout_s);  // the worker may stop in time by itself
+    }
+    w.end_object().end_object().raw("\n");
     return std::move(w).take();
 }
 
@@ -248,7 +251,7 @@ std::uint64_t RemotePool::start(sched::Run run) {
     // It begins now, for the scheduler: the worker is sent the job as running.
     events_.started({run.seq, run.attempt, best->info, proto::now_timestamp()});
     if (auto peer = best->peer.lock()) {
-        peer->send(assign_event(*run.job));
+        peer->send(assign_event(run));
     }
     return handle;
 }

@@ -29,6 +29,7 @@ struct Run {
     /// The job itself, for a pool on the io thread (remote workers are sent the
     /// job object); valid during start() only.
     const proto::Job* job = nullptr;
+    std::optional<double> timeout_s;  // the attempt's, where it has one
 };
 
 /// Why a run is stopped: a remote worker is told.

@@ -131,6 +131,12 @@ TEST_CASE("remote.a_worker_runs_a_job_and_reports_progress" * doctest::timeout(6
     CHECK(stats["workers"][0]["tasks"] == json{"resize", "ocr"});
     CHECK(stats["workers"][0]["capacity"] == 2);
 
+    auto metrics = run_command({"curl", "-s", "http://" + d.address() + "/metrics"}).out;
+    CHECK(metrics.find("taskpool_remote_workers 1") != std::string::npos);
+    CHECK(metrics.find("taskpool_remote_worker_busy{worker=\"" + reg["worker"].get<std::string>() +
+                       "\",name=\"host-a/1\"} 1") != std::string::npos);
+    CHECK(metrics.find("taskpool_queue_depth{pool=\"remote\"} 0") != std::string::npos);
+
     CHECK(w.done(job["id"], {{"ok", true}})["ok"] == true);
     auto finished = c.read_json();
     CHECK(finished["event"] == "job.finished");
@@ -264,7 +270,9 @@ TEST_CASE("remote.cancel_and_timeout_tell_the_worker_and_hold_the_slot" * doctes
     CHECK(w.done(next["id"], 1)["ok"] == true);
 
     auto slow = submit(c, {{"task", "t"}, {"timeout_s", 0.3}});
-    CHECK(w.assigned()["id"] == slow["id"]);
+    auto slow_job = w.assigned();
+    CHECK(slow_job["id"] == slow["id"]);
+    CHECK(slow_job["timeout_s"] == 0.3);
     CHECK(w.next_event() ==
           json{{"event", "job.cancel"}, {"job", slow["id"]}, {"reason", "timeout"}});
     auto timed_out = get(c, slow["id"]);
