@@ -187,6 +187,12 @@ ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name)
         // Replies need nothing: a report on a job that ended meanwhile gets
         // not_assigned, which changes nothing.
     }
+    if (failed) {
+        // What runs now cannot be reported: the daemon runs it again, or fails it.
+        for (auto& [id, context] : s.running) {
+            context->cancel();
+        }
+    }
     close_threads();
     if (failed) {
         return *failed;

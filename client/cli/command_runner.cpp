@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,8 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
     }
     pid_t pid = ::fork();
     if (pid == 0) {
-        ::setpgid(0, 0);  // its own group: a stop ends whatever it started too
+        ::setpgid(0, 0);                     // its own group: a stop ends whatever it started too
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and it dies with the worker, even by kill -9
         ::dup2(in[0], 0);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);

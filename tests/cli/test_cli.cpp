@@ -403,7 +403,7 @@ constexpr const char* worker_script = R"(import json, os, sys, time
 a = json.load(sys.stdin)
 if "fail" in a:
     sys.stderr.write("boom\n"); sys.exit(3)
-if "sleep" in a:
+if "sleep" in a and (os.environ["TASKPOOL_ATTEMPT"] == "1" or not a.get("once")):
     open(a["pidfile"], "w").write(str(os.getpid()))
     time.sleep(a["sleep"])
 print(json.dumps({"up": a.get("text", "").upper(), "job": os.environ["TASKPOOL_JOB_ID"]})))";
@@ -484,4 +484,93 @@ TEST_CASE("cli.worker_needs_a_command_and_a_servable_task" * doctest::timeout(30
     auto local = cli(d, {"worker", "echo", "--", "cat"});
     CHECK(local.exit_code == 2);
     CHECK(local.err.find("'echo' is a builtin task") != std::string::npos);
+}
+
+namespace {
+
+/// A CLI worker of `tasks` serving `d`'s port with worker_script, in the
+/// background; killed (SIGKILL) when it goes out of scope.
+class CliWorker {
+public:
+    CliWorker(const std::string& address, const std::string& name)
+        : argv_{binary_path("taskpool"),
+                "--addr",
+                address,
+                "worker",
+                "shout,nap",
+                "--output",
+                "json",
+                "--name",
+                name,
+                "--",
+                "python3",
+                "-c",
+                worker_script},
+          done_(std::async(std::launch::async, [this] { return run_command(argv_); })) {}
+    ~CliWorker() { kill(SIGKILL); }
+    void kill(int signo) {
+        for (auto pid : running(argv_)) {
+            ::kill(pid, signo);
+        }
+    }
+
+private:
+    std::vector<std::string> argv_;
+    std::future<CommandResult> done_;
+};
+
+/// Until the command of a job has started: its pid.
+int started_command(const std::string& pidfile) {
+    std::string pid;
+    REQUIRE(wait_for([&] {
+        std::ifstream(pidfile) >> pid;
+        return !pid.empty();
+    }));
+    return std::stoi(pid);
+}
+
+}  // namespace
+
+TEST_CASE("cli.worker_killed_mid_job_its_job_runs_on_another" * doctest::timeout(60)) {
+    DaemonProcess d;
+    TempDir dir;
+    auto pidfile = (dir.path() / "nap.pid").string();
+    auto first = std::make_unique<CliWorker>(d.address(), "first");
+    REQUIRE(wait_for([&] { return cli(d, {"tasks"}).out.find("nap") != std::string::npos; }));
+    auto args = json{{"sleep", 60}, {"pidfile", pidfile}, {"once", true}};
+    auto job = json::parse(
+        cli(d, {"--json", "submit", "--detach", "--retries", "1", "nap", args.dump()}).out);
+    int command = started_command(pidfile);
+    first.reset();                                     // kill -9
+    CHECK(wait_for([&] { return !alive(command); }));  // its command dies with it
+    CliWorker second(d.address(), "second");
+    auto done = json::parse(cli(d, {"--json", "wait", job["id"]}).out);
+    CHECK(done["state"] == "succeeded");
+    CHECK(done["attempts"] == 2);
+    CHECK(done["worker"]["name"] == "second");
+}
+
+TEST_CASE("cli.worker_outlives_a_daemon_restart_and_the_journal_reruns_its_job" *
+          doctest::timeout(120)) {
+    TempDir state;
+    json config = {{"store", {{"path", (state.path() / "journal.db").string()}}}};
+    auto pidfile = (state.path() / "nap.pid").string();
+    auto daemon = std::make_unique<DaemonProcess>(DaemonProcess::Options{.config = config});
+    auto address = daemon->address();
+    CliWorker worker(address, "survivor");
+    REQUIRE(wait_for([&] { return cli(*daemon, {"tasks"}).out.find("nap") != std::string::npos; }));
+    auto args = json{{"sleep", 60}, {"pidfile", pidfile}, {"once", true}};
+    auto job = json::parse(
+        cli(*daemon, {"--json", "submit", "--detach", "--retries", "1", "nap", args.dump()}).out);
+    int command = started_command(pidfile);
+    daemon->signal(SIGKILL);
+    REQUIRE(daemon->wait_exit(std::chrono::seconds(10)));
+    // The worker stops what it can no longer report, and connects again.
+    CHECK(wait_for([&] { return !alive(command); }));
+    daemon = std::make_unique<DaemonProcess>(
+        DaemonProcess::Options{.config = config, .listen = address});
+    auto done = json::parse(cli(*daemon, {"--json", "wait", job["id"]}).out);
+    CHECK(done["state"] == "succeeded");
+    CHECK(done["attempts"] == 2);
+    CHECK(done["worker"]["name"] == "survivor");
 }

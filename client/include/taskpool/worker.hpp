@@ -75,7 +75,8 @@ public:
     void task(std::string name, Task task, std::string description = {});
     /// Registers as `name` (none: the daemon names it by address), then serves
     /// jobs, up to `concurrency` at once, until stop() or the connection ends
-    /// (an error). Returns once the jobs it holds have been reported.
+    /// (an error: the jobs running then are told they are cancelled, since what
+    /// they return can no longer be reported). Returns once its tasks have returned.
     ClientResult<void> run(int concurrency = 1, std::optional<std::string> name = {});
     /// From any thread: take no more jobs, finish and report those running, and
     /// make run() return.
