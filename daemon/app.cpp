@@ -414,6 +414,12 @@ int run(Config& config, const ConfigReloader& reload) {
         spdlog::error("{}", registered.error());
         return 1;
     }
+    for (const auto& [name, description] : config.remote_tasks) {
+        if (auto added = tasks.add_remote(name, description); !added) {
+            spdlog::error("tasks.{}: {}", name, added.error());
+            return 1;
+        }
+    }
     setup.command_user.reset();  // workers have already become that user
 
     pools::ThreadPool threads(io, config.thread_count(), scheduler.run_events());

@@ -106,6 +106,9 @@ struct Config {
 
     /// Command tasks by name (DESIGN.md section 4). From the file only.
     std::map<std::string, tasks::CommandSpec> tasks;
+    /// Tasks of remote workers known in advance ({"remote": true}): their jobs
+    /// queue until a worker serves them. By name, with a description.
+    std::map<std::string, std::string> remote_tasks;
     /// Paths of plugin libraries, loaded in this order. From the file only.
     std::vector<std::string> plugins;
 

@@ -302,6 +302,21 @@ std::size_t Config::process_count() const {
 
 namespace {
 
+/// `{"remote": true, "description": "..."}`: its description, or what is wrong.
+Result<std::string> remote_task_description(const std::string& name, const json& spec) {
+    for (const auto& [key, value] : spec.items()) {
+        if (key != "remote" && key != "description") {
+            return proto::bad_request("tasks." + name + "." + key +
+                                      ": a remote task takes only remote and description");
+        }
+    }
+    auto description = spec.value("description", json(""));
+    if (!description.is_string()) {
+        return proto::bad_request("tasks." + name + ".description must be a string");
+    }
+    return description.get<std::string>();
+}
+
 /// Reads `tasks`, `plugins` and `auth.tokens` out of `doc`, which keeps the
 /// scalar keys.
 Result<void> take_structured_keys(Config& config, json& doc, const std::string& origin) {
@@ -321,6 +336,14 @@ Result<void> take_structured_keys(Config& config, json& doc, const std::string& 
         }
         std::map<std::string, tasks::CommandSpec> commands;
         for (const auto& [name, spec] : it->items()) {
+            if (spec.is_object() && spec.value("remote", false) == true) {
+                auto description = remote_task_description(name, spec);
+                if (!description) {
+                    return config_error(origin, description.error().message);
+                }
+                config.remote_tasks.emplace(name, std::move(*description));
+                continue;
+            }
             auto parsed = tasks::parse_command_spec(name, spec);
             if (!parsed) {
                 return config_error(origin, parsed.error().message);
@@ -412,6 +435,9 @@ json config_to_json(const Config& config) {
     doc["tasks"] = json::object();
     for (const auto& [name, spec] : config.tasks) {
         doc["tasks"][name] = tasks::to_json(spec);
+    }
+    for (const auto& [name, description] : config.remote_tasks) {
+        doc["tasks"][name] = {{"remote", true}, {"description", description}};
     }
     doc["plugins"] = config.plugins;
     doc["auth"]["tokens"] = auth_tokens_to_json(config.auth.tokens);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
+#include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 
 using namespace taskpool::test;
@@ -371,4 +373,33 @@ TEST_CASE("remote.a_quiet_worker_is_given_no_more_jobs" * doctest::timeout(60)) 
     CHECK(get(c, second["id"])["state"] == "queued");
     LineClient stranger(d.port());
     CHECK(stranger.request({{"op", "worker.quiet"}})["error"]["code"] == "not_assigned");
+}
+
+TEST_CASE("remote.a_task_from_the_config_queues_before_any_worker" * doctest::timeout(60)) {
+    DaemonProcess d(
+        {.config = {{"tasks", {{"ocr", {{"remote", true}, {"description", "reads text"}}}}}}});
+    LineClient c(d.port());
+    auto job = submit(c, {{"task", "ocr"}, {"args", "page-1"}});
+    CHECK(job["state"] == "queued");
+    RawWorker w(d);
+    REQUIRE(w.register_for({"ocr"})["ok"] == true);
+    auto given = w.assigned();
+    CHECK(given["id"] == job["id"]);
+    CHECK(w.done(given["id"], "text")["ok"] == true);
+    CHECK(get(c, job["id"], 10)["result"] == "text");
+
+    // A remote task takes only `remote` and `description`, and no built-in's name.
+    TempDir dir;
+    auto path = (dir.path() / "taskpool.json").string();
+    std::ofstream(path)
+        << json{{"tasks", {{"ocr", {{"remote", true}, {"pool", "thread"}}}}}}.dump();
+    auto bad = run_command({binary_path("taskpoold"), "--config", path, "--check-config"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("tasks.ocr.pool: a remote task takes only remote and description") !=
+          std::string::npos);
+    std::ofstream(path) << json{{"tasks", {{"echo", {{"remote", true}}}}}}.dump();
+    auto taken =
+        run_command({binary_path("taskpoold"), "--config", path, "--listen", "127.0.0.1:0"});
+    CHECK(taken.exit_code == 1);
+    CHECK(taken.out.find("tasks.echo: 'echo' is a builtin task") != std::string::npos);
 }
