@@ -50,8 +50,14 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
     if (std::getenv("TASKPOOL_TEST_JOURNAL") != nullptr && !options_.config.contains("store")) {
         options_.config["store"]["path"] = (dir_.path() / "journal.db").string();
     }
+    std::ofstream(dir_.path() / "taskpool.json") << options_.config.dump(2);
+    start();
+}
+
+void DaemonProcess::start() {
+    exit_status_.reset();
+    port_ = 0;
     auto config_path = dir_.path() / "taskpool.json";
-    std::ofstream(config_path) << options_.config.dump(2);
     auto log_path = dir_.path() / "taskpoold.log";
 
     std::vector<std::string> argv = {binary_path("taskpoold"), "--config", config_path.string(),
@@ -86,7 +92,14 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
         return !running();
     });
     if (!ready || port_ == 0) {
-        throw std::runtime_error("taskpoold did not start; its log:\n" + log());
+        // The port a daemon just killed held may be busy a moment longer.
+        if (options_.listen.ends_with(":0") || log().find("in use") == std::string::npos ||
+            ++attempt_ > 25) {
+            throw std::runtime_error("taskpoold did not start; its log:\n" + log());
+        }
+        wait_exit(std::chrono::seconds(5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        start();
     }
 }
 

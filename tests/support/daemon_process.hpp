@@ -51,9 +51,12 @@ public:
     bool running();
 
 private:
+    /// Starts the daemon and waits until it listens; throws if it does not.
+    void start();
     TempDir dir_;
     Options options_;
     pid_t pid_ = -1;
+    int attempt_ = 0;  // starts on a fixed port that was still busy
     std::uint16_t port_ = 0;
     std::optional<int> exit_status_;
 };

@@ -21,18 +21,25 @@ class Daemon:
         with open(config_path, "w") as f:
             json.dump(config or {}, f)
         self.log_path = os.path.join(self.dir.name, "taskpoold.log")
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [os.environ["TASKPOOLD"], "--config", config_path, "--listen", "127.0.0.1:%d" % port],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir.name)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
-            if m:
-                self.port = int(m.group(1))
-                self.address = "127.0.0.1:%d" % self.port
-                return
-            time.sleep(0.02)
+        while True:
+            self._log = open(self.log_path, "w")
+            self.process = subprocess.Popen(
+                [os.environ["TASKPOOLD"], "--config", config_path, "--listen",
+                 "127.0.0.1:%d" % port], stdout=self._log, stderr=subprocess.STDOUT,
+                cwd=self.dir.name)
+            while time.monotonic() < deadline and self.process.poll() is None:
+                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
+                if m:
+                    self.port = int(m.group(1))
+                    self.address = "127.0.0.1:%d" % self.port
+                    return
+                time.sleep(0.02)
+            # The port a daemon just killed held may be busy a moment longer.
+            if port == 0 or time.monotonic() >= deadline or "in use" not in self.log():
+                break
+            self._log.close()
+            time.sleep(0.2)
         self.process.kill()
         raise RuntimeError("taskpoold did not start:\n" + self.log())
 
