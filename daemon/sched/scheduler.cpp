@@ -498,9 +498,8 @@ void Scheduler::dispatch() {
 void Scheduler::hand_over(JobRecord& r, Executor& executor) {
     // Counted first: a pool may report the start before start() returns.
     ++handed_[static_cast<std::size_t>(r.job.pool)];
-    r.run_handle = executor.start(
-        Run{r.seq, r.job.id, r.job.attempts + 1, r.job.priority, r.task, r.job.args, &r.job,
-            r.timeout_s});
+    r.run_handle = executor.start(Run{r.seq, r.job.id, r.job.attempts + 1, r.job.priority, r.task,
+                                      r.job.args, &r.job, r.timeout_s});
 }
 
 RunEvents Scheduler::run_events() {
