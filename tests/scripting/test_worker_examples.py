@@ -79,6 +79,21 @@ class WorkerExamples(DaemonTestCase):
         self.start(start.rstrip(" &").split())
         self.submit(submit)
 
+    def test_the_cpp_worker(self):
+        # The page's lines are those of the example program, which is built and run.
+        with open(os.path.join(HERE, "..", "..", "client", "examples", "worker.cpp")) as f:
+            program = [line.strip() for line in f]
+        for line in blocks("cpp")[0].strip().splitlines():
+            self.assertIn(line.strip(), program)
+        self.start([os.environ["TASKPOOL_EXAMPLE_WORKER"]])
+        self.wait_for_task("double")
+        out = subprocess.run([CLI, "--json", "submit", "double", '{"n": 21}'], env=self.env,
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        job = json.loads(out.stdout)
+        self.assertEqual(job["result"], {"n": 42})
+        self.assertEqual(job["progress"], {"half": True})
+
     def test_the_python_worker(self):
         code = blocks("python")[0]
         self.start([sys.executable, "-c", code])
