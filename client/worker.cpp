@@ -38,18 +38,25 @@ struct Worker::State {
 
     explicit State(Client c) : client(std::move(c)) {}
 
-    /// From a job thread: hands `report` to the reading thread.
-    void report(std::string job, proto::RequestBody body, bool final) {
-        client.conn_->wake([this, job = std::move(job), body = std::move(body), final]() mutable {
+    /// From a job thread: hands `report` to the reading thread. A final one ends
+    /// `context`'s run (a later attempt of the same job may be running too).
+    void report(const std::shared_ptr<JobContext>& context, proto::RequestBody body, bool final) {
+        client.conn_->wake([this, context, body = std::move(body), final]() mutable {
             outbox.push_back(std::move(body));
-            if (final) {
-                running.erase(job);
+            if (auto it = running.find(context->id());
+                final && it != running.end() && it->second == context) {
+                running.erase(it);
             }
         });
     }
 
     void run_job(Assigned a) {
         auto& ctx = *a.context;
+        if (ctx.cancelled()) {  // cancelled while it waited for a thread
+            report(a.context,
+                   proto::JobFailRequest{ctx.id(), "cancelled", std::nullopt, std::nullopt}, true);
+            return;
+        }
         auto task = tasks.find(ctx.task());
         proto::RequestBody body;
         try {
@@ -60,8 +67,12 @@ struct Worker::State {
         } catch (const std::exception& e) {
             body =
                 proto::JobFailRequest{ctx.id(), e.what(), std::string("exception"), std::nullopt};
+        } catch (...) {
+            body =
+                proto::JobFailRequest{ctx.id(), "the task threw something else than an exception",
+                                      std::string("exception"), std::nullopt};
         }
-        report(ctx.id(), std::move(body), true);
+        report(a.context, std::move(body), true);
     }
 
     void serve_jobs() {
@@ -86,7 +97,9 @@ struct Worker::State {
         std::string task = job.value("task", "");
         auto context = std::make_shared<JobContext>(
             id, task, job.value("attempts", 1), [this, id](json value) {
-                report(id, proto::JobProgressRequest{id, proto::RawJson(value)}, false);
+                client.conn_->wake([this, id, value = std::move(value)] {
+                    outbox.push_back(proto::JobProgressRequest{id, proto::RawJson(value)});
+                });
             });
         running[id] = context;
         {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -89,7 +90,25 @@ std::vector<std::string> split_tasks(const std::string& list) {
 
 /// SIGTERM and SIGINT, taken by a thread of their own (so that stopping may
 /// allocate): the first drains, a second ends the process.
-std::jthread watch_signals(std::atomic<Worker*>& current, std::atomic<bool>& stopping) {
+/// The worker serving now, if any: the signal thread stops it while the main
+/// thread may be about to destroy it.
+struct Current {
+    std::mutex mutex;
+    Worker* worker = nullptr;
+
+    void set(Worker* w) {
+        std::lock_guard lock(mutex);
+        worker = w;
+    }
+    void stop() {
+        std::lock_guard lock(mutex);
+        if (worker != nullptr) {
+            worker->stop();
+        }
+    }
+};
+
+std::jthread watch_signals(Current& current, std::atomic<bool>& stopping) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -105,15 +124,14 @@ std::jthread watch_signals(std::atomic<Worker*>& current, std::atomic<bool>& sto
                 std::_Exit(128 + signo);
             }
             std::cerr << "taskpool worker: stopping: finishing the jobs it holds\n";
-            if (Worker* w = current.load()) {
-                w->stop();
-            }
+            current.stop();
         }
     });
 }
 
 int serve(const WorkerOptions& o, Globals& g) {
-    std::atomic<Worker*> current{nullptr};
+    ::signal(SIGPIPE, SIG_IGN);  // a command that reads no stdin must not end the worker
+    Current current;
     std::atomic<bool> stopping{false};
     auto signals = watch_signals(current, stopping);
     signals.detach();  // it ends with the process
@@ -128,12 +146,12 @@ int serve(const WorkerOptions& o, Globals& g) {
                     return run_job(o, args, job);
                 });
             }
-            current = &*worker;
+            current.set(&*worker);
             if (stopping) {
                 worker->stop();
             }
             auto served = worker->run(o.concurrency, o.name);
-            current = nullptr;
+            current.set(nullptr);
             if (served) {
                 return exit_done;  // stopped
             }

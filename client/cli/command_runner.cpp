@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 
 namespace taskpool::cli {
@@ -30,6 +31,23 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
                        const std::vector<std::string>& env, std::size_t max_output,
                        const std::function<bool()>& stop) {
     CommandRun run;
+    // Everything the child needs is made before the fork: after it, in a process
+    // with other threads, the child may not allocate.
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    std::vector<std::string> env_text(env);
+    for (char** e = environ; *e != nullptr; ++e) {
+        env_text.emplace_back(*e);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env_text) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    static constexpr char cannot_run[] = "taskpool worker: cannot run the command\n";
     int in[2], out[2], err[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
         ::pipe2(err, O_CLOEXEC) != 0) {
@@ -43,17 +61,13 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
         ::dup2(in[0], 0);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
-        for (const auto& e : env) {
-            ::putenv(const_cast<char*>(e.c_str()));
-        }
-        std::vector<char*> args;
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        ::execvp(args[0], args.data());
-        std::string why = "cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
-        (void)!::write(2, why.data(), why.size());
+        // Not the worker's blocked signals, nor its ignored SIGPIPE.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
+        ::execvpe(args[0], args.data(), envp.data());
+        (void)!::write(2, cannot_run, sizeof cannot_run - 1);
         ::_exit(127);
     }
     ::close(in[0]);

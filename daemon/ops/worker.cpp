@@ -25,12 +25,20 @@ void handle(proto::WorkerRegisterRequest req, Call& call) {
             proto::bad_request("this connection is a worker already: it registers once"));
         return;
     }
-    pools::RemotePool::Registration registration;
-    for (const auto& task : req.tasks) {
-        if (auto added = call.services.tasks.add_remote(task.name, task.description); !added) {
-            call.reply.error(proto::bad_request("field 'tasks': " + added.error()));
+    auto& tasks = call.services.tasks;
+    for (const auto& task : req.tasks) {  // all or none
+        if (const auto* known = tasks.find(task.name);
+            known != nullptr && known->pool != proto::PoolKind::remote) {
+            call.reply.error(proto::bad_request("field 'tasks': '" + task.name + "' is a " +
+                                                known->kind +
+                                                " task of this daemon: a remote worker cannot "
+                                                "serve it"));
             return;
         }
+    }
+    pools::RemotePool::Registration registration;
+    for (const auto& task : req.tasks) {
+        (void)tasks.add_remote(task.name, task.description);  // checked above
         registration.tasks.push_back(task.name);
     }
     registration.capacity = req.capacity;

@@ -68,26 +68,9 @@ void RemotePool::heard_from(std::uint64_t peer_id) {
     }
 }
 
-std::optional<std::pair<RemotePool::Worker*, std::uint64_t>> RemotePool::holder(
-    std::uint64_t peer_id, std::string_view job) {
-    auto w = workers_.find(peer_id);
-    if (w == workers_.end()) {
-        return std::nullopt;
-    }
-    auto held = w->second.held.find(std::string(job));
-    if (held == w->second.held.end()) {
-        return std::nullopt;
-    }
-    return std::pair{&w->second, held->second};
-}
-
-RemotePool::Held RemotePool::release(Worker& w, std::string_view job, std::uint64_t handle) {
-    auto it = runs_.find(handle);
-    Held held = it->second;
-    runs_.erase(it);
-    w.held.erase(std::string(job));
-    ++w.done;
-    return held;
+RemotePool::Worker* RemotePool::worker_of(std::uint64_t peer_id) {
+    auto it = workers_.find(peer_id);
+    return it == workers_.end() ? nullptr : &it->second;
 }
 
 proto::Error RemotePool::not_assigned(std::string_view job, bool stopped) const {
@@ -98,30 +81,42 @@ proto::Error RemotePool::not_assigned(std::string_view job, bool stopped) const 
 
 proto::Result<void> RemotePool::finish(std::uint64_t peer_id, std::string_view job,
                                        tasks::TaskOutcome outcome) {
-    auto found = holder(peer_id, job);
-    if (!found) {
+    Worker* w = worker_of(peer_id);
+    if (w == nullptr) {
         return not_assigned(job, false);
     }
-    auto [w, handle] = *found;
-    Held held = release(*w, job, handle);
-    if (held.stop_deadline) {
+    // A run it was told to stop goes first: the worker heard of that before any
+    // later attempt of the same job reached it.
+    if (auto it = w->stopping.find(std::string(job)); it != w->stopping.end()) {
+        runs_.erase(it->second);
+        w->stopping.erase(it);
+        ++w->done;
         events_.capacity();
         return not_assigned(job, true);
     }
+    auto it = w->held.find(std::string(job));
+    if (it == w->held.end()) {
+        return not_assigned(job, false);
+    }
+    Held held = runs_.extract(it->second).mapped();
+    w->held.erase(it);
+    ++w->done;
     events_.finished({held.seq, held.attempt, std::move(outcome)});
     return {};
 }
 
 proto::Result<void> RemotePool::progress(std::uint64_t peer_id, std::string_view job,
                                          proto::RawJson progress) {
-    auto found = holder(peer_id, job);
-    if (!found) {
+    Worker* w = worker_of(peer_id);
+    if (w == nullptr) {
         return not_assigned(job, false);
     }
-    const Held& held = runs_.at(found->second);
-    if (held.stop_deadline) {
-        return not_assigned(job, true);  // the slot stays taken until done or fail
+    auto it = w->held.find(std::string(job));
+    if (it == w->held.end()) {
+        // Told to stop, its slot stays taken until done or fail.
+        return not_assigned(job, w->stopping.contains(std::string(job)));
     }
+    const Held& held = runs_.at(it->second);
     events_.progress(held.seq, held.attempt, std::move(progress));
     return {};
 }
@@ -136,19 +131,26 @@ void RemotePool::connection_closed(std::uint64_t peer_id) {
 
 void RemotePool::lose(std::uint64_t peer_id, const std::string& why) {
     auto it = workers_.find(peer_id);
+    if (it == workers_.end()) {
+        return;
+    }
     Worker w = std::move(it->second);
     workers_.erase(it);
     spdlog::info("worker {} ({}) lost: {}; {} job(s) it held end", w.id, w.registration.name, why,
                  w.held.size());
+    // Its runs go first: ending one may end others (a bound job's connection
+    // closing), whose stop must find nothing left of this worker's.
+    std::vector<Held> ended;
     for (const auto& [job, handle] : w.held) {
-        auto run = runs_.find(handle);
-        Held held = run->second;
-        runs_.erase(run);
-        if (!held.stop_deadline) {
-            events_.finished({held.seq, held.attempt,
-                              proto::JobError{proto::JobErrorCode::worker_lost,
-                                              "worker " + w.registration.name + " " + why}});
-        }
+        ended.push_back(runs_.extract(handle).mapped());
+    }
+    for (const auto& [job, handle] : w.stopping) {
+        runs_.erase(handle);
+    }
+    for (const auto& held : ended) {
+        events_.finished({held.seq, held.attempt,
+                          proto::JobError{proto::JobErrorCode::worker_lost,
+                                          "worker " + w.registration.name + " " + why}});
     }
     if (auto peer = w.peer.lock()) {
         peer->close_after_flush();
@@ -171,11 +173,11 @@ nlohmann::json RemotePool::workers_json() const {
                        {"addr", r.addr},
                        {"tasks", r.tasks},
                        {"capacity", r.capacity},
-                       {"busy", w.held.size()},
+                       {"busy", w.slots_taken()},
                        {"done", w.done},
-                       {"state", w.quiet          ? "quiet"
-                                 : w.held.empty() ? "idle"
-                                                  : "busy"},
+                       {"state", w.quiet                ? "quiet"
+                                 : w.slots_taken() == 0 ? "idle"
+                                                        : "busy"},
                        {"connected_at", proto::format_timestamp(w.connected_at)}});
     }
     return out;
@@ -192,7 +194,7 @@ std::size_t RemotePool::size() const {
 std::size_t RemotePool::busy() const {
     std::size_t busy = 0;
     for (const auto& [id, w] : workers_) {
-        busy += w.held.size();
+        busy += w.slots_taken();
     }
     return busy;
 }
@@ -227,9 +229,10 @@ std::uint64_t RemotePool::start(sched::Run run) {
         if (!has_room(w) || std::find(tasks.begin(), tasks.end(), run.task->name) == tasks.end()) {
             continue;
         }
-        auto free = w.registration.capacity - static_cast<int>(w.held.size());
-        auto best_free =
-            best == nullptr ? 0 : best->registration.capacity - static_cast<int>(best->held.size());
+        auto free = w.registration.capacity - static_cast<int>(w.slots_taken());
+        auto best_free = best == nullptr
+                             ? 0
+                             : best->registration.capacity - static_cast<int>(best->slots_taken());
         if (best == nullptr || free > best_free ||
             (free == best_free && w.last_assigned < best->last_assigned)) {
             best = &w;
@@ -245,7 +248,7 @@ std::uint64_t RemotePool::start(sched::Run run) {
         return next_handle_++;
     }
     auto handle = next_handle_++;
-    runs_.emplace(handle, Held{run.seq, run.attempt, best_peer, std::nullopt});
+    runs_.emplace(handle, Held{run.seq, run.attempt, best_peer, std::nullopt, run.job_id});
     best->held.emplace(run.job_id, handle);
     best->last_assigned = ++assignments_;
     // It begins now, for the scheduler: the worker is sent the job as running.
@@ -258,19 +261,16 @@ std::uint64_t RemotePool::start(sched::Run run) {
 
 bool RemotePool::stop(std::uint64_t handle, sched::StopReason reason) {
     auto it = runs_.find(handle);
-    if (it == runs_.end() || it->second.stop_deadline) {
+    Worker* w = it == runs_.end() ? nullptr : worker_of(it->second.peer_id);
+    if (w == nullptr || it->second.stop_deadline) {
         return false;
     }
     Held& held = it->second;
     held.stop_deadline = Clock::now() + settings_.cancel_grace;
-    auto& w = workers_.at(held.peer_id);
-    for (const auto& [job, h] : w.held) {
-        if (h == handle) {
-            if (auto peer = w.peer.lock()) {
-                peer->send(cancel_event(job, reason));
-            }
-            break;
-        }
+    w->held.erase(held.job);
+    w->stopping.emplace(held.job, handle);
+    if (auto peer = w->peer.lock()) {
+        peer->send(cancel_event(held.job, reason));
     }
     arm_timer();
     return false;  // every run handed over has begun
@@ -279,7 +279,7 @@ bool RemotePool::stop(std::uint64_t handle, sched::StopReason reason) {
 std::vector<sched::WorkerStatus> RemotePool::workers() const {
     std::vector<sched::WorkerStatus> out;
     for (const auto& [id, w] : workers_) {
-        out.push_back({0, w.held.empty() ? "idle" : "busy", w.done, 0});
+        out.push_back({0, w.slots_taken() == 0 ? "idle" : "busy", w.done, 0});
     }
     return out;
 }
@@ -323,7 +323,7 @@ void RemotePool::check_deadlines() {
         }
     }
     for (const auto& [handle, held] : runs_) {
-        if (held.stop_deadline && now >= *held.stop_deadline &&
+        if (held.stop_deadline && now >= *held.stop_deadline && workers_.contains(held.peer_id) &&
             std::none_of(lost.begin(), lost.end(),
                          [&](const auto& l) { return l.first == held.peer_id; })) {
             lost.emplace_back(held.peer_id, "did not stop a job within workers.cancel_grace_s");

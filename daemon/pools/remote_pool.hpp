@@ -102,6 +102,10 @@ private:
         std::uint64_t done = 0;
         bool quiet = false;                                   // takes no more jobs
         std::unordered_map<std::string, std::uint64_t> held;  // job id -> handle
+        // Runs it was told to stop, whose slots it keeps until it reports on them;
+        // apart from `held`, since a job retried onto the same worker is in both.
+        std::unordered_multimap<std::string, std::uint64_t> stopping;
+        std::size_t slots_taken() const { return held.size() + stopping.size(); }
     };
     struct Held {
         std::uint64_t seq = 0;
@@ -110,16 +114,15 @@ private:
         /// Told to stop (cancelled, timed out): the attempt has ended for the
         /// scheduler; the worker has until then to say so.
         std::optional<Clock::time_point> stop_deadline;
+        std::string job;
     };
 
     bool has_room(const Worker& w) const {
-        return !w.quiet && static_cast<int>(w.held.size()) < w.registration.capacity;
+        auto peer = w.peer.lock();
+        return !w.quiet && peer && !peer->closing() &&
+               static_cast<int>(w.slots_taken()) < w.registration.capacity;
     }
-    /// The worker and run a report names; none where the worker does not hold it.
-    std::optional<std::pair<Worker*, std::uint64_t>> holder(std::uint64_t peer_id,
-                                                            std::string_view job);
-    /// Frees the slot of a run the worker reported on; its Held.
-    Held release(Worker& w, std::string_view job, std::uint64_t handle);
+    Worker* worker_of(std::uint64_t peer_id);
     proto::Error not_assigned(std::string_view job, bool stopped) const;
     /// Ends every run the worker holds with worker_lost, and forgets it.
     void lose(std::uint64_t peer_id, const std::string& why);

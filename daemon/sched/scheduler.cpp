@@ -498,8 +498,19 @@ void Scheduler::dispatch() {
 void Scheduler::hand_over(JobRecord& r, Executor& executor) {
     // Counted first: a pool may report the start before start() returns.
     ++handed_[static_cast<std::size_t>(r.job.pool)];
-    r.run_handle = executor.start(Run{r.seq, r.job.id, r.job.attempts + 1, r.job.priority, r.task,
-                                      r.job.args, &r.job, r.timeout_s});
+    int attempt = r.job.attempts + 1;
+    auto handle = executor.start(
+        Run{r.seq, r.job.id, attempt, r.job.priority, r.task, r.job.args, &r.job, r.timeout_s});
+    // A pool that begins the run inside start() reports it at once, and what that
+    // tells the observers may already have ended it (a bound job whose connection
+    // the event closed): then the pool is told to stop it.
+    bool ended_meanwhile = r.job.state == JobState::running ? r.job.attempts != attempt
+                                                            : r.job.state != JobState::queued;
+    if (ended_meanwhile) {
+        executor.stop(handle, StopReason::cancelled);
+        return;
+    }
+    r.run_handle = handle;
 }
 
 RunEvents Scheduler::run_events() {

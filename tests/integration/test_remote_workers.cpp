@@ -403,3 +403,24 @@ TEST_CASE("remote.a_task_from_the_config_queues_before_any_worker" * doctest::ti
     CHECK(taken.exit_code == 1);
     CHECK(taken.out.find("tasks.echo: 'echo' is a builtin task") != std::string::npos);
 }
+
+TEST_CASE("remote.a_timed_out_job_retried_onto_the_same_worker" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"workers", {{"cancel_grace_s", 30}}}}});
+    RawWorker w(d);
+    REQUIRE(w.register_for({"t"}, 2)["ok"] == true);
+    LineClient c(d.port());
+    auto job = submit(c, {{"task", "t"}, {"timeout_s", 0.3}, {"retries", 1}});
+    CHECK(w.assigned()["attempts"] == 1);
+    CHECK(w.next_event()["event"] == "job.cancel");
+    // The retry comes to the same worker, which still holds the first attempt.
+    auto again = w.assigned();
+    CHECK(again["id"] == job["id"]);
+    CHECK(again["attempts"] == 2);
+    // The first attempt's report frees its slot and changes nothing; the second's counts.
+    CHECK(w.done(job["id"], "late")["error"]["code"] == "not_assigned");
+    CHECK(w.done(job["id"], "on time")["ok"] == true);
+    auto done = get(c, job["id"], 10);
+    CHECK(done["result"] == "on time");
+    CHECK(done["attempts"] == 2);
+    CHECK(c.request({{"op", "stats"}})["pools"]["remote"]["busy"] == 0);
+}
