@@ -153,7 +153,10 @@ CommandResult run_command(const std::vector<std::string>& argv_in,
     int out_pipe[2];
     int err_pipe[2];
     int in_pipe[2];
-    if (::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0 || ::pipe(in_pipe) != 0) {
+    // Close-on-exec: a command another thread starts meanwhile (a worker that runs
+    // on) must not keep these open, or this one would never see their end.
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
+        ::pipe2(in_pipe, O_CLOEXEC) != 0) {
         throw std::runtime_error("pipe failed");
     }
     std::vector<std::string> argv = argv_in;
