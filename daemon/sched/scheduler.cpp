@@ -424,6 +424,7 @@ void Scheduler::return_to_queue(JobRecord& r) {
     --r.job.attempts;  // not the job's failure: the attempt does not count
     r.job.worker.reset();
     r.job.started_at.reset();
+    r.job.progress.reset();  // the next attempt tells its own
     ++counts_.queued;
     store_.returned(r);
 }
@@ -622,6 +623,7 @@ void Scheduler::fail_attempt(JobRecord& r, JobError error) {
         --r.retries_left;
         r.job.worker.reset();
         r.job.started_at.reset();
+        r.job.progress.reset();
         store_.requeued(r);
         enqueue(r);
         return;
@@ -731,7 +733,9 @@ void Scheduler::evict_retained() {
 void Scheduler::check_idle() {
     bool queue_kept = stopping_now_ && store_.durable();
     bool idle = (queue_kept || counts_.queued == 0) && counts_.running == 0 && unannounced_ == 0 &&
-                store_.adding(PoolKind::thread) + store_.adding(PoolKind::process) == 0;
+                store_.adding(PoolKind::thread) + store_.adding(PoolKind::process) +
+                        store_.adding(PoolKind::remote) ==
+                    0;
     if (on_idle_ && idle) {
         asio::post(io_, std::exchange(on_idle_, nullptr));
     }
