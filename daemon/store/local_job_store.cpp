@@ -106,19 +106,19 @@ void LocalJobStore::make_runnable(JobRecord& r) {
     remote_runnable_ += r.job.pool == proto::PoolKind::remote ? 1 : 0;
 }
 
-template <class Choices>
-JobRecord* LocalJobStore::take_best(Choices&& choices) {
+template <class EachQueue>
+JobRecord* LocalJobStore::take_best(EachQueue&& each_queue) {
     Queue* best = nullptr;
     std::pair<int, std::uint64_t> best_head{};
-    for (Queue* q : choices) {
-        auto head = q->head();
+    each_queue([&](Queue& q) {
+        auto head = q.head();
         // Higher priority first, then the lower seq: the earlier arrival.
         if (head && (best == nullptr || head->first > best_head.first ||
                      (head->first == best_head.first && head->second < best_head.second))) {
-            best = q;
+            best = &q;
             best_head = *head;
         }
-    }
+    });
     if (best == nullptr) {
         return nullptr;
     }
@@ -128,11 +128,11 @@ JobRecord* LocalJobStore::take_best(Choices&& choices) {
 
 JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool) {
     if (pool == proto::PoolKind::remote) {
-        std::vector<Queue*> all;
-        for (auto& [task, q] : remote_queues_) {
-            all.push_back(&q);
-        }
-        return take_best(all);
+        return take_best([this](auto&& visit) {
+            for (auto& [task, q] : remote_queues_) {
+                visit(q);
+            }
+        });
     }
     auto next = queue(pool).pop();
     return next ? *next : nullptr;
@@ -143,13 +143,13 @@ JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool,
     if (pool != proto::PoolKind::remote) {
         return take_runnable(pool);
     }
-    std::vector<Queue*> named;
-    for (auto task : tasks) {
-        if (auto it = remote_queues_.find(task); it != remote_queues_.end()) {
-            named.push_back(&it->second);
+    return take_best([&](auto&& visit) {
+        for (auto task : tasks) {
+            if (auto it = remote_queues_.find(task); it != remote_queues_.end()) {
+                visit(it->second);
+            }
         }
-    }
-    return take_best(named);
+    });
 }
 
 void LocalJobStore::withdraw_runnable(const JobRecord& r) {

@@ -71,9 +71,10 @@ private:
     const Queue& queue(proto::PoolKind pool) const {
         return queues_[static_cast<std::size_t>(pool)];
     }
-    /// Takes the best job of the queues `choices` gives, in turn.
-    template <class Choices>
-    JobRecord* take_best(Choices&& choices);
+    /// Takes the best job of the remote pool's queues that `each_queue(visit)`
+    /// hands to `visit`, one by one.
+    template <class EachQueue>
+    JobRecord* take_best(EachQueue&& each_queue);
     /// Makes the records known, then tells `added` which they are.
     void insert(std::span<JobRecord> records, const Added& added);
 

@@ -66,6 +66,14 @@ class WorkerExamples(DaemonTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(json.loads(out.stdout)["result"], json.loads(expected))
 
+    def run_job(self, task, args):
+        """Once a worker serves `task`, submits a job of it and returns it, finished."""
+        self.wait_for_task(task)
+        out = subprocess.run([CLI, "--json", "submit", task, json.dumps(args)], env=self.env,
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return json.loads(out.stdout)
+
     def test_the_shell_worker(self):
         block = blocks("sh")[0]
         start, submit = block.rstrip("\n").rsplit("\n", 1)
@@ -86,22 +94,14 @@ class WorkerExamples(DaemonTestCase):
         for line in blocks("cpp")[0].strip().splitlines():
             self.assertIn(line.strip(), program)
         self.start([os.environ["TASKPOOL_EXAMPLE_WORKER"]])
-        self.wait_for_task("double")
-        out = subprocess.run([CLI, "--json", "submit", "double", '{"n": 21}'], env=self.env,
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        job = json.loads(out.stdout)
+        job = self.run_job("double", {"n": 21})
         self.assertEqual(job["result"], {"n": 42})
         self.assertEqual(job["progress"], {"half": True})
 
     def test_the_python_worker(self):
         code = blocks("python")[0]
         self.start([sys.executable, "-c", code])
-        self.wait_for_task("resize")
-        out = subprocess.run([CLI, "--json", "submit", "resize", '{"w": 640}'], env=self.env,
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        job = json.loads(out.stdout)
+        job = self.run_job("resize", {"w": 640})
         self.assertEqual(job["result"], {"w": 320})
         self.assertEqual(job["progress"], {"pct": 50})
 
