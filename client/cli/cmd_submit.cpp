@@ -1,5 +1,8 @@
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -21,7 +24,8 @@ struct SubmitOptions {
     std::optional<std::string> key;
     std::optional<double> wait_s;
     bool detach = false;
-    std::optional<std::string> on_done;   // shell command, the job's JSON on stdin
+    bool progress = false;               // tell the job's progress on stderr (always on a terminal)
+    std::optional<std::string> on_done;  // shell command, the job's JSON on stdin
     std::optional<std::string> on_error;  // the same, when it failed or was cancelled
 };
 
@@ -55,6 +59,45 @@ bool run_hook(const std::string& command, const proto::Job& job) {
     return true;
 }
 
+/// Tells each progress of `job` on stderr until it has finished or `wait_s` has
+/// passed, and returns it as it is then. On a terminal one line is redrawn; else
+/// each progress is a line of its own.
+ClientResult<proto::Job> follow(Client& client, const proto::Job& job,
+                                std::optional<double> wait_s) {
+    bool terminal = ::isatty(STDERR_FILENO) != 0;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(wait_s.value_or(1e9)));
+    bool drawn = false;
+    for (;;) {
+        std::chrono::duration<double> left = deadline - std::chrono::steady_clock::now();
+        auto event = client.next_event(std::max(left.count(), 0.0));
+        if (!event && event.error().kind == ClientError::Kind::timeout) {
+            break;  // as it is now, unfinished
+        }
+        if (!event) {
+            return event.error();
+        }
+        if (event->name == "job.progress" && event->body.value("job", "") == job.id) {
+            std::string text = "progress: " + event->body["progress"].dump();
+            std::cerr << (terminal ? "\r\033[K" + text : text + "\n") << std::flush;
+            drawn = terminal;
+        } else if (event->name == "job.finished") {
+            auto finished = proto::decode_job(event->body.value("job", nlohmann::json()));
+            if (finished && finished->id == job.id) {
+                if (drawn) {
+                    std::cerr << "\r\033[K" << std::flush;
+                }
+                return std::move(*finished);
+            }
+        }
+    }
+    if (drawn) {
+        std::cerr << "\n";
+    }
+    return client.get(job.id);
+}
+
 int run_submit(const SubmitOptions& o, Globals& g) {
     auto args = nlohmann::json::parse(o.args, nullptr, false);
     if (args.is_discarded()) {
@@ -66,10 +109,16 @@ int run_submit(const SubmitOptions& o, Globals& g) {
         return g.exit_code;
     }
     proto::SubmitOptions options = o.job.options();
-    if (!o.detach) {
+    bool follow_progress = !o.detach && (o.progress || ::isatty(STDERR_FILENO) != 0);
+    if (follow_progress) {
+        options.notify = true;  // its progress and its end come as events
+    } else if (!o.detach) {
         options.wait = o.wait_s.value_or(std::numeric_limits<double>::infinity());
     }
     auto job = client->submit(o.task, std::move(args), options, o.key);
+    if (job && follow_progress && !proto::is_final(job->state)) {
+        job = follow(*client, *job, o.wait_s);
+    }
     if (!job) {
         g.fail(job.error());
         return g.exit_code;
@@ -103,6 +152,9 @@ void setup_submit(CLI::App& app, Globals& g) {
     cmd->add_option("--wait", o->wait_s, "wait at most this many seconds (exit 4 if unfinished)");
     auto* detach =
         cmd->add_flag("--detach,-d", o->detach, "print the job id and return without waiting");
+    cmd->add_flag("--progress", o->progress,
+                  "print the job's progress on stderr as it comes (always on a terminal)")
+        ->excludes(detach);
     cmd->add_option("--on-done", o->on_done,
                     "when it succeeds, run this shell command with the job's JSON on stdin")
         ->excludes(detach);

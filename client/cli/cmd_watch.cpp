@@ -8,7 +8,8 @@
 namespace taskpool::cli {
 namespace {
 
-/// One line an event, stamped with when it happened (not when it was printed).
+/// One line an event, stamped with when it happened (not when it was printed;
+/// a progress has no time of its own).
 void print_event(const Event& e) {
     std::string line;
     if (auto job = proto::decode_job(e.body.value("job", nlohmann::json()))) {
@@ -19,6 +20,9 @@ void print_event(const Event& e) {
             line += " (" + std::string(proto::to_string(job->error->code)) + ": " +
                     job->error->message + ")";
         }
+    } else if (e.name == "job.progress") {
+        line = proto::format_timestamp(proto::now_timestamp()) + "  " + e.name + "  " +
+               e.body.value("job", "") + "  " + e.body.value("progress", nlohmann::json()).dump();
     } else if (e.name == "batch.finished") {
         auto at = proto::parse_timestamp(e.body.value("finished_at", ""));
         const auto& counts = e.body.value("counts", nlohmann::json::object());

@@ -16,6 +16,7 @@
 #include "exit_codes.hpp"
 #include "globals.hpp"
 #include "proto/json_parse.hpp"
+#include "proto/progress_lines.hpp"
 #include "proto/utf8.hpp"
 #include "taskpool/worker.hpp"
 
@@ -53,9 +54,15 @@ std::string stderr_tail(std::string err) {
 /// One job: the command with the job's args on stdin; its stdout is the result.
 json run_job(const WorkerOptions& o, const json& args, JobContext& job) {
     std::vector<std::string> env = {"TASKPOOL_JOB_ID=" + job.id(),
-                                    "TASKPOOL_ATTEMPT=" + std::to_string(job.attempt())};
-    auto run = run_command(o.command, args.dump() + "\n", env, o.max_output_bytes,
-                           [&job] { return job.cancelled(); });
+                                    "TASKPOOL_ATTEMPT=" + std::to_string(job.attempt()),
+                                    "TASKPOOL_PROGRESS_FD=3"};
+    auto run = run_command(
+        o.command, args.dump() + "\n", env, o.max_output_bytes, [&job] { return job.cancelled(); },
+        [&job, progress = proto::ProgressLines()](std::string_view written) mutable {
+            if (auto value = progress.feed(written)) {
+                job.progress(value->parse());
+            }
+        });
     if (run.error) {
         throw TaskFailure("exit_status", *run.error);
     }
@@ -192,7 +199,8 @@ void setup_worker(CLI::App& app, Globals& g) {
         ->capture_default_str();
     cmd->footer(
         "After --, the command and its arguments: it gets the job's args as one JSON line "
-        "on stdin, and TASKPOOL_JOB_ID and TASKPOOL_ATTEMPT; exit 0 succeeds. Example:\n"
+        "on stdin, and TASKPOOL_JOB_ID and TASKPOOL_ATTEMPT; a line it writes on fd 3 "
+        "is the job's progress; exit 0 succeeds. Example:\n"
         "  taskpool worker resize -- python3 resize.py");
     cmd->callback([o, &g] {
         o->command = g.command;

@@ -19,6 +19,25 @@ namespace {
 // A command told to stop gets SIGTERM, then this long before SIGKILL.
 constexpr auto kill_grace = std::chrono::seconds(2);
 
+// The descriptor the command writes its progress lines on.
+constexpr int progress_fd = 3;
+
+/// A close-on-exec pipe with both ends above progress_fd, so that the child's
+/// dup2() onto 0-3 meets none of them.
+bool make_pipe(int fds[2]) {
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return false;
+    }
+    for (int i = 0; i < 2; ++i) {
+        if (fds[i] <= progress_fd) {
+            int moved = ::fcntl(fds[i], F_DUPFD_CLOEXEC, progress_fd + 1);
+            ::close(fds[i]);
+            fds[i] = moved;
+        }
+    }
+    return fds[0] >= 0 && fds[1] >= 0;
+}
+
 void append(std::string& to, const char* data, std::size_t n, std::size_t max, bool& truncated) {
     std::size_t room = to.size() < max ? max - to.size() : 0;
     to.append(data, std::min(n, room));
@@ -29,7 +48,8 @@ void append(std::string& to, const char* data, std::size_t n, std::size_t max, b
 
 CommandRun run_command(const std::vector<std::string>& argv, const std::string& input,
                        const std::vector<std::string>& env, std::size_t max_output,
-                       const std::function<bool()>& stop) {
+                       const std::function<bool()>& stop,
+                       const std::function<void(std::string_view written)>& on_progress) {
     CommandRun run;
     // Everything the child needs is made before the fork: after it, in a process
     // with other threads, the child may not allocate.
@@ -48,9 +68,8 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
     }
     envp.push_back(nullptr);
     static constexpr char cannot_run[] = "taskpool worker: cannot run the command\n";
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-        ::pipe2(err, O_CLOEXEC) != 0) {
+    int in[2], out[2], err[2], progress[2];
+    if (!make_pipe(in) || !make_pipe(out) || !make_pipe(err) || !make_pipe(progress)) {
         run.error = std::string("cannot make pipes: ") + std::strerror(errno);
         return run;
     }
@@ -61,6 +80,7 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
         ::dup2(in[0], 0);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
+        ::dup2(progress[1], progress_fd);
         // Not the worker's blocked signals, nor its ignored SIGPIPE.
         sigset_t none;
         sigemptyset(&none);
@@ -73,18 +93,20 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
     ::close(in[0]);
     ::close(out[1]);
     ::close(err[1]);
+    ::close(progress[1]);
     if (pid < 0) {
         ::close(in[1]);
         ::close(out[0]);
         ::close(err[0]);
+        ::close(progress[0]);
         run.error = std::string("cannot fork: ") + std::strerror(errno);
         return run;
     }
     ::fcntl(in[1], F_SETFL, O_NONBLOCK);
     std::size_t written = 0;
     int to_child = input.empty() ? (::close(in[1]), -1) : in[1];
-    std::array<pollfd, 3> fds{pollfd{out[0], POLLIN, 0}, pollfd{err[0], POLLIN, 0},
-                              pollfd{to_child, POLLOUT, 0}};
+    std::array<pollfd, 4> fds{pollfd{out[0], POLLIN, 0}, pollfd{err[0], POLLIN, 0},
+                              pollfd{to_child, POLLOUT, 0}, pollfd{progress[0], POLLIN, 0}};
     std::optional<std::chrono::steady_clock::time_point> kill_at;
     char buffer[65536];
     while (fds[0].fd >= 0 || fds[1].fd >= 0) {
@@ -99,10 +121,12 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
         if (::poll(fds.data(), fds.size(), 100) < 0 && errno != EINTR) {
             break;
         }
-        for (int i = 0; i < 2; ++i) {
+        for (int i : {0, 1, 3}) {
             if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
                 auto n = ::read(fds[i].fd, buffer, sizeof buffer);
-                if (n > 0) {
+                if (n > 0 && i == 3) {
+                    on_progress(std::string_view(buffer, static_cast<std::size_t>(n)));
+                } else if (n > 0) {
                     append(i == 0 ? run.out : run.err, buffer, static_cast<std::size_t>(n),
                            max_output, run.truncated);
                 } else if (n == 0 || errno != EAGAIN) {
@@ -122,8 +146,10 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
             }
         }
     }
-    if (fds[2].fd >= 0) {
-        ::close(fds[2].fd);
+    for (int i : {2, 3}) {
+        if (fds[i].fd >= 0) {
+            ::close(fds[i].fd);
+        }
     }
     while (::waitpid(pid, &run.wait_status, 0) < 0 && errno == EINTR) {
     }

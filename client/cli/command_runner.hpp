@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace taskpool::cli {
@@ -21,9 +22,11 @@ struct CommandRun {
 /// Runs `argv` (searched in PATH) in a process group of its own, with `input` on
 /// its stdin and `env` ("NAME=value") added to the environment, collecting at
 /// most `max_output` bytes of stdout and of stderr. `stop` is asked every 100 ms:
-/// once true, the group gets SIGTERM, and SIGKILL two seconds later.
+/// once true, the group gets SIGTERM, and SIGKILL two seconds later. Its fd 3 is
+/// a pipe: what it writes there goes to `on_progress` as it is read.
 CommandRun run_command(const std::vector<std::string>& argv, const std::string& input,
                        const std::vector<std::string>& env, std::size_t max_output,
-                       const std::function<bool()>& stop);
+                       const std::function<bool()>& stop,
+                       const std::function<void(std::string_view written)>& on_progress);
 
 }  // namespace taskpool::cli

@@ -1,9 +1,10 @@
-// An example plugin: two tasks, built with the daemon and loaded by the tests.
+// An example plugin: three tasks, built with the daemon and loaded by the tests.
 // Load it with `"plugins": ["/path/to/libtaskpool_example_plugin.so"]`.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include <taskpool/task.hpp>
 
@@ -29,6 +30,24 @@ TASKPOOL_PLUGIN(registry) {
                 std::transform(text.begin(), text.end(), text.begin(),
                                [](unsigned char c) { return std::toupper(c); });
                 return nlohmann::json{{"text", text}, {"pid", ::getpid()}};
+            },
+    });
+    registry.add({
+        .name = "count",
+        .description = "counts to args.n, telling its progress at each step; returns n",
+        .check =
+            [](const nlohmann::json& args) {
+                if (!args.is_object() || !args.contains("n") || !args["n"].is_number_unsigned()) {
+                    throw taskpool::plugin::TaskError("field 'args.n' must be a whole number");
+                }
+            },
+        .run =
+            [](const nlohmann::json& args, const taskpool::plugin::Context& ctx) {
+                auto n = args["n"].get<std::uint64_t>();
+                for (std::uint64_t i = 1; i <= n; ++i) {
+                    ctx.progress({{"done", i}, {"of", n}});
+                }
+                return nlohmann::json(n);
             },
     });
     taskpool::plugin::TaskDefinition refuse;

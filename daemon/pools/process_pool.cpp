@@ -499,6 +499,14 @@ asio::awaitable<void> ProcessPool::read_loop(std::shared_ptr<Slot> slot,
                 }
                 continue;
             }
+            if (auto* progressed = std::get_if<Progressed>(&*report)) {
+                if (s.state == State::busy && progressed->job_id == s.runs.front().job_id &&
+                    progressed->attempt == s.runs.front().attempt) {
+                    events_.progress(s.runs.front().seq, progressed->attempt,
+                                     std::move(progressed->progress));
+                }
+                continue;
+            }
             auto& ended = std::get<RunEnded>(*report);
             if (s.state == State::busy && ended.job_id == s.runs.front().job_id &&
                 ended.attempt == s.runs.front().attempt) {

@@ -151,12 +151,30 @@ void ThreadPool::read_reports() {
             ended->slot->busy = false;
             ++ended->slot->jobs_done;
             events_.finished(std::move(ended->outcome));
+        } else if (auto* progressed = std::get_if<Progressed>(&r)) {
+            events_.progress(progressed->seq, progressed->attempt, std::move(progressed->progress));
         } else {
             Slot* gone = std::get<Retired>(r).slot;
             std::erase_if(slots_, [&](const auto& s) { return s.get() == gone; });
         }
     }
     reading_.clear();
+}
+
+void ThreadPool::report_progress(const sched::Run& run, proto::RawJson progress) {
+    std::unique_lock lock(mutex_);
+    if (!reports_.empty()) {
+        auto* last = std::get_if<Progressed>(&reports_.back());
+        if (last != nullptr && last->seq == run.seq && last->attempt == run.attempt) {
+            last->progress = std::move(progress);
+            return;
+        }
+    }
+    bool post = report(Progressed{run.seq, run.attempt, std::move(progress)});
+    lock.unlock();
+    if (post) {
+        post_reports();
+    }
 }
 
 void ThreadPool::work(Slot& s) {
@@ -200,8 +218,9 @@ void ThreadPool::work(Slot& s) {
 
         tasks::TaskOutcome outcome;
         try {
-            outcome =
-                run.task->run(run.args, tasks::TaskContext{stop, run.job_id, run.attempt, {}});
+            auto progress = [this, &run](proto::RawJson p) { report_progress(run, std::move(p)); };
+            outcome = run.task->run(
+                run.args, tasks::TaskContext{stop, run.job_id, run.attempt, {}, progress});
         } catch (const std::exception& e) {
             outcome = proto::JobError{proto::JobErrorCode::task_error,
                                       std::string("the task threw: ") + e.what()};

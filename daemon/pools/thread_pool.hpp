@@ -75,7 +75,12 @@ private:
     struct Retired {
         Slot* slot;
     };
-    using Report = std::variant<Began, Ended, Retired>;
+    struct Progressed {
+        std::uint64_t seq;
+        int attempt;
+        proto::RawJson progress;
+    };
+    using Report = std::variant<Began, Ended, Retired, Progressed>;
 
     void work(Slot& slot);
     /// Adds a report (under mutex_); true when the io thread must be asked to read them.
@@ -84,6 +89,9 @@ private:
         reports_.emplace_back(std::in_place_type<std::remove_cvref_t<R>>, std::forward<R>(r));
         return !std::exchange(reports_posted_, true);
     }
+    /// A task's progress: replaces its previous one where that is still unread,
+    /// so a task that reports in a tight loop costs the io thread one event per batch.
+    void report_progress(const sched::Run& run, proto::RawJson progress);
     void post_reports();
     void read_reports();
     void add_slot();

@@ -73,9 +73,12 @@ tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun&
     auto on_child = [&](pid_t pgid) {
         write_all(channel_fd, encode_child(run.job_id, run.attempt, pgid));
     };
+    auto progress = [&](const proto::RawJson& p) {
+        write_all(channel_fd, encode_progress(run.job_id, run.attempt, p));
+    };
     try {
-        return task->run(run.args,
-                         tasks::TaskContext{never.get_token(), run.job_id, run.attempt, on_child});
+        return task->run(run.args, tasks::TaskContext{never.get_token(), run.job_id, run.attempt,
+                                                      on_child, progress});
     } catch (const std::exception& e) {
         return proto::JobError{proto::JobErrorCode::task_error,
                                std::string("the task threw: ") + e.what()};

@@ -142,6 +142,18 @@ std::string encode_child(const std::string& job_id, int attempt, pid_t pgid) {
     return std::move(w).take();
 }
 
+std::string encode_progress(const std::string& job_id, int attempt,
+                            const proto::RawJson& progress) {
+    proto::JsonWriter w;
+    w.begin_object();
+    w.field("job", job_id);
+    w.field("attempt", attempt);
+    w.field("progress", progress);
+    w.end_object();
+    w.raw("\n");
+    return std::move(w).take();
+}
+
 void encode_run(const sched::Run& run, std::string& out) {
     proto::JsonWriter w(std::move(out));
     w.begin_object();
@@ -202,6 +214,14 @@ proto::Result<WorkerReport> decode_report(std::string_view line) {
                 return done.error();
             }
             return WorkerReport(ChildStarted{std::move(job_id), static_cast<pid_t>(*child)});
+        }
+        std::optional<proto::RawJson> progress;
+        r.raw("progress", progress);
+        if (progress) {
+            if (auto done = r.finish(); !done) {
+                return done.error();
+            }
+            return WorkerReport(Progressed{std::move(job_id), attempt, std::move(*progress)});
         }
         RunEnded ended;
         std::optional<std::int64_t> us;

@@ -20,6 +20,8 @@ namespace taskpool::daemon::pools {
 //   daemon -> worker  {"job": id, "attempt": n, "task": name, "args": ...}
 //   worker -> daemon  {"job": id, "attempt": n, "child": pgid}
 //                     when the task starts a command in its own process group
+//   worker -> daemon  {"job": id, "attempt": n, "progress": ...}
+//                     when the task tells how far it has got
 //   worker -> daemon  {"job": id, "attempt": n, "us": run time, "result": ...}
 //                  or {"job": id, "attempt": n, "us": run time,
 //                      "error": {"code": ..., "message": ...}}
@@ -65,14 +67,23 @@ proto::Result<WorkerRun> decode_run(std::string_view line);
 /// A command the run started, in process group `pgid` (LF included).
 std::string encode_child(const std::string& job_id, int attempt, pid_t pgid);
 
+/// How far the run has got (LF included).
+std::string encode_progress(const std::string& job_id, int attempt, const proto::RawJson& progress);
+
 /// An outcome to send back, with how long the task ran (LF included).
 std::string encode_outcome(const std::string& job_id, int attempt,
                            const tasks::TaskOutcome& outcome, std::chrono::microseconds ran);
 
-/// What a worker reports about a run: a child it started, or how the run ended.
+/// What a worker reports about a run: a child it started, its progress, or how
+/// the run ended.
 struct ChildStarted {
     std::string job_id;
     pid_t pgid = 0;
+};
+struct Progressed {
+    std::string job_id;
+    int attempt = 0;
+    proto::RawJson progress;
 };
 struct RunEnded {
     std::string job_id;
@@ -80,7 +91,7 @@ struct RunEnded {
     tasks::TaskOutcome outcome;
     std::chrono::microseconds ran{0};
 };
-using WorkerReport = std::variant<ChildStarted, RunEnded>;
+using WorkerReport = std::variant<ChildStarted, Progressed, RunEnded>;
 /// A report line, or why it is not one.
 proto::Result<WorkerReport> decode_report(std::string_view line);
 

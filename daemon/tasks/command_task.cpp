@@ -7,6 +7,7 @@
 #include "proto/json_fields.hpp"
 #include "proto/json_parse.hpp"
 #include "proto/json_writer.hpp"
+#include "proto/progress_lines.hpp"
 #include "proto/utf8.hpp"
 
 namespace taskpool::daemon::tasks {
@@ -98,7 +99,7 @@ std::optional<std::string> stdin_of(const CommandSpec& spec, const proto::RawJso
     return std::nullopt;
 }
 
-/// The configured variables, a PATH, then the two the daemon always sets.
+/// The configured variables, a PATH, then those the daemon always sets.
 std::vector<std::string> environment_of(const CommandSpec& spec, const CommandEnvironment& env,
                                         std::string_view job_id, int attempt, std::string& path) {
     std::vector<std::string> out;
@@ -107,7 +108,7 @@ std::vector<std::string> environment_of(const CommandSpec& spec, const CommandEn
         if (name == "PATH") {
             path = value;
         } else if (name != "TASKPOOL_ADDR" && name != "TASKPOOL_JOB_ID" &&
-                   name != "TASKPOOL_ATTEMPT") {
+                   name != "TASKPOOL_ATTEMPT" && name != "TASKPOOL_PROGRESS_FD") {
             out.push_back(name + "=" + value);
         }
     }
@@ -115,6 +116,7 @@ std::vector<std::string> environment_of(const CommandSpec& spec, const CommandEn
     out.push_back("TASKPOOL_ADDR=" + env.daemon_addr);
     out.push_back("TASKPOOL_JOB_ID=" + std::string(job_id));
     out.push_back("TASKPOOL_ATTEMPT=" + std::to_string(attempt));
+    out.push_back("TASKPOOL_PROGRESS_FD=3");
     return out;
 }
 
@@ -198,6 +200,12 @@ Task make_command_task(const std::string& name, const CommandSpec& spec,
         sub.input = stdin_of(spec, raw_args, args);
         sub.max_output_bytes = static_cast<std::size_t>(spec.max_output_bytes);
         sub.user = environment->run_as ? &*environment->run_as : nullptr;
+        proto::ProgressLines progress;
+        sub.on_progress = [&](std::string_view written) {
+            if (auto value = progress.feed(written)) {
+                ctx.progress(std::move(*value));
+            }
+        };
         auto result = run_subprocess(sub, ctx.stop, ctx.on_child);
         kill_job_processes(ctx.job_id, ctx.attempt);  // what left its process group goes too
         if (!result) {

@@ -38,7 +38,10 @@ Task to_task(plugin::TaskDefinition def) {
     t.run = [run = std::move(def.run)](const proto::RawJson& args,
                                        const TaskContext& ctx) -> TaskOutcome {
         try {
-            return proto::RawJson(run(args.parse(), plugin::Context{ctx.job_id, ctx.stop}));
+            plugin::Context context{ctx.job_id, ctx.stop, [&ctx](const nlohmann::json& progress) {
+                                        ctx.progress(proto::RawJson(progress));
+                                    }};
+            return proto::RawJson(run(args.parse(), context));
         } catch (const std::exception& e) {
             return proto::JobError{proto::JobErrorCode::task_error, e.what()};
         } catch (...) {
@@ -91,9 +94,10 @@ proto::Result<void, std::string> load_plugin(const std::string& path, TaskRegist
     if (api_version == nullptr || built_with == nullptr || register_tasks == nullptr) {
         return where + "not a taskpool plugin (no TASKPOOL_PLUGIN entry point)";
     }
-    if (api_version() != TASKPOOL_PLUGIN_API_VERSION) {
-        return where + "built for plugin API " + std::to_string(api_version()) +
-               "; this taskpoold has API " + std::to_string(TASKPOOL_PLUGIN_API_VERSION);
+    // Each version only added to the end of the types, so older plugins still load.
+    if (int v = api_version(); v < 1 || v > TASKPOOL_PLUGIN_API_VERSION) {
+        return where + "built for plugin API " + std::to_string(v) +
+               "; this taskpoold has API 1 to " + std::to_string(TASKPOOL_PLUGIN_API_VERSION);
     }
     if (built_with() != json_version) {
         return where + "built with nlohmann_json " + version_text(built_with()) +

@@ -33,19 +33,28 @@ constexpr auto drain_grace = std::chrono::milliseconds(500);
 
 using Fd = base::UniqueFd;
 
-/// A pipe with both ends close-on-exec, and both above 2 so that the child's
-/// dup2() onto 0-2 never meets one of them (a daemon may start with 0-2 closed).
+// The descriptor a child writes its progress lines on.
+constexpr int progress_fd = 3;
+
+/// A descriptor above progress_fd, so that the child's dup2() onto 0-3 never
+/// meets one of its pipes (a daemon may start with 0-2 closed).
+int above_child_fds(int fd) {
+    if (fd < 0 || fd > progress_fd) {
+        return fd;
+    }
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, progress_fd + 1);
+    ::close(fd);
+    return moved;
+}
+
+/// A pipe with both ends close-on-exec and above the child's descriptors.
 bool make_pipe(Fd& read_end, Fd& write_end) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         return false;
     }
     for (int& fd : fds) {
-        if (fd <= 2) {
-            int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-            ::close(fd);
-            fd = moved;
-        }
+        fd = above_child_fds(fd);
     }
     read_end.reset(fds[0]);
     write_end.reset(fds[1]);
@@ -82,19 +91,21 @@ constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cann
 /// The child between its start and exec: async-signal-safe calls only, no
 /// allocation, nothing written that the daemon reads (it shares its memory).
 [[noreturn]] void exec_child(const SubprocessSpec& spec, pid_t parent, int in, int out, int err,
-                             int report, char* const* argv, char* const* envp) {
+                             int progress, int report, char* const* argv, char* const* envp) {
     ::setpgid(0, 0);
     // A new process starts without it: it must be set here, then the parent checked.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) {
         ::_exit(127);
     }
-    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0 ||
+        (progress >= 0 && ::dup2(progress, progress_fd) < 0)) {
         fail_start(report, set_fds);
     }
-    // Everything above 2 closes at exec, the report pipe included.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-        for (int fd = 3; fd < 65536; ++fd) {
+    // Everything above those closes at exec, the report pipe included.
+    int first_closed = progress >= 0 ? progress_fd + 1 : progress_fd;
+    if (::close_range(static_cast<unsigned>(first_closed), ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int fd = first_closed; fd < 65536; ++fd) {
             ::fcntl(fd, F_SETFD, FD_CLOEXEC);
         }
     }
@@ -129,14 +140,14 @@ constexpr std::array<const char*, 4> stage_names = {"cannot set its user", "cann
 struct ChildStart {
     const SubprocessSpec* spec;
     pid_t parent;
-    int in, out, err, report;
+    int in, out, err, progress, report;
     char* const* argv;
     char* const* envp;
 };
 
 int child_main(void* start) {
     const auto& s = *static_cast<const ChildStart*>(start);
-    exec_child(*s.spec, s.parent, s.in, s.out, s.err, s.report, s.argv, s.envp);
+    exec_child(*s.spec, s.parent, s.in, s.out, s.err, s.progress, s.report, s.argv, s.envp);
 }
 
 /// Starts the child as posix_spawn() does: with CLONE_VM | CLONE_VFORK it borrows
@@ -245,9 +256,11 @@ std::string describe_exit(int status) {
 
 namespace {
 
-/// The child's three standard streams and its report pipe, both ends of each.
+/// The child's three standard streams, its progress and its report pipe, both
+/// ends of each.
 struct ChildPipes {
-    Fd in_read, in_write, out_read, out_write, err_read, err_write, report_read, report_write;
+    Fd in_read, in_write, out_read, out_write, err_read, err_write, progress_read, progress_write,
+        report_read, report_write;
 };
 
 /// stdin is a pipe when there is input, else /dev/null; stdout, stderr and the
@@ -258,13 +271,11 @@ std::optional<std::string> make_pipes(const SubprocessSpec& spec, ChildPipes& p)
             return std::string("cannot make a pipe: ") + std::strerror(errno);
         }
     } else {
-        p.in_read.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (p.in_read && p.in_read.get() <= 2) {
-            p.in_read.reset(::fcntl(p.in_read.get(), F_DUPFD_CLOEXEC, 3));
-        }
+        p.in_read.reset(above_child_fds(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
     }
     if (!p.in_read || !make_pipe(p.out_read, p.out_write) || !make_pipe(p.err_read, p.err_write) ||
-        !make_pipe(p.report_read, p.report_write)) {
+        !make_pipe(p.report_read, p.report_write) ||
+        (spec.on_progress && !make_pipe(p.progress_read, p.progress_write))) {
         return std::string("cannot make a pipe: ") + std::strerror(errno);
     }
     return std::nullopt;
@@ -287,6 +298,7 @@ pid_t launch(const SubprocessSpec& spec, ChildPipes& p, std::string& error) {
                      p.in_read.get(),
                      p.out_write.get(),
                      p.err_write.get(),
+                     p.progress_write ? p.progress_write.get() : -1,
                      p.report_write.get(),
                      argv.data(),
                      envp.data()};
@@ -301,6 +313,7 @@ pid_t launch(const SubprocessSpec& spec, ChildPipes& p, std::string& error) {
     p.in_read.reset();
     p.out_write.reset();
     p.err_write.reset();
+    p.progress_write.reset();
     p.report_write.reset();
     return pid;
 }
@@ -331,7 +344,7 @@ public:
     Exchange(const SubprocessSpec& spec, ChildPipes& p, pid_t pid, Fd& pidfd,
              SubprocessResult& result)
         : spec_(spec), p_(p), pid_(pid), pidfd_(pidfd), result_(result) {
-        for (Fd* fd : {&p.in_write, &p.out_read, &p.err_read}) {
+        for (Fd* fd : {&p.in_write, &p.out_read, &p.err_read, &p.progress_read}) {
             if (*fd) {
                 ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
             }
@@ -344,11 +357,12 @@ public:
 
     void run() {
         while (p_.out_read || p_.err_read || (!exited_ && pidfd_)) {
-            std::array<pollfd, 4> fds{};
+            std::array<pollfd, 5> fds{};
             fds[0] = {p_.out_read ? p_.out_read.get() : -1, POLLIN, 0};
             fds[1] = {p_.err_read ? p_.err_read.get() : -1, POLLIN, 0};
             fds[2] = {p_.in_write ? p_.in_write.get() : -1, POLLOUT, 0};
             fds[3] = {!exited_ && pidfd_ ? pidfd_.get() : -1, POLLIN, 0};
+            fds[4] = {p_.progress_read ? p_.progress_read.get() : -1, POLLIN, 0};
             auto timeout = poll_timeout();
             if (!timeout) {
                 break;
@@ -364,6 +378,9 @@ public:
         if (!pidfd_ && !exited_) {
             ::kill(-pid_, SIGKILL);  // no pidfd: the pipes closing is all we could watch
         }
+        if (p_.progress_read) {
+            read_progress();  // what it wrote just before its output ended
+        }
     }
 
 private:
@@ -377,7 +394,7 @@ private:
         return left.count() > 0 ? std::optional<int>(static_cast<int>(left.count())) : std::nullopt;
     }
 
-    void handle(const std::array<pollfd, 4>& fds) {
+    void handle(const std::array<pollfd, 5>& fds) {
         std::string chunk;
         if (fds[0].revents != 0) {
             if (!read_into(p_.out_read.get(), chunk)) {
@@ -395,6 +412,9 @@ private:
         if (fds[2].revents != 0) {
             write_input();
         }
+        if (fds[4].revents != 0) {
+            read_progress();
+        }
         if (!exited_ && fds[3].revents != 0) {
             // Exited but not reaped: the group id is still ours to kill. What it
             // left running goes with it.
@@ -402,6 +422,16 @@ private:
             ::kill(-pid_, SIGKILL);
             p_.in_write.reset();
             drain_deadline_ = std::chrono::steady_clock::now() + drain_grace;
+        }
+    }
+
+    void read_progress() {
+        std::string chunk;
+        if (!read_into(p_.progress_read.get(), chunk)) {
+            p_.progress_read.reset();
+        }
+        if (!chunk.empty()) {
+            spec_.on_progress(chunk);
         }
     }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proto/result.hpp"
@@ -30,6 +31,9 @@ struct SubprocessSpec {
     std::optional<std::string> input;  // stdin; /dev/null when absent
     std::size_t max_output_bytes = 1 << 20;
     const Credentials* user = nullptr;  // drop to this user (with no_new_privs)
+    /// When set, the child's fd 3 is a pipe, and what it writes there comes here
+    /// as it is read.
+    std::function<void(std::string_view written)> on_progress;
 };
 
 struct SubprocessResult {
@@ -45,7 +49,7 @@ struct SubprocessResult {
 /// stdout and stderr up to their bound (the rest is read and dropped, so the
 /// child never blocks on a full pipe).
 ///
-/// The child gets fds 0-2 only, its own process group, the default signal
+/// The child gets fds 0-2 only (and 3 for its progress), its own process group, the default signal
 /// dispositions, PR_SET_PDEATHSIG (set in the child before exec), and only `env`. `on_start(pgid)`
 /// is called as soon as the group exists. A stop request SIGKILLs the whole group; so does the
 /// child's exit, so nothing it left in the background outlives it. The calling thread must stay

@@ -24,6 +24,9 @@ struct TaskContext {
     /// Told the process group of a child the task starts. In a worker process it
     /// reaches the daemon, which kills that group with the worker; empty elsewhere.
     std::function<void(pid_t pgid)> on_child;
+    /// Tells how far the task has got: the job's `progress`, pushed to those who
+    /// watch it. Any thread may call it while the task runs; the latest value wins.
+    std::function<void(proto::RawJson progress)> progress;
 };
 
 /// A task's result (any JSON value, as its text) or its failure.

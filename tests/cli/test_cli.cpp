@@ -126,6 +126,27 @@ TEST_CASE("cli.watch_prints_events_until_its_jobs_end" * doctest::timeout(30)) {
     CHECK(r.out.find("job.finished") != std::string::npos);
 }
 
+TEST_CASE("cli.submit_and_watch_show_the_progress" * doctest::timeout(30)) {
+    json steps = {{"command",
+                   {"sh", "-c",
+                    "sleep 1; echo 1 >&3; sleep 0.5; echo '{\"pct\": 100}' >&3; sleep 0.5; "
+                    "echo ok"}},
+                  {"output", "text"}};
+    DaemonProcess d({.config = {{"tasks", {{"steps", steps}}}}});
+    // Off a terminal, --progress prints each on a line of its own.
+    auto r = cli(d, {"submit", "--progress", "steps"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err == "progress: 1\nprogress: {\"pct\":100}\n");
+    CHECK(r.out.find("ok") != std::string::npos);
+
+    auto id = cli(d, {"submit", "-d", "steps"}).out;
+    id.pop_back();
+    auto watched = cli(d, {"watch", id});
+    CHECK(watched.exit_code == 0);
+    CHECK(watched.out.find("  job.progress  " + id + "  1\n") != std::string::npos);
+    CHECK(watched.out.find("  job.progress  " + id + "  {\"pct\":100}\n") != std::string::npos);
+}
+
 TEST_CASE("cli.watch_json_reaches_a_pipe_before_it_is_interrupted" * doctest::timeout(30)) {
     DaemonProcess d;
     // Interrupted as a user's Ctrl-C would: what it printed must already be out.
@@ -406,6 +427,7 @@ if "fail" in a:
 if "sleep" in a and (os.environ["TASKPOOL_ATTEMPT"] == "1" or not a.get("once")):
     open(a["pidfile"], "w").write(str(os.getpid()))
     time.sleep(a["sleep"])
+os.write(int(os.environ["TASKPOOL_PROGRESS_FD"]), b'{"pct": 50}\n')
 print(json.dumps({"up": a.get("text", "").upper(), "job": os.environ["TASKPOOL_JOB_ID"]})))";
 
 }  // namespace
@@ -445,7 +467,8 @@ TEST_CASE("cli.worker_serves_a_task_with_a_command_until_sigterm" * doctest::tim
     REQUIRE(shouted.exit_code == 0);
     auto job = json::parse(shouted.out);
     CHECK(job["result"]["up"] == "HI");
-    CHECK(job["result"]["job"] == job["id"]);  // TASKPOOL_JOB_ID
+    CHECK(job["result"]["job"] == job["id"]);     // TASKPOOL_JOB_ID
+    CHECK(job["progress"] == json{{"pct", 50}});  // a line on fd 3
     CHECK(job["worker"]["name"] == "cli-worker");
 
     auto failed = cli(d, {"submit", "shout", R"({"fail":true})"});

@@ -45,6 +45,13 @@ json command_config() {
                   {{"command", {"printf", "[%s]\\n", "{a}"}}, {"allow_options", true}});
     on_both_pools(tasks, "env", {{"command", {"env"}}, {"env", {{"GREETING", "hello world"}}}});
     on_both_pools(tasks, "fds", {{"command", {"sh", "-c", "ls /proc/$$/fd"}}});
+    // Progress lines on fd 3: JSON, plain text, and one too long to keep.
+    on_both_pools(tasks, "progress",
+                  {{"command",
+                    {"sh", "-c",
+                     "echo '{\"pct\": 50}' >&3; sleep 0.3; "
+                     "head -c 70000 /dev/zero | tr '\\0' x >&3; echo >&3; "
+                     "echo step two >&3; sleep 0.3; echo out"}}});
     on_both_pools(tasks, "exit3",
                   {{"command", {"sh", "-c", "echo first >&2; echo last words >&2; exit 3"}}});
     on_both_pools(tasks, "big",
@@ -200,17 +207,37 @@ TEST_CASE("command.environment_is_only_what_was_configured" * doctest::timeout(3
             "GREETING=hello world\nPATH=/usr/local/bin:/usr/bin:/bin\n"
             "TASKPOOL_ADDR=" +
             d.address() + "\nTASKPOOL_JOB_ID=" + job["id"].get<std::string>() +
-            "\nTASKPOOL_ATTEMPT=1\n";
+            "\nTASKPOOL_ATTEMPT=1\nTASKPOOL_PROGRESS_FD=3\n";
         CHECK(stdout_of(job) == expected);
     }
 }
 
-TEST_CASE("command.only_fds_0_to_2_are_open" * doctest::timeout(30)) {
+TEST_CASE("command.only_fds_0_to_3_are_open" * doctest::timeout(30)) {
     DaemonProcess d({.config = command_config()});
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        CHECK(stdout_of(run(c, std::string("fds_") + pool)) == "0\n1\n2\n");
+        CHECK(stdout_of(run(c, std::string("fds_") + pool)) == "0\n1\n2\n3\n");
+    }
+}
+
+TEST_CASE("command.lines_on_fd_3_are_its_progress" * doctest::timeout(30)) {
+    DaemonProcess d({.config = command_config()});
+    LineClient c(d.port());
+    for (const char* pool : pools) {
+        CAPTURE(pool);
+        auto lines = c.submit_and_follow({{"task", std::string("progress_") + pool}});
+        REQUIRE(lines.front()["ok"] == true);
+        std::vector<json> progress;
+        for (const auto& line : lines) {
+            if (line.value("event", "") == "job.progress") {
+                progress.push_back(line["progress"]);
+            }
+        }
+        // JSON as it is, text as a string; the 70,000-byte line is dropped.
+        CHECK(progress == std::vector<json>{{{"pct", 50}}, "step two"});
+        CHECK(lines.back()["job"]["progress"] == "step two");
+        CHECK(stdout_of(lines.back()["job"]) == "out\n");
     }
 }
 

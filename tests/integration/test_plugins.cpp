@@ -65,7 +65,7 @@ TEST_CASE("plugin.errors_are_bad_request_or_task_error" * doctest::timeout(30)) 
     for (const auto& t : tasks) {
         plugin_tasks += t["kind"] == "plugin" ? 1 : 0;
     }
-    CHECK(plugin_tasks == 2);
+    CHECK(plugin_tasks == 3);
 }
 
 TEST_CASE("plugin.one_that_fails_to_load_is_one_clear_startup_error" * doctest::timeout(30)) {
@@ -81,4 +81,31 @@ TEST_CASE("plugin.one_that_fails_to_load_is_one_clear_startup_error" * doctest::
     r = start_with_plugins({TASKPOOL_EXAMPLE_PLUGIN_PATH, TASKPOOL_EXAMPLE_PLUGIN_PATH});
     CHECK(r.exit_code == 1);
     CHECK(r.out.find("is already defined") != std::string::npos);
+}
+
+TEST_CASE("plugin.progress_reaches_the_job_and_its_watchers_on_both_pools" * doctest::timeout(30)) {
+    DaemonProcess d({.config = plugin_config()});
+    LineClient c(d.port());
+    for (const char* pool : {"thread", "process"}) {
+        CAPTURE(pool);
+        auto lines =
+            c.submit_and_follow({{"task", "count"}, {"pool", pool}, {"args", {{"n", 500}}}});
+        REQUIRE(lines.front()["ok"] == true);
+        // A task that tells its progress in a tight loop is told in fewer events,
+        // the last of them its last word, and before the job ends.
+        std::vector<json> progress;
+        for (const auto& line : lines) {
+            if (line.value("event", "") == "job.progress") {
+                CHECK(line["job"] == lines.front()["job"]["id"]);
+                progress.push_back(line["progress"]);
+            }
+        }
+        REQUIRE(!progress.empty());
+        CHECK(progress.size() <= 500);
+        CHECK(progress.back() == json{{"done", 500}, {"of", 500}});
+        const auto& finished = lines.back();
+        CHECK(finished["event"] == "job.finished");
+        CHECK(finished["job"]["result"] == 500);
+        CHECK(finished["job"]["progress"] == json{{"done", 500}, {"of", 500}});
+    }
 }

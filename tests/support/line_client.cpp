@@ -145,6 +145,27 @@ nlohmann::json LineClient::request(const nlohmann::json& req, std::chrono::milli
     return read_reply(timeout);
 }
 
+std::vector<nlohmann::json> LineClient::submit_and_follow(nlohmann::json submit,
+                                                          std::chrono::milliseconds timeout) {
+    submit["op"] = "submit";
+    submit["notify"] = true;
+    send(submit);
+    std::optional<nlohmann::json> reply;
+    std::vector<nlohmann::json> events;
+    bool finished = false;
+    while (!reply || (reply->value("ok", false) && !finished)) {
+        auto j = read_json(timeout);
+        if (!j.contains("event")) {
+            reply = std::move(j);
+        } else {
+            finished = finished || j["event"] == "job.finished";
+            events.push_back(std::move(j));
+        }
+    }
+    events.insert(events.begin(), std::move(*reply));
+    return events;
+}
+
 bool LineClient::closed_by_peer(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!eof_ && std::chrono::steady_clock::now() < deadline) {

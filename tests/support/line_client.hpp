@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,11 @@ public:
     /// send() then read_reply().
     nlohmann::json request(const nlohmann::json& request,
                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// Submits `submit` (an op `submit` with `notify`) and reads until its job has
+    /// finished: the reply to the submit first, then the job's events in the order
+    /// they came, job.finished last.
+    std::vector<nlohmann::json> submit_and_follow(
+        nlohmann::json submit, std::chrono::milliseconds timeout = std::chrono::seconds(30));
     /// True once the peer has closed (reads EOF within the timeout, discarding lines).
     bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     void shutdown_write();

@@ -29,8 +29,9 @@
 
 #include <nlohmann/json.hpp>
 
-/// Bumped whenever a type below changes.
-#define TASKPOOL_PLUGIN_API_VERSION 1
+/// Bumped whenever a type below changes. Version 2 added Context::progress at the
+/// end of Context; the daemon still loads plugins built for version 1.
+#define TASKPOOL_PLUGIN_API_VERSION 2
 
 namespace taskpool::plugin {
 
@@ -43,6 +44,10 @@ struct Context {
     /// pool: a long task checks it and returns early. (On the process pool the
     /// worker is killed instead.)
     std::stop_token stop;
+    /// Tells how far the job has got, e.g. `ctx.progress({{"done", i}, {"of", n}})`:
+    /// the job's `progress` field and a `job.progress` event to those who watch it.
+    /// Any thread may call it while the task runs; the latest value wins.
+    std::function<void(const nlohmann::json& progress)> progress;
 };
 
 /// Thrown by `check` to refuse a submit (bad_request), or by `run` to fail the
