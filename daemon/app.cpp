@@ -278,9 +278,10 @@ void log_restored(const store::Journal& journal, const store::Restored& restored
     for (const auto& job : restored.jobs) {
         unfinished += proto::is_final(job.job.state) ? 0 : 1;
     }
-    spdlog::info("journal {}: {} jobs ({} not finished), {} kv keys, {} webhook deliveries",
-                 journal.path(), restored.jobs.size(), unfinished, restored.kv.size(),
-                 restored.deliveries.size());
+    spdlog::info(
+        "journal {}: {} jobs ({} not finished), {} kv keys, {} webhook deliveries, {} remote tasks",
+        journal.path(), restored.jobs.size(), unfinished, restored.kv.size(),
+        restored.deliveries.size(), restored.remote_tasks.size());
 }
 
 pools::RemotePool::Settings remote_pool_settings(const Config& config) {
@@ -331,10 +332,14 @@ void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& k
                sched::Scheduler& scheduler) {
     log_restored(journal, restored);
     journal.start();
-    // A remote task is known again by its jobs: they wait for a worker to serve it.
+    // Remote tasks are known again, as are those of the jobs kept: their jobs wait
+    // for a worker to serve them. A local task of that name keeps it.
+    for (const auto& [name, description] : restored.remote_tasks) {
+        (void)tasks.add_remote(name, description);
+    }
     for (const auto& stored : restored.jobs) {
         if (stored.job.pool == proto::PoolKind::remote) {
-            (void)tasks.add_remote(stored.job.task, "");  // a local task of that name keeps it
+            (void)tasks.add_remote(stored.job.task, "");
         }
     }
     kv.restore(std::move(restored.kv));

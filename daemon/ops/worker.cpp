@@ -2,6 +2,7 @@
 // (PROTOCOL.md section 10).
 #include "daemon/ops/services.hpp"
 #include "daemon/pools/remote_pool.hpp"
+#include "daemon/store/journal.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "handlers.hpp"
 
@@ -38,7 +39,14 @@ void handle(proto::WorkerRegisterRequest req, Call& call) {
     }
     pools::RemotePool::Registration registration;
     for (const auto& task : req.tasks) {
+        const auto* known = tasks.find(task.name);
+        bool changed = known == nullptr ||
+                       (!task.description.empty() && task.description != known->description);
         (void)tasks.add_remote(task.name, task.description);  // checked above
+        if (changed && call.services.journal != nullptr) {    // known again after a restart
+            call.services.journal->append(
+                store::write::RemoteTaskKnown{task.name, tasks.find(task.name)->description});
+        }
         registration.tasks.push_back(task.name);
     }
     registration.capacity = req.capacity;

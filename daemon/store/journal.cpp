@@ -22,7 +22,7 @@ using sched::StoredJob;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;
-constexpr std::int64_t format_version = 3;
+constexpr std::int64_t format_version = 4;
 
 // Removals of expired jobs per transaction: a burst of them (a large map expiring
 // at once) is spread over several commits, so submits never wait behind it.
@@ -32,7 +32,8 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 
 // A job's request never changes; its latest attempt and end live beside it in
 // `runs`, so that ending a job inserts a short row instead of rewriting the long
-// one (format 2; format 1 had one table). Format 3 added `submitted_by`.
+// one (format 2; format 1 had one table). Format 3 added `submitted_by`; format 4
+// the remote worker of a run (`worker_id`, `worker_name`) and `remote_tasks`.
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -63,7 +64,9 @@ CREATE TABLE runs (
     finished_at INTEGER,
     result TEXT,
     error_code TEXT,
-    error_message TEXT
+    error_message TEXT,
+    worker_id TEXT,
+    worker_name TEXT
 );
 )sql";
 
@@ -72,9 +75,16 @@ CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Tasks that remote workers have served, known again after a restart before any
+// worker registers (format 4).
+constexpr const char* remote_tasks_table = R"sql(
+CREATE TABLE remote_tasks (name TEXT PRIMARY KEY, description TEXT NOT NULL) WITHOUT ROWID;
+)sql";
+
 // Format 1 to 2, once its `jobs` is renamed `jobs_1`: the run columns move to `runs`.
 constexpr const char* from_format_1 = R"sql(
-INSERT INTO runs
+INSERT INTO runs (seq, state, attempts, worker_pid, worker_thread, started_at, finished_at,
+                  result, error_code, error_message)
     SELECT seq, state, attempts, worker_pid, worker_thread, started_at, finished_at, result,
            error_code, error_message
     FROM jobs_1 WHERE state <> 'queued' OR attempts > 0;
@@ -89,7 +99,8 @@ DROP TABLE jobs_1;
 constexpr const char* select_jobs = R"sql(
 SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
        callback, submitted_at, submitted_by, coalesce(state, 'queued'), coalesce(attempts, 0),
-       worker_pid, worker_thread, started_at, finished_at, result, error_code, error_message
+       worker_pid, worker_thread, started_at, finished_at, result, error_code, error_message,
+       worker_id, worker_name
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -120,6 +131,7 @@ void open_checks(Database& db, Sync sync) {
         db.exec(jobs_table);
         db.exec(runs_table);
         db.exec(other_tables);
+        db.exec(remote_tasks_table);
         db.exec("PRAGMA application_id = " + std::to_string(application_id));
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
@@ -130,14 +142,19 @@ void open_checks(Database& db, Sync sync) {
                                  std::to_string(version) + ")");
     } else if (version < format_version) {
         db.exec("BEGIN");
-        if (version == 1) {
+        if (version == 1) {  // to the tables of today at once
             db.exec("ALTER TABLE jobs RENAME TO jobs_1");
             db.exec(jobs_table);
             db.exec(runs_table);
             db.exec(from_format_1);
         } else {
-            db.exec("ALTER TABLE jobs ADD COLUMN submitted_by TEXT");
+            if (version == 2) {
+                db.exec("ALTER TABLE jobs ADD COLUMN submitted_by TEXT");
+            }
+            db.exec("ALTER TABLE runs ADD COLUMN worker_id TEXT");
+            db.exec("ALTER TABLE runs ADD COLUMN worker_name TEXT");
         }
+        db.exec(remote_tasks_table);
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
     }
@@ -166,17 +183,20 @@ struct Journal::Db : CheckedDatabase {
                          "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
-                        "worker_thread, started_at) VALUES (?1, 'running', ?2, ?3, ?4, ?5)"};
+                        "worker_thread, started_at, worker_id, worker_name) "
+                        "VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7)"};
     Statement start_and_finish_job{
         db.handle(),
-        "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6)"};
+        "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6, ?11, ?12)"};
     Statement requeue_job{db.handle(), "UPDATE jobs SET retries_left = ?2 WHERE seq = ?1"};
     Statement return_run{db.handle(),
                          "UPDATE runs SET state = 'queued', attempts = ?2, worker_pid = NULL, "
-                         "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
+                         "worker_thread = NULL, started_at = NULL, worker_id = NULL, "
+                         "worker_name = NULL WHERE seq = ?1"};
     Statement requeue_run{db.handle(),
                           "UPDATE runs SET state = 'queued', worker_pid = NULL, "
-                          "worker_thread = NULL, started_at = NULL WHERE seq = ?1"};
+                          "worker_thread = NULL, started_at = NULL, worker_id = NULL, "
+                          "worker_name = NULL WHERE seq = ?1"};
     // A job that ends without having started (cancelled while queued) has no row yet.
     Statement finish_job{db.handle(),
                          "INSERT INTO runs (seq, state, attempts, finished_at, result, error_code, "
@@ -190,6 +210,7 @@ struct Journal::Db : CheckedDatabase {
     Statement remove_kv{db.handle(), "DELETE FROM kv WHERE key = ?1"};
     Statement add_delivery{db.handle(), "INSERT OR REPLACE INTO webhooks VALUES (?1, ?2, ?3)"};
     Statement end_delivery{db.handle(), "DELETE FROM webhooks WHERE id = ?1"};
+    Statement put_remote_task{db.handle(), "INSERT OR REPLACE INTO remote_tasks VALUES (?1, ?2)"};
 
     Db(const std::string& path, Sync sync) : CheckedDatabase(path, sync) {}
 
@@ -234,13 +255,17 @@ struct Journal::Db : CheckedDatabase {
     void apply(const write::JobStarted& s, const write::JobFinished& w) {
         bind_start(bind_finish(start_and_finish_job, w), s, 7).run();
     }
-    /// Binds attempts, worker pid, worker thread and start time from `first` on.
+    /// Binds attempts, worker pid, worker thread, start time, and a remote worker's
+    /// id and name from `first` on.
     static Statement& bind_start(Statement& st, const write::JobStarted& w, int first) {
         st.bind(first, std::int64_t{w.attempts})
             .bind(first + 1, w.worker.pid)
             .bind(first + 3, millis(w.started_at));
         if (w.worker.thread) {
             st.bind(first + 2, std::int64_t{*w.worker.thread});
+        }
+        if (!w.worker.id.empty()) {
+            st.bind(first + 4, w.worker.id).bind(first + 5, w.worker.name);
         }
         return st;
     }
@@ -278,6 +303,10 @@ struct Journal::Db : CheckedDatabase {
     void apply(const write::DeliveryEnded& w) {
         end_delivery.bind(1, w.id);
         end_delivery.run();
+    }
+    void apply(const write::RemoteTaskKnown& w) {
+        put_remote_task.bind(1, w.name).bind(2, w.description);
+        put_remote_task.run();
     }
 };
 
@@ -319,6 +348,8 @@ enum Column : int {
     result_column,
     error_code_column,
     error_message_column,
+    worker_id_column,
+    worker_name_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -377,6 +408,10 @@ void read_run(const Statement& row, proto::Job& j) {
         worker.pid = *pid;
         if (auto thread = row.optional_integer(worker_thread_column)) {
             worker.thread = static_cast<int>(*thread);
+        }
+        if (auto id = row.optional_text(worker_id_column)) {
+            worker.id = *id;
+            worker.name = row.text(worker_name_column);
         }
         j.worker = std::move(worker);
     }
@@ -456,6 +491,10 @@ Restored Journal::restore() {
             } catch (const std::exception& e) {
                 skipped("kv key", kv.text(0), e);
             }
+        }
+        Statement remote(db_->db.handle(), "SELECT name, description FROM remote_tasks");
+        while (remote.step()) {
+            restored.remote_tasks.emplace_back(remote.text(0), remote.text(1));
         }
         Statement hooks(db_->db.handle(), "SELECT id, url, body FROM webhooks");
         while (hooks.step()) {

@@ -31,6 +31,7 @@ struct Restored {
     std::vector<sched::StoredJob> jobs;  // in arrival order
     std::vector<std::pair<std::string, nlohmann::json>> kv;
     std::vector<StoredDelivery> deliveries;
+    std::vector<std::pair<std::string, std::string>> remote_tasks;  // name, description
 };
 
 /// How the journal is doing, for `stats` (and /healthz).
@@ -41,7 +42,8 @@ struct JournalHealth {
     std::uint64_t writes = 0;
 };
 
-/// The SQLite journal (`store.path`): jobs, kv values and undelivered webhooks, so
+/// The SQLite journal (`store.path`): jobs, kv values, undelivered webhooks and
+/// the tasks remote workers serve, so
 /// that what the daemon acknowledged survives a kill -9 (STYLE.md habit 11).
 ///
 /// Group commit: the io thread appends writes to an outbox of its own and hands the

@@ -60,11 +60,17 @@ struct DeliveryAdded {
 struct DeliveryEnded {
     std::string id;
 };
+/// A task that a remote worker serves, new or with a new description.
+struct RemoteTaskKnown {
+    std::string name;
+    std::string description;
+};
 
 }  // namespace write
 
 using Write = std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued,
                            write::JobReturned, write::JobFinished, write::JobRemoved,
-                           write::KvChanged, write::DeliveryAdded, write::DeliveryEnded>;
+                           write::KvChanged, write::DeliveryAdded, write::DeliveryEnded,
+                           write::RemoteTaskKnown>;
 
 }  // namespace taskpool::daemon::store

@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <csignal>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -423,4 +425,43 @@ TEST_CASE("remote.a_timed_out_job_retried_onto_the_same_worker" * doctest::timeo
     CHECK(done["result"] == "on time");
     CHECK(done["attempts"] == 2);
     CHECK(c.request({{"op", "stats"}})["pools"]["remote"]["busy"] == 0);
+}
+
+TEST_CASE("remote.the_journal_remembers_remote_tasks_and_who_ran_each_job" * doctest::timeout(60)) {
+    TempDir state;
+    json config = {{"store", {{"path", (state.path() / "journal.db").string()}}}};
+    auto d = std::make_unique<DaemonProcess>(DaemonProcess::Options{.config = config});
+    std::string id;
+    std::string worker_id;
+    {
+        RawWorker w(*d);
+        auto reg = w.register_for({{{"name", "ocr"}, {"description", "reads text"}},
+                                   {{"name", "idle"}, {"description", "never ran"}}},
+                                  1, "host-a/1");
+        REQUIRE(reg["ok"] == true);
+        worker_id = reg["worker"];
+        LineClient c(d->port());
+        id = submit(c, {{"task", "ocr"}})["id"];
+        CHECK(w.done(w.assigned()["id"], 42)["ok"] == true);
+        CHECK(get(c, id, 10)["state"] == "succeeded");
+    }
+    d->signal(SIGKILL);
+    REQUIRE(d->wait_exit(10s));
+    d = std::make_unique<DaemonProcess>(DaemonProcess::Options{.config = config});
+    LineClient c(d->port());
+    // Both tasks are known before any worker registers, with what they do: even
+    // one that no job has named.
+    json remote = json::object();
+    auto tasks = c.request({{"op", "tasks"}})["tasks"];
+    for (const auto& t : tasks) {
+        if (t["kind"] == "remote") {
+            remote[t["name"]] = t["description"];
+            CHECK(t["workers"] == 0);
+        }
+    }
+    CHECK(remote.dump() == json{{"idle", "never ran"}, {"ocr", "reads text"}}.dump());
+
+    CHECK(submit(c, {{"task", "idle"}})["state"] == "queued");
+    // The job names the worker that ran it, as it did before the restart.
+    CHECK(get(c, id)["worker"] == json{{"id", worker_id}, {"name", "host-a/1"}});
 }
