@@ -3,6 +3,9 @@
 // benchmarks (LABEL: key=value ...), labelled "taskpool" or $LOADGEN_TAG. A
 // tls://HOST:PORT address is TLS, trusting the CA in $TASKPOOL_CA.
 //
+// POOL is thread, process, or task: where the task runs (remote workers for a remote
+// task).
+//
 //   loadgen seq  HOST:PORT TASK POOL N            submit+wait one at a time: p50/p99
 //   loadgen pipe HOST:PORT TASK POOL N INFLIGHT CONNS
 //                                                  N jobs over CONNS connections, each
@@ -131,9 +134,15 @@ private:
     char buf_[65536];
 };
 
+/// `,"pool":"POOL"`, or nothing for "task": the job runs where its task does (a
+/// remote task's jobs go to remote workers).
+std::string pool_field(const std::string& pool) {
+    return pool == "task" ? "" : R"(,"pool":")" + pool + "\"";
+}
+
 std::string submit_line(const std::string& task, const std::string& pool, const std::string& args,
                         bool wait = true) {
-    return R"({"op":"submit","task":")" + task + R"(","pool":")" + pool + R"(","args":)" + args +
+    return R"({"op":"submit","task":")" + task + "\"" + pool_field(pool) + R"(,"args":)" + args +
            (wait ? R"(,"wait":true})" : "}") + "\n";
 }
 
@@ -146,7 +155,7 @@ double us_since(Clock::time_point t) {
 
 int seq(const std::string& addr, const std::string& task, const std::string& pool, int n) {
     Connection c(addr);
-    auto line = submit_line(task, pool, task == "echo" ? payload : "null");
+    auto line = submit_line(task, pool, payload);
     for (int i = 0; i < std::min(n / 10, 1000); ++i) {  // warm-up
         c.send(line);
         c.read_reply();
@@ -172,7 +181,7 @@ int seq(const std::string& addr, const std::string& task, const std::string& poo
 
 int pipe(const std::string& addr, const std::string& task, const std::string& pool, int n,
          int inflight, int conns, bool wait) {
-    auto line = submit_line(task, pool, task == "echo" ? payload : "null", wait);
+    auto line = submit_line(task, pool, payload, wait);
     int per_conn = n / conns;
     std::string window;
     for (int i = 0; i < inflight; ++i) {
@@ -212,9 +221,9 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
 int map(const std::string& addr, const std::string& task, const std::string& pool, int n, int chunk,
         int inflight) {
     std::string line =
-        R"({"op":"map","task":")" + task + R"(","pool":")" + pool + R"(","wait":true,"items":[)";
+        R"({"op":"map","task":")" + task + "\"" + pool_field(pool) + R"(,"wait":true,"items":[)";
     for (int i = 0; i < chunk; ++i) {
-        line += (i == 0 ? "" : ",") + (task == "echo" ? payload : std::string("null"));
+        line += (i == 0 ? "" : ",") + payload;
     }
     line += "]}\n";
     int maps = n / chunk;

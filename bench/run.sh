@@ -4,22 +4,24 @@
 # Celery, a bare loopback echo), in a scratch copy of that kit so that nothing is
 # written outside the build folder. Prints the results file.
 #
-# usage: bench/run.sh [RUNS]     env: BENCHES (default "loopback gearman python taskpool
-#                                taskpool_scale")
+# usage: bench/run.sh [RUNS]     env: BENCHES (default "loopback gearman python celery
+#                                taskpool taskpool_scale taskpool_workers")
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 peers="$repo/../shared/bench/peers"
 build="$repo/build-release"
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTASKPOOL_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target taskpoold taskpool taskpool_loadgen >/dev/null
+cmake --build "$build" -j "$(nproc)" \
+    --target taskpoold taskpool taskpool_loadgen taskpool_bench_worker >/dev/null
 scratch="$(mktemp -d -t taskpool-bench.XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT
 cp -r "$peers" "$scratch/peers"
-cp "$repo/bench/bench_taskpool.sh" "$repo/bench/bench_taskpool_scale.sh" "$scratch/peers/"
-export TASKPOOL_BIN="$build/bench"
+cp "$repo/bench/bench_taskpool.sh" "$repo/bench/bench_taskpool_scale.sh" \
+    "$repo/bench/bench_taskpool_workers.sh" "$repo/bench/noop_worker.py" "$scratch/peers/"
+export TASKPOOL_BIN="$build/bench" TASKPOOL_PYTHON="$repo/client/python"
 ln -sf "$build/daemon/taskpoold" "$TASKPOOL_BIN/taskpoold"
 ln -sf "$build/client/taskpool" "$TASKPOOL_BIN/taskpool"
 ln -sf "$repo/config/make-certs.sh" "$TASKPOOL_BIN/taskpool-make-certs"
-BENCHES="${BENCHES:-loopback gearman python taskpool taskpool_scale}" OUT=results.txt \
+BENCHES="${BENCHES:-loopback gearman python celery taskpool taskpool_scale taskpool_workers}" OUT=results.txt \
     "$scratch/peers/run_all.sh" "${1:-3}" >&2
 cat "$scratch/peers/results.txt"

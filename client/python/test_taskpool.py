@@ -744,6 +744,10 @@ def fib_in_a_process(args, job):
     return {"pid": os.getpid(), "value": fib(args["n"])}
 
 
+def die_in_a_process(args):
+    os._exit(3)
+
+
 def wait_for_cancel_in_a_process(args, job):
     cancelled = job.wait_cancelled(30)
     with taskpool.Client(args["address"], timeout=30) as tp:
@@ -971,6 +975,23 @@ class WorkerTest(DaemonTestCase):
         with self.assertRaises(ValueError) as e:
             other.run(processes=1)
         self.assertIn("top level", str(e.exception))
+
+    def test_a_process_that_dies_fails_its_job_alone(self):
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("py.die")(die_in_a_process)
+        worker.task("py.fib")(fib_in_a_process)
+        self.serve(worker, processes=2, prefetch=2)
+        slow = self.tp.apply_async("py.fib", {"n": 24})
+        with self.assertLogs("taskpool.worker", "WARNING") as logs:
+            with self.assertRaises(taskpool.JobFailed) as e:
+                self.tp.apply("py.die", None)
+        self.assertEqual(e.exception.job["error"]["message"],
+                         "ProcessDied: the process running the job exited with status 3")
+        self.assertIn("a new one takes its place", "\n".join(logs.output))
+        # The other process's job goes on; a new process takes the next ones.
+        self.assertEqual(slow.result(30)["value"], 46368)
+        results = self.tp.map("py.fib", [{"n": 5}] * 4)
+        self.assertEqual([r["value"] for r in results], [5] * 4)
 
     def test_reconnects_to_a_restarted_daemon(self):
         first = Daemon(self.config)

@@ -23,8 +23,10 @@ proto::Result<void, std::string> TaskRegistry::add_remote(std::string_view name,
                                                           std::string_view description) {
     if (auto it = tasks_.find(name); it != tasks_.end()) {
         if (it->second.pool != proto::PoolKind::remote) {
-            return "'" + std::string(name) + "' is a " + it->second.kind +
-                   " task of this daemon: a remote worker cannot serve it";
+            // Appended, not added up: GCC 12 warns falsely (-Wrestrict) on the sum.
+            std::string why = "'";
+            why.append(name).append("' is a ").append(it->second.kind);
+            return why.append(" task of this daemon: a remote worker cannot serve it");
         }
         if (!description.empty()) {
             it->second.description = description;

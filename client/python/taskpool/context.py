@@ -38,7 +38,7 @@ class JobContext:
         self.task = job["task"]
         self.attempt = job.get("attempts", 1)
         self.timeout_s = job.get("timeout_s")
-        self._cancelled = cancelled  # a threading.Event, or a manager's Event for a pool process
+        self._cancelled = cancelled  # a threading.Event, or a SharedFlag for a pool process
         self._max_bytes = max_bytes
         self._progress = _Throttle(send_progress)
         self._forwarded = 0  # the number of the last progress of a pool process's passed on
@@ -77,24 +77,47 @@ class JobContext:
 
 
 class _InProcess(JobContext):
-    """A JobContext in a pool process. Progress goes to the worker through a
-    manager's queue, numbered: the worker's report of the job's outcome can
-    overtake the queue, so the last value comes back with the outcome too."""
+    """A JobContext in a pool process. Progress goes to the worker over the
+    process's pipe, numbered, ahead of the job's outcome on the same pipe."""
 
-    def __init__(self, job, progress_queue, cancelled, max_bytes):
+    def __init__(self, job, send, cancelled, max_bytes):
         super().__init__(job, self._put, cancelled, max_bytes)
-        self._queue = progress_queue
+        self._send = send
         self._lock = threading.Lock()  # numbers follow the order values are offered in
-        self.last = None  # (number, value) of the last progress given
+        self._number = 0
 
     def progress(self, value):
         value = checked(value, self._max_bytes, "progress")
         with self._lock:
-            self.last = (self.last[0] + 1 if self.last else 1, value)
-            self._progress.offer(self.last)
+            self._number += 1
+            self._progress.offer((self._number, value))
 
     def _put(self, numbered):
-        self._queue.put((self.id, self.attempt) + numbered)
+        self._send(("progress",) + numbered)
+
+
+class SharedFlag:
+    """A job's `cancelled` as a byte of memory that the worker and its pool
+    processes share: the worker sets it, a process reads it without asking
+    anyone. `slot` is the job's byte."""
+
+    def __init__(self, flags, slot):
+        self.flags = flags
+        self.slot = slot
+
+    def set(self):
+        self.flags[self.slot] = 1
+
+    def is_set(self):
+        return self.flags[self.slot] != 0
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
 
 class _Throttle:
@@ -176,13 +199,30 @@ def failure(error, with_traceback=True):
     return "job.fail", {"error": fields}
 
 
-def run_in_process(task, args, job, progress_queue, cancelled, max_bytes):
-    """run_task in a pool process, with a context of its own for the job:
-    returns the report and the last progress given, (number, value) or None."""
-    context = _InProcess(job, progress_queue, cancelled, max_bytes)
-    report = run_task(task, args, context, max_bytes)
-    context._progress.close()
-    return report, context.last
+def serve_in_process(connection, flags, max_bytes):
+    """A worker's pool process: runs the jobs that come over `connection`, one
+    at a time, until it closes or brings None. A job is (task, args, the job's
+    fields, its slot in `flags`); what goes back is its progress, ("progress",
+    number, value), then ("done", report)."""
+    ignore_signals()
+    lock = threading.Lock()  # progress may come from any of the task's threads
+
+    def send(message):
+        with lock:
+            connection.send(message)
+
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        task, args, fields, slot = job
+        context = _InProcess(fields, send, SharedFlag(flags, slot), max_bytes)
+        report = run_task(task, args, context, max_bytes)
+        context._progress.close()  # the progress held back goes first
+        send(("done", report))
 
 
 def ignore_signals():

@@ -8,25 +8,25 @@ that they were called. So the jobs held, the connection and its replacement
 after a loss, and a drain are never raced.
 """
 
-import concurrent.futures
+import collections
 import contextlib
 import functools
 import inspect
 import logging
 import math
 import multiprocessing
-import multiprocessing.managers
 import os
 import pickle
 import queue
 import random
+import selectors
 import signal
 import socket
 import threading
 import time
 
 from .client import DEFAULT_ADDRESS, Client, _parse_address, _ssl_context
-from .context import JobContext, Task, failure, ignore_signals, run_in_process, run_task
+from .context import JobContext, SharedFlag, Task, failure, run_task, serve_in_process
 from .errors import ConnectionClosed, TaskpoolError
 
 _log = logging.getLogger("taskpool.worker")
@@ -42,6 +42,9 @@ _SILENT_HEARTBEATS = 3  # as the daemon: a peer silent this many heartbeats is g
 # A signal that lands on another thread does not wake run()'s: its handler
 # runs only once that thread runs Python code again. So it never waits longer.
 _WAKE_S = 1.0
+# Jobs of a process pool that can be told they are cancelled at once: those held
+# and those of lost connections still running.
+_FLAG_SLOTS = 4096
 
 
 class Worker:
@@ -89,12 +92,15 @@ class Worker:
             return function
         return register
 
-    def run(self, concurrency=None, processes=None, drain_timeout=30):
+    def run(self, concurrency=None, processes=None, drain_timeout=30, prefetch=1):
         """Serves jobs until stop(), or SIGTERM or SIGINT where run() is on the
         main thread. `concurrency` threads (1 unless given) run the functions,
         or `processes` processes for functions that need a CPU each, which must
-        then be defined at a module's top level; the daemon sends no more jobs
-        at once than that.
+        then be defined at a module's top level. The daemon sends no more jobs
+        at once than that times `prefetch`: with more than 1 (Celery's
+        worker_prefetch_multiplier), a thread or process that ends a short job
+        finds the next one here instead of waiting for the daemon, but a job
+        counts as running from when it is sent here.
 
         A signal drains as stop(drain=True) does; a second one stops at once.
         A drain that takes longer than `drain_timeout` seconds stops at once
@@ -104,6 +110,8 @@ class Worker:
         connects again."""
         if not self._tasks:
             raise ValueError("no tasks: make some with @worker.task() first")
+        if not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError("prefetch must be a whole number from 1")
         finished = functools.partial(_put, self._control, "finished")
         if processes is None:
             pool = _Threads(concurrency or 1, finished, self.max_result_bytes)
@@ -114,6 +122,7 @@ class Worker:
                               self.max_result_bytes)
         else:
             raise ValueError("give concurrency (threads) or processes, not both")
+        pool.capacity *= prefetch
         loop = _Loop(self, pool, drain_timeout)
         abandoned = True
         try:
@@ -296,11 +305,12 @@ class _Loop:
     def _start(self, job):
         link = self.link
         job_id = job["id"]
+        task = self.worker._tasks.get(job["task"])
         context = JobContext(
             job, lambda value: link.send("job.progress", job=job_id, progress=value),
-            self.pool.event(), self.worker.max_result_bytes)
+            threading.Event() if task is None else self.pool.event(),
+            self.worker.max_result_bytes)
         self.held[job_id] = context
-        task = self.worker._tasks.get(job["task"])
         if task is None:  # not one registered here: the daemon's mistake, but say so
             error = LookupError("this worker has no task %r" % job["task"])
             self._on_finished(context, failure(error, with_traceback=False), None)
@@ -384,6 +394,7 @@ class _Threads:
 
     def __init__(self, size, finished, max_bytes):
         self.capacity = size
+        self._size = size
         self._finished = finished
         self._max_bytes = max_bytes
         self._work = queue.SimpleQueue()
@@ -397,7 +408,7 @@ class _Threads:
         self._work.put((task, args, job))
 
     def close(self, abandon):
-        for _ in range(self.capacity):
+        for _ in range(self._size):
             self._work.put(None)
 
     def _serve(self):
@@ -410,69 +421,160 @@ class _Threads:
 
 
 class _Processes:
-    """Runs task functions in a pool of processes, spawned: a fork would copy
-    the locks this process's threads hold, held. A manager process carries what
-    a job's context needs across: its cancellation (an Event of each job's) and
-    its progress (one queue for all, read here by a thread of its own)."""
+    """Runs task functions in processes of its own, spawned (a fork would copy
+    the locks this process's threads hold, held). Each process has a pipe and
+    one job at a time; one thread here waits on all the pipes for progress and
+    outcomes, hands a freed process the next job, and replaces a process that
+    died, failing its job with ProcessDied. A job's `cancelled` is a byte of
+    memory the processes share (SharedFlag), so reading it asks no one."""
 
     def __init__(self, size, finished, progress, max_bytes):
         self.capacity = size
         self._finished = finished
+        self._progress = progress
         self._max_bytes = max_bytes
         self._context = multiprocessing.get_context("spawn")
-        self._manager = multiprocessing.managers.SyncManager(ctx=self._context)
-        self._manager.start(ignore_signals)
-        self._progress = self._manager.Queue()
-        self._reader = threading.Thread(target=self._read_progress, args=(progress,),
-                                        name="taskpool-progress", daemon=True)
+        # A slot for each job held, with room for those of lost connections still running.
+        self._flags = self._context.RawArray("b", _FLAG_SLOTS)
+        self._free_slots = list(range(_FLAG_SLOTS))
+        self._lock = threading.Lock()  # the processes, the jobs waiting, the slots
+        self._waiting = collections.deque()  # (task, args, job) for the first free process
+        self._closing = False
+        self._wake_read, self._wake_write = os.pipe()
+        self._processes = [self._start_process() for _ in range(size)]
+        self._reader = threading.Thread(target=self._serve, name="taskpool-processes",
+                                        daemon=True)
         self._reader.start()
-        self._executor = self._new_executor()
 
     def event(self):
-        return self._manager.Event()
+        with self._lock:
+            slot = self._free_slots.pop() if self._free_slots else None
+        if slot is None:  # more jobs than slots: this one cannot be told it is cancelled
+            return threading.Event()
+        self._flags[slot] = 0
+        return SharedFlag(self._flags, slot)
 
     def run(self, task, args, job):
-        fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
-                  "timeout_s": job.timeout_s}
-        call = (run_in_process, task, args, fields, self._progress, job._cancelled,
-                self._max_bytes)
-        try:
-            future = self._executor.submit(*call)
-        except concurrent.futures.BrokenExecutor:
-            # A process died, failing the jobs then in the pool: a new pool for the next.
-            self._executor.shutdown(wait=False)
-            self._executor = self._new_executor()
-            future = self._executor.submit(*call)
-        future.add_done_callback(functools.partial(self._done, job))
+        with self._lock:
+            idle = next((p for p in self._processes if p.job is None), None)
+            if idle is None:
+                self._waiting.append((task, args, job))
+            else:
+                self._give(idle, task, args, job)
 
     def close(self, abandon):
-        if abandon:
-            # Stopping at once: the jobs still running go. ProcessPoolExecutor has
-            # no public way to stop its processes before Python 3.14.
-            for process in list(self._executor._processes.values()):
-                process.kill()
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        self._progress.put(None)
+        with self._lock:
+            self._closing = True
+            self._waiting.clear()
+            processes = list(self._processes)
+        for p in processes:
+            if abandon:
+                p.process.kill()  # the jobs still running go
+            else:
+                with contextlib.suppress(OSError):
+                    p.connection.send(None)  # after the job it runs, if any
+        for p in processes:
+            p.process.join()
+        os.write(self._wake_write, b"x")
         self._reader.join()
-        self._manager.shutdown()
+        for p in processes:
+            p.connection.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
-    def _new_executor(self):
-        return concurrent.futures.ProcessPoolExecutor(self.capacity, mp_context=self._context,
-                                                      initializer=ignore_signals)
+    def _start_process(self):
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=serve_in_process,
+                                        args=(theirs, self._flags, self._max_bytes),
+                                        name="taskpool-process", daemon=True)
+        process.start()
+        theirs.close()
+        return _Process(process, ours)
 
-    def _done(self, job, future):
+    def _give(self, p, task, args, job):
+        """Under the lock: `p` runs the job."""
+        p.job = job
+        fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
+                  "timeout_s": job.timeout_s}
+        slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else 0
         try:
-            report, last = future.result()
-        except Exception as e:  # the pool's own failure: a process that died, say
-            report, last = failure(e), None
-        self._finished(job, report, last)
+            p.connection.send((task, args, fields, slot))
+        except OSError:
+            pass  # it died: the reader finds it so and fails the job
 
-    def _read_progress(self, progress):
+    def _serve(self):
+        # One selector for the thread's life: making one per wait costs more than a job.
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            with self._lock:
+                for p in self._processes:
+                    selector.register(p.connection, selectors.EVENT_READ, p)
+            while True:
+                for key, _ in selector.select():
+                    if key.data is None:
+                        return  # close() is done with the processes
+                    self._read(key.data, selector)
+
+    def _read(self, p, selector):
+        """Everything `p` has sent so far."""
         while True:
-            item = self._progress.get()
-            if item is None:
+            try:
+                message = p.connection.recv()
+            except (EOFError, OSError):
+                selector.unregister(p.connection)
+                replacement = self._died(p)
+                if replacement is not None:
+                    selector.register(replacement.connection, selectors.EVENT_READ, replacement)
                 return
-            progress(*item)
+            if message[0] == "progress":
+                self._progress(p.job.id, p.job.attempt, message[1], message[2])
+            else:
+                self._free(p, p.job, message[1])
+            if not p.connection.poll():
+                return
+
+    def _free(self, p, job, report):
+        """`p` is free for the next job waiting; `job` ended with `report`."""
+        with self._lock:
+            p.job = None
+            if isinstance(job._cancelled, SharedFlag):
+                self._free_slots.append(job._cancelled.slot)
+            if self._waiting and not self._closing:
+                self._give(p, *self._waiting.popleft())
+        self._finished(job, report, None)
+
+    def _died(self, p):
+        """Fails the job of `p`, which has ended, and returns the process that
+        takes its place (None once closing)."""
+        p.process.join()
+        with self._lock:
+            if self._closing:
+                return None
+            self._processes.remove(p)
+            replacement = self._start_process()
+            self._processes.append(replacement)
+        p.connection.close()
+        code = p.process.exitcode
+        how = ("killed by signal %d" % -code) if code < 0 else "exited with status %d" % code
+        _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
+                     how)
+        if p.job is not None:
+            error = ProcessDied("the process running the job %s" % how)
+            self._free(replacement, p.job, failure(error, with_traceback=False))
+        return replacement
+
+
+class _Process:
+    """A pool process, its end of the pipe, and the job it runs (None: idle)."""
+
+    def __init__(self, process, connection):
+        self.process = process
+        self.connection = connection
+        self.job = None
+
+
+class ProcessDied(RuntimeError):
+    """A job's pool process ended while it ran the job: a crash, os._exit()."""
 
 
 @contextlib.contextmanager
