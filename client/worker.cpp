@@ -161,13 +161,19 @@ ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name)
     };
 
     auto& conn = *s.client.conn_;
+    // A stop sends worker.quiet; until its reply, a job may still be on its way.
+    std::optional<std::int64_t> quiet_id;
     bool quiet = false;
     auto next_beat = Clock::now() + beat;
     std::optional<ClientError> failed;
     while (!failed) {
-        if (s.stop_requested && !quiet) {
-            s.outbox.push_back(proto::WorkerQuietRequest{});
-            quiet = true;
+        if (s.stop_requested && !quiet_id) {
+            auto sent = s.client.send(proto::WorkerQuietRequest{});
+            if (!sent) {
+                failed = sent.error();
+                break;
+            }
+            quiet_id = *sent;
         }
         if (Clock::now() >= next_beat) {
             s.outbox.push_back(proto::PingRequest{});
@@ -190,7 +196,9 @@ ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name)
             continue;
         }
         auto event = line->value("event", "");
-        if (event == "job.assign") {
+        if (quiet_id && event.empty() && line->value("id", std::int64_t{0}) == *quiet_id) {
+            quiet = true;
+        } else if (event == "job.assign") {
             s.assign(line->value("job", json::object()));
         } else if (event == "job.cancel") {
             if (auto it = s.running.find(line->value("job", "")); it != s.running.end()) {

@@ -226,7 +226,7 @@ def serve_in_process(connection, flags, max_bytes):
 
 
 def ignore_signals():
-    """For a worker's pool processes and manager: SIGINT from the terminal, or
+    """For a worker's pool processes: SIGINT from the terminal, or
     SIGTERM from a service manager, goes to the whole process group, and the
     worker alone decides what it means (drain, then stop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
