@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include "../support/daemon_process.hpp"
+#include "../support/http_listener.hpp"
 #include "../support/line_client.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
@@ -464,4 +465,107 @@ TEST_CASE("remote.the_journal_remembers_remote_tasks_and_who_ran_each_job" * doc
     CHECK(submit(c, {{"task", "idle"}})["state"] == "queued");
     // The job names the worker that ran it, as it did before the restart.
     CHECK(get(c, id)["worker"] == json{{"id", worker_id}, {"name", "host-a/1"}});
+}
+
+TEST_CASE("remote.bind_webhooks_and_idempotency_keys_work_on_remote_jobs" * doctest::timeout(60)) {
+    HttpListener hook;
+    DaemonProcess d;
+    RawWorker w(d);
+    REQUIRE(w.register_for({"ocr"}, 2)["ok"] == true);
+    LineClient c(d.port());
+
+    // A webhook posts the job a worker finished.
+    auto hooked = submit(c, {{"task", "ocr"}, {"callback", {{"url", hook.url("/done")}}}});
+    CHECK(w.done(w.assigned()["id"], "read")["ok"] == true);
+    REQUIRE(hook.wait_for(1, 10s));
+    auto body = json::parse(hook.requests().front().body);
+    CHECK(body["job"]["id"] == hooked["id"]);
+    CHECK(body["job"]["result"] == "read");
+    CHECK(body["job"]["worker"]["name"] == "test");
+
+    // The same key is the same job, assigned once.
+    auto first = submit(c, {{"task", "ocr"}, {"key", "scan-7"}});
+    auto again = submit(c, {{"task", "ocr"}, {"key", "scan-7"}});
+    CHECK(again["id"] == first["id"]);
+    CHECK(w.assigned()["id"] == first["id"]);
+    CHECK(w.done(first["id"], 7)["ok"] == true);
+    CHECK(w.next_event(500ms).is_null());  // nothing more was assigned
+
+    // A bound job is cancelled when its connection closes: the worker is told.
+    std::string bound;
+    {
+        LineClient owner(d.port());
+        bound = submit(owner, {{"task", "ocr"}, {"bind", true}})["id"];
+        CHECK(w.assigned()["id"] == bound);
+    }
+    auto cancel = w.next_event();
+    CHECK(cancel == json{{"event", "job.cancel"}, {"job", bound}, {"reason", "cancelled"}});
+    CHECK(get(c, bound)["state"] == "cancelled");
+    CHECK(w.done(bound, 1)["error"]["code"] == "not_assigned");
+}
+
+TEST_CASE("remote.a_worker_that_floods_reports_harms_no_one_else" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"workers", {{"heartbeat_s", 1}}},
+                                {"limits", {{"max_output_buffer_bytes", 65536}}}}});
+    RawWorker steady(d);
+    REQUIRE(steady.register_for({"ocr"}, 1, "steady")["ok"] == true);
+    LineClient c(d.port());
+
+    // 20,000 progress reports, pipelined a thousand at a time, on a job it holds:
+    // each answered, the last one kept, and the other worker's job runs meanwhile.
+    RawWorker loud(d);
+    REQUIRE(loud.register_for({"ocr"}, 1, "loud")["ok"] == true);
+    auto a = submit(c, {{"task", "ocr"}});
+    auto b = submit(c, {{"task", "ocr"}});
+    std::string loud_job = loud.assigned()["id"];
+    std::string steady_job = steady.assigned()["id"];
+    for (int batch = 0; batch < 20; ++batch) {
+        std::string lines;
+        for (int i = 0; i < 1000; ++i) {
+            lines += json{{"op", "job.progress"}, {"job", loud_job}, {"progress", batch * 1000 + i}}
+                         .dump() +
+                     "\n";
+        }
+        loud.connection().send_raw(lines);
+        if (batch == 10) {
+            CHECK(steady.done(steady_job, "steady")["ok"] == true);
+        }
+        for (int i = 0; i < 1000; ++i) {
+            CHECK(loud.connection().read_reply()["ok"] == true);
+        }
+    }
+    CHECK(get(c, steady_job)["result"] == "steady");
+    CHECK(get(c, loud_job)["progress"] == 19999);
+    CHECK(loud.done(loud_job, "loud")["ok"] == true);
+    CHECK(get(c, a["id"], 10)["state"] == "succeeded");
+    CHECK(get(c, b["id"], 10)["state"] == "succeeded");
+
+    // One that floods without reading its replies is paused, falls silent, and is
+    // lost: its job runs again on the other worker.
+    REQUIRE(steady.request({{"op", "ping"}})["ok"] == true);
+    submit(c, {{"task", "ocr"}, {"retries", 1}});
+    submit(c, {{"task", "ocr"}, {"retries", 1}});
+    std::string held = loud.assigned()["id"];
+    CHECK(steady.done(steady.assigned()["id"], "its own")["ok"] == true);
+    std::string lines;
+    for (int i = 0; i < 1000; ++i) {
+        lines += json{{"op", "job.progress"}, {"job", held}, {"progress", i}}.dump() + "\n";
+    }
+    for (int i = 0; i < 200; ++i) {  // what the socket takes without blocking
+        if (::send(loud.connection().fd(), lines.data(), lines.size(), MSG_DONTWAIT) < 0) {
+            break;
+        }
+    }
+    json rerun;  // meanwhile the steady worker keeps its heartbeat
+    for (int i = 0; i < 100 && rerun.is_null(); ++i) {
+        REQUIRE(steady.request({{"op", "ping"}})["ok"] == true);
+        if (auto e = steady.next_event(200ms); e.is_object() && e["event"] == "job.assign") {
+            rerun = e["job"];
+        }
+    }
+    CHECK(rerun["id"] == held);
+    CHECK(rerun["attempts"] == 2);
+    CHECK(steady.done(held, "rescued")["ok"] == true);
+    CHECK(get(c, held, 10)["result"] == "rescued");
+    CHECK(c.request({{"op", "ping"}})["ok"] == true);
 }
