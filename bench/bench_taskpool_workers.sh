@@ -3,8 +3,9 @@
 # bench_taskpool.sh): no-op jobs through a Python worker (taskpool.Worker with a
 # process pool of 2, as Celery's prefork -c 2 and Pool(2), and Celery's default
 # prefetch of 4 per process) and through two C++ workers (taskpool::Worker, one
-# process each, as gearman's two C workers, 4 jobs at once each), and the daemon's
-# own process pool of 2 on the same payload for scale.
+# process and one thread each, as gearman's two C workers, with a prefetch of 8 as
+# the daemon's own process pool holds runs ahead), and that process pool of 2 on
+# the same payload for scale.
 # Needs TASKPOOL_BIN (taskpoold, taskpool, taskpool_loadgen, taskpool_bench_worker)
 # and TASKPOOL_PYTHON (the folder holding the taskpool package).
 # Env: TP_SEQ_N (3000), TP_WORKER_N (40000).
@@ -48,9 +49,9 @@ timeout 60 "$L" pipe "$A" noop task "$N" 64 1
 stop_pid "$PYW"
 
 export LOADGEN_TAG=taskpool+cpp-workers
-start_bg "$PEERS_TMP/cpp-worker-1.log" "$TASKPOOL_BIN/taskpool_bench_worker" "$A" 4
+start_bg "$PEERS_TMP/cpp-worker-1.log" "$TASKPOOL_BIN/taskpool_bench_worker" "$A" 1 8
 W1="$LAST_PID"
-start_bg "$PEERS_TMP/cpp-worker-2.log" "$TASKPOOL_BIN/taskpool_bench_worker" "$A" 4
+start_bg "$PEERS_TMP/cpp-worker-2.log" "$TASKPOOL_BIN/taskpool_bench_worker" "$A" 1 8
 W2="$LAST_PID"
 wait_workers 2
 timeout 60 "$L" seq "$A" noop task "$SEQ_N"

@@ -2,15 +2,15 @@
 // worker benchmark: the cost of taskpool::Worker and the daemon around a task
 // that does nothing.
 //
-//     taskpool_bench_worker HOST:PORT CONCURRENCY
+//     taskpool_bench_worker HOST:PORT CONCURRENCY PREFETCH
 #include <iostream>
 #include <string>
 
 #include "taskpool/worker.hpp"
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::cerr << "usage: taskpool_bench_worker HOST:PORT CONCURRENCY\n";
+    if (argc != 4) {
+        std::cerr << "usage: taskpool_bench_worker HOST:PORT CONCURRENCY PREFETCH\n";
         return 2;
     }
     auto worker = taskpool::Worker::connect(argv[1]);
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     worker->task("noop", [](const nlohmann::json& args, taskpool::JobContext&) { return args; });
-    auto served = worker->run(std::stoi(argv[2]));
+    auto served = worker->run(std::stoi(argv[2]), std::nullopt, std::stoi(argv[3]));
     if (!served) {
         std::cerr << served.error().message << "\n";
         return 1;

@@ -131,13 +131,13 @@ void Worker::stop() {
     state_->client.conn_->wake([s = state_.get()] { s->stop_requested = true; });
 }
 
-ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name) {
+ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name, int prefetch) {
     auto& s = *state_;
     proto::WorkerRegisterRequest registration;
     for (const auto& [task, entry] : s.tasks) {
         registration.tasks.push_back({task, entry.second});
     }
-    registration.capacity = concurrency;
+    registration.capacity = concurrency * prefetch;
     registration.name = std::move(name);
     auto registered = s.client.call(std::move(registration), 30);
     if (!registered) {

@@ -229,3 +229,45 @@ TEST_CASE("client_lib.a_worker_serves_tasks_on_threads" * doctest::timeout(60)) 
     // Cancelled, the task stopped and its slot came back.
     CHECK(client->submit("double", {{"n", 1}}, wait)->result->parse() == json{{"n", 2}});
 }
+
+TEST_CASE("client_lib.a_worker_with_prefetch_holds_jobs_beyond_its_threads" *
+          doctest::timeout(60)) {
+    DaemonProcess d;
+    auto worker = taskpool::Worker::connect(d.address());
+    REQUIRE(worker.ok());
+    std::atomic<int> at_once = 0;
+    std::atomic<int> most = 0;
+    worker->task("nap", [&](const json&, taskpool::JobContext&) {
+        most = std::max(most.load(), ++at_once);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        --at_once;
+        return json(true);
+    });
+    std::thread serving([&] { CHECK(worker->run(1, "prefetching", 3).ok()); });
+    struct StopOnExit {
+        taskpool::Worker& worker;
+        std::thread& serving;
+        ~StopOnExit() {
+            worker.stop();
+            serving.join();
+        }
+    } guard{*worker, serving};
+    auto client = taskpool::Client::connect(d.address());
+    REQUIRE(client.ok());
+    REQUIRE(wait_for([&] {
+        auto stats = client->call(taskpool::proto::StatsRequest{});
+        return stats.ok() && (*stats)["pools"]["remote"]["workers"].size() == 1;
+    }));
+    auto stats = client->call(taskpool::proto::StatsRequest{});
+    CHECK((*stats)["pools"]["remote"]["workers"][0]["capacity"] == 3);
+    taskpool::proto::SubmitOptions wait;
+    wait.wait = 30;
+    auto batch = client->map("nap", {json(1), json(2), json(3)}, wait);
+    REQUIRE(batch.ok());
+    for (const auto& job : batch->jobs) {
+        CHECK(job.state == taskpool::proto::JobState::succeeded);
+    }
+    CHECK(most == 1);  // one thread ran them, one after another
+    // All three were sent at once: the last began (was sent) before the first ended.
+    CHECK(*batch->jobs[2].started_at < *batch->jobs[0].finished_at);
+}

@@ -77,7 +77,12 @@ public:
     /// jobs, up to `concurrency` at once, until stop() or the connection ends
     /// (an error: the jobs running then are told they are cancelled, since what
     /// they return can no longer be reported). Returns once its tasks have returned.
-    ClientResult<void> run(int concurrency = 1, std::optional<std::string> name = {});
+    /// The daemon sends up to `concurrency` times `prefetch` jobs at once: with
+    /// more than 1, a thread that ends a short job finds the next one waiting
+    /// instead of asking the daemon, but a job counts as running from when it is
+    /// sent here.
+    ClientResult<void> run(int concurrency = 1, std::optional<std::string> name = {},
+                           int prefetch = 1);
     /// From any thread: take no more jobs, finish and report those running, and
     /// make run() return.
     void stop();
