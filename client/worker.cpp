@@ -1,5 +1,6 @@
 #include "taskpool/worker.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -34,7 +35,11 @@ struct Worker::State {
 
     std::vector<proto::RequestBody> outbox;
     std::map<std::string, std::shared_ptr<JobContext>, std::less<>> running;
-    bool stop_requested = false;
+    // stop() sets the first, then wakes the reading thread if it has begun to
+    // serve; run() sets the second, then looks at the first: one of them sees
+    // the other, so a stop during registration is neither lost nor an error.
+    std::atomic<bool> stop_requested = false;
+    std::atomic<bool> serving = false;
 
     explicit State(Client c) : client(std::move(c)) {}
 
@@ -128,7 +133,10 @@ void Worker::task(std::string name, Task task, std::string description) {
 }
 
 void Worker::stop() {
-    state_->client.conn_->wake([s = state_.get()] { s->stop_requested = true; });
+    state_->stop_requested = true;
+    if (state_->serving) {
+        state_->client.conn_->wake([] {});
+    }
 }
 
 ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name, int prefetch) {
@@ -160,6 +168,7 @@ ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name,
         threads.clear();  // joins
     };
 
+    s.serving = true;
     auto& conn = *s.client.conn_;
     // A stop sends worker.quiet; until its reply, a job may still be on its way.
     std::optional<std::int64_t> quiet_id;

@@ -271,3 +271,15 @@ TEST_CASE("client_lib.a_worker_with_prefetch_holds_jobs_beyond_its_threads" *
     // All three were sent at once: the last began (was sent) before the first ended.
     CHECK(*batch->jobs[2].started_at < *batch->jobs[0].finished_at);
 }
+
+TEST_CASE("client_lib.a_worker_stopped_before_it_has_registered_returns_cleanly" *
+          doctest::timeout(30)) {
+    DaemonProcess d;
+    auto worker = taskpool::Worker::connect(d.address());
+    REQUIRE(worker.ok());
+    worker->task("idle", [](const json& args, taskpool::JobContext&) { return args; });
+    worker->stop();  // as a signal handler might, before run() has registered
+    auto served = worker->run();
+    std::string why = served.ok() ? "" : served.error().message;
+    CHECK(why == "");
+}
