@@ -18,6 +18,16 @@ namespace {
 
 // A command told to stop gets SIGTERM, then this long before SIGKILL.
 constexpr auto kill_grace = std::chrono::seconds(2);
+// Once it has exited, how long its output is still read: a process that left its
+// group (setsid) may hold the pipes open for ever.
+constexpr auto drain_grace = std::chrono::milliseconds(500);
+
+/// Whether `pid` has exited, without reaping it: its group id stays ours to kill.
+bool exited(pid_t pid) {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
+}
 
 // The descriptor the command writes its progress lines on.
 constexpr int progress_fd = 3;
@@ -109,7 +119,15 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
                               pollfd{to_child, POLLOUT, 0}, pollfd{progress[0], POLLIN, 0}};
     std::optional<std::chrono::steady_clock::time_point> kill_at;
     char buffer[65536];
-    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    std::optional<std::chrono::steady_clock::time_point> drained_by;
+    while ((fds[0].fd >= 0 || fds[1].fd >= 0) &&
+           (!drained_by || std::chrono::steady_clock::now() < *drained_by)) {
+        if (!drained_by && exited(pid)) {
+            // What it left in its group goes; only what left the group can hold
+            // the pipes open now, and it has a moment to let go of them.
+            ::kill(-pid, SIGKILL);
+            drained_by = std::chrono::steady_clock::now() + drain_grace;
+        }
         if (!kill_at && stop && stop()) {
             ::kill(-pid, SIGTERM);
             kill_at = std::chrono::steady_clock::now() + kill_grace;
@@ -146,9 +164,9 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
             }
         }
     }
-    for (int i : {2, 3}) {
-        if (fds[i].fd >= 0) {
-            ::close(fds[i].fd);
+    for (const auto& fd : fds) {
+        if (fd.fd >= 0) {
+            ::close(fd.fd);
         }
     }
     while (::waitpid(pid, &run.wait_status, 0) < 0 && errno == EINTR) {

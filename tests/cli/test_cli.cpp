@@ -597,3 +597,35 @@ TEST_CASE("cli.worker_outlives_a_daemon_restart_and_the_journal_reruns_its_job" 
     CHECK(done["attempts"] == 2);
     CHECK(done["worker"]["name"] == "survivor");
 }
+
+TEST_CASE("cli.worker_job_ends_with_its_command_whatever_it_left_running" * doctest::timeout(60)) {
+    DaemonProcess d;
+    TempDir dir;
+    auto pidfile = (dir.path() / "left.pid").string();
+    // The sleep leaves the command's process group and keeps its stdout open.
+    std::vector<std::string> argv = {binary_path("taskpool"),
+                                     "--addr",
+                                     d.address(),
+                                     "worker",
+                                     "leave",
+                                     "--",
+                                     "sh",
+                                     "-c",
+                                     "setsid sleep 30 & echo $! > " + pidfile + "; echo done"};
+    auto worker = std::async(std::launch::async, [&] { return run_command(argv); });
+    REQUIRE(wait_for([&] { return cli(d, {"tasks"}).out.find("leave") != std::string::npos; }));
+    auto r = cli(d, {"--json", "submit", "--wait", "10", "leave"});
+    CHECK(r.exit_code == 0);
+    if (r.exit_code == 0) {
+        CHECK(json::parse(r.out)["result"]["stdout"] == "done\n");
+    }
+    int left = 0;
+    std::ifstream(pidfile) >> left;
+    if (left > 0) {
+        ::kill(left, SIGKILL);
+    }
+    for (auto pid : running(argv)) {
+        ::kill(pid, SIGTERM);
+    }
+    CHECK(worker.get().exit_code == 0);
+}
