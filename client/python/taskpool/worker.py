@@ -423,10 +423,15 @@ class _Threads:
 class _Processes:
     """Runs task functions in processes of its own, spawned (a fork would copy
     the locks this process's threads hold, held). Each process has a pipe and
-    one job at a time; one thread here waits on all the pipes for progress and
-    outcomes, hands a freed process the next job, and replaces a process that
-    died, failing its job with ProcessDied. A job's `cancelled` is a byte of
-    memory the processes share (SharedFlag), so reading it asks no one."""
+    runs the jobs sent on it one at a time, in order. A job is sent at once to
+    the process that holds fewest: with no more jobs than processes (the
+    daemon sends no more without prefetch) that is an idle one, and with
+    prefetch a process finds its next job in its pipe instead of waiting for
+    this one to send it. One thread here waits on all the pipes for progress
+    and outcomes, and replaces a process that died, failing the job it ran
+    with ProcessDied and sending the others it held to the rest. A job's
+    `cancelled` is a byte of memory the processes share (SharedFlag), so
+    reading it asks no one."""
 
     def __init__(self, size, finished, progress, max_bytes):
         self.capacity = size
@@ -437,8 +442,7 @@ class _Processes:
         # A slot for each job held, with room for those of lost connections still running.
         self._flags = self._context.RawArray("b", _FLAG_SLOTS)
         self._free_slots = list(range(_FLAG_SLOTS))
-        self._lock = threading.Lock()  # the processes, the jobs waiting, the slots
-        self._waiting = collections.deque()  # (task, args, job) for the first free process
+        self._lock = threading.Lock()  # the processes, the jobs they hold, the slots
         self._closing = False
         self._wake_read, self._wake_write = os.pipe()
         self._processes = [self._start_process() for _ in range(size)]
@@ -456,23 +460,18 @@ class _Processes:
 
     def run(self, task, args, job):
         with self._lock:
-            idle = next((p for p in self._processes if p.job is None), None)
-            if idle is None:
-                self._waiting.append((task, args, job))
-            else:
-                self._give(idle, task, args, job)
+            self._send(task, args, job)
 
     def close(self, abandon):
         with self._lock:
             self._closing = True
-            self._waiting.clear()
             processes = list(self._processes)
         for p in processes:
             if abandon:
                 p.process.kill()  # the jobs still running go
             else:
                 with contextlib.suppress(OSError):
-                    p.connection.send(None)  # after the job it runs, if any
+                    p.connection.send(None)  # after the jobs it holds
         for p in processes:
             p.process.join()
         os.write(self._wake_write, b"x")
@@ -491,9 +490,12 @@ class _Processes:
         theirs.close()
         return _Process(process, ours)
 
-    def _give(self, p, task, args, job):
-        """Under the lock: `p` runs the job."""
-        p.job = job
+    def _send(self, task, args, job):
+        """Under the lock: the job goes to the process that holds fewest."""
+        if self._closing:
+            return
+        p = min(self._processes, key=lambda p: len(p.jobs))
+        p.jobs.append((task, args, job))
         fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
                   "timeout_s": job.timeout_s}
         slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else 0
@@ -527,25 +529,28 @@ class _Processes:
                     selector.register(replacement.connection, selectors.EVENT_READ, replacement)
                 return
             if message[0] == "progress":
-                self._progress(p.job.id, p.job.attempt, message[1], message[2])
+                job = p.jobs[0][2]
+                self._progress(job.id, job.attempt, message[1], message[2])
             else:
-                self._free(p, p.job, message[1])
+                self._end(p, message[1])
             if not p.connection.poll():
                 return
 
-    def _free(self, p, job, report):
-        """`p` is free for the next job waiting; `job` ended with `report`."""
+    def _end(self, p, report):
+        """The job `p` ran ended with `report`."""
         with self._lock:
-            p.job = None
-            if isinstance(job._cancelled, SharedFlag):
-                self._free_slots.append(job._cancelled.slot)
-            if self._waiting and not self._closing:
-                self._give(p, *self._waiting.popleft())
+            _, _, job = p.jobs.popleft()
+            self._free_slot(job)
         self._finished(job, report, None)
 
+    def _free_slot(self, job):
+        """Under the lock: the job's byte of `cancelled` is free for another."""
+        if isinstance(job._cancelled, SharedFlag):
+            self._free_slots.append(job._cancelled.slot)
+
     def _died(self, p):
-        """Fails the job of `p`, which has ended, and returns the process that
-        takes its place (None once closing)."""
+        """Fails the job `p` ran, gives the others it held to the rest, and
+        returns the process that takes its place (None once closing)."""
         p.process.join()
         with self._lock:
             if self._closing:
@@ -553,24 +558,30 @@ class _Processes:
             self._processes.remove(p)
             replacement = self._start_process()
             self._processes.append(replacement)
+            running = p.jobs.popleft()[2] if p.jobs else None
+            if running is not None:
+                self._free_slot(running)
+            for sent in p.jobs:  # sent but never begun: to the others, in their order
+                self._send(*sent)
         p.connection.close()
         code = p.process.exitcode
         how = ("killed by signal %d" % -code) if code < 0 else "exited with status %d" % code
         _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
                      how)
-        if p.job is not None:
+        if running is not None:
             error = ProcessDied("the process running the job %s" % how)
-            self._free(replacement, p.job, failure(error, with_traceback=False))
+            self._finished(running, failure(error, with_traceback=False), None)
         return replacement
 
 
 class _Process:
-    """A pool process, its end of the pipe, and the job it runs (None: idle)."""
+    """A pool process, its end of the pipe, and the jobs sent to it, the one it
+    runs first."""
 
     def __init__(self, process, connection):
         self.process = process
         self.connection = connection
-        self.job = None
+        self.jobs = collections.deque()
 
 
 class ProcessDied(RuntimeError):
