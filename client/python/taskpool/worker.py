@@ -1,11 +1,14 @@
 """A remote worker: a connection to taskpoold that registers tasks, is pushed
 their jobs, runs them on threads or in processes, and reports how they went.
 
-One thread owns the worker's state: the loop of run(). Everything else tells
-it what happened through one queue: the reader thread the events and the end
-of the connection, the pool each job's outcome, stop() and signal handlers
-that they were called. So the jobs held, the connection and its replacement
-after a loss, and a drain are never raced.
+One thread owns the worker's state: the loop of run(), which waits on one
+selector. Everything else tells it what happened through one inbox, whose pipe
+the selector watches: the reader thread the events and the end of the
+connection, job threads each job's outcome, stop() and signal handlers that
+they were called. A process pool's pipes are in the same selector, so their
+outcomes are read where they are reported, without a hand-off between
+threads. So the jobs held, the connection and its replacement after a loss,
+and a drain are never raced.
 """
 
 import collections
@@ -24,6 +27,7 @@ import signal
 import socket
 import threading
 import time
+import weakref
 
 from .client import DEFAULT_ADDRESS, Client, _parse_address, _ssl_context
 from .context import JobContext, SharedFlag, Task, failure, run_task, serve_in_process
@@ -74,7 +78,7 @@ class Worker:
         self.max_result_bytes = max_result_bytes
         self.id = None  # the daemon's id for this worker, while registered
         self._tasks = {}  # name -> Task
-        self._control = queue.SimpleQueue()  # what run()'s loop is told: see _Loop
+        self._control = _Control()  # what run()'s loop is told: see _Loop
         self._registered = threading.Event()
 
     def task(self, name=None, description=None):
@@ -112,24 +116,26 @@ class Worker:
             raise ValueError("no tasks: make some with @worker.task() first")
         if not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError("prefetch must be a whole number from 1")
-        finished = functools.partial(_put, self._control, "finished")
-        if processes is None:
-            pool = _Threads(concurrency or 1, finished, self.max_result_bytes)
-        elif concurrency is None:
-            _check_picklable(self._tasks)
-            pool = _Processes(processes, finished, functools.partial(_put, self._control,
-                                                                     "progress"),
-                              self.max_result_bytes)
-        else:
+        if processes is not None and concurrency is not None:
             raise ValueError("give concurrency (threads) or processes, not both")
-        pool.capacity *= prefetch
-        loop = _Loop(self, pool, drain_timeout)
-        abandoned = True
-        try:
-            with _signals_to(self._control):
-                abandoned = loop.run()
-        finally:
-            pool.close(abandon=abandoned)
+        if processes is not None:
+            _check_picklable(self._tasks)
+        with selectors.DefaultSelector() as selector:
+            loop = _Loop(self, selector, drain_timeout)
+            if processes is None:
+                loop.pool = _Threads(concurrency or 1,
+                                     functools.partial(_put, self._control, "finished"),
+                                     self.max_result_bytes)
+            else:  # read on the loop's thread: it reports to the loop directly
+                loop.pool = _Processes(processes, loop._on_finished, loop._on_progress,
+                                       self.max_result_bytes, selector)
+            loop.pool.capacity *= prefetch
+            abandoned = True
+            try:
+                with _signals_to(self._control):
+                    abandoned = loop.run()
+            finally:
+                loop.pool.close(abandon=abandoned)
 
     def stop(self, drain=True):
         """Has run() return: with `drain`, once the jobs held have finished and
@@ -182,15 +188,17 @@ class _Link(Client):
 
 
 class _Loop:
-    """One run() of a worker. Its queue brings (kind, ...) messages: ("event",
+    """One run() of a worker. Its inbox brings (kind, ...) messages: ("event",
     link, event), ("closed", link, error), ("quiet", link), ("finished",
-    context, report, last progress), ("progress", job id, attempt, number,
-    value), ("stop", drain), ("signal", signum). A message about a link or a
-    job no longer current is stale, and dropped."""
+    context, report, last progress) from job threads, ("stop", drain),
+    ("signal", signum). A process pool, read on this thread, calls
+    _on_finished and _on_progress itself. A message about a link or a job no
+    longer current is stale, and dropped."""
 
-    def __init__(self, worker, pool, drain_timeout):
+    def __init__(self, worker, selector, drain_timeout):
         self.worker = worker
-        self.pool = pool
+        self.selector = selector
+        self.pool = None  # _Threads or _Processes, set before run()
         self.drain_timeout = drain_timeout
         self.link = None  # the connection, while there is one
         self.heartbeat = None  # seconds, as the daemon asked at registration
@@ -205,18 +213,25 @@ class _Loop:
 
     def run(self):
         """Serves until done; returns whether jobs are left running."""
+        control = self.worker._control
+        self.selector.register(control.fd, selectors.EVENT_READ)
         try:
             while not self.done:
                 timeout = min(self._deadline() - time.monotonic(), _WAKE_S)
-                try:
-                    kind, *details = self.worker._control.get(timeout=max(0.0, timeout))
-                except queue.Empty:
-                    pass
-                else:
-                    getattr(self, "_on_" + kind)(*details)
+                for key, _ in self.selector.select(max(0.0, timeout)):
+                    if key.data is not None:
+                        self.pool.read(key.data)
+                        continue
+                    for kind, *details in control.take():
+                        getattr(self, "_on_" + kind)(*details)
+                        if self.done:  # stopped at once: the rest no longer matters
+                            break
+                    if self.done:
+                        break
                 if not self.done:  # stopped at once: not even a connection to make
                     self._tick()
         finally:
+            self.selector.unregister(control.fd)
             self.worker.id = None
             self.worker._registered.clear()
             if self.link is not None:
@@ -427,73 +442,33 @@ class _Processes:
     the process that holds fewest: with no more jobs than processes (the
     daemon sends no more without prefetch) that is an idle one, and with
     prefetch a process finds its next job in its pipe instead of waiting for
-    this one to send it. One thread here waits on all the pipes for progress
-    and outcomes, and replaces a process that died, failing the job it ran
-    with ProcessDied and sending the others it held to the rest. A job's
+    the worker to send it. The pipes are in the loop's selector, and all of
+    this runs on the loop's thread: read() takes a process's progress and
+    outcomes, and replaces a process that died, failing the job it ran with
+    ProcessDied and sending the others it held to the rest. A job's
     `cancelled` is a byte of memory the processes share (SharedFlag), so
     reading it asks no one."""
 
-    def __init__(self, size, finished, progress, max_bytes):
+    def __init__(self, size, finished, progress, max_bytes, selector):
         self.capacity = size
         self._finished = finished
         self._progress = progress
         self._max_bytes = max_bytes
+        self._selector = selector
         self._context = multiprocessing.get_context("spawn")
         # A slot for each job held, with room for those of lost connections still running.
         self._flags = self._context.RawArray("b", _FLAG_SLOTS)
         self._free_slots = list(range(_FLAG_SLOTS))
-        self._lock = threading.Lock()  # the processes, the jobs they hold, the slots
-        self._closing = False
-        self._wake_read, self._wake_write = os.pipe()
         self._processes = [self._start_process() for _ in range(size)]
-        self._reader = threading.Thread(target=self._serve, name="taskpool-processes",
-                                        daemon=True)
-        self._reader.start()
 
     def event(self):
-        with self._lock:
-            slot = self._free_slots.pop() if self._free_slots else None
-        if slot is None:  # more jobs than slots: this one cannot be told it is cancelled
+        if not self._free_slots:  # more jobs than slots: this one cannot be told it is cancelled
             return threading.Event()
+        slot = self._free_slots.pop()
         self._flags[slot] = 0
         return SharedFlag(self._flags, slot)
 
     def run(self, task, args, job):
-        with self._lock:
-            self._send(task, args, job)
-
-    def close(self, abandon):
-        with self._lock:
-            self._closing = True
-            processes = list(self._processes)
-        for p in processes:
-            if abandon:
-                p.process.kill()  # the jobs still running go
-            else:
-                with contextlib.suppress(OSError):
-                    p.connection.send(None)  # after the jobs it holds
-        for p in processes:
-            p.process.join()
-        os.write(self._wake_write, b"x")
-        self._reader.join()
-        for p in processes:
-            p.connection.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
-
-    def _start_process(self):
-        ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=serve_in_process,
-                                        args=(theirs, self._flags, self._max_bytes),
-                                        name="taskpool-process", daemon=True)
-        process.start()
-        theirs.close()
-        return _Process(process, ours)
-
-    def _send(self, task, args, job):
-        """Under the lock: the job goes to the process that holds fewest."""
-        if self._closing:
-            return
         p = min(self._processes, key=lambda p: len(p.jobs))
         p.jobs.append((task, args, job))
         fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
@@ -502,76 +477,73 @@ class _Processes:
         try:
             p.connection.send((task, args, fields, slot))
         except OSError:
-            pass  # it died: the reader finds it so and fails the job
+            pass  # it died: read() finds it so and fails the job
 
-    def _serve(self):
-        # One selector for the thread's life: making one per wait costs more than a job.
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_read, selectors.EVENT_READ)
-            with self._lock:
-                for p in self._processes:
-                    selector.register(p.connection, selectors.EVENT_READ, p)
-            while True:
-                for key, _ in selector.select():
-                    if key.data is None:
-                        return  # close() is done with the processes
-                    self._read(key.data, selector)
-
-    def _read(self, p, selector):
+    def read(self, p):
         """Everything `p` has sent so far."""
-        while True:
+        while p in self._processes:
             try:
                 message = p.connection.recv()
             except (EOFError, OSError):
-                selector.unregister(p.connection)
-                replacement = self._died(p)
-                if replacement is not None:
-                    selector.register(replacement.connection, selectors.EVENT_READ, replacement)
+                self._died(p)
                 return
             if message[0] == "progress":
                 job = p.jobs[0][2]
                 self._progress(job.id, job.attempt, message[1], message[2])
             else:
-                self._end(p, message[1])
+                _, _, job = p.jobs.popleft()
+                self._free_slot(job)
+                self._finished(job, message[1], None)
             if not p.connection.poll():
                 return
 
-    def _end(self, p, report):
-        """The job `p` ran ended with `report`."""
-        with self._lock:
-            _, _, job = p.jobs.popleft()
-            self._free_slot(job)
-        self._finished(job, report, None)
+    def close(self, abandon):
+        for p in self._processes:
+            self._selector.unregister(p.connection)
+            if abandon:
+                p.process.kill()  # the jobs still running go
+            else:
+                with contextlib.suppress(OSError):
+                    p.connection.send(None)  # after the jobs it holds
+        for p in self._processes:
+            p.process.join()
+            p.connection.close()
+
+    def _start_process(self):
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=serve_in_process,
+                                        args=(theirs, self._flags, self._max_bytes),
+                                        name="taskpool-process", daemon=True)
+        process.start()
+        theirs.close()
+        p = _Process(process, ours)
+        self._selector.register(ours, selectors.EVENT_READ, p)
+        return p
 
     def _free_slot(self, job):
-        """Under the lock: the job's byte of `cancelled` is free for another."""
+        """The job's byte of `cancelled` is free for another."""
         if isinstance(job._cancelled, SharedFlag):
             self._free_slots.append(job._cancelled.slot)
 
     def _died(self, p):
-        """Fails the job `p` ran, gives the others it held to the rest, and
-        returns the process that takes its place (None once closing)."""
+        """Fails the job `p` ran and sends the others it held to the rest, with
+        a new process in its place."""
+        self._selector.unregister(p.connection)
         p.process.join()
-        with self._lock:
-            if self._closing:
-                return None
-            self._processes.remove(p)
-            replacement = self._start_process()
-            self._processes.append(replacement)
-            running = p.jobs.popleft()[2] if p.jobs else None
-            if running is not None:
-                self._free_slot(running)
-            for sent in p.jobs:  # sent but never begun: to the others, in their order
-                self._send(*sent)
         p.connection.close()
+        self._processes.remove(p)
+        self._processes.append(self._start_process())
         code = p.process.exitcode
         how = ("killed by signal %d" % -code) if code < 0 else "exited with status %d" % code
         _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
                      how)
-        if running is not None:
+        if p.jobs:
+            _, _, running = p.jobs.popleft()
+            self._free_slot(running)
+            for sent in p.jobs:  # sent but never begun: to the others, in their order
+                self.run(*sent)
             error = ProcessDied("the process running the job %s" % how)
             self._finished(running, failure(error, with_traceback=False), None)
-        return replacement
 
 
 class _Process:
@@ -586,6 +558,45 @@ class _Process:
 
 class ProcessDied(RuntimeError):
     """A job's pool process ended while it ran the job: a crash, os._exit()."""
+
+
+class _Control:
+    """The loop's inbox: messages from any thread, or from a signal handler
+    (SimpleQueue.put and os.write may run in one), and a pipe that the loop's
+    selector watches, written once for all the messages that come before the
+    loop takes them."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        self.fd, self._wake = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._wake, False)
+        self._told = False  # the pipe has been written since the loop last took
+        weakref.finalize(self, _close_pipe, self.fd, self._wake)
+
+    def put(self, message):
+        self._queue.put(message)
+        if not self._told:
+            self._told = True
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake, b"x")
+
+    def take(self):
+        """The messages put so far; on the loop's thread, once the pipe is readable."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.fd, 4096)
+        self._told = False  # before the queue is read: a put from now on writes again
+        messages = []
+        while True:
+            try:
+                messages.append(self._queue.get_nowait())
+            except queue.Empty:
+                return messages
+
+
+def _close_pipe(*fds):
+    for fd in fds:
+        os.close(fd)
 
 
 @contextlib.contextmanager
