@@ -39,6 +39,8 @@ class Client:
     thread of their own. close() (or leaving a `with` block) stops both, once
     the callbacks already due have run."""
 
+    _PUMPED = False  # a subclass whose owner reads the connection itself: see Connection
+
     def __init__(self, address=None, token=None, timeout=None, client_name="taskpool-python", *,
                  tls=False, ca=None, cert=None, key=None, ssl_context=None):
         address = address or os.environ.get("TASKPOOL_ADDR") or DEFAULT_ADDRESS
@@ -51,7 +53,8 @@ class Client:
         self._futures = {}  # job id -> [Future], for jobs whose job.finished is due
         self._events = queue.Queue()  # for events(), once asked for
         self._keep_events = False
-        self._conn = Connection(host, port, timeout, ssl_context, self._on_event, self._on_close)
+        self._conn = Connection(host, port, timeout, ssl_context, self._on_event, self._on_close,
+                                pumped=self._PUMPED)
         self._callbacks = CallbackThread()
         try:
             self.server = self.call("hello", **_given(client=client_name, token=token or None))
@@ -274,7 +277,7 @@ class Client:
         if timeout is not None and fields.get("block_s") is not None:
             timeout += fields["block_s"]
         try:
-            return reply.result(timeout)
+            return self._conn.result(reply, timeout)
         except concurrent.futures.TimeoutError:
             raise TimeoutError("no reply from taskpoold within %s s" % timeout) from None
 

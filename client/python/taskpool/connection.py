@@ -2,7 +2,10 @@
 
 A reader thread owns the stream's reads: it hands each reply to the request
 that awaits it (matched by `id`, since a waiting request may be answered after
-later ones) and each event to `on_event`. Writes go whole, one line at a time,
+later ones) and each event to `on_event`. A pumped connection has no reader
+thread: the thread that owns it reads by pump() when its socket is readable
+(a worker's loop, which so waits on one selector for everything), and
+result() pumps until a reply has come. Writes go whole, one line at a time,
 under a lock of their own: a sender blocked because the daemon is not reading
 must never hold up the reader, which is what lets the daemon read again
 (transport.py keeps that so inside TLS).
@@ -11,7 +14,9 @@ must never hold up the reader, which is what lets the daemon read again
 import concurrent.futures
 import itertools
 import json
+import selectors
 import threading
+import time
 
 from . import transport
 from .errors import ConnectionClosed
@@ -25,7 +30,7 @@ class Connection:
     sent: they must be quick and never wait for the daemon. With an SSLContext,
     the connection is TLS, verified against `host`."""
 
-    def __init__(self, host, port, timeout, ssl_context, on_event, on_close):
+    def __init__(self, host, port, timeout, ssl_context, on_event, on_close, pumped=False):
         self._transport = transport.connect(host, port, timeout, ssl_context)
         self._on_event = on_event
         self._on_close = on_close
@@ -36,8 +41,13 @@ class Connection:
         self._closed = None  # the ConnectionClosed, once the connection is gone
         self._closing = False  # close() was called
         self._last_word = None  # an error the daemon sent without an id
-        self._reader = threading.Thread(target=self._read, name="taskpool-reader", daemon=True)
-        self._reader.start()
+        self._buffer = bytearray()  # the start of a line yet to end
+        self._heard = False  # anything at all from the daemon
+        self._reader = None
+        if not pumped:
+            self._reader = threading.Thread(target=self._read, name="taskpool-reader",
+                                            daemon=True)
+            self._reader.start()
 
     def request(self, fields, on_reply=None):
         """Sends one request; returns the Future of its reply. `on_reply(future)`
@@ -66,39 +76,79 @@ class Connection:
                 mine.set_exception(ConnectionClosed("connection_closed", "cannot send: %s" % e))
         return reply
 
+    def result(self, reply, timeout):
+        """The reply a request's Future holds, once it has come: within
+        `timeout` seconds (None: no limit), else concurrent.futures.TimeoutError."""
+        if self._reader is not None:
+            return reply.result(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._transport.fileno(), selectors.EVENT_READ)
+            while self.pump() and not reply.done():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise concurrent.futures.TimeoutError()
+                selector.select(left)
+        return reply.result(0)
+
+    def fileno(self):
+        return self._transport.fileno()
+
+    def pump(self):
+        """A pumped connection: reads what has come, without waiting, and hands
+        on each line. False once the connection has ended."""
+        if self._closed is not None:
+            return False
+        reason = None
+        try:
+            while True:
+                data = self._transport.recv_nowait()
+                if data is None:
+                    return True
+                if not data:
+                    break
+                self._feed(data)
+        except Exception as e:  # a broken stream, or a line that is not JSON
+            reason = e
+        self._fail_all(reason, self._heard)
+        return False
+
     def close(self):
         """Closes the connection and waits for the reader thread to end; requests
         still awaiting replies get ConnectionClosed."""
         with self._lock:
             self._closing = True
         self._transport.shutdown()
-        if threading.current_thread() is not self._reader:
+        if self._reader is None:
+            self.pump()  # reads the end: pending requests fail, on_close runs
+        elif threading.current_thread() is not self._reader:
             self._reader.join()
         self._transport.close()
 
     def _read(self):
         reason = None
-        heard = False  # anything at all from the daemon
-        buffer = bytearray()  # the start of a line yet to end
         try:
             while True:
                 data = self._transport.recv_some()
                 if not data:
                     break
-                heard = True
-                buffer += data
-                if b"\n" not in data:
-                    continue
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    message = json.loads(line)
-                    if "event" in message:
-                        self._on_event(message)
-                    else:
-                        self._reply(message)
+                self._feed(data)
         except Exception as e:  # a broken stream, or a line that is not JSON
             reason = e
-        self._fail_all(reason, heard)
+        self._fail_all(reason, self._heard)
+
+    def _feed(self, data):
+        self._heard = True
+        self._buffer += data
+        if b"\n" not in data:
+            return
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            message = json.loads(line)
+            if "event" in message:
+                self._on_event(message)
+            else:
+                self._reply(message)
 
     def _reply(self, message):
         request_id = message.get("id")

@@ -80,6 +80,16 @@ class TcpTransport:
         """Bytes as they come; b"" at the end of the stream."""
         return self._sock.recv(_CHUNK)
 
+    def recv_nowait(self):
+        """Bytes that have come; b"" at the end of the stream; None if none yet."""
+        try:
+            return self._sock.recv(_CHUNK, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+
+    def fileno(self):
+        return self._sock.fileno()
+
     def send_all(self, data):
         self._sock.sendall(data)
 
@@ -122,6 +132,10 @@ class TlsTransport(TcpTransport):
             if want is None:
                 return data
             self._reader_waits.wait(want)
+
+    def recv_nowait(self):
+        data, want = self._ssl_call(self._sock.recv, _CHUNK)
+        return None if want is not None else data
 
     def send_all(self, data):
         view = memoryview(data)

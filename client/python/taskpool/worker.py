@@ -152,17 +152,23 @@ class Worker:
 
 
 class _Link(Client):
-    """The worker's connection: a Client whose events and end go to the loop."""
+    """The worker's connection: a pumped Client, read by the loop when its
+    socket is readable, whose events and end go to the loop as they are read."""
 
-    def __init__(self, worker):
-        self._control = worker._control
+    _PUMPED = True
+
+    def __init__(self, worker, loop):
+        self._loop = loop
         self.answered_at = time.monotonic()  # when the daemon last answered a request
         super().__init__(worker.address, worker._token, worker.timeout, "taskpool-worker",
                          ssl_context=worker._ssl_context)
 
+    def fileno(self):
+        return self._conn.fileno()
+
     def send(self, op, then=None, **fields):
         """Sends a request without waiting for its reply; then() runs once it
-        has come, on the reader thread."""
+        has come, on the loop's thread."""
         self._conn.request(dict(fields, op=op), functools.partial(self._answered, op, then))
 
     def _answered(self, op, then, reply):
@@ -181,19 +187,19 @@ class _Link(Client):
             then()
 
     def _on_event(self, event):
-        self._control.put(("event", self, event))
+        self._loop._on_event(self, event)
 
     def _on_close(self, error):
-        self._control.put(("closed", self, error))
+        self._loop._on_closed(self, error)
 
 
 class _Loop:
-    """One run() of a worker. Its inbox brings (kind, ...) messages: ("event",
-    link, event), ("closed", link, error), ("quiet", link), ("finished",
-    context, report, last progress) from job threads, ("stop", drain),
-    ("signal", signum). A process pool, read on this thread, calls
-    _on_finished and _on_progress itself. A message about a link or a job no
-    longer current is stale, and dropped."""
+    """One run() of a worker. Its inbox brings (kind, ...) messages: ("quiet",
+    link), ("finished", context, report, last progress) from job threads,
+    ("stop", drain), ("signal", signum). The connection and a process pool,
+    read on this thread, call _on_event, _on_closed, _on_finished and
+    _on_progress themselves. A message about a link or a job no longer current
+    is stale, and dropped."""
 
     def __init__(self, worker, selector, drain_timeout):
         self.worker = worker
@@ -219,6 +225,10 @@ class _Loop:
             while not self.done:
                 timeout = min(self._deadline() - time.monotonic(), _WAKE_S)
                 for key, _ in self.selector.select(max(0.0, timeout)):
+                    if isinstance(key.data, _Link):
+                        if key.data is self.link:
+                            key.data._conn.pump()
+                        continue
                     if key.data is not None:
                         self.pool.read(key.data)
                         continue
@@ -235,7 +245,8 @@ class _Loop:
             self.worker.id = None
             self.worker._registered.clear()
             if self.link is not None:
-                self.link.close()
+                link, self.link = self.link, None  # its end is no news to anyone
+                self._forget(link)
         return bool(self.held or self.lost)
 
     def _deadline(self):
@@ -275,13 +286,16 @@ class _Loop:
         worker = self.worker
         self.attempts += 1
         try:
-            link = _Link(worker)
+            link = _Link(worker, self)
+            # Current already: a job may be assigned in the read that brings the reply.
+            self.link = link
             try:
                 tasks = [{"name": name, "description": task.description} if task.description
                          else name for name, task in worker._tasks.items()]
                 reply = link.call("worker.register", tasks=tasks, capacity=self.pool.capacity,
                                   name=worker.name)
             except BaseException:
+                self.link = None
                 link.close()
                 raise
         except (OSError, TaskpoolError) as e:
@@ -294,7 +308,7 @@ class _Loop:
                          "%.2f s", worker.address, self.attempts, e, delay)
             self.connect_at = time.monotonic() + delay
             return
-        self.link = link
+        self.selector.register(link.fileno(), selectors.EVENT_READ, link)
         self.heartbeat = reply["heartbeat_s"]
         link.answered_at = time.monotonic()
         self.ping_at = link.answered_at + self.heartbeat / 2
@@ -356,8 +370,8 @@ class _Loop:
     def _on_closed(self, link, error):
         if link is not self.link:
             return
-        link.close()  # to end its threads
         self.link = None
+        self._forget(link)
         self.worker.id = None
         self.worker._registered.clear()
         for job in self.held.values():
@@ -373,6 +387,12 @@ class _Loop:
                      " (jobs that were running, left to taskpoold: %d)" % running if running
                      else "")
         self.connect_at = time.monotonic() + _BACKOFF_FIRST_S * random.uniform(0.5, 1.0)
+
+    def _forget(self, link):
+        """Out of the selector, then closed (its end is no longer news)."""
+        with contextlib.suppress(KeyError):
+            self.selector.unregister(link.fileno())
+        link.close()
 
     def _on_quiet(self, link):
         if link is self.link:
