@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Remote workers beside the peers, in the contract of the peer benchmark kit (see
 # bench_taskpool.sh): no-op jobs through a Python worker (taskpool.Worker with a
-# process pool of 2, as Celery's prefork -c 2 and Pool(2), and Celery's default
-# prefetch of 4 per process) and through two C++ workers (taskpool::Worker, one
+# process pool of 2, as Celery's prefork -c 2 and Pool(2), with a prefetch of 8:
+# 16 jobs held, where Pool.apply_async holds every job sent) and through two C++
+# workers (taskpool::Worker, one
 # process and one thread each, as gearman's two C workers, with a prefetch of 8 as
 # the daemon's own process pool holds runs ahead), and that process pool of 2 on
 # the same payload for scale.
@@ -41,7 +42,7 @@ wait_workers() {
 set -e
 export LOADGEN_TAG=taskpool+python-workers
 start_bg "$PEERS_TMP/python-worker.log" env PYTHONPATH="$TASKPOOL_PYTHON" \
-    python3 "$(dirname "$0")/noop_worker.py" "$A" processes 2 4
+    python3 "$(dirname "$0")/noop_worker.py" "$A" processes 2 8
 PYW="$LAST_PID"
 wait_workers 1
 timeout 60 "$L" seq "$A" noop task "$SEQ_N"
