@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Remote workers beside the peers, in the contract of the peer benchmark kit (see
-# bench_taskpool.sh): no-op jobs through a Python worker (taskpool.Worker with a
-# process pool of 2, as Celery's prefork -c 2 and Pool(2), with a prefetch of 8:
-# 16 jobs held, where Pool.apply_async holds every job sent) and through two C++
-# workers (taskpool::Worker, one
-# process and one thread each, as gearman's two C workers, with a prefetch of 8 as
-# the daemon's own process pool holds runs ahead), and that process pool of 2 on
-# the same payload for scale.
+# bench_taskpool.sh), no-op jobs through:
+# - a Python worker: taskpool.Worker with a process pool of 2, as Celery's
+#   prefork -c 2 and Pool(2), and a prefetch of 8 (16 jobs held, where
+#   Pool.apply_async holds every job sent);
+# - two C++ workers: taskpool::Worker, one process and one thread each, as
+#   gearman's two C workers, with a prefetch of 8, as the daemon's own process
+#   pool holds runs ahead;
+# - and that process pool of 2, on the same payload, for scale.
 # Needs TASKPOOL_BIN (taskpoold, taskpool, taskpool_loadgen, taskpool_bench_worker)
 # and TASKPOOL_PYTHON (the folder holding the taskpool package).
 # Env: TP_SEQ_N (3000), TP_WORKER_N (40000).
