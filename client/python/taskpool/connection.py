@@ -37,7 +37,8 @@ class Connection:
         self._ids = itertools.count(1)
         self._pending = {}  # request id -> the Future of its reply
         self._lock = threading.Lock()  # guards _pending, _closed, _closing
-        self._send_lock = threading.Lock()  # one line at a time on the stream
+        self._send_lock = threading.Lock()  # one line at a time on the stream; guards _held
+        self._held = None  # while held: the lines to send at once, when let go
         self._closed = None  # the ConnectionClosed, once the connection is gone
         self._closing = False  # close() was called
         self._last_word = None  # an error the daemon sent without an id
@@ -66,6 +67,9 @@ class Connection:
         line = ('{"id":%d,%s\n' % (request_id, body[1:])).encode()
         try:
             with self._send_lock:
+                if self._held is not None:
+                    self._held += line
+                    return reply
                 self._transport.send_all(line)
         except OSError as e:
             # Part of a line may have gone out: the stream is lost either way.
@@ -75,6 +79,26 @@ class Connection:
             if mine is not None:
                 mine.set_exception(ConnectionClosed("connection_closed", "cannot send: %s" % e))
         return reply
+
+    def hold(self):
+        """Keeps the requests sent from now on, from any thread, until let_go()
+        sends them in one write: a worker's loop holds its reports while it
+        reads what has come, so that a batch of jobs costs one write."""
+        with self._send_lock:
+            if self._held is None:
+                self._held = bytearray()
+
+    def let_go(self):
+        """Sends what hold() kept. A failure ends the stream, which the next
+        read finds."""
+        with self._send_lock:
+            held, self._held = self._held, None
+            if not held:
+                return
+            try:
+                self._transport.send_all(held)
+            except OSError:
+                self._transport.shutdown()
 
     def result(self, reply, timeout):
         """The reply a request's Future holds, once it has come: within

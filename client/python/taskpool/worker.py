@@ -224,20 +224,16 @@ class _Loop:
         try:
             while not self.done:
                 timeout = min(self._deadline() - time.monotonic(), _WAKE_S)
-                for key, _ in self.selector.select(max(0.0, timeout)):
-                    if isinstance(key.data, _Link):
-                        if key.data is self.link:
-                            key.data._conn.pump()
-                        continue
-                    if key.data is not None:
-                        self.pool.read(key.data)
-                        continue
-                    for kind, *details in control.take():
-                        getattr(self, "_on_" + kind)(*details)
-                        if self.done:  # stopped at once: the rest no longer matters
-                            break
-                    if self.done:
-                        break
+                ready = self.selector.select(max(0.0, timeout))
+                # What this round reports goes out in one write.
+                held = self.link
+                if held is not None:
+                    held._conn.hold()
+                try:
+                    self._handle(ready, control)
+                finally:
+                    if held is not None:
+                        held._conn.let_go()
                 if not self.done:  # stopped at once: not even a connection to make
                     self._tick()
         finally:
@@ -248,6 +244,22 @@ class _Loop:
                 link, self.link = self.link, None  # its end is no news to anyone
                 self._forget(link)
         return bool(self.held or self.lost)
+
+    def _handle(self, ready, control):
+        """What the selector found ready: the connection, a pool process, the inbox."""
+        for key, _ in ready:
+            if isinstance(key.data, _Link):
+                if key.data is self.link:
+                    key.data._conn.pump()
+            elif key.data is not None:
+                self.pool.read(key.data)
+            else:
+                for kind, *details in control.take():
+                    getattr(self, "_on_" + kind)(*details)
+                    if self.done:  # stopped at once: the rest no longer matters
+                        return
+            if self.done:
+                return
 
     def _deadline(self):
         """The next time _tick() has something to do."""
@@ -500,22 +512,22 @@ class _Processes:
             pass  # it died: read() finds it so and fails the job
 
     def read(self, p):
-        """Everything `p` has sent so far."""
-        while p in self._processes:
-            try:
-                message = p.connection.recv()
-            except (EOFError, OSError):
-                self._died(p)
-                return
-            if message[0] == "progress":
-                job = p.jobs[0][2]
-                self._progress(job.id, job.attempt, message[1], message[2])
-            else:
-                _, _, job = p.jobs.popleft()
-                self._free_slot(job)
-                self._finished(job, message[1], None)
-            if not p.connection.poll():
-                return
+        """One message of `p`'s: the selector, level-triggered, says if there
+        are more (Connection.poll() would make a selector of its own each time)."""
+        if p not in self._processes:
+            return  # replaced in this round of the loop
+        try:
+            message = p.connection.recv()
+        except (EOFError, OSError):
+            self._died(p)
+            return
+        if message[0] == "progress":
+            job = p.jobs[0][2]
+            self._progress(job.id, job.attempt, message[1], message[2])
+        else:
+            _, _, job = p.jobs.popleft()
+            self._free_slot(job)
+            self._finished(job, message[1], None)
 
     def close(self, abandon):
         for p in self._processes:
