@@ -68,9 +68,9 @@ struct RemoteTaskKnown {
 
 }  // namespace write
 
-using Write = std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued,
-                           write::JobReturned, write::JobFinished, write::JobRemoved,
-                           write::KvChanged, write::DeliveryAdded, write::DeliveryEnded,
-                           write::RemoteTaskKnown>;
+using Write =
+    std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobReturned,
+                 write::JobFinished, write::JobRemoved, write::KvChanged, write::DeliveryAdded,
+                 write::DeliveryEnded, write::RemoteTaskKnown>;
 
 }  // namespace taskpool::daemon::store

@@ -15,6 +15,27 @@
 using namespace taskpool::test;
 using nlohmann::json;
 
+namespace {
+
+/// A worker's run() on a thread of its own, stopped and joined when it goes.
+class Serving {
+public:
+    Serving(taskpool::Worker& worker, std::function<void()> run)
+        : worker_(worker), thread_(std::move(run)) {}
+    ~Serving() {
+        worker_.stop();
+        thread_.join();
+    }
+    Serving(const Serving&) = delete;
+    Serving& operator=(const Serving&) = delete;
+
+private:
+    taskpool::Worker& worker_;
+    std::thread thread_;
+};
+
+}  // namespace
+
 TEST_CASE("client_lib.submit_get_cancel_list_and_events" * doctest::timeout(30)) {
     DaemonProcess d;
     auto client = taskpool::Client::connect(d.address());
@@ -187,15 +208,7 @@ TEST_CASE("client_lib.a_worker_serves_tasks_on_threads" * doctest::timeout(60)) 
         }
         return json("stopped");
     });
-    std::thread serving([&] { CHECK(worker->run(2, "lib-worker").ok()); });
-    struct StopOnExit {
-        taskpool::Worker& worker;
-        std::thread& serving;
-        ~StopOnExit() {
-            worker.stop();
-            serving.join();
-        }
-    } guard{*worker, serving};
+    Serving serving(*worker, [&] { CHECK(worker->run(2, "lib-worker").ok()); });
 
     auto client = taskpool::Client::connect(d.address());
     REQUIRE(client.ok());
@@ -243,15 +256,7 @@ TEST_CASE("client_lib.a_worker_with_prefetch_holds_jobs_beyond_its_threads" *
         --at_once;
         return json(true);
     });
-    std::thread serving([&] { CHECK(worker->run(1, "prefetching", 3).ok()); });
-    struct StopOnExit {
-        taskpool::Worker& worker;
-        std::thread& serving;
-        ~StopOnExit() {
-            worker.stop();
-            serving.join();
-        }
-    } guard{*worker, serving};
+    Serving serving(*worker, [&] { CHECK(worker->run(1, "prefetching", 3).ok()); });
     auto client = taskpool::Client::connect(d.address());
     REQUIRE(client.ok());
     REQUIRE(wait_for([&] {

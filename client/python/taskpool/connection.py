@@ -123,19 +123,7 @@ class Connection:
         on each line. False once the connection has ended."""
         if self._closed is not None:
             return False
-        reason = None
-        try:
-            while True:
-                data = self._transport.recv_nowait()
-                if data is None:
-                    return True
-                if not data:
-                    break
-                self._feed(data)
-        except Exception as e:  # a broken stream, or a line that is not JSON
-            reason = e
-        self._fail_all(reason, self._heard)
-        return False
+        return self._take(self._transport.recv_nowait)
 
     def close(self):
         """Closes the connection and waits for the reader thread to end; requests
@@ -150,16 +138,25 @@ class Connection:
         self._transport.close()
 
     def _read(self):
+        self._take(self._transport.recv_some)
+
+    def _take(self, receive):
+        """Hands on what receive() reads until it has nothing more for now
+        (None: True) or the stream ends (False, and everything awaiting a reply
+        fails)."""
         reason = None
         try:
             while True:
-                data = self._transport.recv_some()
+                data = receive()
+                if data is None:
+                    return True
                 if not data:
                     break
                 self._feed(data)
         except Exception as e:  # a broken stream, or a line that is not JSON
             reason = e
         self._fail_all(reason, self._heard)
+        return False
 
     def _feed(self, data):
         self._heard = True
