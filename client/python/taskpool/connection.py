@@ -56,6 +56,16 @@ class Connection:
         reply = concurrent.futures.Future()
         if on_reply is not None:
             reply.add_done_callback(on_reply)
+        return self._send(fields, reply)
+
+    def send(self, fields, on_reply):
+        """Sends one request without a Future: `on_reply` is called with the
+        reply, or with the ConnectionClosed that ends the wait, where the
+        reader would complete a Future."""
+        self._send(fields, _Callback(on_reply))
+
+    def _send(self, fields, reply):
+        """Sends a request whose reply completes `reply` (a Future, or a _Callback)."""
         # A value JSON cannot hold raises here, before anything is sent.
         body = json.dumps(fields, separators=(",", ":"))
         with self._lock:
@@ -198,3 +208,19 @@ class Connection:
         for reply in pending.values():
             reply.set_exception(error)
         self._on_close(error)
+
+
+class _Callback:
+    """What a Future is to the connection (set_result, set_exception), for a
+    sender that wants only a call with the reply: no lock, no condition."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call):
+        self._call = call
+
+    def set_result(self, message):
+        self._call(message)
+
+    def set_exception(self, error):
+        self._call(error)

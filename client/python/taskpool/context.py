@@ -199,11 +199,11 @@ def failure(error, with_traceback=True):
     return "job.fail", {"error": fields}
 
 
-def serve_in_process(connection, flags, max_bytes):
+def serve_in_process(connection, tasks, flags, max_bytes):
     """A worker's pool process: runs the jobs that come over `connection`, one
-    at a time, until it closes or brings None. A job is (task, args, the job's
-    fields, its slot in `flags`); what goes back is its progress, ("progress",
-    number, value), then ("done", report)."""
+    at a time, until it closes or brings None. A job is (the name of its task
+    in `tasks`, args, the job's fields, its slot in `flags`); what goes back is
+    its progress, ("progress", number, value), then ("done", report)."""
     ignore_signals()
     lock = threading.Lock()  # progress may come from any of the task's threads
 
@@ -218,9 +218,9 @@ def serve_in_process(connection, flags, max_bytes):
             return
         if job is None:
             return
-        task, args, fields, slot = job
+        name, args, fields, slot = job
         context = _InProcess(fields, send, SharedFlag(flags, slot), max_bytes)
-        report = run_task(task, args, context, max_bytes)
+        report = run_task(tasks[name], args, context, max_bytes)
         context._progress.close()  # the progress held back goes first
         send(("done", report))
 

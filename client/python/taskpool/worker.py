@@ -127,8 +127,8 @@ class Worker:
                                      functools.partial(_put, self._control, "finished"),
                                      self.max_result_bytes)
             else:  # read on the loop's thread: it reports to the loop directly
-                loop.pool = _Processes(processes, loop._on_finished, loop._on_progress,
-                                       self.max_result_bytes, selector)
+                loop.pool = _Processes(processes, self._tasks, loop._on_finished,
+                                       loop._on_progress, self.max_result_bytes, selector)
             loop.pool.capacity *= prefetch
             abandoned = True
             try:
@@ -169,12 +169,10 @@ class _Link(Client):
     def send(self, op, then=None, **fields):
         """Sends a request without waiting for its reply; then() runs once it
         has come, on the loop's thread."""
-        self._conn.request(dict(fields, op=op), functools.partial(self._answered, op, then))
+        self._conn.send(dict(fields, op=op), functools.partial(self._answered, op, then))
 
     def _answered(self, op, then, reply):
-        try:
-            reply = reply.result()
-        except ConnectionClosed:
+        if isinstance(reply, ConnectionClosed):
             return  # the loop hears of that from _on_close
         self.answered_at = time.monotonic()
         error = reply.get("error") or {}
@@ -481,8 +479,9 @@ class _Processes:
     `cancelled` is a byte of memory the processes share (SharedFlag), so
     reading it asks no one."""
 
-    def __init__(self, size, finished, progress, max_bytes, selector):
+    def __init__(self, size, tasks, finished, progress, max_bytes, selector):
         self.capacity = size
+        self._tasks = tasks  # each process is given them once; a job names its task
         self._finished = finished
         self._progress = progress
         self._max_bytes = max_bytes
@@ -507,7 +506,7 @@ class _Processes:
                   "timeout_s": job.timeout_s}
         slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else 0
         try:
-            p.connection.send((task, args, fields, slot))
+            p.connection.send((job.task, args, fields, slot))
         except OSError:
             pass  # it died: read() finds it so and fails the job
 
@@ -544,7 +543,7 @@ class _Processes:
     def _start_process(self):
         ours, theirs = self._context.Pipe()
         process = self._context.Process(target=serve_in_process,
-                                        args=(theirs, self._flags, self._max_bytes),
+                                        args=(theirs, self._tasks, self._flags, self._max_bytes),
                                         name="taskpool-process", daemon=True)
         process.start()
         theirs.close()
