@@ -338,8 +338,12 @@ void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& k
         (void)tasks.add_remote(name, description);
     }
     for (const auto& stored : restored.jobs) {
-        if (stored.job.pool == proto::PoolKind::remote) {
-            (void)tasks.add_remote(stored.job.task, "");
+        const auto& name = stored.job.task;
+        if (stored.job.pool == proto::PoolKind::remote && tasks.find(name) == nullptr) {
+            // Known by its jobs alone (a journal of format 3): into the table, so
+            // that it is still known once they have expired.
+            (void)tasks.add_remote(name, "");
+            journal.append(store::write::RemoteTaskKnown{name, ""});
         }
     }
     kv.restore(std::move(restored.kv));

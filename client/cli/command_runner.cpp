@@ -147,7 +147,7 @@ CommandRun run_command(const std::vector<std::string>& argv, const std::string& 
                 } else if (n > 0) {
                     append(i == 0 ? run.out : run.err, buffer, static_cast<std::size_t>(n),
                            max_output, run.truncated);
-                } else if (n == 0 || errno != EAGAIN) {
+                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                     ::close(fds[i].fd);
                     fds[i].fd = -1;
                 }

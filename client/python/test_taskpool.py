@@ -744,6 +744,14 @@ def fib_in_a_process(args, job):
     return {"pid": os.getpid(), "value": fib(args["n"])}
 
 
+def nap_in_a_process(seconds):
+    time.sleep(seconds)
+
+
+def size_in_a_process(text):
+    return len(text)
+
+
 def die_in_a_process(args):
     os._exit(3)
 
@@ -992,6 +1000,22 @@ class WorkerTest(DaemonTestCase):
         self.assertEqual(slow.result(30)["value"], 46368)
         results = self.tp.map("py.fib", [{"n": 5}] * 4)
         self.assertEqual([r["value"] for r in results], [5] * 4)
+
+    def test_big_args_wait_for_a_busy_process_without_stalling_the_worker(self):
+        # Held behind a job that outlasts three heartbeats, 200 KB of args each
+        # could not be written to the busy process's pipe: the worker must go
+        # on reading and answering meanwhile, or the daemon takes it for lost.
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("py.nap")(nap_in_a_process)
+        worker.task("py.size")(size_in_a_process)
+        self.serve(worker, processes=1, prefetch=4)
+        nap = self.tp.apply_async("py.nap", 2)
+        self.running(nap.job_id)
+        sizes = [self.tp.apply_async("py.size", "x" * 200000) for _ in range(3)]
+        self.assertEqual([f.result(30) for f in sizes], [200000] * 3)
+        nap.result(30)
+        for future in [nap] + sizes:
+            self.assertEqual(self.tp.get(future.job_id)["attempts"], 1)
 
     def test_reconnects_to_a_restarted_daemon(self):
         first = Daemon(self.config)

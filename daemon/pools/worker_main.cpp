@@ -11,6 +11,7 @@
 #include <climits>
 #include <csignal>
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 #include "daemon/tasks/registry.hpp"
@@ -60,6 +61,15 @@ private:
     std::string buffer_;
 };
 
+// A line on the channel goes whole: a task's own threads may tell its progress
+// while another line is being written.
+std::mutex channel_writes;
+
+bool send_line(int fd, std::string_view line) {
+    std::lock_guard lock(channel_writes);
+    return write_all(fd, line);
+}
+
 tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun& run,
                            int channel_fd) {
     const tasks::Task* task = registry.find(run.task);
@@ -71,10 +81,10 @@ tasks::TaskOutcome run_one(const tasks::TaskRegistry& registry, const WorkerRun&
     // and the group of any command it started, which it learns of here.
     std::stop_source never;
     auto on_child = [&](pid_t pgid) {
-        write_all(channel_fd, encode_child(run.job_id, run.attempt, pgid));
+        send_line(channel_fd, encode_child(run.job_id, run.attempt, pgid));
     };
     auto progress = [&](const proto::RawJson& p) {
-        write_all(channel_fd, encode_progress(run.job_id, run.attempt, p));
+        send_line(channel_fd, encode_progress(run.job_id, run.attempt, p));
     };
     try {
         return task->run(run.args, tasks::TaskContext{never.get_token(), run.job_id, run.attempt,
@@ -153,7 +163,7 @@ int worker_main(const WorkerOptions& options) {
         auto outcome = run_one(registry, *run, options.channel_fd);
         auto ran = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - began);
-        if (!write_all(options.channel_fd,
+        if (!send_line(options.channel_fd,
                        encode_outcome(run->job_id, run->attempt, outcome, ran))) {
             return exit_code(WorkerExit::done);
         }

@@ -219,7 +219,9 @@ def serve_in_process(connection, tasks, flags, max_bytes):
         if job is None:
             return
         name, args, fields, slot = job
-        context = _InProcess(fields, send, SharedFlag(flags, slot), max_bytes)
+        # slot -1: more jobs than slots, and this one cannot be told it is cancelled
+        cancelled = SharedFlag(flags, slot) if slot >= 0 else threading.Event()
+        context = _InProcess(fields, send, cancelled, max_bytes)
         report = run_task(tasks[name], args, context, max_bytes)
         context._progress.close()  # the progress held back goes first
         send(("done", report))

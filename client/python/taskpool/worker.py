@@ -15,6 +15,7 @@ import collections
 import contextlib
 import functools
 import inspect
+import itertools
 import logging
 import math
 import multiprocessing
@@ -49,6 +50,9 @@ _WAKE_S = 1.0
 # Jobs of a process pool that can be told they are cancelled at once: those held
 # and those of lost connections still running.
 _FLAG_SLOTS = 4096
+# How much may wait unread in a busy pool process's pipe (of 64 KiB): more could
+# block the loop's write until that process's job ends.
+_PIPE_ROOM = 32 * 1024
 
 
 class Worker:
@@ -308,6 +312,8 @@ class _Loop:
                 self.link = None
                 link.close()
                 raise
+            if self.link is not link:  # closed in the read that brought the reply
+                return
         except (OSError, TaskpoolError) as e:
             if isinstance(e, TaskpoolError) and e.code in _FATAL:
                 raise
@@ -490,6 +496,7 @@ class _Processes:
         # A slot for each job held, with room for those of lost connections still running.
         self._flags = self._context.RawArray("b", _FLAG_SLOTS)
         self._free_slots = list(range(_FLAG_SLOTS))
+        self._waiting = collections.deque()  # (task, args, job, pickled) not yet sent
         self._processes = [self._start_process() for _ in range(size)]
 
     def event(self):
@@ -499,16 +506,32 @@ class _Processes:
         self._flags[slot] = 0
         return SharedFlag(self._flags, slot)
 
-    def run(self, task, args, job):
-        p = min(self._processes, key=lambda p: len(p.jobs))
-        p.jobs.append((task, args, job))
+    def run(self, task, args, job, first=False):
         fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
                   "timeout_s": job.timeout_s}
-        slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else 0
-        try:
-            p.connection.send((job.task, args, fields, slot))
-        except OSError:
-            pass  # it died: read() finds it so and fails the job
+        slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else -1
+        sent = (task, args, job, pickle.dumps((job.task, args, fields, slot)))
+        if first:
+            self._waiting.appendleft(sent)
+        else:
+            self._waiting.append(sent)
+        self._send_waiting()
+
+    def _send_waiting(self):
+        """Jobs waiting go to the process that holds fewest, as long as a write
+        cannot block: an idle process reads at once, a busy one only once its
+        job has ended, so what a busy one is sent must fit in its pipe."""
+        while self._waiting:
+            data = self._waiting[0][3]
+            p = min(self._processes, key=lambda p: len(p.jobs))
+            if p.jobs and sum(len(j[3]) for j in itertools.islice(p.jobs, 1, None)) + \
+                    len(data) > _PIPE_ROOM:
+                return
+            p.jobs.append(self._waiting.popleft())
+            try:
+                p.connection.send_bytes(data)
+            except OSError:
+                pass  # it died: read() finds it so and fails the job
 
     def read(self, p):
         """One message of `p`'s: the selector, level-triggered, says if there
@@ -524,8 +547,9 @@ class _Processes:
             job = p.jobs[0][2]
             self._progress(job.id, job.attempt, message[1], message[2])
         else:
-            _, _, job = p.jobs.popleft()
+            job = p.jobs.popleft()[2]
             self._free_slot(job)
+            self._send_waiting()
             self._finished(job, message[1], None)
 
     def close(self, abandon):
@@ -537,7 +561,7 @@ class _Processes:
                 with contextlib.suppress(OSError):
                     p.connection.send(None)  # after the jobs it holds
         for p in self._processes:
-            p.process.join()
+            _join(p.process)
             p.connection.close()
 
     def _start_process(self):
@@ -560,7 +584,7 @@ class _Processes:
         """Fails the job `p` ran and sends the others it held to the rest, with
         a new process in its place."""
         self._selector.unregister(p.connection)
-        p.process.join()
+        _join(p.process)
         p.connection.close()
         self._processes.remove(p)
         self._processes.append(self._start_process())
@@ -569,17 +593,26 @@ class _Processes:
         _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
                      how)
         if p.jobs:
-            _, _, running = p.jobs.popleft()
+            running = p.jobs.popleft()[2]
             self._free_slot(running)
-            for sent in p.jobs:  # sent but never begun: to the others, in their order
-                self.run(*sent)
+            for task, args, job, _ in reversed(p.jobs):  # never begun: first in line again
+                self.run(task, args, job, first=True)
             error = ProcessDied("the process running the job %s" % how)
             self._finished(running, failure(error, with_traceback=False), None)
 
 
+def _join(process):
+    """Waits for a process that has closed its pipe, or should have: one that
+    lingers is killed."""
+    process.join(5)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
 class _Process:
-    """A pool process, its end of the pipe, and the jobs sent to it, the one it
-    runs first."""
+    """A pool process, its end of the pipe, and the jobs sent to it as
+    (task, args, job, pickled), the one it runs first."""
 
     def __init__(self, process, connection):
         self.process = process
