@@ -41,7 +41,6 @@ class JobContext:
         self._cancelled = cancelled  # a threading.Event, or a SharedFlag for a pool process
         self._max_bytes = max_bytes
         self._progress = _Throttle(send_progress)
-        self._forwarded = 0  # the number of the last progress of a pool process's passed on
 
     @property
     def cancelled(self):
@@ -61,39 +60,21 @@ class JobContext:
 
     # -- for the worker --------------------------------------------------------
 
-    def _forward(self, number, value):
-        """Passes on the progress a pool process gave, unless a later one has gone."""
-        if number > self._forwarded:
-            self._forwarded = number
-            self._progress.offer(value)
+    def _forward(self, value):
+        """Passes on the progress a pool process gave (already checked there)."""
+        self._progress.offer(value)
 
-    def _end(self, last=None):
-        """Sends the progress still waiting for its turn; none goes after this.
-        `last` is (number, value) of the last progress a pool process gave, which
-        may not have come through the queue yet."""
-        if last is not None:
-            self._forward(*last)
+    def _end(self):
+        """Sends the progress still waiting for its turn; none goes after this."""
         self._progress.close()
 
 
 class _InProcess(JobContext):
     """A JobContext in a pool process. Progress goes to the worker over the
-    process's pipe, numbered, ahead of the job's outcome on the same pipe."""
+    process's pipe, ahead of the job's outcome on the same pipe."""
 
     def __init__(self, job, send, cancelled, max_bytes):
-        super().__init__(job, self._put, cancelled, max_bytes)
-        self._send = send
-        self._lock = threading.Lock()  # numbers follow the order values are offered in
-        self._number = 0
-
-    def progress(self, value):
-        value = checked(value, self._max_bytes, "progress")
-        with self._lock:
-            self._number += 1
-            self._progress.offer((self._number, value))
-
-    def _put(self, numbered):
-        self._send(("progress",) + numbered)
+        super().__init__(job, lambda value: send(("progress", value)), cancelled, max_bytes)
 
 
 class SharedFlag:
@@ -203,7 +184,7 @@ def serve_in_process(connection, tasks, flags, max_bytes):
     """A worker's pool process: runs the jobs that come over `connection`, one
     at a time, until it closes or brings None. A job is (the name of its task
     in `tasks`, args, the job's fields, its slot in `flags`); what goes back is
-    its progress, ("progress", number, value), then ("done", report)."""
+    its progress, ("progress", value), then ("done", report)."""
     ignore_signals()
     lock = threading.Lock()  # progress may come from any of the task's threads
 

@@ -197,7 +197,7 @@ class _Link(Client):
 
 class _Loop:
     """One run() of a worker. Its inbox brings (kind, ...) messages: ("quiet",
-    link), ("finished", context, report, last progress) from job threads,
+    link), ("finished", context, report) from job threads,
     ("stop", drain), ("signal", signum). The connection and a process pool,
     read on this thread, call _on_event, _on_closed, _on_finished and
     _on_progress themselves. A message about a link or a job no longer current
@@ -358,14 +358,14 @@ class _Loop:
         self.held[job_id] = context
         if task is None:  # not one registered here: the daemon's mistake, but say so
             error = LookupError("this worker has no task %r" % job["task"])
-            self._on_finished(context, failure(error, with_traceback=False), None)
+            self._on_finished(context, failure(error, with_traceback=False))
         else:
             self.pool.run(task, job.get("args"), context)
 
-    def _on_finished(self, job, report, last):
+    def _on_finished(self, job, report):
         if self.held.get(job.id) is job:
             del self.held[job.id]
-            job._end(last)
+            job._end()
             op, fields = report
             if op == "job.fail":
                 # The daemon keeps the message, not the details: the traceback is told here.
@@ -378,10 +378,10 @@ class _Loop:
             _log.warning("job %s ended after the connection it came on was lost: its outcome "
                          "is dropped", job.id)
 
-    def _on_progress(self, job_id, attempt, number, value):
+    def _on_progress(self, job_id, attempt, value):
         job = self.held.get(job_id)
         if job is not None and job.attempt == attempt:
-            job._forward(number, value)
+            job._forward(value)
 
     def _on_closed(self, link, error):
         if link is not self.link:
@@ -468,7 +468,7 @@ class _Threads:
             if item is None:
                 return
             task, args, job = item
-            self._finished(job, run_task(task, args, job, self._max_bytes), None)
+            self._finished(job, run_task(task, args, job, self._max_bytes))
 
 
 class _Processes:
@@ -545,12 +545,12 @@ class _Processes:
             return
         if message[0] == "progress":
             job = p.jobs[0][2]
-            self._progress(job.id, job.attempt, message[1], message[2])
+            self._progress(job.id, job.attempt, message[1])
         else:
             job = p.jobs.popleft()[2]
             self._free_slot(job)
             self._send_waiting()
-            self._finished(job, message[1], None)
+            self._finished(job, message[1])
 
     def close(self, abandon):
         for p in self._processes:
@@ -598,7 +598,7 @@ class _Processes:
             for task, args, job, _ in reversed(p.jobs):  # never begun: first in line again
                 self.run(task, args, job, first=True)
             error = ProcessDied("the process running the job %s" % how)
-            self._finished(running, failure(error, with_traceback=False), None)
+            self._finished(running, failure(error, with_traceback=False))
 
 
 def _join(process):
