@@ -93,11 +93,17 @@ std::optional<TlsInfo> Client::tls_info() const {
 }
 
 ClientResult<std::int64_t> Client::send(proto::RequestBody body) {
-    std::int64_t id = next_id_++;
-    auto sent = conn_->write(proto::encode_request({json(id), std::move(body)}));
-    if (!sent) {
+    std::string line;
+    auto id = encode(std::move(body), line);
+    if (auto sent = conn_->write(line); !sent) {
         return sent.error();
     }
+    return id;
+}
+
+std::int64_t Client::encode(proto::RequestBody body, std::string& out) {
+    std::int64_t id = next_id_++;
+    out += proto::encode_request({json(id), std::move(body)});
     return id;
 }
 

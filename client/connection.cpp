@@ -262,15 +262,24 @@ ClientResult<void> Client::Connection::write(const std::string& line) {
 }
 
 ClientResult<json> Client::Connection::read_line(std::optional<Clock::time_point> deadline) {
+    auto line = read_frame(deadline);
+    if (!line) {
+        return line.error();
+    }
+    auto parsed = proto::parse_json(*line);
+    if (!parsed || !parsed->is_object()) {
+        return ClientError{ClientError::Kind::protocol, std::nullopt,
+                           "the daemon sent a line that is not a JSON object"};
+    }
+    return std::move(*parsed);
+}
+
+ClientResult<std::string_view> Client::Connection::read_frame(
+    std::optional<Clock::time_point> deadline) {
     for (;;) {
         auto frame = framer_.next();
         if (frame.status == proto::LineFramer::Status::line) {
-            auto parsed = proto::parse_json(frame.line);
-            if (!parsed || !parsed->is_object()) {
-                return ClientError{ClientError::Kind::protocol, std::nullopt,
-                                   "the daemon sent a line that is not a JSON object"};
-            }
-            return std::move(*parsed);
+            return frame.line;
         }
         if (frame.status == proto::LineFramer::Status::too_large) {
             return ClientError{ClientError::Kind::protocol, std::nullopt,
@@ -304,9 +313,8 @@ ClientResult<json> Client::Connection::read_line(std::optional<Clock::time_point
     }
 }
 
-void Client::Connection::wake(std::function<void()> f) {
-    asio::post(io_, [this, f = std::move(f)] {
-        f();
+void Client::Connection::wake() {
+    asio::post(io_, [this] {
         woken_ = true;
         socket_.cancel();  // the read in progress ends with operation_aborted
     });

@@ -1,10 +1,10 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -34,9 +34,11 @@ struct Client::Connection {
     /// The next line, parsed; waits until `deadline` (none: forever), or until
     /// wake() (both a timeout error).
     ClientResult<nlohmann::json> read_line(std::optional<Clock::time_point> deadline);
-    /// From any thread: runs `f` on the thread that reads, then ends the wait for a
-    /// line it is in, if any, so that it can act on what `f` left for it.
-    void wake(std::function<void()> f);
+    /// The next line as it came, valid until the next read; waits as read_line().
+    ClientResult<std::string_view> read_frame(std::optional<Clock::time_point> deadline);
+    /// From any thread: ends the wait for a line that the reading thread is in, or
+    /// its next one, so that it can act on what another thread left for it.
+    void wake();
     /// The session's parameters and the daemon's certificate; none over plain TCP.
     std::optional<TlsInfo> tls_info() const;
 

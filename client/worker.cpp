@@ -2,12 +2,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "connection.hpp"
+#include "proto/json_dom.hpp"
 
 namespace taskpool {
 namespace {
@@ -22,18 +24,25 @@ struct Worker::State {
         std::shared_ptr<JobContext> context;
         json args;
     };
+    /// A report from a job thread; a final one ends its context's run.
+    struct Report {
+        std::shared_ptr<JobContext> context;
+        proto::RequestBody body;
+        bool final;
+    };
 
     Client client;
     std::map<std::string, std::pair<Task, std::string>, std::less<>> tasks;  // task, description
 
-    // Job threads take from the queue; their reports reach the reading thread by
-    // Connection::wake(), which alone touches what follows the queue.
+    // Job threads take from the queue and leave their reports; the reading thread
+    // takes the reports when woken, and alone touches what follows the lock's.
     std::mutex mutex;
     std::condition_variable ready;
     std::deque<Assigned> queue;
+    std::vector<Report> reports;
+    bool woken = false;  // reports wait, and the reading thread is told
     bool closing = false;
 
-    std::vector<proto::RequestBody> outbox;
     std::map<std::string, std::shared_ptr<JobContext>, std::less<>> running;
     // stop() sets the first, then wakes the reading thread if it has begun to
     // serve; run() sets the second, then looks at the first: one of them sees
@@ -43,22 +52,45 @@ struct Worker::State {
 
     explicit State(Client c) : client(std::move(c)) {}
 
-    /// From a job thread: hands `report` to the reading thread. A final one ends
-    /// `context`'s run (a later attempt of the same job may be running too).
-    void report(const std::shared_ptr<JobContext>& context, proto::RequestBody body, bool final) {
-        client.conn_->wake([this, context, body = std::move(body), final]() mutable {
-            outbox.push_back(std::move(body));
-            if (auto it = running.find(context->id());
-                final && it != running.end() && it->second == context) {
-                running.erase(it);
+    /// From a job thread: leaves `body` for the reading thread, and wakes it
+    /// unless an earlier report already has.
+    void report(std::shared_ptr<JobContext> context, proto::RequestBody body, bool final) {
+        bool wake = false;
+        {
+            std::lock_guard lock(mutex);
+            reports.push_back({std::move(context), std::move(body), final});
+            wake = !std::exchange(woken, true);
+        }
+        if (wake) {
+            client.conn_->wake();
+        }
+    }
+
+    /// On the reading thread: the reports left so far, encoded into `out`; the
+    /// runs they end are over.
+    void take_reports(std::vector<Report>& taken, std::string& out) {
+        {
+            std::lock_guard lock(mutex);
+            taken.swap(reports);
+            woken = false;
+        }
+        for (auto& r : taken) {
+            if (r.final) {
+                // A later attempt of the same job may be running.
+                if (auto it = running.find(r.context->id());
+                    it != running.end() && it->second == r.context) {
+                    running.erase(it);
+                }
             }
-        });
+            client.encode(std::move(r.body), out);
+        }
+        taken.clear();
     }
 
     void run_job(Assigned a) {
         auto& ctx = *a.context;
         if (ctx.cancelled()) {  // cancelled while it waited for a thread
-            report(a.context,
+            report(std::move(a.context),
                    proto::JobFailRequest{ctx.id(), "cancelled", std::nullopt, std::nullopt}, true);
             return;
         }
@@ -77,7 +109,7 @@ struct Worker::State {
                 proto::JobFailRequest{ctx.id(), "the task threw something else than an exception",
                                       std::string("exception"), std::nullopt};
         }
-        report(a.context, std::move(body), true);
+        report(std::move(a.context), std::move(body), true);
     }
 
     void serve_jobs() {
@@ -97,21 +129,64 @@ struct Worker::State {
     }
 
     /// A job.assign: its context, queued for a job thread.
-    void assign(const json& job) {
-        std::string id = job.value("id", "");
-        std::string task = job.value("task", "");
-        auto context = std::make_shared<JobContext>(
-            id, task, job.value("attempts", 1), [this, id](json value) {
-                client.conn_->wake([this, id, value = std::move(value)] {
-                    outbox.push_back(proto::JobProgressRequest{id, proto::RawJson(value)});
-                });
+    void assign(std::string id, std::string task, int attempt, json args) {
+        auto context =
+            std::make_shared<JobContext>(id, std::move(task), attempt, [this, id](json value) {
+                report(nullptr, proto::JobProgressRequest{id, proto::RawJson(value)}, false);
             });
-        running[id] = context;
+        running[std::move(id)] = context;
         {
             std::lock_guard lock(mutex);
-            queue.push_back({std::move(context), job.value("args", json())});
+            queue.push_back({std::move(context), std::move(args)});
         }
         ready.notify_one();
+    }
+
+    /// Acts on a line from the daemon: a job.assign, a job.cancel or a reply. True
+    /// when it is the reply to `quiet_id`.
+    ClientResult<bool> take_line(std::string_view line, std::optional<std::int64_t> quiet_id) {
+        auto taken = proto::read_object(line, [&](auto& r) -> proto::Result<bool> {
+            std::optional<std::string> event;
+            r.text("event", event);
+            if (!event) {
+                // Replies need nothing else: a report on a job that ended
+                // meanwhile gets not_assigned, which changes nothing.
+                std::optional<std::int64_t> id;
+                r.integer("id", id, INT64_MIN, INT64_MAX);
+                return quiet_id && id == quiet_id;
+            }
+            if (*event == "job.assign") {
+                auto job = r.object("job");
+                std::optional<std::string> id;
+                std::optional<std::string> task;
+                std::optional<std::int64_t> attempts;
+                json args;
+                if (job) {
+                    job->text("id", id);
+                    job->text("task", task);
+                    job->integer("attempts", attempts, 1, INT32_MAX);
+                    job->any("args", args);
+                }
+                if (!id || !task) {
+                    return proto::bad_request("a job.assign without the job's id and task");
+                }
+                assign(std::move(*id), std::move(*task), static_cast<int>(attempts.value_or(1)),
+                       std::move(args));
+            } else if (*event == "job.cancel") {
+                std::optional<std::string> job;
+                r.text("job", job);
+                if (auto it = job ? running.find(*job) : running.end(); it != running.end()) {
+                    it->second->cancel();
+                }
+            }
+            return false;
+        });
+        if (!taken) {
+            return ClientError{
+                ClientError::Kind::protocol, std::nullopt,
+                "the daemon sent a line this worker cannot read: " + taken.error().message};
+        }
+        return *taken;
     }
 };
 
@@ -135,7 +210,7 @@ void Worker::task(std::string name, Task task, std::string description) {
 void Worker::stop() {
     state_->stop_requested = true;
     if (state_->serving) {
-        state_->client.conn_->wake([] {});
+        state_->client.conn_->wake();
     }
 }
 
@@ -175,47 +250,40 @@ ClientResult<void> Worker::run(int concurrency, std::optional<std::string> name,
     bool quiet = false;
     auto next_beat = Clock::now() + beat;
     std::optional<ClientError> failed;
+    std::vector<State::Report> taken;
+    std::string out;
     while (!failed) {
+        out.clear();
         if (s.stop_requested && !quiet_id) {
-            auto sent = s.client.send(proto::WorkerQuietRequest{});
-            if (!sent) {
-                failed = sent.error();
-                break;
-            }
-            quiet_id = *sent;
+            quiet_id = s.client.encode(proto::WorkerQuietRequest{}, out);
         }
         if (Clock::now() >= next_beat) {
-            s.outbox.push_back(proto::PingRequest{});
+            s.client.encode(proto::PingRequest{}, out);
             next_beat = Clock::now() + beat;
         }
-        for (auto& body : std::exchange(s.outbox, {})) {
-            if (auto sent = s.client.send(std::move(body)); !sent) {
+        s.take_reports(taken, out);
+        if (!out.empty()) {
+            if (auto sent = conn.write(out); !sent) {
                 failed = sent.error();
                 break;
             }
         }
-        if (failed || (quiet && s.running.empty())) {
+        if (quiet && s.running.empty()) {
             break;
         }
-        auto line = conn.read_line(next_beat);
+        auto line = conn.read_frame(next_beat);
         if (!line) {
             if (line.error().kind != ClientError::Kind::timeout) {
                 failed = line.error();
             }
             continue;
         }
-        auto event = line->value("event", "");
-        if (quiet_id && event.empty() && line->value("id", std::int64_t{0}) == *quiet_id) {
+        auto took = s.take_line(*line, quiet_id);
+        if (!took) {
+            failed = took.error();
+        } else if (*took) {
             quiet = true;
-        } else if (event == "job.assign") {
-            s.assign(line->value("job", json::object()));
-        } else if (event == "job.cancel") {
-            if (auto it = s.running.find(line->value("job", "")); it != s.running.end()) {
-                it->second->cancel();
-            }
         }
-        // Replies need nothing: a report on a job that ended meanwhile gets
-        // not_assigned, which changes nothing.
     }
     if (failed) {
         // What runs now cannot be reported: the daemon runs it again, or fails it.

@@ -155,6 +155,9 @@ private:
                                             std::optional<double> timeout_s);
     /// Sends a request without waiting for its reply; returns its id.
     ClientResult<std::int64_t> send(proto::RequestBody body);
+    /// Appends `body` to `out` as a request line, to be sent with others in one
+    /// write; returns its id.
+    std::int64_t encode(proto::RequestBody body, std::string& out);
     /// Keeps a line that is not the reply being waited for: an event, or a reply to
     /// a later read.
     void keep(nlohmann::json line);
