@@ -19,6 +19,7 @@ import urllib.request
 from unittest import mock
 
 import taskpool
+from taskpool.context import Frames, frame
 from taskpool.mapping import CHUNK_BYTES, chunks
 from taskpoold import Daemon, DaemonTestCase
 
@@ -415,6 +416,20 @@ class ConnectionTest(unittest.TestCase):
             tp.close()
         finally:
             daemon.stop()
+
+
+class FramesTest(unittest.TestCase):
+    """A worker's pool process pipe: messages as frames, however the bytes come."""
+
+    def test_frames_split_and_joined_anywhere(self):
+        messages = [("progress", {"n": n}) for n in range(3)] + [("done", "x" * 100000), None]
+        data = b"".join(frame(m) for m in messages)
+        for step in (1, 7, 4096, len(data)):
+            frames = Frames()
+            got = []
+            for start in range(0, len(data), step):
+                got += frames.feed(data[start:start + step])
+            self.assertEqual(got, messages, "in pieces of %d bytes" % step)
 
 
 class FakeDaemon:

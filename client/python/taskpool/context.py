@@ -4,7 +4,10 @@ a pool process is here, at a module's top level, where pickle finds it."""
 
 import collections
 import json
+import os
+import pickle
 import signal
+import struct
 import threading
 import time
 import traceback
@@ -184,19 +187,25 @@ def serve_in_process(connection, tasks, flags, max_bytes):
     """A worker's pool process: runs the jobs that come over `connection`, one
     at a time, until it closes or brings None. A job is (the name of its task
     in `tasks`, args, the job's fields, its slot in `flags`); what goes back is
-    its progress, ("progress", value), then ("done", report)."""
+    its progress, ("progress", value), then ("done", report). Messages are
+    frames (Frames): a read takes every job waiting, a write is one message."""
     ignore_signals()
+    fd = connection.fileno()
     lock = threading.Lock()  # progress may come from any of the task's threads
 
     def send(message):
         with lock:
-            connection.send(message)
+            write_all(fd, frame(message))
 
+    frames = Frames()
+    jobs = collections.deque()
     while True:
-        try:
-            job = connection.recv()
-        except EOFError:
-            return
+        while not jobs:
+            data = os.read(fd, READ_BYTES)
+            if not data:
+                return
+            jobs.extend(frames.feed(data))
+        job = jobs.popleft()
         if job is None:
             return
         name, args, fields, slot = job
@@ -206,6 +215,49 @@ def serve_in_process(connection, tasks, flags, max_bytes):
         report = run_task(tasks[name], args, context, max_bytes)
         context._progress.close()  # the progress held back goes first
         send(("done", report))
+
+
+# -- a pool process's pipe -----------------------------------------------------
+
+READ_BYTES = 64 * 1024
+_LENGTH = struct.Struct("!I")
+
+
+def frame(message):
+    """A message as it goes over a pool process's pipe: its pickle's length, then the pickle."""
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+class Frames:
+    """The messages in what comes over a pipe, as its bytes arrive."""
+
+    def __init__(self):
+        self._buffer = bytearray()
+
+    def feed(self, data):
+        """The messages that `data` completes."""
+        buffer = self._buffer
+        buffer += data
+        messages = []
+        start = 0
+        with memoryview(buffer) as view:  # released before the buffer shrinks
+            while len(view) - start >= _LENGTH.size:
+                (size,) = _LENGTH.unpack_from(view, start)
+                end = start + _LENGTH.size + size
+                if end > len(view):
+                    break
+                messages.append(pickle.loads(view[start + _LENGTH.size:end]))
+                start = end
+        del buffer[:start]
+        return messages
+
+
+def write_all(fd, data):
+    """Writes all of `data` to a blocking descriptor."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def ignore_signals():

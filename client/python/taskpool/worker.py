@@ -15,7 +15,6 @@ import collections
 import contextlib
 import functools
 import inspect
-import itertools
 import logging
 import math
 import multiprocessing
@@ -31,7 +30,8 @@ import time
 import weakref
 
 from .client import DEFAULT_ADDRESS, Client, _parse_address, _ssl_context
-from .context import JobContext, SharedFlag, Task, failure, run_task, serve_in_process
+from .context import (READ_BYTES, Frames, JobContext, SharedFlag, Task, failure, frame,
+                      run_task, serve_in_process, write_all)
 from .errors import ConnectionClosed, TaskpoolError
 
 _log = logging.getLogger("taskpool.worker")
@@ -225,6 +225,7 @@ class _Loop:
         self.selector.register(control.fd, selectors.EVENT_READ)
         try:
             while not self.done:
+                self.pool.flush()  # the jobs of the last round, and of a registration
                 timeout = min(self._deadline() - time.monotonic(), _WAKE_S)
                 ready = self.selector.select(max(0.0, timeout))
                 # What this round reports goes out in one write.
@@ -458,6 +459,9 @@ class _Threads:
     def run(self, task, args, job):
         self._work.put((task, args, job))
 
+    def flush(self):
+        pass  # the threads take their jobs from the queue at once
+
     def close(self, abandon):
         for _ in range(self._size):
             self._work.put(None)
@@ -496,7 +500,7 @@ class _Processes:
         # A slot for each job held, with room for those of lost connections still running.
         self._flags = self._context.RawArray("b", _FLAG_SLOTS)
         self._free_slots = list(range(_FLAG_SLOTS))
-        self._waiting = collections.deque()  # (task, args, job, pickled) not yet sent
+        self._waiting = collections.deque()  # _Sent not yet sent
         self._processes = [self._start_process() for _ in range(size)]
 
     def event(self):
@@ -510,56 +514,68 @@ class _Processes:
         fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
                   "timeout_s": job.timeout_s}
         slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else -1
-        sent = (task, args, job, pickle.dumps((job.task, args, fields, slot)))
+        sent = _Sent(task, args, job, frame((job.task, args, fields, slot)))
         if first:
             self._waiting.appendleft(sent)
         else:
             self._waiting.append(sent)
         self._send_waiting()
 
+    def flush(self):
+        """Writes what this round of the loop gave each process, a write each."""
+        for p in self._processes:
+            if p.outbox:
+                with contextlib.suppress(OSError):  # it died: read() finds it so
+                    write_all(p.fd, p.outbox)
+                p.outbox.clear()
+
     def _send_waiting(self):
         """Jobs waiting go to the process that holds fewest, as long as a write
         cannot block: an idle process reads at once, a busy one only once its
         job has ended, so what a busy one is sent must fit in its pipe."""
         while self._waiting:
-            data = self._waiting[0][3]
-            p = min(self._processes, key=lambda p: len(p.jobs))
-            if p.jobs and sum(len(j[3]) for j in itertools.islice(p.jobs, 1, None)) + \
-                    len(data) > _PIPE_ROOM:
+            sent = self._waiting[0]
+            p = min(self._processes, key=_Process.holds)
+            if p.jobs and p.queued + len(sent.data) > _PIPE_ROOM:
                 return
-            p.jobs.append(self._waiting.popleft())
-            try:
-                p.connection.send_bytes(data)
-            except OSError:
-                pass  # it died: read() finds it so and fails the job
+            self._waiting.popleft()
+            if p.jobs:
+                p.queued += len(sent.data)
+            p.jobs.append(sent)
+            p.outbox += sent.data
 
     def read(self, p):
-        """One message of `p`'s: the selector, level-triggered, says if there
-        are more (Connection.poll() would make a selector of its own each time)."""
+        """What `p` has sent: its progress and outcomes, or its end."""
         if p not in self._processes:
             return  # replaced in this round of the loop
         try:
-            message = p.connection.recv()
-        except (EOFError, OSError):
+            data = os.read(p.fd, READ_BYTES)
+        except OSError:
+            data = b""
+        if not data:
             self._died(p)
             return
-        if message[0] == "progress":
-            job = p.jobs[0][2]
-            self._progress(job.id, job.attempt, message[1])
-        else:
-            job = p.jobs.popleft()[2]
-            self._free_slot(job)
-            self._send_waiting()
-            self._finished(job, message[1])
+        for kind, value in p.frames.feed(data):
+            if kind == "progress":
+                job = p.jobs[0].job
+                self._progress(job.id, job.attempt, value)
+            else:
+                job = p.jobs.popleft().job
+                if p.jobs:
+                    p.queued -= len(p.jobs[0].data)  # begun now
+                self._free_slot(job)
+                self._send_waiting()
+                self._finished(job, value)
 
     def close(self, abandon):
+        self.flush()
         for p in self._processes:
-            self._selector.unregister(p.connection)
+            self._selector.unregister(p.fd)
             if abandon:
                 p.process.kill()  # the jobs still running go
             else:
                 with contextlib.suppress(OSError):
-                    p.connection.send(None)  # after the jobs it holds
+                    write_all(p.fd, frame(None))  # after the jobs it holds
         for p in self._processes:
             _join(p.process)
             p.connection.close()
@@ -572,7 +588,7 @@ class _Processes:
         process.start()
         theirs.close()
         p = _Process(process, ours)
-        self._selector.register(ours, selectors.EVENT_READ, p)
+        self._selector.register(p.fd, selectors.EVENT_READ, p)
         return p
 
     def _free_slot(self, job):
@@ -583,7 +599,7 @@ class _Processes:
     def _died(self, p):
         """Fails the job `p` ran and sends the others it held to the rest, with
         a new process in its place."""
-        self._selector.unregister(p.connection)
+        self._selector.unregister(p.fd)
         _join(p.process)
         p.connection.close()
         self._processes.remove(p)
@@ -593,10 +609,10 @@ class _Processes:
         _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
                      how)
         if p.jobs:
-            running = p.jobs.popleft()[2]
+            running = p.jobs.popleft().job
             self._free_slot(running)
-            for task, args, job, _ in reversed(p.jobs):  # never begun: first in line again
-                self.run(task, args, job, first=True)
+            for sent in reversed(p.jobs):  # never begun: first in line again
+                self.run(sent.task, sent.args, sent.job, first=True)
             error = ProcessDied("the process running the job %s" % how)
             self._finished(running, failure(error, with_traceback=False))
 
@@ -611,13 +627,23 @@ def _join(process):
 
 
 class _Process:
-    """A pool process, its end of the pipe, and the jobs sent to it as
-    (task, args, job, pickled), the one it runs first."""
+    """A pool process, its end of the pipe, and the jobs sent to it, the one it
+    runs first."""
 
     def __init__(self, process, connection):
         self.process = process
         self.connection = connection
-        self.jobs = collections.deque()
+        self.fd = connection.fileno()
+        self.frames = Frames()
+        self.jobs = collections.deque()  # of _Sent
+        self.queued = 0  # bytes of the jobs after the first: what may wait in the pipe
+        self.outbox = bytearray()  # what this round of the loop sends it
+
+    def holds(self):
+        return len(self.jobs)
+
+
+_Sent = collections.namedtuple("_Sent", "task args job data")  # data: the job's frame
 
 
 class ProcessDied(RuntimeError):
