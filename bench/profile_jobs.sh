@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Per-job cost of the whole daemon, in figures that hold on a noisy machine:
 #
-#   bench/profile_jobs.sh instructions [thread|process] [tls]   callgrind: instructions a job
-#   bench/profile_jobs.sh allocations  [thread|process] [tls]   heaptrack: allocations a job
+#   bench/profile_jobs.sh instructions [thread|process|remote] [tls]   callgrind: instructions a job
+#   bench/profile_jobs.sh allocations  [thread|process] [tls]          heaptrack: allocations a job
 #
 # Pipelined echo jobs (64 in flight on one connection) against a Release
 # taskpoold. Instructions: 20,000 jobs warm up, the counters are zeroed, 20,000
-# more are counted, every thread of the daemon together. With `tls`, the daemon
+# more are counted, every thread of the daemon together. `remote` sends no-op
+# jobs to two remote workers (taskpool_bench_worker, one thread and a prefetch
+# of 16 each, over plain TCP), under callgrind too, and counts them apart. With `tls`, the daemon
 # serves TLS with a certificate taskpool-make-certs makes, and the jobs come over it. Allocations: one run of
 # 20,000 jobs and one of 60,000, subtracted, so that start-up and warm-up drop out.
 # Allocations need a build without tcmalloc, whose operator new heaptrack does not
@@ -14,9 +16,13 @@
 # folders, each built first.
 set -euo pipefail
 
-what=${1:?usage: bench/profile_jobs.sh instructions|allocations [thread|process] [tls]}
+what=${1:?usage: bench/profile_jobs.sh instructions|allocations [thread|process|remote] [tls]}
 pool=${2:-thread}
 tls=${3:-}
+if [[ $pool == remote && ($what != instructions || -n $tls) ]]; then
+    echo "profile_jobs: remote workers are counted in instructions, over plain TCP" >&2
+    exit 2
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-release}
 jobs=20000
@@ -27,7 +33,8 @@ if [[ $what == allocations ]]; then
     tcmalloc=OFF
 fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTASKPOOL_TCMALLOC=$tcmalloc >/dev/null
-cmake --build "$build" -j "$(nproc)" --target taskpoold taskpool_loadgen >/dev/null
+cmake --build "$build" -j "$(nproc)" --target taskpoold taskpool_loadgen taskpool_bench_worker \
+    >/dev/null
 daemon=$build/daemon/taskpoold
 loadgen=$build/bench/taskpool_loadgen
 work=$(mktemp -d)
@@ -58,7 +65,13 @@ wait_listening() {
     exit 1
 }
 
-run_jobs() { "$loadgen" pipe "$dial" echo "$pool" "$1" 64 1 >/dev/null; }
+if [[ $pool == remote ]]; then
+    printf '{"tasks": {"noop": {"remote": true}}}\n' >"$work/remote.json"
+    flags+=(--config "$work/remote.json")
+    run_jobs() { "$loadgen" pipe "$dial" noop task "$1" 64 1 >/dev/null; }
+else
+    run_jobs() { "$loadgen" pipe "$dial" echo "$pool" "$1" 64 1 >/dev/null; }
+fi
 
 # Under heaptrack $pid is its script, and the daemon the process whose command
 # line is exactly the daemon's; under valgrind $pid is the daemon.
@@ -73,14 +86,31 @@ instructions)
         2>"$work/log" &
     pid=$!
     wait_listening
+    workers=()
+    if [[ $pool == remote ]]; then
+        for n in 1 2; do
+            valgrind --tool=callgrind --callgrind-out-file="$work/worker$n" \
+                "$build/bench/taskpool_bench_worker" "$dial" 1 16 2>"$work/worker$n.log" &
+            workers+=($!)
+        done
+    fi
     run_jobs $jobs
     callgrind_control -z >/dev/null
     run_jobs $jobs
     callgrind_control -d >/dev/null
+    if ((${#workers[@]})); then
+        kill -TERM "${workers[@]}"
+        wait "${workers[@]}" || true
+    fi
     stop_daemon
     # The dump after zeroing is the one with the counted jobs; its threads together.
-    total=$(grep -h '^summary:' "$work"/out.*  | awk '{s += $2} END {print s}')
+    count() { grep -h '^summary:' "$@" | awk '{s += $2} END {print s}'; }
+    total=$(count "$work"/out.*)
     echo "$pool pool${tls:+ over TLS}: $total instructions for $jobs jobs, $((total / jobs)) a job"
+    for n in "${!workers[@]}"; do
+        total=$(count "$work/worker$((n + 1))".*)
+        echo "remote worker $((n + 1)): $total instructions, $((total / jobs)) a job of the $jobs"
+    done
     ;;
 allocations)
     count() {
