@@ -5,6 +5,7 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -1015,6 +1016,31 @@ class WorkerTest(DaemonTestCase):
         self.assertEqual(slow.result(30)["value"], 46368)
         results = self.tp.map("py.fib", [{"n": 5}] * 4)
         self.assertEqual([r["value"] for r in results], [5] * 4)
+
+    def test_processes_that_cannot_start_are_started_again_ever_more_slowly(self):
+        # Pool processes that die before they finish a job (here: their task's
+        # module exits as they import it) must not have the worker spawn them
+        # in a loop.
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        with open(os.path.join(folder, "exits_in_a_child.py"), "w") as f:
+            f.write("import os\n"
+                    "if os.getpid() != %d:\n"
+                    "    os._exit(3)\n"
+                    "def task(args):\n"
+                    "    return args\n" % os.getpid())
+        sys.path.insert(0, folder)
+        self.addCleanup(sys.path.remove, folder)
+        self.addCleanup(sys.modules.pop, "exits_in_a_child", None)
+        import exits_in_a_child
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("py.never")(exits_in_a_child.task)
+        with self.assertLogs("taskpool.worker", "WARNING") as logs:
+            self.serve(worker, processes=1)
+            wait_for(lambda: "its place in 0.4 s" in "\n".join(logs.output), timeout=30)
+        delays = [re.search(r"its place in ([0-9.]+) s", line).group(1) for line in logs.output
+                  if "before it finished a job" in line]
+        self.assertEqual(delays[:3], ["0.1", "0.2", "0.4"])
 
     def test_big_args_wait_for_a_busy_process_without_stalling_the_worker(self):
         # Held behind a job that outlasts three heartbeats, 200 KB of args each

@@ -266,7 +266,7 @@ class _Loop:
 
     def _deadline(self):
         """The next time _tick() has something to do."""
-        times = [math.inf if self.stop_by is None else self.stop_by]
+        times = [math.inf if self.stop_by is None else self.stop_by, self.pool.deadline()]
         if self.link is not None:
             times += [self.ping_at, self.link.answered_at + _SILENT_HEARTBEATS * self.heartbeat]
         elif self.stop_by is None:
@@ -275,6 +275,7 @@ class _Loop:
 
     def _tick(self):
         now = time.monotonic()
+        self.pool.tick(now)
         if self.stop_by is not None:
             if not self.held and (self.link is None or self.quiet):
                 self.done = True
@@ -319,8 +320,7 @@ class _Loop:
             if isinstance(e, TaskpoolError) and e.code in _FATAL:
                 raise
             # Jittered, so that the workers a restart cut off do not all come back at once.
-            delay = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (self.attempts - 1))
-            delay *= random.uniform(0.5, 1.0)
+            delay = _backoff(self.attempts) * random.uniform(0.5, 1.0)
             _log.warning("cannot connect to taskpoold at %s (attempt %d): %s; trying again in "
                          "%.2f s", worker.address, self.attempts, e, delay)
             self.connect_at = time.monotonic() + delay
@@ -462,6 +462,12 @@ class _Threads:
     def flush(self):
         pass  # the threads take their jobs from the queue at once
 
+    def deadline(self):
+        return math.inf
+
+    def tick(self, now):
+        pass
+
     def close(self, abandon):
         for _ in range(self._size):
             self._work.put(None)
@@ -502,6 +508,8 @@ class _Processes:
         self._free_slots = list(range(_FLAG_SLOTS))
         self._waiting = collections.deque()  # _Sent not yet sent
         self._processes = [self._start_process() for _ in range(size)]
+        self._starts = []  # when to start the processes that replace those that died
+        self._failures = 0  # processes in a row that died before they finished a job
 
     def event(self):
         if not self._free_slots:  # more jobs than slots: this one cannot be told it is cancelled
@@ -529,11 +537,22 @@ class _Processes:
                     write_all(p.fd, p.outbox)
                 p.outbox.clear()
 
+    def deadline(self):
+        """When tick() has a process to start."""
+        return min(self._starts, default=math.inf)
+
+    def tick(self, now):
+        due = [t for t in self._starts if t <= now]
+        if due:
+            self._starts = [t for t in self._starts if t > now]
+            self._processes += [self._start_process() for _ in due]
+            self._send_waiting()
+
     def _send_waiting(self):
         """Jobs waiting go to the process that holds fewest, as long as a write
         cannot block: an idle process reads at once, a busy one only once its
         job has ended, so what a busy one is sent must fit in its pipe."""
-        while self._waiting:
+        while self._waiting and self._processes:
             sent = self._waiting[0]
             p = min(self._processes, key=_Process.holds)
             if p.jobs and p.queued + len(sent.data) > _PIPE_ROOM:
@@ -561,6 +580,8 @@ class _Processes:
                 self._progress(job.id, job.attempt, value)
             else:
                 job = p.jobs.popleft().job
+                p.ended += 1
+                self._failures = 0
                 if p.jobs:
                     p.queued -= len(p.jobs[0].data)  # begun now
                 self._free_slot(job)
@@ -598,16 +619,27 @@ class _Processes:
 
     def _died(self, p):
         """Fails the job `p` ran and sends the others it held to the rest, with
-        a new process in its place."""
+        a new process in its place: at once after one that had finished jobs,
+        else after a back-off that doubles with each such death in a row, so
+        that processes that cannot start, or a task that kills each one, do not
+        have the worker spawn processes in a loop."""
         self._selector.unregister(p.fd)
         _join(p.process)
         p.connection.close()
         self._processes.remove(p)
-        self._processes.append(self._start_process())
         code = p.process.exitcode
         how = ("killed by signal %d" % -code) if code < 0 else "exited with status %d" % code
-        _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
-                     how)
+        if p.ended:
+            self._failures = 0
+            self._processes.append(self._start_process())
+            _log.warning("a pool process (pid %d) %s; a new one takes its place", p.process.pid,
+                         how)
+        else:
+            self._failures += 1
+            delay = _backoff(self._failures)
+            self._starts.append(time.monotonic() + delay)
+            _log.warning("a pool process (pid %d) %s before it finished a job; a new one takes "
+                         "its place in %.1f s", p.process.pid, how, delay)
         if p.jobs:
             running = p.jobs.popleft().job
             self._free_slot(running)
@@ -615,6 +647,11 @@ class _Processes:
                 self.run(sent.task, sent.args, sent.job, first=True)
             error = ProcessDied("the process running the job %s" % how)
             self._finished(running, failure(error, with_traceback=False))
+
+
+def _backoff(failures):
+    """Seconds to wait after `failures` failures in a row."""
+    return min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (failures - 1))
 
 
 def _join(process):
@@ -638,6 +675,7 @@ class _Process:
         self.jobs = collections.deque()  # of _Sent
         self.queued = 0  # bytes of the jobs after the first: what may wait in the pipe
         self.outbox = bytearray()  # what this round of the loop sends it
+        self.ended = 0  # jobs it has finished
 
     def holds(self):
         return len(self.jobs)
