@@ -768,7 +768,8 @@ def size_in_a_process(text):
     return len(text)
 
 
-def die_in_a_process(args):
+def die_in_a_process(seconds):
+    time.sleep(seconds or 0)
     os._exit(3)
 
 
@@ -1016,6 +1017,24 @@ class WorkerTest(DaemonTestCase):
         self.assertEqual(slow.result(30)["value"], 46368)
         results = self.tp.map("py.fib", [{"n": 5}] * 4)
         self.assertEqual([r["value"] for r in results], [5] * 4)
+
+    def test_the_jobs_a_dead_process_had_not_begun_run_in_its_successor(self):
+        worker = taskpool.Worker(self.daemon.address)
+        worker.task("py.die")(die_in_a_process)
+        worker.task("py.fib")(fib_in_a_process)
+        self.serve(worker, processes=1, prefetch=3)
+        dying = self.tp.apply_async("py.die", 1)
+        self.running(dying.job_id)
+        # Sent to the one process while it sleeps, behind the job that kills it.
+        held = [self.tp.apply_async("py.fib", {"n": 5}) for _ in range(2)]
+        for future in held:
+            self.running(future.job_id)
+        with self.assertLogs("taskpool.worker", "WARNING"):
+            with self.assertRaises(taskpool.JobFailed):
+                dying.result(30)
+        self.assertEqual([f.result(30)["value"] for f in held], [5, 5])
+        for future in held:
+            self.assertEqual(self.tp.get(future.job_id)["attempts"], 1)
 
     def test_processes_that_cannot_start_are_started_again_ever_more_slowly(self):
         # Pool processes that die before they finish a job (here: their task's
