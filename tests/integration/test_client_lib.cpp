@@ -277,7 +277,7 @@ TEST_CASE("client_lib.a_worker_with_prefetch_holds_jobs_beyond_its_threads" *
     CHECK(*batch->jobs[2].started_at < *batch->jobs[0].finished_at);
 }
 
-TEST_CASE("client_lib.a_worker_stopped_before_it_has_registered_returns_cleanly" *
+TEST_CASE("client_lib.a_worker_stopped_before_or_while_it_registers_returns_cleanly" *
           doctest::timeout(30)) {
     DaemonProcess d;
     auto worker = taskpool::Worker::connect(d.address());
@@ -287,4 +287,18 @@ TEST_CASE("client_lib.a_worker_stopped_before_it_has_registered_returns_cleanly"
     auto served = worker->run();
     std::string why = served.ok() ? "" : served.error().message;
     CHECK(why == "");
+
+    // And a stop that races run(), landing before, during or after registration.
+    for (int i = 0; i < 30; ++i) {
+        auto racing = taskpool::Worker::connect(d.address());
+        REQUIRE(racing.ok());
+        racing->task("idle", [](const json& args, taskpool::JobContext&) { return args; });
+        std::thread stopper([&racing, i] {
+            std::this_thread::sleep_for(std::chrono::microseconds(100 * i));
+            racing->stop();
+        });
+        auto raced = racing->run();
+        stopper.join();
+        CHECK_MESSAGE(raced.ok(), (raced.ok() ? "" : raced.error().message));
+    }
 }
