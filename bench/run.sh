@@ -5,7 +5,13 @@
 # written outside the build folder. Prints the results file.
 #
 # usage: bench/run.sh [RUNS]     env: BENCHES (default "loopback gearman python celery
-#                                taskpool taskpool_scale taskpool_workers")
+#                                taskpool taskpool_scale taskpool_workers"), AUTOGROUP
+#
+# AUTOGROUP=0 turns the kernel's session autogroups off for the run (as root), and
+# back as they were after. The kit starts each daemon and worker in a session of
+# its own, and with autogroups each session gets an equal share of the CPUs: a
+# service of four processes is then held to what two of the same work get when
+# two of them share a session (docs/benchmarks.md, "Remote workers").
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 peers="$repo/../shared/bench/peers"
@@ -14,7 +20,13 @@ cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTASKPOOL_BUILD_TESTS=O
 cmake --build "$build" -j "$(nproc)" \
     --target taskpoold taskpool taskpool_loadgen taskpool_bench_worker >/dev/null
 scratch="$(mktemp -d -t taskpool-bench.XXXXXX)"
-trap 'rm -rf "$scratch"' EXIT
+autogroup=/proc/sys/kernel/sched_autogroup_enabled
+was=
+if [[ -n ${AUTOGROUP:-} ]]; then
+    was=$(cat "$autogroup")
+    echo "$AUTOGROUP" >"$autogroup"
+fi
+trap 'rm -rf "$scratch"; if [[ -n $was ]]; then echo "$was" >"$autogroup"; fi' EXIT
 cp -r "$peers" "$scratch/peers"
 cp "$repo/bench/bench_taskpool.sh" "$repo/bench/bench_taskpool_scale.sh" \
     "$repo/bench/bench_taskpool_workers.sh" "$repo/bench/noop_worker.py" "$scratch/peers/"
@@ -24,4 +36,5 @@ ln -sf "$build/client/taskpool" "$TASKPOOL_BIN/taskpool"
 ln -sf "$repo/config/make-certs.sh" "$TASKPOOL_BIN/taskpool-make-certs"
 BENCHES="${BENCHES:-loopback gearman python celery taskpool taskpool_scale taskpool_workers}" OUT=results.txt \
     "$scratch/peers/run_all.sh" "${1:-3}" >&2
+echo "# kernel.sched_autogroup_enabled: $(cat "$autogroup")"
 cat "$scratch/peers/results.txt"
