@@ -39,7 +39,8 @@ daemon=$build/daemon/taskpoold
 loadgen=$build/bench/taskpool_loadgen
 work=$(mktemp -d)
 pid=
-trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+workers=()
+trap 'kill "$pid" "${workers[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 address=127.0.0.1:$port
@@ -86,7 +87,6 @@ instructions)
         2>"$work/log" &
     pid=$!
     wait_listening
-    workers=()
     if [[ $pool == remote ]]; then
         for n in 1 2; do
             valgrind --tool=callgrind --callgrind-out-file="$work/worker$n" \
@@ -128,7 +128,7 @@ allocations)
     echo "$pool pool${tls:+ over TLS}: $few allocations for $jobs jobs, $many for $((3 * jobs)): $per a job"
     ;;
 *)
-    echo "usage: bench/profile_jobs.sh instructions|allocations [thread|process] [tls]" >&2
+    echo "usage: bench/profile_jobs.sh instructions|allocations [thread|process|remote] [tls]" >&2
     exit 2
     ;;
 esac

@@ -10,7 +10,7 @@
 # `echo` jobs through the process pool. For each: the user and system CPU time
 # a job of the daemon, of each worker, and of the load generator, from
 # /proc/PID/stat; with `perf` and syscall tracepoints, the system calls and
-# context switches a job of worker 1 and of the pool's workers.
+# context switches a job of both workers together, and of the pool's two.
 set -euo pipefail
 
 rounds=${1:-3}
@@ -85,13 +85,16 @@ run() {
     hz=$(getconf CLK_TCK)
     per_job "$label" "$names loadgen" "$before" \
         "$after $(python3 -c "print(round($user * $hz), round($system * $hz))")"
-    awk -F, -v n="$jobs" -v who="$traced" '/^[0-9]/ {sub(/syscalls:sys_enter_/, "", $3);
-        line = line sprintf("%s %.2f  ", $3, $1 / n)} END {if (line) print "    pids " who ", a job: " line}' \
-        "$work/perf"
+    if [[ -s $work/perf ]]; then  # no perf: CPU times alone
+        awk -F, -v n="$jobs" -v who="$traced" '/^[0-9]/ {sub(/syscalls:sys_enter_/, "", $3);
+            line = line sprintf("%s %.2f  ", $3, $1 / n)} END {if (line) print "    pids " who ", a job: " line}' \
+            "$work/perf"
+    fi
 }
 
 for round in $(seq "$rounds"); do
-    run "remote:" noop task "${workers[0]}" "daemon worker1 worker2" "$daemon" "${workers[@]}"
+    run "remote:" noop task "$(IFS=,; echo "${workers[*]}")" "daemon worker1 worker2" \
+        "$daemon" "${workers[@]}"
     run "process pool:" echo process "$(IFS=,; echo "${pool[*]}")" "daemon pool1 pool2" \
         "$daemon" "${pool[@]}"
 done

@@ -22,11 +22,11 @@ cmake --build "$build" -j "$(nproc)" \
 scratch="$(mktemp -d -t taskpool-bench.XXXXXX)"
 autogroup=/proc/sys/kernel/sched_autogroup_enabled
 was=
+trap 'rm -rf "$scratch"; if [[ -n $was ]]; then echo "$was" >"$autogroup"; fi' EXIT
 if [[ -n ${AUTOGROUP:-} ]]; then
     was=$(cat "$autogroup")
     echo "$AUTOGROUP" >"$autogroup"
 fi
-trap 'rm -rf "$scratch"; if [[ -n $was ]]; then echo "$was" >"$autogroup"; fi' EXIT
 cp -r "$peers" "$scratch/peers"
 cp "$repo/bench/bench_taskpool.sh" "$repo/bench/bench_taskpool_scale.sh" \
     "$repo/bench/bench_taskpool_workers.sh" "$repo/bench/noop_worker.py" "$scratch/peers/"

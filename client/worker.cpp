@@ -34,8 +34,8 @@ struct Worker::State {
     Client client;
     std::map<std::string, std::pair<Task, std::string>, std::less<>> tasks;  // task, description
 
-    // Job threads take from the queue and leave their reports; the reading thread
-    // takes the reports when woken, and alone touches what follows the lock's.
+    // Under the mutex: the jobs that job threads take, and the reports they leave
+    // for the reading thread, which takes them when woken.
     std::mutex mutex;
     std::condition_variable ready;
     std::deque<Assigned> queue;
@@ -43,6 +43,7 @@ struct Worker::State {
     bool woken = false;  // reports wait, and the reading thread is told
     bool closing = false;
 
+    // The reading thread's alone: the runs not yet reported as ended.
     std::map<std::string, std::shared_ptr<JobContext>, std::less<>> running;
     // stop() sets the first, then wakes the reading thread if it has begun to
     // serve; run() sets the second, then looks at the first: one of them sees
@@ -95,6 +96,13 @@ struct Worker::State {
             return;
         }
         auto task = tasks.find(ctx.task());
+        if (task == tasks.end()) {  // not one it registered: the daemon's mistake, but say so
+            report(std::move(a.context),
+                   proto::JobFailRequest{ctx.id(), "this worker has no task '" + ctx.task() + "'",
+                                         std::string("unknown_task"), std::nullopt},
+                   true);
+            return;
+        }
         proto::RequestBody body;
         try {
             auto result = task->second.first(a.args, ctx);
@@ -161,11 +169,11 @@ struct Worker::State {
                 std::optional<std::string> task;
                 std::optional<std::int64_t> attempts;
                 json args;
-                if (job) {
+                if (job) {  // after a field it cannot read, a reader reads no more
                     job->text("id", id);
                     job->text("task", task);
-                    job->integer("attempts", attempts, 1, INT32_MAX);
                     job->any("args", args);
+                    job->integer("attempts", attempts, 1, INT32_MAX);
                 }
                 if (!id || !task) {
                     return proto::bad_request("a job.assign without the job's id and task");

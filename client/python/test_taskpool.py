@@ -1056,10 +1056,13 @@ class WorkerTest(DaemonTestCase):
         worker.task("py.never")(exits_in_a_child.task)
         with self.assertLogs("taskpool.worker", "WARNING") as logs:
             self.serve(worker, processes=1)
+            job = self.tp.submit("py.never", 1)
             wait_for(lambda: "its place in 0.4 s" in "\n".join(logs.output), timeout=30)
         delays = [re.search(r"its place in ([0-9.]+) s", line).group(1) for line in logs.output
                   if "before it finished a job" in line]
         self.assertEqual(delays[:3], ["0.1", "0.2", "0.4"])
+        # No process ever began the job, so none failed it: it waits for one that starts.
+        self.assertEqual(self.tp.get(job["id"])["state"], "running")
 
     def test_big_args_wait_for_a_busy_process_without_stalling_the_worker(self):
         # Held behind a job that outlasts three heartbeats, 200 KB of args each

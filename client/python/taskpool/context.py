@@ -187,8 +187,9 @@ def serve_in_process(connection, tasks, flags, max_bytes):
     """A worker's pool process: runs the jobs that come over `connection`, one
     at a time, until it closes or brings None. A job is (the name of its task
     in `tasks`, args, the job's fields, its slot in `flags`); what goes back is
-    its progress, ("progress", value), then ("done", report). Messages are
-    frames (Frames): a read takes every job waiting, a write is one message."""
+    its progress, ("progress", value), then ("done", report), after a first
+    ("ready", None). Messages are frames (Frames): a read takes every job
+    waiting, a write is one message."""
     ignore_signals()
     fd = connection.fileno()
     lock = threading.Lock()  # progress may come from any of the task's threads
@@ -197,6 +198,7 @@ def serve_in_process(connection, tasks, flags, max_bytes):
         with lock:
             write_all(fd, frame(message))
 
+    send(("ready", None))  # a process that cannot start is given no job to fail
     frames = Frames()
     jobs = collections.deque()
     while True:

@@ -50,8 +50,9 @@ _WAKE_S = 1.0
 # Jobs of a process pool that can be told they are cancelled at once: those held
 # and those of lost connections still running.
 _FLAG_SLOTS = 4096
-# How much may wait unread in a busy pool process's pipe (of 64 KiB): more could
-# block the loop's write until that process's job ends.
+# How much may wait unread in a busy pool process's pipe (a socketpair, whose
+# buffer holds more): more could block the loop's write until that process's job
+# ends.
 _PIPE_ROOM = 32 * 1024
 
 
@@ -552,9 +553,10 @@ class _Processes:
         """Jobs waiting go to the process that holds fewest, as long as a write
         cannot block: an idle process reads at once, a busy one only once its
         job has ended, so what a busy one is sent must fit in its pipe."""
-        while self._waiting and self._processes:
+        ready = [p for p in self._processes if p.ready]
+        while self._waiting and ready:
             sent = self._waiting[0]
-            p = min(self._processes, key=_Process.holds)
+            p = min(ready, key=_Process.holds)
             if p.jobs and p.queued + len(sent.data) > _PIPE_ROOM:
                 return
             self._waiting.popleft()
@@ -575,7 +577,10 @@ class _Processes:
             self._died(p)
             return
         for kind, value in p.frames.feed(data):
-            if kind == "progress":
+            if kind == "ready":
+                p.ready = True
+                self._send_waiting()
+            elif kind == "progress":
                 job = p.jobs[0].job
                 self._progress(job.id, job.attempt, value)
             else:
@@ -651,7 +656,7 @@ class _Processes:
 
 def _backoff(failures):
     """Seconds to wait after `failures` failures in a row."""
-    return min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (failures - 1))
+    return min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** min(failures - 1, 16))
 
 
 def _join(process):
@@ -676,6 +681,7 @@ class _Process:
         self.queued = 0  # bytes of the jobs after the first: what may wait in the pipe
         self.outbox = bytearray()  # what this round of the loop sends it
         self.ended = 0  # jobs it has finished
+        self.ready = False  # it has started, and said so: jobs may go to it
 
     def holds(self):
         return len(self.jobs)
