@@ -1023,13 +1023,13 @@ class WorkerTest(DaemonTestCase):
         worker.task("py.die")(die_in_a_process)
         worker.task("py.fib")(fib_in_a_process)
         self.serve(worker, processes=1, prefetch=3)
-        dying = self.tp.apply_async("py.die", 1)
-        self.running(dying.job_id)
-        # Sent to the one process while it sleeps, behind the job that kills it.
-        held = [self.tp.apply_async("py.fib", {"n": 5}) for _ in range(2)]
-        for future in held:
-            self.running(future.job_id)
         with self.assertLogs("taskpool.worker", "WARNING"):
+            dying = self.tp.apply_async("py.die", 1)
+            self.running(dying.job_id)
+            # Sent to the one process while it sleeps, behind the job that kills it.
+            held = [self.tp.apply_async("py.fib", {"n": 5}) for _ in range(2)]
+            for future in held:
+                self.running(future.job_id)
             with self.assertRaises(taskpool.JobFailed):
                 dying.result(30)
         self.assertEqual([f.result(30)["value"] for f in held], [5, 5])
