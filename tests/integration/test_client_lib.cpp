@@ -6,6 +6,10 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <asio/ip/tcp.hpp>
+#include <asio/read_until.hpp>
+#include <asio/streambuf.hpp>
+#include <asio/write.hpp>
 
 #include "../support/daemon_process.hpp"
 #include "../support/wait_for.hpp"
@@ -34,7 +38,89 @@ private:
     std::thread thread_;
 };
 
+/// Not taskpoold: it answers a worker's hello and registration, sends it `line`,
+/// and keeps the next line the worker sends.
+class FakeDaemon {
+public:
+    explicit FakeDaemon(std::string line)
+        : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}),
+          thread_([this, line = std::move(line)] { serve(line); }) {}
+    ~FakeDaemon() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+    FakeDaemon(const FakeDaemon&) = delete;
+    FakeDaemon& operator=(const FakeDaemon&) = delete;
+
+    std::string address() const {
+        return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+    }
+    /// The line the worker sent after `line`; empty if it closed instead.
+    std::string answer() {
+        thread_.join();
+        return answer_;
+    }
+
+private:
+    void serve(const std::string& line) {
+        asio::ip::tcp::socket socket(io_);
+        acceptor_.accept(socket);
+        asio::streambuf in;
+        std::error_code ec;
+        auto read_line = [&] {
+            asio::read_until(socket, in, '\n', ec);
+            std::string text;
+            std::istream stream(&in);
+            std::getline(stream, text);
+            return ec ? std::string() : text;
+        };
+        auto send = [&](const std::string& text) {
+            asio::write(socket, asio::buffer(text + "\n"), ec);
+        };
+        auto hello = json::parse(read_line());
+        send(json{{"id", hello["id"]}, {"ok", true}, {"protocol", 1}, {"server", "fake"}}.dump());
+        auto registration = json::parse(read_line());
+        send(json{
+            {"id", registration["id"]}, {"ok", true}, {"worker", "w-fake"}, {"heartbeat_s", 30}}
+                 .dump());
+        send(line);
+        answer_ = read_line();
+    }
+
+    asio::io_context io_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::string answer_;
+    std::thread thread_;
+};
+
 }  // namespace
+
+TEST_CASE("client_lib.a_worker_refuses_an_assignment_it_cannot_read" * doctest::timeout(30)) {
+    FakeDaemon fake(R"({"event": "job.assign", "job": {"task": "echo", "args": 1}})");
+    auto worker = taskpool::Worker::connect(fake.address());
+    REQUIRE(worker.ok());
+    worker->task("echo", [](const json& args, taskpool::JobContext&) { return args; });
+    auto served = worker->run();
+    REQUIRE_FALSE(served.ok());
+    CHECK(served.error().kind == taskpool::ClientError::Kind::protocol);
+    CHECK(served.error().message.find("without the job's id and task") != std::string::npos);
+}
+
+TEST_CASE("client_lib.a_worker_fails_a_job_of_a_task_it_does_not_serve" * doctest::timeout(30)) {
+    FakeDaemon fake(
+        R"({"event": "job.assign", "job": {"id": "j-1", "task": "nope", "args": null, "attempts": 1}})");
+    auto worker = taskpool::Worker::connect(fake.address());
+    REQUIRE(worker.ok());
+    worker->task("echo", [](const json& args, taskpool::JobContext&) { return args; });
+    std::thread serving([&] { (void)worker->run(); });  // ends when the fake closes
+    auto answer = json::parse(fake.answer());
+    serving.join();
+    CHECK(answer["op"] == "job.fail");
+    CHECK(answer["job"] == "j-1");
+    CHECK(answer["error"]["type"] == "unknown_task");
+    CHECK(answer["error"]["message"] == "this worker has no task 'nope'");
+}
 
 TEST_CASE("client_lib.submit_get_cancel_list_and_events" * doctest::timeout(30)) {
     DaemonProcess d;
