@@ -519,15 +519,11 @@ class _Processes:
         self._flags[slot] = 0
         return SharedFlag(self._flags, slot)
 
-    def run(self, task, args, job, first=False):
+    def run(self, task, args, job):
         fields = {"id": job.id, "task": job.task, "attempts": job.attempt,
                   "timeout_s": job.timeout_s}
         slot = job._cancelled.slot if isinstance(job._cancelled, SharedFlag) else -1
-        sent = _Sent(task, args, job, frame((job.task, args, fields, slot)))
-        if first:
-            self._waiting.appendleft(sent)
-        else:
-            self._waiting.append(sent)
+        self._waiting.append(_Sent(job, frame((job.task, args, fields, slot))))
         self._send_waiting()
 
     def flush(self):
@@ -648,8 +644,8 @@ class _Processes:
         if p.jobs:
             running = p.jobs.popleft().job
             self._free_slot(running)
-            for sent in reversed(p.jobs):  # never begun: first in line again
-                self.run(sent.task, sent.args, sent.job, first=True)
+            self._waiting.extendleft(reversed(p.jobs))  # never begun: first in line, in order
+            self._send_waiting()
             error = ProcessDied("the process running the job %s" % how)
             self._finished(running, failure(error, with_traceback=False))
 
@@ -687,7 +683,7 @@ class _Process:
         return len(self.jobs)
 
 
-_Sent = collections.namedtuple("_Sent", "task args job data")  # data: the job's frame
+_Sent = collections.namedtuple("_Sent", "job data")  # data: the job's frame
 
 
 class ProcessDied(RuntimeError):
