@@ -28,7 +28,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        tini ca-certificates openssl libstdc++6 libsimdjson14 libspdlog1.10 libfmt9 libcurl4 libssl3 libsqlite3-0 libhttp-parser2.9 libtcmalloc-minimal4 \
+        tini ca-certificates openssl libstdc++6 libsimdjson14 libspdlog1.10 libfmt9 libcurl4 libssl3 libsqlite3-0 libhttp-parser2.9 libhiredis0.14 libtcmalloc-minimal4 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 taskpool \
     && useradd --system --uid 10001 --gid taskpool --home-dir /var/lib/taskpool \

@@ -1,0 +1,255 @@
+#include "redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <asio/connect.hpp>
+#include <asio/post.hpp>
+#include <asio/write.hpp>
+
+namespace taskpool::daemon::cluster {
+namespace {
+
+RedisReply copied(const redisReply& r) {
+    RedisReply out;
+    switch (r.type) {
+        case REDIS_REPLY_STRING:
+            out.kind = RedisReply::Kind::string;
+            out.text.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_STATUS:
+            out.kind = RedisReply::Kind::status;
+            out.text.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_ERROR:
+            out.kind = RedisReply::Kind::error;
+            out.text.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_INTEGER:
+            out.kind = RedisReply::Kind::integer;
+            out.integer = r.integer;
+            break;
+        case REDIS_REPLY_ARRAY:
+            out.kind = RedisReply::Kind::array;
+            out.elements.reserve(r.elements);
+            for (std::size_t i = 0; i < r.elements; ++i) {
+                out.elements.push_back(copied(*r.element[i]));
+            }
+            break;
+        default:
+            break;  // nil
+    }
+    return out;
+}
+
+/// Where the connection goes, for messages: never with the password.
+std::string where(const RedisUrl& url) {
+    return "Redis at " + url.shown();
+}
+
+}  // namespace
+
+std::shared_ptr<RedisConnection> RedisConnection::open(asio::io_context& io, const RedisUrl& url,
+                                                       std::function<void(proto::Error)> closed) {
+    std::shared_ptr<RedisConnection> c(new RedisConnection(io, url, std::move(closed)));
+    c->start();
+    return c;
+}
+
+RedisConnection::RedisConnection(asio::io_context& io, RedisUrl url,
+                                 std::function<void(proto::Error)> closed)
+    : io_(io),
+      url_(std::move(url)),
+      on_closed_(std::move(closed)),
+      resolver_(io),
+      socket_(io),
+      reader_(redisReaderCreate()) {}
+
+RedisConnection::~RedisConnection() {
+    redisReaderFree(reader_);
+}
+
+void RedisConnection::start() {
+    // What the connection needs goes first, ahead of whatever is queued meanwhile.
+    auto refused = [this](const char* what) {
+        return [this, what](proto::Result<RedisReply> reply) {
+            if (reply && reply->kind == RedisReply::Kind::error) {
+                fail(std::string(what) + ": " + reply->text);
+            }
+        };
+    };
+    if (url_.password) {
+        if (url_.user) {
+            command({"AUTH", *url_.user, *url_.password},
+                    refused("it refused the user and password"));
+        } else {
+            command({"AUTH", *url_.password}, refused("it refused the password"));
+        }
+    }
+    if (url_.db != 0) {
+        command({"SELECT", std::to_string(url_.db)}, refused("it refused the database"));
+    }
+    resolver_.async_resolve(
+        url_.host, std::to_string(url_.port),
+        [self = shared_from_this()](std::error_code ec,
+                                    asio::ip::tcp::resolver::results_type found) {
+            if (self->closed_) {
+                return;
+            }
+            if (ec) {
+                self->fail("cannot find the host: " + ec.message());
+                return;
+            }
+            asio::async_connect(self->socket_, found, [self](std::error_code failed, const auto&) {
+                if (self->closed_) {
+                    return;
+                }
+                if (failed) {
+                    self->fail("cannot connect: " + failed.message());
+                    return;
+                }
+                std::error_code ignored;
+                self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+                self->connected_ = true;
+                self->write_pending();
+                self->read_more();
+            });
+        });
+}
+
+void RedisConnection::command(std::initializer_list<std::string_view> args, Handler on_reply) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (auto a : args) {
+        argv.push_back(a.data());
+        lengths.push_back(a.size());
+    }
+    queue(static_cast<int>(argv.size()), argv.data(), lengths.data(), std::move(on_reply));
+}
+
+void RedisConnection::command(const std::vector<std::string>& args, Handler on_reply) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const auto& a : args) {
+        argv.push_back(a.data());
+        lengths.push_back(a.size());
+    }
+    queue(static_cast<int>(argv.size()), argv.data(), lengths.data(), std::move(on_reply));
+}
+
+void RedisConnection::queue(int argc, const char** argv, const std::size_t* lengths,
+                            Handler on_reply) {
+    if (closed_) {
+        on_reply(proto::Error{proto::ErrorCode::unavailable, where(url_) + ": not connected"});
+        return;
+    }
+    char* formatted = nullptr;
+    int size = redisFormatCommandArgv(&formatted, argc, argv, lengths);
+    if (size < 0) {
+        on_reply(proto::Error{proto::ErrorCode::unavailable, "cannot format a Redis command"});
+        return;
+    }
+    out_.append(formatted, static_cast<std::size_t>(size));
+    redisFreeCommand(formatted);
+    handlers_.push_back(std::move(on_reply));
+    // The rest of this turn's commands join it in the same write.
+    if (connected_ && !writing_now_ && !write_posted_) {
+        write_posted_ = true;
+        asio::post(io_, [self = shared_from_this()] {
+            self->write_posted_ = false;
+            self->write_pending();
+        });
+    }
+}
+
+void RedisConnection::write_pending() {
+    if (closed_ || writing_now_ || out_.empty()) {
+        return;
+    }
+    writing_now_ = true;
+    std::swap(out_, writing_);
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [self = shared_from_this()](std::error_code ec, std::size_t) {
+                          self->writing_now_ = false;
+                          self->writing_.clear();
+                          if (self->closed_) {
+                              return;
+                          }
+                          if (ec) {
+                              self->fail("cannot write: " + ec.message());
+                              return;
+                          }
+                          self->write_pending();
+                      });
+}
+
+void RedisConnection::read_more() {
+    socket_.async_read_some(
+        asio::buffer(in_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+            if (self->closed_) {
+                return;
+            }
+            if (ec) {
+                self->fail(ec == asio::error::eof ? "it closed the connection"
+                                                  : "cannot read: " + ec.message());
+                return;
+            }
+            if (!self->take_replies(self->in_.data(), n)) {
+                self->fail("it sent what is not RESP");
+                return;
+            }
+            if (!self->closed_) {
+                self->read_more();
+            }
+        });
+}
+
+bool RedisConnection::take_replies(const char* data, std::size_t size) {
+    if (redisReaderFeed(reader_, data, size) != REDIS_OK) {
+        return false;
+    }
+    for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+            return false;
+        }
+        if (raw == nullptr) {
+            return true;
+        }
+        auto reply = copied(*static_cast<redisReply*>(raw));
+        freeReplyObject(raw);
+        if (handlers_.empty()) {
+            return false;  // a reply to no command
+        }
+        auto handler = std::move(handlers_.front());
+        handlers_.pop_front();
+        handler(std::move(reply));
+        if (closed_) {  // the handler closed it, or a refused AUTH did
+            return true;
+        }
+    }
+}
+
+void RedisConnection::close() {
+    fail("closed");
+}
+
+void RedisConnection::fail(std::string why) {
+    if (closed_) {
+        return;
+    }
+    closed_ = true;
+    std::error_code ignored;
+    resolver_.cancel();
+    socket_.close(ignored);
+    proto::Error error{proto::ErrorCode::unavailable, where(url_) + ": " + why};
+    auto pending = std::move(handlers_);
+    handlers_.clear();
+    for (auto& handler : pending) {
+        handler(error);
+    }
+    if (on_closed_) {
+        std::exchange(on_closed_, nullptr)(error);
+    }
+}
+
+}  // namespace taskpool::daemon::cluster

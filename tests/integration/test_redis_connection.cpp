@@ -1,0 +1,140 @@
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <asio/io_context.hpp>
+
+#include "../support/redis_server.hpp"
+#include "daemon/cluster/redis_connection.hpp"
+
+using taskpool::daemon::cluster::RedisConnection;
+using taskpool::daemon::cluster::RedisReply;
+using taskpool::daemon::cluster::RedisUrl;
+using taskpool::proto::Error;
+using taskpool::proto::Result;
+using taskpool::test::RedisServer;
+
+namespace {
+
+RedisUrl url_of(const std::string& text) {
+    auto url = RedisUrl::parse(text);
+    REQUIRE(url.ok());
+    return *url;
+}
+
+/// Runs one command to its reply.
+Result<RedisReply> call(asio::io_context& io, RedisConnection& c,
+                        std::initializer_list<std::string_view> args) {
+    std::optional<Result<RedisReply>> got;
+    c.command(args, [&](Result<RedisReply> r) { got = std::move(r); });
+    io.restart();
+    while (!got && io.run_one() > 0) {
+    }
+    REQUIRE(got);
+    return std::move(*got);
+}
+
+}  // namespace
+
+TEST_CASE("redis.commands_of_one_turn_come_back_in_order" * doctest::timeout(60)) {
+    RedisServer redis;
+    asio::io_context io;
+    auto c = RedisConnection::open(io, url_of(redis.url()), nullptr);
+    std::vector<long long> counts;
+    constexpr int n = 20000;
+    for (int i = 0; i < n; ++i) {
+        c->command({"INCR", "counter"}, [&](Result<RedisReply> r) {
+            REQUIRE(r.ok());
+            counts.push_back(r->integer);
+        });
+    }
+    while (counts.size() < n && io.run_one() > 0) {
+    }
+    REQUIRE(counts.size() == n);
+    for (int i = 0; i < n; ++i) {
+        CHECK_MESSAGE(counts[i] == i + 1, "reply " << i);
+    }
+    // Made in one turn, they went out together: Redis read them in a few reads,
+    // not one each.
+    auto stats = call(io, *c, {"INFO", "stats"});
+    REQUIRE(stats.ok());
+    auto at = stats->text.find("total_reads_processed:");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stoll(stats->text.substr(at + 22)) < n / 10);
+}
+
+TEST_CASE("redis.an_error_reply_is_a_reply_and_nil_and_arrays_are_read" * doctest::timeout(60)) {
+    RedisServer redis;
+    asio::io_context io;
+    auto c = RedisConnection::open(io, url_of(redis.url()), nullptr);
+    REQUIRE(call(io, *c, {"SET", "text", "not a number"}).ok());
+    auto wrong = call(io, *c, {"INCR", "text"});
+    REQUIRE(wrong.ok());
+    CHECK(wrong->kind == RedisReply::Kind::error);
+    CHECK(wrong->text.find("not an integer") != std::string::npos);
+
+    auto none = call(io, *c, {"GET", "absent"});
+    REQUIRE(none.ok());
+    CHECK(none->kind == RedisReply::Kind::nil);
+
+    std::string binary("a\0b\r\nc", 6);
+    REQUIRE(call(io, *c, {"RPUSH", "list", binary, "two"}).ok());
+    auto list = call(io, *c, {"LRANGE", "list", "0", "-1"});
+    REQUIRE(list.ok());
+    REQUIRE(list->kind == RedisReply::Kind::array);
+    REQUIRE(list->elements.size() == 2);
+    CHECK(list->elements[0].text == binary);
+    CHECK(list->elements[1].text == "two");
+}
+
+TEST_CASE("redis.the_password_is_sent_and_never_shown" * doctest::timeout(60)) {
+    RedisServer redis("hunter2");
+    asio::io_context io;
+    auto c = RedisConnection::open(io, url_of(redis.url()), nullptr);
+    auto pong = call(io, *c, {"PING"});
+    REQUIRE(pong.ok());
+    CHECK(pong->text == "PONG");
+
+    std::optional<Error> closed;
+    auto wrong = RedisConnection::open(
+        io, url_of("redis://:wrong-one@127.0.0.1:" + std::to_string(redis.port())),
+        [&](Error e) { closed = e; });
+    auto refused = call(io, *wrong, {"PING"});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == taskpool::proto::ErrorCode::unavailable);
+    CHECK(refused.error().message.find("refused the password") != std::string::npos);
+    CHECK(refused.error().message.find("wrong-one") == std::string::npos);
+    REQUIRE(closed);
+    CHECK(wrong->closed());
+}
+
+TEST_CASE("redis.a_server_that_dies_fails_what_is_pending_once" * doctest::timeout(60)) {
+    RedisServer redis;
+    asio::io_context io;
+    int closings = 0;
+    auto c = RedisConnection::open(io, url_of(redis.url()), [&](Error) { ++closings; });
+    REQUIRE(call(io, *c, {"PING"}).ok());
+    redis.kill();
+    auto lost = call(io, *c, {"PING"});
+    REQUIRE_FALSE(lost.ok());
+    CHECK(lost.error().code == taskpool::proto::ErrorCode::unavailable);
+    auto after = call(io, *c, {"PING"});
+    REQUIRE_FALSE(after.ok());
+    CHECK(after.error().message.find("not connected") != std::string::npos);
+    CHECK(closings == 1);
+}
+
+TEST_CASE("redis.nothing_listening_is_unavailable" * doctest::timeout(60)) {
+    std::uint16_t port = 0;
+    {
+        RedisServer gone;
+        port = gone.port();
+    }
+    asio::io_context io;
+    auto c =
+        RedisConnection::open(io, url_of("redis://127.0.0.1:" + std::to_string(port)), nullptr);
+    auto r = call(io, *c, {"PING"});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("cannot connect") != std::string::npos);
+}
