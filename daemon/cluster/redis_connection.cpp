@@ -49,20 +49,25 @@ std::string where(const RedisUrl& url) {
 }  // namespace
 
 std::shared_ptr<RedisConnection> RedisConnection::open(asio::io_context& io, const RedisUrl& url,
-                                                       std::function<void(proto::Error)> closed) {
-    std::shared_ptr<RedisConnection> c(new RedisConnection(io, url, std::move(closed)));
+                                                       std::function<void(proto::Error)> closed,
+                                                       std::chrono::milliseconds reply_timeout) {
+    std::shared_ptr<RedisConnection> c(
+        new RedisConnection(io, url, std::move(closed), reply_timeout));
     c->start();
     return c;
 }
 
 RedisConnection::RedisConnection(asio::io_context& io, RedisUrl url,
-                                 std::function<void(proto::Error)> closed)
+                                 std::function<void(proto::Error)> closed,
+                                 std::chrono::milliseconds reply_timeout)
     : io_(io),
       url_(std::move(url)),
       on_closed_(std::move(closed)),
       resolver_(io),
       socket_(io),
-      reader_(redisReaderCreate()) {}
+      reader_(redisReaderCreate()),
+      reply_timeout_(reply_timeout),
+      timer_(io) {}
 
 RedisConnection::~RedisConnection() {
     redisReaderFree(reader_);
@@ -150,7 +155,8 @@ void RedisConnection::queue(int argc, const char** argv, const std::size_t* leng
     }
     out_.append(formatted, static_cast<std::size_t>(size));
     redisFreeCommand(formatted);
-    handlers_.push_back(std::move(on_reply));
+    pending_.push_back({std::move(on_reply), Clock::now()});
+    watch_replies();
     // The rest of this turn's commands join it in the same write.
     if (connected_ && !writing_now_ && !write_posted_) {
         write_posted_ = true;
@@ -217,16 +223,59 @@ bool RedisConnection::take_replies(const char* data, std::size_t size) {
         }
         auto reply = copied(*static_cast<redisReply*>(raw));
         freeReplyObject(raw);
-        if (handlers_.empty()) {
-            return false;  // a reply to no command
+        if (on_message_ && reply.kind == RedisReply::Kind::array && reply.elements.size() == 3 &&
+            reply.elements[0].text == "message") {
+            on_message_(reply.elements[1].text, reply.elements[2].text);
+        } else {
+            if (pending_.empty()) {
+                return false;  // a reply to no command
+            }
+            auto handler = std::move(pending_.front().handler);
+            pending_.pop_front();
+            handler(std::move(reply));
         }
-        auto handler = std::move(handlers_.front());
-        handlers_.pop_front();
-        handler(std::move(reply));
         if (closed_) {  // the handler closed it, or a refused AUTH did
             return true;
         }
     }
+}
+
+void RedisConnection::subscribe(const std::vector<std::string>& channels, OnMessage on_message,
+                                Handler on_subscribed) {
+    on_message_ = std::move(on_message);
+    std::vector<std::string> args{"SUBSCRIBE"};
+    args.insert(args.end(), channels.begin(), channels.end());
+    // Redis confirms each channel with a reply of its own: the last is the one
+    // that says it has them all.
+    auto last = [&](std::size_t i) {
+        return i + 1 == channels.size() ? std::move(on_subscribed)
+                                        : Handler([](proto::Result<RedisReply>) {});
+    };
+    command(args, last(0));
+    for (std::size_t i = 1; i < channels.size(); ++i) {
+        pending_.push_back({last(i), Clock::now()});
+    }
+}
+
+void RedisConnection::watch_replies() {
+    if (watching_ || closed_ || pending_.empty()) {
+        return;
+    }
+    watching_ = true;
+    timer_.expires_at(pending_.front().sent + reply_timeout_);
+    timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+        self->watching_ = false;
+        if (ec || self->closed_ || self->pending_.empty()) {
+            return;
+        }
+        if (Clock::now() >= self->pending_.front().sent + self->reply_timeout_) {
+            auto ms = self->reply_timeout_.count();
+            self->fail("no reply in " + std::to_string(ms / 1000) + "." +
+                       std::to_string(ms % 1000 / 100) + " s");
+            return;
+        }
+        self->watch_replies();  // the command it watched was answered: the next one
+    });
 }
 
 void RedisConnection::close() {
@@ -241,11 +290,12 @@ void RedisConnection::fail(std::string why) {
     std::error_code ignored;
     resolver_.cancel();
     socket_.close(ignored);
+    timer_.cancel();
     proto::Error error{proto::ErrorCode::unavailable, where(url_) + ": " + why};
-    auto pending = std::move(handlers_);
-    handlers_.clear();
-    for (auto& handler : pending) {
-        handler(error);
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& p : pending) {
+        p.handler(error);
     }
     if (on_closed_) {
         std::exchange(on_closed_, nullptr)(error);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -10,6 +11,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "daemon/base/callback.hpp"
 #include "proto/result.hpp"
@@ -36,16 +38,22 @@ struct RedisReply {
 ///
 /// A Redis error reply is a reply (kind `error`), not a failure; the handlers
 /// fail with `unavailable` only when the connection does (it cannot be reached,
-/// it refuses the password, it closes or breaks), and every pending one then
-/// fails, in order. The connection is then over: the caller makes another.
+/// it refuses the password, it closes or breaks, or a reply is later than
+/// `reply_timeout`: a Redis that is stopped or swapping holds everything up),
+/// and every pending one then fails, in order. The connection is then over: the
+/// caller makes another.
+///
+/// After subscribe(), the connection carries the channels' messages; Redis
+/// takes no other command on it but more SUBSCRIBE, UNSUBSCRIBE and PING.
 class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 public:
     using Handler = base::Callback<void(proto::Result<RedisReply>)>;
 
     /// Connects to `url` (AUTH and SELECT as it says); commands made before it
     /// has connected wait for it. `closed` runs once, when it ends, with why.
-    static std::shared_ptr<RedisConnection> open(asio::io_context& io, const RedisUrl& url,
-                                                 std::function<void(proto::Error)> closed);
+    static std::shared_ptr<RedisConnection> open(
+        asio::io_context& io, const RedisUrl& url, std::function<void(proto::Error)> closed,
+        std::chrono::milliseconds reply_timeout = std::chrono::seconds(2));
     ~RedisConnection();
     RedisConnection(const RedisConnection&) = delete;
     RedisConnection& operator=(const RedisConnection&) = delete;
@@ -53,18 +61,33 @@ public:
     /// Queues a command, its arguments as Redis takes them: `{"SET", "k", "v"}`.
     void command(std::initializer_list<std::string_view> args, Handler on_reply);
     void command(const std::vector<std::string>& args, Handler on_reply);
+    using OnMessage = std::function<void(std::string_view channel, std::string_view message)>;
+    /// Subscribes to `channels`: `on_message` gets what is published on them
+    /// from now on, and `on_subscribed` the reply for the last channel, once
+    /// Redis has them all.
+    void subscribe(const std::vector<std::string>& channels, OnMessage on_message,
+                   Handler on_subscribed);
     /// Ends the connection: the pending handlers fail with `unavailable`.
     void close();
     bool closed() const { return closed_; }
 
 private:
-    RedisConnection(asio::io_context& io, RedisUrl url, std::function<void(proto::Error)> closed);
+    using Clock = std::chrono::steady_clock;
+    struct Pending {
+        Handler handler;
+        Clock::time_point sent;
+    };
+
+    RedisConnection(asio::io_context& io, RedisUrl url, std::function<void(proto::Error)> closed,
+                    std::chrono::milliseconds reply_timeout);
     void start();
     void queue(int argc, const char** argv, const std::size_t* lengths, Handler on_reply);
     void write_pending();
     void read_more();
     /// Takes the replies in what was read; false if it was not RESP.
     bool take_replies(const char* data, std::size_t size);
+    /// Fails the connection once the oldest command has waited `reply_timeout_`.
+    void watch_replies();
     void fail(std::string why);
 
     asio::io_context& io_;
@@ -73,9 +96,13 @@ private:
     asio::ip::tcp::resolver resolver_;
     asio::ip::tcp::socket socket_;
     redisReader* reader_;
-    std::deque<Handler> handlers_;  // of the commands sent or queued, in order
-    std::string out_;               // commands queued, not yet written
-    std::string writing_;           // commands being written
+    std::chrono::milliseconds reply_timeout_;
+    asio::steady_timer timer_;
+    bool watching_ = false;
+    std::deque<Pending> pending_;  // the commands sent or queued, in order
+    OnMessage on_message_;         // once subscribed
+    std::string out_;              // commands queued, not yet written
+    std::string writing_;          // commands being written
     std::string in_ = std::string(16 * 1024, '\0');
     bool connected_ = false;
     bool writing_now_ = false;

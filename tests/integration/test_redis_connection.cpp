@@ -29,7 +29,7 @@ Result<RedisReply> call(asio::io_context& io, RedisConnection& c,
     std::optional<Result<RedisReply>> got;
     c.command(args, [&](Result<RedisReply> r) { got = std::move(r); });
     io.restart();
-    while (!got && io.run_one() > 0) {
+    while (!got && io.run_one_for(std::chrono::seconds(10)) > 0) {
     }
     REQUIRE(got);
     return std::move(*got);
@@ -49,7 +49,7 @@ TEST_CASE("redis.commands_of_one_turn_come_back_in_order" * doctest::timeout(60)
             counts.push_back(r->integer);
         });
     }
-    while (counts.size() < n && io.run_one() > 0) {
+    while (counts.size() < n && io.run_one_for(std::chrono::seconds(10)) > 0) {
     }
     REQUIRE(counts.size() == n);
     for (int i = 0; i < n; ++i) {
@@ -137,4 +137,53 @@ TEST_CASE("redis.nothing_listening_is_unavailable" * doctest::timeout(60)) {
     auto r = call(io, *c, {"PING"});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("cannot connect") != std::string::npos);
+}
+
+TEST_CASE("redis.a_redis_that_hangs_fails_its_commands_in_time" * doctest::timeout(60)) {
+    RedisServer redis;
+    asio::io_context io;
+    auto c =
+        RedisConnection::open(io, url_of(redis.url()), nullptr, std::chrono::milliseconds(300));
+    REQUIRE(call(io, *c, {"PING"}).ok());
+    redis.pause();
+    auto started = std::chrono::steady_clock::now();
+    auto late = call(io, *c, {"PING"});
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.error().message.find("no reply in 0.3 s") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(300));
+    CHECK(c->closed());
+    redis.resume();
+}
+
+TEST_CASE("redis.a_subscriber_gets_what_is_published_in_order" * doctest::timeout(60)) {
+    RedisServer redis;
+    asio::io_context io;
+    auto publisher = RedisConnection::open(io, url_of(redis.url()), nullptr);
+    auto subscriber = RedisConnection::open(io, url_of(redis.url()), nullptr);
+    std::vector<std::pair<std::string, std::string>> got;
+    std::optional<Result<RedisReply>> subscribed;
+    subscriber->subscribe(
+        {"jobs", "nodes"},
+        [&](std::string_view channel, std::string_view message) {
+            got.emplace_back(channel, message);
+        },
+        [&](Result<RedisReply> r) { subscribed = std::move(r); });
+    io.restart();
+    while (!subscribed && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    REQUIRE(subscribed->ok());
+    // Both channels are confirmed by now: a message on either reaches it.
+    auto receivers = call(io, *publisher, {"PUBLISH", "nodes", "n-1 up"});
+    REQUIRE(receivers.ok());
+    CHECK(receivers->integer == 1);
+    for (int i = 0; i < 100; ++i) {
+        publisher->command({"PUBLISH", "jobs", "j-" + std::to_string(i)}, [](auto) {});
+    }
+    while (got.size() < 101 && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    REQUIRE(got.size() == 101);
+    CHECK(got[0] == std::pair<std::string, std::string>{"nodes", "n-1 up"});
+    for (int i = 0; i < 100; ++i) {
+        CHECK(got[i + 1] == std::pair<std::string, std::string>{"jobs", "j-" + std::to_string(i)});
+    }
 }

@@ -106,6 +106,14 @@ void RedisServer::start() {
     throw std::runtime_error("redis-server did not answer PING in 10 s");
 }
 
+void RedisServer::pause() {
+    ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+    ::kill(pid_, SIGCONT);
+}
+
 void RedisServer::kill() {
     if (pid_ > 0) {
         ::kill(pid_, SIGKILL);

@@ -26,6 +26,9 @@ public:
     /// Kills it (SIGKILL) and waits for it; start() brings it back on the same port.
     void kill();
     void start();
+    /// Stops it (SIGSTOP) as a host that hangs would, and lets it go on (SIGCONT).
+    void pause();
+    void resume();
 
 private:
     TempDir dir_;
