@@ -7,9 +7,11 @@
 
 #include "../support/redis_server.hpp"
 #include "daemon/cluster/redis_connection.hpp"
+#include "daemon/cluster/redis_script.hpp"
 
 using taskpool::daemon::cluster::RedisConnection;
 using taskpool::daemon::cluster::RedisReply;
+using taskpool::daemon::cluster::RedisScript;
 using taskpool::daemon::cluster::RedisUrl;
 using taskpool::proto::Error;
 using taskpool::proto::Result;
@@ -186,4 +188,44 @@ TEST_CASE("redis.a_subscriber_gets_what_is_published_in_order" * doctest::timeou
     for (int i = 0; i < 100; ++i) {
         CHECK(got[i + 1] == std::pair<std::string, std::string>{"jobs", "j-" + std::to_string(i)});
     }
+}
+
+TEST_CASE("redis.a_script_runs_by_its_sha1_and_is_sent_again_where_redis_lost_it" *
+          doctest::timeout(60)) {
+    RedisServer redis;
+    asio::io_context io;
+    auto c = RedisConnection::open(io, url_of(redis.url()), nullptr);
+    // Two keys changed at once, as a job's state moves between lists.
+    RedisScript move(R"(
+        local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+        redis.call('DECRBY', KEYS[2], ARGV[1])
+        return {n, redis.call('GET', KEYS[2])}
+    )");
+    auto run = [&] {
+        std::optional<Result<RedisReply>> got;
+        move.call(*c, {"{t}:a", "{t}:b"}, {"5"}, [&](Result<RedisReply> r) { got = std::move(r); });
+        io.restart();
+        while (!got && io.run_one_for(std::chrono::seconds(10)) > 0) {
+        }
+        REQUIRE(got);
+        REQUIRE(got->ok());
+        REQUIRE((*got)->kind == RedisReply::Kind::array);
+        return (*got)->elements;
+    };
+    auto first = run();  // Redis has never seen it: NOSCRIPT, then EVAL
+    CHECK(first[0].integer == 5);
+    CHECK(first[1].text == "-5");
+    CHECK(run()[0].integer == 10);  // by its SHA1 now
+    REQUIRE(call(io, *c, {"SCRIPT", "FLUSH"}).ok());
+    CHECK(run()[0].integer == 15);  // lost, and sent again
+
+    auto stats = call(io, *c, {"INFO", "commandstats"});
+    REQUIRE(stats.ok());
+    auto calls = [&](const std::string& command) {
+        auto at = stats->text.find("cmdstat_" + command + ":calls=");
+        REQUIRE(at != std::string::npos);
+        return std::stoi(stats->text.substr(at + command.size() + 15));
+    };
+    CHECK(calls("evalsha") == 3);
+    CHECK(calls("eval") == 2);
 }
