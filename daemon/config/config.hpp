@@ -91,6 +91,12 @@ struct Config {
         double drain_timeout_s = 8;
     } shutdown;
 
+    struct Cluster {                       // cluster mode (PROTOCOL.md section 15)
+        std::optional<std::string> redis;  // redis://...; none: this daemon alone
+        std::string name = "taskpool";     // the nodes of one Redis and name are one service
+        double lease_s = 10;               // a node silent this long has its jobs run elsewhere
+    } cluster;
+
     struct Workers {                 // remote workers (PROTOCOL.md section 10)
         double heartbeat_s = 5;      // a worker silent for three of these is lost
         double cancel_grace_s = 10;  // for a worker to report on a job it was told to stop

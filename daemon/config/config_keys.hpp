@@ -15,9 +15,10 @@ struct Range {
     double max;
 };
 
-/// Keys whose values are never printed or logged: a dump shows "***" for them.
-inline constexpr std::array<std::string_view, 2> secret_config_keys{"auth.token",
-                                                                    "callbacks.secret"};
+/// Keys whose values are never printed or logged: a dump shows "***" for them
+/// (cluster.redis holds the Redis password).
+inline constexpr std::array<std::string_view, 3> secret_config_keys{
+    "auth.token", "callbacks.secret", "cluster.redis"};
 
 inline bool is_secret_config_key(std::string_view path) {
     return std::ranges::find(secret_config_keys, path) != secret_config_keys.end();
@@ -63,6 +64,9 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("callbacks.secret", c.callbacks.secret);
     v("store.path", c.store.path);
     v("store.sync", c.store.sync, Choices{"normal", "full"});
+    v("cluster.redis", c.cluster.redis);
+    v("cluster.name", c.cluster.name);
+    v("cluster.lease_s", c.cluster.lease_s, Range{2, 3600});
     v("shutdown.drain_timeout_s", c.shutdown.drain_timeout_s, Range{0, day});
     v("workers.heartbeat_s", c.workers.heartbeat_s, Range{0.1, 3600});
     v("workers.cancel_grace_s", c.workers.cancel_grace_s, Range{0, 3600});

@@ -11,6 +11,7 @@
 
 #include "auth_tokens.hpp"
 #include "config_keys.hpp"
+#include "daemon/cluster/redis_url.hpp"
 
 namespace taskpool::daemon {
 namespace {
@@ -383,6 +384,34 @@ Result<void> apply_config_json(Config& config, const json& original, const std::
     return applier.finish();
 }
 
+namespace {
+
+/// cluster.*: a Redis URL that parses, a name Redis keys can carry, and no journal
+/// beside it.
+Result<void> check_cluster(const Config& c) {
+    const auto& name = c.cluster.name;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+            return std::isalnum(ch) || ch == '-' || ch == '_';
+        })) {
+        return proto::bad_request("cluster.name must be letters, digits, - and _, got '" + name +
+                                  "'");
+    }
+    if (!c.cluster.redis) {
+        return {};
+    }
+    if (auto url = cluster::RedisUrl::parse(*c.cluster.redis); !url) {
+        return url.error();
+    }
+    if (c.store.path) {
+        return proto::bad_request(
+            "cluster.redis and store.path: in cluster mode the jobs live in Redis, so there "
+            "is no journal; give one or the other");
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<Config> load_config(const ConfigSources& sources) {
     Config config;
     auto file = sources.file ? sources.file : sources.env("TASKPOOL_CONFIG");
@@ -419,6 +448,9 @@ Result<Config> load_config(const ConfigSources& sources) {
         return proto::bad_request("thread_pool.size (" + std::to_string(config.thread_pool.size) +
                                   ") is more than thread_pool.max_size (" +
                                   std::to_string(config.thread_pool.max_size) + ")");
+    }
+    if (auto cluster = check_cluster(config); !cluster) {
+        return cluster.error();
     }
     if (config.process_pool.size > config.process_pool.max_size) {
         return proto::bad_request("process_pool.size (" + std::to_string(config.process_pool.size) +

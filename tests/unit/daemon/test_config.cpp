@@ -157,3 +157,29 @@ TEST_CASE("config.the_command_task_examples_load") {
     REQUIRE_MESSAGE(config.ok(), config.error().message);
     CHECK(config->tasks.size() == 5);
 }
+
+TEST_CASE("config.cluster_keys_are_checked_and_the_redis_url_never_shown") {
+    auto load = [](json doc) {
+        return load_config(sources_with(std::nullopt, {}, std::move(doc)));
+    };
+    auto ok = load({{"cluster", {{"redis", "redis://:hunter2@db:6380/1"}, {"name", "jobs-eu_1"}}}});
+    REQUIRE(ok.ok());
+    CHECK(ok->cluster.redis == "redis://:hunter2@db:6380/1");
+    CHECK(ok->cluster.lease_s == 10);
+    CHECK(config_to_json(*ok)["cluster"]["redis"] == "***");
+
+    auto bad_url = load({{"cluster", {{"redis", "redis://hunter2@db"}}}});
+    REQUIRE_FALSE(bad_url.ok());
+    CHECK(bad_url.error().message.find("after a colon") != std::string::npos);
+    CHECK(bad_url.error().message.find("hunter2") == std::string::npos);
+
+    auto with_journal = load({{"cluster", {{"redis", "redis://db"}}}, {"store", {{"path", "/x"}}}});
+    REQUIRE_FALSE(with_journal.ok());
+    CHECK(with_journal.error().message.find("one or the other") != std::string::npos);
+
+    auto bad_name = load({{"cluster", {{"name", "a:b"}}}});
+    REQUIRE_FALSE(bad_name.ok());
+    CHECK(bad_name.error().message.find("letters, digits") != std::string::npos);
+
+    CHECK_FALSE(load({{"cluster", {{"lease_s", 1}}}}).ok());
+}
