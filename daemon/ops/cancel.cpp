@@ -6,13 +6,14 @@
 namespace taskpool::daemon::ops {
 
 void handle(proto::CancelRequest req, Call& call) {
-    auto result = call.services.scheduler.cancel(req.job);
-    if (result) {
-        call.services.scheduler.when_durable(
-            [reply = call.reply, job = **result] { reply.job(job); });
-    } else {
-        call.reply.error(result.error());
-    }
+    auto& scheduler = call.services.scheduler;
+    scheduler.cancel(req.job, [&scheduler, reply = call.reply](auto result) {
+        if (result) {
+            scheduler.when_durable([reply, job = **result] { reply.job(job); });
+        } else {
+            reply.error(result.error());
+        }
+    });
 }
 
 }  // namespace taskpool::daemon::ops

@@ -91,7 +91,7 @@ void Dispatcher::connection_closed(conn::Peer& peer) {
     }
     for (const auto& id : services_.events.forget(peer)) {
         // A bound job dies with its connection, as a child with its parent.
-        (void)services_.scheduler.cancel(id);
+        services_.scheduler.cancel(id, nullptr);
     }
 }
 

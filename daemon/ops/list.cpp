@@ -6,14 +6,19 @@
 namespace taskpool::daemon::ops {
 
 void handle(proto::ListRequest req, Call& call) {
-    auto jobs = call.services.scheduler.list(req);
-    call.reply.line(proto::encode_ok(call.reply.id(), [&](proto::JsonWriter& w) {
-        w.key("jobs").begin_array();
-        for (const auto* job : jobs) {
-            proto::write_job(w, *job);
+    call.services.scheduler.list(req, [reply = call.reply](auto jobs) {
+        if (!jobs) {
+            reply.error(jobs.error());
+            return;
         }
-        w.end_array();
-    }));
+        reply.line(proto::encode_ok(reply.id(), [&](proto::JsonWriter& w) {
+            w.key("jobs").begin_array();
+            for (const auto* job : *jobs) {
+                proto::write_job(w, *job);
+            }
+            w.end_array();
+        }));
+    });
 }
 
 }  // namespace taskpool::daemon::ops

@@ -87,7 +87,7 @@ void handle(proto::MapRequest req, Call& call) {
         if (!p && options.bind) {
             // Gone while the journal committed the jobs: as if it had closed just after.
             for (const auto* job : batch.jobs) {
-                (void)services.scheduler.cancel(job->id);
+                services.scheduler.cancel(job->id, nullptr);
             }
             return;
         }

@@ -22,7 +22,7 @@ void handle(proto::SubmitRequest req, Call& call) {
         auto p = reply.peer();
         if (!p && bind && !proto::is_final(job.state)) {
             // Gone while the journal committed the job: as if it had closed just after.
-            (void)services.scheduler.cancel(job.id);
+            services.scheduler.cancel(job.id, nullptr);
             return;
         }
         if (p && !proto::is_final(job.state)) {

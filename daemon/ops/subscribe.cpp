@@ -13,25 +13,37 @@ void handle(proto::SubscribeRequest req, Call& call) {
         services.events.subscribe_all(call.peer);
         return;
     }
-    std::vector<const proto::Job*> jobs;
-    for (const auto& id : *req.jobs) {
-        const proto::Job* job = services.scheduler.find(id);
-        if (job == nullptr) {
-            call.reply.error({proto::ErrorCode::no_such_job, "no job '" + id + "'"});
-            return;
-        }
-        jobs.push_back(job);
-    }
-    call.reply.ok();
-    for (const proto::Job* job : jobs) {
-        if (proto::is_final(job->state)) {
-            // It will not end again: tell its end now rather than never.
-            // Sent for this request, as its reply is: bounded like a reply.
-            call.peer->send(proto::encode_job_event("job.finished", *job), conn::Peer::Line::reply);
-        } else {
-            services.events.watch(job->id, call.peer, events::WatchKind::subscription);
-        }
-    }
+    // The ids move into the callback; a vector's elements stay where they are.
+    auto ids = std::move(*req.jobs);
+    std::span<const std::string> wanted(ids);
+    services.scheduler.lookup(
+        wanted, [&services, ids = std::move(ids), reply = call.reply](auto found) {
+            if (!found) {
+                reply.error(found.error());
+                return;
+            }
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                if ((*found)[i] == nullptr) {
+                    reply.error({proto::ErrorCode::no_such_job, "no job '" + ids[i] + "'"});
+                    return;
+                }
+            }
+            reply.ok();
+            auto peer = reply.peer();
+            if (!peer) {
+                return;
+            }
+            for (const sched::JobRecord* r : *found) {
+                if (proto::is_final(r->job.state)) {
+                    // It will not end again: tell its end now rather than never.
+                    // Sent for this request, as its reply is: bounded like a reply.
+                    peer->send(proto::encode_job_event("job.finished", r->job),
+                               conn::Peer::Line::reply);
+                } else {
+                    services.events.watch(r->job.id, peer, events::WatchKind::subscription);
+                }
+            }
+        });
 }
 
 void handle(proto::UnsubscribeRequest, Call& call) {

@@ -11,6 +11,7 @@
 #include "daemon/base/callback.hpp"
 #include "job_record.hpp"
 #include "proto/error.hpp"
+#include "proto/request.hpp"
 #include "proto/result.hpp"
 
 namespace taskpool::daemon::sched {
@@ -48,10 +49,21 @@ public:
     /// left of their time. Returns the records of those kept, in arrival order.
     virtual std::vector<JobRecord*> restore(std::vector<StoredJob> jobs) = 0;
 
+    /// What lookup() calls back with: a record for each id, in their order, nullptr
+    /// where no job has it; valid for the call, and for as long as the job has
+    /// waiters or runs here.
+    using Found = base::Callback<void(proto::Result<std::span<JobRecord* const>>), 80>;
+    /// Finds jobs wherever they are kept; `unavailable` where the store cannot be read.
+    virtual void lookup(std::span<const std::string> ids, Found found) = 0;
+    using Listed = base::Callback<void(proto::Result<std::span<const proto::Job* const>>), 80>;
+    /// Jobs newest first, filtered by `query`'s state and id prefix, at most its limit.
+    virtual void list(const proto::ListRequest& query, Listed listed) = 0;
+
+    /// A record in this process: a job it runs, or one a waiter waits for.
     virtual JobRecord* find(std::string_view id) = 0;
     virtual JobRecord* find_by_seq(std::uint64_t seq) = 0;
     virtual JobRecord* find_by_key(std::string_view key) = 0;
-    /// Visits jobs newest first until `visit` returns false.
+    /// Visits the jobs in this process newest first until `visit` returns false.
     virtual void newest_first(const std::function<bool(JobRecord&)>& visit) = 0;
 
     /// The job may run now: it joins its pool's runnable jobs.

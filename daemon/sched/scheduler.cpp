@@ -28,6 +28,10 @@ std::string seconds_text(double s) {
     return out.str();
 }
 
+Error no_such_job(std::string_view id) {
+    return Error{ErrorCode::no_such_job, "no job '" + std::string(id) + "'"};
+}
+
 std::chrono::steady_clock::duration to_duration(double seconds) {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(seconds));
@@ -308,6 +312,18 @@ const Job* Scheduler::find(std::string_view id) {
     return r == nullptr ? nullptr : &r->job;
 }
 
+void Scheduler::get(const std::string& id, double seconds, JobDone done) {
+    store_.lookup({&id, 1}, [this, id, seconds, done = std::move(done)](auto found) mutable {
+        if (!found) {
+            done(found.error());
+        } else if (JobRecord* r = found->front(); r == nullptr) {
+            done(no_such_job(id));
+        } else {
+            wait(r->job.id, seconds, [done = std::move(done)](const Job& job) { done(&job); });
+        }
+    });
+}
+
 void Scheduler::wait(std::string_view id, double seconds, base::Callback<void(const Job&)> done) {
     JobRecord* r = store_.find(id);
     if (proto::is_final(r->job.state) && unannounced_ > 0) {
@@ -351,10 +367,18 @@ void Scheduler::wait_ran_out(std::uint64_t seq, std::uint64_t serial) {
     done(r->job);
 }
 
-Result<const Job*> Scheduler::cancel(std::string_view id) {
-    JobRecord* r = store_.find(id);
+void Scheduler::cancel(const std::string& id, JobDone done) {
+    store_.lookup({&id, 1}, [this, id, done = std::move(done)](auto found) {
+        auto result = found ? cancel(found->front(), id) : Result<const Job*>(found.error());
+        if (done) {
+            done(result);
+        }
+    });
+}
+
+Result<const Job*> Scheduler::cancel(JobRecord* r, std::string_view id) {
     if (r == nullptr) {
-        return Error{ErrorCode::no_such_job, "no job '" + std::string(id) + "'"};
+        return no_such_job(id);
     }
     if (proto::is_final(r->job.state)) {
         return Error{ErrorCode::not_cancellable,
@@ -369,19 +393,6 @@ Result<const Job*> Scheduler::cancel(std::string_view id) {
     r->job.error = JobError{JobErrorCode::cancelled, "cancelled by request"};
     finish(*r, JobState::cancelled);
     return &r->job;
-}
-
-std::vector<const Job*> Scheduler::list(const proto::ListRequest& query) {
-    std::vector<const Job*> jobs;
-    auto limit = static_cast<std::size_t>(query.limit);
-    store_.newest_first([&](const JobRecord& r) {
-        if ((!query.state || r.job.state == *query.state) &&
-            (!query.prefix || r.job.id.starts_with(*query.prefix))) {
-            jobs.push_back(&r.job);
-        }
-        return jobs.size() < limit;
-    });
-    return jobs;
 }
 
 void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
@@ -572,9 +583,9 @@ void Scheduler::on_started(RunStarted started) {
     if (r->timeout_s) {
         r->timeout_timer = std::make_unique<asio::steady_timer>(io_, to_duration(*r->timeout_s));
         r->timeout_timer->async_wait(
-            [this, id = r->job.id, attempt = r->job.attempts](std::error_code ec) {
+            [this, seq = r->seq, attempt = r->job.attempts](std::error_code ec) {
                 if (!ec) {
-                    on_timeout(id, attempt);
+                    on_timeout(seq, attempt);
                 }
             });
     }
@@ -602,8 +613,8 @@ void Scheduler::withdraw(JobRecord& r) {
     admit_blocked(r.job.pool);
 }
 
-void Scheduler::on_timeout(const std::string& id, int attempt) {
-    JobRecord* r = store_.find(id);
+void Scheduler::on_timeout(std::uint64_t seq, int attempt) {
+    JobRecord* r = store_.find_by_seq(seq);
     if (r == nullptr || r->job.state != JobState::running || r->job.attempts != attempt) {
         return;
     }

@@ -111,16 +111,27 @@ public:
     /// without room for all of them (for `block_s`) gives queue_full.
     void submit_map(MapSpec spec, double block_s, MapDone done);
 
+    /// A job in this process (one it runs, or one a waiter waits for); nullptr if none.
     const proto::Job* find(std::string_view id);
-    /// Calls `done` once the job is final and its end durable, or after
-    /// `seconds` (0: none; infinity: no limit) with the job as it is then. The
-    /// job must exist.
+    /// Finds jobs wherever the store keeps them: nullptr for an unknown id.
+    void lookup(std::span<const std::string> ids, JobStore::Found found) {
+        store_.lookup(ids, std::move(found));
+    }
+    /// The job as it is in `done` (valid for the call), or no_such_job.
+    using JobDone = base::Callback<void(proto::Result<const proto::Job*>)>;
+    /// Calls `done` with the job once it is final and its end durable, or after
+    /// `seconds` (0: at once; infinity: no limit) with the job as it is then.
+    void get(const std::string& id, double seconds, JobDone done);
+    /// The same for a job in this process, which must exist.
     void wait(std::string_view id, double seconds, base::Callback<void(const proto::Job&)> done);
-    /// Cancels a queued or running job: no_such_job, not_cancellable.
-    proto::Result<const proto::Job*> cancel(std::string_view id);
+    /// Cancels a queued or running job: no_such_job, not_cancellable. `done` (if
+    /// any) gets the cancelled job.
+    void cancel(const std::string& id, JobDone done);
     /// Jobs newest first, only those in `query.state` and with ids that start with
     /// `query.prefix` where given.
-    std::vector<const proto::Job*> list(const proto::ListRequest& query);
+    void list(const proto::ListRequest& query, JobStore::Listed listed) {
+        store_.list(query, std::move(listed));
+    }
 
     /// Runs `f` once every change so far is durable (at once where the store keeps
     /// nothing past the daemon): a reply that reports a change waits for it.
@@ -210,7 +221,9 @@ private:
     /// A running job, stopped or never taken, is queued again (not yet runnable)
     /// without counting its attempt; the store is told.
     void return_to_queue(JobRecord& r);
-    void on_timeout(const std::string& id, int attempt);
+    void on_timeout(std::uint64_t seq, int attempt);
+    /// Cancels a job found in this process.
+    proto::Result<const proto::Job*> cancel(JobRecord* r, std::string_view id);
     /// A bounded wait ran out: that waiter is answered with the job as it is.
     void wait_ran_out(std::uint64_t seq, std::uint64_t serial);
     void admit_blocked(proto::PoolKind pool);

@@ -86,6 +86,33 @@ std::vector<JobRecord*> LocalJobStore::restore(std::vector<sched::StoredJob> job
     return kept;
 }
 
+void LocalJobStore::lookup(std::span<const std::string> ids, Found found) {
+    if (ids.size() == 1) {  // a get or a cancel: nothing to allocate
+        JobRecord* r = table_.find(ids.front());
+        found(std::span<JobRecord* const>(&r, 1));
+        return;
+    }
+    std::vector<JobRecord*> records;
+    records.reserve(ids.size());
+    for (const auto& id : ids) {
+        records.push_back(table_.find(id));
+    }
+    found(std::span<JobRecord* const>(records));
+}
+
+void LocalJobStore::list(const proto::ListRequest& query, Listed listed) {
+    std::vector<const proto::Job*> jobs;
+    auto limit = static_cast<std::size_t>(query.limit);
+    table_.newest_first([&](const JobRecord& r) {
+        if ((!query.state || r.job.state == *query.state) &&
+            (!query.prefix || r.job.id.starts_with(*query.prefix))) {
+            jobs.push_back(&r.job);
+        }
+        return jobs.size() < limit;
+    });
+    listed(std::span<const proto::Job* const>(jobs));
+}
+
 void LocalJobStore::newest_first(const std::function<bool(JobRecord&)>& visit) {
     table_.newest_first(visit);
 }

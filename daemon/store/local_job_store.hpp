@@ -36,6 +36,8 @@ public:
     }
     std::vector<JobRecord*> restore(std::vector<sched::StoredJob> jobs) override;
 
+    void lookup(std::span<const std::string> ids, Found found) override;
+    void list(const proto::ListRequest& query, Listed listed) override;
     JobRecord* find(std::string_view id) override { return table_.find(id); }
     JobRecord* find_by_seq(std::uint64_t seq) override { return table_.find_by_seq(seq); }
     JobRecord* find_by_key(std::string_view key) override { return table_.find_by_key(key); }

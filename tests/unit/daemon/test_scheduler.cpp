@@ -94,6 +94,21 @@ public:
     std::size_t adding(PoolKind) const override { return 0; }
     std::vector<sched::JobRecord*> restore(std::vector<sched::StoredJob>) override { return {}; }
 
+    void lookup(std::span<const std::string> ids, Found found) override {
+        std::vector<sched::JobRecord*> records;
+        for (const auto& id : ids) {
+            records.push_back(find(id));
+        }
+        found(std::span<sched::JobRecord* const>(records));
+    }
+    void list(const taskpool::proto::ListRequest&, Listed listed) override {
+        std::vector<const Job*> jobs;
+        newest_first([&](sched::JobRecord& r) {
+            jobs.push_back(&r.job);
+            return true;
+        });
+        listed(std::span<const Job* const>(jobs));
+    }
     sched::JobRecord* find(std::string_view id) override {
         for (auto& [seq, r] : jobs_) {
             if (r->job.id == id) {
@@ -235,6 +250,11 @@ struct Fixture {
         io.restart();
     }
     const Job& job(const std::string& id) { return *scheduler->find(id); }
+    taskpool::proto::Result<const Job*> cancel(const std::string& id) {
+        taskpool::proto::Result<const Job*> result = nullptr;
+        scheduler->cancel(id, [&](auto r) { result = r; });
+        return result;
+    }
     std::vector<std::string> handed() const {
         std::vector<std::string> ids;
         for (const auto& run : pool.runs) {
@@ -276,7 +296,7 @@ TEST_CASE("scheduler.a_full_queue_refuses_or_blocks_for_block_s") {
     std::string admitted;
     f.submit({}, 30, &admitted);
     CHECK(admitted == "(no answer yet)");  // parked until there is room
-    REQUIRE(f.scheduler->cancel(a).ok());
+    REQUIRE(f.cancel(a).ok());
     f.settle();
     CHECK(admitted.starts_with("j-"));
     std::string refused;
@@ -330,25 +350,25 @@ TEST_CASE("scheduler.cancel_in_each_state") {
     auto running = f.submit();
     f.begin(running);
 
-    REQUIRE(f.scheduler->cancel(handed).ok());
+    REQUIRE(f.cancel(handed).ok());
     CHECK(f.job(handed).state == JobState::cancelled);
     CHECK(f.pool.stopped.size() == 1);
 
-    REQUIRE(f.scheduler->cancel(running).ok());
+    REQUIRE(f.cancel(running).ok());
     CHECK(f.job(running).state == JobState::cancelled);
     CHECK(f.pool.stopped.size() == 2);
 
     f.pool.capacity = 0;
     auto waiting = f.submit();
-    REQUIRE(f.scheduler->cancel(waiting).ok());
+    REQUIRE(f.cancel(waiting).ok());
     CHECK(f.job(waiting).state == JobState::cancelled);
     CHECK(std::find(f.store.changes.begin(), f.store.changes.end(), "withdrawn " + waiting) !=
           f.store.changes.end());
 
-    auto again = f.scheduler->cancel(running);
+    auto again = f.cancel(running);
     REQUIRE_FALSE(again.ok());
     CHECK(again.error().code == ErrorCode::not_cancellable);
-    CHECK(f.scheduler->cancel("j-nope").error().code == ErrorCode::no_such_job);
+    CHECK(f.cancel("j-nope").error().code == ErrorCode::no_such_job);
 }
 
 TEST_CASE("scheduler.nothing_is_acknowledged_or_announced_before_the_store_made_it_durable") {
