@@ -23,6 +23,8 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "cluster/redis_job_store.hpp"
+#include "cluster/redis_kv.hpp"
 #include "config/config_reload.hpp"
 #include "conn/connection_registry.hpp"
 #include "events/subscriptions.hpp"
@@ -69,12 +71,14 @@ asio::ip::tcp::endpoint resolve_listen(asio::io_context& io, const std::string& 
 class ShutdownSequence {
 public:
     ShutdownSequence(asio::io_context& io, const Config& config, sched::Scheduler& scheduler,
-                     net::Listener& listener, conn::ConnectionRegistry& connections)
+                     net::Listener& listener, conn::ConnectionRegistry& connections,
+                     cluster::RedisJobStore* cluster)
         : io_(io),
           config_(config),
           scheduler_(scheduler),
           listener_(listener),
           connections_(connections),
+          cluster_(cluster),
           drain_timer_(io),
           close_timer_(io) {}
 
@@ -84,10 +88,14 @@ public:
         }
         bool now = mode == ShutdownMode::now;
         // With a journal a stop decides nothing for the user: the queue waits for
-        // the restart (PROTOCOL.md section 5).
+        // the restart (PROTOCOL.md section 5). In a cluster it waits for the others.
         bool kept = config_.store.path.has_value();
         spdlog::info("shutting down: {}",
-                     !now   ? "finishing queued and running jobs"
+                     cluster_ != nullptr
+                         ? (now ? "stopping running jobs; they go back to the cluster's queue"
+                                : "finishing queued and running jobs of this node; the cluster's "
+                                  "queue waits for the other nodes")
+                     : !now ? "finishing queued and running jobs"
                      : kept ? "stopping running jobs; they and the queued ones stay queued in "
                               "the journal"
                             : "cancelling queued and running jobs");
@@ -125,7 +133,11 @@ private:
                 io_.stop();
             }
         });
-        connections_.close_all([this] { io_.stop(); });
+        if (cluster_ != nullptr) {
+            cluster_->leave([this] { connections_.close_all([this] { io_.stop(); }); });
+        } else {
+            connections_.close_all([this] { io_.stop(); });
+        }
     }
 
     asio::io_context& io_;
@@ -133,6 +145,7 @@ private:
     sched::Scheduler& scheduler_;
     net::Listener& listener_;
     conn::ConnectionRegistry& connections_;
+    cluster::RedisJobStore* cluster_;
     asio::steady_timer drain_timer_;
     asio::steady_timer close_timer_;
     bool draining_ = false;
@@ -292,10 +305,62 @@ pools::RemotePool::Settings remote_pool_settings(const Config& config) {
     return {seconds(config.workers.heartbeat_s), seconds(config.workers.cancel_grace_s)};
 }
 
+std::chrono::milliseconds result_ttl(const Config& config) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(config.jobs.result_ttl_s * 1000));
+}
+
 store::LocalJobStore::Settings job_store_settings(const Config& config) {
-    return {std::chrono::milliseconds(static_cast<std::int64_t>(config.jobs.result_ttl_s * 1000)),
-            static_cast<std::size_t>(config.jobs.max_retained),
+    return {result_ttl(config), static_cast<std::size_t>(config.jobs.max_retained),
             static_cast<std::size_t>(config.jobs.max_retained_bytes)};
+}
+
+cluster::RedisJobStore::Settings cluster_store_settings(const Config& config) {
+    return {*cluster::RedisUrl::parse(*config.cluster.redis),
+            config.cluster.name,
+            std::chrono::milliseconds(static_cast<std::int64_t>(config.cluster.lease_s * 1000)),
+            static_cast<std::size_t>(config.queue.max_size),
+            result_ttl(config),
+            static_cast<std::size_t>(config.jobs.max_retained),
+            static_cast<std::size_t>(config.jobs.max_retained_bytes),
+            config.listen};
+}
+
+/// Connects the cluster store to the scheduler and the subscribers, and joins the
+/// cluster (running the io loop until Redis has answered). False if it cannot.
+bool join_cluster(asio::io_context& io, cluster::RedisJobStore& store, sched::Scheduler& scheduler,
+                  events::Subscriptions& events, tasks::TaskRegistry& tasks,
+                  const pools::ThreadPool& threads, const pools::ProcessPool& processes) {
+    store.set_events({[&scheduler](sched::JobRecord& r, proto::Job ended) {
+                          scheduler.ended_elsewhere(r, std::move(ended));
+                      },
+                      [&scheduler] { scheduler.capacity_changed(); },
+                      [&scheduler](sched::JobRecord& r, const sched::JobStore::Ended& ended) {
+                          scheduler.announce_end(r, ended);
+                      },
+                      [&events](char kind, std::string_view id, const std::string& line) {
+                          events.relay(kind, id, line);
+                      },
+                      [&tasks](const std::string& name, const std::string& description) {
+                          if (auto added = tasks.add_remote(name, description); !added) {
+                              spdlog::warn("cluster: remote task {}: {}", name, added.error());
+                          }
+                      },
+                      [&threads, &processes] {
+                          return nlohmann::json{{"thread", threads.size()},
+                                                {"process", processes.size()}}
+                              .dump();
+                      }});
+    std::optional<proto::Result<void>> joined;
+    store.start([&joined](proto::Result<void> r) { joined = std::move(r); });
+    while (!joined && io.run_one() > 0) {
+    }
+    io.restart();
+    if (!joined || !*joined) {
+        spdlog::error("cluster.redis: {}",
+                      joined ? joined->error().message : "the connection to Redis ended");
+        return false;
+    }
+    return true;
 }
 
 /// Binds the listen address, or says why not and returns none.
@@ -357,11 +422,6 @@ void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& k
 
 int run(Config& config, const ConfigReloader& reload) {
     asio::io_context io(1);
-    if (config.cluster.redis) {
-        // Until the Redis job store is in, a node would share nothing.
-        spdlog::error("cluster.redis: cluster mode is not finished in this build; leave it unset");
-        return 1;
-    }
 
     std::optional<std::string> worker_user;
     std::optional<tasks::Credentials> command_user;
@@ -382,11 +442,23 @@ int run(Config& config, const ConfigReloader& reload) {
     tasks::TaskRegistry tasks;
     events::Subscriptions events;
     metrics::JobMetrics job_metrics;
-    store::LocalJobStore jobs(job_store_settings(config), journal.get());
+    std::optional<store::LocalJobStore> local_jobs;
+    std::optional<cluster::RedisJobStore> cluster_jobs;
+    std::optional<cluster::RedisKv> cluster_kv;
+    std::vector<sched::JobObserver*> observers{&events, &job_metrics};
+    if (config.cluster.redis) {
+        cluster_jobs.emplace(io, tasks, cluster_store_settings(config));
+        cluster_kv.emplace(*cluster_jobs, static_cast<std::size_t>(config.kv.max_bytes));
+        observers.push_back(&*cluster_jobs);  // this node's events, for the others
+    } else {
+        local_jobs.emplace(job_store_settings(config), journal.get());
+    }
+    sched::JobStore& jobs =
+        cluster_jobs ? static_cast<sched::JobStore&>(*cluster_jobs) : *local_jobs;
     sched::Scheduler scheduler(
         io, tasks, jobs,
         {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s},
-        {&events, &job_metrics});
+        std::move(observers));
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),
                                config.callbacks.backoff_s, config.callbacks.timeout_s,
@@ -412,6 +484,8 @@ int run(Config& config, const ConfigReloader& reload) {
                            webhooks,
                            job_metrics,
                            journal.get(),
+                           cluster_jobs ? &*cluster_jobs : nullptr,
+                           cluster_kv ? &*cluster_kv : nullptr,
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);
@@ -450,8 +524,13 @@ int run(Config& config, const ConfigReloader& reload) {
     if (journal) {
         take_back(*journal, std::move(restored), kv, webhooks, tasks, scheduler);
     }
+    if (cluster_jobs &&
+        !join_cluster(io, *cluster_jobs, scheduler, events, tasks, threads, processes)) {
+        return 1;
+    }
 
-    ShutdownSequence shutdown(io, config, scheduler, *listener, connections);
+    ShutdownSequence shutdown(io, config, scheduler, *listener, connections,
+                              cluster_jobs ? &*cluster_jobs : nullptr);
     begin_shutdown = [&shutdown, &io](ShutdownMode mode) {
         // After the current handler: the `shutdown` reply is queued first.
         asio::post(io, [&shutdown, mode] { shutdown.begin(mode); });
@@ -470,6 +549,9 @@ int run(Config& config, const ConfigReloader& reload) {
                            "\nMAINPID=" + std::to_string(::getpid()));
 
     io.run();
+    if (cluster_jobs) {
+        cluster_jobs->close();
+    }
     threads.shutdown();
     processes.shutdown();
     remote.shutdown();

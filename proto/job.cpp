@@ -145,6 +145,9 @@ void write_job_fields(JsonWriter& w, const Job& job) {
         }
         w.end_object();
     }
+    if (job.node) {
+        w.field("node", *job.node);
+    }
     if (job.batch) {
         w.field("batch", *job.batch);
     }
@@ -197,6 +200,9 @@ Result<Job> decode_job(const nlohmann::json& j) {
                 worker.thread = it->at("thread").get<int>();
             }
             job.worker = std::move(worker);
+        }
+        if (auto it = j.find("node"); it != j.end()) {
+            job.node = it->get<std::string>();
         }
         if (auto it = j.find("batch"); it != j.end()) {
             job.batch = it->get<std::string>();

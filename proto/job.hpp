@@ -65,6 +65,7 @@ struct Job {
     Boxed<RawJson> progress;        // the latest a task reported
     int attempts = 0;
     Shared<WorkerInfo> worker;
+    Shared<std::string> node;  // cluster mode: the node that runs or ran it
     Boxed<std::string> batch;
     Shared<std::string> submitted_by;  // the name of the token that submitted it
     Timestamp submitted_at{};

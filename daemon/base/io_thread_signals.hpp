@@ -1,5 +1,7 @@
 #pragma once
 
+#include <csignal>
+
 namespace taskpool::daemon {
 
 /// Blocks, in the calling thread, the signals the io thread handles through
@@ -12,5 +14,20 @@ namespace taskpool::daemon {
 /// could wait as long as that thread sleeps. Children the daemon starts set their
 /// own mask.
 void leave_signals_to_the_io_thread();
+
+/// Holds those signals back in the io thread while it lives, so that a thread a
+/// library starts meanwhile (Asio's resolver thread, on the first async_resolve)
+/// is born blocking them. A signal that comes meanwhile waits, and is taken when
+/// it ends.
+class SignalsHeldBack {
+public:
+    SignalsHeldBack();
+    ~SignalsHeldBack();
+    SignalsHeldBack(const SignalsHeldBack&) = delete;
+    SignalsHeldBack& operator=(const SignalsHeldBack&) = delete;
+
+private:
+    sigset_t before_;
+};
 
 }  // namespace taskpool::daemon

@@ -1,5 +1,7 @@
 #include "redis_connection.hpp"
 
+#include "daemon/base/io_thread_signals.hpp"
+
 #include <hiredis/hiredis.h>
 
 #include <asio/connect.hpp>
@@ -93,6 +95,7 @@ void RedisConnection::start() {
     if (url_.db != 0) {
         command({"SELECT", std::to_string(url_.db)}, refused("it refused the database"));
     }
+    SignalsHeldBack held;  // Asio may start its resolver thread here
     resolver_.async_resolve(
         url_.host, std::to_string(url_.port),
         [self = shared_from_this()](std::error_code ec,

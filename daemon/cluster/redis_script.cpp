@@ -32,6 +32,10 @@ std::vector<std::string> eval_args(const char* op, const std::string& script,
 RedisScript::RedisScript(std::string source)
     : source_(std::move(source)), sha1_(hex_sha1(source_)) {}
 
+void RedisScript::load(RedisConnection& redis, RedisConnection::Handler on_reply) const {
+    redis.command({"SCRIPT", "LOAD", source_}, std::move(on_reply));
+}
+
 void RedisScript::call(RedisConnection& redis, std::vector<std::string> keys,
                        std::vector<std::string> args, RedisConnection::Handler on_reply) const {
     auto line = eval_args("EVALSHA", sha1_, keys, args);  // before they move

@@ -16,6 +16,10 @@ public:
     explicit RedisScript(std::string source);
 
     const std::string& sha1() const { return sha1_; }
+    /// Has Redis keep it (SCRIPT LOAD), so that a call made after this one never
+    /// finds it missing: a NOSCRIPT call goes again after the commands sent
+    /// behind it, out of their order.
+    void load(RedisConnection& redis, RedisConnection::Handler on_reply) const;
     /// Runs it with `keys` (KEYS[1], ...) and `args` (ARGV[1], ...). The script
     /// and the connection outlive the call (a connection runs or fails every
     /// handler before it goes).

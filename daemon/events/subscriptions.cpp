@@ -57,6 +57,21 @@ void Subscriptions::job_progress(const proto::Job& job) {
 }
 
 void Subscriptions::batch_finished(const std::string& batch, const proto::BatchCounts& counts) {
+    if (by_batch_.contains(batch) || !all_jobs_.empty()) {
+        publish_batch(batch, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
+    }
+}
+
+void Subscriptions::relay(char kind, std::string_view id, const std::string& line) {
+    std::string key(id);
+    if (kind == 'B') {
+        publish_batch(key, line);
+    } else {
+        publish(key, kind == 'F', [&] { return line; });
+    }
+}
+
+void Subscriptions::publish_batch(const std::string& batch, const std::string& line) {
     auto it = by_batch_.find(batch);
     if (it == by_batch_.end() && all_jobs_.empty()) {
         return;
@@ -70,7 +85,7 @@ void Subscriptions::batch_finished(const std::string& batch, const proto::BatchC
         }
         by_batch_.erase(it);  // the watches end, and let their connections go
     }
-    send(watchers, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
+    send(watchers, line);
 }
 
 template <class Encode>

@@ -37,6 +37,10 @@ public:
     void job_finished(const proto::Job& job) override;
     void job_progress(const proto::Job& job) override;
     void batch_finished(const std::string& batch, const proto::BatchCounts& counts) override;
+    /// Another daemon's event (cluster mode), its line as subscribers get it:
+    /// kind 'S' job.started, 'P' job.progress, 'F' job.finished of the job `id`,
+    /// 'B' batch.finished of the batch `id`.
+    void relay(char kind, std::string_view id, const std::string& line);
 
 private:
     struct Watch {
@@ -48,6 +52,7 @@ private:
     /// `final`: the job's watches end.
     template <class Encode>
     void publish(const std::string& job_id, bool final, const Encode& encode);
+    void publish_batch(const std::string& batch, const std::string& line);
     /// Sends `line` to each recipient and to every subscriber of all jobs, once each.
     void send(std::vector<std::shared_ptr<conn::Peer>> recipients, const std::string& line);
 

@@ -39,9 +39,9 @@ std::optional<Integer> integer_of(const json& n) {
     return Integer{d < 0, static_cast<std::uint64_t>(std::fabs(d))};
 }
 
-/// JSON equality with numbers compared as what they are, not through doubles as
-/// nlohmann compares an integer with a double (2^53 + 1 would equal 2^53.0).
-bool same(const json& a, const json& b) {
+}  // namespace
+
+bool same_value(const json& a, const json& b) {
     if (a.is_number() && b.is_number()) {
         if (a.is_number_float() && b.is_number_float()) {
             return a.get<double>() == b.get<double>();
@@ -50,7 +50,7 @@ bool same(const json& a, const json& b) {
         return x && x == integer_of(b);
     }
     if (a.is_array() && b.is_array()) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same);
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_value);
     }
     if (a.is_object() && b.is_object()) {
         if (a.size() != b.size()) {
@@ -58,7 +58,7 @@ bool same(const json& a, const json& b) {
         }
         for (auto it = a.begin(); it != a.end(); ++it) {
             auto other = b.find(it.key());
-            if (other == b.end() || !same(*it, *other)) {
+            if (other == b.end() || !same_value(*it, *other)) {
                 return false;
             }
         }
@@ -66,8 +66,6 @@ bool same(const json& a, const json& b) {
     }
     return a == b;
 }
-
-}  // namespace
 
 json KvStore::get(const std::string& key) const {
     auto it = values_.find(key);
@@ -161,7 +159,7 @@ proto::Result<std::int64_t> KvStore::incr(const std::string& key, std::int64_t b
 
 KvStore::CasResult KvStore::cas(const std::string& key, const json& expect, json value) {
     json current = get(key);
-    if (!same(current, expect)) {
+    if (!same_value(current, expect)) {
         return {false, std::move(current)};
     }
     return {true, set(key, std::move(value))};

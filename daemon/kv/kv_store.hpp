@@ -13,6 +13,10 @@
 
 namespace taskpool::daemon::kv {
 
+/// JSON equality with numbers compared as what they are (1 equals 1.0, and 2^53 + 1
+/// does not equal 2^53.0, as it would through doubles), objects in any key order.
+bool same_value(const nlohmann::json& a, const nlohmann::json& b);
+
 /// Shared state for jobs and clients (PROTOCOL.md section 5, kv.*): one JSON value
 /// per key. Each operation is atomic because they all run on the io thread, one
 /// after another; nothing here locks. A null value means "absent": setting null

@@ -1,5 +1,6 @@
 #include "handlers.hpp"
 
+#include "daemon/cluster/redis_kv.hpp"
 #include "daemon/kv/kv_store.hpp"
 #include "daemon/ops/services.hpp"
 #include "daemon/store/journal.hpp"
@@ -36,13 +37,28 @@ void change(Call& call, Apply&& apply) {
     });
 }
 
+/// In cluster mode: the reply once Redis has answered.
+cluster::RedisKv::Done answer(const Call& call) {
+    return [reply = call.reply](proto::Result<json> fields) {
+        fields ? reply.ok(*fields) : reply.error(fields.error());
+    };
+}
+
 }  // namespace
 
 void handle(proto::KvGetRequest req, Call& call) {
+    if (auto* shared = call.services.cluster_kv) {
+        shared->get(req.key, answer(call));
+        return;
+    }
     call.reply.ok({{"value", call.services.kv.get(req.key)}});
 }
 
 void handle(proto::KvSetRequest req, Call& call) {
+    if (auto* shared = call.services.cluster_kv) {
+        shared->set(req.key, req.value, answer(call));
+        return;
+    }
     change(call, [&]() -> proto::Result<json> {
         if (auto room = call.services.kv.room_for(req.key, req.value); !room) {
             return room.error();
@@ -52,12 +68,20 @@ void handle(proto::KvSetRequest req, Call& call) {
 }
 
 void handle(proto::KvDelRequest req, Call& call) {
+    if (auto* shared = call.services.cluster_kv) {
+        shared->del(req.key, answer(call));
+        return;
+    }
     change(call, [&]() -> proto::Result<json> {
         return json{{"value", call.services.kv.del(req.key)}};
     });
 }
 
 void handle(proto::KvIncrRequest req, Call& call) {
+    if (auto* shared = call.services.cluster_kv) {
+        shared->incr(req.key, req.by, answer(call));
+        return;
+    }
     change(call, [&]() -> proto::Result<json> {
         if (auto room = call.services.kv.room_for(req.key, json(req.by)); !room) {
             return room.error();  // an integer, perhaps under a new key
@@ -71,6 +95,10 @@ void handle(proto::KvIncrRequest req, Call& call) {
 }
 
 void handle(proto::KvCasRequest req, Call& call) {
+    if (auto* shared = call.services.cluster_kv) {
+        shared->cas(req.key, std::move(req.expect), std::move(req.value), answer(call));
+        return;
+    }
     change(call, [&]() -> proto::Result<json> {
         if (auto room = call.services.kv.room_for(req.key, req.value); !room) {
             return room.error();

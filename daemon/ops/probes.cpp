@@ -1,5 +1,6 @@
 #include "probes.hpp"
 
+#include "daemon/cluster/redis_job_store.hpp"
 #include "daemon/conn/connection_registry.hpp"
 #include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
@@ -125,6 +126,9 @@ void service_metrics(metrics::PrometheusText& out, const Services& services) {
 Health health(const Services& services) {
     if (!services.scheduler.accepting()) {
         return {false, {{"status", "shutting_down"}}};
+    }
+    if (services.cluster != nullptr && !services.cluster->up()) {
+        return {false, {{"status", "unavailable"}, {"error", "Redis cannot be reached"}}};
     }
     if (services.journal != nullptr) {
         auto journal = services.journal->health();

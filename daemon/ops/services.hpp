@@ -17,6 +17,10 @@ namespace taskpool::daemon::events {
 class Subscriptions;
 class Webhooks;
 }  // namespace taskpool::daemon::events
+namespace taskpool::daemon::cluster {
+class RedisJobStore;
+class RedisKv;
+}  // namespace taskpool::daemon::cluster
 namespace taskpool::daemon::kv {
 class KvStore;
 }
@@ -52,6 +56,10 @@ struct Services {
     const metrics::JobMetrics& job_metrics;
     /// None: memory only (no store.path).
     store::Journal* journal;
+    /// None: not in cluster mode (no cluster.redis). In cluster mode, kv.* go to
+    /// cluster_kv and `kv` is unused.
+    cluster::RedisJobStore* cluster;
+    cluster::RedisKv* cluster_kv;
     /// Begins the shutdown sequence (after the current handler returns).
     std::function<void(proto::ShutdownMode)> shutdown;
     std::chrono::steady_clock::time_point started_at;

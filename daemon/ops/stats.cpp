@@ -1,5 +1,6 @@
 #include "handlers.hpp"
 
+#include "daemon/cluster/redis_job_store.hpp"
 #include "daemon/conn/connection_registry.hpp"
 #include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
@@ -11,11 +12,14 @@
 namespace taskpool::daemon::ops {
 namespace {
 
-nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind pool) {
+using Queued = std::array<std::size_t, proto::pool_count>;
+
+nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind pool,
+                          const Queued& queued) {
     const auto* ex = scheduler.executor(pool);
     nlohmann::json stats = {{"size", ex == nullptr ? 0 : ex->size()},
                             {"busy", ex == nullptr ? 0 : ex->busy()},
-                            {"queued", scheduler.queued(pool)}};
+                            {"queued", queued[static_cast<std::size_t>(pool)]}};
     if (pool == proto::PoolKind::process) {
         nlohmann::json workers = nlohmann::json::array();
         if (ex != nullptr) {
@@ -29,19 +33,18 @@ nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind poo
     return stats;
 }
 
-nlohmann::json remote_stats(const sched::Scheduler& scheduler, const pools::RemotePool& remote) {
-    return {{"queued", scheduler.queued(proto::PoolKind::remote)},
+nlohmann::json remote_stats(const pools::RemotePool& remote, const Queued& queued) {
+    return {{"queued", queued[static_cast<std::size_t>(proto::PoolKind::remote)]},
             {"busy", remote.busy()},
             {"size", remote.size()},
             {"workers", remote.workers_json()}};
 }
 
-}  // namespace
-
-void handle(proto::StatsRequest, Call& call) {
-    auto& services = call.services;
+/// `stats`, with the jobs' counts and queue depths: this daemon's, or in cluster
+/// mode the cluster's.
+nlohmann::json stats(const Services& services, const sched::JobCounts& counts,
+                     const Queued& queued) {
     auto& scheduler = services.scheduler;
-    auto counts = scheduler.counts();
     auto hooks = services.webhooks.counts();
     nlohmann::json callbacks = {{"delivered", hooks.delivered},
                                 {"failed", hooks.failed},
@@ -60,22 +63,68 @@ void handle(proto::StatsRequest, Call& call) {
     }
     auto uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
-    call.reply.ok({{"uptime_s", std::floor(uptime.count() * 1000) / 1000},
-                   {"pools",
-                    {{"thread", pool_stats(scheduler, proto::PoolKind::thread)},
-                     {"process", pool_stats(scheduler, proto::PoolKind::process)},
-                     {"remote", remote_stats(scheduler, services.remote)}}},
-                   {"jobs",
-                    {{"submitted", counts.submitted},
-                     {"queued", counts.queued},
-                     {"running", counts.running},
-                     {"succeeded", counts.succeeded},
-                     {"failed", counts.failed},
-                     {"cancelled", counts.cancelled}}},
-                   {"connections", services.connections.size()},
-                   {"kv", {{"keys", services.kv.size()}, {"bytes", services.kv.bytes()}}},
-                   {"callbacks", callbacks},
-                   {"store", std::move(store)}});
+    return {{"uptime_s", std::floor(uptime.count() * 1000) / 1000},
+            {"pools",
+             {{"thread", pool_stats(scheduler, proto::PoolKind::thread, queued)},
+              {"process", pool_stats(scheduler, proto::PoolKind::process, queued)},
+              {"remote", remote_stats(services.remote, queued)}}},
+            {"jobs",
+             {{"submitted", counts.submitted},
+              {"queued", counts.queued},
+              {"running", counts.running},
+              {"succeeded", counts.succeeded},
+              {"failed", counts.failed},
+              {"cancelled", counts.cancelled}}},
+            {"connections", services.connections.size()},
+            {"kv", {{"keys", services.kv.size()}, {"bytes", services.kv.bytes()}}},
+            {"callbacks", callbacks},
+            {"store", std::move(store)}};
+}
+
+nlohmann::json cluster_stats(const cluster::RedisJobStore& store,
+                             const cluster::ClusterCounts& counts) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& n : counts.nodes) {
+        auto pools = nlohmann::json::parse(n.pools, nullptr, false);
+        nodes.push_back({{"id", n.id},
+                         {"addr", n.addr},
+                         {"started_at", proto::format_timestamp(n.started_at)},
+                         {"last_seen", proto::format_timestamp(n.last_seen)},
+                         {"pools", pools.is_discarded() ? nlohmann::json::object() : pools}});
+    }
+    return {{"name", store.name()}, {"node", store.node()}, {"nodes", std::move(nodes)}};
+}
+
+}  // namespace
+
+void handle(proto::StatsRequest, Call& call) {
+    auto& services = call.services;
+    if (services.cluster == nullptr) {
+        Queued queued{};
+        for (auto pool :
+             {proto::PoolKind::thread, proto::PoolKind::process, proto::PoolKind::remote}) {
+            queued[static_cast<std::size_t>(pool)] = services.scheduler.queued(pool);
+        }
+        call.reply.ok(stats(services, services.scheduler.counts(), queued));
+        return;
+    }
+    services.cluster->counts([&services, reply = call.reply](auto counted) {
+        if (!counted) {
+            reply.error(counted.error());
+            return;
+        }
+        const auto& c = *counted;
+        sched::JobCounts counts{c.submitted, 0, c.running, c.succeeded, c.failed, c.cancelled};
+        Queued queued{};
+        for (std::size_t i = 0; i < proto::pool_count; ++i) {
+            queued[i] = c.queued[i];
+            counts.queued += c.queued[i];
+        }
+        auto fields = stats(services, counts, queued);
+        fields["kv"] = {{"keys", c.kv_keys}, {"bytes", c.kv_bytes}};
+        fields["cluster"] = cluster_stats(*services.cluster, c);
+        reply.ok(fields);
+    });
 }
 
 }  // namespace taskpool::daemon::ops

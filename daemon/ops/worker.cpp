@@ -1,5 +1,6 @@
 // A connection becomes a remote worker, and reports on the jobs it holds
 // (PROTOCOL.md section 10).
+#include "daemon/cluster/redis_job_store.hpp"
 #include "daemon/ops/services.hpp"
 #include "daemon/pools/remote_pool.hpp"
 #include "daemon/store/journal.hpp"
@@ -46,6 +47,9 @@ void handle(proto::WorkerRegisterRequest req, Call& call) {
         if (changed && call.services.journal != nullptr) {    // known again after a restart
             call.services.journal->append(
                 store::write::RemoteTaskKnown{task.name, tasks.find(task.name)->description});
+        }
+        if (changed && call.services.cluster != nullptr) {  // and on every node
+            call.services.cluster->task_known(task.name, tasks.find(task.name)->description);
         }
         registration.tasks.push_back(task.name);
     }

@@ -222,6 +222,18 @@ bool ProcessPool::can_take() const {
     return slot_for_next_run() != nullptr;
 }
 
+std::size_t ProcessPool::room() const {
+    std::size_t room = 0;
+    for (const auto& s : slots_) {
+        if (s->state == State::idle && !s->retiring) {
+            ++room;
+        } else if (may_hold_another(*s)) {
+            room += max_held_runs - s->runs.size();
+        }
+    }
+    return room;
+}
+
 bool ProcessPool::may_hold_another(const Slot& s) const {
     if (s.state != State::busy || s.retiring || s.runs.size() >= max_held_runs ||
         recycled_after(s, s.runs.size())) {

@@ -69,6 +69,7 @@ public:
     std::size_t size() const override;
     std::size_t busy() const override;
     bool can_take() const override;
+    std::size_t room() const override;
     std::uint64_t start(sched::Run run) override;
     bool stop(std::uint64_t handle, sched::StopReason reason) override;
     std::vector<sched::WorkerStatus> workers() const override;

@@ -69,6 +69,10 @@ bool ThreadPool::can_take() const {
     return unstarted_ < target_ * runs_ahead_per_thread;
 }
 
+std::size_t ThreadPool::room() const {
+    return target_ * runs_ahead_per_thread - std::min(unstarted_, target_ * runs_ahead_per_thread);
+}
+
 std::uint64_t ThreadPool::start(sched::Run run) {
     std::uint64_t handle = next_handle_++;
     ++unstarted_;

@@ -91,6 +91,8 @@ public:
     virtual std::optional<std::vector<std::string_view>> tasks_with_room() const {
         return std::nullopt;
     }
+    /// How many more runs start() takes now, about.
+    virtual std::size_t room() const { return can_take() ? 1 : 0; }
     /// Hands `run` over; returns a handle for stop().
     virtual std::uint64_t start(Run run) = 0;
     /// Ends the run with this handle. True: it had not begun, and nothing more is

@@ -11,6 +11,7 @@
 #include "daemon/base/callback.hpp"
 #include "job_record.hpp"
 #include "proto/error.hpp"
+#include "proto/reply.hpp"
 #include "proto/request.hpp"
 #include "proto/result.hpp"
 
@@ -35,7 +36,15 @@ public:
 
     /// What add() calls back with: the new jobs' records, valid for the call.
     using Added = base::Callback<void(proto::Result<std::span<JobRecord* const>>), 80>;
-    using Durable = base::Callback<void(std::uint64_t seq)>;
+    /// How a written end came out.
+    struct Ended {
+        /// False: the job had already ended elsewhere (a shared store: cancelled
+        /// from another daemon, or its lease lapsed), and this end is not its end.
+        bool applied = true;
+        /// A shared store counts batches: the counts of the batch this end completed.
+        std::optional<proto::BatchCounts> batch;
+    };
+    using Durable = base::Callback<void(std::uint64_t seq, const Ended& ended)>;
     /// Makes new jobs known, all or none, moving their records out of `records`:
     /// `added` gets them, in order, once they are durable (at once where nothing is
     /// kept past the daemon), or the error (`unavailable`) and none is known.
@@ -75,12 +84,20 @@ public:
     /// behind better jobs of tasks that have none.
     virtual JobRecord* take_runnable(proto::PoolKind pool,
                                      std::span<const std::string_view> tasks) = 0;
+    /// A pool could start `room` more runs now, `idle` of them on idle workers, of
+    /// these tasks only where given. A shared store claims jobs for it and tells
+    /// the daemon when take_runnable() has them; a local one has answered already.
+    virtual void want_runnable(proto::PoolKind /*pool*/,
+                               std::optional<std::vector<std::string_view>> /*tasks*/,
+                               std::size_t /*idle*/, std::size_t /*room*/) {}
     /// A runnable job (a cancelled one) leaves the list.
     virtual void withdraw_runnable(const JobRecord& r) = 0;
     virtual std::size_t runnable(proto::PoolKind pool) const = 0;
 
     /// A worker began an attempt (its attempts, worker and start are set).
     virtual void started(const JobRecord& r) = 0;
+    /// A running job told how far it has got (its progress is set).
+    virtual void progressed(const JobRecord& /*r*/) {}
     /// A failed attempt with a retry left: queued again, one retry fewer.
     virtual void requeued(const JobRecord& r) = 0;
     /// A running attempt that does not count (a stop, a worker that never took
@@ -89,6 +106,15 @@ public:
     /// The job ended (its state, end and result or error are set). `durable` gets
     /// its seq once the end is durable (at once where nothing is kept).
     virtual void finished(const JobRecord& r, Durable durable) = 0;
+
+    using Cancelled = base::Callback<void(proto::Result<Ended>)>;
+    /// A shared store: cancels a job that no record here runs (queued, or running
+    /// on another daemon), bringing `r` up to date with its end; no_such_job,
+    /// not_cancellable or unavailable. Never called on a store that is not shared.
+    virtual void cancel(JobRecord& /*r*/, Cancelled /*cancelled*/) {}
+    /// Whether other daemons share these jobs (cluster mode): then jobs queue in
+    /// the store, not here, and the store counts batches.
+    virtual bool shared() const { return false; }
 
     /// Starts the retention of a finished job, announced now.
     virtual void retain(JobRecord& r) = 0;

@@ -161,8 +161,12 @@ bool Scheduler::admitted(const Result<std::span<JobRecord* const>>& added) {
         return false;
     }
     auto records = *added;
+    counts_.submitted += records.size();
+    if (store_.shared()) {
+        schedule_dispatch();  // queued in the store, for whichever node takes them
+        return true;
+    }
     for (JobRecord* r : records) {
-        ++counts_.submitted;
         if (r->job.batch) {
             ++batches_[*r->job.batch].pending;
         }
@@ -188,19 +192,41 @@ bool Scheduler::room_for(PoolKind pool, std::size_t jobs, double block_s, Spec& 
     if (has_room(pool, jobs)) {
         return true;
     }
+    park(pool, jobs, block_s, queue_full(pool), std::move(spec), std::move(done), again);
+    return false;
+}
+
+template <class Spec, class Done>
+void Scheduler::park(PoolKind pool, std::size_t jobs, double block_s, Error full, Spec spec,
+                     Done done, void (Scheduler::*again)(Spec, double, Done)) {
     if (block_s <= 0) {
-        done(queue_full(pool));
-        return false;
+        done(std::move(full));
+        return;
     }
     // Either of two callbacks answers it: they share the request.
     auto shared = std::make_shared<std::pair<Spec, Done>>(std::move(spec), std::move(done));
+    auto until = std::chrono::steady_clock::now() + to_duration(block_s);
     block(
         pool, jobs, block_s,
-        [this, shared, again] {
-            (this->*again)(std::move(shared->first), 0, std::move(shared->second));
+        [this, shared, again, until] {
+            // A shared store may find the queue full again: it waits what is left.
+            double left =
+                std::chrono::duration<double>(until - std::chrono::steady_clock::now()).count();
+            (this->*again)(std::move(shared->first), store_.shared() ? std::max(left, 0.0) : 0,
+                           std::move(shared->second));
         },
         [shared](Error e) { shared->second(std::move(e)); });
-    return false;
+}
+
+template <class Spec, class Done>
+bool Scheduler::parked_when_full(const Error& error, PoolKind pool, std::size_t jobs,
+                                 double block_s, std::optional<Spec>& spec, Done& done,
+                                 void (Scheduler::*again)(Spec, double, Done)) {
+    if (error.code != ErrorCode::queue_full || !spec) {
+        return false;
+    }
+    park(pool, jobs, block_s, error, std::move(*spec), std::move(done), again);
+    return true;
 }
 
 void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
@@ -231,10 +257,18 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     if (!room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
         return;
     }
+    // A shared store is the judge of the queue's room: a submit it finds full waits
+    // with a copy of itself, and is made again once there may be room.
+    auto retry = store_.shared() && block_s > 0 ? std::optional<JobSpec>(spec) : std::nullopt;
     JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                    spec.options, std::move(spec.key), std::nullopt);
     record.job.submitted_by = std::move(spec.submitted_by);
-    store_.add({&record, 1}, [this, done = std::move(done)](auto jobs) {
+    store_.add({&record, 1}, [this, pool, block_s, retry = std::move(retry),
+                              done = std::move(done)](auto jobs) mutable {
+        if (!jobs &&
+            parked_when_full(jobs.error(), pool, 1, block_s, retry, done, &Scheduler::submit)) {
+            return;
+        }
         admitted(jobs) ? done(&jobs->front()->job) : done(jobs.error());
     });
 }
@@ -254,6 +288,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     if (!room_for(pool, size, block_s, spec, done, &Scheduler::submit_map)) {
         return;
     }
+    auto retry = store_.shared() && block_s > 0 ? std::optional<MapSpec>(spec) : std::nullopt;
     std::string batch = ids_.next("b-");
     std::vector<JobRecord> records;
     records.reserve(size);
@@ -262,19 +297,23 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
                                       std::nullopt, batch));
         records.back().job.submitted_by = spec.submitted_by;
     }
-    store_.add(records,
-               [this, batch = std::move(batch), done = std::move(done)](auto jobs) mutable {
-                   if (!admitted(jobs)) {
-                       done(jobs.error());
-                       return;
-                   }
-                   Batch accepted{std::move(batch), {}};
-                   accepted.jobs.reserve(jobs->size());
-                   for (JobRecord* r : *jobs) {
-                       accepted.jobs.push_back(&r->job);
-                   }
-                   done(std::move(accepted));
-               });
+    store_.add(records, [this, pool, size, block_s, retry = std::move(retry),
+                         batch = std::move(batch), done = std::move(done)](auto jobs) mutable {
+        if (!jobs && parked_when_full(jobs.error(), pool, size, block_s, retry, done,
+                                      &Scheduler::submit_map)) {
+            return;
+        }
+        if (!admitted(jobs)) {
+            done(jobs.error());
+            return;
+        }
+        Batch accepted{std::move(batch), {}};
+        accepted.jobs.reserve(jobs->size());
+        for (JobRecord* r : *jobs) {
+            accepted.jobs.push_back(&r->job);
+        }
+        done(std::move(accepted));
+    });
 }
 
 void Scheduler::block(PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
@@ -368,10 +407,29 @@ void Scheduler::wait_ran_out(std::uint64_t seq, std::uint64_t serial) {
 }
 
 void Scheduler::cancel(const std::string& id, JobDone done) {
-    store_.lookup({&id, 1}, [this, id, done = std::move(done)](auto found) {
-        auto result = found ? cancel(found->front(), id) : Result<const Job*>(found.error());
+    store_.lookup({&id, 1}, [this, id, done = std::move(done)](auto found) mutable {
+        JobRecord* r = found ? found->front() : nullptr;
+        if (r != nullptr && store_.shared() && r->run_handle == 0 &&
+            !proto::is_final(r->job.state)) {
+            cancel_elsewhere(*r, std::move(done));
+            return;
+        }
+        auto result = found ? cancel(r, id) : Result<const Job*>(found.error());
         if (done) {
             done(result);
+        }
+    });
+}
+
+void Scheduler::cancel_elsewhere(JobRecord& r, JobDone done) {
+    store_.cancel(r, [this, &r, done = std::move(done)](Result<JobStore::Ended> ended) {
+        if (ended) {
+            ++counts_.cancelled;
+            announce_end(r, *ended);  // this node made it final: it tells everyone
+            schedule_dispatch();      // and its queue has room for one more
+        }
+        if (done) {
+            ended ? done(&r.job) : done(ended.error());
         }
     });
 }
@@ -436,7 +494,9 @@ void Scheduler::return_to_queue(JobRecord& r) {
     r.job.worker.reset();
     r.job.started_at.reset();
     r.job.progress.reset();  // the next attempt tells its own
-    ++counts_.queued;
+    if (!store_.shared()) {
+        ++counts_.queued;
+    }
     store_.returned(r);
 }
 
@@ -447,6 +507,10 @@ void Scheduler::keep_for_restart(JobRecord& r) {
     } else if (r.run_handle != 0) {  // handed to a worker that has not begun it
         executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
         --handed_[static_cast<std::size_t>(r.job.pool)];
+        if (store_.shared()) {
+            --counts_.queued;
+            store_.make_runnable(r);  // for another node
+        }
     }
 }
 
@@ -470,6 +534,10 @@ void Scheduler::on_outcome(RunOutcome outcome) {
 
 void Scheduler::enqueue(JobRecord& r) {
     r.job.state = JobState::queued;
+    if (store_.shared()) {  // queued in the store, for whichever node takes it
+        schedule_dispatch();
+        return;
+    }
     store_.make_runnable(r);
     ++counts_.queued;
     schedule_dispatch();
@@ -491,6 +559,9 @@ void Scheduler::dispatch() {
         return;
     }
     for (PoolKind pool : {PoolKind::thread, PoolKind::process, PoolKind::remote}) {
+        if (store_.shared()) {
+            admit_blocked(pool);  // a job may have begun anywhere: try the queue again
+        }
         Executor* ex = executor(pool);
         if (ex == nullptr) {
             continue;
@@ -500,7 +571,16 @@ void Scheduler::dispatch() {
             JobRecord* next =
                 tasks ? store_.take_runnable(pool, *tasks) : store_.take_runnable(pool);
             if (next == nullptr) {
+                if (!shutting_down_) {  // a drain leaves the queue to other nodes
+                    auto& handed = handed_[static_cast<std::size_t>(pool)];
+                    std::size_t taken = ex->busy() + handed;
+                    store_.want_runnable(pool, std::move(tasks),
+                                         ex->size() > taken ? ex->size() - taken : 0, ex->room());
+                }
                 break;
+            }
+            if (store_.shared()) {
+                ++counts_.queued;  // counted here while this node holds it
             }
             hand_over(*next, *ex);
         }
@@ -541,6 +621,7 @@ void Scheduler::on_progress(std::uint64_t seq, int attempt, proto::RawJson progr
         return;  // an attempt already ended here
     }
     r->job.progress = std::move(progress);
+    store_.progressed(*r);
     for (auto* observer : observers_) {
         observer->job_progress(r->job);
     }
@@ -556,6 +637,9 @@ void Scheduler::on_returned(std::uint64_t seq, int attempt) {
     } else if (r->job.state == JobState::queued && r->job.attempts + 1 == attempt) {
         r->run_handle = 0;
         --handed_[static_cast<std::size_t>(r->job.pool)];
+        if (store_.shared()) {
+            --counts_.queued;
+        }
     } else {
         return;
     }
@@ -659,12 +743,40 @@ void Scheduler::finish(JobRecord& r, JobState state) {
             break;
     }
     ++unannounced_;
-    store_.finished(r, [this](std::uint64_t seq) {  // small enough not to allocate
+    store_.finished(r, [this](std::uint64_t seq, const JobStore::Ended& ended) {
         --unannounced_;
-        if (JobRecord* rec = store_.find_by_seq(seq)) {
-            announce_finished(*rec);
+        JobRecord* rec = store_.find_by_seq(seq);
+        if (rec != nullptr && ended.applied) {
+            announce_end(*rec, ended);
+        } else {
+            check_idle();  // ended elsewhere: told by whoever ended it
         }
     });
+}
+
+void Scheduler::announce_end(JobRecord& r, const JobStore::Ended& ended) {
+    announce_finished(r);
+    if (ended.batch) {
+        for (auto* observer : observers_) {
+            observer->batch_finished(*r.job.batch, *ended.batch);
+        }
+    }
+}
+
+void Scheduler::ended_elsewhere(JobRecord& r, Job ended) {
+    if (r.run_handle != 0) {  // handed or running here: no longer ours to run
+        if (r.job.state == JobState::running) {
+            stop_running(r, StopReason::cancelled);
+        } else {
+            executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
+            --handed_[static_cast<std::size_t>(r.job.pool)];
+            --counts_.queued;
+        }
+        schedule_dispatch();
+    }
+    r.job = std::move(ended);
+    answer_waiters(r);
+    check_idle();
 }
 
 void Scheduler::announce_finished(JobRecord& r) {
@@ -677,9 +789,16 @@ void Scheduler::announce_finished(JobRecord& r) {
             r.callback->events.end()) {
         callbacks_->deliver(*r.callback, r.job);
     }
-    if (r.job.batch) {
+    if (r.job.batch && !store_.shared()) {
         count_in_batch(*r.job.batch, state);
     }
+    answer_waiters(r);
+    store_.retain(r);
+    arm_retention_timer();
+    check_idle();
+}
+
+void Scheduler::answer_waiters(JobRecord& r) {
     auto waiters = std::exchange(r.waiters, {});
     for (auto& waiter : waiters) {
         waiter.done(r.job);
@@ -689,9 +808,6 @@ void Scheduler::announce_finished(JobRecord& r) {
     if (waiters.capacity() != 0 && spare_waiters_.size() < max_spare_waiters) {
         spare_waiters_.push_back(std::move(waiters));
     }
-    store_.retain(r);
-    arm_retention_timer();
-    check_idle();
 }
 
 void Scheduler::tally(proto::BatchCounts& counts, JobState state) {

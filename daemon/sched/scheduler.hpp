@@ -165,6 +165,13 @@ public:
     void on_progress(std::uint64_t seq, int attempt, proto::RawJson progress);
     /// A pool can take runs again (a resize, a replaced worker process).
     void capacity_changed() { schedule_dispatch(); }
+    /// A shared store: another node ended (or cancelled) the job a record here
+    /// stands for. A run of it here stops, the record takes the end, and waiters
+    /// here are answered; the events are the other node's to send.
+    void ended_elsewhere(JobRecord& r, proto::Job ended);
+    /// A job this daemon made final (in a shared store, perhaps without running it):
+    /// its end, and its batch's, are announced.
+    void announce_end(JobRecord& r, const JobStore::Ended& ended);
 
 private:
     struct BlockedSubmit;
@@ -199,6 +206,16 @@ private:
     template <class Spec, class Done>
     bool room_for(proto::PoolKind pool, std::size_t jobs, double block_s, Spec& spec, Done& done,
                   void (Scheduler::*again)(Spec, double, Done));
+    /// Parks the request for `block_s`, or answers it with `full` at once.
+    template <class Spec, class Done>
+    void park(proto::PoolKind pool, std::size_t jobs, double block_s, proto::Error full, Spec spec,
+              Done done, void (Scheduler::*again)(Spec, double, Done));
+    /// A shared store found the queue full: true if the request (a copy in `spec`
+    /// where it may wait) was parked.
+    template <class Spec, class Done>
+    bool parked_when_full(const proto::Error& error, proto::PoolKind pool, std::size_t jobs,
+                          double block_s, std::optional<Spec>& spec, Done& done,
+                          void (Scheduler::*again)(Spec, double, Done));
     /// Parks a submit or map until its pool's queue has room for `jobs`: then
     /// `admit` runs; after `block_s`, or at shutdown, `refuse` gets the reason.
     void block(proto::PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
@@ -213,6 +230,9 @@ private:
     void finish(JobRecord& r, proto::JobState state);
     /// Tells everyone who waits for it that the job has finished.
     void announce_finished(JobRecord& r);
+    void answer_waiters(JobRecord& r);
+    /// A shared store: cancels a job this node does not run.
+    void cancel_elsewhere(JobRecord& r, JobDone done);
     void stop_running(JobRecord& r, StopReason reason);
     /// A `now` shutdown with a durable store: a running job goes back to queued
     /// without counting its attempt; a queued one stays (taken back from a worker that

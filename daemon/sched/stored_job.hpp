@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "proto/job.hpp"
 #include "proto/request.hpp"
@@ -19,5 +20,9 @@ struct StoredJob {
     proto::Boxed<std::string> key;               // idempotency key
     proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
 };
+
+/// A job's webhook as stores keep it: `{"url": ..., "events": [...]}`.
+std::string callback_text(const proto::CallbackSpec& callback);
+proto::CallbackSpec callback_from_text(std::string_view text);
 
 }  // namespace taskpool::daemon::sched

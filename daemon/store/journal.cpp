@@ -111,10 +111,6 @@ proto::Timestamp timestamp(std::int64_t ms) {
     return proto::Timestamp(std::chrono::milliseconds(ms));
 }
 
-std::string callback_text(const proto::CallbackSpec& callback) {
-    return proto::json_text(json{{"url", callback.url}, {"events", callback.events}});
-}
-
 /// The journal's opening checks: readable, ours, intact, a format we know.
 void open_checks(Database& db, Sync sync) {
     db.exec("PRAGMA locking_mode = EXCLUSIVE");                  // one daemon per journal
@@ -219,7 +215,7 @@ struct Journal::Db : CheckedDatabase {
         const proto::Job& j = s.job;
         std::optional<std::string> callback;
         if (s.callback) {
-            callback = callback_text(*s.callback);
+            callback = sched::callback_text(*s.callback);
         }
         insert_job.bind(1, static_cast<std::int64_t>(s.seq))
             .bind(2, j.id)
@@ -385,9 +381,7 @@ void read_submitted(const Statement& row, StoredJob& s) {
     }
     s.retries_left = static_cast<int>(row.integer(retries_left_column));
     if (auto callback = row.optional_text(callback_column)) {
-        auto c = json::parse(*callback);
-        s.callback = proto::CallbackSpec{c.at("url").get<std::string>(),
-                                         c.at("events").get<std::vector<std::string>>()};
+        s.callback = sched::callback_from_text(*callback);
     }
     j.submitted_at = timestamp(row.integer(submitted_at_column));
     if (auto by = row.optional_text(submitted_by_column)) {

@@ -205,13 +205,13 @@ void LocalJobStore::returned(const JobRecord& r) {
 
 void LocalJobStore::finished(const JobRecord& r, Durable durable) {
     if (journal_ == nullptr) {
-        durable(r.seq);
+        durable(r.seq, {});
         return;
     }
     journal_->append(
         write::JobFinished{r.seq, r.job.state, *r.job.finished_at, r.job.result, r.job.error});
     journal_->after_commit(
-        [seq = r.seq, durable = std::move(durable)](bool) mutable { durable(seq); });
+        [seq = r.seq, durable = std::move(durable)](bool) mutable { durable(seq, {}); });
 }
 
 void LocalJobStore::retain(JobRecord& r) {

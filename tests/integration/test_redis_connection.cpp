@@ -91,7 +91,7 @@ TEST_CASE("redis.an_error_reply_is_a_reply_and_nil_and_arrays_are_read" * doctes
 }
 
 TEST_CASE("redis.the_password_is_sent_and_never_shown" * doctest::timeout(60)) {
-    RedisServer redis("hunter2");
+    RedisServer redis({.password = "hunter2"});
     asio::io_context io;
     auto c = RedisConnection::open(io, url_of(redis.url()), nullptr);
     auto pong = call(io, *c, {"PING"});

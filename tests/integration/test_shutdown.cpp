@@ -56,7 +56,9 @@ private:
 }  // namespace
 
 TEST_CASE("shutdown.sigterm_drains_every_job_then_exits_0" * doctest::timeout(60)) {
-    DaemonProcess d({.config = {{"thread_pool", {{"size", 2}}}}});
+    // A node of a cluster leaves the queue to the others: cluster.a_drain_leaves_the_queue.
+    DaemonProcess d(
+        {.config = {{"thread_pool", {{"size", 2}}}, {"cluster", {{"redis", nullptr}}}}});
     LineClient c(d.port());
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {

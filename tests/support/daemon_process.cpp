@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "redis_server.hpp"
 #include "wait_for.hpp"
 
 namespace taskpool::test {
@@ -46,9 +47,19 @@ std::string binary_path(const std::string& name) {
 }
 
 DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
-    // The whole suite runs a second time with a journal under every daemon.
-    if (std::getenv("TASKPOOL_TEST_JOURNAL") != nullptr && !options_.config.contains("store")) {
+    // The whole suite runs again with a journal under every daemon, and again with
+    // every daemon a node of a cluster of its own on one Redis: a restarted daemon
+    // keeps its cluster, as it would keep its journal.
+    bool own_store = options_.config.contains("store") || options_.config.contains("cluster");
+    if (std::getenv("TASKPOOL_TEST_JOURNAL") != nullptr && !own_store) {
         options_.config["store"]["path"] = (dir_.path() / "journal.db").string();
+    }
+    if (std::getenv("TASKPOOL_TEST_CLUSTER") != nullptr && !own_store) {
+        static RedisServer redis;  // one for the test process, its clusters apart by name
+        static int clusters = 0;
+        options_.config["cluster"] = {
+            {"redis", redis.url()},
+            {"name", "t" + std::to_string(::getpid()) + "_" + std::to_string(++clusters)}};
     }
     std::ofstream(dir_.path() / "taskpool.json") << options_.config.dump(2);
     start();

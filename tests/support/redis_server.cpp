@@ -51,7 +51,7 @@ bool answers(std::uint16_t port) {
 
 }  // namespace
 
-RedisServer::RedisServer(std::string password) : password_(std::move(password)) {
+RedisServer::RedisServer(Options options) : options_(std::move(options)) {
     port_ = free_port();
     start();
 }
@@ -61,7 +61,8 @@ RedisServer::~RedisServer() {
 }
 
 std::string RedisServer::url() const {
-    return "redis://" + (password_.empty() ? "" : ":" + password_ + "@") +
+    const auto& password = options_.password;
+    return "redis://" + (password.empty() ? "" : ":" + password + "@") +
            "127.0.0.1:" + std::to_string(port_);
 }
 
@@ -76,11 +77,13 @@ void RedisServer::start() {
                                      "--save",
                                      "",
                                      "--appendonly",
-                                     "no",
+                                     options_.append_only ? "yes" : "no",
+                                     "--appendfsync",
+                                     "always",
                                      "--logfile",
                                      (dir_.path() / "redis.log").string()};
-    if (!password_.empty()) {
-        args.insert(args.end(), {"--requirepass", password_});
+    if (!options_.password.empty()) {
+        args.insert(args.end(), {"--requirepass", options_.password});
     }
     std::vector<char*> argv;
     for (auto& a : args) {

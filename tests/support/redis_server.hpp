@@ -14,8 +14,13 @@ namespace taskpool::test {
 /// answers PING; the destructor kills it.
 class RedisServer {
 public:
-    /// `password`: requirepass, none if empty.
-    explicit RedisServer(std::string password = {});
+    struct Options {
+        std::string password;  // requirepass; none if empty
+        /// AOF with fsync on every write: what Redis acknowledged survives a kill -9.
+        bool append_only = false;
+    };
+    RedisServer() : RedisServer(Options{}) {}
+    explicit RedisServer(Options options);
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -32,7 +37,7 @@ public:
 
 private:
     TempDir dir_;
-    std::string password_;
+    Options options_;
     std::uint16_t port_ = 0;
     pid_t pid_ = -1;
 };

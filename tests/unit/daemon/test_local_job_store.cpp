@@ -106,7 +106,7 @@ TEST_CASE("local_job_store.its_journal_gives_every_job_back_as_it_was") {
         auto end = [&](sched::JobRecord& r, JobState state) {
             r.job.state = state;
             r.job.finished_at = taskpool::proto::now_timestamp();
-            jobs.finished(r, [](std::uint64_t) {});
+            jobs.finished(r, [](std::uint64_t, const auto&) {});
         };
         start(*added[1]);
         start(*added[2]);

@@ -170,7 +170,7 @@ public:
     void returned(const sched::JobRecord& r) override { changes.push_back("returned " + r.job.id); }
     void finished(const sched::JobRecord& r, Durable durable) override {
         changes.push_back("finished " + r.job.id);
-        later([seq = r.seq, durable = std::move(durable)] { durable(seq); });
+        later([seq = r.seq, durable = std::move(durable)] { durable(seq, {}); });
     }
 
     void retain(sched::JobRecord&) override {}

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/sched/stored_job.hpp"
+#include "proto/result.hpp"
+#include "redis_connection.hpp"
+
+namespace taskpool::daemon::cluster {
+
+/// A job as a Redis hash, one field per wire field (args, result and progress as
+/// their JSON text, untouched), so that the scripts read and change the fields
+/// they need (state, attempts, retries, pool, task, batch, key) and a node reads
+/// the whole job back with one HGETALL. The scripts own `state`, `seq`, `score`,
+/// `node` and `token`; these functions append name, value pairs for the rest.
+struct JobFields {
+    /// What a new job is: everything a node needs to run it. `cancellable`: a
+    /// running attempt can be stopped.
+    static void submitted(const sched::StoredJob& s, bool cancellable,
+                          std::vector<std::string>& out);
+    /// What a begun run adds: attempts, worker, started_at.
+    static void started(const proto::Job& job, std::vector<std::string>& out);
+    /// What an end adds: attempts, finished_at, the result or the error, progress.
+    static void finished(const proto::Job& job, std::vector<std::string>& out);
+};
+
+/// A job read back from its hash (HGETALL's reply), with its claim's token.
+struct ReadJob {
+    sched::StoredJob stored;
+    std::string token;  // empty: not claimed
+};
+proto::Result<ReadJob> read_job(const RedisReply& fields);
+
+}  // namespace taskpool::daemon::cluster

@@ -1,0 +1,22 @@
+-- Runs of this node's claims ended.
+-- ARGV: node, retention (ttl ms, most jobs, most bytes), then for each: id, token,
+-- state, field count, fields and values (finished_at, attempts, result or error).
+-- Returns for each: 0 if the claim was no longer the node's (the job was
+-- cancelled elsewhere, or its lease lapsed: it is someone else's to end), 1 if
+-- it ended, or its batch's id and counts when it ended the batch.
+local out = {}
+local a = 5
+while a <= #ARGV do
+  local id, token, final, fields = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local job = P .. 'j:' .. id
+  if redis.call('HGET', job, 'token') ~= token then
+    out[#out + 1] = 0
+  else
+    local state = redis.call('HGET', job, 'state')
+    redis.call('HSET', job, 'state', final, unpack(ARGV, a + 4, a + 3 + 2 * fields))
+    out[#out + 1] = leave(id, job, state, final) or 1
+  end
+  a = a + 4 + 2 * fields
+end
+expire(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+return out

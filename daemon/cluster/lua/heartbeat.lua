@@ -1,0 +1,68 @@
+-- A node renews its lease, and does the cluster's housekeeping: the jobs of nodes
+-- whose lease ran out run again or fail with `lost`, and finished jobs past their
+-- retention go.
+-- ARGV: node, lease (ms), 'join', 'renew' or 'leave' (its claims go back at once),
+-- Redis's run_id as the node read it,
+-- addr, started_at, pools (JSON), then retention: ttl (ms), most jobs, most bytes.
+-- Returns {'dead'} when a renewing node's lease had already run out, else {'ok',
+-- then for each job failed as lost: its id, and its batch's id and counts if it
+-- ended it, else ''}.
+local node, lease, how, run_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local now = now_ms()
+
+-- Leases run out only while Redis is there to be renewed with: after a restart
+-- (a new run_id) or a gap no node could have left, every lease starts afresh.
+local clock = redis.call('HMGET', P .. 'clock', 'last', 'run_id')
+if clock[2] ~= run_id or now - tonumber(clock[1] or now) > lease / 2 then
+  for _, n in ipairs(redis.call('ZRANGE', P .. 'nodes', 0, -1)) do
+    redis.call('ZADD', P .. 'nodes', 'XX', now + lease, n)
+  end
+end
+redis.call('HSET', P .. 'clock', 'last', now, 'run_id', run_id)
+
+if how == 'renew' and not redis.call('ZSCORE', P .. 'nodes', node) then
+  return { 'dead' }
+end
+if how == 'leave' then
+  redis.call('ZADD', P .. 'nodes', 0, node)
+else
+  redis.call('ZADD', P .. 'nodes', now + lease, node)
+  redis.call('HSET', P .. 'node:' .. node, 'addr', ARGV[5], 'started_at', ARGV[6], 'pools', ARGV[7],
+    'last_seen', now)
+end
+
+local out = { 'ok' }
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LIMIT', 0, 4)) do
+  local runs = redis.call('HGETALL', P .. 'run:' .. dead)
+  for i = 1, #runs, 2 do
+    local id = runs[i]
+    local job = P .. 'j:' .. id
+    local state = redis.call('HGET', job, 'state')
+    local queue, pool = queue_of(job)
+    local retries = tonumber(redis.call('HGET', job, 'retries') or '0')
+    if state == 'queued' or (state == 'running' and retries > 0) then
+      -- Claimed and not begun: as it was. Begun: the attempt counts.
+      if state == 'running' then
+        redis.call('HINCRBY', job, 'retries', -1)
+        redis.call('HINCRBY', P .. 'stats', 'running', -1)
+        redis.call('HINCRBY', P .. 'stats', 'queued:' .. pool, 1)
+      end
+      redis.call('HSET', job, 'state', 'queued')
+      redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
+      'started_at', 'progress')
+      redis.call('ZADD', P .. 'q:' .. queue, redis.call('HGET', job, 'score'), id)
+      wake(queue)
+    elseif state == 'running' then
+      redis.call('HSET', job, 'state', 'failed', 'finished_at', now, 'error_code', 'lost',
+        'error_message', 'node ' .. dead .. ' stopped renewing its lease')
+      local batch = leave(id, job, state, 'failed')
+      out[#out + 1] = id
+      out[#out + 1] = batch or ''
+    end
+  end
+  redis.call('DEL', P .. 'run:' .. dead, P .. 'node:' .. dead)
+  redis.call('ZREM', P .. 'nodes', dead)
+end
+
+expire(tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]))
+return out

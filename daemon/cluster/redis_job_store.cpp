@@ -1,0 +1,983 @@
+#include "redis_job_store.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+#include <asio/post.hpp>
+
+#include "daemon/cluster/lua_scripts.hpp"
+#include "daemon/sched/job_id.hpp"
+#include "daemon/tasks/registry.hpp"
+#include "job_fields.hpp"
+
+namespace taskpool::daemon::cluster {
+namespace {
+
+using proto::Error;
+using proto::ErrorCode;
+using proto::JobState;
+using proto::PoolKind;
+using proto::Result;
+using Kind = RedisReply::Kind;
+
+std::string with_common(std::string_view body) {
+    return std::string(lua::common_lua) + std::string(body);
+}
+
+std::size_t index(PoolKind pool) {
+    return static_cast<std::size_t>(pool);
+}
+
+/// The queue a job waits in: its pool's, or on the remote pool its task's.
+std::string queue_of(PoolKind pool, std::string_view task) {
+    return pool == PoolKind::remote ? "remote:" + std::string(task) : std::string(to_string(pool));
+}
+
+std::uint64_t to_u64(std::string_view text) {
+    std::uint64_t value = 0;
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    return value;
+}
+
+std::string millis_text(proto::Timestamp t) {
+    return std::to_string(t.time_since_epoch().count());
+}
+
+proto::Timestamp from_millis(std::string_view text) {
+    return proto::Timestamp(std::chrono::milliseconds(to_u64(text)));
+}
+
+/// A script's reply as a batch's counts: {batch, succeeded, failed, cancelled}.
+std::optional<proto::BatchCounts> batch_counts(const RedisReply& r) {
+    if (r.kind != Kind::array || r.elements.size() != 4) {
+        return std::nullopt;
+    }
+    return proto::BatchCounts{to_u64(r.elements[1].text), to_u64(r.elements[2].text),
+                              to_u64(r.elements[3].text)};
+}
+
+Error broken(std::string_view what, const RedisReply& reply) {
+    return {ErrorCode::unavailable,
+            "Redis answered " + std::string(what) + " with " +
+                (reply.kind == Kind::error ? reply.text : std::string("something unexpected"))};
+}
+
+}  // namespace
+
+struct RedisJobStore::Held {
+    sched::JobRecord record;
+    std::string token;    // this node's claim on the job; empty: none
+    bool ending = false;  // an end or a cancel written, its reply not yet in
+};
+
+struct RedisJobStore::Scripts {
+    RedisScript submit{with_common(lua::submit_lua)};
+    RedisScript take{with_common(lua::take_lua)};
+    RedisScript started{with_common(lua::started_lua)};
+    RedisScript progress{with_common(lua::progress_lua)};
+    RedisScript requeued{with_common(lua::requeued_lua)};
+    RedisScript finished{with_common(lua::finished_lua)};
+    RedisScript cancel{with_common(lua::cancel_lua)};
+    RedisScript heartbeat{with_common(lua::heartbeat_lua)};
+    RedisScript list{with_common(lua::list_lua)};
+    RedisScript stats{with_common(lua::stats_lua)};
+
+    std::vector<const RedisScript*> all() const {
+        return {&submit,   &take,   &started,   &progress, &requeued,
+                &finished, &cancel, &heartbeat, &list,     &stats};
+    }
+};
+
+RedisJobStore::RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& tasks,
+                             Settings settings)
+    : io_(io),
+      tasks_(tasks),
+      settings_(std::move(settings)),
+      prefix_("tp:{" + settings_.name + "}:"),
+      node_(sched::IdGenerator().next("n-")),
+      started_at_(millis_text(proto::now_timestamp())),
+      scripts_(std::make_unique<Scripts>()),
+      heartbeat_timer_(io) {}
+
+RedisJobStore::~RedisJobStore() {
+    close();
+}
+
+void RedisJobStore::close() {
+    stopping_ = true;
+    heartbeat_timer_.cancel();
+    for (auto* c : {redis_.get(), events_in_.get()}) {
+        if (c != nullptr && !c->closed()) {
+            c->close();
+        }
+    }
+}
+
+// Connection ---------------------------------------------------------------------
+
+void RedisJobStore::start(std::function<void(Result<void>)> done) {
+    auto on_closed = [this](Error e) {
+        if (!stopping_) {
+            spdlog::error("cluster: {}", e.message);
+        }
+    };
+    redis_ = RedisConnection::open(io_, settings_.url, on_closed);
+    events_in_ = RedisConnection::open(io_, settings_.url, on_closed);
+    redis_->command({"INFO", "server"}, [this, done](Result<RedisReply> info) {
+        if (!info) {
+            done(info.error());
+            return;
+        }
+        auto at = info->text.find("run_id:");
+        if (at != std::string::npos) {
+            run_id_ = info->text.substr(at + 7, 40);
+        }
+        for (const RedisScript* script : scripts_->all()) {
+            script->load(*redis_, [](Result<RedisReply> loaded) {
+                if (loaded && loaded->kind == Kind::error) {
+                    spdlog::error("cluster: Redis refused a script: {}", loaded->text);
+                }
+            });
+        }
+        events_in_->subscribe(
+            {key("ev")}, [this](std::string_view, std::string_view m) { on_message(m); },
+            [this, done](Result<RedisReply> subscribed) {
+                if (!subscribed) {
+                    done(subscribed.error());
+                    return;
+                }
+                command({"HGETALL", key("tasks")}, [this](Result<RedisReply> tasks) {
+                    if (tasks && events_.task_known) {  // remote tasks other nodes serve
+                        for (std::size_t i = 0; i + 1 < tasks->elements.size(); i += 2) {
+                            events_.task_known(tasks->elements[i].text,
+                                               tasks->elements[i + 1].text);
+                        }
+                    }
+                });
+                heartbeat("join", [this, done](Result<void> joined) {
+                    if (joined) {
+                        spdlog::info("cluster {}: joined as node {} on {}", settings_.name, node_,
+                                     settings_.url.shown());
+                        arm_heartbeat();
+                        if (events_.work) {
+                            events_.work();  // jobs may be waiting already
+                        }
+                    }
+                    done(joined);
+                });
+            });
+    });
+}
+
+void RedisJobStore::leave(std::function<void()> done) {
+    stopping_ = true;
+    heartbeat_timer_.cancel();
+    for (auto& claimed : claimed_) {
+        for (Held* h : std::exchange(claimed, {})) {
+            give_back(*h, "return", h->record.job.attempts);
+        }
+    }
+    send();
+    // What it still claims goes back, and other nodes see it gone at once.
+    heartbeat("leave", [done = std::move(done)](Result<void>) { done(); });
+}
+
+bool RedisJobStore::up() const {
+    return redis_ && !redis_->closed() && events_in_ && !events_in_->closed();
+}
+
+Error RedisJobStore::unavailable(std::string_view consequence) const {
+    return {ErrorCode::unavailable,
+            "Redis (" + settings_.url.shown() + ") cannot be reached; " + std::string(consequence)};
+}
+
+void RedisJobStore::call(const RedisScript& script, std::vector<std::string> args,
+                         RedisConnection::Handler on_reply) {
+    if (!up()) {
+        asio::post(io_, [this, on_reply = std::move(on_reply)] {
+            on_reply(unavailable("nothing was changed"));
+        });
+        return;
+    }
+    script.call(ordered(), {prefix_}, std::move(args), std::move(on_reply));
+}
+
+void RedisJobStore::command(const std::vector<std::string>& args,
+                            RedisConnection::Handler on_reply) {
+    if (!up()) {
+        asio::post(io_, [this, on_reply = std::move(on_reply)] {
+            on_reply(unavailable("nothing was read or changed"));
+        });
+        return;
+    }
+    ordered().command(args, std::move(on_reply));
+}
+
+RedisConnection& RedisJobStore::ordered() {
+    if (send_posted_) {
+        send();
+    }
+    return *redis_;
+}
+
+void RedisJobStore::heartbeat(std::string_view how, std::function<void(Result<void>)> done) {
+    call(
+        scripts_->heartbeat,
+        {node_, std::to_string(settings_.lease.count()), std::string(how), run_id_, settings_.addr,
+         started_at_, events_.pools ? events_.pools() : "{}", std::to_string(settings_.ttl.count()),
+         std::to_string(settings_.max_retained), std::to_string(settings_.max_retained_bytes)},
+        [this, done = std::move(done)](Result<RedisReply> reply) {
+            if (!reply) {
+                done(reply.error());
+                return;
+            }
+            if (reply->kind != Kind::array || reply->elements.empty()) {
+                done(broken("a heartbeat", *reply));
+                return;
+            }
+            if (reply->elements[0].text == "dead") {
+                lease_lost();
+                done({});
+                return;
+            }
+            for (std::size_t i = 1; i + 1 < reply->elements.size(); i += 2) {
+                announce_lost(reply->elements[i].text, batch_counts(reply->elements[i + 1]));
+            }
+            done({});
+        });
+}
+
+void RedisJobStore::arm_heartbeat() {
+    heartbeat_timer_.expires_after(settings_.lease / 3);
+    heartbeat_timer_.async_wait([this](std::error_code ec) {
+        if (ec) {
+            return;
+        }
+        heartbeat("renew", [](Result<void> beat) {
+            if (!beat) {
+                spdlog::warn("cluster: the lease was not renewed: {}", beat.error().message);
+            }
+        });
+        for (auto& [seq, h] : by_seq_) {
+            release_later(h);  // records whose waiters ran out
+        }
+        arm_heartbeat();
+    });
+}
+
+void RedisJobStore::lease_lost() {
+    spdlog::error(
+        "cluster: node {} had not renewed its lease for {} ms; its jobs have gone to other "
+        "nodes, and it joins again",
+        node_, settings_.lease.count());
+    for (auto& claimed : claimed_) {
+        claimed.clear();
+    }
+    for (auto& [seq, h] : by_seq_) {
+        if (!h->token.empty()) {
+            h->token.clear();
+            refresh(h->record.job.id);
+        }
+    }
+    heartbeat("join", [](Result<void>) {});
+}
+
+void RedisJobStore::announce_lost(const std::string& id, std::optional<proto::BatchCounts> batch) {
+    read_jobs({id}, [this, batch](Result<std::span<JobRecord* const>> found) {
+        if (found && found->front() != nullptr && events_.ended_here) {
+            events_.ended_here(*found->front(), Ended{true, batch});
+        }
+    });
+}
+
+// Records ---------------------------------------------------------------------------
+
+RedisJobStore::Held* RedisJobStore::held(const JobRecord& r) {
+    auto it = by_seq_.find(r.seq);
+    return it == by_seq_.end() ? nullptr : it->second;
+}
+
+sched::JobRecord* RedisJobStore::find(std::string_view id) {
+    auto it = by_id_.find(std::string(id));
+    return it == by_id_.end() ? nullptr : &it->second->record;
+}
+
+sched::JobRecord* RedisJobStore::find_by_seq(std::uint64_t seq) {
+    auto it = by_seq_.find(seq);
+    return it == by_seq_.end() ? nullptr : &it->second->record;
+}
+
+void RedisJobStore::newest_first(const std::function<bool(JobRecord&)>& visit) {
+    std::vector<Held*> all;
+    for (auto& [seq, h] : by_seq_) {
+        all.push_back(h);
+    }
+    std::sort(all.begin(), all.end(),
+              [](const Held* a, const Held* b) { return a->record.seq > b->record.seq; });
+    for (Held* h : all) {
+        if (!visit(h->record)) {
+            return;
+        }
+    }
+}
+
+RedisJobStore::Held* RedisJobStore::hold(ReadJob read, bool claimed) {
+    if (!claimed) {
+        read.token.clear();  // a claim is this node's only as the take's reply says
+    }
+    auto it = by_id_.find(read.stored.job.id);
+    if (it != by_id_.end()) {
+        Held* h = it->second.get();
+        if (h->token.empty() && !h->ending) {  // else this node's copy is the newer
+            auto seq = h->record.seq;
+            static_cast<sched::StoredJob&>(h->record) = std::move(read.stored);
+            h->record.seq = seq;
+            h->token = std::move(read.token);
+        }
+        return h;
+    }
+    auto h = std::make_unique<Held>();
+    static_cast<sched::StoredJob&>(h->record) = std::move(read.stored);
+    h->record.seq = next_seq_++;  // this node's key for it, as pools report runs
+    h->record.task = tasks_.find(h->record.job.task);
+    h->token = std::move(read.token);
+    Held* raw = h.get();
+    by_seq_.emplace(raw->record.seq, raw);
+    by_id_.emplace(raw->record.job.id, std::move(h));
+    return raw;
+}
+
+void RedisJobStore::release_later(Held* h) {
+    releasing_.push_back(h->record.seq);
+    if (!sweep_posted_) {
+        sweep_posted_ = true;
+        asio::post(io_, [this] { sweep(); });
+    }
+}
+
+void RedisJobStore::sweep() {
+    sweep_posted_ = false;
+    for (std::uint64_t seq : std::exchange(releasing_, {})) {
+        auto it = by_seq_.find(seq);
+        if (it == by_seq_.end()) {
+            continue;
+        }
+        Held* h = it->second;
+        const JobRecord& r = h->record;
+        if (h->token.empty() && !h->ending && r.waiters.empty() && r.run_handle == 0) {
+            by_seq_.erase(it);
+            by_id_.erase(r.job.id);
+        }
+    }
+}
+
+// Submitting ---------------------------------------------------------------------------
+
+void RedisJobStore::add(std::span<JobRecord> records, Added added) {
+    if (records.empty()) {
+        added(std::span<JobRecord* const>());
+        return;
+    }
+    const JobRecord& first = records.front();
+    PoolKind pool = first.job.pool;
+    auto& args = submits_.args;
+    args.push_back(std::to_string(records.size()));
+    args.emplace_back(to_string(pool));
+    args.push_back(queue_of(pool, first.job.task));
+    args.push_back(first.key.value_or(""));
+    args.push_back(first.job.batch ? *first.job.batch : "");
+    std::vector<std::string> fields;
+    for (const auto& r : records) {
+        fields.clear();
+        bool cancellable = pool != PoolKind::thread || (r.task != nullptr && r.task->cancellable);
+        JobFields::submitted(r, cancellable, fields);
+        args.push_back(r.job.id);
+        args.push_back(std::to_string(r.job.priority));
+        args.push_back(std::to_string(fields.size() / 2));
+        std::move(fields.begin(), fields.end(), std::back_inserter(args));
+    }
+    adding_[index(pool)] += records.size();
+    auto kept = std::make_shared<std::vector<JobRecord>>(std::make_move_iterator(records.begin()),
+                                                         std::make_move_iterator(records.end()));
+    submits_.replies.push_back([this, pool, kept,
+                                added = std::move(added)](Result<RedisReply> reply) mutable {
+        adding_[index(pool)] -= kept->size();
+        if (!reply) {
+            added(reply.error());
+        } else if (reply->text == "ok") {
+            std::vector<JobRecord*> out;
+            for (auto& r : *kept) {
+                ReadJob read{std::move(static_cast<sched::StoredJob&>(r)), {}};
+                Held* h = hold(std::move(read), false);
+                h->record.task = r.task;
+                out.push_back(&h->record);
+                release_later(h);
+            }
+            added(std::span<JobRecord* const>(out));
+        } else if (reply->text == "full") {
+            added(Error{ErrorCode::queue_full,
+                        "the " + std::string(to_string(pool)) +
+                            " pool's queue is full across the cluster (queue.max_size " +
+                            std::to_string(settings_.queue_max_size) + ")"});
+        } else if (reply->kind == Kind::string) {  // the job that holds the key
+            read_jobs({reply->text}, [added = std::move(added)](auto found) {
+                if (!found || found->front() == nullptr) {
+                    added(found ? Error{ErrorCode::unavailable, "the job that held the key is gone"}
+                                : found.error());
+                    return;
+                }
+                added(*found);
+            });
+        } else {
+            added(broken("a submit", *reply));
+        }
+    });
+    send_later();
+}
+
+// Sending what a turn made ----------------------------------------------------------
+
+void RedisJobStore::send_later() {
+    if (!send_posted_) {
+        send_posted_ = true;
+        asio::post(io_, [this] { send(); });
+    }
+}
+
+void RedisJobStore::send() {
+    send_posted_ = false;
+    // In this order: a job submitted, begun and ended in one turn is written so.
+    flush(scripts_->submit, submits_,
+          {std::to_string(settings_.queue_max_size), std::to_string(submits_.replies.size())});
+    flush(scripts_->started, started_, {node_});
+    flush(scripts_->requeued, requeued_, {node_});
+    flush(scripts_->finished, finished_,
+          {node_, std::to_string(settings_.ttl.count()), std::to_string(settings_.max_retained),
+           std::to_string(settings_.max_retained_bytes)});
+}
+
+void RedisJobStore::flush(const RedisScript& script, Pending& pending,
+                          std::vector<std::string> head) {
+    if (pending.args.empty()) {
+        return;
+    }
+    auto batch = std::exchange(pending, {});
+    head.insert(head.end(), std::make_move_iterator(batch.args.begin()),
+                std::make_move_iterator(batch.args.end()));
+    call(script, std::move(head),
+         [replies = std::move(batch.replies)](Result<RedisReply> reply) mutable {
+             for (std::size_t i = 0; i < replies.size(); ++i) {
+                 if (!reply) {
+                     replies[i](reply.error());
+                 } else if (reply->kind == Kind::array && i < reply->elements.size()) {
+                     replies[i](std::move(reply->elements[i]));
+                 } else {
+                     replies[i](broken("a batch", *reply));
+                 }
+             }
+             if (!reply) {
+                 spdlog::warn("cluster: {}", reply.error().message);
+             } else if (reply->kind == Kind::error) {
+                 spdlog::error("cluster: Redis refused a script: {}", reply->text);
+             }
+         });
+}
+
+void RedisJobStore::when_durable(base::Callback<void()> f) {
+    if (!up()) {
+        asio::post(io_, std::move(f));
+        return;
+    }
+    // Replies come in order: once PING's is in, so is every earlier one.
+    ordered().command({"PING"}, [f = std::move(f)](Result<RedisReply>) { f(); });
+}
+
+// Reading ---------------------------------------------------------------------------
+
+void RedisJobStore::lookup(std::span<const std::string> ids, Found found) {
+    std::vector<std::string> wanted(ids.begin(), ids.end());
+    read_jobs(std::move(wanted), std::move(found));
+}
+
+void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
+    struct Read {
+        std::vector<std::string> ids;
+        std::vector<Held*> held;
+        std::size_t left = 0;
+        std::optional<Error> error;
+        Found found;
+    };
+    auto read = std::make_shared<Read>();
+    read->held.resize(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto it = by_id_.find(ids[i]);
+        if (it != by_id_.end() && (!it->second->token.empty() || it->second->ending)) {
+            read->held[i] = it->second.get();  // this node's copy is the newest
+        } else {
+            ++read->left;
+        }
+    }
+    read->ids = std::move(ids);
+    read->found = std::move(found);
+    auto answer = [this](Read& r) {
+        if (r.error) {
+            r.found(*r.error);
+            return;
+        }
+        std::vector<JobRecord*> records;
+        for (Held* h : r.held) {
+            records.push_back(h != nullptr ? &h->record : nullptr);
+        }
+        r.found(std::span<JobRecord* const>(records));
+        for (Held* h : r.held) {
+            if (h != nullptr) {
+                release_later(h);
+            }
+        }
+    };
+    if (read->left == 0) {
+        answer(*read);
+        return;
+    }
+    if (!up()) {
+        asio::post(io_, [this, read] { read->found(unavailable("nothing was read")); });
+        return;
+    }
+    for (std::size_t i = 0; i < read->ids.size(); ++i) {
+        if (read->held[i] != nullptr) {
+            continue;
+        }
+        const std::string& id = read->ids[i];
+        ++reading_[id];
+        ordered().command({"HGETALL", key("j:" + id)}, [this, read, i, answer](auto reply) {
+            const std::string& id = read->ids[i];
+            if (--reading_[id] == 0) {
+                reading_.erase(id);
+            }
+            if (!reply) {
+                read->error = reply.error();
+            } else if (reply->kind == Kind::array && !reply->elements.empty()) {
+                auto job = read_job(*reply);
+                if (job) {
+                    read->held[i] = hold(std::move(*job), false);
+                } else {
+                    read->error = job.error();
+                }
+            }
+            if (--read->left == 0) {
+                answer(*read);
+            }
+            if (reread_.erase(id) > 0) {
+                refresh(id);  // it ended while being read: its waiters are told now
+            }
+        });
+    }
+}
+
+void RedisJobStore::list(const proto::ListRequest& query, Listed listed) {
+    call(scripts_->list,
+         {query.state ? std::string(to_string(*query.state)) : "", query.prefix.value_or(""),
+          std::to_string(query.limit)},
+         [listed = std::move(listed)](Result<RedisReply> reply) {
+             if (!reply) {
+                 listed(reply.error());
+                 return;
+             }
+             std::vector<proto::Job> jobs;
+             for (const auto& fields : reply->elements) {
+                 if (auto read = read_job(fields)) {
+                     jobs.push_back(std::move(read->stored.job));
+                 }
+             }
+             std::vector<const proto::Job*> pointers;
+             for (const auto& job : jobs) {
+                 pointers.push_back(&job);
+             }
+             listed(std::span<const proto::Job* const>(pointers));
+         });
+}
+
+void RedisJobStore::counts(Counted counted) {
+    call(scripts_->stats, {}, [counted = std::move(counted)](Result<RedisReply> reply) {
+        if (!reply || reply->kind != Kind::array || reply->elements.empty()) {
+            counted(reply ? broken("stats", *reply) : reply.error());
+            return;
+        }
+        ClusterCounts c;
+        const auto& stats = reply->elements[0].elements;
+        for (std::size_t i = 0; i + 1 < stats.size(); i += 2) {
+            std::string_view name = stats[i].text;
+            std::uint64_t value = to_u64(stats[i + 1].text);
+            if (name == "submitted") {
+                c.submitted = value;
+            } else if (name == "running") {
+                c.running = value;
+            } else if (name == "succeeded") {
+                c.succeeded = value;
+            } else if (name == "failed") {
+                c.failed = value;
+            } else if (name == "cancelled") {
+                c.cancelled = value;
+            } else if (name.starts_with("queued:")) {
+                if (auto pool = proto::pool_from_string(name.substr(7))) {
+                    c.queued[index(*pool)] = value;
+                }
+            }
+        }
+        const auto& e = reply->elements;
+        c.kv_keys = static_cast<std::uint64_t>(e[1].integer);
+        c.kv_bytes = to_u64(e[2].text);
+        for (std::size_t i = 3; i + 4 < e.size(); i += 5) {
+            c.nodes.push_back({e[i].text, e[i + 1].text, e[i + 4].text, from_millis(e[i + 2].text),
+                               from_millis(e[i + 3].text)});
+        }
+        counted(std::move(c));
+    });
+}
+
+// Taking and running ----------------------------------------------------------------
+
+sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool) {
+    auto& claimed = claimed_[index(pool)];
+    // A claim that ended meanwhile (cancelled, or its lease lost) is not run.
+    while (!claimed.empty() && claimed.front()->token.empty()) {
+        release_later(claimed.front());
+        claimed.pop_front();
+    }
+    if (claimed.empty()) {
+        return nullptr;
+    }
+    Held* h = claimed.front();
+    claimed.pop_front();
+    return &h->record;
+}
+
+sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool,
+                                               std::span<const std::string_view> tasks) {
+    auto& claimed = claimed_[index(pool)];
+    std::erase_if(claimed, [this](Held* h) {
+        if (h->token.empty()) {
+            release_later(h);
+        }
+        return h->token.empty();
+    });
+    auto it = std::find_if(claimed.begin(), claimed.end(), [&](Held* h) {
+        return std::find(tasks.begin(), tasks.end(), h->record.job.task) != tasks.end();
+    });
+    if (it == claimed.end()) {
+        return nullptr;
+    }
+    Held* h = *it;
+    claimed.erase(it);
+    return &h->record;
+}
+
+void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::string_view>> tasks,
+                                  std::size_t idle, std::size_t room) {
+    auto i = index(pool);
+    if (taking_[i] || !claimed_[i].empty() || !up()) {
+        return;
+    }
+    // Claim only what idle workers begin now, so that a node does not sit on jobs
+    // another node could run; but where the queue is deep and its jobs short, what
+    // the pool holds, so that a worker that ends a run has the next at hand (as the
+    // process pool holds runs ahead for short tasks only).
+    bool ahead = deep_[i] && typical_run_ms_[i] < short_run_ms;
+    std::size_t max = ahead ? room : std::min(idle, room);
+    std::vector<std::string> args{node_, node_ + ":" + std::to_string(next_take_++) + ":",
+                                  std::to_string(max)};
+    if (tasks) {
+        for (auto task : *tasks) {
+            args.push_back(queue_of(pool, task));
+        }
+    } else {
+        args.push_back(queue_of(pool, ""));
+    }
+    bool any_awake = std::any_of(args.begin() + 3, args.end(),
+                                 [this](const std::string& q) { return !idle_.contains(q); });
+    if (max == 0 || args.size() == 3 || !any_awake) {
+        return;
+    }
+    taking_[i] = true;
+    std::vector<std::string> queues(args.begin() + 3, args.end());
+    call(scripts_->take, std::move(args),
+         [this, i, max, wakes = wakes_, queues = std::move(queues)](Result<RedisReply> reply) {
+             taking_[i] = false;
+             if (!reply) {
+                 return;  // told when Redis is back
+             }
+             if (reply->kind == Kind::string && reply->text == "dead") {
+                 lease_lost();
+                 return;
+             }
+             for (const auto& fields : reply->elements) {
+                 auto read = read_job(fields);
+                 if (!read) {
+                     spdlog::error("cluster: {}", read.error().message);
+                     continue;
+                 }
+                 Held* h = hold(std::move(*read), true);
+                 claimed_[i].push_back(h);
+             }
+             deep_[i] = reply->elements.size() >= max;
+             // A wake that came in meanwhile (on the other connection) may be for a
+             // job queued after the take: then the queues are not idle after all.
+             if (!deep_[i] && wakes == wakes_) {
+                 idle_.insert(queues.begin(), queues.end());
+             }
+             if ((!reply->elements.empty() || wakes != wakes_) && events_.work) {
+                 events_.work();
+             }
+         });
+}
+
+void RedisJobStore::started(const JobRecord& r) {
+    Held* h = held(r);
+    if (h == nullptr || h->token.empty()) {
+        return;
+    }
+    std::vector<std::string> fields;
+    JobFields::started(r.job, fields);
+    auto& args = started_.args;
+    args.push_back(r.job.id);
+    args.push_back(h->token);
+    args.push_back(std::to_string(fields.size() / 2));
+    std::move(fields.begin(), fields.end(), std::back_inserter(args));
+    send_later();
+}
+
+void RedisJobStore::progressed(const JobRecord& r) {
+    Held* h = held(r);
+    if (h != nullptr && !h->token.empty() && r.job.progress) {
+        call(scripts_->progress, {r.job.id, h->token, std::string(r.job.progress->text())},
+             [](Result<RedisReply>) {});
+    }
+}
+
+void RedisJobStore::give_back(Held& h, std::string_view why, int attempts) {
+    if (h.token.empty()) {
+        return;
+    }
+    auto& args = requeued_.args;
+    args.push_back(h.record.job.id);
+    args.push_back(std::exchange(h.token, {}));
+    args.emplace_back(why);
+    args.push_back(std::to_string(attempts));
+    release_later(&h);
+    send_later();
+}
+
+void RedisJobStore::requeued(const JobRecord& r) {
+    if (Held* h = held(r)) {
+        give_back(*h, "retry", r.job.attempts);
+    }
+}
+
+void RedisJobStore::returned(const JobRecord& r) {
+    if (Held* h = held(r)) {
+        give_back(*h, "return", r.job.attempts);
+    }
+}
+
+void RedisJobStore::make_runnable(JobRecord& r) {
+    // A claim handed back by a pool that did not begin it: for whichever node
+    // takes it next. A job queued or queued again is in Redis already.
+    if (Held* h = held(r)) {
+        give_back(*h, "return", r.job.attempts);
+    }
+}
+
+void RedisJobStore::finished(const JobRecord& r, Durable durable) {
+    Held* h = held(r);
+    if (h == nullptr || h->token.empty()) {
+        asio::post(io_, [seq = r.seq, durable = std::move(durable)] {
+            durable(seq, Ended{false, std::nullopt});
+        });
+        return;
+    }
+    if (r.job.started_at && r.job.finished_at) {
+        double ms = static_cast<double>((*r.job.finished_at - *r.job.started_at).count());
+        auto& typical = typical_run_ms_[index(r.job.pool)];
+        typical += (ms - typical) / 8;
+    }
+    std::vector<std::string> fields;
+    JobFields::finished(r.job, fields);
+    auto& args = finished_.args;
+    args.push_back(r.job.id);
+    args.push_back(std::exchange(h->token, {}));
+    args.emplace_back(to_string(r.job.state));
+    args.push_back(std::to_string(fields.size() / 2));
+    std::move(fields.begin(), fields.end(), std::back_inserter(args));
+    h->ending = true;
+    finished_.replies.push_back(
+        [this, h, seq = r.seq, durable = std::move(durable)](Result<RedisReply> reply) {
+            h->ending = false;
+            release_later(h);
+            if (!reply) {
+                // Redis did not confirm it: told as ended, as a local store whose
+                // journal failed does; the outcome is lost with the lease.
+                if (stopping_) {
+                    spdlog::info("cluster: the end of job {} was not written: the node has left",
+                                 h->record.job.id);
+                } else {
+                    spdlog::error("cluster: the end of job {} was not written: {}",
+                                  h->record.job.id, reply.error().message);
+                }
+                durable(seq, Ended{});
+                return;
+            }
+            bool applied = reply->kind != Kind::integer || reply->integer != 0;
+            durable(seq, Ended{applied, batch_counts(*reply)});
+        });
+    send_later();
+}
+
+void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
+    Held* h = held(r);
+    h->ending = true;
+    call(scripts_->cancel,
+         {r.job.id, millis_text(proto::now_timestamp()), std::to_string(settings_.ttl.count()),
+          std::to_string(settings_.max_retained), std::to_string(settings_.max_retained_bytes)},
+         [this, h, cancelled = std::move(cancelled)](Result<RedisReply> reply) {
+             h->ending = false;
+             release_later(h);
+             JobRecord& r = h->record;
+             if (!reply) {
+                 cancelled(reply.error());
+                 return;
+             }
+             const auto& e = reply->elements;
+             std::string_view outcome = e.empty() ? "" : std::string_view(e[0].text);
+             if (outcome == "no_such_job") {
+                 cancelled(Error{ErrorCode::no_such_job, "no job '" + r.job.id + "'"});
+             } else if (outcome == "final") {
+                 cancelled(Error{ErrorCode::not_cancellable,
+                                 "job " + r.job.id + " has already " + e[1].text});
+             } else if (outcome == "fixed") {
+                 cancelled(Error{ErrorCode::not_cancellable,
+                                 "task '" + r.job.task + "' cannot be stopped once it runs"});
+             } else if (outcome == "cancelled" && e.size() == 4) {
+                 h->token.clear();  // claimed here and not yet handed to a pool: not run
+                 if (auto read = read_job(e[1])) {
+                     static_cast<sched::StoredJob&>(r) = std::move(read->stored);
+                     r.seq = h->record.seq;
+                 }
+                 cancelled(Ended{true, batch_counts(e[3])});
+             } else {
+                 cancelled(broken("a cancel", *reply));
+             }
+         });
+}
+
+void RedisJobStore::retain(JobRecord& r) {
+    if (Held* h = held(r)) {
+        release_later(h);
+    }
+}
+
+// Events ------------------------------------------------------------------------------
+
+void RedisJobStore::publish(char kind, std::string_view id, const std::string& line) {
+    if (!up()) {
+        return;
+    }
+    std::string message = node_;
+    message += ' ';
+    message += kind;
+    message += ' ';
+    message += id;
+    message += '\n';
+    message += line;
+    ordered().command({"PUBLISH", key("ev"), message}, [](Result<RedisReply>) {});
+}
+
+void RedisJobStore::task_known(const std::string& name, const std::string& description) {
+    command({"HSET", key("tasks"), name, description}, [](Result<RedisReply>) {});
+    publish('T', name, description);
+}
+
+void RedisJobStore::job_started(const proto::Job& job) {
+    publish('S', job.id, proto::encode_job_event("job.started", job));
+}
+
+void RedisJobStore::job_finished(const proto::Job& job) {
+    publish('F', job.id, proto::encode_job_event("job.finished", job));
+}
+
+void RedisJobStore::job_progress(const proto::Job& job) {
+    publish('P', job.id, proto::encode_progress_event(job.id, *job.progress));
+}
+
+void RedisJobStore::batch_finished(const std::string& batch, const proto::BatchCounts& counts) {
+    publish('B', batch, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
+}
+
+void RedisJobStore::on_message(std::string_view message) {
+    // "<origin> <kind> <id>\n<line>"
+    auto first = message.find(' ');
+    auto newline = message.find('\n');
+    if (first == std::string_view::npos || newline == std::string_view::npos ||
+        first + 3 > newline) {
+        return;
+    }
+    std::string_view origin = message.substr(0, first);
+    char kind = message[first + 1];
+    std::string_view id = message.substr(first + 3, newline - first - 3);
+    if (origin == node_) {
+        return;  // told here already
+    }
+    if (kind == 'T') {
+        if (events_.task_known) {
+            events_.task_known(std::string(id), std::string(message.substr(newline + 1)));
+        }
+        return;
+    }
+    if (kind == 'W') {
+        ++wakes_;
+        if (auto it = idle_.find(id); it != idle_.end()) {
+            idle_.erase(it);
+        }
+        if (events_.work) {
+            events_.work();
+        }
+        return;
+    }
+    if (events_.relay) {
+        events_.relay(kind, id, std::string(message.substr(newline + 1)));
+    }
+    if ((kind == 'S' || kind == 'F') && events_.work) {
+        events_.work();  // a queue may have a job fewer: a submit waiting for room may go
+    }
+    if (kind == 'F') {
+        std::string job(id);
+        if (reading_.contains(job)) {
+            reread_.insert(job);
+        }
+        refresh(job);
+    }
+}
+
+void RedisJobStore::refresh(const std::string& id) {
+    if (!by_id_.contains(id) || !up()) {
+        return;
+    }
+    ordered().command({"HGETALL", key("j:" + id)}, [this, id](Result<RedisReply> reply) {
+        auto it = by_id_.find(id);
+        if (!reply || it == by_id_.end()) {
+            return;
+        }
+        auto read = read_job(*reply);
+        if (!read || !proto::is_final(read->stored.job.state)) {
+            return;
+        }
+        Held* h = it->second.get();
+        h->token.clear();
+        if (events_.ended_elsewhere) {
+            events_.ended_elsewhere(h->record, std::move(read->stored.job));
+        }
+        release_later(h);
+    });
+}
+
+}  // namespace taskpool::daemon::cluster
