@@ -1,0 +1,411 @@
+// Cluster mode across nodes (PROTOCOL.md section 15): several real daemons on one
+// redis-server of the test's own, talking over real sockets.
+
+#include <csignal>
+#include <set>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "../support/daemon_process.hpp"
+#include "../support/line_client.hpp"
+#include "../support/redis_server.hpp"
+#include "../support/wait_for.hpp"
+
+using namespace taskpool::test;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+/// Nodes of one cluster on a Redis of the test's own. Leases are short (2 s), so
+/// that a lost node's jobs come back within the test.
+class Cluster {
+public:
+    explicit Cluster(int nodes, json config = json::object(), RedisServer::Options redis = {})
+        : redis_(std::move(redis)) {
+        for (int i = 0; i < nodes; ++i) {
+            add(config);
+        }
+    }
+
+    DaemonProcess& add(json config = json::object()) {
+        config["cluster"] = {{"redis", redis_.url()}, {"name", "test"}, {"lease_s", 2}};
+        nodes_.push_back(std::make_unique<DaemonProcess>(
+            DaemonProcess::Options{.config = config, .expect_errors = expect_errors_}));
+        return *nodes_.back();
+    }
+    DaemonProcess& operator[](std::size_t i) { return *nodes_[i]; }
+    RedisServer& redis() { return redis_; }
+    /// For tests that kill a node or Redis: its survivors log what they lost.
+    void expect_errors() { expect_errors_ = true; }
+
+private:
+    RedisServer redis_;
+    bool expect_errors_ = false;
+    std::vector<std::unique_ptr<DaemonProcess>> nodes_;
+};
+
+/// The node id a daemon goes by in its cluster.
+std::string node_id(DaemonProcess& d) {
+    return LineClient(d.port()).request({{"op", "stats"}})["cluster"]["node"];
+}
+
+/// A node that runs nothing on its thread pool: jobs submitted to it run elsewhere.
+void no_threads(DaemonProcess& d) {
+    REQUIRE(LineClient(d.port()).request(
+                {{"op", "resize"}, {"pool", "thread"}, {"size", 0}})["ok"] == true);
+}
+
+json submit(LineClient& c, json fields) {
+    fields["op"] = "submit";
+    auto reply = c.request(fields);
+    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+    return reply["job"];
+}
+
+json get(LineClient& c, const std::string& id, double wait = 0) {
+    return c.request({{"op", "get"}, {"job", id}, {"wait", wait}})["job"];
+}
+
+}  // namespace
+
+TEST_CASE("cluster.a_job_submitted_on_one_node_runs_on_another_and_is_read_from_a_third" *
+          doctest::timeout(60)) {
+    Cluster cluster(3);
+    no_threads(cluster[0]);
+    no_threads(cluster[2]);
+    LineClient a(cluster[0].port());
+    LineClient c(cluster[2].port());
+    auto job = submit(a, {{"task", "echo"}, {"args", {{"x", 1}}}, {"wait", 10}});
+    CHECK(job["state"] == "succeeded");
+    CHECK(job["node"] == node_id(cluster[1]));
+    auto read = get(c, job["id"]);
+    CHECK(read["result"] == json{{"x", 1}});
+    CHECK(read["node"] == node_id(cluster[1]));
+    auto listed = c.request({{"op", "list"}})["jobs"];
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["id"] == job["id"]);
+    auto stats = c.request({{"op", "stats"}});
+    CHECK(stats["jobs"]["succeeded"] == 1);
+    CHECK(stats["cluster"]["nodes"].size() == 3);
+    CHECK(stats["cluster"]["name"] == "test");
+}
+
+TEST_CASE("cluster.both_nodes_run_jobs_at_once" * doctest::timeout(60)) {
+    Cluster cluster(2, {{"thread_pool", {{"size", 1}}}});
+    LineClient a(cluster[0].port());
+    auto first = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
+    auto second = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
+    REQUIRE(wait_for([&] {
+        return get(a, first["id"])["state"] == "running" &&
+               get(a, second["id"])["state"] == "running";
+    }));
+    CHECK(get(a, first["id"])["node"] != get(a, second["id"])["node"]);
+    CHECK(get(a, first["id"], 10)["state"] == "succeeded");
+    CHECK(get(a, second["id"], 10)["state"] == "succeeded");
+}
+
+TEST_CASE("cluster.priority_then_arrival_across_nodes" * doctest::timeout(60)) {
+    Cluster cluster(2, {{"thread_pool", {{"size", 1}}}});
+    no_threads(cluster[1]);
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    auto blocker = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 30}}}});
+    REQUIRE(wait_for([&] { return get(a, blocker["id"])["state"] == "running"; }));
+    LineClient watcher(cluster[0].port());
+    watcher.request({{"op", "subscribe"}});
+    // From both nodes, mixed priorities: they start by priority, then as they came.
+    std::vector<std::pair<std::string, int>> sent = {{"a", 0}, {"b", 5},  {"c", 0}, {"d", -1},
+                                                     {"e", 5}, {"f", 10}, {"g", 0}, {"h", -1}};
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        LineClient& via = i % 2 == 0 ? a : b;
+        submit(via, {{"task", "echo"}, {"args", sent[i].first}, {"priority", sent[i].second}});
+    }
+    a.request({{"op", "cancel"}, {"job", blocker["id"]}});
+    std::vector<std::string> started;
+    while (started.size() < sent.size()) {
+        auto e = watcher.read_json();
+        if (e["event"] == "job.started" && e["job"]["task"] == "echo") {
+            started.push_back(e["job"]["args"]);
+        }
+    }
+    CHECK(started == std::vector<std::string>{"f", "b", "e", "a", "c", "g", "d", "h"});
+}
+
+TEST_CASE("cluster.a_map_runs_on_every_node_and_ends_once" * doctest::timeout(60)) {
+    Cluster cluster(3, {{"thread_pool", {{"size", 1}}}});
+    LineClient a(cluster[0].port());
+    LineClient watcher(cluster[2].port());
+    watcher.request({{"op", "subscribe"}});
+    json items = json::array();
+    for (int i = 0; i < 60; ++i) {
+        items.push_back({{"seconds", 0.02}});
+    }
+    auto reply = a.request({{"op", "map"}, {"task", "sleep"}, {"items", items}, {"notify", true}});
+    REQUIRE(reply["ok"] == true);
+    std::string batch = reply["batch"];
+    std::set<std::string> nodes;
+    int finished = 0;
+    int batches = 0;
+    while (batches == 0) {
+        auto e = watcher.read_json();
+        if (e["event"] == "job.finished") {
+            ++finished;
+            nodes.insert(e["job"]["node"].get<std::string>());
+        } else if (e["event"] == "batch.finished") {
+            CHECK(e["batch"] == batch);
+            CHECK(e["counts"]["succeeded"] == 60);
+            ++batches;
+        }
+    }
+    CHECK(finished == 60);
+    CHECK(nodes.size() == 3);
+    // The notify on the submitting node: one batch.finished too.
+    bool told = false;
+    while (!told) {
+        auto e = a.read_json();
+        told = e["event"] == "batch.finished";
+    }
+    CHECK_FALSE(watcher.read_line(300ms));  // and no second one
+}
+
+TEST_CASE("cluster.subscribe_and_wait_on_one_node_see_a_job_end_on_another" *
+          doctest::timeout(60)) {
+    Cluster cluster(2);
+    no_threads(cluster[0]);
+    LineClient a(cluster[0].port());
+    LineClient watcher(cluster[0].port());
+    watcher.request({{"op", "subscribe"}});
+    auto job = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 0.3}}}});
+    LineClient waiter(cluster[0].port());
+    waiter.send({{"op", "get"}, {"job", job["id"]}, {"wait", 10}});
+    LineClient one(cluster[0].port());
+    one.request({{"op", "subscribe"}, {"jobs", {job["id"]}}});
+    int started = 0;
+    int finished = 0;
+    while (finished == 0) {
+        auto e = watcher.read_json();
+        started += e["event"] == "job.started" ? 1 : 0;
+        finished += e["event"] == "job.finished" ? 1 : 0;
+    }
+    CHECK(started == 1);
+    auto waited = waiter.read_json();
+    CHECK(waited["job"]["state"] == "succeeded");
+    CHECK(waited["job"]["node"] == node_id(cluster[1]));
+    json told;
+    while (told["event"] != "job.finished") {
+        told = one.read_json();
+    }
+    CHECK(told["job"]["result"] == json{{"slept", 0.3}});
+    CHECK_FALSE(watcher.read_line(300ms));  // each once
+}
+
+TEST_CASE("cluster.cancel_across_nodes" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    no_threads(cluster[0]);
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    LineClient watcher(cluster[1].port());
+    watcher.request({{"op", "subscribe"}});
+    auto job = submit(b, {{"task", "sleep"}, {"args", {{"seconds", 30}}}});
+    REQUIRE(wait_for([&] { return get(a, job["id"])["state"] == "running"; }));
+    auto start = std::chrono::steady_clock::now();
+    auto cancelled = a.request({{"op", "cancel"}, {"job", job["id"]}});
+    CHECK(cancelled["job"]["state"] == "cancelled");
+    CHECK(wait_for([&] { return b.request({{"op", "stats"}})["pools"]["thread"]["busy"] == 0; }));
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+    int finished = 0;
+    while (finished == 0) {
+        finished += watcher.read_json()["event"] == "job.finished" ? 1 : 0;
+    }
+    CHECK_FALSE(watcher.read_line(300ms));  // once
+    CHECK(get(b, job["id"])["state"] == "cancelled");
+    CHECK(a.request({{"op", "cancel"}, {"job", job["id"]}})["error"]["code"] == "not_cancellable");
+    CHECK(a.request({{"op", "cancel"}, {"job", "j-nope"}})["error"]["code"] == "no_such_job");
+
+    // A job bound to a connection on one node, running on another, ends with it.
+    LineClient binder(cluster[0].port());
+    auto bound = submit(binder, {{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"bind", true}});
+    REQUIRE(wait_for([&] { return get(a, bound["id"])["state"] == "running"; }));
+    binder.shutdown_write();
+    CHECK(get(b, bound["id"], 10)["state"] == "cancelled");
+}
+
+TEST_CASE("cluster.kv_incr_from_8_clients_on_2_nodes_sums_exactly" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    constexpr int clients = 8;
+    constexpr int each = 250;
+    std::vector<std::thread> threads;
+    std::vector<std::vector<std::int64_t>> seen(clients);
+    for (int t = 0; t < clients; ++t) {
+        threads.emplace_back([&, t] {
+            LineClient c(cluster[t % 2].port());
+            for (int i = 0; i < each; ++i) {
+                seen[t].push_back(c.request({{"op", "kv.incr"}, {"key", "n"}, {"by", 1}})["value"]
+                                      .get<std::int64_t>());
+                // A cas loop on another key, from both nodes: no update lost either.
+                for (;;) {
+                    auto now = c.request({{"op", "kv.get"}, {"key", "m"}})["value"];
+                    int next = now.is_null() ? 1 : now.get<int>() + 1;
+                    auto r = c.request(
+                        {{"op", "kv.cas"}, {"key", "m"}, {"expect", now}, {"value", next}});
+                    if (r["swapped"] == true) {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    std::set<std::int64_t> all;
+    for (const auto& values : seen) {
+        all.insert(values.begin(), values.end());
+    }
+    CHECK(all.size() == clients * each);  // every reply distinct
+    LineClient c(cluster[1].port());
+    CHECK(c.request({{"op", "kv.get"}, {"key", "n"}})["value"] == clients * each);
+    CHECK(c.request({{"op", "kv.get"}, {"key", "m"}})["value"] == clients * each);
+    c.request({{"op", "kv.set"}, {"key", "s"}, {"value", "x"}});
+    CHECK(c.request({{"op", "kv.incr"}, {"key", "s"}})["error"]["code"] == "bad_request");
+    CHECK(c.request({{"op", "stats"}})["kv"]["keys"] == 3);
+}
+
+TEST_CASE("cluster.idempotency_keys_hold_across_nodes" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    // The same keys sent at once to both nodes: one job per key.
+    std::string burst_a;
+    std::string burst_b;
+    for (int i = 0; i < 50; ++i) {
+        auto line = json{{"op", "submit"},
+                         {"id", i},
+                         {"task", "echo"},
+                         {"args", i},
+                         {"key", "k" + std::to_string(i)}}
+                        .dump() +
+                    "\n";
+        burst_a += line;
+        burst_b += line;
+    }
+    a.send_raw(burst_a);
+    b.send_raw(burst_b);
+    for (int i = 0; i < 50; ++i) {
+        auto x = a.read_reply();
+        auto y = b.read_reply();
+        CHECK(x["id"] == y["id"]);
+        CHECK(x["job"]["id"] == y["job"]["id"]);
+    }
+    CHECK(a.request({{"op", "stats"}})["jobs"]["submitted"] == 50);
+}
+
+TEST_CASE("cluster.queue_max_size_and_block_s_hold_across_nodes" * doctest::timeout(60)) {
+    Cluster cluster(2, {{"queue", {{"max_size", 3}}}});
+    no_threads(cluster[0]);
+    no_threads(cluster[1]);
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    for (int i = 0; i < 3; ++i) {
+        submit(a, {{"task", "echo"}});
+    }
+    CHECK(b.request({{"op", "submit"}, {"task", "echo"}})["error"]["code"] == "queue_full");
+    b.send({{"op", "submit"}, {"id", "blocked"}, {"task", "echo"}, {"args", 4}, {"block_s", 10}});
+    CHECK_FALSE(b.read_line(300ms));
+    a.request({{"op", "resize"}, {"pool", "thread"}, {"size", 1}});  // the queue drains on a
+    auto blocked = b.read_reply();
+    CHECK(blocked["ok"] == true);
+    CHECK(get(b, blocked["job"]["id"], 10)["result"] == 4);
+}
+
+TEST_CASE("cluster.remote_workers_on_any_node_take_from_the_shared_queue" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    LineClient worker(cluster[1].port());
+    REQUIRE(worker.request({{"op", "worker.register"},
+                            {"tasks", {{{"name", "resize_image"}}}}})["ok"] == true);
+    LineClient a(cluster[0].port());
+    // Known on node a from node b's worker: accepted there, run by the worker.
+    REQUIRE(wait_for([&] {
+        return a.request({{"op", "tasks"}}).dump().find("resize_image") != std::string::npos;
+    }));
+    auto job = submit(a, {{"task", "resize_image"}, {"args", {{"w", 2}}}});
+    auto assigned = worker.read_json();
+    REQUIRE(assigned["event"] == "job.assign");
+    CHECK(assigned["job"]["id"] == job["id"]);
+    worker.request({{"op", "job.done"}, {"job", job["id"]}, {"result", 7}});
+    CHECK(get(a, job["id"], 10)["result"] == 7);
+}
+
+TEST_CASE("cluster.a_killed_node_has_its_jobs_run_again_elsewhere" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    cluster.expect_errors();
+    no_threads(cluster[0]);
+    LineClient a(cluster[0].port());
+    auto retried = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}, {"retries", 1}});
+    auto lost = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
+    REQUIRE(wait_for([&] {
+        return get(a, retried["id"])["state"] == "running" &&
+               get(a, lost["id"])["state"] == "running";
+    }));
+    auto dead = node_id(cluster[1]);
+    cluster[1].signal(SIGKILL);
+    cluster[1].wait_exit(5s);
+    a.request({{"op", "resize"}, {"pool", "thread"}, {"size", 2}});
+    auto start = std::chrono::steady_clock::now();
+    auto again = get(a, retried["id"], 15);
+    CHECK(again["state"] == "succeeded");
+    CHECK(again["attempts"] == 2);
+    CHECK(again["node"] == node_id(cluster[0]));
+    auto failed = get(a, lost["id"], 15);
+    CHECK(failed["state"] == "failed");
+    CHECK(failed["error"]["code"] == "lost");
+    CHECK(failed["error"]["message"].get<std::string>().find(dead) != std::string::npos);
+    // Within the lease (2 s) and a heartbeat (a third of it), and the rerun (1 s).
+    CHECK(std::chrono::steady_clock::now() - start < 6s);
+    auto nodes = a.request({{"op", "stats"}})["cluster"]["nodes"];
+    CHECK(nodes.size() == 1);
+}
+
+TEST_CASE("cluster.a_drain_leaves_the_queue_to_the_others" * doctest::timeout(60)) {
+    Cluster cluster(2, {{"thread_pool", {{"size", 1}}}});
+    no_threads(cluster[1]);
+    LineClient a(cluster[0].port());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) {
+        ids.push_back(submit(a, {{"task", "sleep"}, {"args", {{"seconds", 0.3}}}})["id"]);
+    }
+    REQUIRE(wait_for([&] { return get(a, ids[0])["state"] == "running"; }));
+    cluster[0].signal(SIGTERM);
+    CHECK(cluster[0].wait_exit(10s) == 0);
+    LineClient b(cluster[1].port());
+    CHECK(get(b, ids[0])["state"] == "succeeded");
+    b.request({{"op", "resize"}, {"pool", "thread"}, {"size", 1}});
+    for (const auto& id : ids) {
+        CHECK(get(b, id, 10)["state"] == "succeeded");
+    }
+    CHECK(b.request({{"op", "stats"}})["cluster"]["nodes"].size() == 1);  // it left at once
+}
+
+TEST_CASE("cluster.config_errors_say_what_to_do_and_never_show_the_password" *
+          doctest::timeout(30)) {
+    auto both = run_command({binary_path("taskpoold"), "--check-config"},
+                            {{"TASKPOOL_CLUSTER_REDIS", "redis://127.0.0.1:6379"},
+                             {"TASKPOOL_STORE_PATH", "/tmp/x.db"}});
+    CHECK(both.exit_code == 2);
+    CHECK(both.err.find("store.path") != std::string::npos);
+    auto tls = run_command({binary_path("taskpoold"), "--check-config"},
+                           {{"TASKPOOL_CLUSTER_REDIS", "rediss://127.0.0.1:6379"}});
+    CHECK(tls.exit_code == 2);
+    auto shown = run_command({binary_path("taskpoold"), "--check-config"},
+                             {{"TASKPOOL_CLUSTER_REDIS", "redis://:hunter2@127.0.0.1:6379"}});
+    CHECK(shown.exit_code == 0);
+    CHECK(shown.out.find("hunter2") == std::string::npos);
+    // Nothing listening: one line saying so, and exit 1.
+    auto none = run_command({binary_path("taskpoold"), "--listen", "127.0.0.1:0"},
+                            {{"TASKPOOL_CLUSTER_REDIS", "redis://:hunter2@127.0.0.1:1"}});
+    CHECK(none.exit_code == 1);
+    CHECK(none.out.find("cluster.redis") != std::string::npos);
+    CHECK(none.out.find("hunter2") == std::string::npos);
+}
