@@ -445,12 +445,15 @@ int run(Config& config, const ConfigReloader& reload) {
     std::optional<store::LocalJobStore> local_jobs;
     std::optional<cluster::RedisJobStore> cluster_jobs;
     std::optional<cluster::RedisKv> cluster_kv;
-    std::vector<sched::JobObserver*> observers{&events, &job_metrics};
+    std::vector<sched::JobObserver*> observers{&job_metrics};
     if (config.cluster.redis) {
         cluster_jobs.emplace(io, tasks, cluster_store_settings(config));
         cluster_kv.emplace(*cluster_jobs, static_cast<std::size_t>(config.kv.max_bytes));
-        observers.push_back(&*cluster_jobs);  // this node's events, for the others
+        // Events go through Redis, and come back to this node's subscribers from
+        // there with every other node's, in one order.
+        observers.push_back(&*cluster_jobs);
     } else {
+        observers.push_back(&events);
         local_jobs.emplace(job_store_settings(config), journal.get());
     }
     sched::JobStore& jobs =

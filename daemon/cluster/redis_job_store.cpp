@@ -69,6 +69,7 @@ struct RedisJobStore::Held {
     sched::JobRecord record;
     std::string token;    // this node's claim on the job; empty: none
     bool ending = false;  // an end or a cancel written, its reply not yet in
+    bool told = false;    // its job.finished went out with the end it wrote
 };
 
 struct RedisJobStore::Scripts {
@@ -807,6 +808,7 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
     args.push_back(r.job.id);
     args.push_back(std::exchange(h->token, {}));
     args.emplace_back(to_string(r.job.state));
+    args.push_back(message('F', r.job.id, proto::encode_job_event("job.finished", r.job)));
     args.push_back(std::to_string(fields.size() / 2));
     std::move(fields.begin(), fields.end(), std::back_inserter(args));
     h->ending = true;
@@ -828,6 +830,7 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
                 return;
             }
             bool applied = reply->kind != Kind::integer || reply->integer != 0;
+            h->told = applied;  // the script published its job.finished
             durable(seq, Ended{applied, batch_counts(*reply)});
         });
     send_later();
@@ -878,18 +881,22 @@ void RedisJobStore::retain(JobRecord& r) {
 
 // Events ------------------------------------------------------------------------------
 
+std::string RedisJobStore::message(char kind, std::string_view id, std::string_view line) const {
+    std::string m = node_;
+    m += ' ';
+    m += kind;
+    m += ' ';
+    m += id;
+    m += '\n';
+    m += line;
+    return m;
+}
+
 void RedisJobStore::publish(char kind, std::string_view id, const std::string& line) {
-    if (!up()) {
-        return;
+    if (up()) {
+        ordered().command({"PUBLISH", key("ev"), message(kind, id, line)},
+                          [](Result<RedisReply>) {});
     }
-    std::string message = node_;
-    message += ' ';
-    message += kind;
-    message += ' ';
-    message += id;
-    message += '\n';
-    message += line;
-    ordered().command({"PUBLISH", key("ev"), message}, [](Result<RedisReply>) {});
 }
 
 void RedisJobStore::task_known(const std::string& name, const std::string& description) {
@@ -902,6 +909,10 @@ void RedisJobStore::job_started(const proto::Job& job) {
 }
 
 void RedisJobStore::job_finished(const proto::Job& job) {
+    auto it = by_id_.find(job.id);
+    if (it != by_id_.end() && std::exchange(it->second->told, false)) {
+        return;  // published with the end it wrote
+    }
     publish('F', job.id, proto::encode_job_event("job.finished", job));
 }
 
@@ -924,11 +935,9 @@ void RedisJobStore::on_message(std::string_view message) {
     std::string_view origin = message.substr(0, first);
     char kind = message[first + 1];
     std::string_view id = message.substr(first + 3, newline - first - 3);
-    if (origin == node_) {
-        return;  // told here already
-    }
+    bool mine = origin == node_;
     if (kind == 'T') {
-        if (events_.task_known) {
+        if (!mine && events_.task_known) {
             events_.task_known(std::string(id), std::string(message.substr(newline + 1)));
         }
         return;
@@ -943,8 +952,13 @@ void RedisJobStore::on_message(std::string_view message) {
         }
         return;
     }
+    // Subscribers here get every node's events this node's own included, in the
+    // one order Redis gave them: a batch's end after the ends of its jobs.
     if (events_.relay) {
         events_.relay(kind, id, std::string(message.substr(newline + 1)));
+    }
+    if (mine) {
+        return;
     }
     if ((kind == 'S' || kind == 'F') && events_.work) {
         events_.work();  // a queue may have a job fewer: a submit waiting for room may go

@@ -196,6 +196,8 @@ private:
     /// A claim goes back to its queue (`retry`: one retry fewer; `return`: as it was).
     void give_back(Held& h, std::string_view why, int attempts);
 
+    /// What a node publishes: `<node> <kind> <id>\n<line>`.
+    std::string message(char kind, std::string_view id, std::string_view line) const;
     void publish(char kind, std::string_view id, const std::string& line);
     void on_message(std::string_view message);
     /// Reads a held job another node ended, and tells the scheduler.

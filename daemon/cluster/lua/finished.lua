@@ -1,22 +1,26 @@
 -- Runs of this node's claims ended.
 -- ARGV: node, retention (ttl ms, most jobs, most bytes), then for each: id, token,
--- state, field count, fields and values (finished_at, attempts, result or error).
+-- state, its job.finished message, field count, fields and values (finished_at,
+-- attempts, result or error). The message goes out with the end, so that a batch's
+-- last end, told after it, comes after every other end of the batch.
 -- Returns for each: 0 if the claim was no longer the node's (the job was
 -- cancelled elsewhere, or its lease lapsed: it is someone else's to end), 1 if
 -- it ended, or its batch's id and counts when it ended the batch.
 local out = {}
 local a = 5
 while a <= #ARGV do
-  local id, token, final, fields = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local id, token, final, message = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local fields = tonumber(ARGV[a + 4])
   local job = P .. 'j:' .. id
   if redis.call('HGET', job, 'token') ~= token then
     out[#out + 1] = 0
   else
     local state = redis.call('HGET', job, 'state')
-    redis.call('HSET', job, 'state', final, unpack(ARGV, a + 4, a + 3 + 2 * fields))
+    redis.call('HSET', job, 'state', final, unpack(ARGV, a + 5, a + 4 + 2 * fields))
     out[#out + 1] = leave(id, job, state, final) or 1
+    redis.call('PUBLISH', P .. 'ev', message)
   end
-  a = a + 4 + 2 * fields
+  a = a + 5 + 2 * fields
 end
 expire(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 return out
