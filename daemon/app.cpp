@@ -345,6 +345,7 @@ bool join_cluster(asio::io_context& io, cluster::RedisJobStore& store, sched::Sc
                               spdlog::warn("cluster: remote task {}: {}", name, added.error());
                           }
                       },
+                      [&scheduler] { scheduler.answer_waiters_now(); },
                       [&threads, &processes] {
                           return nlohmann::json{{"thread", threads.size()},
                                                 {"process", processes.size()}}
@@ -360,6 +361,8 @@ bool join_cluster(asio::io_context& io, cluster::RedisJobStore& store, sched::Sc
                       joined ? joined->error().message : "the connection to Redis ended");
         return false;
     }
+    spdlog::info("cluster {}: joined as node {} on {}", store.name(), store.node(),
+                 store.url_shown());
     return true;
 }
 

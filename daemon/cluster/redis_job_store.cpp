@@ -99,7 +99,8 @@ RedisJobStore::RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& ta
       node_(sched::IdGenerator().next("n-")),
       started_at_(millis_text(proto::now_timestamp())),
       scripts_(std::make_unique<Scripts>()),
-      heartbeat_timer_(io) {}
+      heartbeat_timer_(io),
+      retry_timer_(io) {}
 
 RedisJobStore::~RedisJobStore() {
     close();
@@ -108,24 +109,26 @@ RedisJobStore::~RedisJobStore() {
 void RedisJobStore::close() {
     stopping_ = true;
     heartbeat_timer_.cancel();
-    for (auto* c : {redis_.get(), events_in_.get()}) {
-        if (c != nullptr && !c->closed()) {
-            c->close();
-        }
-    }
+    retry_timer_.cancel();
+    close_connections();
 }
 
 // Connection ---------------------------------------------------------------------
 
 void RedisJobStore::start(std::function<void(Result<void>)> done) {
-    auto on_closed = [this](Error e) {
-        if (!stopping_) {
-            spdlog::error("cluster: {}", e.message);
+    connect("join", std::move(done));
+}
+
+void RedisJobStore::connect(std::string_view how, std::function<void(Result<void>)> done) {
+    auto on_closed = [this, generation = ++generation_](Error e) {
+        if (generation == generation_) {
+            lost(std::move(e));
         }
     };
     redis_ = RedisConnection::open(io_, settings_.url, on_closed);
     events_in_ = RedisConnection::open(io_, settings_.url, on_closed);
-    redis_->command({"INFO", "server"}, [this, done](Result<RedisReply> info) {
+    redis_->command({"INFO", "server"}, [this, how = std::string(how),
+                                         done = std::move(done)](Result<RedisReply> info) {
         if (!info) {
             done(info.error());
             return;
@@ -143,11 +146,12 @@ void RedisJobStore::start(std::function<void(Result<void>)> done) {
         }
         events_in_->subscribe(
             {key("ev")}, [this](std::string_view, std::string_view m) { on_message(m); },
-            [this, done](Result<RedisReply> subscribed) {
+            [this, how, done](Result<RedisReply> subscribed) {
                 if (!subscribed) {
                     done(subscribed.error());
                     return;
                 }
+                reconnecting_ = false;  // requests may use Redis again
                 command({"HGETALL", key("tasks")}, [this](Result<RedisReply> tasks) {
                     if (tasks && events_.task_known) {  // remote tasks other nodes serve
                         for (std::size_t i = 0; i + 1 < tasks->elements.size(); i += 2) {
@@ -156,11 +160,10 @@ void RedisJobStore::start(std::function<void(Result<void>)> done) {
                         }
                     }
                 });
-                heartbeat("join", [this, done](Result<void> joined) {
+                heartbeat(how, [this, done](Result<void> joined) {
                     if (joined) {
-                        spdlog::info("cluster {}: joined as node {} on {}", settings_.name, node_,
-                                     settings_.url.shown());
                         arm_heartbeat();
+                        send();  // what waited for Redis
                         if (events_.work) {
                             events_.work();  // jobs may be waiting already
                         }
@@ -169,6 +172,51 @@ void RedisJobStore::start(std::function<void(Result<void>)> done) {
                 });
             });
     });
+}
+
+void RedisJobStore::lost(Error why) {
+    if (stopping_ || reconnecting_) {
+        return;
+    }
+    spdlog::error("cluster: {}; what needs Redis is unavailable until it is back", why.message);
+    reconnecting_ = true;
+    close_connections();
+    heartbeat_timer_.cancel();
+    idle_.clear();  // wakes may be lost meanwhile: every queue is tried again
+    taking_ = {};
+    if (events_.down) {
+        events_.down();
+    }
+    reconnect_later(std::chrono::milliseconds(100));
+}
+
+void RedisJobStore::reconnect_later(std::chrono::milliseconds after) {
+    retry_timer_.expires_after(after);
+    retry_timer_.async_wait([this, after](std::error_code ec) {
+        if (ec || stopping_) {
+            return;
+        }
+        connect("renew", [this, after](Result<void> connected) {
+            if (stopping_) {
+                return;
+            }
+            if (!connected) {
+                reconnecting_ = true;
+                close_connections();
+                reconnect_later(std::min(after * 2, max_reconnect_wait));
+                return;
+            }
+            spdlog::info("cluster: Redis at {} is back", settings_.url.shown());
+        });
+    });
+}
+
+void RedisJobStore::close_connections() {
+    for (auto* c : {redis_.get(), events_in_.get()}) {
+        if (c != nullptr && !c->closed()) {
+            c->close();
+        }
+    }
 }
 
 void RedisJobStore::leave(std::function<void()> done) {
@@ -185,6 +233,9 @@ void RedisJobStore::leave(std::function<void()> done) {
 }
 
 bool RedisJobStore::up() const {
+    if (reconnecting_) {
+        return false;
+    }
     return redis_ && !redis_->closed() && events_in_ && !events_in_->closed();
 }
 
@@ -254,6 +305,9 @@ void RedisJobStore::arm_heartbeat() {
     heartbeat_timer_.async_wait([this](std::error_code ec) {
         if (ec) {
             return;
+        }
+        if (reconnecting_) {
+            return;  // armed again once connected
         }
         heartbeat("renew", [](Result<void> beat) {
             if (!beat) {
@@ -380,6 +434,11 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
         added(std::span<JobRecord* const>());
         return;
     }
+    if (!up()) {
+        asio::post(
+            io_, [this, added = std::move(added)] { added(unavailable("nothing was accepted")); });
+        return;
+    }
     const JobRecord& first = records.front();
     PoolKind pool = first.job.pool;
     auto& args = submits_.args;
@@ -448,6 +507,9 @@ void RedisJobStore::send_later() {
 
 void RedisJobStore::send() {
     send_posted_ = false;
+    if (!up()) {
+        return;  // kept, and sent once Redis is back
+    }
     // In this order: a job submitted, begun and ended in one turn is written so.
     flush(scripts_->submit, submits_,
           {std::to_string(settings_.queue_max_size), std::to_string(submits_.replies.size())});
@@ -791,6 +853,14 @@ void RedisJobStore::make_runnable(JobRecord& r) {
 
 void RedisJobStore::finished(const JobRecord& r, Durable durable) {
     Held* h = held(r);
+    if (!up() && finished_.replies.size() >= max_unwritten_ends) {
+        spdlog::error(
+            "cluster: job {} ended while Redis is away, with {} ends waiting already; "
+            "this one is told here and not kept",
+            r.job.id, finished_.replies.size());
+        asio::post(io_, [seq = r.seq, durable = std::move(durable)] { durable(seq, Ended{}); });
+        return;
+    }
     if (h == nullptr || h->token.empty()) {
         asio::post(io_, [seq = r.seq, durable = std::move(durable)] {
             durable(seq, Ended{false, std::nullopt});

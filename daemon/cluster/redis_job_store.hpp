@@ -81,6 +81,9 @@ public:
         std::function<void(char kind, std::string_view id, const std::string& line)> relay;
         /// A remote worker on another node serves this task.
         std::function<void(const std::string& name, const std::string& description)> task_known;
+        /// Redis cannot be reached: waiters here are answered with the jobs as last
+        /// known (until it is back, nothing ends here for them).
+        std::function<void()> down;
         /// This node's pools, as JSON text, for `stats.cluster.nodes`.
         std::function<std::string()> pools;
     };
@@ -99,6 +102,7 @@ public:
     void close();
     const std::string& node() const { return node_; }
     const std::string& name() const { return settings_.name; }
+    std::string url_shown() const { return settings_.url.shown(); }
     /// Whether Redis can be reached now.
     bool up() const;
 
@@ -177,6 +181,12 @@ private:
     void send_later();
     void send();
     void flush(const RedisScript& script, Pending& pending, std::vector<std::string> head);
+    /// Opens both connections and joins (`join`), or comes back (`renew`).
+    void connect(std::string_view how, std::function<void(proto::Result<void>)> done);
+    /// A connection ended: requests get `unavailable`, and it connects again.
+    void lost(proto::Error why);
+    void reconnect_later(std::chrono::milliseconds after);
+    void close_connections();
     void heartbeat(std::string_view how, std::function<void(proto::Result<void>)> done);
     void arm_heartbeat();
     /// Another node found this one's lease run out: its claims are void.
@@ -215,6 +225,12 @@ private:
     std::shared_ptr<RedisConnection> redis_;
     std::shared_ptr<RedisConnection> events_in_;
     asio::steady_timer heartbeat_timer_;
+    asio::steady_timer retry_timer_;  // connecting again, after a back-off
+    static constexpr std::chrono::milliseconds max_reconnect_wait{2000};
+    std::uint64_t generation_ = 0;  // of the connections: a closed older one is old news
+    bool reconnecting_ = false;
+    /// Ends written while Redis is away wait for it, up to this many.
+    static constexpr std::size_t max_unwritten_ends = 10000;
 
     std::unordered_map<std::string, std::unique_ptr<Held>> by_id_;
     std::unordered_map<std::uint64_t, Held*> by_seq_;

@@ -798,6 +798,19 @@ void Scheduler::announce_finished(JobRecord& r) {
     check_idle();
 }
 
+void Scheduler::answer_waiters_now() {
+    std::vector<JobRecord*> waited;
+    store_.newest_first([&](JobRecord& r) {
+        if (!r.waiters.empty()) {
+            waited.push_back(&r);
+        }
+        return true;
+    });
+    for (JobRecord* r : waited) {
+        answer_waiters(*r);
+    }
+}
+
 void Scheduler::answer_waiters(JobRecord& r) {
     auto waiters = std::exchange(r.waiters, {});
     for (auto& waiter : waiters) {

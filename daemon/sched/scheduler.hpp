@@ -169,6 +169,9 @@ public:
     /// stands for. A run of it here stops, the record takes the end, and waiters
     /// here are answered; the events are the other node's to send.
     void ended_elsewhere(JobRecord& r, proto::Job ended);
+    /// The store cannot be reached: every waiter is answered now with the job as
+    /// last known.
+    void answer_waiters_now();
     /// A job this daemon made final (in a shared store, perhaps without running it):
     /// its end, and its batch's, are announced.
     void announce_end(JobRecord& r, const JobStore::Ended& ended);

@@ -20,29 +20,31 @@ namespace {
 
 /// Nodes of one cluster on a Redis of the test's own. Leases are short (2 s), so
 /// that a lost node's jobs come back within the test.
+struct ClusterSetup {
+    json config = json::object();  // each node's, but for `cluster`
+    RedisServer::Options redis = {};
+    /// Tests that kill a node or Redis: the survivors log what they lost.
+    bool expect_errors = false;
+};
+
 class Cluster {
 public:
-    explicit Cluster(int nodes, json config = json::object(), RedisServer::Options redis = {})
-        : redis_(std::move(redis)) {
+    explicit Cluster(int nodes, ClusterSetup setup = {})
+        : setup_(std::move(setup)), redis_(setup_.redis) {
         for (int i = 0; i < nodes; ++i) {
-            add(config);
+            json config = setup_.config;
+            config["cluster"] = {{"redis", redis_.url()}, {"name", "test"}, {"lease_s", 2}};
+            nodes_.push_back(std::make_unique<DaemonProcess>(
+                DaemonProcess::Options{.config = config, .expect_errors = setup_.expect_errors}));
         }
     }
 
-    DaemonProcess& add(json config = json::object()) {
-        config["cluster"] = {{"redis", redis_.url()}, {"name", "test"}, {"lease_s", 2}};
-        nodes_.push_back(std::make_unique<DaemonProcess>(
-            DaemonProcess::Options{.config = config, .expect_errors = expect_errors_}));
-        return *nodes_.back();
-    }
     DaemonProcess& operator[](std::size_t i) { return *nodes_[i]; }
     RedisServer& redis() { return redis_; }
-    /// For tests that kill a node or Redis: its survivors log what they lost.
-    void expect_errors() { expect_errors_ = true; }
 
 private:
+    ClusterSetup setup_;
     RedisServer redis_;
-    bool expect_errors_ = false;
     std::vector<std::unique_ptr<DaemonProcess>> nodes_;
 };
 
@@ -93,7 +95,7 @@ TEST_CASE("cluster.a_job_submitted_on_one_node_runs_on_another_and_is_read_from_
 }
 
 TEST_CASE("cluster.both_nodes_run_jobs_at_once" * doctest::timeout(60)) {
-    Cluster cluster(2, {{"thread_pool", {{"size", 1}}}});
+    Cluster cluster(2, {.config = {{"thread_pool", {{"size", 1}}}}});
     LineClient a(cluster[0].port());
     auto first = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
     auto second = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
@@ -107,7 +109,7 @@ TEST_CASE("cluster.both_nodes_run_jobs_at_once" * doctest::timeout(60)) {
 }
 
 TEST_CASE("cluster.priority_then_arrival_across_nodes" * doctest::timeout(60)) {
-    Cluster cluster(2, {{"thread_pool", {{"size", 1}}}});
+    Cluster cluster(2, {.config = {{"thread_pool", {{"size", 1}}}}});
     no_threads(cluster[1]);
     LineClient a(cluster[0].port());
     LineClient b(cluster[1].port());
@@ -134,7 +136,7 @@ TEST_CASE("cluster.priority_then_arrival_across_nodes" * doctest::timeout(60)) {
 }
 
 TEST_CASE("cluster.a_map_runs_on_every_node_and_ends_once" * doctest::timeout(60)) {
-    Cluster cluster(3, {{"thread_pool", {{"size", 1}}}});
+    Cluster cluster(3, {.config = {{"thread_pool", {{"size", 1}}}}});
     LineClient a(cluster[0].port());
     LineClient watcher(cluster[2].port());
     watcher.request({{"op", "subscribe"}});
@@ -303,7 +305,7 @@ TEST_CASE("cluster.idempotency_keys_hold_across_nodes" * doctest::timeout(60)) {
 }
 
 TEST_CASE("cluster.queue_max_size_and_block_s_hold_across_nodes" * doctest::timeout(60)) {
-    Cluster cluster(2, {{"queue", {{"max_size", 3}}}});
+    Cluster cluster(2, {.config = {{"queue", {{"max_size", 3}}}}});
     no_threads(cluster[0]);
     no_threads(cluster[1]);
     LineClient a(cluster[0].port());
@@ -339,8 +341,7 @@ TEST_CASE("cluster.remote_workers_on_any_node_take_from_the_shared_queue" * doct
 }
 
 TEST_CASE("cluster.a_killed_node_has_its_jobs_run_again_elsewhere" * doctest::timeout(60)) {
-    Cluster cluster(2);
-    cluster.expect_errors();
+    Cluster cluster(2, {.expect_errors = true});
     no_threads(cluster[0]);
     LineClient a(cluster[0].port());
     auto retried = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}, {"retries", 1}});
@@ -369,7 +370,7 @@ TEST_CASE("cluster.a_killed_node_has_its_jobs_run_again_elsewhere" * doctest::ti
 }
 
 TEST_CASE("cluster.a_drain_leaves_the_queue_to_the_others" * doctest::timeout(60)) {
-    Cluster cluster(2, {{"thread_pool", {{"size", 1}}}});
+    Cluster cluster(2, {.config = {{"thread_pool", {{"size", 1}}}}});
     no_threads(cluster[1]);
     LineClient a(cluster[0].port());
     std::vector<std::string> ids;
@@ -408,4 +409,87 @@ TEST_CASE("cluster.config_errors_say_what_to_do_and_never_show_the_password" *
     CHECK(none.exit_code == 1);
     CHECK(none.out.find("cluster.redis") != std::string::npos);
     CHECK(none.out.find("hunter2") == std::string::npos);
+}
+
+namespace {
+
+int healthz(std::uint16_t port) {
+    LineClient http(port);
+    http.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto response = http.read_http_response();
+    REQUIRE(response);
+    return response->status;
+}
+
+}  // namespace
+
+TEST_CASE("cluster.redis_away_gives_unavailable_and_503_and_everything_comes_back" *
+          doctest::timeout(60)) {
+    Cluster cluster(1, {.redis = {.append_only = true}, .expect_errors = true});
+    LineClient c(cluster[0].port());
+    auto done = submit(c, {{"task", "echo"}, {"wait", 10}});  // not held by the node now
+    auto running = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 1.5}}}});
+    REQUIRE(wait_for([&] { return get(c, running["id"])["state"] == "running"; }));
+    LineClient waiter(cluster[0].port());
+    waiter.send({{"op", "get"}, {"job", running["id"]}, {"wait", 30}});
+
+    cluster.redis().kill();
+    // A pending wait is answered with the job as last known.
+    CHECK(waiter.read_json()["job"]["state"] == "running");
+    REQUIRE(wait_for([&] { return healthz(cluster[0].port()) == 503; }));
+    for (const json& needs_redis :
+         {json{{"op", "submit"}, {"task", "echo"}}, json{{"op", "get"}, {"job", done["id"]}},
+          json{{"op", "list"}}, json{{"op", "stats"}}, json{{"op", "kv.get"}, {"key", "k"}},
+          json{{"op", "cancel"}, {"job", done["id"]}}}) {
+        CAPTURE(needs_redis);
+        CHECK(c.request(needs_redis)["error"]["code"] == "unavailable");
+    }
+    CHECK(c.request({{"op", "ping"}})["pong"] == true);
+    CHECK(c.request({{"op", "tasks"}})["ok"] == true);
+    std::this_thread::sleep_for(2s);  // the job ends while Redis is away
+
+    cluster.redis().start();  // the same port and files: AOF brings the jobs back
+    REQUIRE(wait_for([&] { return healthz(cluster[0].port()) == 200; }));
+    auto ended = get(c, running["id"], 10);
+    CHECK(ended["state"] == "succeeded");  // its end, written once Redis was back
+    CHECK(ended["attempts"] == 1);
+    CHECK(get(c, submit(c, {{"task", "echo"}, {"args", 5}})["id"], 10)["result"] == 5);
+
+    // A Redis that hangs: unavailable within the reply timeout (2 s), not a hang.
+    cluster.redis().pause();
+    auto start = std::chrono::steady_clock::now();
+    CHECK(c.request({{"op", "submit"}, {"task", "echo"}})["error"]["code"] == "unavailable");
+    CHECK(std::chrono::steady_clock::now() - start < 4s);
+    cluster.redis().resume();
+    REQUIRE(wait_for([&] { return healthz(cluster[0].port()) == 200; }));
+    CHECK(get(c, submit(c, {{"task", "echo"}, {"args", 6}})["id"], 10)["result"] == 6);
+}
+
+TEST_CASE("cluster.a_redis_killed_and_restarted_with_aof_loses_no_acknowledged_job" *
+          doctest::timeout(90)) {
+    Cluster cluster(2, {.config = {{"thread_pool", {{"size", 1}}}},
+                        .redis = {.append_only = true},
+                        .expect_errors = true});
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    auto long_one = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 2}}}});
+    std::vector<std::string> acked;
+    for (int i = 0; i < 100; ++i) {
+        LineClient& via = i % 2 == 0 ? a : b;
+        acked.push_back(submit(via, {{"task", "sleep"}, {"args", {{"seconds", 0.01}}}})["id"]);
+    }
+    REQUIRE(wait_for([&] { return get(a, long_one["id"])["state"] == "running"; }));
+    cluster.redis().kill();
+    std::this_thread::sleep_for(500ms);
+    cluster.redis().start();
+    REQUIRE(wait_for(
+        [&] { return healthz(cluster[0].port()) == 200 && healthz(cluster[1].port()) == 200; }));
+    for (const auto& id : acked) {
+        CAPTURE(id);
+        CHECK(get(b, id, 30)["state"] == "succeeded");
+    }
+    auto through = get(a, long_one["id"], 30);
+    CHECK(through["state"] == "succeeded");
+    CHECK(through["attempts"] == 1);  // ran once, through the restart
+    CHECK(b.request({{"op", "stats"}})["jobs"]["succeeded"] == 101);
 }
