@@ -9,7 +9,9 @@
 //   loadgen seq  HOST:PORT TASK POOL N            submit+wait one at a time: p50/p99
 //   loadgen pipe HOST:PORT TASK POOL N INFLIGHT CONNS
 //                                                  N jobs over CONNS connections, each
-//                                                  keeping INFLIGHT submit+wait in flight
+//                                                  keeping INFLIGHT submit+wait in flight;
+//                                                  HOST:PORT,HOST:PORT,...: connections
+//                                                  to each in turn (cluster nodes)
 //   loadgen submit HOST:PORT TASK POOL N INFLIGHT CONNS
 //                                                  the same without wait: until the
 //                                                  acknowledgement only
@@ -187,10 +189,17 @@ int pipe(const std::string& addr, const std::string& task, const std::string& po
     for (int i = 0; i < inflight; ++i) {
         window += line;
     }
-    // Connected here, where a refusal is reported, rather than in the threads.
+    // Connected here, where a refusal is reported, rather than in the threads; to
+    // each of the addresses of a list ("A,B": nodes of a cluster) in turn.
+    std::vector<std::string> addresses;
+    for (std::size_t from = 0; from <= addr.size();) {
+        auto comma = std::min(addr.find(',', from), addr.size());
+        addresses.push_back(addr.substr(from, comma - from));
+        from = comma + 1;
+    }
     std::vector<std::unique_ptr<Connection>> connections;
     for (int k = 0; k < conns; ++k) {
-        connections.push_back(std::make_unique<Connection>(addr));
+        connections.push_back(std::make_unique<Connection>(addresses[k % addresses.size()]));
     }
     auto t = Clock::now();
     std::vector<std::thread> threads;

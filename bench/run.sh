@@ -5,7 +5,8 @@
 # written outside the build folder. Prints the results file.
 #
 # usage: bench/run.sh [RUNS]     env: BENCHES (default "loopback gearman python celery
-#                                taskpool taskpool_scale taskpool_workers"), AUTOGROUP
+#                                taskpool taskpool_scale taskpool_workers"; the cluster
+#                                figures: "bullmq celery taskpool_cluster"), AUTOGROUP
 #
 # AUTOGROUP=0 turns the kernel's session autogroups off for the run (as root), and
 # back as they were after. The kit starts each daemon and worker in a session of
@@ -29,7 +30,8 @@ if [[ -n ${AUTOGROUP:-} ]]; then
 fi
 cp -r "$peers" "$scratch/peers"
 cp "$repo/bench/bench_taskpool.sh" "$repo/bench/bench_taskpool_scale.sh" \
-    "$repo/bench/bench_taskpool_workers.sh" "$repo/bench/noop_worker.py" "$scratch/peers/"
+    "$repo/bench/bench_taskpool_workers.sh" "$repo/bench/bench_taskpool_cluster.sh" \
+    "$repo/bench/noop_worker.py" "$scratch/peers/"
 export TASKPOOL_BIN="$build/bench" TASKPOOL_PYTHON="$repo/client/python"
 ln -sf "$build/daemon/taskpoold" "$TASKPOOL_BIN/taskpoold"
 ln -sf "$build/client/taskpool" "$TASKPOOL_BIN/taskpool"

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
+#include <nlohmann/json.hpp>
 
 #include "daemon/cluster/lua_scripts.hpp"
 #include "daemon/sched/job_id.hpp"
@@ -377,6 +378,17 @@ void RedisJobStore::newest_first(const std::function<bool(JobRecord&)>& visit) {
     }
 }
 
+namespace {
+
+/// The record takes the job as Redis has it, and keeps this node's seq for it.
+void refill(sched::JobRecord& r, sched::StoredJob stored) {
+    auto seq = r.seq;
+    static_cast<sched::StoredJob&>(r) = std::move(stored);
+    r.seq = seq;
+}
+
+}  // namespace
+
 RedisJobStore::Held* RedisJobStore::hold(ReadJob read, bool claimed) {
     if (!claimed) {
         read.token.clear();  // a claim is this node's only as the take's reply says
@@ -385,9 +397,7 @@ RedisJobStore::Held* RedisJobStore::hold(ReadJob read, bool claimed) {
     if (it != by_id_.end()) {
         Held* h = it->second.get();
         if (h->token.empty() && !h->ending) {  // else this node's copy is the newer
-            auto seq = h->record.seq;
-            static_cast<sched::StoredJob&>(h->record) = std::move(read.stored);
-            h->record.seq = seq;
+            refill(h->record, std::move(read.stored));
             h->token = std::move(read.token);
         }
         return h;
@@ -611,30 +621,30 @@ void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
         if (read->held[i] != nullptr) {
             continue;
         }
-        const std::string& id = read->ids[i];
-        ++reading_[id];
-        ordered().command({"HGETALL", key("j:" + id)}, [this, read, i, answer](auto reply) {
-            const std::string& id = read->ids[i];
-            if (--reading_[id] == 0) {
-                reading_.erase(id);
-            }
-            if (!reply) {
-                read->error = reply.error();
-            } else if (reply->kind == Kind::array && !reply->elements.empty()) {
-                auto job = read_job(*reply);
-                if (job) {
-                    read->held[i] = hold(std::move(*job), false);
-                } else {
-                    read->error = job.error();
+        ++reading_[read->ids[i]];
+        ordered().command(
+            {"HGETALL", key("j:" + read->ids[i])}, [this, read, i, answer](auto reply) {
+                const std::string& id = read->ids[i];
+                if (--reading_[id] == 0) {
+                    reading_.erase(id);
                 }
-            }
-            if (--read->left == 0) {
-                answer(*read);
-            }
-            if (reread_.erase(id) > 0) {
-                refresh(id);  // it ended while being read: its waiters are told now
-            }
-        });
+                if (!reply) {
+                    read->error = reply.error();
+                } else if (reply->kind == Kind::array && !reply->elements.empty()) {
+                    auto job = read_job(*reply);
+                    if (job) {
+                        read->held[i] = hold(std::move(*job), false);
+                    } else {
+                        read->error = job.error();
+                    }
+                }
+                if (--read->left == 0) {
+                    answer(*read);
+                }
+                if (reread_.erase(id) > 0) {
+                    refresh(id);  // it ended while being read: its waiters are told now
+                }
+            });
     }
 }
 
@@ -805,6 +815,7 @@ void RedisJobStore::started(const JobRecord& r) {
     auto& args = started_.args;
     args.push_back(r.job.id);
     args.push_back(h->token);
+    args.push_back(message('S', r.job.id, proto::encode_job_event("job.started", r.job)));
     args.push_back(std::to_string(fields.size() / 2));
     std::move(fields.begin(), fields.end(), std::back_inserter(args));
     send_later();
@@ -915,7 +926,7 @@ void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
          [this, h, cancelled = std::move(cancelled)](Result<RedisReply> reply) {
              h->ending = false;
              release_later(h);
-             JobRecord& r = h->record;
+             JobRecord& job = h->record;
              if (!reply) {
                  cancelled(reply.error());
                  return;
@@ -923,18 +934,17 @@ void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
              const auto& e = reply->elements;
              std::string_view outcome = e.empty() ? "" : std::string_view(e[0].text);
              if (outcome == "no_such_job") {
-                 cancelled(Error{ErrorCode::no_such_job, "no job '" + r.job.id + "'"});
+                 cancelled(Error{ErrorCode::no_such_job, "no job '" + job.job.id + "'"});
              } else if (outcome == "final") {
                  cancelled(Error{ErrorCode::not_cancellable,
-                                 "job " + r.job.id + " has already " + e[1].text});
+                                 "job " + job.job.id + " has already " + e[1].text});
              } else if (outcome == "fixed") {
                  cancelled(Error{ErrorCode::not_cancellable,
-                                 "task '" + r.job.task + "' cannot be stopped once it runs"});
+                                 "task '" + job.job.task + "' cannot be stopped once it runs"});
              } else if (outcome == "cancelled" && e.size() == 4) {
                  h->token.clear();  // claimed here and not yet handed to a pool: not run
                  if (auto read = read_job(e[1])) {
-                     static_cast<sched::StoredJob&>(r) = std::move(read->stored);
-                     r.seq = h->record.seq;
+                     refill(job, std::move(read->stored));
                  }
                  cancelled(Ended{true, batch_counts(e[3])});
              } else {
@@ -952,6 +962,9 @@ void RedisJobStore::retain(JobRecord& r) {
 // Events ------------------------------------------------------------------------------
 
 std::string RedisJobStore::message(char kind, std::string_view id, std::string_view line) const {
+    if (line.ends_with('\n')) {
+        line.remove_suffix(1);  // events follow one another a line each
+    }
     std::string m = node_;
     m += ' ';
     m += kind;
@@ -971,11 +984,11 @@ void RedisJobStore::publish(char kind, std::string_view id, const std::string& l
 
 void RedisJobStore::task_known(const std::string& name, const std::string& description) {
     command({"HSET", key("tasks"), name, description}, [](Result<RedisReply>) {});
-    publish('T', name, description);
+    publish('T', name, nlohmann::json(description).dump());  // on one line
 }
 
-void RedisJobStore::job_started(const proto::Job& job) {
-    publish('S', job.id, proto::encode_job_event("job.started", job));
+void RedisJobStore::job_started(const proto::Job&) {
+    // Published with the start it wrote (started()).
 }
 
 void RedisJobStore::job_finished(const proto::Job& job) {
@@ -995,20 +1008,32 @@ void RedisJobStore::batch_finished(const std::string& batch, const proto::BatchC
 }
 
 void RedisJobStore::on_message(std::string_view message) {
-    // "<origin> <kind> <id>\n<line>"
-    auto first = message.find(' ');
-    auto newline = message.find('\n');
-    if (first == std::string_view::npos || newline == std::string_view::npos ||
-        first + 3 > newline) {
+    // Events, each "<origin> <kind> <id>\n<line>", one after another.
+    while (!message.empty()) {
+        auto header_end = message.find('\n');
+        if (header_end == std::string_view::npos) {
+            return;
+        }
+        auto line_end = std::min(message.find('\n', header_end + 1), message.size());
+        on_event(message.substr(0, header_end),
+                 message.substr(header_end + 1, line_end - header_end - 1));
+        message.remove_prefix(std::min(line_end + 1, message.size()));
+    }
+}
+
+void RedisJobStore::on_event(std::string_view header, std::string_view line) {
+    auto first = header.find(' ');
+    if (first == std::string_view::npos || first + 3 > header.size()) {
         return;
     }
-    std::string_view origin = message.substr(0, first);
-    char kind = message[first + 1];
-    std::string_view id = message.substr(first + 3, newline - first - 3);
+    std::string_view origin = header.substr(0, first);
+    char kind = header[first + 1];
+    std::string_view id = header.substr(first + 3);
     bool mine = origin == node_;
     if (kind == 'T') {
-        if (!mine && events_.task_known) {
-            events_.task_known(std::string(id), std::string(message.substr(newline + 1)));
+        auto description = nlohmann::json::parse(line, nullptr, false);
+        if (!mine && events_.task_known && description.is_string()) {
+            events_.task_known(std::string(id), description.get<std::string>());
         }
         return;
     }
@@ -1025,7 +1050,9 @@ void RedisJobStore::on_message(std::string_view message) {
     // Subscribers here get every node's events this node's own included, in the
     // one order Redis gave them: a batch's end after the ends of its jobs.
     if (events_.relay) {
-        events_.relay(kind, id, std::string(message.substr(newline + 1)));
+        std::string text(line);
+        text += '\n';
+        events_.relay(kind, id, text);
     }
     if (mine) {
         return;

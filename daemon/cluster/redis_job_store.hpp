@@ -210,6 +210,7 @@ private:
     std::string message(char kind, std::string_view id, std::string_view line) const;
     void publish(char kind, std::string_view id, const std::string& line);
     void on_message(std::string_view message);
+    void on_event(std::string_view header, std::string_view line);
     /// Reads a held job another node ended, and tells the scheduler.
     void refresh(const std::string& id);
 

@@ -1,25 +1,27 @@
 -- Cancels a job that no one here runs: queued, claimed or running on any node.
--- ARGV: id, finished_at, retention (ttl ms, most jobs, most bytes). Returns {'no_such_job'}, {'final', state}, {'fixed'}
--- (a running task that cannot be stopped), or {'cancelled', the job's fields,
--- the node that held it or '', and its batch's id and counts if it ended it}.
+-- ARGV: id, finished_at, retention (ttl ms, most jobs, most bytes). Returns
+-- {'no_such_job'}, {'final', state}, {'fixed'} (a running task that cannot be
+-- stopped), or {'cancelled', the job's fields, the node that held it or '', and its
+-- batch's id and counts if it ended it}.
 local id = ARGV[1]
 local job = P .. 'j:' .. id
-local state = redis.call('HGET', job, 'state')
+local was = redis.call('HMGET', job, 'state', 'cancellable', 'pool', 'node', 'batch')
+local state = was[1]
 if not state then
   return { 'no_such_job' }
 end
 if state ~= 'queued' and state ~= 'running' then
   return { 'final', state }
 end
-if state == 'running' and redis.call('HGET', job, 'cancellable') == '0' then
+if state == 'running' and was[2] == '0' then
   return { 'fixed' }
 end
-local queue = queue_of(job)
-redis.call('ZREM', P .. 'q:' .. queue, id)
-local node = redis.call('HGET', job, 'node') or ''
+redis.call('ZREM', P .. 'q:' .. queue_of(job), id)
+local size = size_of(job)
 redis.call('HSET', job, 'state', 'cancelled', 'finished_at', ARGV[2], 'error_code', 'cancelled',
-  'error_message', 'cancelled by request')
-local batch = leave(id, job, state, 'cancelled')
+  'error_message', 'cancelled by request', 'size', size)
+local batch = leave(id, job, state, 'cancelled', size, { was[3], was[4], was[5] })
+counted()
 local fields = redis.call('HGETALL', job)
 expire(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
-return { 'cancelled', fields, node, batch or '' }
+return { 'cancelled', fields, was[4] or '', batch or '' }

@@ -17,54 +17,79 @@
 --   stats           hash: submitted, succeeded, failed, cancelled, running,
 --                   queued:<pool>, retained_bytes (what finished jobs hold)
 --   kv              hash: the shared key-value store; kvbytes its size
---   ev              channel: events, `<origin> <kind> <id>\n<line>`
+--   ev              channel: events, each `<origin> <kind> <id>\n<line>`, several
+--                   to a message, one after another (line by line)
 local P = KEYS[1]
 
+-- Redis's clock, read once a call.
+local clock
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
+
+-- Changes to the `stats` counters, summed over a call and written once at its end
+-- (count(); counted()).
+local counts = {}
+local function count(name, by)
+  counts[name] = (counts[name] or 0) + by
+end
+local function counted()
+  for name, by in pairs(counts) do
+    if by ~= 0 then
+      redis.call('HINCRBY', P .. 'stats', name, by)
+    end
+  end
+  counts = {}
+end
+
+-- Events of a call, published together at its end as one message (told()).
+local told = {}
+local function tell(message)
+  told[#told + 1] = message
+end
+local function tell_all()
+  if #told > 0 then
+    redis.call('PUBLISH', P .. 'ev', table.concat(told, '\n'))
+    told = {}
+  end
 end
 
 local function queue_of(job)
-  local pool = redis.call('HGET', job, 'pool')
+  local pool, task = unpack(redis.call('HMGET', job, 'pool', 'task'))
   if pool == 'remote' then
-    return 'remote:' .. redis.call('HGET', job, 'task'), pool
+    return 'remote:' .. task, pool
   end
   return pool, pool
 end
 
--- Nodes that found an empty queue are told it has jobs again, once.
+-- Nodes that found an empty queue are told it has jobs again, once a call.
+local woken = {}
 local function wake(queue)
-  if redis.call('SCARD', P .. 'idle:' .. queue) > 0 then
+  if not woken[queue] and redis.call('SCARD', P .. 'idle:' .. queue) > 0 then
     redis.call('DEL', P .. 'idle:' .. queue)
-    redis.call('PUBLISH', P .. 'ev', '* W ' .. queue .. '\n')
+    tell('* W ' .. queue .. '\n')
   end
-end
-
--- What a finished job holds, about: its payloads.
-local function size_of(job)
-  local size = 0
-  for _, v in ipairs(redis.call('HMGET', job, 'args', 'result', 'progress', 'error_message')) do
-    size = size + (v and #v or 0)
-  end
-  return size
+  woken[queue] = true
 end
 
 -- A job leaves `state` (queued or running) for the end `final`: counted, kept for
--- retention, and counted in its batch. Returns the batch's counts when it was the
--- batch's last job, else nil.
-local function leave(id, job, state, final)
-  local pool = redis.call('HGET', job, 'pool')
-  redis.call('HINCRBY', P .. 'stats', state == 'running' and 'running' or 'queued:' .. pool, -1)
-  redis.call('HINCRBY', P .. 'stats', final, 1)
-  redis.call('HINCRBY', P .. 'stats', 'retained_bytes', size_of(job))
+-- retention (`size`: what it holds, about, which the caller has written in its
+-- `size` field), and counted in its batch. `was`: its pool, node and batch. Returns
+-- the batch's counts when it was the batch's last job, else nil.
+local function leave(id, job, state, final, size, was)
+  local pool, node, batch = was[1], was[2], was[3]
+  count(state == 'running' and 'running' or 'queued:' .. pool, -1)
+  count(final, 1)
+  count('retained_bytes', size)
   redis.call('ZADD', P .. 'done', now_ms(), id)
-  local node = redis.call('HGET', job, 'node')
   if node then
     redis.call('HDEL', P .. 'run:' .. node, id)
   end
   redis.call('HDEL', job, 'token')
-  local batch = redis.call('HGET', job, 'batch')
   if not batch then
     return nil
   end
@@ -78,6 +103,15 @@ local function leave(id, job, state, final)
   return { batch, counts[1] or '0', counts[2] or '0', counts[3] or '0' }
 end
 
+-- What a finished job holds, about: its payloads.
+local function size_of(job)
+  local size = 0
+  for _, v in ipairs(redis.call('HMGET', job, 'args', 'result', 'progress', 'error_message')) do
+    size = size + (v and #v or 0)
+  end
+  return size
+end
+
 -- Finished jobs go once their retention is over (`ttl` ms), and the oldest go
 -- while more than `max` are kept or they hold more than `max_bytes`; at most 1,000
 -- a call, so that no call holds Redis up for long.
@@ -88,7 +122,7 @@ local function expire(ttl, max, max_bytes)
     if key and redis.call('GET', P .. 'key:' .. key) == id then
       redis.call('DEL', P .. 'key:' .. key)
     end
-    redis.call('HINCRBY', P .. 'stats', 'retained_bytes', -size_of(job))
+    count('retained_bytes', -tonumber(redis.call('HGET', job, 'size') or '0'))
     redis.call('DEL', job)
     redis.call('ZREM', P .. 'all', id)
     redis.call('ZREM', P .. 'done', id)
@@ -98,13 +132,16 @@ local function expire(ttl, max, max_bytes)
     drop(id)
     budget = budget - 1
   end
-  while budget > 0 and (redis.call('ZCARD', P .. 'done') > max or
-      tonumber(redis.call('HGET', P .. 'stats', 'retained_bytes') or '0') > max_bytes) do
+  counted()
+  local bytes = tonumber(redis.call('HGET', P .. 'stats', 'retained_bytes') or '0')
+  while budget > 0 and (redis.call('ZCARD', P .. 'done') > max or bytes > max_bytes) do
     local oldest = redis.call('ZRANGE', P .. 'done', 0, 0)[1]
     if not oldest then
       break
     end
+    bytes = bytes - tonumber(redis.call('HGET', P .. 'j:' .. oldest, 'size') or '0')
     drop(oldest)
     budget = budget - 1
   end
+  counted()
 end

@@ -1,8 +1,8 @@
 -- Runs of this node's claims ended.
 -- ARGV: node, retention (ttl ms, most jobs, most bytes), then for each: id, token,
 -- state, its job.finished message, field count, fields and values (finished_at,
--- attempts, result or error). The message goes out with the end, so that a batch's
--- last end, told after it, comes after every other end of the batch.
+-- attempts, result or error). The messages go out with the ends, so that a
+-- batch's end, told after them, comes after every end of the batch.
 -- Returns for each: 0 if the claim was no longer the node's (the job was
 -- cancelled elsewhere, or its lease lapsed: it is someone else's to end), 1 if
 -- it ended, or its batch's id and counts when it ended the batch.
@@ -12,15 +12,18 @@ while a <= #ARGV do
   local id, token, final, message = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local fields = tonumber(ARGV[a + 4])
   local job = P .. 'j:' .. id
-  if redis.call('HGET', job, 'token') ~= token then
+  local was = redis.call('HMGET', job, 'token', 'state', 'pool', 'node', 'batch')
+  if was[1] ~= token then
     out[#out + 1] = 0
   else
-    local state = redis.call('HGET', job, 'state')
-    redis.call('HSET', job, 'state', final, unpack(ARGV, a + 5, a + 4 + 2 * fields))
-    out[#out + 1] = leave(id, job, state, final) or 1
-    redis.call('PUBLISH', P .. 'ev', message)
+    local size = #message  -- what it holds, about: the message has its payloads
+    redis.call('HSET', job, 'state', final, 'size', size, unpack(ARGV, a + 5, a + 4 + 2 * fields))
+    out[#out + 1] = leave(id, job, was[2], final, size, { was[3], was[4], was[5] }) or 1
+    tell(message)
   end
   a = a + 5 + 2 * fields
 end
+counted()
+tell_all()
 expire(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 return out

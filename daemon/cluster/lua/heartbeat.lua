@@ -37,25 +37,26 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
   for i = 1, #runs, 2 do
     local id = runs[i]
     local job = P .. 'j:' .. id
-    local state = redis.call('HGET', job, 'state')
-    local queue, pool = queue_of(job)
-    local retries = tonumber(redis.call('HGET', job, 'retries') or '0')
-    if state == 'queued' or (state == 'running' and retries > 0) then
+    local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'retries', 'score', 'batch')
+    local state, pool = was[1], was[2]
+    local queue = pool == 'remote' and 'remote:' .. was[3] or pool
+    if state == 'queued' or (state == 'running' and tonumber(was[4] or '0') > 0) then
       -- Claimed and not begun: as it was. Begun: the attempt counts.
       if state == 'running' then
         redis.call('HINCRBY', job, 'retries', -1)
-        redis.call('HINCRBY', P .. 'stats', 'running', -1)
-        redis.call('HINCRBY', P .. 'stats', 'queued:' .. pool, 1)
+        count('running', -1)
+        count('queued:' .. pool, 1)
       end
       redis.call('HSET', job, 'state', 'queued')
       redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
-      'started_at', 'progress')
-      redis.call('ZADD', P .. 'q:' .. queue, redis.call('HGET', job, 'score'), id)
+        'started_at', 'progress')
+      redis.call('ZADD', P .. 'q:' .. queue, was[5], id)
       wake(queue)
     elseif state == 'running' then
+      local size = size_of(job)
       redis.call('HSET', job, 'state', 'failed', 'finished_at', now, 'error_code', 'lost',
-        'error_message', 'node ' .. dead .. ' stopped renewing its lease')
-      local batch = leave(id, job, state, 'failed')
+        'error_message', 'node ' .. dead .. ' stopped renewing its lease', 'size', size)
+      local batch = leave(id, job, state, 'failed', size, { pool, dead, was[6] })
       out[#out + 1] = id
       out[#out + 1] = batch or ''
     end
@@ -64,5 +65,7 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
   redis.call('ZREM', P .. 'nodes', dead)
 end
 
+counted()
+tell_all()
 expire(tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]))
 return out

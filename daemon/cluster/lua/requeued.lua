@@ -6,11 +6,13 @@ local a = 2
 while a <= #ARGV do
   local id, token, why, attempts = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local job = P .. 'j:' .. id
-  if redis.call('HGET', job, 'token') == token then
-    local queue, pool = queue_of(job)
-    if redis.call('HGET', job, 'state') == 'running' then
-      redis.call('HINCRBY', P .. 'stats', 'running', -1)
-      redis.call('HINCRBY', P .. 'stats', 'queued:' .. pool, 1)
+  local was = redis.call('HMGET', job, 'token', 'state', 'pool', 'task', 'score')
+  if was[1] == token then
+    local pool = was[3]
+    local queue = pool == 'remote' and 'remote:' .. was[4] or pool
+    if was[2] == 'running' then
+      count('running', -1)
+      count('queued:' .. pool, 1)
     end
     if why == 'retry' then
       redis.call('HINCRBY', job, 'retries', -1)
@@ -19,9 +21,11 @@ while a <= #ARGV do
     redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
       'started_at', 'progress')
     redis.call('HDEL', P .. 'run:' .. ARGV[1], id)
-    redis.call('ZADD', P .. 'q:' .. queue, redis.call('HGET', job, 'score'), id)
+    redis.call('ZADD', P .. 'q:' .. queue, was[5], id)
     wake(queue)
   end
   a = a + 4
 end
+counted()
+tell_all()
 return 0

@@ -5,19 +5,22 @@
 -- Returns for each request 'ok', 'full', or the id of the job that holds its key.
 local max = tonumber(ARGV[1])
 local out = {}
-local woken = {}
+local queued = {}
 local a = 3
 for r = 1, tonumber(ARGV[2]) do
   local n, pool, queue, key, batch = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   a = a + 5
   local holder = key ~= '' and redis.call('GET', P .. 'key:' .. key)
-  local queued = tonumber(redis.call('HGET', P .. 'stats', 'queued:' .. pool) or '0')
-  local accept = not holder and queued + n <= max
+  if not queued[pool] then
+    queued[pool] = tonumber(redis.call('HGET', P .. 'stats', 'queued:' .. pool) or '0')
+  end
+  local accept = not holder and queued[pool] + n <= max
   out[r] = holder or (accept and 'ok' or 'full')
+  local seq = accept and redis.call('INCRBY', P .. 'seq', n) - n
   for _ = 1, n do
     local id, priority, fields = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
     if accept then
-      local seq = redis.call('INCR', P .. 'seq')
+      seq = seq + 1
       -- Priorities are -100 to 100: 201 bands of 2^44 arrivals, exact in a double.
       local score = (100 - priority) * 17592186044416 + seq
       local job = P .. 'j:' .. id
@@ -32,15 +35,15 @@ for r = 1, tonumber(ARGV[2]) do
     a = a + 3 + 2 * fields
   end
   if accept then
-    redis.call('HINCRBY', P .. 'stats', 'queued:' .. pool, n)
-    redis.call('HINCRBY', P .. 'stats', 'submitted', n)
+    queued[pool] = queued[pool] + n
+    count('queued:' .. pool, n)
+    count('submitted', n)
     if batch ~= '' then
       redis.call('HSET', P .. 'batch:' .. batch, 'pending', n)
     end
-    woken[queue] = true
+    wake(queue)
   end
 end
-for queue in pairs(woken) do
-  wake(queue)
-end
+counted()
+tell_all()
 return out

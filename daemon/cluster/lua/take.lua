@@ -8,11 +8,13 @@ if not redis.call('ZSCORE', P .. 'nodes', node) then
   return 'dead'
 end
 local out = {}
+local runs = {}
 local function claim(id)
   local job = P .. 'j:' .. id
   local token = prefix .. (#out + 1)
   redis.call('HSET', job, 'node', node, 'token', token)
-  redis.call('HSET', P .. 'run:' .. node, id, token)
+  runs[#runs + 1] = id
+  runs[#runs + 1] = token
   out[#out + 1] = redis.call('HGETALL', job)
 end
 if #ARGV == 4 then
@@ -36,6 +38,9 @@ else
     redis.call('ZREM', P .. 'q:' .. best_queue, best)
     claim(best)
   end
+end
+if #runs > 0 then
+  redis.call('HSET', P .. 'run:' .. node, unpack(runs))
 end
 if #out < max then
   for i = 4, #ARGV do

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# taskpoold in cluster mode beside the peers, in the contract of the peer benchmark
+# kit: 1, 2 and 3 nodes (2 task threads and 2 worker processes each) on one
+# redis-server (no persistence, as the kit runs Redis for Celery and BullMQ),
+# pipelined echo on the thread pool and no-op on the process pool, with the
+# connections spread over the nodes. Also Redis's commands and calls per job, from
+# INFO commandstats and INFO stats before and after each run. Needs TASKPOOL_BIN.
+# Env: TP_CLUSTER_N (40000), TP_CLUSTER_PROC_N (20000).
+source "$(dirname "$0")/lib/common.sh"
+arm_watchdog 170
+: "${TASKPOOL_BIN:?set TASKPOOL_BIN to the folder with taskpoold and taskpool_loadgen}"
+peers_tmpdir
+L="$TASKPOOL_BIN/taskpool_loadgen"
+N="${TP_CLUSTER_N:-40000}"; PN="${TP_CLUSTER_PROC_N:-20000}"
+R="$(free_port)"
+start_bg "$PEERS_TMP/redis.log" redis-server --port "$R" --bind 127.0.0.1 --save '' \
+    --appendonly no --daemonize no --logfile ''
+wait_port "$R" || exit 1
+printf '{"cluster": {"redis": "redis://127.0.0.1:%s", "name": "bench"}}\n' "$R" \
+    >"$PEERS_TMP/cluster.json"
+
+# Redis's totals: commands processed, and the reads of its clients' sockets (each
+# read takes what a client sent in one go: a round trip of a pipelined client).
+redis_totals() {
+    redis-cli -p "$R" info stats |
+        awk -F: '/^total_commands_processed/ {c=$2} /^total_reads_processed/ {r=$2}
+                 END {printf "%d %d\n", c, r}' | tr -d '\r'
+}
+# One loadgen run, and what it cost Redis a job.
+run() {
+    local jobs="$1"; shift
+    read -r c0 r0 < <(redis_totals)
+    timeout 60 "$L" "$@"
+    read -r c1 r1 < <(redis_totals)
+    awk -v tag="$LOADGEN_TAG" -v what="$4 $3" -v c="$((c1 - c0))" -v r="$((r1 - r0))" \
+        -v n="$jobs" 'BEGIN {
+            printf "%s %s redis: commands=%.2f reads=%.2f per job n=%d\n", tag, what, c / n, r / n, n
+        }'
+}
+
+nodes=()
+addresses=""
+for count in 1 2 3; do
+    P="$(free_port)"
+    start_bg "$PEERS_TMP/node$count.log" "$TASKPOOL_BIN/taskpoold" --listen "127.0.0.1:$P" \
+        --threads 2 --processes 2 --log-level warn --config "$PEERS_TMP/cluster.json"
+    nodes+=("$LAST_PID")
+    wait_port "$P" || exit 1
+    addresses="${addresses:+$addresses,}127.0.0.1:$P"
+    export LOADGEN_TAG="taskpool+cluster$count"
+    set -e
+    run "$N" pipe "$addresses" echo thread "$N" 64 $((2 * count))
+    run "$PN" pipe "$addresses" echo process "$PN" 64 $((2 * count))
+    set +e
+done
+for pid in "${nodes[@]}"; do stop_pid "$pid"; done
