@@ -37,10 +37,22 @@ void print_stats(const nlohmann::json& s) {
             std::cout << "  error: " << human_value(store->at("error"));
         }
         std::cout << "\n";
+    } else if (auto cluster = s.find("cluster"); cluster != s.end()) {
+        std::cout << "cluster:      " << cluster->value("name", "") << ", this node "
+                  << cluster->value("node", "") << " (jobs live in Redis)\n";
     } else {
         std::cout << "journal:      none (jobs live in memory)\n";
     }
     std::cout << "\n";
+    if (auto cluster = s.find("cluster"); cluster != s.end()) {
+        std::vector<std::vector<std::string>> nodes = {{"NODE", "ADDR", "LAST SEEN"}};
+        for (const auto& n : cluster->value("nodes", nlohmann::json::array())) {
+            nodes.push_back({human_value(n.at("id")), human_value(n.at("addr")),
+                             human_value(n.at("last_seen"))});
+        }
+        print_table(nodes);
+        std::cout << "\n";
+    }
     std::vector<std::vector<std::string>> pools = {{"POOL", "SIZE", "BUSY", "QUEUED"}};
     std::vector<std::vector<std::string>> workers = {{"WORKER PID", "STATE", "JOBS DONE"}};
     for (const auto& [name, p] : s.at("pools").items()) {
@@ -62,7 +74,7 @@ void print_stats(const nlohmann::json& s) {
 
 void setup_stats(CLI::App& app, Globals& g) {
     auto* cmd =
-        app.add_subcommand("stats", "Show pools, workers, job counts, callbacks and the journal");
+        app.add_subcommand("stats", "Show pools, workers, job counts, callbacks, and the journal or the cluster");
     cmd->callback([&g] {
         auto reply = g.call(proto::StatsRequest{});
         if (!reply) {

@@ -176,7 +176,8 @@ public:
     }
     void operator()(std::string_view path, std::optional<std::string>&) {
         if (auto s = lookup(path)) {
-            set(path, *s);
+            // Empty unsets it: TASKPOOL_STORE_PATH= runs an image without its journal.
+            set(path, s->empty() ? json(nullptr) : json(*s));
         }
     }
     void operator()(std::string_view path, bool&) {
