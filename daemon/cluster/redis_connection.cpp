@@ -4,6 +4,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+
 #include <asio/connect.hpp>
 #include <asio/post.hpp>
 #include <asio/write.hpp>
@@ -235,6 +237,7 @@ bool RedisConnection::take_replies(const char* data, std::size_t size) {
             }
             auto handler = std::move(pending_.front().handler);
             pending_.pop_front();
+            last_reply_ = Clock::now();
             handler(std::move(reply));
         }
         if (closed_) {  // the handler closed it, or a refused AUTH did
@@ -260,18 +263,23 @@ void RedisConnection::subscribe(const std::vector<std::string>& channels, OnMess
     }
 }
 
+RedisConnection::Clock::time_point RedisConnection::reply_due() const {
+    // Redis answers in order: while replies come, a long pipeline is not a hang.
+    return std::max(pending_.front().sent, last_reply_) + reply_timeout_;
+}
+
 void RedisConnection::watch_replies() {
     if (watching_ || closed_ || pending_.empty()) {
         return;
     }
     watching_ = true;
-    timer_.expires_at(pending_.front().sent + reply_timeout_);
+    timer_.expires_at(reply_due());
     timer_.async_wait([self = shared_from_this()](std::error_code ec) {
         self->watching_ = false;
         if (ec || self->closed_ || self->pending_.empty()) {
             return;
         }
-        if (Clock::now() >= self->pending_.front().sent + self->reply_timeout_) {
+        if (Clock::now() >= self->reply_due()) {
             auto ms = self->reply_timeout_.count();
             self->fail("no reply in " + std::to_string(ms / 1000) + "." +
                        std::to_string(ms % 1000 / 100) + " s");

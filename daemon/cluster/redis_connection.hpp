@@ -38,7 +38,7 @@ struct RedisReply {
 ///
 /// A Redis error reply is a reply (kind `error`), not a failure; the handlers
 /// fail with `unavailable` only when the connection does (it cannot be reached,
-/// it refuses the password, it closes or breaks, or a reply is later than
+/// it refuses the password, it closes or breaks, or nothing is answered for
 /// `reply_timeout`: a Redis that is stopped or swapping holds everything up),
 /// and every pending one then fails, in order. The connection is then over: the
 /// caller makes another.
@@ -86,8 +86,10 @@ private:
     void read_more();
     /// Takes the replies in what was read; false if it was not RESP.
     bool take_replies(const char* data, std::size_t size);
-    /// Fails the connection once the oldest command has waited `reply_timeout_`.
+    /// Fails the connection once the oldest command has waited `reply_timeout_`
+    /// with no reply to anything meanwhile.
     void watch_replies();
+    Clock::time_point reply_due() const;
     void fail(std::string why);
 
     asio::io_context& io_;
@@ -99,6 +101,7 @@ private:
     std::chrono::milliseconds reply_timeout_;
     asio::steady_timer timer_;
     bool watching_ = false;
+    Clock::time_point last_reply_;
     std::deque<Pending> pending_;  // the commands sent or queued, in order
     OnMessage on_message_;         // once subscribed
     std::string out_;              // commands queued, not yet written
