@@ -73,8 +73,8 @@ void print_stats(const nlohmann::json& s) {
 }  // namespace
 
 void setup_stats(CLI::App& app, Globals& g) {
-    auto* cmd =
-        app.add_subcommand("stats", "Show pools, workers, job counts, callbacks, and the journal or the cluster");
+    auto* cmd = app.add_subcommand(
+        "stats", "Show pools, workers, job counts, callbacks, and the journal or the cluster");
     cmd->callback([&g] {
         auto reply = g.call(proto::StatsRequest{});
         if (!reply) {
