@@ -68,9 +68,10 @@ Error broken(std::string_view what, const RedisReply& reply) {
 
 struct RedisJobStore::Held {
     sched::JobRecord record;
-    std::string token;    // this node's claim on the job; empty: none
-    bool ending = false;  // an end or a cancel written, its reply not yet in
-    bool told = false;    // its job.finished went out with the end it wrote
+    std::string token;     // this node's claim on the job; empty: none
+    bool ending = false;   // an end or a cancel written, its reply not yet in
+    bool told = false;     // its job.finished went out with the end it wrote
+    bool claimed = false;  // in claimed_, waiting for a pool to take it
 };
 
 struct RedisJobStore::Scripts {
@@ -208,7 +209,28 @@ void RedisJobStore::reconnect_later(std::chrono::milliseconds after) {
                 return;
             }
             spdlog::info("cluster: Redis at {} is back", settings_.url.shown());
+            give_back_unknown_claims();
         });
+    });
+}
+
+void RedisJobStore::give_back_unknown_claims() {
+    // A take whose reply was lost with the connection left claims in Redis that
+    // this node never heard of: they go back, for whichever node takes them.
+    command({"HGETALL", key("run:" + node_)}, [this](Result<RedisReply> runs) {
+        if (!runs) {
+            return;
+        }
+        const auto& e = runs->elements;
+        for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+            auto it = by_id_.find(e[i].text);
+            if (it != by_id_.end() && it->second->token == e[i + 1].text) {
+                continue;  // held: it runs here
+            }
+            auto& args = requeued_.args;
+            args.insert(args.end(), {e[i].text, e[i + 1].text, "return", ""});
+        }
+        send_later();
     });
 }
 
@@ -225,6 +247,7 @@ void RedisJobStore::leave(std::function<void()> done) {
     heartbeat_timer_.cancel();
     for (auto& claimed : claimed_) {
         for (Held* h : std::exchange(claimed, {})) {
+            h->claimed = false;
             give_back(*h, "return", h->record.job.attempts);
         }
     }
@@ -328,7 +351,10 @@ void RedisJobStore::lease_lost() {
         "nodes, and it joins again",
         node_, settings_.lease.count());
     for (auto& claimed : claimed_) {
-        claimed.clear();
+        for (Held* h : std::exchange(claimed, {})) {
+            h->claimed = false;
+            release_later(h);
+        }
     }
     for (auto& [seq, h] : by_seq_) {
         if (!h->token.empty()) {
@@ -430,7 +456,8 @@ void RedisJobStore::sweep() {
         }
         Held* h = it->second;
         const JobRecord& r = h->record;
-        if (h->token.empty() && !h->ending && r.waiters.empty() && r.run_handle == 0) {
+        if (h->token.empty() && !h->ending && !h->claimed && r.waiters.empty() &&
+            r.run_handle == 0) {
             by_seq_.erase(it);
             by_id_.erase(r.job.id);
         }
@@ -714,16 +741,16 @@ void RedisJobStore::counts(Counted counted) {
 sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool) {
     auto& claimed = claimed_[index(pool)];
     // A claim that ended meanwhile (cancelled, or its lease lost) is not run.
-    while (!claimed.empty() && claimed.front()->token.empty()) {
-        release_later(claimed.front());
+    while (!claimed.empty()) {
+        Held* h = claimed.front();
         claimed.pop_front();
+        h->claimed = false;
+        if (!h->token.empty()) {
+            return &h->record;
+        }
+        release_later(h);
     }
-    if (claimed.empty()) {
-        return nullptr;
-    }
-    Held* h = claimed.front();
-    claimed.pop_front();
-    return &h->record;
+    return nullptr;
 }
 
 sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool,
@@ -731,6 +758,7 @@ sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool,
     auto& claimed = claimed_[index(pool)];
     std::erase_if(claimed, [this](Held* h) {
         if (h->token.empty()) {
+            h->claimed = false;
             release_later(h);
         }
         return h->token.empty();
@@ -743,6 +771,7 @@ sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool,
     }
     Held* h = *it;
     claimed.erase(it);
+    h->claimed = false;
     return &h->record;
 }
 
@@ -791,6 +820,7 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
                      continue;
                  }
                  Held* h = hold(std::move(*read), true);
+                 h->claimed = true;
                  claimed_[i].push_back(h);
              }
              deep_[i] = reply->elements.size() >= max;

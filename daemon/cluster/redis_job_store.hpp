@@ -186,6 +186,8 @@ private:
     /// A connection ended: requests get `unavailable`, and it connects again.
     void lost(proto::Error why);
     void reconnect_later(std::chrono::milliseconds after);
+    /// After a reconnection: claims in Redis this node does not hold go back.
+    void give_back_unknown_claims();
     void close_connections();
     void heartbeat(std::string_view how, std::function<void(proto::Result<void>)> done);
     void arm_heartbeat();

@@ -571,7 +571,7 @@ void Scheduler::dispatch() {
             JobRecord* next =
                 tasks ? store_.take_runnable(pool, *tasks) : store_.take_runnable(pool);
             if (next == nullptr) {
-                if (!shutting_down_) {  // a drain leaves the queue to other nodes
+                if (store_.shared() && !shutting_down_) {  // a drain leaves the queue to others
                     auto& handed = handed_[static_cast<std::size_t>(pool)];
                     std::size_t taken = ex->busy() + handed;
                     store_.want_runnable(pool, std::move(tasks),

@@ -1,7 +1,8 @@
 -- Runs of this node's claims go back to their queues, in their place by
 -- priority and arrival: after a failed attempt with a retry left (`retry`), or
 -- without counting the attempt (`return`: a stop, a worker that never took it).
--- ARGV: node, then for each: id, token, `retry` or `return`, attempts.
+-- ARGV: node, then for each: id, token, `retry` or `return`, attempts ('': as
+-- they are, for a claim whose reply the node never got).
 local a = 2
 while a <= #ARGV do
   local id, token, why, attempts = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -17,7 +18,11 @@ while a <= #ARGV do
     if why == 'retry' then
       redis.call('HINCRBY', job, 'retries', -1)
     end
-    redis.call('HSET', job, 'state', 'queued', 'attempts', attempts)
+    if attempts == '' then
+      redis.call('HSET', job, 'state', 'queued')
+    else
+      redis.call('HSET', job, 'state', 'queued', 'attempts', attempts)
+    end
     redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
       'started_at', 'progress')
     redis.call('HDEL', P .. 'run:' .. ARGV[1], id)
