@@ -249,7 +249,7 @@ TEST_CASE("process_pool.recycles_after_max_jobs_per_worker" * doctest::timeout(3
     CHECK(wait_for([&] { return children_of(d.pid()).size() == 1; }));
 }
 
-TEST_CASE("process_pool.no_zombies_after_200_crash_timeout_cancel_cycles" * doctest::timeout(120)) {
+TEST_CASE("process_pool.no_zombies_after_200_crash_timeout_cancel_cycles" * doctest::timeout(240)) {
     DaemonProcess d({.config = test_config});
     LineClient c(d.port());
     for (int i = 0; i < 200; ++i) {
