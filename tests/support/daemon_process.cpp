@@ -50,11 +50,16 @@ DaemonProcess::DaemonProcess(Options options) : options_(std::move(options)) {
     // The whole suite runs again with a journal under every daemon, and again with
     // every daemon a node of a cluster of its own on one Redis: a restarted daemon
     // keeps its cluster, as it would keep its journal.
-    bool own_store = options_.config.contains("store") || options_.config.contains("cluster");
-    if (std::getenv("TASKPOOL_TEST_JOURNAL") != nullptr && !own_store) {
+    // A test that sets `store` keeps it; one that sets `cluster` (a null
+    // cluster.redis: a case that is not for a cluster) has no cluster made for it.
+    const auto& config = options_.config;
+    bool own_store = config.contains("store");
+    bool own_cluster = config.contains("cluster");
+    bool clustered = own_cluster && config["cluster"].value("redis", nlohmann::json()).is_string();
+    if (std::getenv("TASKPOOL_TEST_JOURNAL") != nullptr && !own_store && !clustered) {
         options_.config["store"]["path"] = (dir_.path() / "journal.db").string();
     }
-    if (std::getenv("TASKPOOL_TEST_CLUSTER") != nullptr && !own_store) {
+    if (std::getenv("TASKPOOL_TEST_CLUSTER") != nullptr && !own_store && !own_cluster) {
         static RedisServer redis;  // one for the test process, its clusters apart by name
         static int clusters = 0;
         options_.config["cluster"] = {
