@@ -341,6 +341,15 @@ void RedisJobStore::arm_heartbeat() {
         for (auto& [seq, h] : by_seq_) {
             release_later(h);  // records whose waiters ran out
         }
+        // Pub/sub is at most once: a wake lost (on a reconnection of the events'
+        // connection, say) would leave a queue waiting. Each heartbeat looks again
+        // at the queues this node found empty.
+        if (!idle_.empty()) {
+            idle_.clear();
+            if (events_.work) {
+                events_.work();
+            }
+        }
         arm_heartbeat();
     });
 }
