@@ -20,9 +20,11 @@ WORKDIR /src
 COPY .ci/install-deps .ci/install-deps
 RUN .ci/install-deps && rm -rf /var/lib/apt/lists/*
 COPY . .
+# Every test but the journal and cluster re-runs of the integration cases (the same
+# cases on other stores, which CI runs), so that an image builds in minutes.
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
     && cmake --build build -j "$(nproc)" \
-    && (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 300) \
+    && (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 300 -LE 'journal|cluster') \
     && cmake --install build --prefix /opt/taskpool --strip
 
 FROM debian:bookworm-slim AS runtime

@@ -233,6 +233,11 @@ ClientResult<proto::Job> Client::cancel(const std::string& job) {
     return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
 }
 
+ClientResult<proto::Job> Client::retry(const std::string& job) {
+    auto reply = call(proto::RetryRequest{job});
+    return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
+}
+
 ClientResult<std::vector<proto::Job>> Client::list(proto::ListRequest query) {
     auto reply = call(std::move(query));
     if (!reply) {

@@ -463,7 +463,8 @@ int run(Config& config, const ConfigReloader& reload) {
         cluster_jobs ? static_cast<sched::JobStore&>(*cluster_jobs) : *local_jobs;
     sched::Scheduler scheduler(
         io, tasks, jobs,
-        {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s},
+        {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
+         config.retries.backoff_s, config.retries.max_backoff_s},
         std::move(observers));
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),

@@ -18,6 +18,7 @@ constexpr std::array error_names{
     std::pair{ErrorCode::too_many_connections, std::string_view{"too_many_connections"}},
     std::pair{ErrorCode::unavailable, std::string_view{"unavailable"}},
     std::pair{ErrorCode::not_cancellable, std::string_view{"not_cancellable"}},
+    std::pair{ErrorCode::not_retryable, std::string_view{"not_retryable"}},
     std::pair{ErrorCode::shutting_down, std::string_view{"shutting_down"}},
     std::pair{ErrorCode::internal, std::string_view{"internal"}},
     std::pair{ErrorCode::not_found, std::string_view{"not_found"}},
@@ -34,6 +35,7 @@ constexpr std::array job_error_names{
     std::pair{JobErrorCode::lost, std::string_view{"lost"}},
     std::pair{JobErrorCode::memory_limit, std::string_view{"memory_limit"}},
     std::pair{JobErrorCode::worker_lost, std::string_view{"worker_lost"}},
+    std::pair{JobErrorCode::dependency_failed, std::string_view{"dependency_failed"}},
 };
 
 template <class Table, class Code>

@@ -19,6 +19,7 @@ enum class ErrorCode {
     too_many_connections,
     unavailable,
     not_cancellable,
+    not_retryable,  // `retry` of a job that has not failed or been cancelled
     shutting_down,
     internal,
     not_found,     // HTTP only: no such path
@@ -35,7 +36,8 @@ enum class JobErrorCode {
     shutdown,
     lost,
     memory_limit,
-    worker_lost,  // the remote worker holding it disconnected or fell silent
+    worker_lost,        // the remote worker holding it disconnected or fell silent
+    dependency_failed,  // a job named in its `after` failed or was cancelled
 };
 
 std::string_view to_string(ErrorCode code);

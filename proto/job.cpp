@@ -1,7 +1,6 @@
 #include "job.hpp"
 
 #include <array>
-#include <cstdio>
 #include <ctime>
 
 namespace taskpool::proto {
@@ -9,7 +8,8 @@ namespace {
 
 constexpr std::array pool_names{std::string_view{"thread"}, std::string_view{"process"},
                                 std::string_view{"remote"}};
-constexpr std::array state_names{std::string_view{"queued"}, std::string_view{"running"},
+constexpr std::array state_names{std::string_view{"scheduled"}, std::string_view{"waiting"},
+                                 std::string_view{"queued"},    std::string_view{"running"},
                                  std::string_view{"succeeded"}, std::string_view{"failed"},
                                  std::string_view{"cancelled"}};
 
@@ -91,19 +91,60 @@ std::string format_timestamp(Timestamp t) {
 }
 
 std::optional<Timestamp> parse_timestamp(std::string_view s) {
+    // RFC 3339: "2026-11-22T10:00:00Z", with any fraction of a second (kept to the
+    // millisecond), `t` or a space for `T`, and `z` or an offset like +02:00.
+    std::size_t at = 0;
+    auto digits = [&](std::size_t n, int& out) {
+        if (at + n > s.size()) {
+            return false;
+        }
+        out = 0;
+        for (std::size_t end = at + n; at < end; ++at) {
+            if (s[at] < '0' || s[at] > '9') {
+                return false;
+            }
+            out = out * 10 + (s[at] - '0');
+        }
+        return true;
+    };
+    auto literal = [&](std::string_view any_of) {
+        return at < s.size() && any_of.find(s[at]) != std::string_view::npos && ++at;
+    };
     std::tm tm{};
+    if (!digits(4, tm.tm_year) || !literal("-") || !digits(2, tm.tm_mon) || !literal("-") ||
+        !digits(2, tm.tm_mday) || !literal("Tt ") || !digits(2, tm.tm_hour) || !literal(":") ||
+        !digits(2, tm.tm_min) || !literal(":") || !digits(2, tm.tm_sec)) {
+        return std::nullopt;
+    }
     int ms = 0;
-    std::string copy(s);
-    int consumed = 0;
-    if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
-                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &consumed) != 7 ||
-        consumed != static_cast<int>(copy.size())) {
+    if (literal(".")) {
+        std::size_t first = at;
+        for (int scale = 100; at < s.size() && s[at] >= '0' && s[at] <= '9'; ++at, scale /= 10) {
+            ms += (s[at] - '0') * scale;
+        }
+        if (at == first) {
+            return std::nullopt;
+        }
+    }
+    int offset_minutes = 0;
+    if (!literal("Zz")) {
+        int sign = at < s.size() && s[at] == '-' ? -1 : 1;
+        int hours = 0;
+        int minutes = 0;
+        if (!literal("+-") || !digits(2, hours) || !literal(":") || !digits(2, minutes) ||
+            hours > 23 || minutes > 59) {
+            return std::nullopt;
+        }
+        offset_minutes = sign * (hours * 60 + minutes);
+    }
+    if (at != s.size() || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
         return std::nullopt;
     }
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    std::time_t secs = timegm(&tm);
-    return Timestamp(std::chrono::milliseconds(static_cast<long long>(secs) * 1000 + ms));
+    auto secs = static_cast<long long>(timegm(&tm)) - offset_minutes * 60LL;
+    return Timestamp(std::chrono::milliseconds(secs * 1000 + ms));
 }
 
 void write_job(JsonWriter& w, const Job& job) {
@@ -155,6 +196,9 @@ void write_job_fields(JsonWriter& w, const Job& job) {
         w.field("submitted_by", *job.submitted_by);
     }
     write_time(w, "submitted_at", job.submitted_at);
+    if (job.scheduled_for) {
+        write_time(w, "scheduled_for", *job.scheduled_for);
+    }
     if (job.started_at) {
         write_time(w, "started_at", *job.started_at);
     }
@@ -211,6 +255,9 @@ Result<Job> decode_job(const nlohmann::json& j) {
             job.submitted_by = it->get<std::string>();
         }
         job.submitted_at = parse_timestamp(j.at("submitted_at").get<std::string>()).value();
+        if (auto it = j.find("scheduled_for"); it != j.end()) {
+            job.scheduled_for = parse_timestamp(it->get<std::string>());
+        }
         if (auto it = j.find("started_at"); it != j.end()) {
             job.started_at = parse_timestamp(it->get<std::string>());
         }

@@ -20,7 +20,10 @@ namespace taskpool::proto {
 
 enum class PoolKind { thread, process, remote };
 inline constexpr std::size_t pool_count = 3;
-enum class JobState { queued, running, succeeded, failed, cancelled };
+/// `scheduled`: due at a later time (a delay, a back-off between attempts);
+/// `waiting`: for the jobs it runs after.
+enum class JobState { scheduled, waiting, queued, running, succeeded, failed, cancelled };
+inline constexpr std::size_t state_count = 7;
 
 std::string_view to_string(PoolKind pool);
 std::string_view to_string(JobState state);
@@ -38,6 +41,8 @@ using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono
 using TimestampText = std::array<char, 24>;
 TimestampText timestamp_text(Timestamp t);
 std::string format_timestamp(Timestamp t);
+/// Reads RFC 3339 (any fraction of a second, `Z` or an offset), as a job's times
+/// and `run_at` are written.
 std::optional<Timestamp> parse_timestamp(std::string_view s);
 Timestamp now_timestamp();
 
@@ -69,6 +74,7 @@ struct Job {
     Boxed<std::string> batch;
     Shared<std::string> submitted_by;  // the name of the token that submitted it
     Timestamp submitted_at{};
+    std::optional<Timestamp> scheduled_for;  // when a `scheduled` job is due
     std::optional<Timestamp> started_at;
     std::optional<Timestamp> finished_at;
 };

@@ -184,6 +184,24 @@ void BasicFieldReader<View>::number(std::string_view name, std::optional<double>
 }
 
 template <class View>
+void BasicFieldReader<View>::time(std::string_view name, std::optional<Timestamp>& out) {
+    auto v = find(name);
+    if (!v) {
+        return;
+    }
+    // Unix seconds up to the year 9999, as the job's times are written.
+    constexpr double max_unix_s = 253402300799;
+    if (auto text = View::text(*v)) {
+        out = parse_timestamp(*text);
+    } else if (auto n = View::number(*v); n && as_double(*n) >= 0 && as_double(*n) <= max_unix_s) {
+        out = Timestamp(std::chrono::milliseconds(std::llround(as_double(*n) * 1000)));
+    }
+    if (!out) {
+        fail(name, "must be an RFC 3339 time (2026-12-06T10:00:00Z) or Unix seconds");
+    }
+}
+
+template <class View>
 void BasicFieldReader<View>::boolean(std::string_view name, std::optional<bool>& out) {
     if (auto v = find(name)) {
         if (auto b = View::boolean(*v)) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "job.hpp"
 #include "raw_json.hpp"
 #include "result.hpp"
 
@@ -43,6 +44,8 @@ public:
                  std::int64_t max);
     void number(std::string_view name, std::optional<double>& out, double min, double max);
     void boolean(std::string_view name, std::optional<bool>& out);
+    /// An RFC 3339 time or a number of Unix seconds.
+    void time(std::string_view name, std::optional<Timestamp>& out);
     /// Any JSON value; null when absent.
     void any(std::string_view name, nlohmann::json& out);
     /// Any JSON value as its compact text; null when absent.

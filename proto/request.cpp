@@ -81,6 +81,13 @@ void read_options(DomReader& r, SubmitOptions& o) {
     r.boolean("bind", flag);
     o.bind = flag.value_or(false);
     read_callback(r, o.callback);
+    r.number("delay_s", o.delay_s, 0, max_seconds);
+    r.time("run_at", o.run_at);
+    if (o.delay_s && o.run_at) {
+        r.fail("run_at",
+               "cannot be given with delay_s: one says when, the other how long from now");
+    }
+    r.number("retry_backoff_s", o.retry_backoff_s, 0, max_seconds);
 }
 
 Result<RequestBody> decode_submit(DomReader& r) {
@@ -188,10 +195,17 @@ Result<RequestBody> decode_cancel(DomReader& r) {
     return finish(r, std::move(req));
 }
 
+Result<RequestBody> decode_retry(DomReader& r) {
+    RetryRequest req;
+    r.text("job", req.job);
+    return finish(r, std::move(req));
+}
+
 Result<RequestBody> decode_list(DomReader& r) {
     ListRequest req;
     std::optional<std::size_t> state;
-    r.choice("state", state, {"queued", "running", "succeeded", "failed", "cancelled"});
+    r.choice("state", state,
+             {"scheduled", "waiting", "queued", "running", "succeeded", "failed", "cancelled"});
     if (state) {
         req.state = static_cast<JobState>(*state);
     }
@@ -334,6 +348,7 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {MapRequest::op, decode_map},
     {GetRequest::op, decode_get},
     {CancelRequest::op, decode_cancel},
+    {RetryRequest::op, decode_retry},
     {ListRequest::op, decode_list},
     {StatsRequest::op, decode_bare<StatsRequest>},
     {TasksRequest::op, decode_bare<TasksRequest>},
@@ -394,6 +409,15 @@ void write_options(JsonWriter& w, const SubmitOptions& o) {
     if (o.bind) {
         w.field("bind", true);
     }
+    if (o.delay_s) {
+        w.field("delay_s", *o.delay_s);
+    }
+    if (o.run_at) {
+        w.field("run_at", format_timestamp(*o.run_at));
+    }
+    if (o.retry_backoff_s) {
+        w.field("retry_backoff_s", *o.retry_backoff_s);
+    }
     if (o.callback) {
         w.key("callback").begin_object();
         w.field("url", o.callback->url);
@@ -450,6 +474,7 @@ struct BodyEncoder {
         }
     }
     void operator()(const CancelRequest& r) { w.field("job", r.job); }
+    void operator()(const RetryRequest& r) { w.field("job", r.job); }
     void operator()(const ListRequest& r) {
         if (r.state) {
             w.field("state", to_string(*r.state));

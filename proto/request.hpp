@@ -47,6 +47,10 @@ struct SubmitOptions {
     bool notify = false;
     bool bind = false;
     std::optional<CallbackSpec> callback;
+    // PROTOCOL.md 11: due later (one of the two), and the back-off between attempts.
+    std::optional<double> delay_s;
+    std::optional<Timestamp> run_at;
+    std::optional<double> retry_backoff_s;
 };
 
 struct SubmitRequest {
@@ -74,6 +78,12 @@ struct GetRequest {
 
 struct CancelRequest {
     static constexpr std::string_view op = "cancel";
+    std::string job;
+};
+
+/// A failed or cancelled job, queued again under its id (PROTOCOL.md 11).
+struct RetryRequest {
+    static constexpr std::string_view op = "retry";
     std::string job;
 };
 
@@ -195,10 +205,10 @@ struct ShutdownRequest {
 
 using RequestBody =
     std::variant<HelloRequest, PingRequest, SubmitRequest, MapRequest, GetRequest, CancelRequest,
-                 ListRequest, StatsRequest, TasksRequest, SubscribeRequest, UnsubscribeRequest,
-                 ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest, KvDelRequest,
-                 KvIncrRequest, KvCasRequest, WorkerRegisterRequest, WorkerQuietRequest,
-                 JobDoneRequest, JobFailRequest, JobProgressRequest>;
+                 RetryRequest, ListRequest, StatsRequest, TasksRequest, SubscribeRequest,
+                 UnsubscribeRequest, ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest,
+                 KvDelRequest, KvIncrRequest, KvCasRequest, WorkerRegisterRequest,
+                 WorkerQuietRequest, JobDoneRequest, JobFailRequest, JobProgressRequest>;
 
 struct Request {
     RequestId id;

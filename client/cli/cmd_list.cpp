@@ -13,7 +13,8 @@ void setup_list(CLI::App& app, Globals& g) {
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("list", "List jobs, newest first");
     cmd->add_option("--state", o->state, "only jobs in this state")
-        ->check(CLI::IsMember({"queued", "running", "succeeded", "failed", "cancelled"}));
+        ->check(CLI::IsMember(
+            {"scheduled", "waiting", "queued", "running", "succeeded", "failed", "cancelled"}));
     cmd->add_option("--limit", o->limit, "at most this many")
         ->check(whole_number(1, proto::ListRequest::max_limit));
     cmd->callback([o, &g] {

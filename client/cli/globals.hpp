@@ -45,6 +45,7 @@ void setup_submit(CLI::App& app, Globals& g);
 void setup_get(CLI::App& app, Globals& g);
 void setup_wait(CLI::App& app, Globals& g);
 void setup_cancel(CLI::App& app, Globals& g);
+void setup_retry(CLI::App& app, Globals& g);
 void setup_list(CLI::App& app, Globals& g);
 void setup_stats(CLI::App& app, Globals& g);
 void setup_tasks(CLI::App& app, Globals& g);

@@ -15,8 +15,12 @@ struct JobFlags {
     int priority = 0;
     std::optional<double> timeout_s;
     int retries = 0;
+    std::optional<double> retry_backoff_s;
+    std::optional<double> delay_s;
+    std::optional<proto::Timestamp> at;
 
-    /// Adds --pool, --priority, --timeout and --retries to `cmd`.
+    /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay and
+    /// --at to `cmd`.
     void add_to(CLI::App& cmd);
     /// The submit options they set; the rest keep their defaults.
     proto::SubmitOptions options() const;

@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
     setup_get(app, g);
     setup_wait(app, g);
     setup_cancel(app, g);
+    setup_retry(app, g);
     setup_list(app, g);
     setup_stats(app, g);
     setup_tasks(app, g);

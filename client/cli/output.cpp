@@ -64,6 +64,9 @@ void print_job_details(const proto::Job& job) {
                  (job.worker->thread ? ", thread " + std::to_string(*job.worker->thread) : "")});
     }
     rows.push_back({"submitted:", proto::format_timestamp(job.submitted_at)});
+    if (job.scheduled_for) {
+        rows.push_back({"due:", proto::format_timestamp(*job.scheduled_for)});
+    }
     if (job.started_at) {
         rows.push_back({"started:", proto::format_timestamp(*job.started_at)});
     }

@@ -73,6 +73,15 @@ class LowLevelTest(DaemonTestCase):
         self.assertEqual(self.tp.cancel(job["id"])["state"], "cancelled")
         self.assertIn(job["id"], [j["id"] for j in self.tp.list(state="cancelled")])
 
+    def test_later_and_retry(self):
+        job = self.tp.submit("echo", "later", delay_s=0.3, retries=1, retry_backoff_s=0.1)
+        self.assertEqual(job["state"], "scheduled")
+        self.assertIn("scheduled_for", job)
+        self.assertEqual(self.tp.wait(job["id"])["result"], "later")
+        failed = self.tp.submit("fail", wait=True)
+        self.assertEqual(self.tp.retry(failed["id"])["id"], failed["id"])
+        self.assertEqual(self.tp.wait(failed["id"])["attempts"], 2)
+
     def test_errors_carry_the_code(self):
         with self.assertRaises(taskpool.TaskpoolError) as e:
             self.tp.submit("no-such-task")

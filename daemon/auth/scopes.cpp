@@ -33,6 +33,9 @@ constexpr std::optional<Scope> needed(const proto::MapRequest&) {
 constexpr std::optional<Scope> needed(const proto::CancelRequest&) {
     return Scope::submit;
 }
+constexpr std::optional<Scope> needed(const proto::RetryRequest&) {
+    return Scope::submit;
+}
 constexpr std::optional<Scope> needed(const proto::GetRequest&) {
     return Scope::read;
 }

@@ -62,6 +62,11 @@ struct Config {
         std::int64_t max_retained_bytes = 1 << 30;
     } jobs;
 
+    struct Retries {           // back-off between a job's attempts (PROTOCOL.md 11)
+        double backoff_s = 0;  // before the second attempt, doubling after; 0: at once
+        double max_backoff_s = 300;
+    } retries;
+
     struct Kv {
         std::int64_t max_bytes = 256 << 20;
     } kv;

@@ -51,6 +51,8 @@ void visit_config_keys(C& c, Visitor&& v) {
     v("jobs.result_ttl_s", c.jobs.result_ttl_s, Range{0, 366 * day});
     v("jobs.max_retained", c.jobs.max_retained, Range{0, 100000000});
     v("jobs.max_retained_bytes", c.jobs.max_retained_bytes, Range{1 << 20, 1LL << 50});
+    v("retries.backoff_s", c.retries.backoff_s, Range{0, day});
+    v("retries.max_backoff_s", c.retries.max_backoff_s, Range{0, 366 * day});
     v("kv.max_bytes", c.kv.max_bytes, Range{1024, 1LL << 50});
     v("limits.max_message_bytes", c.limits.max_message_bytes, Range{1024, 1 << 30});
     v("limits.max_connections", c.limits.max_connections, Range{1, 1000000});

@@ -408,6 +408,11 @@ Result<void> check_cluster(const Config& c) {
             "cluster.redis and store.path: in cluster mode the jobs live in Redis, so there "
             "is no journal; give one or the other");
     }
+    if (c.retries.backoff_s > 0) {
+        return proto::bad_request(
+            "retries.backoff_s: cluster mode does not back off between attempts yet; leave it "
+            "at 0 with cluster.redis");
+    }
     return {};
 }
 

@@ -22,6 +22,7 @@ int status_for(proto::ErrorCode code) {
         case ErrorCode::not_found:
             return 404;
         case ErrorCode::not_cancellable:
+        case ErrorCode::not_retryable:
         case ErrorCode::not_assigned:
             return 409;
         case ErrorCode::message_too_large:

@@ -172,6 +172,18 @@ Route route(Request& request) {
         }
         return method_not_allowed(request, path, "GET, HEAD, POST");
     }
+    constexpr std::string_view retry_suffix = "/retry";
+    if (path.starts_with(jobs_prefix) && path.ends_with(retry_suffix) &&
+        path.size() > jobs_prefix.size() + retry_suffix.size()) {
+        auto id = decode_component(
+            path.substr(jobs_prefix.size(), path.size() - jobs_prefix.size() - retry_suffix.size()),
+            false);
+        if (!id || id->find('/') != std::string::npos) {
+            return not_found(path);
+        }
+        return method == "POST" ? op_without_body("retry", query, {}, json{{"job", *id}})
+                                : method_not_allowed(request, path, "POST");
+    }
     if (path.starts_with(jobs_prefix) && path.size() > jobs_prefix.size()) {
         auto id = decode_component(path.substr(jobs_prefix.size()), false);
         if (!id || id->find('/') != std::string::npos) {

@@ -13,6 +13,7 @@ void handle(proto::SubmitRequest req, Call& call);
 void handle(proto::MapRequest req, Call& call);
 void handle(proto::GetRequest req, Call& call);
 void handle(proto::CancelRequest req, Call& call);
+void handle(proto::RetryRequest req, Call& call);
 void handle(proto::ListRequest req, Call& call);
 void handle(proto::StatsRequest req, Call& call);
 void handle(proto::TasksRequest req, Call& call);

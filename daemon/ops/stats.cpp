@@ -70,6 +70,7 @@ nlohmann::json stats(const Services& services, const sched::JobCounts& counts,
               {"remote", remote_stats(services.remote, queued)}}},
             {"jobs",
              {{"submitted", counts.submitted},
+              {"scheduled", counts.scheduled},
               {"queued", counts.queued},
               {"running", counts.running},
               {"succeeded", counts.succeeded},
@@ -114,7 +115,11 @@ void handle(proto::StatsRequest, Call& call) {
             return;
         }
         const auto& c = *counted;
-        sched::JobCounts counts{c.submitted, 0, c.running, c.succeeded, c.failed, c.cancelled};
+        sched::JobCounts counts{.submitted = c.submitted,
+                                .running = c.running,
+                                .succeeded = c.succeeded,
+                                .failed = c.failed,
+                                .cancelled = c.cancelled};
         Queued queued{};
         for (std::size_t i = 0; i < proto::pool_count; ++i) {
             queued[i] = c.queued[i];

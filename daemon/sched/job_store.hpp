@@ -98,11 +98,15 @@ public:
     virtual void started(const JobRecord& r) = 0;
     /// A running job told how far it has got (its progress is set).
     virtual void progressed(const JobRecord& /*r*/) {}
-    /// A failed attempt with a retry left: queued again, one retry fewer.
+    /// A failed attempt with a retry left: queued again, one retry fewer, or
+    /// `scheduled` for when its back-off ends (its scheduled_for).
     virtual void requeued(const JobRecord& r) = 0;
     /// A running attempt that does not count (a stop, a worker that never took
     /// it): queued again with its attempts as before.
     virtual void returned(const JobRecord& r) = 0;
+    /// A failed or cancelled job is queued again under its id (`retry`): its
+    /// retention ends. Not asked of a shared store (cluster mode has no `retry` yet).
+    virtual void retried(JobRecord& r) = 0;
     /// The job ended (its state, end and result or error are set). `durable` gets
     /// its seq once the end is durable (at once where nothing is kept).
     virtual void finished(const JobRecord& r, Durable durable) = 0;

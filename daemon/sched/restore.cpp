@@ -34,7 +34,7 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
             unfinished.push_back(r);
         } else if (r->job.batch) {
             if (auto it = batches_.find(*r->job.batch); it != batches_.end()) {
-                tally(it->second.counts, r->job.state);
+                ++tally(it->second.counts, r->job.state);
             }
         }
     }
@@ -50,6 +50,8 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
             finish(*r, JobState::failed);
         } else if (r->job.state == JobState::queued) {
             enqueue(*r);
+        } else if (r->job.state == JobState::scheduled) {
+            schedule(*r);
         } else if (r->retries_left > 0) {
             fail_attempt(*r, JobError{JobErrorCode::lost, ""});  // queues it again
         } else {

@@ -37,6 +37,20 @@ std::chrono::steady_clock::duration to_duration(double seconds) {
         std::chrono::duration<double>(seconds));
 }
 
+proto::Timestamp seconds_from_now(double seconds) {
+    return proto::now_timestamp() + std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+/// When a job asked to start later is due; none where it may start now (a time
+/// already past runs at once).
+std::optional<proto::Timestamp> due_time(const proto::SubmitOptions& o) {
+    auto at = o.delay_s ? seconds_from_now(*o.delay_s) : o.run_at;
+    if (at && *at <= proto::now_timestamp()) {
+        return std::nullopt;
+    }
+    return at;
+}
+
 }  // namespace
 
 struct Scheduler::BlockedSubmit {
@@ -62,7 +76,9 @@ Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Job
       store_(store),
       settings_(settings),
       observers_(std::move(observers)),
-      retention_timer_(io) {}
+      due_(io, [this](proto::Timestamp at, std::uint64_t seq) { on_due(at, seq); }),
+      retention_timer_(io),
+      jitter_(std::random_device{}()) {}
 
 void Scheduler::set_executor(PoolKind pool, Executor* executor) {
     executors_[static_cast<std::size_t>(pool)] = executor;
@@ -90,6 +106,16 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
     if (options.callback && callbacks_ == nullptr) {
         return proto::bad_request("field 'callback': this daemon sends no webhooks");
     }
+    if (store_.shared()) {
+        for (auto [given, name] : {std::pair{options.delay_s.has_value(), "delay_s"},
+                                   {options.run_at.has_value(), "run_at"},
+                                   {options.retry_backoff_s.has_value(), "retry_backoff_s"}}) {
+            if (given) {
+                return proto::bad_request("field '" + std::string(name) +
+                                          "': cluster mode does not schedule jobs yet");
+            }
+        }
+    }
     return {};
 }
 
@@ -100,7 +126,7 @@ Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, Poo
     return task->check(spec.args);
 }
 
-Result<void> Scheduler::check_map(const MapSpec& spec, const tasks::Task*& task,
+Result<void> Scheduler::check_map(const MapSpec& spec, bool due_later, const tasks::Task*& task,
                                   PoolKind& pool) const {
     if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
         return resolved;
@@ -111,7 +137,7 @@ Result<void> Scheduler::check_map(const MapSpec& spec, const tasks::Task*& task,
                          "items[" + std::to_string(i) + "]: " + checked.error().message};
         }
     }
-    if (spec.items.size() > settings_.queue_max_size) {
+    if (!due_later && spec.items.size() > settings_.queue_max_size) {
         return Error{ErrorCode::queue_full,
                      std::to_string(spec.items.size()) + " items are more than the " +
                          std::string(to_string(pool)) + " pool's queue holds (queue.max_size " +
@@ -133,7 +159,8 @@ Error Scheduler::shutting_down() const {
 JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::string task_name,
                                  proto::RawJson args, const proto::SubmitOptions& options,
                                  std::optional<std::string> key,
-                                 const std::optional<std::string>& batch) {
+                                 const std::optional<std::string>& batch,
+                                 std::optional<proto::Timestamp> due) {
     JobRecord record;
     record.seq = next_seq_++;
     record.task = &task;
@@ -144,12 +171,15 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     record.job.priority = options.priority;
     record.job.batch = batch;
     record.job.submitted_at = proto::now_timestamp();
+    record.job.scheduled_for = due;
+    record.job.state = due ? JobState::scheduled : JobState::queued;
     double timeout =
         options.timeout_s.value_or(task.timeout_s.value_or(settings_.default_timeout_s));
     if (timeout > 0) {
         record.timeout_s = timeout;
     }
     record.retries_left = options.retries;
+    record.retry_backoff_s = options.retry_backoff_s;
     record.key = std::move(key);
     record.callback = options.callback;
     return record;
@@ -173,7 +203,7 @@ bool Scheduler::admitted(const Result<std::span<JobRecord* const>>& added) {
     }
     for (JobRecord* r : records) {
         if (!stopping_now_) {
-            enqueue(*r);
+            r->job.state == JobState::scheduled ? schedule(*r) : enqueue(*r);
         } else if (!store_.durable()) {  // accepted before a `now` shutdown began
             r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
             finish(*r, JobState::cancelled);
@@ -254,14 +284,16 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
         done(checked.error());
         return;
     }
-    if (!room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
+    // A job due later takes no room in the queue until it is due.
+    auto due = due_time(spec.options);
+    if (!due && !room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
         return;
     }
     // A shared store is the judge of the queue's room: a submit it finds full waits
     // with a copy of itself, and is made again once there may be room.
     auto retry = store_.shared() && block_s > 0 ? std::optional<JobSpec>(spec) : std::nullopt;
     JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
-                                   spec.options, std::move(spec.key), std::nullopt);
+                                   spec.options, std::move(spec.key), std::nullopt, due);
     record.job.submitted_by = std::move(spec.submitted_by);
     store_.add({&record, 1}, [this, pool, block_s, retry = std::move(retry),
                               done = std::move(done)](auto jobs) mutable {
@@ -280,12 +312,13 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     }
     const tasks::Task* task = nullptr;
     PoolKind pool{};
-    if (auto checked = check_map(spec, task, pool); !checked) {
+    auto due = due_time(spec.options);
+    if (auto checked = check_map(spec, due.has_value(), task, pool); !checked) {
         done(checked.error());
         return;
     }
     auto size = spec.items.size();
-    if (!room_for(pool, size, block_s, spec, done, &Scheduler::submit_map)) {
+    if (!due && !room_for(pool, size, block_s, spec, done, &Scheduler::submit_map)) {
         return;
     }
     auto retry = store_.shared() && block_s > 0 ? std::optional<MapSpec>(spec) : std::nullopt;
@@ -294,7 +327,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     records.reserve(size);
     for (auto& item : spec.items) {
         records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
-                                      std::nullopt, batch));
+                                      std::nullopt, batch, due));
         records.back().job.submitted_by = spec.submitted_by;
     }
     store_.add(records, [this, pool, size, block_s, retry = std::move(retry),
@@ -421,6 +454,62 @@ void Scheduler::cancel(const std::string& id, JobDone done) {
     });
 }
 
+void Scheduler::retry(const std::string& id, JobDone done) {
+    if (store_.shared()) {
+        done(proto::bad_request("op 'retry': cluster mode does not retry jobs by request yet"));
+        return;
+    }
+    store_.lookup({&id, 1}, [this, id, done = std::move(done)](auto found) mutable {
+        if (!found) {
+            done(found.error());
+        } else if (unannounced_ > 0) {
+            // A job that has just ended is announced once its end is durable: it is
+            // queued again after that, never between its end and its announcement.
+            when_durable([this, id, done = std::move(done)]() mutable {
+                requeue_final(id, std::move(done));
+            });
+        } else {
+            requeue_final(id, std::move(done));
+        }
+    });
+}
+
+void Scheduler::requeue_final(const std::string& id, JobDone done) {
+    JobRecord* r = store_.find(id);
+    if (r == nullptr) {
+        done(no_such_job(id));
+        return;
+    }
+    if (r->job.state != JobState::failed && r->job.state != JobState::cancelled) {
+        done(Error{ErrorCode::not_retryable,
+                   "job " + id + " is " + std::string(to_string(r->job.state)) +
+                       ": only a failed or cancelled job can be retried"});
+        return;
+    }
+    if (shutting_down_) {
+        done(shutting_down());
+        return;
+    }
+    if (r->job.batch) {  // its batch, if still going, waits for it again
+        if (auto it = batches_.find(*r->job.batch); it != batches_.end()) {
+            --tally(it->second.counts, r->job.state);
+            ++it->second.pending;
+        }
+    }
+    auto& job = r->job;
+    job.result.reset();
+    job.error.reset();
+    job.progress.reset();
+    job.worker.reset();
+    job.scheduled_for.reset();
+    job.started_at.reset();
+    job.finished_at.reset();
+    job.state = JobState::queued;
+    store_.retried(*r);
+    enqueue(*r);
+    done(&job);
+}
+
 void Scheduler::cancel_elsewhere(JobRecord& r, JobDone done) {
     store_.cancel(r, [this, &r, done = std::move(done)](Result<JobStore::Ended> ended) {
         if (ended) {
@@ -463,23 +552,24 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
         }
     }
     on_idle_ = std::move(on_idle);
-    if (now) {
-        stopping_now_ = true;
-        std::vector<JobRecord*> active;
-        store_.newest_first([&](JobRecord& r) {
-            if (!proto::is_final(r.job.state)) {
-                active.push_back(&r);
-            }
-            return true;
-        });
-        for (JobRecord* r : active) {
-            if (store_.durable()) {
-                keep_for_restart(*r);
-            } else {
-                withdraw(*r);
-                r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
-                finish(*r, JobState::cancelled);
-            }
+    stopping_now_ = stopping_now_ || now;
+    // `now` stops every job; a drain runs the queue but not what is due later, which,
+    // where nothing outlives the daemon, ends here.
+    std::vector<JobRecord*> stopped;
+    store_.newest_first([&](JobRecord& r) {
+        if (!proto::is_final(r.job.state) &&
+            (now || (!store_.durable() && r.job.state == JobState::scheduled))) {
+            stopped.push_back(&r);
+        }
+        return true;
+    });
+    for (JobRecord* r : stopped) {
+        if (store_.durable()) {
+            keep_for_restart(*r);
+        } else {
+            withdraw(*r);
+            r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
+            finish(*r, JobState::cancelled);
         }
     }
     check_idle();
@@ -530,6 +620,37 @@ void Scheduler::on_outcome(RunOutcome outcome) {
         }
     }
     schedule_dispatch();
+}
+
+void Scheduler::schedule(JobRecord& r) {
+    r.job.state = JobState::scheduled;
+    ++counts_.scheduled;
+    due_.add(*r.job.scheduled_for, r.seq);
+}
+
+void Scheduler::on_due(proto::Timestamp at, std::uint64_t seq) {
+    JobRecord* r = store_.find_by_seq(seq);
+    // A stale entry (cancelled, retried, due at another time) is let go. So is one
+    // that comes due during a shutdown: what is kept runs after the restart.
+    if (r == nullptr || r->job.state != JobState::scheduled || r->job.scheduled_for != at ||
+        shutting_down_) {
+        return;
+    }
+    --counts_.scheduled;
+    enqueue(*r);
+}
+
+std::optional<proto::Timestamp> Scheduler::backoff_until(const JobRecord& r) {
+    double base = r.retry_backoff_s.value_or(settings_.backoff_s);
+    if (base <= 0) {
+        return std::nullopt;
+    }
+    // Attempt n+1 starts base * 2^(n-1) after attempt n, +-20%, at most max_backoff_s.
+    int failed = std::clamp(r.job.attempts, 1, 64);
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    double delay =
+        std::min(base * std::exp2(failed - 1) * jitter(jitter_), settings_.max_backoff_s);
+    return seconds_from_now(delay);
 }
 
 void Scheduler::enqueue(JobRecord& r) {
@@ -681,6 +802,10 @@ void Scheduler::on_started(RunStarted started) {
 }
 
 void Scheduler::withdraw(JobRecord& r) {
+    if (r.job.state == JobState::scheduled) {  // its due entry goes stale
+        --counts_.scheduled;
+        return;
+    }
     if (r.job.state == JobState::running) {
         stop_running(r, StopReason::cancelled);
         return;
@@ -719,8 +844,15 @@ void Scheduler::fail_attempt(JobRecord& r, JobError error) {
         r.job.worker.reset();
         r.job.started_at.reset();
         r.job.progress.reset();
-        store_.requeued(r);
-        enqueue(r);
+        if (auto until = backoff_until(r)) {
+            r.job.state = JobState::scheduled;
+            r.job.scheduled_for = until;
+            store_.requeued(r);
+            schedule(r);
+        } else {
+            store_.requeued(r);
+            enqueue(r);
+        }
         return;
     }
     r.job.error = std::move(error);
@@ -823,10 +955,10 @@ void Scheduler::answer_waiters(JobRecord& r) {
     }
 }
 
-void Scheduler::tally(proto::BatchCounts& counts, JobState state) {
-    (state == JobState::succeeded ? counts.succeeded
-     : state == JobState::failed  ? counts.failed
-                                  : counts.cancelled)++;
+std::uint64_t& Scheduler::tally(proto::BatchCounts& counts, JobState state) {
+    return state == JobState::succeeded ? counts.succeeded
+           : state == JobState::failed  ? counts.failed
+                                        : counts.cancelled;
 }
 
 void Scheduler::count_in_batch(const std::string& batch, JobState state) {
@@ -834,7 +966,7 @@ void Scheduler::count_in_batch(const std::string& batch, JobState state) {
     if (it == batches_.end()) {
         return;
     }
-    tally(it->second.counts, state);
+    ++tally(it->second.counts, state);
     if (--it->second.pending == 0) {
         auto done = it->second.counts;
         batches_.erase(it);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "due_queue.hpp"
 #include "executor.hpp"
 #include "job_id.hpp"
 #include "job_record.hpp"
@@ -57,6 +59,7 @@ struct Batch {
 /// Counts since start (submitted, finished by state) and gauges (queued, running).
 struct JobCounts {
     std::uint64_t submitted = 0;
+    std::uint64_t scheduled = 0;
     std::uint64_t queued = 0;
     std::uint64_t running = 0;
     std::uint64_t succeeded = 0;
@@ -80,6 +83,8 @@ public:
     struct Settings {
         std::size_t queue_max_size = 100000;
         double default_timeout_s = 0;
+        double backoff_s = 0;  // retries.backoff_s: before a job's second attempt
+        double max_backoff_s = 300;
     };
 
     /// `observers` are told of every start and end, in this order.
@@ -127,6 +132,9 @@ public:
     /// Cancels a queued or running job: no_such_job, not_cancellable. `done` (if
     /// any) gets the cancelled job.
     void cancel(const std::string& id, JobDone done);
+    /// Queues a failed or cancelled job again under its id, its attempts going on:
+    /// no_such_job, not_retryable, shutting_down. `done` gets the queued job.
+    void retry(const std::string& id, JobDone done);
     /// Jobs newest first, only those in `query.state` and with ids that start with
     /// `query.prefix` where given.
     void list(const proto::ListRequest& query, JobStore::Listed listed) {
@@ -188,8 +196,9 @@ private:
                                 const tasks::Task*& task, proto::PoolKind& pool) const;
     proto::Result<void> check(const JobSpec& spec, const tasks::Task*& task,
                               proto::PoolKind& pool) const;
-    /// The checks a map passes before any of its jobs is accepted.
-    proto::Result<void> check_map(const MapSpec& spec, const tasks::Task*& task,
+    /// The checks a map passes before any of its jobs is accepted; one due later
+    /// takes no room in the queue yet.
+    proto::Result<void> check_map(const MapSpec& spec, bool due_later, const tasks::Task*& task,
                                   proto::PoolKind& pool) const;
     proto::Error queue_full(proto::PoolKind pool) const;
     proto::Error shutting_down() const;
@@ -199,7 +208,8 @@ private:
     /// A new job's record.
     JobRecord make_record(const tasks::Task& task, proto::PoolKind pool, std::string task_name,
                           proto::RawJson args, const proto::SubmitOptions& options,
-                          std::optional<std::string> key, const std::optional<std::string>& batch);
+                          std::optional<std::string> key, const std::optional<std::string>& batch,
+                          std::optional<proto::Timestamp> due);
     /// New jobs the store has made known: counted, and queued. False when the
     /// store refused them (`unavailable`): nothing was accepted.
     bool admitted(const proto::Result<std::span<JobRecord* const>>& added);
@@ -224,6 +234,12 @@ private:
     void block(proto::PoolKind pool, std::size_t jobs, double block_s, std::function<void()> admit,
                std::function<void(proto::Error)> refuse);
     void enqueue(JobRecord& r);
+    /// The job is `scheduled` until its scheduled_for.
+    void schedule(JobRecord& r);
+    /// A time in the due queue has come: the job queues if it still waits for it.
+    void on_due(proto::Timestamp at, std::uint64_t seq);
+    /// When a failed attempt's retry is due, where the job backs off.
+    std::optional<proto::Timestamp> backoff_until(const JobRecord& r);
     void schedule_dispatch();
     void dispatch();
     void hand_over(JobRecord& r, Executor& executor);
@@ -251,7 +267,10 @@ private:
     void wait_ran_out(std::uint64_t seq, std::uint64_t serial);
     void admit_blocked(proto::PoolKind pool);
     void count_in_batch(const std::string& batch, proto::JobState state);
-    static void tally(proto::BatchCounts& counts, proto::JobState state);
+    /// The count of a batch that a job ending in `state` adds to.
+    static std::uint64_t& tally(proto::BatchCounts& counts, proto::JobState state);
+    /// Queues a job that `retry` found failed or cancelled.
+    void requeue_final(const std::string& id, JobDone done);
     /// Retention is the store's; when to look again is the scheduler's.
     void arm_retention_timer();
     void evict_retained();
@@ -268,9 +287,11 @@ private:
     CallbackSink* callbacks_ = nullptr;
     std::array<std::deque<std::shared_ptr<BlockedSubmit>>, proto::pool_count> blocked_;
     std::unordered_map<std::string, BatchRecord> batches_;
+    DueQueue due_;
     asio::steady_timer retention_timer_;
     std::optional<SteadyTime> retention_due_;
     JobCounts counts_;
+    std::minstd_rand jitter_;  // spreads the retries of jobs that failed together
     std::uint64_t next_seq_ = 1;
     std::uint64_t next_waiter_ = 1;
     // Lists of waiters of jobs that have finished, kept for their capacity: a

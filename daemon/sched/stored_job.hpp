@@ -17,6 +17,7 @@ struct StoredJob {
     std::uint64_t seq = 0;  // arrival order: FIFO among equal priorities, list order
     std::optional<double> timeout_s;
     int retries_left = 0;
+    std::optional<double> retry_backoff_s;       // the job's own; none: retries.backoff_s
     proto::Boxed<std::string> key;               // idempotency key
     proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
 };

@@ -1,5 +1,7 @@
 #include "job_table.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <tuple>
 
 #include "proto/json_size.hpp"
@@ -51,6 +53,15 @@ void JobTable::retain(JobRecord& record, SteadyTime finished) {
     auto bytes = footprint(record);
     retained_bytes_ += bytes;
     finished_.push_back({finished + ttl_, &record, bytes});
+}
+
+void JobTable::release(const JobRecord& record) {
+    auto it = std::find_if(finished_.rbegin(), finished_.rend(),
+                           [&](const Retained& r) { return r.record == &record; });
+    if (it != finished_.rend()) {
+        retained_bytes_ -= it->bytes;
+        finished_.erase(std::next(it).base());
+    }
 }
 
 void JobTable::evict_expired(SteadyTime now, const std::function<void(const JobRecord&)>& evicted) {

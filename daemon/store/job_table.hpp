@@ -43,6 +43,9 @@ public:
     /// a caller may still hold the record (evict_expired() does that, when
     /// next_eviction() says).
     void retain(JobRecord& record, SteadyTime finished);
+    /// Ends the retention of a job that is no longer finished (retried): O(n) in
+    /// the jobs retained after it, which a retry, a rare op, can afford.
+    void release(const JobRecord& record);
     /// Drops finished jobs whose time is up, and the oldest beyond max_retained or
     /// max_retained_bytes, telling `evicted` of each first.
     void evict_expired(SteadyTime now, const std::function<void(const JobRecord&)>& evicted);

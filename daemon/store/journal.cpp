@@ -22,7 +22,7 @@ using sched::StoredJob;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;
-constexpr std::int64_t format_version = 4;
+constexpr std::int64_t format_version = 5;
 
 // Removals of expired jobs per transaction: a burst of them (a large map expiring
 // at once) is spread over several commits, so submits never wait behind it.
@@ -33,7 +33,9 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // A job's request never changes; its latest attempt and end live beside it in
 // `runs`, so that ending a job inserts a short row instead of rewriting the long
 // one (format 2; format 1 had one table). Format 3 added `submitted_by`; format 4
-// the remote worker of a run (`worker_id`, `worker_name`) and `remote_tasks`.
+// the remote worker of a run (`worker_id`, `worker_name`) and `remote_tasks`; format
+// 5 a job's `retry_backoff_s` and `scheduled_for`: in `jobs` as submitted, in `runs`
+// as set by a back-off (a job whose runs row has none was never scheduled so).
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -48,7 +50,9 @@ CREATE TABLE jobs (
     retries_left INTEGER NOT NULL,
     callback TEXT,
     submitted_at INTEGER NOT NULL,
-    submitted_by TEXT
+    submitted_by TEXT,
+    retry_backoff_s REAL,
+    scheduled_for INTEGER
 );
 )sql";
 
@@ -66,7 +70,8 @@ CREATE TABLE runs (
     error_code TEXT,
     error_message TEXT,
     worker_id TEXT,
-    worker_name TEXT
+    worker_name TEXT,
+    scheduled_for INTEGER
 );
 )sql";
 
@@ -98,9 +103,11 @@ DROP TABLE jobs_1;
 
 constexpr const char* select_jobs = R"sql(
 SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
-       callback, submitted_at, submitted_by, coalesce(state, 'queued'), coalesce(attempts, 0),
-       worker_pid, worker_thread, started_at, finished_at, result, error_code, error_message,
-       worker_id, worker_name
+       callback, submitted_at, submitted_by,
+       coalesce(state, iif(jobs.scheduled_for IS NULL, 'queued', 'scheduled')),
+       coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
+       error_code, error_message, worker_id, worker_name, retry_backoff_s,
+       coalesce(runs.scheduled_for, jobs.scheduled_for)
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -147,10 +154,17 @@ void open_checks(Database& db, Sync sync) {
             if (version == 2) {
                 db.exec("ALTER TABLE jobs ADD COLUMN submitted_by TEXT");
             }
-            db.exec("ALTER TABLE runs ADD COLUMN worker_id TEXT");
-            db.exec("ALTER TABLE runs ADD COLUMN worker_name TEXT");
+            if (version <= 3) {
+                db.exec("ALTER TABLE runs ADD COLUMN worker_id TEXT");
+                db.exec("ALTER TABLE runs ADD COLUMN worker_name TEXT");
+            }
+            db.exec("ALTER TABLE jobs ADD COLUMN retry_backoff_s REAL");
+            db.exec("ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER");
+            db.exec("ALTER TABLE runs ADD COLUMN scheduled_for INTEGER");
         }
-        db.exec(remote_tasks_table);
+        if (version <= 3) {
+            db.exec(remote_tasks_table);
+        }
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
     }
@@ -175,24 +189,33 @@ struct CheckedDatabase {
 struct Journal::Db : CheckedDatabase {
     Statement begin{db.handle(), "BEGIN"};
     Statement commit{db.handle(), "COMMIT"};
-    Statement insert_job{db.handle(),
-                         "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"};
+    Statement insert_job{
+        db.handle(),
+        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
                         "VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7)"};
     Statement start_and_finish_job{
         db.handle(),
-        "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6, ?11, ?12)"};
+        "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6, ?11, ?12, "
+        "NULL)"};
     Statement requeue_job{db.handle(), "UPDATE jobs SET retries_left = ?2 WHERE seq = ?1"};
     Statement return_run{db.handle(),
                          "UPDATE runs SET state = 'queued', attempts = ?2, worker_pid = NULL, "
                          "worker_thread = NULL, started_at = NULL, worker_id = NULL, "
                          "worker_name = NULL WHERE seq = ?1"};
     Statement requeue_run{db.handle(),
-                          "UPDATE runs SET state = 'queued', worker_pid = NULL, "
-                          "worker_thread = NULL, started_at = NULL, worker_id = NULL, "
-                          "worker_name = NULL WHERE seq = ?1"};
+                          "UPDATE runs SET state = iif(?2 IS NULL, 'queued', 'scheduled'), "
+                          "scheduled_for = ?2, worker_pid = NULL, worker_thread = NULL, "
+                          "started_at = NULL, worker_id = NULL, worker_name = NULL WHERE seq = ?1"};
+    // A job that ended has a row: it started, or a finish_job inserted one.
+    Statement retry_run{
+        db.handle(),
+        "UPDATE runs SET state = 'queued', scheduled_for = NULL, worker_pid = NULL, "
+        "worker_thread = NULL, started_at = NULL, worker_id = NULL, "
+        "worker_name = NULL, finished_at = NULL, result = NULL, error_code = NULL, "
+        "error_message = NULL WHERE seq = ?1"};
     // A job that ends without having started (cancelled while queued) has no row yet.
     Statement finish_job{db.handle(),
                          "INSERT INTO runs (seq, state, attempts, finished_at, result, error_code, "
@@ -230,7 +253,11 @@ struct Journal::Db : CheckedDatabase {
             .bind(11, callback)
             .bind(12, millis(j.submitted_at))
             .bind(13,
-                  j.submitted_by ? std::optional<std::string_view>(*j.submitted_by) : std::nullopt);
+                  j.submitted_by ? std::optional<std::string_view>(*j.submitted_by) : std::nullopt)
+            .bind(14, s.retry_backoff_s);
+        if (j.scheduled_for) {
+            insert_job.bind(15, millis(*j.scheduled_for));
+        }
         insert_job.run();
     }
     void apply(const write::JobStarted& w) {
@@ -240,7 +267,14 @@ struct Journal::Db : CheckedDatabase {
         requeue_job.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.retries_left});
         requeue_job.run();
         requeue_run.bind(1, static_cast<std::int64_t>(w.seq));
+        if (w.scheduled_for) {
+            requeue_run.bind(2, millis(*w.scheduled_for));
+        }
         requeue_run.run();
+    }
+    void apply(const write::JobRetried& w) {
+        retry_run.bind(1, static_cast<std::int64_t>(w.seq));
+        retry_run.run();
     }
     void apply(const write::JobReturned& w) {
         return_run.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.attempts});
@@ -346,6 +380,8 @@ enum Column : int {
     error_message_column,
     worker_id_column,
     worker_name_column,
+    retry_backoff_column,
+    scheduled_for_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -387,6 +423,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
     if (auto by = row.optional_text(submitted_by_column)) {
         j.submitted_by = std::string(*by);
     }
+    if (!row.is_null(retry_backoff_column)) {
+        s.retry_backoff_s = row.real(retry_backoff_column);
+    }
 }
 
 /// How far it got: its row of `runs`, if it has one (a queued job has none).
@@ -411,6 +450,9 @@ void read_run(const Statement& row, proto::Job& j) {
     }
     if (auto started = row.optional_integer(started_at_column)) {
         j.started_at = timestamp(*started);
+    }
+    if (auto due = row.optional_integer(scheduled_for_column)) {
+        j.scheduled_for = timestamp(*due);
     }
     if (auto finished = row.optional_integer(finished_at_column)) {
         j.finished_at = timestamp(*finished);

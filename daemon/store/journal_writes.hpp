@@ -28,10 +28,16 @@ struct JobStarted {
     proto::WorkerInfo worker;
     proto::Timestamp started_at;
 };
-/// A failed attempt that has a retry left: queued again.
+/// A failed attempt that has a retry left: queued again, or scheduled for when
+/// its back-off ends.
 struct JobRequeued {
     std::uint64_t seq;
     int retries_left;
+    std::optional<proto::Timestamp> scheduled_for;
+};
+/// A failed or cancelled job queued again by `retry`.
+struct JobRetried {
+    std::uint64_t seq;
 };
 /// A running job stopped by a shutdown, or never taken by its hung worker: queued
 /// again, with its attempts as before.
@@ -70,7 +76,7 @@ struct RemoteTaskKnown {
 
 using Write =
     std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobReturned,
-                 write::JobFinished, write::JobRemoved, write::KvChanged, write::DeliveryAdded,
-                 write::DeliveryEnded, write::RemoteTaskKnown>;
+                 write::JobRetried, write::JobFinished, write::JobRemoved, write::KvChanged,
+                 write::DeliveryAdded, write::DeliveryEnded, write::RemoteTaskKnown>;
 
 }  // namespace taskpool::daemon::store

@@ -193,13 +193,20 @@ void LocalJobStore::started(const JobRecord& r) {
 
 void LocalJobStore::requeued(const JobRecord& r) {
     if (journal_ != nullptr) {
-        journal_->append(write::JobRequeued{r.seq, r.retries_left});
+        journal_->append(write::JobRequeued{r.seq, r.retries_left, r.job.scheduled_for});
     }
 }
 
 void LocalJobStore::returned(const JobRecord& r) {
     if (journal_ != nullptr) {
         journal_->append(write::JobReturned{r.seq, r.job.attempts});
+    }
+}
+
+void LocalJobStore::retried(JobRecord& r) {
+    table_.release(r);
+    if (journal_ != nullptr) {
+        journal_->append(write::JobRetried{r.seq});
     }
 }
 

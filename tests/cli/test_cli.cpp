@@ -73,6 +73,41 @@ TEST_CASE("cli.usage_errors_exit_2" * doctest::timeout(30)) {
     CHECK(cli(d, {"--help"}).exit_code == 0);
 }
 
+TEST_CASE("cli.delay_at_retry_backoff_and_retry" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto later = cli(d, {"--json", "submit", "echo", "1", "--delay", "1.5s", "--detach"});
+    REQUIRE(later.exit_code == 0);
+    auto job = json::parse(later.out);
+    CHECK(job["state"] == "scheduled");
+    auto shown = cli(d, {"get", job["id"]});
+    CHECK(shown.out.find("state:      scheduled") != std::string::npos);
+    CHECK(shown.out.find("due:        " + job["scheduled_for"].get<std::string>()) !=
+          std::string::npos);
+    CHECK(cli(d, {"list", "--state", "scheduled"}).out.find(job["id"]) != std::string::npos);
+
+    auto at =
+        cli(d, {"--json", "submit", "echo", "2", "--at", "2030-01-01T00:00:00+01:00", "--detach"});
+    CHECK(json::parse(at.out)["scheduled_for"] == "2029-12-31T23:00:00.000Z");
+    auto unix_s = cli(d, {"--json", "submit", "echo", "3", "--at", "1893456000", "--detach"});
+    CHECK(json::parse(unix_s.out)["scheduled_for"] == "2030-01-01T00:00:00.000Z");
+
+    auto bad = cli(d, {"submit", "echo", "--delay", "soon"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("--delay: a duration such as 30s") != std::string::npos);
+    CHECK(cli(d, {"submit", "echo", "--delay", "1m", "--at", "1893456000"}).exit_code == 2);
+
+    auto failed = cli(d, {"--json", "submit", "fail", "--retries", "1", "--retry-backoff", "0.2s"});
+    CHECK(failed.exit_code == 1);
+    auto failed_job = json::parse(failed.out);
+    CHECK(failed_job["attempts"] == 2);
+    auto retried = cli(d, {"retry", failed_job["id"]});
+    CHECK(retried.exit_code == 0);
+    CHECK(retried.out == "queued again " + failed_job["id"].get<std::string>() + "\n");
+    CHECK(cli(d, {"wait", failed_job["id"]}).exit_code == 1);
+    auto not_retryable = cli(d, {"retry", job["id"]});
+    CHECK(not_retryable.err.find("not_retryable") != std::string::npos);
+}
+
 TEST_CASE("cli.cannot_connect_exits_3" * doctest::timeout(30)) {
     DaemonProcess d;
     auto r = run_command({binary_path("taskpool"), "--addr", "127.0.0.1:1", "ping"});

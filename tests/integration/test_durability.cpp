@@ -550,6 +550,42 @@ TEST_CASE("durability.a_job_queued_again_after_a_failed_attempt_comes_back_queue
     CHECK(after["attempts"] == 2);
 }
 
+TEST_CASE("durability.jobs_due_later_back_offs_and_retries_survive_kill_9" * doctest::timeout(60)) {
+    Journaled j(json{{"thread_pool", {{"size", 1}}}, {"store", {{"sync", "full"}}}});
+    j.start();
+    json later;
+    json backing_off;
+    json retried;
+    {
+        LineClient c(j.daemon().port());
+        later = submit(c, {{"task", "echo"}, {"args", "later"}, {"delay_s", 2}});
+        backing_off = submit(c, {{"task", "fail"}, {"retries", 1}, {"retry_backoff_s", 2}});
+        REQUIRE(wait_for([&] { return get(c, backing_off["id"])["job"]["state"] == "scheduled"; }));
+        // Retried with no thread to run it: it stays queued through the kill.
+        retried = submit(c, {{"task", "echo"}, {"args", "retried"}, {"delay_s", 3600}});
+        c.request({{"op", "cancel"}, {"job", retried["id"]}});
+        c.request({{"op", "resize"}, {"pool", "thread"}, {"size", 0}});
+        REQUIRE(c.request({{"op", "retry"}, {"job", retried["id"]}})["job"]["state"] == "queued");
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    auto backoff = get(c, backing_off["id"])["job"];
+    CHECK(backoff["state"] == "scheduled");
+    CHECK(backoff["scheduled_for"].is_string());
+
+    auto done = get(c, later["id"], 20)["job"];
+    CHECK(done["state"] == "succeeded");
+    CHECK(done["started_at"].get<std::string>() >= done["scheduled_for"].get<std::string>());
+    auto failed = get(c, backing_off["id"], 20)["job"];
+    CHECK(failed["state"] == "failed");
+    CHECK(failed["attempts"] == 2);
+    CHECK(failed["started_at"].get<std::string>() >= backoff["scheduled_for"].get<std::string>());
+    auto again = get(c, retried["id"], 20)["job"];
+    CHECK(again["state"] == "succeeded");
+    CHECK(again["result"] == "retried");
+}
+
 TEST_CASE("durability.a_normal_stop_leaves_the_queue_as_a_kill_9_would" * doctest::timeout(60)) {
     // The drain outlasts its timeout and turns into `now`: the running job is
     // stopped, and neither it nor the queued ones are decided for the user.
@@ -628,7 +664,7 @@ void check_old_journal(const OldJournal& old) {
     // Moved to the current format once, and read back from it as it was.
     j.daemon().signal(SIGTERM);
     REQUIRE(j.daemon().wait_exit(10s) == 0);
-    CHECK(query(j.path(), "PRAGMA user_version") == "4");
+    CHECK(query(j.path(), "PRAGMA user_version") == "5");
     CHECK(query(j.path(), "SELECT count(*) FROM remote_tasks") == "0");
     CHECK(integrity(j.path()) == "ok");
     j.start();

@@ -119,6 +119,8 @@ public:
     /// `wait_s`: wait until the job has finished, at most this long (infinity: no limit).
     ClientResult<proto::Job> get(const std::string& job, std::optional<double> wait_s = {});
     ClientResult<proto::Job> cancel(const std::string& job);
+    /// Queues a failed or cancelled job again under its id.
+    ClientResult<proto::Job> retry(const std::string& job);
     /// Jobs newest first: by state, id prefix and limit as `query` says.
     ClientResult<std::vector<proto::Job>> list(proto::ListRequest query = {});
     ClientResult<void> ping();

@@ -144,8 +144,9 @@ class Client:
     def submit(self, task, args=None, wait=None, **options):
         """Submits one job and returns it. `wait=True` (or seconds) returns it
         finished (or as it is when the wait runs out). Options: pool, priority,
-        timeout_s, retries, key, block_s, notify, bind, callback (see the
-        protocol)."""
+        timeout_s, retries, retry_backoff_s, key, block_s, notify, bind,
+        callback, and delay_s or run_at (RFC 3339 or Unix seconds) for a job
+        due later (see the protocol)."""
         return self.call("submit", **_given(task=task, args=args, wait=wait, **options))["job"]
 
     def map_jobs(self, task, items, wait=None, **options):
@@ -164,6 +165,10 @@ class Client:
 
     def cancel(self, job_id):
         return self.call("cancel", job=job_id)["job"]
+
+    def retry(self, job_id):
+        """Queues a failed or cancelled job again under its id."""
+        return self.call("retry", job=job_id)["job"]
 
     def list(self, state=None, limit=None):
         return self.call("list", **_given(state=state, limit=limit))["jobs"]

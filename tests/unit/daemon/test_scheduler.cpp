@@ -168,6 +168,7 @@ public:
     void started(const sched::JobRecord& r) override { changes.push_back("started " + r.job.id); }
     void requeued(const sched::JobRecord& r) override { changes.push_back("requeued " + r.job.id); }
     void returned(const sched::JobRecord& r) override { changes.push_back("returned " + r.job.id); }
+    void retried(sched::JobRecord& r) override { changes.push_back("retried " + r.job.id); }
     void finished(const sched::JobRecord& r, Durable durable) override {
         changes.push_back("finished " + r.job.id);
         later([seq = r.seq, durable = std::move(durable)] { durable(seq, {}); });

@@ -28,6 +28,23 @@ TEST_CASE("proto.job.timestamps_have_three_fractional_digits_in_utc") {
     CHECK(format_timestamp(t - std::chrono::milliseconds(124)) == "2026-11-22T09:59:59.999Z");
 }
 
+TEST_CASE("proto.job.rfc_3339_is_read_with_any_fraction_and_offset") {
+    auto t = *parse_timestamp("2026-12-06T10:00:00.000Z");
+    CHECK(parse_timestamp("2026-12-06T10:00:00Z") == t);
+    CHECK(parse_timestamp("2026-12-06t10:00:00z") == t);
+    CHECK(parse_timestamp("2026-12-06 10:00:00Z") == t);
+    CHECK(parse_timestamp("2026-12-06T12:00:00+02:00") == t);
+    CHECK(parse_timestamp("2026-12-06T04:30:00-05:30") == t);
+    CHECK(parse_timestamp("2026-12-06T10:00:00.5Z") == t + std::chrono::milliseconds(500));
+    CHECK(parse_timestamp("2026-12-06T10:00:00.123456789Z") == t + std::chrono::milliseconds(123));
+    for (const char* bad :
+         {"2026-12-06T10:00:00", "2026-12-06T10:00Z", "2026-13-06T10:00:00Z",
+          "2026-12-06T24:00:00Z", "2026-12-06T10:00:00.Z", "2026-12-06T10:00:00+0200",
+          "2026-12-06T10:00:00Zjunk", "tomorrow", ""}) {
+        CHECK_MESSAGE(!parse_timestamp(bad).has_value(), bad);
+    }
+}
+
 TEST_CASE("proto.json_writer.escapes_only_what_json_needs") {
     std::string out;
     append_json_string(out, "plain text, then \"quotes\" \\ \n\t\x01 and caf\xC3\xA9 \xFF.");

@@ -41,6 +41,31 @@ TEST_CASE("proto.request.submit_with_every_option") {
     CHECK(s.options.bind);
 }
 
+TEST_CASE("proto.request.jobs_due_later_and_back_off") {
+    auto d = decode(R"({"op":"submit","task":"t","delay_s":30,"retry_backoff_s":0.5})");
+    REQUIRE(d.body.ok());
+    auto& s = std::get<SubmitRequest>(d.body.value());
+    CHECK(s.options.delay_s == 30);
+    CHECK(s.options.retry_backoff_s == 0.5);
+    auto at = decode(R"({"op":"map","task":"t","items":[1],"run_at":"2030-01-01T00:00:00Z"})");
+    REQUIRE(at.body.ok());
+    CHECK(std::get<MapRequest>(at.body.value()).options.run_at ==
+          parse_timestamp("2030-01-01T00:00:00.000Z"));
+    auto unix_s = decode(R"({"op":"submit","task":"t","run_at":1893456000.25})");
+    REQUIRE(unix_s.body.ok());
+    CHECK(std::get<SubmitRequest>(unix_s.body.value()).options.run_at ==
+          parse_timestamp("2030-01-01T00:00:00.250Z"));
+    CHECK(error_of(R"({"op":"submit","task":"t","delay_s":1,"run_at":1893456000})")
+              .find("field 'run_at' cannot be given with delay_s") == 0);
+    CHECK(error_of(R"({"op":"submit","task":"t","run_at":"soon"})")
+              .find("field 'run_at' must be an RFC 3339 time") == 0);
+    CHECK(error_of(R"({"op":"submit","task":"t","delay_s":-1})").find("field 'delay_s'") == 0);
+    CHECK(error_of(R"({"op":"retry"})") == "field 'job' is required");
+    auto retry = decode(R"({"op":"retry","job":"j-1"})");
+    REQUIRE(retry.body.ok());
+    CHECK(std::get<RetryRequest>(retry.body.value()).job == "j-1");
+}
+
 TEST_CASE("proto.request.errors_name_the_field") {
     CHECK(error_of(R"({"op":"submit"})") == "field 'task' is required");
     CHECK(error_of(R"({"op":"submit","task":1})") == "field 'task' must be a string");
