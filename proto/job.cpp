@@ -199,6 +199,13 @@ void write_job_fields(JsonWriter& w, const Job& job) {
     if (job.scheduled_for) {
         write_time(w, "scheduled_for", *job.scheduled_for);
     }
+    if (!job.after.empty()) {
+        w.key("after").begin_array();
+        for (const auto& id : job.after) {
+            w.value(id);
+        }
+        w.end_array();
+    }
     if (job.started_at) {
         write_time(w, "started_at", *job.started_at);
     }
@@ -255,6 +262,7 @@ Result<Job> decode_job(const nlohmann::json& j) {
             job.submitted_by = it->get<std::string>();
         }
         job.submitted_at = parse_timestamp(j.at("submitted_at").get<std::string>()).value();
+        job.after = j.value("after", std::vector<std::string>{});
         if (auto it = j.find("scheduled_for"); it != j.end()) {
             job.scheduled_for = parse_timestamp(it->get<std::string>());
         }

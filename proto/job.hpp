@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -75,6 +76,7 @@ struct Job {
     Shared<std::string> submitted_by;  // the name of the token that submitted it
     Timestamp submitted_at{};
     std::optional<Timestamp> scheduled_for;  // when a `scheduled` job is due
+    std::vector<std::string> after;          // jobs that must succeed before it runs
     std::optional<Timestamp> started_at;
     std::optional<Timestamp> finished_at;
 };

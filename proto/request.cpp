@@ -88,6 +88,12 @@ void read_options(DomReader& r, SubmitOptions& o) {
                "cannot be given with delay_s: one says when, the other how long from now");
     }
     r.number("retry_backoff_s", o.retry_backoff_s, 0, max_seconds);
+    std::optional<std::vector<std::string>> after;
+    r.text_list("after", after);
+    if (after && after->size() > SubmitOptions::max_after) {
+        r.fail("after", "names at most " + std::to_string(SubmitOptions::max_after) + " jobs");
+    }
+    o.after = std::move(after).value_or(std::vector<std::string>{});
 }
 
 Result<RequestBody> decode_submit(DomReader& r) {
@@ -384,6 +390,14 @@ void write_wait(JsonWriter& w, std::string_view name, double wait) {
     std::isinf(wait) ? w.value(true) : w.value(wait);
 }
 
+void write_texts(JsonWriter& w, std::string_view name, const std::vector<std::string>& texts) {
+    w.key(name).begin_array();
+    for (const auto& t : texts) {
+        w.value(t);
+    }
+    w.end_array();
+}
+
 void write_options(JsonWriter& w, const SubmitOptions& o) {
     if (o.pool) {
         w.field("pool", to_string(*o.pool));
@@ -418,6 +432,9 @@ void write_options(JsonWriter& w, const SubmitOptions& o) {
     if (o.retry_backoff_s) {
         w.field("retry_backoff_s", *o.retry_backoff_s);
     }
+    if (!o.after.empty()) {
+        write_texts(w, "after", o.after);
+    }
     if (o.callback) {
         w.key("callback").begin_object();
         w.field("url", o.callback->url);
@@ -427,14 +444,6 @@ void write_options(JsonWriter& w, const SubmitOptions& o) {
         }
         w.end_array().end_object();
     }
-}
-
-void write_texts(JsonWriter& w, std::string_view name, const std::vector<std::string>& texts) {
-    w.key(name).begin_array();
-    for (const auto& t : texts) {
-        w.value(t);
-    }
-    w.end_array();
 }
 
 struct BodyEncoder {

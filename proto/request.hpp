@@ -51,6 +51,9 @@ struct SubmitOptions {
     std::optional<double> delay_s;
     std::optional<Timestamp> run_at;
     std::optional<double> retry_backoff_s;
+    // PROTOCOL.md 11: jobs that must succeed first.
+    std::vector<std::string> after;
+    static constexpr std::size_t max_after = 1000;
 };
 
 struct SubmitRequest {

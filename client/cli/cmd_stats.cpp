@@ -19,8 +19,8 @@ void print_stats(const nlohmann::json& s) {
     std::cout << "uptime:       " << s.value("uptime_s", 0.0) << " s\n"
               << "connections:  " << s.value("connections", 0) << "\n"
               << "jobs:         "
-              << counts(s.at("jobs"), {"submitted", "scheduled", "queued", "running", "succeeded",
-                                       "failed", "cancelled"})
+              << counts(s.at("jobs"), {"submitted", "scheduled", "waiting", "queued", "running",
+                                       "succeeded", "failed", "cancelled"})
               << "\n";
     if (auto cb = s.find("callbacks"); cb != s.end()) {
         std::cout << "callbacks:    " << counts(*cb, {"delivered", "failed", "retries", "pending"})

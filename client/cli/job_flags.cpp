@@ -69,6 +69,8 @@ void JobFlags::add_to(CLI::App& cmd) {
         "start the job at this time (RFC 3339 such as 2026-12-24T18:00:00Z, or Unix seconds)",
         "an RFC 3339 time (2026-12-24T18:00:00Z) or Unix seconds");
     delay->excludes(when);
+    cmd.add_option("--after", after, "run once these jobs have succeeded (ids; repeat or list)")
+        ->delimiter(',');
 }
 
 proto::SubmitOptions JobFlags::options() const {
@@ -82,6 +84,7 @@ proto::SubmitOptions JobFlags::options() const {
     o.retry_backoff_s = retry_backoff_s;
     o.delay_s = delay_s;
     o.run_at = at;
+    o.after = after;
     return o;
 }
 

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -18,9 +19,10 @@ struct JobFlags {
     std::optional<double> retry_backoff_s;
     std::optional<double> delay_s;
     std::optional<proto::Timestamp> at;
+    std::vector<std::string> after;
 
-    /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay and
-    /// --at to `cmd`.
+    /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay, --at
+    /// and --after to `cmd`.
     void add_to(CLI::App& cmd);
     /// The submit options they set; the rest keep their defaults.
     proto::SubmitOptions options() const;

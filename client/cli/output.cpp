@@ -67,6 +67,13 @@ void print_job_details(const proto::Job& job) {
     if (job.scheduled_for) {
         rows.push_back({"due:", proto::format_timestamp(*job.scheduled_for)});
     }
+    if (!job.after.empty()) {
+        std::string ids;
+        for (const auto& id : job.after) {
+            ids += (ids.empty() ? "" : " ") + id;
+        }
+        rows.push_back({"after:", ids});
+    }
     if (job.started_at) {
         rows.push_back({"started:", proto::format_timestamp(*job.started_at)});
     }

@@ -147,7 +147,8 @@ public:
     void progressed(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;
     void returned(const JobRecord& r) override;
-    /// Never asked: the scheduler refuses `retry` in cluster mode for now.
+    /// Never asked: the scheduler refuses `after` and `retry` in cluster mode for now.
+    void released(const JobRecord& /*r*/) override {}
     void retried(JobRecord& /*r*/) override {}
     void finished(const JobRecord& r, Durable durable) override;
     void cancel(JobRecord& r, Cancelled cancelled) override;

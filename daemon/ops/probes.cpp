@@ -41,8 +41,9 @@ void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& schedule
 
 void job_metrics(metrics::PrometheusText& out, const Services& services) {
     auto counts = services.scheduler.counts();
-    out.family("taskpool_jobs", "gauge", "Jobs scheduled, queued or running now.");
+    out.family("taskpool_jobs", "gauge", "Jobs scheduled, waiting, queued or running now.");
     out.sample("taskpool_jobs", {{"state", "scheduled"}}, static_cast<double>(counts.scheduled));
+    out.sample("taskpool_jobs", {{"state", "waiting"}}, static_cast<double>(counts.waiting));
     out.sample("taskpool_jobs", {{"state", "queued"}}, static_cast<double>(counts.queued));
     out.sample("taskpool_jobs", {{"state", "running"}}, static_cast<double>(counts.running));
     out.family("taskpool_jobs_submitted_total", "counter", "Jobs accepted since start.");

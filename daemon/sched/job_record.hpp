@@ -33,6 +33,7 @@ struct JobRecord : StoredJob {
     std::uint64_t run_handle = 0;  // the pool's handle of the attempt it holds; 0: none
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
     std::vector<Waiter> waiters;
+    int unmet = 0;  // while `waiting`: the jobs named in `after` yet to succeed
 };
 
 }  // namespace taskpool::daemon::sched

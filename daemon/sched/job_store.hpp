@@ -104,6 +104,8 @@ public:
     /// A running attempt that does not count (a stop, a worker that never took
     /// it): queued again with its attempts as before.
     virtual void returned(const JobRecord& r) = 0;
+    /// A job `waiting` for others may run now: queued, or scheduled for its time.
+    virtual void released(const JobRecord& r) = 0;
     /// A failed or cancelled job is queued again under its id (`retry`): its
     /// retention ends. Not asked of a shared store (cluster mode has no `retry` yet).
     virtual void retried(JobRecord& r) = 0;

@@ -22,6 +22,7 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
         next_seq_ = std::max(next_seq_, stored.seq + 1);
     }
     std::vector<JobRecord*> unfinished;
+    std::vector<JobRecord*> waiting;
     auto kept = store_.restore(std::move(jobs));
     for (JobRecord* r : kept) {
         if (r->job.batch && !proto::is_final(r->job.state)) {
@@ -52,12 +53,17 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
             enqueue(*r);
         } else if (r->job.state == JobState::scheduled) {
             schedule(*r);
+        } else if (r->job.state == JobState::waiting) {
+            waiting.push_back(r);  // once every job it may wait for is in place
         } else if (r->retries_left > 0) {
             fail_attempt(*r, JobError{JobErrorCode::lost, ""});  // queues it again
         } else {
             r->job.error = JobError{JobErrorCode::lost, "it was running when the daemon stopped"};
             finish(*r, JobState::failed);
         }
+    }
+    for (JobRecord* r : waiting) {
+        wait_for_dependencies(*r);
     }
 }
 

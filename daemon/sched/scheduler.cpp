@@ -109,6 +109,7 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
     if (store_.shared()) {
         for (auto [given, name] : {std::pair{options.delay_s.has_value(), "delay_s"},
                                    {options.run_at.has_value(), "run_at"},
+                                   {!options.after.empty(), "after"},
                                    {options.retry_backoff_s.has_value(), "retry_backoff_s"}}) {
             if (given) {
                 return proto::bad_request("field '" + std::string(name) +
@@ -173,6 +174,7 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     record.job.submitted_at = proto::now_timestamp();
     record.job.scheduled_for = due;
     record.job.state = due ? JobState::scheduled : JobState::queued;
+    record.job.after = options.after;
     double timeout =
         options.timeout_s.value_or(task.timeout_s.value_or(settings_.default_timeout_s));
     if (timeout > 0) {
@@ -202,12 +204,16 @@ bool Scheduler::admitted(const Result<std::span<JobRecord* const>>& added) {
         }
     }
     for (JobRecord* r : records) {
-        if (!stopping_now_) {
-            r->job.state == JobState::scheduled ? schedule(*r) : enqueue(*r);
-        } else if (!store_.durable()) {  // accepted before a `now` shutdown began
-            r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
-            finish(*r, JobState::cancelled);
-        }  // else queued in the store, for the restart
+        if (stopping_now_) {
+            if (!store_.durable()) {  // accepted before a `now` shutdown began
+                r->job.error = JobError{JobErrorCode::shutdown, "cancelled by shutdown"};
+                finish(*r, JobState::cancelled);
+            }  // else kept in the store, for the restart
+        } else if (!r->job.after.empty()) {
+            wait_for_dependencies(*r);
+        } else {
+            release(*r);
+        }
     }
     return true;
 }
@@ -284,9 +290,14 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
         done(checked.error());
         return;
     }
-    // A job due later takes no room in the queue until it is due.
+    if (const auto* unknown = unknown_dependency(spec.options)) {
+        done(Error{ErrorCode::no_such_job, "field 'after': no job '" + *unknown + "'"});
+        return;
+    }
+    // A job due later, or after other jobs, takes no room in the queue until then.
     auto due = due_time(spec.options);
-    if (!due && !room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
+    if (!due && spec.options.after.empty() &&
+        !room_for(pool, 1, block_s, spec, done, &Scheduler::submit)) {
         return;
     }
     // A shared store is the judge of the queue's room: a submit it finds full waits
@@ -313,12 +324,17 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     const tasks::Task* task = nullptr;
     PoolKind pool{};
     auto due = due_time(spec.options);
-    if (auto checked = check_map(spec, due.has_value(), task, pool); !checked) {
+    bool later = due.has_value() || !spec.options.after.empty();
+    if (auto checked = check_map(spec, later, task, pool); !checked) {
         done(checked.error());
         return;
     }
+    if (const auto* unknown = unknown_dependency(spec.options)) {
+        done(Error{ErrorCode::no_such_job, "field 'after': no job '" + *unknown + "'"});
+        return;
+    }
     auto size = spec.items.size();
-    if (!due && !room_for(pool, size, block_s, spec, done, &Scheduler::submit_map)) {
+    if (!later && !room_for(pool, size, block_s, spec, done, &Scheduler::submit_map)) {
         return;
     }
     auto retry = store_.shared() && block_s > 0 ? std::optional<MapSpec>(spec) : std::nullopt;
@@ -553,12 +569,13 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
     }
     on_idle_ = std::move(on_idle);
     stopping_now_ = stopping_now_ || now;
-    // `now` stops every job; a drain runs the queue but not what is due later, which,
-    // where nothing outlives the daemon, ends here.
+    // `now` stops every job; a drain runs the queue but not what is due later or
+    // waits for other jobs, which, where nothing outlives the daemon, ends here.
     std::vector<JobRecord*> stopped;
     store_.newest_first([&](JobRecord& r) {
         if (!proto::is_final(r.job.state) &&
-            (now || (!store_.durable() && r.job.state == JobState::scheduled))) {
+            (now || (!store_.durable() &&
+                     (r.job.state == JobState::scheduled || r.job.state == JobState::waiting)))) {
             stopped.push_back(&r);
         }
         return true;
@@ -626,6 +643,84 @@ void Scheduler::schedule(JobRecord& r) {
     r.job.state = JobState::scheduled;
     ++counts_.scheduled;
     due_.add(*r.job.scheduled_for, r.seq);
+}
+
+const std::string* Scheduler::unknown_dependency(const proto::SubmitOptions& options) {
+    for (const auto& id : options.after) {
+        if (store_.find(id) == nullptr) {
+            return &id;
+        }
+    }
+    return nullptr;
+}
+
+void Scheduler::wait_for_dependencies(JobRecord& r) {
+    std::vector<JobRecord*> pending;
+    for (const auto& id : r.job.after) {
+        JobRecord* dep = store_.find(id);
+        if (dep == nullptr || dep->job.state == JobState::failed ||
+            dep->job.state == JobState::cancelled) {
+            // Gone: it expired (its end is past its retention) while this waited
+            // through a restart, which only a failure or cancel may leave unanswered.
+            r.job.error = JobError{JobErrorCode::dependency_failed,
+                                   "job " + id + " " +
+                                       (dep == nullptr ? "is no longer known"
+                                                       : std::string(to_string(dep->job.state)))};
+            finish(r, JobState::cancelled);
+            return;
+        }
+        if (dep->job.state != JobState::succeeded) {
+            pending.push_back(dep);
+        }
+    }
+    if (pending.empty()) {
+        release(r);
+        return;
+    }
+    r.job.state = JobState::waiting;
+    r.unmet = static_cast<int>(pending.size());
+    ++counts_.waiting;
+    for (JobRecord* dep : pending) {
+        dependents_[dep->seq].push_back(r.seq);
+    }
+}
+
+void Scheduler::release(JobRecord& r) {
+    if (!r.job.after.empty()) {  // the store knows it as waiting until told
+        store_.released(r);
+    }
+    if (r.job.scheduled_for && *r.job.scheduled_for > proto::now_timestamp()) {
+        schedule(r);
+    } else {
+        enqueue(r);
+    }
+}
+
+void Scheduler::tell_dependents(const JobRecord& r) {
+    auto it = dependents_.find(r.seq);
+    if (it == dependents_.end()) {
+        return;
+    }
+    auto waiting = std::move(it->second);
+    dependents_.erase(it);
+    for (auto seq : waiting) {
+        JobRecord* d = store_.find_by_seq(seq);
+        if (d == nullptr || d->job.state != JobState::waiting) {
+            continue;  // cancelled meanwhile
+        }
+        if (r.job.state == JobState::succeeded) {
+            if (--d->unmet == 0) {
+                --counts_.waiting;
+                release(*d);
+            }
+            continue;
+        }
+        // And so on down a chain, as each of these ends in turn.
+        --counts_.waiting;
+        d->job.error = JobError{JobErrorCode::dependency_failed,
+                                "job " + r.job.id + " " + std::string(to_string(r.job.state))};
+        finish(*d, JobState::cancelled);
+    }
 }
 
 void Scheduler::on_due(proto::Timestamp at, std::uint64_t seq) {
@@ -806,6 +901,10 @@ void Scheduler::withdraw(JobRecord& r) {
         --counts_.scheduled;
         return;
     }
+    if (r.job.state == JobState::waiting) {  // so does its place among dependents
+        --counts_.waiting;
+        return;
+    }
     if (r.job.state == JobState::running) {
         stop_running(r, StopReason::cancelled);
         return;
@@ -924,6 +1023,7 @@ void Scheduler::announce_finished(JobRecord& r) {
     if (r.job.batch && !store_.shared()) {
         count_in_batch(*r.job.batch, state);
     }
+    tell_dependents(r);
     answer_waiters(r);
     store_.retain(r);
     arm_retention_timer();

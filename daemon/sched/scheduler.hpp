@@ -60,6 +60,7 @@ struct Batch {
 struct JobCounts {
     std::uint64_t submitted = 0;
     std::uint64_t scheduled = 0;
+    std::uint64_t waiting = 0;
     std::uint64_t queued = 0;
     std::uint64_t running = 0;
     std::uint64_t succeeded = 0;
@@ -236,6 +237,15 @@ private:
     void enqueue(JobRecord& r);
     /// The job is `scheduled` until its scheduled_for.
     void schedule(JobRecord& r);
+    /// A new or restored job named in `after` jobs: it waits for those that have
+    /// not ended, is cancelled if one failed or was cancelled, else it is released.
+    void wait_for_dependencies(JobRecord& r);
+    /// A job whose dependencies have all succeeded: scheduled or queued.
+    void release(JobRecord& r);
+    /// A job ended: those waiting for it go on or are cancelled.
+    void tell_dependents(const JobRecord& r);
+    /// The first job named in `after` that is not known, for no_such_job.
+    const std::string* unknown_dependency(const proto::SubmitOptions& options);
     /// A time in the due queue has come: the job queues if it still waits for it.
     void on_due(proto::Timestamp at, std::uint64_t seq);
     /// When a failed attempt's retry is due, where the job backs off.
@@ -287,6 +297,9 @@ private:
     CallbackSink* callbacks_ = nullptr;
     std::array<std::deque<std::shared_ptr<BlockedSubmit>>, proto::pool_count> blocked_;
     std::unordered_map<std::string, BatchRecord> batches_;
+    // Jobs waiting for each unfinished job, by seq: named once for each time it
+    // appears in an `after`.
+    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> dependents_;
     DueQueue due_;
     asio::steady_timer retention_timer_;
     std::optional<SteadyTime> retention_due_;

@@ -34,8 +34,9 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // `runs`, so that ending a job inserts a short row instead of rewriting the long
 // one (format 2; format 1 had one table). Format 3 added `submitted_by`; format 4
 // the remote worker of a run (`worker_id`, `worker_name`) and `remote_tasks`; format
-// 5 a job's `retry_backoff_s` and `scheduled_for`: in `jobs` as submitted, in `runs`
-// as set by a back-off (a job whose runs row has none was never scheduled so).
+// 5 a job's `retry_backoff_s`, `scheduled_for` and `after`: the time in `jobs` as
+// submitted, in `runs` as set by a back-off. A job without a row in `runs` is as
+// submitted: waiting if it has `after`, else scheduled if due later, else queued.
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -52,7 +53,8 @@ CREATE TABLE jobs (
     submitted_at INTEGER NOT NULL,
     submitted_by TEXT,
     retry_backoff_s REAL,
-    scheduled_for INTEGER
+    scheduled_for INTEGER,
+    after TEXT
 );
 )sql";
 
@@ -104,10 +106,11 @@ DROP TABLE jobs_1;
 constexpr const char* select_jobs = R"sql(
 SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_left,
        callback, submitted_at, submitted_by,
-       coalesce(state, iif(jobs.scheduled_for IS NULL, 'queued', 'scheduled')),
+       coalesce(state, iif(after IS NOT NULL, 'waiting',
+                           iif(jobs.scheduled_for IS NULL, 'queued', 'scheduled'))),
        coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
        error_code, error_message, worker_id, worker_name, retry_backoff_s,
-       coalesce(runs.scheduled_for, jobs.scheduled_for)
+       coalesce(runs.scheduled_for, jobs.scheduled_for), after
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -160,6 +163,7 @@ void open_checks(Database& db, Sync sync) {
             }
             db.exec("ALTER TABLE jobs ADD COLUMN retry_backoff_s REAL");
             db.exec("ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER");
+            db.exec("ALTER TABLE jobs ADD COLUMN after TEXT");
             db.exec("ALTER TABLE runs ADD COLUMN scheduled_for INTEGER");
         }
         if (version <= 3) {
@@ -191,7 +195,7 @@ struct Journal::Db : CheckedDatabase {
     Statement commit{db.handle(), "COMMIT"};
     Statement insert_job{
         db.handle(),
-        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"};
+        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
@@ -209,6 +213,10 @@ struct Journal::Db : CheckedDatabase {
                           "UPDATE runs SET state = iif(?2 IS NULL, 'queued', 'scheduled'), "
                           "scheduled_for = ?2, worker_pid = NULL, worker_thread = NULL, "
                           "started_at = NULL, worker_id = NULL, worker_name = NULL WHERE seq = ?1"};
+    Statement release_job{db.handle(),
+                          "INSERT INTO runs (seq, state, attempts) SELECT seq, "
+                          "iif(scheduled_for IS NULL, 'queued', 'scheduled'), 0 FROM jobs "
+                          "WHERE seq = ?1"};
     // A job that ended has a row: it started, or a finish_job inserted one.
     Statement retry_run{
         db.handle(),
@@ -258,6 +266,11 @@ struct Journal::Db : CheckedDatabase {
         if (j.scheduled_for) {
             insert_job.bind(15, millis(*j.scheduled_for));
         }
+        std::string after;  // bound as it is: it outlives the statement's run
+        if (!j.after.empty()) {
+            after = json(j.after).dump();
+            insert_job.bind(16, after);
+        }
         insert_job.run();
     }
     void apply(const write::JobStarted& w) {
@@ -271,6 +284,10 @@ struct Journal::Db : CheckedDatabase {
             requeue_run.bind(2, millis(*w.scheduled_for));
         }
         requeue_run.run();
+    }
+    void apply(const write::JobReleased& w) {
+        release_job.bind(1, static_cast<std::int64_t>(w.seq));
+        release_job.run();
     }
     void apply(const write::JobRetried& w) {
         retry_run.bind(1, static_cast<std::int64_t>(w.seq));
@@ -382,6 +399,7 @@ enum Column : int {
     worker_name_column,
     retry_backoff_column,
     scheduled_for_column,
+    after_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -425,6 +443,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
     }
     if (!row.is_null(retry_backoff_column)) {
         s.retry_backoff_s = row.real(retry_backoff_column);
+    }
+    if (auto after = row.optional_text(after_column)) {
+        j.after = json::parse(*after).get<std::vector<std::string>>();
     }
 }
 

@@ -35,6 +35,11 @@ struct JobRequeued {
     int retries_left;
     std::optional<proto::Timestamp> scheduled_for;
 };
+/// A job that waited for others (`after`) may run: queued, or scheduled if it is
+/// also due later.
+struct JobReleased {
+    std::uint64_t seq;
+};
 /// A failed or cancelled job queued again by `retry`.
 struct JobRetried {
     std::uint64_t seq;
@@ -74,9 +79,9 @@ struct RemoteTaskKnown {
 
 }  // namespace write
 
-using Write =
-    std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobReturned,
-                 write::JobRetried, write::JobFinished, write::JobRemoved, write::KvChanged,
-                 write::DeliveryAdded, write::DeliveryEnded, write::RemoteTaskKnown>;
+using Write = std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued,
+                           write::JobReturned, write::JobReleased, write::JobRetried,
+                           write::JobFinished, write::JobRemoved, write::KvChanged,
+                           write::DeliveryAdded, write::DeliveryEnded, write::RemoteTaskKnown>;
 
 }  // namespace taskpool::daemon::store

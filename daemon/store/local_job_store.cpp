@@ -203,6 +203,12 @@ void LocalJobStore::returned(const JobRecord& r) {
     }
 }
 
+void LocalJobStore::released(const JobRecord& r) {
+    if (journal_ != nullptr) {
+        journal_->append(write::JobReleased{r.seq});
+    }
+}
+
 void LocalJobStore::retried(JobRecord& r) {
     table_.release(r);
     if (journal_ != nullptr) {

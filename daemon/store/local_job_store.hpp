@@ -55,6 +55,7 @@ public:
     void started(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;
     void returned(const JobRecord& r) override;
+    void released(const JobRecord& r) override;
     void retried(JobRecord& r) override;
     void finished(const JobRecord& r, Durable durable) override;
 

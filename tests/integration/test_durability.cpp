@@ -586,6 +586,34 @@ TEST_CASE("durability.jobs_due_later_back_offs_and_retries_survive_kill_9" * doc
     CHECK(again["result"] == "retried");
 }
 
+TEST_CASE("durability.jobs_waiting_for_others_survive_kill_9" * doctest::timeout(60)) {
+    Journaled j(json{{"store", {{"sync", "full"}}}});
+    j.start();
+    json parent;
+    json child;
+    json released;
+    {
+        LineClient c(j.daemon().port());
+        parent = submit(c, {{"task", "echo"}, {"args", "parent"}, {"delay_s", 1.5}});
+        child = submit(c, {{"task", "echo"}, {"args", "child"}, {"after", {parent["id"]}}});
+        // Released at once (its parent has succeeded), then kept queued by a pool of none.
+        auto done = submit(c, {{"task", "echo"}, {"wait", true}});
+        c.request({{"op", "resize"}, {"pool", "thread"}, {"size", 0}});
+        released = submit(c, {{"task", "echo"}, {"args", "released"}, {"after", {done["id"]}}});
+        CHECK(released["state"] == "queued");
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    CHECK(get(c, child["id"])["job"]["state"] == "waiting");
+    CHECK(get(c, released["id"], 20)["job"]["result"] == "released");
+    auto ran = get(c, child["id"], 20)["job"];
+    CHECK(ran["state"] == "succeeded");
+    CHECK(ran["result"] == "child");
+    CHECK(ran["started_at"].get<std::string>() >=
+          get(c, parent["id"])["job"]["finished_at"].get<std::string>());
+}
+
 TEST_CASE("durability.a_normal_stop_leaves_the_queue_as_a_kill_9_would" * doctest::timeout(60)) {
     // The drain outlasts its timeout and turns into `now`: the running job is
     // stopped, and neither it nor the queued ones are decided for the user.

@@ -1,5 +1,5 @@
-// Jobs due later (delay_s, run_at), back-off between attempts, and `retry`
-// (PROTOCOL.md section 11).
+// Jobs due later (delay_s, run_at), jobs after others (after), back-off between
+// attempts, and `retry` (PROTOCOL.md section 11).
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -301,6 +301,86 @@ TEST_CASE("workflows.a_drain_leaves_jobs_due_later_and_without_a_journal_ends_th
     CHECK(e["job"]["error"]["code"] == "shutdown");
     REQUIRE(d.wait_exit(10s) == 0);
     CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("workflows.after_waits_until_every_job_named_has_succeeded" * doctest::timeout(30)) {
+    DaemonProcess d({.config = not_clustered()});
+    LineClient c(d.port());
+    auto slow = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.6}}}});
+    auto quick = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.2}}}});
+    auto done_already = submit(c, {{"task", "echo"}, {"wait", true}});
+    auto last = submit(c, {{"task", "echo"},
+                           {"args", "last"},
+                           {"after", {slow["id"], quick["id"], done_already["id"]}}});
+    CHECK(last["state"] == "waiting");
+    CHECK(last["after"].size() == 3);
+    CHECK(c.request({{"op", "stats"}})["jobs"]["waiting"] == 1);
+    CHECK(c.request({{"op", "list"}, {"state", "waiting"}})["jobs"][0]["id"] == last["id"]);
+
+    auto ran = get(c, last["id"], 10);
+    CHECK(ran["state"] == "succeeded");
+    auto slow_end = get(c, slow["id"])["finished_at"].get<std::string>();
+    auto quick_end = get(c, quick["id"])["finished_at"].get<std::string>();
+    CHECK(ran["started_at"].get<std::string>() >= std::max(slow_end, quick_end));
+    CHECK(c.request({{"op", "stats"}})["jobs"]["waiting"] == 0);
+
+    // After jobs that have all succeeded already: queued at once.
+    auto at_once = submit(c, {{"task", "echo"}, {"after", {done_already["id"]}}});
+    CHECK(at_once["state"] != "waiting");
+    CHECK(get(c, at_once["id"], 10)["state"] == "succeeded");
+}
+
+TEST_CASE("workflows.a_failed_or_cancelled_dependency_cancels_the_chain_below_it" *
+          doctest::timeout(30)) {
+    DaemonProcess d({.config = not_clustered()});
+    LineClient c(d.port());
+    auto first = submit(c, {{"task", "fail"}, {"delay_s", 0.3}});
+    auto second = submit(c, {{"task", "echo"}, {"after", {first["id"]}}});
+    auto third = submit(c, {{"task", "echo"}, {"after", {second["id"]}}});
+    auto third_end = get(c, third["id"], 10);
+    CHECK(third_end["state"] == "cancelled");
+    CHECK(third_end["error"]["code"] == "dependency_failed");
+    CHECK(third_end["error"]["message"] == "job " + second["id"].get<std::string>() + " cancelled");
+    auto second_end = get(c, second["id"]);
+    CHECK(second_end["error"]["code"] == "dependency_failed");
+    CHECK(second_end["error"]["message"] == "job " + first["id"].get<std::string>() + " failed");
+
+    // After a job that has failed already: cancelled at once.
+    auto too_late = submit(c, {{"task", "echo"}, {"after", {first["id"]}}});
+    CHECK(too_late["state"] == "cancelled");
+    CHECK(too_late["error"]["code"] == "dependency_failed");
+
+    // Cancelling a waiting job cancels what waits for it, and nothing else.
+    auto blocker = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 30}}}});
+    auto waiting = submit(c, {{"task", "echo"}, {"after", {blocker["id"]}}});
+    auto below = submit(c, {{"task", "echo"}, {"after", {waiting["id"]}}});
+    CHECK(c.request({{"op", "cancel"}, {"job", waiting["id"]}})["job"]["state"] == "cancelled");
+    CHECK(get(c, below["id"], 10)["error"]["code"] == "dependency_failed");
+    CHECK(get(c, blocker["id"])["state"] == "running");
+    CHECK(c.request({{"op", "stats"}})["jobs"]["waiting"] == 0);
+    c.request({{"op", "cancel"}, {"job", blocker["id"]}});
+}
+
+TEST_CASE("workflows.after_an_unknown_job_accepts_nothing" * doctest::timeout(30)) {
+    DaemonProcess d({.config = not_clustered()});
+    LineClient c(d.port());
+    auto known = submit(c, {{"task", "echo"}});
+    auto reply =
+        c.request({{"op", "submit"}, {"task", "echo"}, {"after", {known["id"], "j-01NOSUCHJOB"}}});
+    CHECK(reply["error"]["code"] == "no_such_job");
+    CHECK(reply["error"]["message"] == "field 'after': no job 'j-01NOSUCHJOB'");
+    auto map = c.request(
+        {{"op", "map"}, {"task", "echo"}, {"items", {1, 2}}, {"after", {"j-01NOSUCHJOB"}}});
+    CHECK(map["error"]["code"] == "no_such_job");
+    CHECK(c.request({{"op", "submit"}, {"task", "echo"}, {"after", "j-1"}})["error"]["code"] ==
+          "bad_request");
+    json many = json::array();
+    for (int i = 0; i < 1001; ++i) {
+        many.push_back(known["id"]);
+    }
+    auto too_many = c.request({{"op", "submit"}, {"task", "echo"}, {"after", many}});
+    CHECK(too_many["error"]["message"] == "field 'after' names at most 1000 jobs");
+    CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 1);
 }
 
 TEST_CASE("workflows.100000_scheduled_jobs_come_due_within_a_second_of_their_time" *

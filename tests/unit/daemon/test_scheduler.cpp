@@ -169,6 +169,7 @@ public:
     void requeued(const sched::JobRecord& r) override { changes.push_back("requeued " + r.job.id); }
     void returned(const sched::JobRecord& r) override { changes.push_back("returned " + r.job.id); }
     void retried(sched::JobRecord& r) override { changes.push_back("retried " + r.job.id); }
+    void released(const sched::JobRecord& r) override { changes.push_back("released " + r.job.id); }
     void finished(const sched::JobRecord& r, Durable durable) override {
         changes.push_back("finished " + r.job.id);
         later([seq = r.seq, durable = std::move(durable)] { durable(seq, {}); });
