@@ -206,6 +206,15 @@ void write_job_fields(JsonWriter& w, const Job& job) {
         }
         w.end_array();
     }
+    if (job.then_job) {
+        w.field("then_job", *job.then_job);
+    }
+    if (job.then_error) {
+        w.key("then_error").begin_object();
+        w.key("code").plain_value(to_string(job.then_error->code));
+        w.field("message", job.then_error->message);
+        w.end_object();
+    }
     if (job.started_at) {
         write_time(w, "started_at", *job.started_at);
     }
@@ -263,6 +272,14 @@ Result<Job> decode_job(const nlohmann::json& j) {
         }
         job.submitted_at = parse_timestamp(j.at("submitted_at").get<std::string>()).value();
         job.after = j.value("after", std::vector<std::string>{});
+        if (auto it = j.find("then_job"); it != j.end()) {
+            job.then_job = it->get<std::string>();
+        }
+        if (auto it = j.find("then_error"); it != j.end()) {
+            job.then_error = Error{error_code_from_string(it->at("code").get<std::string>())
+                                       .value_or(ErrorCode::internal),
+                                   it->value("message", std::string())};
+        }
         if (auto it = j.find("scheduled_for"); it != j.end()) {
             job.scheduled_for = parse_timestamp(it->get<std::string>());
         }

@@ -77,6 +77,8 @@ struct Job {
     Timestamp submitted_at{};
     std::optional<Timestamp> scheduled_for;  // when a `scheduled` job is due
     std::vector<std::string> after;          // jobs that must succeed before it runs
+    Boxed<std::string> then_job;             // the follow-up its `then` submitted
+    Boxed<Error> then_error;                 // why its `then` could not be submitted
     std::optional<Timestamp> started_at;
     std::optional<Timestamp> finished_at;
 };

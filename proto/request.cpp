@@ -59,6 +59,42 @@ void read_callback(DomReader& r, std::optional<CallbackSpec>& out) {
     out = std::move(spec);
 }
 
+void read_options(DomReader& r, SubmitOptions& o);
+
+/// `then`: an object with a task and the options of a submit that returns at once.
+void read_then(DomReader& r, std::optional<RawJson>& out) {
+    auto value = r.find("then");
+    if (!value) {
+        return;
+    }
+    auto object = DomView::object(*value);
+    if (!object) {
+        r.fail("then", "must be an object with a task");
+        return;
+    }
+    DomReader tr(*object, "then.");
+    std::string task;
+    tr.text("task", task);
+    if (auto args = tr.find("args"); args && !DomView::object(*args)) {
+        tr.fail("args", "must be an object (the result is added to it as \"result\")");
+    }
+    SubmitOptions follow_up;
+    read_options(tr, follow_up);
+    for (auto [given, name] : {std::pair{follow_up.wait.has_value(), "wait"},
+                               {follow_up.block_s.has_value(), "block_s"},
+                               {follow_up.notify, "notify"},
+                               {follow_up.bind, "bind"}}) {
+        if (given) {
+            tr.fail(name, "cannot be given to a follow-up, which nobody waits for");
+        }
+    }
+    if (auto done = tr.finish(); !done) {
+        r.fail("then", "is invalid: " + done.error().message);
+        return;
+    }
+    r.raw("then", out);
+}
+
 void read_options(DomReader& r, SubmitOptions& o) {
     std::optional<std::size_t> pool;
     r.choice("pool", pool, {"thread", "process"});
@@ -94,6 +130,7 @@ void read_options(DomReader& r, SubmitOptions& o) {
         r.fail("after", "names at most " + std::to_string(SubmitOptions::max_after) + " jobs");
     }
     o.after = std::move(after).value_or(std::vector<std::string>{});
+    read_then(r, o.then);
 }
 
 Result<RequestBody> decode_submit(DomReader& r) {
@@ -435,6 +472,9 @@ void write_options(JsonWriter& w, const SubmitOptions& o) {
     if (!o.after.empty()) {
         write_texts(w, "after", o.after);
     }
+    if (o.then) {
+        w.field("then", *o.then);
+    }
     if (o.callback) {
         w.key("callback").begin_object();
         w.field("url", o.callback->url);
@@ -629,6 +669,20 @@ std::string encode_request(const Request& request) {
     w.end_object();
     w.raw("\n");
     return std::move(w).take();
+}
+
+Result<SubmitRequest> follow_up_request(const RawJson& then, const RawJson& result) {
+    // `then` was checked as it came: read again as the submit it describes.
+    auto decoded =
+        decode_request_line(std::string(R"({"op":"submit",)").append(then.text().substr(1)));
+    if (!decoded.body) {
+        return decoded.body.error();
+    }
+    auto submit = std::get<SubmitRequest>(std::move(*decoded.body));
+    auto args = submit.args.is_null() ? json::object() : submit.args.parse();
+    args["result"] = result.parse();
+    submit.args = RawJson(args);
+    return submit;
 }
 
 }  // namespace taskpool::proto

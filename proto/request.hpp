@@ -54,6 +54,10 @@ struct SubmitOptions {
     // PROTOCOL.md 11: jobs that must succeed first.
     std::vector<std::string> after;
     static constexpr std::size_t max_after = 1000;
+    /// A follow-up to submit when the job succeeds: `task`, `args` (an object)
+    /// and submit options but wait, block_s, notify, bind and key; checked, and
+    /// kept as its JSON text.
+    std::optional<RawJson> then;
 };
 
 struct SubmitRequest {
@@ -227,6 +231,10 @@ struct DecodedRequest {
 
 /// Parses and decodes one line: invalid JSON or a non-object gets bad_request, id null.
 DecodedRequest decode_request_line(std::string_view line);
+
+/// The submit a job's `then` makes once the job has succeeded: its args are
+/// `then.args` with `"result"` set to the job's result.
+Result<SubmitRequest> follow_up_request(const RawJson& then, const RawJson& result);
 
 /// Decodes an HTTP call to `op`: the fields of the JSON object `body` with those of
 /// `params` (an object's text: the query's parameters, and fields the path names)

@@ -71,6 +71,10 @@ void JobFlags::add_to(CLI::App& cmd) {
     delay->excludes(when);
     cmd.add_option("--after", after, "run once these jobs have succeeded (ids; repeat or list)")
         ->delimiter(',');
+    cmd.add_option("--then", then,
+                   "when the job succeeds, submit TASK with ARGS (a JSON object, default {}) "
+                   "and the job's result as args.result")
+        ->expected(1, 2);
 }
 
 proto::SubmitOptions JobFlags::options() const {
@@ -85,6 +89,16 @@ proto::SubmitOptions JobFlags::options() const {
     o.delay_s = delay_s;
     o.run_at = at;
     o.after = after;
+    if (!then.empty()) {
+        nlohmann::json follow_up = {{"task", then[0]}};
+        if (then.size() > 1) {
+            // Text that is not JSON goes as a string, which the daemon refuses
+            // naming then.args.
+            auto args = nlohmann::json::parse(then[1], nullptr, false);
+            follow_up["args"] = args.is_discarded() ? nlohmann::json(then[1]) : args;
+        }
+        o.then = proto::RawJson(follow_up);
+    }
     return o;
 }
 

@@ -20,9 +20,10 @@ struct JobFlags {
     std::optional<double> delay_s;
     std::optional<proto::Timestamp> at;
     std::vector<std::string> after;
+    std::vector<std::string> then;  // TASK [ARGS]
 
-    /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay, --at
-    /// and --after to `cmd`.
+    /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay, --at,
+    /// --after and --then to `cmd`.
     void add_to(CLI::App& cmd);
     /// The submit options they set; the rest keep their defaults.
     proto::SubmitOptions options() const;

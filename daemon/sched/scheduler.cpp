@@ -110,6 +110,7 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
         for (auto [given, name] : {std::pair{options.delay_s.has_value(), "delay_s"},
                                    {options.run_at.has_value(), "run_at"},
                                    {!options.after.empty(), "after"},
+                                   {options.then.has_value(), "then"},
                                    {options.retry_backoff_s.has_value(), "retry_backoff_s"}}) {
             if (given) {
                 return proto::bad_request("field '" + std::string(name) +
@@ -123,6 +124,21 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
 Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, PoolKind& pool) const {
     if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
         return resolved;
+    }
+    // Each follow-up down a chain: its task and pool now, its args once they hold
+    // the result.
+    for (auto then = spec.options.then; then;) {
+        auto follow_up = proto::follow_up_request(*then, proto::RawJson());
+        if (!follow_up) {
+            return follow_up.error();
+        }
+        const tasks::Task* then_task = nullptr;
+        PoolKind then_pool{};
+        if (auto resolved = resolve(follow_up->task, follow_up->options, then_task, then_pool);
+            !resolved) {
+            return Error{resolved.error().code, "field 'then': " + resolved.error().message};
+        }
+        then = std::move(follow_up->options.then);
     }
     return task->check(spec.args);
 }
@@ -175,6 +191,7 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     record.job.scheduled_for = due;
     record.job.state = due ? JobState::scheduled : JobState::queued;
     record.job.after = options.after;
+    record.then = options.then;
     double timeout =
         options.timeout_s.value_or(task.timeout_s.value_or(settings_.default_timeout_s));
     if (timeout > 0) {
@@ -323,6 +340,12 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     }
     const tasks::Task* task = nullptr;
     PoolKind pool{};
+    if (spec.options.then) {
+        done(proto::bad_request(
+            "field 'then': a map's follow-up (with the results of all its jobs) is not offered "
+            "yet; give `then` to each job's submit, or submit the follow-up with `after`"));
+        return;
+    }
     auto due = due_time(spec.options);
     bool later = due.has_value() || !spec.options.after.empty();
     if (auto checked = check_map(spec, later, task, pool); !checked) {
@@ -520,6 +543,8 @@ void Scheduler::requeue_final(const std::string& id, JobDone done) {
     job.scheduled_for.reset();
     job.started_at.reset();
     job.finished_at.reset();
+    job.then_job.reset();
+    job.then_error.reset();
     job.state = JobState::queued;
     store_.retried(*r);
     enqueue(*r);
@@ -694,6 +719,39 @@ void Scheduler::release(JobRecord& r) {
     } else {
         enqueue(r);
     }
+}
+
+void Scheduler::submit_follow_up(JobRecord& parent) {
+    auto request = proto::follow_up_request(*parent.then, *parent.job.result);
+    if (!request) {
+        parent.job.then_error = request.error();
+        return;
+    }
+    JobSpec spec{std::move(request->task), std::move(request->args), std::nullopt,
+                 std::move(request->options), parent.job.submitted_by};
+    const tasks::Task* task = nullptr;
+    PoolKind pool{};
+    auto due = due_time(spec.options);
+    if (shutting_down_) {
+        parent.job.then_error = shutting_down();
+    } else if (auto checked = check(spec, task, pool); !checked) {
+        parent.job.then_error = checked.error();
+    } else if (const auto* unknown = unknown_dependency(spec.options)) {
+        parent.job.then_error =
+            Error{ErrorCode::no_such_job, "field 'then.after': no job '" + *unknown + "'"};
+    } else if (!due && spec.options.after.empty() && !has_room(pool, 1)) {
+        parent.job.then_error = queue_full(pool);
+    }
+    if (parent.job.then_error) {
+        return;
+    }
+    JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
+                                   spec.options, std::nullopt, std::nullopt, due);
+    record.job.submitted_by = std::move(spec.submitted_by);
+    parent.job.then_job = record.job.id;
+    // Added before the parent's end is written: a crash between the two runs the
+    // parent again, and its follow-up twice, rather than neither.
+    store_.add({&record, 1}, [this](auto jobs) { admitted(jobs); });
 }
 
 void Scheduler::tell_dependents(const JobRecord& r) {
@@ -959,6 +1017,9 @@ void Scheduler::fail_attempt(JobRecord& r, JobError error) {
 }
 
 void Scheduler::finish(JobRecord& r, JobState state) {
+    if (state == JobState::succeeded && r.then) {
+        submit_follow_up(r);
+    }
     r.job.state = state;
     r.job.finished_at = proto::now_timestamp();
     r.timeout_timer.reset();

@@ -242,6 +242,9 @@ private:
     void wait_for_dependencies(JobRecord& r);
     /// A job whose dependencies have all succeeded: scheduled or queued.
     void release(JobRecord& r);
+    /// A job with `then` succeeded: its follow-up is submitted, or `then_error` says
+    /// why not; the parent's end, written next, holds which.
+    void submit_follow_up(JobRecord& parent);
     /// A job ended: those waiting for it go on or are cancelled.
     void tell_dependents(const JobRecord& r);
     /// The first job named in `after` that is not known, for no_such_job.

@@ -34,7 +34,8 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // `runs`, so that ending a job inserts a short row instead of rewriting the long
 // one (format 2; format 1 had one table). Format 3 added `submitted_by`; format 4
 // the remote worker of a run (`worker_id`, `worker_name`) and `remote_tasks`; format
-// 5 a job's `retry_backoff_s`, `scheduled_for` and `after`: the time in `jobs` as
+// 5 a job's `retry_backoff_s`, `scheduled_for`, `after` and `then` (and in `runs`
+// the follow-up's id, `then_job`, or `then_error`): the time in `jobs` as
 // submitted, in `runs` as set by a back-off. A job without a row in `runs` is as
 // submitted: waiting if it has `after`, else scheduled if due later, else queued.
 constexpr const char* jobs_table = R"sql(
@@ -54,7 +55,8 @@ CREATE TABLE jobs (
     submitted_by TEXT,
     retry_backoff_s REAL,
     scheduled_for INTEGER,
-    after TEXT
+    after TEXT,
+    then_spec TEXT
 );
 )sql";
 
@@ -73,7 +75,9 @@ CREATE TABLE runs (
     error_message TEXT,
     worker_id TEXT,
     worker_name TEXT,
-    scheduled_for INTEGER
+    scheduled_for INTEGER,
+    then_job TEXT,
+    then_error TEXT
 );
 )sql";
 
@@ -110,7 +114,8 @@ SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_
                            iif(jobs.scheduled_for IS NULL, 'queued', 'scheduled'))),
        coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
        error_code, error_message, worker_id, worker_name, retry_backoff_s,
-       coalesce(runs.scheduled_for, jobs.scheduled_for), after
+       coalesce(runs.scheduled_for, jobs.scheduled_for), after, then_spec, then_job,
+       then_error
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -164,7 +169,10 @@ void open_checks(Database& db, Sync sync) {
             db.exec("ALTER TABLE jobs ADD COLUMN retry_backoff_s REAL");
             db.exec("ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER");
             db.exec("ALTER TABLE jobs ADD COLUMN after TEXT");
+            db.exec("ALTER TABLE jobs ADD COLUMN then_spec TEXT");
             db.exec("ALTER TABLE runs ADD COLUMN scheduled_for INTEGER");
+            db.exec("ALTER TABLE runs ADD COLUMN then_job TEXT");
+            db.exec("ALTER TABLE runs ADD COLUMN then_error TEXT");
         }
         if (version <= 3) {
             db.exec(remote_tasks_table);
@@ -195,7 +203,7 @@ struct Journal::Db : CheckedDatabase {
     Statement commit{db.handle(), "COMMIT"};
     Statement insert_job{
         db.handle(),
-        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"};
+        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
@@ -203,7 +211,7 @@ struct Journal::Db : CheckedDatabase {
     Statement start_and_finish_job{
         db.handle(),
         "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?7, ?8, ?9, ?10, ?3, ?4, ?5, ?6, ?11, ?12, "
-        "NULL)"};
+        "NULL, ?13, ?14)"};
     Statement requeue_job{db.handle(), "UPDATE jobs SET retries_left = ?2 WHERE seq = ?1"};
     Statement return_run{db.handle(),
                          "UPDATE runs SET state = 'queued', attempts = ?2, worker_pid = NULL, "
@@ -223,14 +231,16 @@ struct Journal::Db : CheckedDatabase {
         "UPDATE runs SET state = 'queued', scheduled_for = NULL, worker_pid = NULL, "
         "worker_thread = NULL, started_at = NULL, worker_id = NULL, "
         "worker_name = NULL, finished_at = NULL, result = NULL, error_code = NULL, "
-        "error_message = NULL WHERE seq = ?1"};
+        "error_message = NULL, then_job = NULL, then_error = NULL WHERE seq = ?1"};
     // A job that ends without having started (cancelled while queued) has no row yet.
-    Statement finish_job{db.handle(),
-                         "INSERT INTO runs (seq, state, attempts, finished_at, result, error_code, "
-                         "error_message) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6) ON CONFLICT (seq) DO "
-                         "UPDATE SET state = excluded.state, finished_at = excluded.finished_at, "
-                         "result = excluded.result, error_code = excluded.error_code, "
-                         "error_message = excluded.error_message"};
+    Statement finish_job{
+        db.handle(),
+        "INSERT INTO runs (seq, state, attempts, finished_at, result, error_code, "
+        "error_message, then_job, then_error) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, "
+        "?13, ?14) ON CONFLICT (seq) DO UPDATE SET state = excluded.state, "
+        "finished_at = excluded.finished_at, result = excluded.result, "
+        "error_code = excluded.error_code, error_message = excluded.error_message, "
+        "then_job = excluded.then_job, then_error = excluded.then_error"};
     Statement remove_job{db.handle(), "DELETE FROM jobs WHERE seq = ?1"};
     Statement remove_run{db.handle(), "DELETE FROM runs WHERE seq = ?1"};
     Statement put_kv{db.handle(), "INSERT OR REPLACE INTO kv VALUES (?1, ?2)"};
@@ -271,6 +281,9 @@ struct Journal::Db : CheckedDatabase {
             after = json(j.after).dump();
             insert_job.bind(16, after);
         }
+        if (s.then) {
+            insert_job.bind(17, s.then->text());
+        }
         insert_job.run();
     }
     void apply(const write::JobStarted& w) {
@@ -297,10 +310,14 @@ struct Journal::Db : CheckedDatabase {
         return_run.bind(1, static_cast<std::int64_t>(w.seq)).bind(2, std::int64_t{w.attempts});
         return_run.run();
     }
-    void apply(const write::JobFinished& w) { bind_finish(finish_job, w).run(); }
+    void apply(const write::JobFinished& w) {
+        std::string then_error;
+        bind_finish(finish_job, w, then_error).run();
+    }
     /// An attempt that both started and ended since the last commit: one row.
     void apply(const write::JobStarted& s, const write::JobFinished& w) {
-        bind_start(bind_finish(start_and_finish_job, w), s, 7).run();
+        std::string then_error;
+        bind_start(bind_finish(start_and_finish_job, w, then_error), s, 7).run();
     }
     /// Binds attempts, worker pid, worker thread, start time, and a remote worker's
     /// id and name from `first` on.
@@ -316,7 +333,10 @@ struct Journal::Db : CheckedDatabase {
         }
         return st;
     }
-    static Statement& bind_finish(Statement& st, const write::JobFinished& w) {
+    /// Binds the end, and where `then` was asked for, its outcome (?13, ?14).
+    /// `then_error` holds the JSON text bound: it outlives the statement's run.
+    static Statement& bind_finish(Statement& st, const write::JobFinished& w,
+                                  std::string& then_error) {
         st.bind(1, static_cast<std::int64_t>(w.seq))
             .bind(2, to_string(w.state))
             .bind(3, millis(w.finished_at));
@@ -325,6 +345,15 @@ struct Journal::Db : CheckedDatabase {
         }
         if (w.error) {
             st.bind(5, to_string(w.error->code)).bind(6, w.error->message);
+        }
+        if (w.then_job) {
+            st.bind(13, *w.then_job);
+        }
+        if (w.then_error) {
+            then_error =
+                json{{"code", to_string(w.then_error->code)}, {"message", w.then_error->message}}
+                    .dump();
+            st.bind(14, then_error);
         }
         return st;
     }
@@ -400,6 +429,9 @@ enum Column : int {
     retry_backoff_column,
     scheduled_for_column,
     after_column,
+    then_spec_column,
+    then_job_column,
+    then_error_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -447,6 +479,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
     if (auto after = row.optional_text(after_column)) {
         j.after = json::parse(*after).get<std::vector<std::string>>();
     }
+    if (!row.is_null(then_spec_column)) {
+        s.then = json_column(row, then_spec_column, "its then is not JSON");
+    }
 }
 
 /// How far it got: its row of `runs`, if it has one (a queued job has none).
@@ -474,6 +509,15 @@ void read_run(const Statement& row, proto::Job& j) {
     }
     if (auto due = row.optional_integer(scheduled_for_column)) {
         j.scheduled_for = timestamp(*due);
+    }
+    if (auto then_job = row.optional_text(then_job_column)) {
+        j.then_job = std::string(*then_job);
+    }
+    if (auto then_error = row.optional_text(then_error_column)) {
+        auto e = json::parse(*then_error);
+        j.then_error = proto::Error{proto::error_code_from_string(e.at("code").get<std::string>())
+                                        .value_or(proto::ErrorCode::internal),
+                                    e.at("message").get<std::string>()};
     }
     if (auto finished = row.optional_integer(finished_at_column)) {
         j.finished_at = timestamp(*finished);

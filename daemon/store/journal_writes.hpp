@@ -56,6 +56,8 @@ struct JobFinished {
     proto::Timestamp finished_at;
     std::optional<proto::RawJson> result;
     proto::Boxed<proto::JobError> error;
+    proto::Boxed<std::string> then_job;
+    proto::Boxed<proto::Error> then_error;
 };
 /// Its retention ran out.
 struct JobRemoved {

@@ -221,8 +221,8 @@ void LocalJobStore::finished(const JobRecord& r, Durable durable) {
         durable(r.seq, {});
         return;
     }
-    journal_->append(
-        write::JobFinished{r.seq, r.job.state, *r.job.finished_at, r.job.result, r.job.error});
+    journal_->append(write::JobFinished{r.seq, r.job.state, *r.job.finished_at, r.job.result,
+                                        r.job.error, r.job.then_job, r.job.then_error});
     journal_->after_commit(
         [seq = r.seq, durable = std::move(durable)](bool) mutable { durable(seq, {}); });
 }

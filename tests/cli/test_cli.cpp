@@ -108,6 +108,23 @@ TEST_CASE("cli.delay_at_retry_backoff_and_retry" * doctest::timeout(30)) {
     CHECK(not_retryable.err.find("not_retryable") != std::string::npos);
 }
 
+TEST_CASE("cli.after_and_then" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto first =
+        json::parse(cli(d, {"--json", "submit", "sleep", R"({"seconds":0.3})", "--detach"}).out);
+    auto second = json::parse(cli(d, {"--json", "submit", "echo", "2", "--after", first["id"],
+                                      "--then", "echo", R"({"tag":"t"})", "--detach"})
+                                  .out);
+    CHECK(second["state"] == "waiting");
+    CHECK(second["after"] == json{first["id"]});
+    CHECK(cli(d, {"get", second["id"]}).out.find("after:      " + first["id"].get<std::string>()) !=
+          std::string::npos);
+    auto done = json::parse(cli(d, {"--json", "wait", second["id"]}).out);
+    REQUIRE(done["then_job"].is_string());
+    auto follow_up = json::parse(cli(d, {"--json", "wait", done["then_job"]}).out);
+    CHECK(follow_up["result"] == json{{"tag", "t"}, {"result", 2}});
+}
+
 TEST_CASE("cli.cannot_connect_exits_3" * doctest::timeout(30)) {
     DaemonProcess d;
     auto r = run_command({binary_path("taskpool"), "--addr", "127.0.0.1:1", "ping"});

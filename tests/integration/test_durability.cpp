@@ -614,6 +614,31 @@ TEST_CASE("durability.jobs_waiting_for_others_survive_kill_9" * doctest::timeout
           get(c, parent["id"])["job"]["finished_at"].get<std::string>());
 }
 
+TEST_CASE("durability.a_follow_up_and_its_parent_survive_kill_9" * doctest::timeout(60)) {
+    Journaled j(json{{"store", {{"sync", "full"}}}});
+    j.start();
+    json parent;
+    json unsuited;
+    {
+        LineClient c(j.daemon().port());
+        parent = submit(c, {{"task", "echo"},
+                            {"args", "first"},
+                            {"then", {{"task", "echo"}, {"delay_s", 1}}},
+                            {"wait", true}});
+        unsuited = submit(
+            c,
+            {{"task", "echo"}, {"then", {{"task", "fib"}, {"args", {{"n", 1}}}}}, {"wait", true}});
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    CHECK(get(c, parent["id"])["job"] == parent);
+    CHECK(get(c, unsuited["id"])["job"]["then_error"] == unsuited["then_error"]);
+    auto follow_up = get(c, parent["then_job"], 20)["job"];
+    CHECK(follow_up["state"] == "succeeded");
+    CHECK(follow_up["result"] == json{{"result", "first"}});
+}
+
 TEST_CASE("durability.a_normal_stop_leaves_the_queue_as_a_kill_9_would" * doctest::timeout(60)) {
     // The drain outlasts its timeout and turns into `now`: the running job is
     // stopped, and neither it nor the queued ones are decided for the user.

@@ -1,5 +1,5 @@
-// Jobs due later (delay_s, run_at), jobs after others (after), back-off between
-// attempts, and `retry` (PROTOCOL.md section 11).
+// Jobs due later (delay_s, run_at), jobs after others (after), follow-ups (then),
+// back-off between attempts, and `retry` (PROTOCOL.md section 11).
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -381,6 +381,61 @@ TEST_CASE("workflows.after_an_unknown_job_accepts_nothing" * doctest::timeout(30
     auto too_many = c.request({{"op", "submit"}, {"task", "echo"}, {"after", many}});
     CHECK(too_many["error"]["message"] == "field 'after' names at most 1000 jobs");
     CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 1);
+}
+
+TEST_CASE("workflows.then_submits_a_follow_up_with_the_result_and_chains" * doctest::timeout(30)) {
+    DaemonProcess d({.config = not_clustered()});
+    LineClient c(d.port());
+    auto parent = submit(c, {{"task", "fib"},
+                             {"args", {{"n", 10}}},
+                             {"then",
+                              {{"task", "echo"},
+                               {"args", {{"note", "fib done"}}},
+                               {"priority", 5},
+                               {"then", {{"task", "echo"}}}}},
+                             {"wait", true}});
+    REQUIRE(parent["state"] == "succeeded");
+    REQUIRE(parent["then_job"].is_string());
+    auto second = get(c, parent["then_job"], 10);
+    CHECK(second["state"] == "succeeded");
+    CHECK(second["priority"] == 5);
+    CHECK(second["result"] == json{{"note", "fib done"}, {"result", {{"n", 10}, {"value", 55}}}});
+    REQUIRE(second["then_job"].is_string());
+    auto third = get(c, second["then_job"], 10);
+    CHECK(third["result"]["result"]["note"] == "fib done");
+
+    // A job that fails submits nothing.
+    auto failed = submit(c, {{"task", "fail"}, {"then", {{"task", "echo"}}}, {"wait", true}});
+    CHECK_FALSE(failed.contains("then_job"));
+
+    // A follow-up whose args do not suit its task: the parent says why.
+    auto unsuited = submit(
+        c, {{"task", "echo"}, {"then", {{"task", "fib"}, {"args", {{"n", 3}}}}}, {"wait", true}});
+    CHECK(unsuited["state"] == "succeeded");
+    CHECK_FALSE(unsuited.contains("then_job"));
+    CHECK(unsuited["then_error"]["code"] == "bad_request");
+}
+
+TEST_CASE("workflows.a_bad_then_is_refused_at_submit" * doctest::timeout(30)) {
+    DaemonProcess d({.config = not_clustered()});
+    LineClient c(d.port());
+    auto refused = [&](json then, const std::string& code, const std::string& says) {
+        auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {"then", then}});
+        CHECK_MESSAGE(reply["error"]["code"] == code, reply.dump());
+        CHECK_MESSAGE(reply["error"]["message"].get<std::string>().find(says) != std::string::npos,
+                      reply.dump());
+    };
+    refused("echo", "bad_request", "field 'then' must be an object");
+    refused(json::object(), "bad_request", "field 'then.task' is required");
+    refused({{"task", "echo"}, {"args", 1}}, "bad_request", "then.args");
+    refused({{"task", "echo"}, {"wait", true}}, "bad_request", "then.wait");
+    refused({{"task", "echo"}, {"key", "k"}}, "bad_request", "then.key");
+    refused({{"task", "nope"}}, "no_such_task", "field 'then'");
+    refused({{"task", "echo"}, {"then", {{"task", "nope"}}}}, "no_such_task", "field 'then'");
+    auto map =
+        c.request({{"op", "map"}, {"task", "echo"}, {"items", {1}}, {"then", {{"task", "echo"}}}});
+    CHECK(map["error"]["code"] == "bad_request");
+    CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 0);
 }
 
 TEST_CASE("workflows.100000_scheduled_jobs_come_due_within_a_second_of_their_time" *
