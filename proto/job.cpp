@@ -29,6 +29,15 @@ void write_time(JsonWriter& w, const char (&name)[N], Timestamp t) {
     w.key(name).plain_value(std::string_view(text.data(), text.size()));
 }
 
+/// `{"code": ..., "message": ...}`, of a job's error or a request's.
+template <std::size_t N, class E>
+void write_error(JsonWriter& w, const char (&name)[N], const E& error) {
+    w.key(name).begin_object();
+    w.key("code").plain_value(to_string(error.code));
+    w.field("message", error.message);
+    w.end_object();
+}
+
 }  // namespace
 
 std::string_view to_string(PoolKind pool) {
@@ -164,10 +173,7 @@ void write_job_fields(JsonWriter& w, const Job& job) {
         w.field("result", *job.result);
     }
     if (job.error) {
-        w.key("error").begin_object();
-        w.key("code").plain_value(to_string(job.error->code));
-        w.field("message", job.error->message);
-        w.end_object();
+        write_error(w, "error", *job.error);
     }
     w.field("attempts", job.attempts);
     if (job.progress) {
@@ -210,10 +216,7 @@ void write_job_fields(JsonWriter& w, const Job& job) {
         w.field("then_job", *job.then_job);
     }
     if (job.then_error) {
-        w.key("then_error").begin_object();
-        w.key("code").plain_value(to_string(job.then_error->code));
-        w.field("message", job.then_error->message);
-        w.end_object();
+        write_error(w, "then_error", *job.then_error);
     }
     if (job.started_at) {
         write_time(w, "started_at", *job.started_at);
