@@ -411,6 +411,29 @@ TEST_CASE("cluster.config_errors_say_what_to_do_and_never_show_the_password" *
     CHECK(none.out.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("cluster.workflows_are_refused_with_the_field_named_until_cluster_mode_has_them" *
+          doctest::timeout(30)) {
+    Cluster cluster(1);
+    LineClient c(cluster[0].port());
+    auto done = submit(c, {{"task", "echo"}, {"wait", true}});
+    for (auto [field, value] : {std::pair{"delay_s", json(1)},
+                                {"run_at", json("2030-01-01T00:00:00Z")},
+                                {"retry_backoff_s", json(1)},
+                                {"after", json{done["id"]}},
+                                {"then", json{{"task", "echo"}}}}) {
+        auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {field, value}});
+        CHECK_MESSAGE(reply["error"]["code"] == "bad_request", field);
+        CHECK_MESSAGE(reply["error"]["message"].get<std::string>().find(field) != std::string::npos,
+                      reply.dump());
+    }
+    CHECK(c.request({{"op", "retry"}, {"job", done["id"]}})["error"]["code"] == "bad_request");
+    auto backoff = run_command({binary_path("taskpoold"), "--check-config"},
+                               {{"TASKPOOL_CLUSTER_REDIS", "redis://127.0.0.1:6379"},
+                                {"TASKPOOL_RETRIES_BACKOFF_S", "2"}});
+    CHECK(backoff.exit_code == 2);
+    CHECK(backoff.err.find("retries.backoff_s") != std::string::npos);
+}
+
 namespace {
 
 int healthz(std::uint16_t port) {
