@@ -16,15 +16,12 @@ void setup_job_action(CLI::App& app, Globals& g, const std::string& name,
     auto* cmd = app.add_subcommand(name, description);
     cmd->add_option("job", *given, "job id, or its start")->required();
     cmd->callback([given, &g, action = std::move(action), done = std::move(done)] {
-        auto client = g.connect();
-        if (!client) {
+        auto target = g.connect_to_job(*given);
+        if (!target) {
             return;
         }
-        auto id = g.resolve_job(*client, *given);
-        if (!id) {
-            return;
-        }
-        auto job = action(*client, *id);
+        auto& [client, id] = *target;
+        auto job = action(client, id);
         if (!job) {
             g.fail(job.error());
         } else if (g.json) {

@@ -9,15 +9,12 @@ void setup_get(CLI::App& app, Globals& g) {
     auto* cmd = app.add_subcommand("get", "Show a job");
     cmd->add_option("job", *given, "job id, or its start")->required();
     cmd->callback([given, &g] {
-        auto client = g.connect();
-        if (!client) {
+        auto target = g.connect_to_job(*given);
+        if (!target) {
             return;
         }
-        auto id = g.resolve_job(*client, *given);
-        if (!id) {
-            return;
-        }
-        auto job = client->get(*id);
+        auto& [client, id] = *target;
+        auto job = client.get(id);
         if (!job) {
             g.fail(job.error());
         } else if (g.json) {

@@ -16,15 +16,12 @@ void setup_wait(CLI::App& app, Globals& g) {
     cmd->add_option("job", o->id, "job id, or its start")->required();
     cmd->add_option("--timeout", o->timeout_s, "give up after this many seconds (exit 4)");
     cmd->callback([o, &g] {
-        auto client = g.connect();
-        if (!client) {
+        auto target = g.connect_to_job(o->id);
+        if (!target) {
             return;
         }
-        auto id = g.resolve_job(*client, o->id);
-        if (!id) {
-            return;
-        }
-        auto job = client->get(*id, o->timeout_s.value_or(std::numeric_limits<double>::infinity()));
+        auto& [client, id] = *target;
+        auto job = client.get(id, o->timeout_s.value_or(std::numeric_limits<double>::infinity()));
         if (!job) {
             g.fail(job.error());
             return;

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -34,6 +35,9 @@ struct Globals {
     /// "j-", in any case), as git and docker take a short id; on failure prints
     /// why, sets exit_code and returns nothing.
     std::optional<std::string> resolve_job(Client& client, const std::string& given);
+    /// Connects and resolves `given`: the client and the job's full id, or none once
+    /// the reason is printed.
+    std::optional<std::pair<Client, std::string>> connect_to_job(const std::string& given);
 };
 
 /// A check that an option is a whole number from min to max, with a message that

@@ -52,6 +52,18 @@ std::optional<nlohmann::json> Globals::call(proto::RequestBody request) {
     return std::move(*reply);
 }
 
+std::optional<std::pair<Client, std::string>> Globals::connect_to_job(const std::string& given) {
+    auto client = connect();
+    if (!client) {
+        return std::nullopt;
+    }
+    auto id = resolve_job(*client, given);
+    if (!id) {
+        return std::nullopt;
+    }
+    return std::pair<Client, std::string>{std::move(*client), std::move(*id)};
+}
+
 std::optional<std::string> Globals::resolve_job(Client& client, const std::string& given) {
     constexpr std::string_view id_prefix = "j-";
     constexpr std::size_t id_length = 28;  // "j-" and 26 base32 digits
