@@ -9,8 +9,10 @@ PREFIX ?= /usr/local
 deps:
 	./.ci/install-deps
 
+# Each library and program compiles as a few unity files: a clean build takes
+# half the time (CMAKE_FLAGS=-DCMAKE_UNITY_BUILD=OFF for a file at a time).
 build: deps
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_UNITY_BUILD=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Builds, then runs the daemon on its defaults in the foreground (Ctrl-C stops it).

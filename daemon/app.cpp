@@ -466,6 +466,9 @@ int run(Config& config, const ConfigReloader& reload) {
         {static_cast<std::size_t>(config.queue.max_size), config.jobs.default_timeout_s,
          config.retries.backoff_s, config.retries.max_backoff_s},
         std::move(observers));
+    for (const auto& [name, limits] : config.queues) {
+        scheduler.set_queue({name, limits.max_concurrency, limits.rate_limit});
+    }
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),
                                config.callbacks.backoff_s, config.callbacks.timeout_s,
@@ -514,6 +517,9 @@ int run(Config& config, const ConfigReloader& reload) {
             spdlog::error("tasks.{}: {}", name, added.error());
             return 1;
         }
+    }
+    for (const auto& [name, queue] : config.task_queues) {
+        (void)tasks.set_queue(name, queue);  // each a task of the config, just registered
     }
     setup.command_user.reset();  // workers have already become that user
 

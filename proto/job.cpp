@@ -198,6 +198,9 @@ void write_job_fields(JsonWriter& w, const Job& job) {
     if (job.batch) {
         w.field("batch", *job.batch);
     }
+    if (job.queue) {
+        w.field("queue", *job.queue);
+    }
     if (job.submitted_by) {
         w.field("submitted_by", *job.submitted_by);
     }
@@ -269,6 +272,9 @@ Result<Job> decode_job(const nlohmann::json& j) {
         }
         if (auto it = j.find("batch"); it != j.end()) {
             job.batch = it->get<std::string>();
+        }
+        if (auto it = j.find("queue"); it != j.end()) {
+            job.queue = it->get<std::string>();
         }
         if (auto it = j.find("submitted_by"); it != j.end()) {
             job.submitted_by = it->get<std::string>();

@@ -61,6 +61,13 @@ void read_callback(DomReader& r, std::optional<CallbackSpec>& out) {
 
 void read_options(DomReader& r, SubmitOptions& o);
 
+void read_queue_name(DomReader& r, std::optional<std::string>& out) {
+    r.text("queue", out);
+    if (out && !valid_queue_name(*out)) {
+        r.fail("queue", "must be 1 to 128 letters, digits and _ - . :");
+    }
+}
+
 /// `then`: an object with a task and the options of a submit that returns at once.
 void read_then(DomReader& r, std::optional<RawJson>& out) {
     auto value = r.find("then");
@@ -131,6 +138,7 @@ void read_options(DomReader& r, SubmitOptions& o) {
     }
     o.after = std::move(after).value_or(std::vector<std::string>{});
     read_then(r, o.then);
+    read_queue_name(r, o.queue);
 }
 
 Result<RequestBody> decode_submit(DomReader& r) {
@@ -375,6 +383,52 @@ Result<RequestBody> decode_job_progress(DomReader& r) {
     return finish(r, std::move(req));
 }
 
+Result<RequestBody> decode_queue_set(DomReader& r) {
+    QueueSetRequest req;
+    std::optional<std::string> name;
+    read_queue_name(r, name);
+    if (!name) {
+        r.fail("queue", "is required");
+    }
+    req.queue = std::move(name).value_or("");
+    if (auto value = r.find("max_concurrency"); value && value->is_null()) {
+        req.max_concurrency.emplace();
+    } else if (value) {
+        std::optional<std::int64_t> n;
+        r.integer("max_concurrency", n, 1, max_concurrency);
+        req.max_concurrency = n;
+    }
+    if (auto value = r.find("rate_limit"); value && value->is_null()) {
+        req.rate_limit.emplace();
+    } else if (value) {
+        std::optional<std::string> text;
+        r.text("rate_limit", text);
+        auto rate = text ? parse_rate_limit(*text) : std::nullopt;
+        if (text && !rate) {
+            r.fail("rate_limit", "must be N/s, N/m or N/h with N from 1 to " +
+                                     std::to_string(max_rate_starts) + " (null: no limit)");
+        }
+        req.rate_limit = rate;
+    }
+    return finish(r, std::move(req));
+}
+
+/// `pause` and `resume`: a queue or a pool.
+template <class Request>
+Result<RequestBody> decode_pause(DomReader& r) {
+    Request req;
+    read_queue_name(r, req.target.queue);
+    std::optional<std::size_t> pool;
+    r.choice("pool", pool, {"thread", "process", "remote"});
+    if (pool) {
+        req.target.pool = static_cast<PoolKind>(*pool);
+    }
+    if (req.target.queue.has_value() == req.target.pool.has_value()) {
+        r.fail("queue", "or 'pool' is required, and not both");
+    }
+    return finish(r, std::move(req));
+}
+
 /// An op that takes no fields.
 template <class Request>
 Result<RequestBody> decode_bare(DomReader& r) {
@@ -409,6 +463,10 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {JobDoneRequest::op, decode_job_done},
     {JobFailRequest::op, decode_job_fail},
     {JobProgressRequest::op, decode_job_progress},
+    {QueueSetRequest::op, decode_queue_set},
+    {QueueListRequest::op, decode_bare<QueueListRequest>},
+    {PauseRequest::op, decode_pause<PauseRequest>},
+    {ResumeRequest::op, decode_pause<ResumeRequest>},
 };
 static_assert(std::size(decoders) == std::variant_size_v<RequestBody>, "an op without a decoder");
 
@@ -474,6 +532,9 @@ void write_options(JsonWriter& w, const SubmitOptions& o) {
     }
     if (o.then) {
         w.field("then", *o.then);
+    }
+    if (o.queue) {
+        w.field("queue", *o.queue);
     }
     if (o.callback) {
         w.key("callback").begin_object();
@@ -598,6 +659,28 @@ struct BodyEncoder {
     void operator()(const JobProgressRequest& r) {
         w.field("job", r.job);
         w.field("progress", r.progress);
+    }
+    void operator()(const QueueSetRequest& r) {
+        w.field("queue", r.queue);
+        if (r.max_concurrency) {
+            w.key("max_concurrency");
+            *r.max_concurrency ? w.value(**r.max_concurrency) : w.value(nlohmann::json(nullptr));
+        }
+        if (r.rate_limit) {
+            w.key("rate_limit");
+            *r.rate_limit ? w.value(to_string(**r.rate_limit)) : w.value(nlohmann::json(nullptr));
+        }
+    }
+    void operator()(const QueueListRequest&) {}
+    void operator()(const PauseRequest& r) { write_target(r.target); }
+    void operator()(const ResumeRequest& r) { write_target(r.target); }
+    void write_target(const PauseTarget& t) {
+        if (t.queue) {
+            w.field("queue", *t.queue);
+        }
+        if (t.pool) {
+            w.field("pool", to_string(*t.pool));
+        }
     }
 };
 

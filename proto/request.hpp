@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "job.hpp"
+#include "queue.hpp"
 #include "result.hpp"
 
 namespace taskpool::proto {
@@ -58,6 +59,8 @@ struct SubmitOptions {
     /// and submit options but wait, block_s, notify, bind and key; checked, and
     /// kept as its JSON text.
     std::optional<RawJson> then;
+    // PROTOCOL.md 12: the named queue it waits in; none: the task's, if any.
+    std::optional<std::string> queue;
 };
 
 struct SubmitRequest {
@@ -203,6 +206,36 @@ struct JobProgressRequest {
     RawJson progress;
 };
 
+// Named queues and pauses (PROTOCOL.md 12).
+
+struct QueueSetRequest {
+    static constexpr std::string_view op = "queue.set";
+    std::string queue;
+    // Each absent: as it is; an empty optional inside: no limit.
+    std::optional<std::optional<std::int64_t>> max_concurrency;
+    std::optional<std::optional<RateLimit>> rate_limit;
+};
+
+struct QueueListRequest {
+    static constexpr std::string_view op = "queue.list";
+};
+
+/// What `pause` and `resume` name: a queue or a pool, exactly one.
+struct PauseTarget {
+    std::optional<std::string> queue;
+    std::optional<PoolKind> pool;
+};
+
+struct PauseRequest {
+    static constexpr std::string_view op = "pause";
+    PauseTarget target;
+};
+
+struct ResumeRequest {
+    static constexpr std::string_view op = "resume";
+    PauseTarget target;
+};
+
 enum class ShutdownMode { drain, now };
 
 struct ShutdownRequest {
@@ -215,7 +248,8 @@ using RequestBody =
                  RetryRequest, ListRequest, StatsRequest, TasksRequest, SubscribeRequest,
                  UnsubscribeRequest, ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest,
                  KvDelRequest, KvIncrRequest, KvCasRequest, WorkerRegisterRequest,
-                 WorkerQuietRequest, JobDoneRequest, JobFailRequest, JobProgressRequest>;
+                 WorkerQuietRequest, JobDoneRequest, JobFailRequest, JobProgressRequest,
+                 QueueSetRequest, QueueListRequest, PauseRequest, ResumeRequest>;
 
 struct Request {
     RequestId id;

@@ -90,6 +90,18 @@ constexpr std::optional<Scope> needed(const proto::JobFailRequest&) {
 constexpr std::optional<Scope> needed(const proto::JobProgressRequest&) {
     return Scope::worker;
 }
+constexpr std::optional<Scope> needed(const proto::QueueSetRequest&) {
+    return Scope::admin;
+}
+constexpr std::optional<Scope> needed(const proto::QueueListRequest&) {
+    return Scope::read;
+}
+constexpr std::optional<Scope> needed(const proto::PauseRequest&) {
+    return Scope::admin;
+}
+constexpr std::optional<Scope> needed(const proto::ResumeRequest&) {
+    return Scope::admin;
+}
 
 }  // namespace
 

@@ -747,7 +747,7 @@ void RedisJobStore::counts(Counted counted) {
 
 // Taking and running ----------------------------------------------------------------
 
-sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool) {
+sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool, sched::QueueGate& /*gate*/) {
     auto& claimed = claimed_[index(pool)];
     // A claim that ended meanwhile (cancelled, or its lease lost) is not run.
     while (!claimed.empty()) {
@@ -763,7 +763,8 @@ sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool) {
 }
 
 sched::JobRecord* RedisJobStore::take_runnable(PoolKind pool,
-                                               std::span<const std::string_view> tasks) {
+                                               std::span<const std::string_view> tasks,
+                                               sched::QueueGate& /*gate*/) {
     auto& claimed = claimed_[index(pool)];
     std::erase_if(claimed, [this](Held* h) {
         if (h->token.empty()) {

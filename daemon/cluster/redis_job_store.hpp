@@ -136,13 +136,16 @@ public:
     JobRecord* find_by_key(std::string_view) override { return nullptr; }
     void newest_first(const std::function<bool(JobRecord&)>& visit) override;
     void make_runnable(JobRecord& r) override;
-    JobRecord* take_runnable(proto::PoolKind pool) override;
-    JobRecord* take_runnable(proto::PoolKind pool,
-                             std::span<const std::string_view> tasks) override;
+    // Cluster mode has no named queues yet: jobs naming one are refused, so the
+    // gate has nothing to hold.
+    JobRecord* take_runnable(proto::PoolKind pool, sched::QueueGate& gate) override;
+    JobRecord* take_runnable(proto::PoolKind pool, std::span<const std::string_view> tasks,
+                             sched::QueueGate& gate) override;
     void want_runnable(proto::PoolKind pool, std::optional<std::vector<std::string_view>> tasks,
                        std::size_t idle, std::size_t room) override;
     void withdraw_runnable(const JobRecord&) override {}
     std::size_t runnable(proto::PoolKind) const override { return 0; }
+    std::size_t runnable_in(std::string_view) const override { return 0; }
     void started(const JobRecord& r) override;
     void progressed(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;

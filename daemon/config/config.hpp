@@ -8,6 +8,7 @@
 
 #include "daemon/auth/credentials.hpp"
 #include "daemon/tasks/command_spec.hpp"
+#include "proto/queue.hpp"
 
 namespace taskpool::daemon {
 
@@ -120,6 +121,10 @@ struct Config {
     /// Tasks of remote workers known in advance ({"remote": true}): their jobs
     /// queue until a worker serves them. By name, with a description.
     std::map<std::string, std::string> remote_tasks;
+    /// The named queue of each task's jobs that name none (`tasks.NAME.queue`).
+    std::map<std::string, std::string> task_queues;
+    /// Named queues' limits (PROTOCOL.md 12). From the file only.
+    std::map<std::string, proto::QueueLimits> queues;
     /// Paths of plugin libraries, loaded in this order. From the file only.
     std::vector<std::string> plugins;
 

@@ -319,8 +319,67 @@ Result<std::string> remote_task_description(const std::string& name, const json&
     return description.get<std::string>();
 }
 
-/// Reads `tasks`, `plugins` and `auth.tokens` out of `doc`, which keeps the
-/// scalar keys.
+/// `tasks.NAME.queue`, taken out of `spec` (a command or a remote task's).
+Result<std::optional<std::string>> take_task_queue(const std::string& name, json& spec) {
+    auto it = spec.is_object() ? spec.find("queue") : spec.end();
+    if (it == spec.end()) {
+        return std::optional<std::string>();
+    }
+    if (!it->is_string() || !proto::valid_queue_name(it->get<std::string>())) {
+        return proto::bad_request("tasks." + name +
+                                  ".queue must be a queue's name: 1 to 128 letters, digits and "
+                                  "_ - . :");
+    }
+    auto queue = it->get<std::string>();
+    spec.erase(it);
+    return std::optional<std::string>(std::move(queue));
+}
+
+/// `queues`: {"mail": {"max_concurrency": 2, "rate_limit": "10/s"}} (PROTOCOL.md 12).
+Result<std::map<std::string, proto::QueueLimits>> parse_queues(const json& doc) {
+    if (!doc.is_object()) {
+        return proto::bad_request("key 'queues' must be an object of queues by name");
+    }
+    std::map<std::string, proto::QueueLimits> queues;
+    for (const auto& [name, spec] : doc.items()) {
+        auto where = "queues." + name;
+        if (!proto::valid_queue_name(name)) {
+            return proto::bad_request(where +
+                                      ": a queue's name is 1 to 128 letters, digits and _ - . :");
+        }
+        if (!spec.is_object()) {
+            return proto::bad_request(where + " must be an object: max_concurrency, rate_limit");
+        }
+        proto::QueueLimits limits;
+        for (const auto& [key, value] : spec.items()) {
+            if (key == "max_concurrency") {
+                auto n = value.is_number_integer() ? value.get<std::int64_t>() : 0;
+                if (n < 1 || n > proto::max_concurrency) {
+                    return proto::bad_request(where +
+                                              ".max_concurrency must be an integer from 1 to " +
+                                              std::to_string(proto::max_concurrency));
+                }
+                limits.max_concurrency = n;
+            } else if (key == "rate_limit") {
+                limits.rate_limit = value.is_string()
+                                        ? proto::parse_rate_limit(value.get<std::string>())
+                                        : std::nullopt;
+                if (!limits.rate_limit) {
+                    return proto::bad_request(
+                        where + ".rate_limit must be N/s, N/m or N/h with N at least 1");
+                }
+            } else {
+                return proto::bad_request(where + "." + key +
+                                          ": a queue takes max_concurrency and rate_limit");
+            }
+        }
+        queues.emplace(name, limits);
+    }
+    return queues;
+}
+
+/// Reads `tasks`, `queues`, `plugins` and `auth.tokens` out of `doc`, which keeps
+/// the scalar keys.
 Result<void> take_structured_keys(Config& config, json& doc, const std::string& origin) {
     if (auto auth = doc.find("auth"); auth != doc.end() && auth->is_object()) {
         if (auto it = auth->find("tokens"); it != auth->end()) {
@@ -337,7 +396,12 @@ Result<void> take_structured_keys(Config& config, json& doc, const std::string& 
             return config_error(origin, "key 'tasks' must be an object of command tasks");
         }
         std::map<std::string, tasks::CommandSpec> commands;
-        for (const auto& [name, spec] : it->items()) {
+        for (auto [name, spec] : it->items()) {
+            if (auto queue = take_task_queue(name, spec); !queue) {
+                return config_error(origin, queue.error().message);
+            } else if (*queue) {
+                config.task_queues.emplace(name, std::move(**queue));
+            }
             if (spec.is_object() && spec.value("remote", false) == true) {
                 auto description = remote_task_description(name, spec);
                 if (!description) {
@@ -353,6 +417,14 @@ Result<void> take_structured_keys(Config& config, json& doc, const std::string& 
             commands.emplace(name, std::move(*parsed));
         }
         config.tasks = std::move(commands);
+        doc.erase(it);
+    }
+    if (auto it = doc.find("queues"); it != doc.end()) {
+        auto queues = parse_queues(*it);
+        if (!queues) {
+            return config_error(origin, queues.error().message);
+        }
+        config.queues = std::move(*queues);
         doc.erase(it);
     }
     if (auto it = doc.find("plugins"); it != doc.end()) {
@@ -412,6 +484,10 @@ Result<void> check_cluster(const Config& c) {
         return proto::bad_request(
             "retries.backoff_s: cluster mode does not back off between attempts yet; leave it "
             "at 0 with cluster.redis");
+    }
+    if (!c.queues.empty()) {
+        return proto::bad_request(
+            "queues: cluster mode has no queue limits yet; leave them out with cluster.redis");
     }
     return {};
 }
@@ -476,6 +552,15 @@ json config_to_json(const Config& config) {
     }
     for (const auto& [name, description] : config.remote_tasks) {
         doc["tasks"][name] = {{"remote", true}, {"description", description}};
+    }
+    for (const auto& [name, queue] : config.task_queues) {
+        doc["tasks"][name]["queue"] = queue;
+    }
+    doc["queues"] = json::object();
+    for (const auto& [name, limits] : config.queues) {
+        auto queue = proto::queue_json({name, limits});
+        doc["queues"][name] = {{"max_concurrency", queue["max_concurrency"]},
+                               {"rate_limit", queue["rate_limit"]}};
     }
     doc["plugins"] = config.plugins;
     doc["auth"]["tokens"] = auth_tokens_to_json(config.auth.tokens);

@@ -103,8 +103,8 @@ std::optional<Refusal> add_query(std::string_view query,
 }
 
 /// An op whose fields are the body's, with the query's on top.
-Route op_with_body(Request& request, std::string_view op, std::string_view query) {
-    json params = json::object();
+Route op_with_body(Request& request, std::string_view op, std::string_view query,
+                   json params = json::object()) {
     if (auto refusal = add_query(query, {"wait"}, params)) {
         return std::move(*refusal);
     }
@@ -119,6 +119,35 @@ Route op_without_body(std::string_view op, std::string_view query,
         return std::move(*refusal);
     }
     return OpCall{std::string(op), "{}", proto::json_text(params)};
+}
+
+/// The name in `path` between `prefix` and `suffix` ("/v1/queues/" NAME "/pause"),
+/// decoded; none when the path is not of that shape or the name holds a slash.
+std::optional<std::string> name_in(std::string_view path, std::string_view prefix,
+                                   std::string_view suffix = {}) {
+    if (!path.starts_with(prefix) || !path.ends_with(suffix) ||
+        path.size() <= prefix.size() + suffix.size()) {
+        return std::nullopt;
+    }
+    auto name = decode_component(
+        path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()), false);
+    if (!name || name->find('/') != std::string::npos) {
+        return std::nullopt;
+    }
+    return name;
+}
+
+/// `pause` or `resume` of what `field` names, from POST {prefix}{name}/pause|resume.
+std::optional<Route> pause_route(Request& request, std::string_view path, std::string_view query,
+                                 std::string_view prefix, std::string_view field) {
+    for (std::string_view op : {"pause", "resume"}) {
+        auto suffix = "/" + std::string(op);
+        if (auto name = name_in(path, prefix, suffix)) {
+            return request.method == "POST" ? op_without_body(op, query, {}, json{{field, *name}})
+                                            : method_not_allowed(request, path, "POST");
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -172,21 +201,17 @@ Route route(Request& request) {
         }
         return method_not_allowed(request, path, "GET, HEAD, POST");
     }
-    constexpr std::string_view retry_suffix = "/retry";
-    if (path.starts_with(jobs_prefix) && path.ends_with(retry_suffix) &&
-        path.size() > jobs_prefix.size() + retry_suffix.size()) {
-        auto id = decode_component(
-            path.substr(jobs_prefix.size(), path.size() - jobs_prefix.size() - retry_suffix.size()),
-            false);
-        if (!id || id->find('/') != std::string::npos) {
+    if (path.starts_with(jobs_prefix) && path.ends_with("/retry")) {
+        auto id = name_in(path, jobs_prefix, "/retry");
+        if (!id) {
             return not_found(path);
         }
         return method == "POST" ? op_without_body("retry", query, {}, json{{"job", *id}})
                                 : method_not_allowed(request, path, "POST");
     }
     if (path.starts_with(jobs_prefix) && path.size() > jobs_prefix.size()) {
-        auto id = decode_component(path.substr(jobs_prefix.size()), false);
-        if (!id || id->find('/') != std::string::npos) {
+        auto id = name_in(path, jobs_prefix);
+        if (!id) {
             return not_found(path);
         }
         if (get) {
@@ -200,6 +225,20 @@ Route route(Request& request) {
     if (path == "/v1/batches") {
         return method == "POST" ? op_with_body(request, "map", query)
                                 : method_not_allowed(request, path, "POST");
+    }
+    if (path == "/v1/queues") {
+        return get ? op_without_body("queue.list", query, {})
+                   : method_not_allowed(request, path, "GET, HEAD");
+    }
+    if (auto paused = pause_route(request, path, query, "/v1/queues/", "queue")) {
+        return std::move(*paused);
+    }
+    if (auto paused = pause_route(request, path, query, "/v1/pools/", "pool")) {
+        return std::move(*paused);
+    }
+    if (auto name = name_in(path, "/v1/queues/")) {
+        return method == "PUT" ? op_with_body(request, "queue.set", query, json{{"queue", *name}})
+                               : method_not_allowed(request, path, "PUT");
     }
     if (path == "/v1/stats" || path == "/v1/tasks") {
         return get ? op_without_body(path.substr(4), query, {})

@@ -31,5 +31,9 @@ void handle(proto::WorkerQuietRequest req, Call& call);
 void handle(proto::JobDoneRequest req, Call& call);
 void handle(proto::JobFailRequest req, Call& call);
 void handle(proto::JobProgressRequest req, Call& call);
+void handle(proto::QueueSetRequest req, Call& call);
+void handle(proto::QueueListRequest req, Call& call);
+void handle(proto::PauseRequest req, Call& call);
+void handle(proto::ResumeRequest req, Call& call);
 
 }  // namespace taskpool::daemon::ops

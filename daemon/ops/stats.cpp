@@ -19,7 +19,8 @@ nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind poo
     const auto* ex = scheduler.executor(pool);
     nlohmann::json stats = {{"size", ex == nullptr ? 0 : ex->size()},
                             {"busy", ex == nullptr ? 0 : ex->busy()},
-                            {"queued", queued[static_cast<std::size_t>(pool)]}};
+                            {"queued", queued[static_cast<std::size_t>(pool)]},
+                            {"paused", scheduler.paused(pool)}};
     if (pool == proto::PoolKind::process) {
         nlohmann::json workers = nlohmann::json::array();
         if (ex != nullptr) {
@@ -33,10 +34,12 @@ nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind poo
     return stats;
 }
 
-nlohmann::json remote_stats(const pools::RemotePool& remote, const Queued& queued) {
+nlohmann::json remote_stats(const sched::Scheduler& scheduler, const pools::RemotePool& remote,
+                            const Queued& queued) {
     return {{"queued", queued[static_cast<std::size_t>(proto::PoolKind::remote)]},
             {"busy", remote.busy()},
             {"size", remote.size()},
+            {"paused", scheduler.paused(proto::PoolKind::remote)},
             {"workers", remote.workers_json()}};
 }
 
@@ -67,7 +70,7 @@ nlohmann::json stats(const Services& services, const sched::JobCounts& counts,
             {"pools",
              {{"thread", pool_stats(scheduler, proto::PoolKind::thread, queued)},
               {"process", pool_stats(scheduler, proto::PoolKind::process, queued)},
-              {"remote", remote_stats(services.remote, queued)}}},
+              {"remote", remote_stats(scheduler, services.remote, queued)}}},
             {"jobs",
              {{"submitted", counts.submitted},
               {"scheduled", counts.scheduled},

@@ -31,6 +31,7 @@ struct Waiter {
 struct JobRecord : StoredJob {
     const tasks::Task* task = nullptr;
     std::uint64_t run_handle = 0;  // the pool's handle of the attempt it holds; 0: none
+    bool holds_slot = false;       // with a run handle: counted by its named queue
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
     std::vector<Waiter> waiters;
     int unmet = 0;  // while `waiting`: the jobs named in `after` yet to succeed

@@ -17,6 +17,16 @@
 
 namespace taskpool::daemon::sched {
 
+/// Whether a job of a named queue may start now (PROTOCOL.md 12): not paused, and
+/// within its limits. Asked by the store only of a queue with a job to start.
+class QueueGate {
+public:
+    virtual bool open(std::string_view queue) = 0;
+
+protected:
+    ~QueueGate() = default;
+};
+
 /// Where jobs are kept: every known job by id, by idempotency key and in arrival
 /// order; the runnable jobs of each pool, best first (priority, then arrival); the
 /// retention of finished jobs; and, in a store that keeps them past the daemon,
@@ -77,13 +87,15 @@ public:
 
     /// The job may run now: it joins its pool's runnable jobs.
     virtual void make_runnable(JobRecord& r) = 0;
-    /// The best runnable job of the pool, taken off the list; none if none is.
-    virtual JobRecord* take_runnable(proto::PoolKind pool) = 0;
+    /// The best runnable job of the pool whose queue, if it names one, `gate`
+    /// opens, taken off the list; none if none is. A held queue never holds back
+    /// the jobs of other queues.
+    virtual JobRecord* take_runnable(proto::PoolKind pool, QueueGate& gate) = 0;
     /// The same among the jobs of these tasks only: a pool whose workers serve some
     /// tasks each (remote workers) takes a job of a task that has room, even
     /// behind better jobs of tasks that have none.
-    virtual JobRecord* take_runnable(proto::PoolKind pool,
-                                     std::span<const std::string_view> tasks) = 0;
+    virtual JobRecord* take_runnable(proto::PoolKind pool, std::span<const std::string_view> tasks,
+                                     QueueGate& gate) = 0;
     /// A pool could start `room` more runs now, `idle` of them on idle workers, of
     /// these tasks only where given. A shared store claims jobs for it and tells
     /// the daemon when take_runnable() has them; a local one has answered already.
@@ -93,6 +105,8 @@ public:
     /// A runnable job (a cancelled one) leaves the list.
     virtual void withdraw_runnable(const JobRecord& r) = 0;
     virtual std::size_t runnable(proto::PoolKind pool) const = 0;
+    /// How many runnable jobs a named queue has, in every pool.
+    virtual std::size_t runnable_in(std::string_view queue) const = 0;
 
     /// A worker began an attempt (its attempts, worker and start are set).
     virtual void started(const JobRecord& r) = 0;
@@ -121,6 +135,13 @@ public:
     /// Whether other daemons share these jobs (cluster mode): then jobs queue in
     /// the store, not here, and the store counts batches.
     virtual bool shared() const { return false; }
+
+    /// A named queue's limits or pause changed (PROTOCOL.md 12): kept for the
+    /// restart by a store that keeps jobs past the daemon.
+    virtual void queue_changed(std::string_view /*queue*/, const proto::QueueLimits& /*limits*/,
+                               bool /*paused*/) {}
+    /// A pool was paused or resumed: kept likewise.
+    virtual void pool_paused(proto::PoolKind /*pool*/, bool /*paused*/) {}
 
     /// Starts the retention of a finished job, announced now.
     virtual void retain(JobRecord& r) = 0;

@@ -78,6 +78,7 @@ Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Job
       observers_(std::move(observers)),
       due_(io, [this](proto::Timestamp at, std::uint64_t seq) { on_due(at, seq); }),
       retention_timer_(io),
+      throttle_timer_(io),
       jitter_(std::random_device{}()) {}
 
 void Scheduler::set_executor(PoolKind pool, Executor* executor) {
@@ -111,10 +112,11 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
                                    {options.run_at.has_value(), "run_at"},
                                    {!options.after.empty(), "after"},
                                    {options.then.has_value(), "then"},
-                                   {options.retry_backoff_s.has_value(), "retry_backoff_s"}}) {
+                                   {options.retry_backoff_s.has_value(), "retry_backoff_s"},
+                                   {options.queue.has_value(), "queue"}}) {
             if (given) {
                 return proto::bad_request("field '" + std::string(name) +
-                                          "': cluster mode does not schedule jobs yet");
+                                          "': cluster mode does not take it yet");
             }
         }
     }
@@ -187,6 +189,9 @@ JobRecord Scheduler::make_record(const tasks::Task& task, PoolKind pool, std::st
     record.job.pool = pool;
     record.job.priority = options.priority;
     record.job.batch = batch;
+    if (const auto& queue = options.queue ? options.queue : task.queue) {
+        record.job.queue = queues_.shared_name(*queue);
+    }
     record.job.submitted_at = proto::now_timestamp();
     record.job.scheduled_for = due;
     record.job.state = due ? JobState::scheduled : JobState::queued;
@@ -618,7 +623,7 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
 }
 
 void Scheduler::return_to_queue(JobRecord& r) {
-    r.run_handle = 0;
+    release_run(r);
     r.timeout_timer.reset();
     --counts_.running;
     r.job.state = JobState::queued;
@@ -637,7 +642,7 @@ void Scheduler::keep_for_restart(JobRecord& r) {
         executor(r.job.pool)->stop(r.run_handle, StopReason::cancelled);
         return_to_queue(r);
     } else if (r.run_handle != 0) {  // handed to a worker that has not begun it
-        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
+        executor(r.job.pool)->stop(release_run(r), StopReason::cancelled);
         --handed_[static_cast<std::size_t>(r.job.pool)];
         if (store_.shared()) {
             --counts_.queued;
@@ -651,7 +656,7 @@ void Scheduler::on_outcome(RunOutcome outcome) {
     // An attempt that was cancelled or timed out has already been ended here; its
     // late outcome only tells that the worker is free again.
     if (r != nullptr && r->job.state == JobState::running && r->job.attempts == outcome.attempt) {
-        r->run_handle = 0;
+        release_run(*r);
         r->timeout_timer.reset();
         --counts_.running;
         if (auto* value = std::get_if<proto::RawJson>(&outcome.outcome)) {
@@ -832,18 +837,19 @@ void Scheduler::dispatch() {
     if (stopping_now_) {
         return;
     }
+    queues_.begin_round(std::chrono::steady_clock::now());
     for (PoolKind pool : {PoolKind::thread, PoolKind::process, PoolKind::remote}) {
         if (store_.shared()) {
             admit_blocked(pool);  // a job may have begun anywhere: try the queue again
         }
         Executor* ex = executor(pool);
-        if (ex == nullptr) {
+        if (ex == nullptr || paused(pool)) {
             continue;
         }
         while (ex->can_take()) {
             auto tasks = ex->tasks_with_room();
-            JobRecord* next =
-                tasks ? store_.take_runnable(pool, *tasks) : store_.take_runnable(pool);
+            JobRecord* next = tasks ? store_.take_runnable(pool, *tasks, queues_)
+                                    : store_.take_runnable(pool, queues_);
             if (next == nullptr) {
                 if (store_.shared() && !shutting_down_) {  // a drain leaves the queue to others
                     auto& handed = handed_[static_cast<std::size_t>(pool)];
@@ -859,6 +865,69 @@ void Scheduler::dispatch() {
             hand_over(*next, *ex);
         }
     }
+    if (auto token = queues_.next_token()) {
+        wake_at(*token);
+    }
+}
+
+proto::QueueInfo Scheduler::set_queue(const proto::QueueSetRequest& set) {
+    const auto* q = queues_.find(set.queue);
+    auto limits = q != nullptr ? q->limits : proto::QueueLimits{};
+    if (set.max_concurrency) {
+        limits.max_concurrency = *set.max_concurrency;
+    }
+    if (set.rate_limit) {
+        limits.rate_limit = *set.rate_limit;
+    }
+    queues_.set_limits(set.queue, limits);
+    store_.queue_changed(set.queue, limits, queues_.named(set.queue).paused);
+    schedule_dispatch();
+    return queues_.info(set.queue, store_.runnable_in(set.queue));
+}
+
+std::vector<proto::QueueInfo> Scheduler::list_queues() {
+    std::vector<proto::QueueInfo> out;
+    for (const auto& name : queues_.names()) {
+        out.push_back(queues_.info(name, store_.runnable_in(name)));
+    }
+    return out;
+}
+
+proto::QueueInfo Scheduler::pause_queue(std::string_view queue, bool paused) {
+    auto& q = queues_.named(queue);
+    q.paused = paused;
+    store_.queue_changed(queue, q.limits, paused);
+    schedule_dispatch();
+    return queues_.info(queue, store_.runnable_in(queue));
+}
+
+void Scheduler::pause_pool(PoolKind pool, bool paused) {
+    paused_[static_cast<std::size_t>(pool)] = paused;
+    store_.pool_paused(pool, paused);
+    schedule_dispatch();
+}
+
+void Scheduler::wake_at(SteadyTime at) {
+    if (throttle_due_ && *throttle_due_ <= at) {
+        return;  // already armed as soon
+    }
+    throttle_due_ = at;
+    throttle_timer_.expires_at(at);
+    throttle_timer_.async_wait([this](std::error_code ec) {
+        if (!ec) {
+            throttle_due_.reset();
+            schedule_dispatch();
+        }
+    });
+}
+
+std::uint64_t Scheduler::release_run(JobRecord& r) {
+    if (r.holds_slot) {
+        queues_.ended(*r.job.queue);
+        r.holds_slot = false;
+        schedule_dispatch();  // the queue may start another
+    }
+    return std::exchange(r.run_handle, 0);
 }
 
 void Scheduler::hand_over(JobRecord& r, Executor& executor) {
@@ -877,6 +946,10 @@ void Scheduler::hand_over(JobRecord& r, Executor& executor) {
         return;
     }
     r.run_handle = handle;
+    if (r.job.queue) {
+        queues_.started(*r.job.queue);
+        r.holds_slot = true;
+    }
 }
 
 RunEvents Scheduler::run_events() {
@@ -909,7 +982,7 @@ void Scheduler::on_returned(std::uint64_t seq, int attempt) {
     if (r->job.state == JobState::running && r->job.attempts == attempt) {
         return_to_queue(*r);  // reported begun, never taken
     } else if (r->job.state == JobState::queued && r->job.attempts + 1 == attempt) {
-        r->run_handle = 0;
+        release_run(*r);
         --handed_[static_cast<std::size_t>(r->job.pool)];
         if (store_.shared()) {
             --counts_.queued;
@@ -970,7 +1043,7 @@ void Scheduler::withdraw(JobRecord& r) {
     if (r.run_handle != 0) {
         // Whether or not it had begun, the attempt ends here: a late start or
         // outcome finds the job final and is ignored.
-        executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
+        executor(r.job.pool)->stop(release_run(r), StopReason::cancelled);
         --handed_[static_cast<std::size_t>(r.job.pool)];
     } else {
         store_.withdraw_runnable(r);
@@ -990,7 +1063,7 @@ void Scheduler::on_timeout(std::uint64_t seq, int attempt) {
 }
 
 void Scheduler::stop_running(JobRecord& r, StopReason reason) {
-    executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), reason);
+    executor(r.job.pool)->stop(release_run(r), reason);
     r.timeout_timer.reset();
     --counts_.running;
 }
@@ -1060,7 +1133,7 @@ void Scheduler::ended_elsewhere(JobRecord& r, Job ended) {
         if (r.job.state == JobState::running) {
             stop_running(r, StopReason::cancelled);
         } else {
-            executor(r.job.pool)->stop(std::exchange(r.run_handle, 0), StopReason::cancelled);
+            executor(r.job.pool)->stop(release_run(r), StopReason::cancelled);
             --handed_[static_cast<std::size_t>(r.job.pool)];
             --counts_.queued;
         }

@@ -23,6 +23,7 @@
 #include "proto/reply.hpp"
 #include "proto/request.hpp"
 #include "proto/result.hpp"
+#include "queues.hpp"
 
 namespace taskpool::daemon::tasks {
 class TaskRegistry;
@@ -146,6 +147,18 @@ public:
     /// nothing past the daemon): a reply that reports a change waits for it.
     void when_durable(base::Callback<void()> f) { store_.when_durable(std::move(f)); }
 
+    // Named queues and pauses (PROTOCOL.md 12).
+
+    /// Sets what `set` gives of a queue's limits (creating it), and starts what
+    /// they now allow.
+    proto::QueueInfo set_queue(const proto::QueueSetRequest& set);
+    /// Every queue that a config, an op or a job has named, by name.
+    std::vector<proto::QueueInfo> list_queues();
+    /// A paused queue or pool starts no job; running ones go on.
+    proto::QueueInfo pause_queue(std::string_view queue, bool paused);
+    void pause_pool(proto::PoolKind pool, bool paused);
+    bool paused(proto::PoolKind pool) const { return paused_[static_cast<std::size_t>(pool)]; }
+
     JobCounts counts() const { return counts_; }
     /// False once shutdown has begun (submits get shutting_down).
     bool accepting() const { return !shutting_down_; }
@@ -255,6 +268,11 @@ private:
     std::optional<proto::Timestamp> backoff_until(const JobRecord& r);
     void schedule_dispatch();
     void dispatch();
+    /// Dispatches again at `at`, when a queue held by its rate has a token.
+    void wake_at(SteadyTime at);
+    /// Takes the run handle of a job handed over or running (0 if none), freeing
+    /// its place in its queue's concurrency.
+    std::uint64_t release_run(JobRecord& r);
     void hand_over(JobRecord& r, Executor& executor);
     /// Takes a job that is about to be cancelled off its queue, its pool or its worker.
     void withdraw(JobRecord& r);
@@ -304,8 +322,12 @@ private:
     // appears in an `after`.
     std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> dependents_;
     DueQueue due_;
+    Queues queues_;
+    std::array<bool, proto::pool_count> paused_{};
     asio::steady_timer retention_timer_;
     std::optional<SteadyTime> retention_due_;
+    asio::steady_timer throttle_timer_;  // for the next token of a rate-limited queue
+    std::optional<SteadyTime> throttle_due_;
     JobCounts counts_;
     std::minstd_rand jitter_;  // spreads the retries of jobs that failed together
     std::uint64_t next_seq_ = 1;

@@ -117,31 +117,46 @@ void LocalJobStore::newest_first(const std::function<bool(JobRecord&)>& visit) {
     table_.newest_first(visit);
 }
 
-LocalJobStore::Queue& LocalJobStore::queue(const JobRecord& r) {
-    if (r.job.pool != proto::PoolKind::remote) {
-        return queue(r.job.pool);
-    }
-    auto it = remote_queues_.find(r.job.task);
-    if (it == remote_queues_.end()) {
-        it = remote_queues_.emplace(r.job.task, Queue()).first;
+LocalJobStore::Queue& LocalJobStore::lane(const JobRecord& r) {
+    auto& lanes = lanes_[static_cast<std::size_t>(r.job.pool)];
+    LaneRef key{r.job.pool == proto::PoolKind::remote ? std::string_view(r.job.task) : "",
+                r.job.queue ? std::string_view(*r.job.queue) : ""};
+    auto it = lanes.find(key);
+    if (it == lanes.end()) {
+        it = lanes.emplace(LaneKey{std::string(key.task), std::string(key.queue)}, Queue()).first;
     }
     return it->second;
 }
 
-void LocalJobStore::make_runnable(JobRecord& r) {
-    queue(r).push(r.job.priority, r.seq, &r);
-    remote_runnable_ += r.job.pool == proto::PoolKind::remote ? 1 : 0;
+void LocalJobStore::count_runnable(const JobRecord& r, bool one_more) {
+    auto change = [one_more](std::size_t& count) { one_more ? ++count : --count; };
+    change(runnable_[static_cast<std::size_t>(r.job.pool)]);
+    if (r.job.queue) {
+        auto it = runnable_in_.find(*r.job.queue);
+        if (it == runnable_in_.end()) {
+            it = runnable_in_.emplace(*r.job.queue, 0).first;
+        }
+        change(it->second);
+    }
 }
 
-template <class EachQueue>
-JobRecord* LocalJobStore::take_best(EachQueue&& each_queue) {
+void LocalJobStore::make_runnable(JobRecord& r) {
+    lane(r).push(r.job.priority, r.seq, &r);
+    count_runnable(r, true);
+}
+
+template <class EachLane>
+JobRecord* LocalJobStore::take_best(sched::QueueGate& gate, EachLane&& each_lane) {
     Queue* best = nullptr;
     std::pair<int, std::uint64_t> best_head{};
-    each_queue([&](Queue& q) {
+    each_lane([&](const LaneKey& key, Queue& q) {
         auto head = q.head();
-        // Higher priority first, then the lower seq: the earlier arrival.
-        if (head && (best == nullptr || head->first > best_head.first ||
-                     (head->first == best_head.first && head->second < best_head.second))) {
+        // Higher priority first, then the lower seq: the earlier arrival. The gate
+        // is asked only of a lane that would be taken from.
+        if (head &&
+            (best == nullptr || head->first > best_head.first ||
+             (head->first == best_head.first && head->second < best_head.second)) &&
+            (key.queue.empty() || gate.open(key.queue))) {
             best = &q;
             best_head = *head;
         }
@@ -149,39 +164,45 @@ JobRecord* LocalJobStore::take_best(EachQueue&& each_queue) {
     if (best == nullptr) {
         return nullptr;
     }
-    --remote_runnable_;
-    return *best->pop();
+    JobRecord* r = *best->pop();
+    count_runnable(*r, false);
+    return r;
 }
 
-JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool) {
-    if (pool == proto::PoolKind::remote) {
-        return take_best([this](auto&& visit) {
-            for (auto& [task, q] : remote_queues_) {
-                visit(q);
-            }
-        });
-    }
-    auto next = queue(pool).pop();
-    return next ? *next : nullptr;
+JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool, sched::QueueGate& gate) {
+    return take_best(gate, [&](auto&& visit) {
+        for (auto& [key, q] : lanes_[static_cast<std::size_t>(pool)]) {
+            visit(key, q);
+        }
+    });
 }
 
 JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool,
-                                        std::span<const std::string_view> tasks) {
+                                        std::span<const std::string_view> tasks,
+                                        sched::QueueGate& gate) {
     if (pool != proto::PoolKind::remote) {
-        return take_runnable(pool);
+        return take_runnable(pool, gate);
     }
-    return take_best([&](auto&& visit) {
-        for (auto task : tasks) {
-            if (auto it = remote_queues_.find(task); it != remote_queues_.end()) {
-                visit(it->second);
+    auto& lanes = lanes_[static_cast<std::size_t>(pool)];
+    return take_best(gate, [&](auto&& visit) {
+        for (auto task : tasks) {  // each task's lanes, one per queue
+            for (auto it = lanes.lower_bound(LaneRef{task, ""});
+                 it != lanes.end() && it->first.task == task; ++it) {
+                visit(it->first, it->second);
             }
         }
     });
 }
 
 void LocalJobStore::withdraw_runnable(const JobRecord& r) {
-    bool removed = queue(r).remove(r.job.priority, r.seq);
-    remote_runnable_ -= removed && r.job.pool == proto::PoolKind::remote ? 1 : 0;
+    if (lane(r).remove(r.job.priority, r.seq)) {
+        count_runnable(r, false);
+    }
+}
+
+std::size_t LocalJobStore::runnable_in(std::string_view queue) const {
+    auto it = runnable_in_.find(queue);
+    return it == runnable_in_.end() ? 0 : it->second;
 }
 
 void LocalJobStore::started(const JobRecord& r) {

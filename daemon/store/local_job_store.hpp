@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_set>
 
 #include "daemon/sched/job_store.hpp"
@@ -44,13 +46,14 @@ public:
     void newest_first(const std::function<bool(JobRecord&)>& visit) override;
 
     void make_runnable(JobRecord& r) override;
-    JobRecord* take_runnable(proto::PoolKind pool) override;
-    JobRecord* take_runnable(proto::PoolKind pool,
-                             std::span<const std::string_view> tasks) override;
+    JobRecord* take_runnable(proto::PoolKind pool, sched::QueueGate& gate) override;
+    JobRecord* take_runnable(proto::PoolKind pool, std::span<const std::string_view> tasks,
+                             sched::QueueGate& gate) override;
     void withdraw_runnable(const JobRecord& r) override;
     std::size_t runnable(proto::PoolKind pool) const override {
-        return pool == proto::PoolKind::remote ? remote_runnable_ : queue(pool).size();
+        return runnable_[static_cast<std::size_t>(pool)];
     }
+    std::size_t runnable_in(std::string_view queue) const override;
 
     void started(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;
@@ -69,26 +72,41 @@ public:
 
 private:
     using Queue = ReadyQueue<JobRecord*>;
-    /// A job's queue: its pool's, or on the remote pool its task's.
-    Queue& queue(const JobRecord& r);
-    Queue& queue(proto::PoolKind pool) { return queues_[static_cast<std::size_t>(pool)]; }
-    const Queue& queue(proto::PoolKind pool) const {
-        return queues_[static_cast<std::size_t>(pool)];
-    }
-    /// Takes the best job of the remote pool's queues that `each_queue(visit)`
-    /// hands to `visit`, one by one.
-    template <class EachQueue>
-    JobRecord* take_best(EachQueue&& each_queue);
+    /// The runnable jobs of a pool are split into lanes: by named queue (none for
+    /// a job without one), and on the remote pool, whose workers serve some tasks
+    /// each, by task too. A take picks the best head among the lanes it may take
+    /// from, so a held queue or a task without a worker holds back no other.
+    struct LaneKey {
+        std::string task;  // on the remote pool; else empty
+        std::string queue;
+    };
+    struct LaneOrder {
+        using is_transparent = void;
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            return std::tie(a.task, a.queue) < std::tie(b.task, b.queue);
+        }
+    };
+    struct LaneRef {
+        std::string_view task;
+        std::string_view queue;
+    };
+    using Lanes = std::map<LaneKey, Queue, LaneOrder>;
+    Queue& lane(const JobRecord& r);
+    /// Takes the best job among the lanes of `pool` that `each_lane(visit)` hands
+    /// to `visit`, one by one, whose queue `gate` opens.
+    template <class EachLane>
+    JobRecord* take_best(sched::QueueGate& gate, EachLane&& each_lane);
+    void count_runnable(const JobRecord& r, bool one_more);
     /// Makes the records known, then tells `added` which they are.
     void insert(std::span<JobRecord> records, const Added& added);
 
     Settings settings_;
     Journal* journal_;
     JobTable table_;
-    std::array<Queue, proto::pool_count> queues_;  // the remote pool's unused:
-    // remote workers serve some tasks each, so its jobs queue by task.
-    std::map<std::string, Queue, std::less<>> remote_queues_;
-    std::size_t remote_runnable_ = 0;
+    std::array<Lanes, proto::pool_count> lanes_;
+    std::array<std::size_t, proto::pool_count> runnable_{};
+    std::map<std::string, std::size_t, std::less<>> runnable_in_;  // by named queue
     std::vector<JobRecord*> inserted_;  // the last add()'s, kept for its capacity
     // Jobs appended to the journal and not yet committed, per pool, and their keys.
     std::array<std::size_t, proto::pool_count> adding_{};

@@ -19,6 +19,15 @@ const Task* TaskRegistry::find(std::string_view name) const {
     return it == by_name_.end() ? nullptr : it->second;
 }
 
+bool TaskRegistry::set_queue(std::string_view name, std::string queue) {
+    auto it = tasks_.find(name);
+    if (it == tasks_.end()) {
+        return false;
+    }
+    it->second.queue = std::move(queue);
+    return true;
+}
+
 proto::Result<void, std::string> TaskRegistry::add_remote(std::string_view name,
                                                           std::string_view description) {
     if (auto it = tasks_.find(name); it != tasks_.end()) {

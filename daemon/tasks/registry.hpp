@@ -30,6 +30,9 @@ public:
     /// journal), or says why not: a local task has that name.
     proto::Result<void, std::string> add_remote(std::string_view name,
                                                 std::string_view description);
+    /// The named queue of the task's jobs that name none (PROTOCOL.md 12); false
+    /// if there is no such task.
+    bool set_queue(std::string_view name, std::string queue);
     /// In name order.
     const std::map<std::string, Task, std::less<>>& all() const { return tasks_; }
 

@@ -40,6 +40,8 @@ struct Task {
     std::string description;
     /// The timeout of a job that names none (else jobs.default_timeout_s applies).
     std::optional<double> timeout_s;
+    /// The named queue of a job that names none (PROTOCOL.md 12).
+    std::optional<std::string> queue;
     /// False for a task that cannot honour a stop request on the thread pool.
     bool cancellable = true;
     bool runs_on_thread = true;

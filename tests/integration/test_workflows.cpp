@@ -18,17 +18,10 @@ using nlohmann::json;
 
 namespace {
 
-/// Cluster mode refuses jobs due later for now (issue 27): these cases run on a
-/// daemon of its own, with or without the journal.
-json not_clustered(json config = json::object()) {
-    config["cluster"] = {{"redis", nullptr}};
-    return config;
-}
-
 /// Nothing kept past the daemon, in every run of the suite.
 json in_memory(json config = json::object()) {
     config["store"] = json::object();
-    return not_clustered(std::move(config));
+    return config;
 }
 
 taskpool::proto::Timestamp time_of(const json& text) {
@@ -65,7 +58,7 @@ json get(LineClient& c, const json& id, double wait = 0) {
 }  // namespace
 
 TEST_CASE("workflows.delay_s_keeps_a_job_scheduled_until_its_time" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto job = submit(c, {{"task", "echo"}, {"args", "later"}, {"delay_s", 1.5}});
     CHECK(job["state"] == "scheduled");
@@ -90,7 +83,7 @@ TEST_CASE("workflows.delay_s_keeps_a_job_scheduled_until_its_time" * doctest::ti
 
 TEST_CASE("workflows.run_at_takes_rfc_3339_or_unix_seconds_and_a_past_time_runs_at_once" *
           doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto in_a_second = unix_ms_now() + 1000;
     auto by_number = submit(c, {{"task", "echo"}, {"run_at", in_a_second / 1000.0}});
@@ -116,7 +109,7 @@ TEST_CASE("workflows.run_at_takes_rfc_3339_or_unix_seconds_and_a_past_time_runs_
 }
 
 TEST_CASE("workflows.bad_scheduling_fields_are_refused_naming_the_field" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto refused = [&](json fields, const std::string& field) {
         fields["op"] = "submit";
@@ -146,7 +139,7 @@ TEST_CASE("workflows.bad_scheduling_fields_are_refused_naming_the_field" * docte
 
 TEST_CASE("workflows.a_scheduled_job_is_cancelled_and_retried_under_its_id" *
           doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto job = submit(c, {{"task", "echo"}, {"args", "again"}, {"delay_s", 3600}});
     auto cancelled = c.request({{"op", "cancel"}, {"job", job["id"]}})["job"];
@@ -165,7 +158,7 @@ TEST_CASE("workflows.a_scheduled_job_is_cancelled_and_retried_under_its_id" *
 }
 
 TEST_CASE("workflows.retry_runs_a_failed_job_again_and_its_attempts_go_on" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     LineClient watcher(d.port());
     auto failed = submit(c, {{"task", "fail"}, {"retries", 1}, {"wait", true}});
@@ -199,7 +192,7 @@ TEST_CASE("workflows.retry_runs_a_failed_job_again_and_its_attempts_go_on" * doc
 }
 
 TEST_CASE("workflows.the_client_library_schedules_and_retries" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     auto client = taskpool::Client::connect(d.address());
     REQUIRE(client);
     taskpool::proto::SubmitOptions later;
@@ -221,7 +214,7 @@ TEST_CASE("workflows.the_client_library_schedules_and_retries" * doctest::timeou
 }
 
 TEST_CASE("workflows.failed_attempts_back_off_exponentially_with_jitter" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     LineClient watcher(d.port());
     watcher.request({{"op", "subscribe"}});
@@ -254,8 +247,7 @@ TEST_CASE("workflows.failed_attempts_back_off_exponentially_with_jitter" * docte
 
 TEST_CASE("workflows.retries_backoff_s_from_the_config_is_bounded_by_max_backoff_s" *
           doctest::timeout(30)) {
-    DaemonProcess d(
-        {.config = not_clustered({{"retries", {{"backoff_s", 0.4}, {"max_backoff_s", 0.4}}}})});
+    DaemonProcess d({.config = {{"retries", {{"backoff_s", 0.4}, {"max_backoff_s", 0.4}}}}});
     LineClient c(d.port());
     auto start = std::chrono::steady_clock::now();
     auto job = submit(c, {{"task", "fail"}, {"retries", 3}, {"wait", 20}});
@@ -268,7 +260,7 @@ TEST_CASE("workflows.retries_backoff_s_from_the_config_is_bounded_by_max_backoff
 }
 
 TEST_CASE("workflows.a_map_due_later_is_scheduled_whole_and_runs_whole" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered({{"queue", {{"max_size", 5}}}})});
+    DaemonProcess d({.config = {{"queue", {{"max_size", 5}}}}});
     LineClient c(d.port());
     // Scheduled jobs take no room in the queue: 20 fit where 5 may queue.
     json items = json::array();
@@ -304,7 +296,7 @@ TEST_CASE("workflows.a_drain_leaves_jobs_due_later_and_without_a_journal_ends_th
 }
 
 TEST_CASE("workflows.after_waits_until_every_job_named_has_succeeded" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto slow = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.6}}}});
     auto quick = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.2}}}});
@@ -332,7 +324,7 @@ TEST_CASE("workflows.after_waits_until_every_job_named_has_succeeded" * doctest:
 
 TEST_CASE("workflows.a_failed_or_cancelled_dependency_cancels_the_chain_below_it" *
           doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto first = submit(c, {{"task", "fail"}, {"delay_s", 0.3}});
     auto second = submit(c, {{"task", "echo"}, {"after", {first["id"]}}});
@@ -362,7 +354,7 @@ TEST_CASE("workflows.a_failed_or_cancelled_dependency_cancels_the_chain_below_it
 }
 
 TEST_CASE("workflows.after_an_unknown_job_accepts_nothing" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto known = submit(c, {{"task", "echo"}});
     auto reply =
@@ -384,7 +376,7 @@ TEST_CASE("workflows.after_an_unknown_job_accepts_nothing" * doctest::timeout(30
 }
 
 TEST_CASE("workflows.then_submits_a_follow_up_with_the_result_and_chains" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto parent = submit(c, {{"task", "fib"},
                              {"args", {{"n", 10}}},
@@ -417,7 +409,7 @@ TEST_CASE("workflows.then_submits_a_follow_up_with_the_result_and_chains" * doct
 }
 
 TEST_CASE("workflows.a_bad_then_is_refused_at_submit" * doctest::timeout(30)) {
-    DaemonProcess d({.config = not_clustered()});
+    DaemonProcess d;
     LineClient c(d.port());
     auto refused = [&](json then, const std::string& code, const std::string& says) {
         auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {"then", then}});

@@ -151,6 +151,36 @@ TEST_CASE("config.tasks_and_plugins_from_the_file") {
     CHECK(plugins.error().message.find("'plugins' must be an array") != std::string::npos);
 }
 
+TEST_CASE("config.queues_and_the_queue_of_a_task") {
+    taskpool::test::TempDir dir;
+    auto config = load_config(sources_with(write_file(dir, R"({
+        "queues": {"mail": {"max_concurrency": 2, "rate_limit": "10/s"}, "bulk": {}},
+        "tasks": {"send": {"command": ["true"], "queue": "mail"}}
+    })")));
+    REQUIRE_MESSAGE(config.ok(), config.error().message);
+    CHECK(config->queues.at("mail").max_concurrency == 2);
+    CHECK(config->queues.at("mail").rate_limit == taskpool::proto::RateLimit{10, std::chrono::seconds(1)});
+    CHECK(config->queues.at("bulk") == taskpool::proto::QueueLimits{});
+    CHECK(config->task_queues.at("send") == "mail");
+    auto dumped = config_to_json(*config);
+    CHECK(dumped["queues"]["mail"] == json{{"max_concurrency", 2}, {"rate_limit", "10/s"}});
+    CHECK(dumped["tasks"]["send"]["queue"] == "mail");
+
+    for (auto [text, message] :
+         {std::pair{R"({"queues": {"mail": {"rate_limit": "0/s"}}})", "queues.mail.rate_limit"},
+          {R"({"queues": {"mail": {"max_concurrency": 0}}})", "queues.mail.max_concurrency"},
+          {R"({"queues": {"mail": {"burst": 1}}})", "queues.mail.burst"},
+          {R"({"queues": {"a b": {}}})", "queues.a b"},
+          {R"({"queues": []})", "'queues' must be an object"},
+          {R"({"tasks": {"x": {"command": ["true"], "queue": ""}}})", "tasks.x.queue"},
+          {R"({"queues": {"m": {}}, "cluster": {"redis": "redis://127.0.0.1:1"}})",
+           "queues: cluster mode"}}) {
+        auto bad = load_config(sources_with(write_file(dir, text)));
+        REQUIRE_FALSE(bad.ok());
+        CHECK_MESSAGE(bad.error().message.find(message) != std::string::npos, bad.error().message);
+    }
+}
+
 TEST_CASE("config.the_command_task_examples_load") {
     auto config =
         load_config(sources_with(TASKPOOL_SOURCE_DIR "/config/examples/command-tasks.json"));

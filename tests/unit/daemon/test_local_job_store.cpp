@@ -2,6 +2,9 @@
 // after a restart.
 #include "daemon/store/local_job_store.hpp"
 
+#include <set>
+#include <tuple>
+
 #include <doctest/doctest.h>
 #include <asio/executor_work_guard.hpp>
 
@@ -50,6 +53,12 @@ void run_until(asio::io_context& io, Done done) {
     }
 }
 
+/// Opens every queue but those named closed.
+struct Gate final : sched::QueueGate {
+    std::set<std::string, std::less<>> closed;
+    bool open(std::string_view queue) override { return !closed.contains(queue); }
+};
+
 }  // namespace
 
 TEST_CASE("local_job_store.runnable_jobs_come_out_best_first") {
@@ -66,11 +75,43 @@ TEST_CASE("local_job_store.runnable_jobs_come_out_best_first") {
     jobs.withdraw_runnable(*added[2]);  // j-3, cancelled
     CHECK(jobs.runnable(PoolKind::thread) == 4);
     std::vector<std::string> order;
-    while (auto* r = jobs.take_runnable(PoolKind::thread)) {
+    Gate gate;
+    while (auto* r = jobs.take_runnable(PoolKind::thread, gate)) {
         order.push_back(r->job.id);
     }
     CHECK(order == std::vector<std::string>{"j-2", "j-5", "j-1", "j-4"});
-    CHECK(jobs.take_runnable(PoolKind::process) == nullptr);
+    CHECK(jobs.take_runnable(PoolKind::process, gate) == nullptr);
+}
+
+TEST_CASE("local_job_store.a_closed_queue_holds_back_only_its_own_jobs") {
+    store::LocalJobStore jobs({}, nullptr);
+    std::vector<sched::JobRecord> records;
+    for (auto [seq, priority, queue] :
+         {std::tuple{1, 9, "held"}, {2, 5, ""}, {3, 7, "mail"}, {4, 9, "held"}, {5, 5, "mail"}}) {
+        records.push_back(record(seq, priority));
+        if (*queue != '\0') {
+            records.back().job.queue = std::string(queue);
+        }
+    }
+    for (auto* r : add(jobs, std::move(records))) {
+        jobs.make_runnable(*r);
+    }
+    CHECK(jobs.runnable_in("held") == 2);
+    CHECK(jobs.runnable_in("mail") == 2);
+    Gate gate;
+    gate.closed = {"held"};
+    std::vector<std::string> order;
+    while (auto* r = jobs.take_runnable(PoolKind::thread, gate)) {
+        order.push_back(r->job.id);
+    }
+    // Best first among the open lanes; the held queue's better jobs stay.
+    CHECK(order == std::vector<std::string>{"j-3", "j-2", "j-5"});
+    CHECK(jobs.runnable(PoolKind::thread) == 2);
+    CHECK(jobs.runnable_in("mail") == 0);
+    gate.closed.clear();
+    CHECK(jobs.take_runnable(PoolKind::thread, gate)->job.id == "j-1");
+    CHECK(jobs.take_runnable(PoolKind::thread, gate)->job.id == "j-4");
+    CHECK(jobs.runnable_in("held") == 0);
 }
 
 TEST_CASE("local_job_store.its_journal_gives_every_job_back_as_it_was") {

@@ -135,9 +135,11 @@ public:
     }
 
     void make_runnable(sched::JobRecord& r) override { runnable_.push_back(&r); }
-    sched::JobRecord* take_runnable(PoolKind pool) override { return take_runnable(pool, {}); }
-    sched::JobRecord* take_runnable(PoolKind pool,
-                                    std::span<const std::string_view> tasks) override {
+    sched::JobRecord* take_runnable(PoolKind pool, sched::QueueGate& gate) override {
+        return take_runnable(pool, {}, gate);
+    }
+    sched::JobRecord* take_runnable(PoolKind pool, std::span<const std::string_view> tasks,
+                                    sched::QueueGate& /*gate*/) override {
         // The best: highest priority, then the first to arrive.
         auto best = runnable_.end();
         for (auto it = runnable_.begin(); it != runnable_.end(); ++it) {
@@ -164,6 +166,7 @@ public:
         return static_cast<std::size_t>(std::count_if(
             runnable_.begin(), runnable_.end(), [&](auto* r) { return r->job.pool == pool; }));
     }
+    std::size_t runnable_in(std::string_view) const override { return 0; }
 
     void started(const sched::JobRecord& r) override { changes.push_back("started " + r.job.id); }
     void requeued(const sched::JobRecord& r) override { changes.push_back("requeued " + r.job.id); }

@@ -1,0 +1,75 @@
+#include <spdlog/spdlog.h>
+
+#include "daemon/config/config.hpp"
+#include "daemon/ops/services.hpp"
+#include "daemon/sched/scheduler.hpp"
+
+#include "handlers.hpp"
+
+namespace taskpool::daemon::ops {
+namespace {
+
+/// Cluster mode keeps no queue limits or pauses yet: they would hold on one node only.
+bool refused_in_cluster(std::string_view op, Call& call) {
+    if (!call.services.config.cluster.redis) {
+        return false;
+    }
+    call.reply.error(proto::bad_request("op '" + std::string(op) +
+                                        "': cluster mode has no queue limits or pauses yet"));
+    return true;
+}
+
+template <class Request>
+void pause_or_resume(const Request& req, Call& call, bool paused) {
+    if (refused_in_cluster(Request::op, call)) {
+        return;
+    }
+    auto& scheduler = call.services.scheduler;
+    const auto& target = req.target;
+    if (target.queue) {
+        spdlog::info("{}: {} queue '{}'", call.who(), paused ? "pausing" : "resuming",
+                     *target.queue);
+        call.reply.ok({{"queue", proto::queue_json(scheduler.pause_queue(*target.queue, paused))}});
+        return;
+    }
+    auto pool = *target.pool;
+    if (scheduler.executor(pool) == nullptr) {
+        call.reply.error(proto::bad_request("field 'pool': this daemon has no " +
+                                            std::string(proto::to_string(pool)) + " pool"));
+        return;
+    }
+    spdlog::info("{}: {} the {} pool", call.who(), paused ? "pausing" : "resuming",
+                 proto::to_string(pool));
+    scheduler.pause_pool(pool, paused);
+    call.reply.ok({{"pool", {{"name", proto::to_string(pool)}, {"paused", paused}}}});
+}
+
+}  // namespace
+
+void handle(proto::QueueSetRequest req, Call& call) {
+    if (refused_in_cluster(req.op, call)) {
+        return;
+    }
+    auto queue = proto::queue_json(call.services.scheduler.set_queue(req));
+    spdlog::info("{}: queue '{}' now has max_concurrency {} and rate_limit {}", call.who(),
+                 req.queue, queue["max_concurrency"].dump(), queue["rate_limit"].dump());
+    call.reply.ok({{"queue", std::move(queue)}});
+}
+
+void handle(proto::QueueListRequest, Call& call) {
+    auto queues = nlohmann::json::array();
+    for (const auto& queue : call.services.scheduler.list_queues()) {
+        queues.push_back(proto::queue_json(queue));
+    }
+    call.reply.ok({{"queues", std::move(queues)}});
+}
+
+void handle(proto::PauseRequest req, Call& call) {
+    pause_or_resume(req, call, true);
+}
+
+void handle(proto::ResumeRequest req, Call& call) {
+    pause_or_resume(req, call, false);
+}
+
+}  // namespace taskpool::daemon::ops
