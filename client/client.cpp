@@ -238,6 +238,47 @@ ClientResult<proto::Job> Client::retry(const std::string& job) {
     return reply ? job_from_reply(*reply) : ClientResult<proto::Job>(reply.error());
 }
 
+namespace {
+
+ClientResult<proto::QueueInfo> queue_from(const json& j) {
+    auto queue = proto::decode_queue(j);
+    return queue ? ClientResult<proto::QueueInfo>(std::move(*queue))
+                 : ClientResult<proto::QueueInfo>(protocol_error(queue.error().message));
+}
+
+}  // namespace
+
+ClientResult<proto::QueueInfo> Client::set_queue(proto::QueueSetRequest set) {
+    auto reply = call(std::move(set));
+    return reply ? queue_from(reply->value("queue", json())) : reply.error();
+}
+
+ClientResult<std::vector<proto::QueueInfo>> Client::queues() {
+    auto reply = call(proto::QueueListRequest{});
+    if (!reply) {
+        return reply.error();
+    }
+    std::vector<proto::QueueInfo> queues;
+    for (const auto& j : reply->value("queues", json::array())) {
+        auto queue = queue_from(j);
+        if (!queue) {
+            return queue.error();
+        }
+        queues.push_back(std::move(*queue));
+    }
+    return queues;
+}
+
+ClientResult<void> Client::pause(proto::PauseTarget target) {
+    auto reply = call(proto::PauseRequest{std::move(target)});
+    return reply ? ClientResult<void>() : reply.error();
+}
+
+ClientResult<void> Client::resume(proto::PauseTarget target) {
+    auto reply = call(proto::ResumeRequest{std::move(target)});
+    return reply ? ClientResult<void>() : reply.error();
+}
+
 ClientResult<std::vector<proto::Job>> Client::list(proto::ListRequest query) {
     auto reply = call(std::move(query));
     if (!reply) {

@@ -418,6 +418,13 @@ void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& k
     for (auto& delivery : restored.deliveries) {
         webhooks.resume(std::move(delivery));
     }
+    // What ops set at run time, over the config's.
+    for (const auto& q : restored.queues) {
+        scheduler.restore_queue(q.name, q.limits, q.paused);
+    }
+    for (auto pool : restored.paused_pools) {
+        scheduler.restore_paused_pool(pool);
+    }
     scheduler.restore(std::move(restored.jobs));
 }
 
@@ -467,7 +474,7 @@ int run(Config& config, const ConfigReloader& reload) {
          config.retries.backoff_s, config.retries.max_backoff_s},
         std::move(observers));
     for (const auto& [name, limits] : config.queues) {
-        scheduler.set_queue({name, limits.max_concurrency, limits.rate_limit});
+        scheduler.restore_queue(name, limits, false);
     }
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),

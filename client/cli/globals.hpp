@@ -56,6 +56,8 @@ void setup_tasks(CLI::App& app, Globals& g);
 void setup_watch(CLI::App& app, Globals& g);
 void setup_ping(CLI::App& app, Globals& g);
 void setup_resize(CLI::App& app, Globals& g);
+void setup_queue(CLI::App& app, Globals& g);
+void setup_pause(CLI::App& app, Globals& g);  // and resume
 void setup_shutdown(CLI::App& app, Globals& g);
 void setup_kv(CLI::App& app, Globals& g);
 void setup_map(CLI::App& app, Globals& g);

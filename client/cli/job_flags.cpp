@@ -75,6 +75,7 @@ void JobFlags::add_to(CLI::App& cmd) {
                    "when the job succeeds, submit TASK with ARGS (a JSON object, default {}) "
                    "and the job's result as args.result")
         ->expected(1, 2);
+    cmd.add_option("--queue", queue, "the named queue the job waits in (default: the task's)");
 }
 
 proto::SubmitOptions JobFlags::options() const {
@@ -89,6 +90,7 @@ proto::SubmitOptions JobFlags::options() const {
     o.delay_s = delay_s;
     o.run_at = at;
     o.after = after;
+    o.queue = queue;
     if (!then.empty()) {
         nlohmann::json follow_up = {{"task", then[0]}};
         if (then.size() > 1) {

@@ -21,9 +21,10 @@ struct JobFlags {
     std::optional<proto::Timestamp> at;
     std::vector<std::string> after;
     std::vector<std::string> then;  // TASK [ARGS]
+    std::optional<std::string> queue;
 
     /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay, --at,
-    /// --after and --then to `cmd`.
+    /// --after, --then and --queue to `cmd`.
     void add_to(CLI::App& cmd);
     /// The submit options they set; the rest keep their defaults.
     proto::SubmitOptions options() const;

@@ -185,6 +185,8 @@ int main(int argc, char** argv) {
     setup_watch(app, g);
     setup_ping(app, g);
     setup_resize(app, g);
+    setup_queue(app, g);
+    setup_pause(app, g);
     setup_shutdown(app, g);
     setup_kv(app, g);
     setup_worker(app, g);

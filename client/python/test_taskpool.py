@@ -123,6 +123,24 @@ class LowLevelTest(DaemonTestCase):
                 break
         self.assertEqual(names, ["job.started", "job.finished"])
 
+    def test_queues_and_pauses(self):
+        queue = self.tp.set_queue("py.mail", max_concurrency=2, rate_limit="10/s")
+        self.assertEqual((queue["max_concurrency"], queue["rate_limit"]), (2, "10/s"))
+        self.assertEqual(self.tp.set_queue("py.mail", rate_limit=None)["max_concurrency"], 2)
+        self.assertTrue(self.tp.pause(queue="py.mail")["paused"])
+        job = self.tp.submit("echo", "held", queue="py.mail")
+        self.assertEqual(self.tp.get(job["id"], wait=0.3)["state"], "queued")
+        mail = [q for q in self.tp.queues() if q["name"] == "py.mail"][0]
+        self.assertEqual((mail["paused"], mail["queued"]), (True, 1))
+        self.assertFalse(self.tp.resume(queue="py.mail")["paused"])
+        self.assertEqual(self.tp.get(job["id"], wait=10)["result"], "held")
+        self.assertEqual(self.tp.pause(pool="process"), {"name": "process", "paused": True})
+        self.assertTrue(self.tp.stats()["pools"]["process"]["paused"])
+        self.tp.resume(pool="process")
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.set_queue("py.mail", rate_limit="0/s")
+        self.assertIn("rate_limit", str(e.exception))
+
     def test_stats_and_tasks(self):
         self.assertIn("thread", self.tp.stats()["pools"])
         self.assertIn("echo", [t["name"] for t in self.tp.tasks()])

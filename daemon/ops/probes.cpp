@@ -37,6 +37,32 @@ void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& schedule
         out.sample("taskpool_queue_depth", {{"pool", proto::to_string(pool)}},
                    static_cast<double>(scheduler.queued(pool)));
     }
+    out.family("taskpool_pool_paused", "gauge", "1 while the pool is paused.");
+    for (auto pool : pools) {
+        out.sample("taskpool_pool_paused", {{"pool", proto::to_string(pool)}},
+                   scheduler.paused(pool) ? 1 : 0);
+    }
+}
+
+/// The named queues (PROTOCOL.md 12), one sample of each family per queue.
+void queue_metrics(metrics::PrometheusText& out, sched::Scheduler& scheduler) {
+    auto queues = scheduler.list_queues();
+    out.family("taskpool_queue_jobs", "gauge", "Jobs of a named queue queued or running now.");
+    for (const auto& q : queues) {
+        out.sample("taskpool_queue_jobs", {{"queue", q.name}, {"state", "queued"}},
+                   static_cast<double>(q.queued));
+        out.sample("taskpool_queue_jobs", {{"queue", q.name}, {"state", "running"}},
+                   static_cast<double>(q.running));
+    }
+    out.family("taskpool_queue_throttled", "gauge",
+               "1 while a named queue has queued jobs its limits hold back.");
+    for (const auto& q : queues) {
+        out.sample("taskpool_queue_throttled", {{"queue", q.name}}, q.throttled ? 1 : 0);
+    }
+    out.family("taskpool_queue_paused", "gauge", "1 while a named queue is paused.");
+    for (const auto& q : queues) {
+        out.sample("taskpool_queue_paused", {{"queue", q.name}}, q.paused ? 1 : 0);
+    }
 }
 
 void job_metrics(metrics::PrometheusText& out, const Services& services) {
@@ -150,6 +176,7 @@ std::string metrics_text(const Services& services) {
     out.family("taskpool_uptime_seconds", "gauge", "Seconds since the daemon started.");
     out.sample("taskpool_uptime_seconds", {}, std::floor(uptime.count()));
     pool_metrics(out, services.scheduler);
+    queue_metrics(out, services.scheduler);
     job_metrics(out, services);
     service_metrics(out, services);
     worker_metrics(out, services.remote);

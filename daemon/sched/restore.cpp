@@ -31,6 +31,9 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
     }
     for (JobRecord* r : kept) {
         r->task = tasks_.find(r->job.task);
+        if (r->job.queue) {  // one name for all its jobs, and the queue known again
+            r->job.queue = queues_.shared_name(*r->job.queue);
+        }
         if (!proto::is_final(r->job.state)) {
             unfinished.push_back(r);
         } else if (r->job.batch) {

@@ -870,6 +870,11 @@ void Scheduler::dispatch() {
     }
 }
 
+void Scheduler::restore_queue(std::string_view queue, proto::QueueLimits limits, bool paused) {
+    queues_.set_limits(queue, limits);
+    queues_.named(queue).paused = paused;
+}
+
 proto::QueueInfo Scheduler::set_queue(const proto::QueueSetRequest& set) {
     const auto* q = queues_.find(set.queue);
     auto limits = q != nullptr ? q->limits : proto::QueueLimits{};

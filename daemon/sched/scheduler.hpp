@@ -157,6 +157,12 @@ public:
     /// A paused queue or pool starts no job; running ones go on.
     proto::QueueInfo pause_queue(std::string_view queue, bool paused);
     void pause_pool(proto::PoolKind pool, bool paused);
+    /// A queue's limits and pause as the config or the journal has them, before any
+    /// job runs: the store is not told.
+    void restore_queue(std::string_view queue, proto::QueueLimits limits, bool paused);
+    void restore_paused_pool(proto::PoolKind pool) {
+        paused_[static_cast<std::size_t>(pool)] = true;
+    }
     bool paused(proto::PoolKind pool) const { return paused_[static_cast<std::size_t>(pool)]; }
 
     JobCounts counts() const { return counts_; }

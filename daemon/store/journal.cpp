@@ -22,7 +22,7 @@ using sched::StoredJob;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;
-constexpr std::int64_t format_version = 5;
+constexpr std::int64_t format_version = 6;
 
 // Removals of expired jobs per transaction: a burst of them (a large map expiring
 // at once) is spread over several commits, so submits never wait behind it.
@@ -36,8 +36,9 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // the remote worker of a run (`worker_id`, `worker_name`) and `remote_tasks`; format
 // 5 a job's `retry_backoff_s`, `scheduled_for`, `after` and `then` (and in `runs`
 // the follow-up's id, `then_job`, or `then_error`): the time in `jobs` as
-// submitted, in `runs` as set by a back-off. A job without a row in `runs` is as
-// submitted: waiting if it has `after`, else scheduled if due later, else queued.
+// submitted, in `runs` as set by a back-off; format 6 a job's named `queue`, and
+// the `queues` and `paused_pools` set at run time. A job without a row in `runs` is
+// as submitted: waiting if it has `after`, else scheduled if due later, else queued.
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -56,7 +57,8 @@ CREATE TABLE jobs (
     retry_backoff_s REAL,
     scheduled_for INTEGER,
     after TEXT,
-    then_spec TEXT
+    then_spec TEXT,
+    queue TEXT
 );
 )sql";
 
@@ -92,6 +94,17 @@ constexpr const char* remote_tasks_table = R"sql(
 CREATE TABLE remote_tasks (name TEXT PRIMARY KEY, description TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Queue limits and pauses set by ops (format 6); the config's are not written.
+constexpr const char* queue_tables = R"sql(
+CREATE TABLE queues (
+    name TEXT PRIMARY KEY,
+    max_concurrency INTEGER,
+    rate_limit TEXT,
+    paused INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE paused_pools (name TEXT PRIMARY KEY) WITHOUT ROWID;
+)sql";
+
 // Format 1 to 2, once its `jobs` is renamed `jobs_1`: the run columns move to `runs`.
 constexpr const char* from_format_1 = R"sql(
 INSERT INTO runs (seq, state, attempts, worker_pid, worker_thread, started_at, finished_at,
@@ -115,7 +128,7 @@ SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_
        coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
        error_code, error_message, worker_id, worker_name, retry_backoff_s,
        coalesce(runs.scheduled_for, jobs.scheduled_for), after, then_spec, then_job,
-       then_error
+       then_error, queue
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -143,6 +156,7 @@ void open_checks(Database& db, Sync sync) {
         db.exec(runs_table);
         db.exec(other_tables);
         db.exec(remote_tasks_table);
+        db.exec(queue_tables);
         db.exec("PRAGMA application_id = " + std::to_string(application_id));
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
@@ -166,17 +180,21 @@ void open_checks(Database& db, Sync sync) {
                 db.exec("ALTER TABLE runs ADD COLUMN worker_id TEXT");
                 db.exec("ALTER TABLE runs ADD COLUMN worker_name TEXT");
             }
-            db.exec("ALTER TABLE jobs ADD COLUMN retry_backoff_s REAL");
-            db.exec("ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER");
-            db.exec("ALTER TABLE jobs ADD COLUMN after TEXT");
-            db.exec("ALTER TABLE jobs ADD COLUMN then_spec TEXT");
-            db.exec("ALTER TABLE runs ADD COLUMN scheduled_for INTEGER");
-            db.exec("ALTER TABLE runs ADD COLUMN then_job TEXT");
-            db.exec("ALTER TABLE runs ADD COLUMN then_error TEXT");
+            if (version <= 4) {
+                db.exec("ALTER TABLE jobs ADD COLUMN retry_backoff_s REAL");
+                db.exec("ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER");
+                db.exec("ALTER TABLE jobs ADD COLUMN after TEXT");
+                db.exec("ALTER TABLE jobs ADD COLUMN then_spec TEXT");
+                db.exec("ALTER TABLE runs ADD COLUMN scheduled_for INTEGER");
+                db.exec("ALTER TABLE runs ADD COLUMN then_job TEXT");
+                db.exec("ALTER TABLE runs ADD COLUMN then_error TEXT");
+            }
+            db.exec("ALTER TABLE jobs ADD COLUMN queue TEXT");
         }
         if (version <= 3) {
             db.exec(remote_tasks_table);
         }
+        db.exec(queue_tables);
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
     }
@@ -203,7 +221,7 @@ struct Journal::Db : CheckedDatabase {
     Statement commit{db.handle(), "COMMIT"};
     Statement insert_job{
         db.handle(),
-        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"};
+        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
@@ -248,6 +266,9 @@ struct Journal::Db : CheckedDatabase {
     Statement add_delivery{db.handle(), "INSERT OR REPLACE INTO webhooks VALUES (?1, ?2, ?3)"};
     Statement end_delivery{db.handle(), "DELETE FROM webhooks WHERE id = ?1"};
     Statement put_remote_task{db.handle(), "INSERT OR REPLACE INTO remote_tasks VALUES (?1, ?2)"};
+    Statement put_queue{db.handle(), "INSERT OR REPLACE INTO queues VALUES (?1, ?2, ?3, ?4)"};
+    Statement pause_pool{db.handle(), "INSERT OR IGNORE INTO paused_pools VALUES (?1)"};
+    Statement resume_pool{db.handle(), "DELETE FROM paused_pools WHERE name = ?1"};
 
     Db(const std::string& path, Sync sync) : CheckedDatabase(path, sync) {}
 
@@ -283,6 +304,9 @@ struct Journal::Db : CheckedDatabase {
         }
         if (s.then) {
             insert_job.bind(17, s.then->text());
+        }
+        if (j.queue) {
+            insert_job.bind(18, *j.queue);
         }
         insert_job.run();
     }
@@ -384,6 +408,24 @@ struct Journal::Db : CheckedDatabase {
         put_remote_task.bind(1, w.name).bind(2, w.description);
         put_remote_task.run();
     }
+    void apply(const write::QueueChanged& w) {
+        const auto& limits = w.queue.limits;
+        std::string rate;  // bound as it is: it outlives the statement's run
+        put_queue.bind(1, w.queue.name).bind(4, std::int64_t{w.queue.paused ? 1 : 0});
+        if (limits.max_concurrency) {
+            put_queue.bind(2, *limits.max_concurrency);
+        }
+        if (limits.rate_limit) {
+            rate = proto::to_string(*limits.rate_limit);
+            put_queue.bind(3, rate);
+        }
+        put_queue.run();
+    }
+    void apply(const write::PoolPaused& w) {
+        auto& st = w.paused ? pause_pool : resume_pool;
+        st.bind(1, to_string(w.pool));
+        st.run();
+    }
 };
 
 Journal::Journal(asio::io_context& io, const std::string& path, Sync sync) : io_(io), path_(path) {
@@ -432,6 +474,7 @@ enum Column : int {
     then_spec_column,
     then_job_column,
     then_error_column,
+    queue_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -481,6 +524,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
     }
     if (!row.is_null(then_spec_column)) {
         s.then = json_column(row, then_spec_column, "its then is not JSON");
+    }
+    if (auto queue = row.optional_text(queue_column)) {
+        j.queue = std::string(*queue);
     }
 }
 
@@ -596,6 +642,22 @@ Restored Journal::restore() {
         Statement remote(db_->db.handle(), "SELECT name, description FROM remote_tasks");
         while (remote.step()) {
             restored.remote_tasks.emplace_back(remote.text(0), remote.text(1));
+        }
+        Statement queues(db_->db.handle(),
+                         "SELECT name, max_concurrency, rate_limit, paused FROM queues");
+        while (queues.step()) {
+            StoredQueue q{std::string(queues.text(0)), {}, queues.integer(3) != 0};
+            q.limits.max_concurrency = queues.optional_integer(1);
+            if (auto rate = queues.optional_text(2)) {
+                q.limits.rate_limit = proto::parse_rate_limit(*rate);
+            }
+            restored.queues.push_back(std::move(q));
+        }
+        Statement pools(db_->db.handle(), "SELECT name FROM paused_pools");
+        while (pools.step()) {
+            if (auto pool = proto::pool_from_string(pools.text(0))) {
+                restored.paused_pools.push_back(*pool);
+            }
         }
         Statement hooks(db_->db.handle(), "SELECT id, url, body FROM webhooks");
         while (hooks.step()) {

@@ -32,6 +32,8 @@ struct Restored {
     std::vector<std::pair<std::string, nlohmann::json>> kv;
     std::vector<StoredDelivery> deliveries;
     std::vector<std::pair<std::string, std::string>> remote_tasks;  // name, description
+    std::vector<StoredQueue> queues;                                // those set at run time
+    std::vector<proto::PoolKind> paused_pools;
 };
 
 /// How the journal is doing, for `stats` (and /healthz).
@@ -42,8 +44,8 @@ struct JournalHealth {
     std::uint64_t writes = 0;
 };
 
-/// The SQLite journal (`store.path`): jobs, kv values, undelivered webhooks and
-/// the tasks remote workers serve, so
+/// The SQLite journal (`store.path`): jobs, kv values, undelivered webhooks, the
+/// tasks remote workers serve, and queue limits and pauses set at run time, so
 /// that what the daemon acknowledged survives a kill -9 (STYLE.md habit 11).
 ///
 /// Group commit: the io thread appends writes to an outbox of its own and hands the

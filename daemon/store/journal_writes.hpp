@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "daemon/sched/stored_job.hpp"
+#include "proto/queue.hpp"
 
 namespace taskpool::daemon::store {
 
@@ -14,6 +15,13 @@ struct StoredDelivery {
     std::string id;
     std::string url;
     std::string body;
+};
+
+/// A named queue's limits and pause, as set at run time (PROTOCOL.md 12).
+struct StoredQueue {
+    std::string name;
+    proto::QueueLimits limits;
+    bool paused = false;
 };
 
 /// One change to the journal. Jobs are named by their `seq`.
@@ -78,12 +86,20 @@ struct RemoteTaskKnown {
     std::string name;
     std::string description;
 };
+struct QueueChanged {
+    StoredQueue queue;
+};
+struct PoolPaused {
+    proto::PoolKind pool;
+    bool paused;
+};
 
 }  // namespace write
 
-using Write = std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued,
-                           write::JobReturned, write::JobReleased, write::JobRetried,
-                           write::JobFinished, write::JobRemoved, write::KvChanged,
-                           write::DeliveryAdded, write::DeliveryEnded, write::RemoteTaskKnown>;
+using Write =
+    std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobReturned,
+                 write::JobReleased, write::JobRetried, write::JobFinished, write::JobRemoved,
+                 write::KvChanged, write::DeliveryAdded, write::DeliveryEnded,
+                 write::RemoteTaskKnown, write::QueueChanged, write::PoolPaused>;
 
 }  // namespace taskpool::daemon::store

@@ -248,6 +248,19 @@ void LocalJobStore::finished(const JobRecord& r, Durable durable) {
         [seq = r.seq, durable = std::move(durable)](bool) mutable { durable(seq, {}); });
 }
 
+void LocalJobStore::queue_changed(std::string_view queue, const proto::QueueLimits& limits,
+                                  bool paused) {
+    if (journal_ != nullptr) {
+        journal_->append(write::QueueChanged{{std::string(queue), limits, paused}});
+    }
+}
+
+void LocalJobStore::pool_paused(proto::PoolKind pool, bool paused) {
+    if (journal_ != nullptr) {
+        journal_->append(write::PoolPaused{pool, paused});
+    }
+}
+
 void LocalJobStore::retain(JobRecord& r) {
     table_.retain(r, std::chrono::steady_clock::now());
 }

@@ -62,6 +62,10 @@ public:
     void retried(JobRecord& r) override;
     void finished(const JobRecord& r, Durable durable) override;
 
+    void queue_changed(std::string_view queue, const proto::QueueLimits& limits,
+                       bool paused) override;
+    void pool_paused(proto::PoolKind pool, bool paused) override;
+
     void retain(JobRecord& r) override;
     std::optional<SteadyTime> next_expiry() const override { return table_.next_eviction(); }
     void expire(SteadyTime now) override;

@@ -108,6 +108,45 @@ TEST_CASE("cli.delay_at_retry_backoff_and_retry" * doctest::timeout(30)) {
     CHECK(not_retryable.err.find("not_retryable") != std::string::npos);
 }
 
+TEST_CASE("cli.queues_pause_and_resume" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto set = cli(d, {"queue", "set", "mail", "--max-concurrency", "2", "--rate-limit", "10/s"});
+    CHECK(set.exit_code == 0);
+    CHECK(set.out == "queue mail: max_concurrency 2, rate_limit 10/s\n");
+    auto job = json::parse(cli(d, {"--json", "submit", "echo", "1", "--queue", "mail"}).out);
+    CHECK(job["queue"] == "mail");
+
+    auto paused = cli(d, {"pause", "--queue", "mail"});
+    CHECK(paused.out == "queue mail paused\n");
+    auto held =
+        json::parse(cli(d, {"--json", "submit", "echo", "2", "--queue", "mail", "--detach"}).out);
+    auto table = cli(d, {"queue", "ls"}).out;
+    CHECK(table.find("QUEUE") == 0);
+    CHECK(table.find("mail") != std::string::npos);
+    CHECK(table.find("paused") != std::string::npos);
+    auto listed = json::parse(cli(d, {"--json", "queue", "ls"}).out);
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["queued"] == 1);
+    CHECK(cli(d, {"resume", "--queue", "mail"}).out == "queue mail resumed\n");
+    CHECK(cli(d, {"wait", held["id"]}).exit_code == 0);
+
+    CHECK(cli(d, {"pause", "--pool", "thread"}).out == "pool thread paused\n");
+    CHECK(cli(d, {"--json", "stats"}).out.find(R"("paused":true)") != std::string::npos);
+    CHECK(cli(d, {"resume", "--pool", "thread"}).exit_code == 0);
+    auto lifted =
+        json::parse(cli(d, {"--json", "queue", "set", "mail", "--rate-limit", "none"}).out);
+    CHECK(lifted["rate_limit"] == nullptr);
+    CHECK(lifted["max_concurrency"] == 2);
+
+    CHECK(cli(d, {"pause"}).exit_code == 2);
+    CHECK(cli(d, {"pause", "--queue", "a", "--pool", "thread"}).exit_code == 2);
+    auto bad_rate = cli(d, {"queue", "set", "mail", "--rate-limit", "fast"});
+    CHECK(bad_rate.exit_code == 2);
+    CHECK(bad_rate.err.find("N/s, N/m or N/h or none") != std::string::npos);
+    auto zero = cli(d, {"queue", "set", "mail", "--max-concurrency", "0"});
+    CHECK(zero.err.find("max_concurrency") != std::string::npos);
+}
+
 TEST_CASE("cli.after_and_then" * doctest::timeout(30)) {
     DaemonProcess d;
     auto first =

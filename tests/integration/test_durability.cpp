@@ -729,6 +729,50 @@ void check_old_journal(const OldJournal& old) {
 
 }  // namespace
 
+TEST_CASE("durability.queue_limits_pauses_and_queued_jobs_of_a_queue_survive_kill_9" *
+          doctest::timeout(60)) {
+    Journaled j(
+        json{{"store", {{"sync", "full"}}},
+             {"queues", {{"mail", {{"max_concurrency", 1}}}, {"bulk", {{"rate_limit", "5/s"}}}}}});
+    j.start();
+    json held;
+    {
+        LineClient c(j.daemon().port());
+        c.request({{"op", "queue.set"}, {"queue", "mail"}, {"rate_limit", "2/m"}});
+        c.request({{"op", "pause"}, {"queue", "mail"}});
+        c.request({{"op", "pause"}, {"pool", "process"}});
+        held = submit(c, {{"task", "echo"}, {"args", "held"}, {"queue", "mail"}});
+        CHECK(held["state"] == "queued");
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    auto queues = c.request({{"op", "queue.list"}})["queues"];
+    REQUIRE(queues.size() == 2);
+    CHECK(queues[0]["name"] == "bulk");  // from the config, untouched
+    CHECK(queues[0]["rate_limit"] == "5/s");
+    // Set at run time: over the config's, and still paused with its job.
+    CHECK(queues[1]["name"] == "mail");
+    CHECK(queues[1]["max_concurrency"] == 1);
+    CHECK(queues[1]["rate_limit"] == "2/m");
+    CHECK(queues[1]["paused"] == true);
+    CHECK(queues[1]["queued"] == 1);
+    auto stats = c.request({{"op", "stats"}});
+    CHECK(stats["pools"]["process"]["paused"] == true);
+    CHECK(stats["pools"]["thread"]["paused"] == false);
+    CHECK(get(c, held["id"], 0.5)["job"]["state"] == "queued");
+    CHECK(get(c, held["id"])["job"]["queue"] == "mail");
+
+    c.request({{"op", "resume"}, {"queue", "mail"}});
+    c.request({{"op", "resume"}, {"pool", "process"}});
+    CHECK(get(c, held["id"], 20)["job"]["state"] == "succeeded");
+    j.kill_9();
+    j.start();
+    LineClient again(j.daemon().port());
+    CHECK(again.request({{"op", "queue.list"}})["queues"][1]["paused"] == false);
+    CHECK(again.request({{"op", "stats"}})["pools"]["process"]["paused"] == false);
+}
+
 TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
     check_old_journal({"journal-v1.db",
                        "j-01M84ED08TWB21TKP5PJZR7P3R",

@@ -225,7 +225,9 @@ TEST_CASE("queues.a_task_of_the_config_names_the_queue_of_its_jobs" * doctest::t
     CHECK(job["queue"] == "mail");
     CHECK(ok(c, {{"op", "submit"}, {"task", "hello"}, {"queue", "other"}})["job"]["queue"] ==
           "other");
-    CHECK(ok(c, {{"op", "submit"}, {"task", "resize"}})["job"]["queue"] == "images");
+    auto remote = ok(c, {{"op", "submit"}, {"task", "resize"}})["job"];
+    CHECK(remote["queue"] == "images");
+    ok(c, {{"op", "cancel"}, {"job", remote["id"]}});  // no worker serves it here
     CHECK(ok(c, {{"op", "submit"}, {"task", "echo"}})["job"].count("queue") == 0);
     CHECK(get(c, job["id"], 20)["state"] == "succeeded");
 }
@@ -277,9 +279,15 @@ TEST_CASE("queues.the_http_routes" * doctest::timeout(30)) {
     auto list = json::parse(call("GET", "/v1/queues").body)["queues"];
     REQUIRE(list.size() == 1);
     CHECK(list[0]["paused"] == true);
+    auto metrics = call("GET", "/metrics").body;
+    CHECK(metrics.find("taskpool_queue_paused{queue=\"mail\"} 1\n") != std::string::npos);
+    CHECK(metrics.find("taskpool_queue_jobs{queue=\"mail\",state=\"queued\"} 0\n") !=
+          std::string::npos);
     CHECK(json::parse(call("POST", "/v1/queues/mail/resume").body)["queue"]["paused"] == false);
     CHECK(json::parse(call("POST", "/v1/pools/thread/pause").body)["pool"]["paused"] == true);
     CHECK(ok(c, {{"op", "stats"}})["pools"]["thread"]["paused"] == true);
+    CHECK(call("GET", "/metrics").body.find("taskpool_pool_paused{pool=\"thread\"} 1\n") !=
+          std::string::npos);
     CHECK(json::parse(call("POST", "/v1/pools/thread/resume").body)["pool"]["paused"] == false);
     CHECK(call("GET", "/v1/queues/mail/pause").status == 405);
     CHECK(call("POST", "/v1/pools/gpu/pause").status == 400);

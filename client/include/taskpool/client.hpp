@@ -121,6 +121,13 @@ public:
     ClientResult<proto::Job> cancel(const std::string& job);
     /// Queues a failed or cancelled job again under its id.
     ClientResult<proto::Job> retry(const std::string& job);
+    /// Sets what `set` names of a queue's limits (PROTOCOL.md 12); the queue as it is now.
+    ClientResult<proto::QueueInfo> set_queue(proto::QueueSetRequest set);
+    /// Every queue the daemon knows, by name.
+    ClientResult<std::vector<proto::QueueInfo>> queues();
+    /// Pauses a queue or a pool: it starts no job until resumed; running ones go on.
+    ClientResult<void> pause(proto::PauseTarget target);
+    ClientResult<void> resume(proto::PauseTarget target);
     /// Jobs newest first: by state, id prefix and limit as `query` says.
     ClientResult<std::vector<proto::Job>> list(proto::ListRequest query = {});
     ClientResult<void> ping();

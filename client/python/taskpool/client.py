@@ -17,6 +17,10 @@ PROTOCOL_VERSIONS = (1, 2)  # version 2 keeps every message of version 1
 _FINISHED = ("succeeded", "failed", "cancelled")
 
 
+# set_queue's default: a limit that stays as it is (None lifts it).
+_KEEP = object()
+
+
 class Client:
     """One connection to taskpoold, safe to share between threads.
 
@@ -145,8 +149,8 @@ class Client:
         """Submits one job and returns it. `wait=True` (or seconds) returns it
         finished (or as it is when the wait runs out). Options: pool, priority,
         timeout_s, retries, retry_backoff_s, key, block_s, notify, bind,
-        callback, and delay_s or run_at (RFC 3339 or Unix seconds) for a job
-        due later (see the protocol)."""
+        callback, queue, and delay_s or run_at (RFC 3339 or Unix seconds) for a
+        job due later (see the protocol)."""
         return self.call("submit", **_given(task=task, args=args, wait=wait, **options))["job"]
 
     def map_jobs(self, task, items, wait=None, **options):
@@ -169,6 +173,27 @@ class Client:
     def retry(self, job_id):
         """Queues a failed or cancelled job again under its id."""
         return self.call("retry", job=job_id)["job"]
+
+    def set_queue(self, name, max_concurrency=_KEEP, rate_limit=_KEEP):
+        """Sets a named queue's limits, making it if new: a limit not given stays
+        as it is, None lifts it. rate_limit: "10/s", "100/m" or "5/h"."""
+        limits = {"max_concurrency": max_concurrency, "rate_limit": rate_limit}
+        fields = {k: v for k, v in limits.items() if v is not _KEEP}
+        return self.call("queue.set", queue=name, **fields)["queue"]
+
+    def queues(self):
+        """Every named queue: its limits, whether paused, queued and running jobs."""
+        return self.call("queue.list")["queues"]
+
+    def pause(self, queue=None, pool=None):
+        """Pauses a queue or a pool (one of the two): it starts no job until
+        resumed; running ones go on."""
+        reply = self.call("pause", **_given(queue=queue, pool=pool))
+        return reply.get("queue") or reply["pool"]
+
+    def resume(self, queue=None, pool=None):
+        reply = self.call("resume", **_given(queue=queue, pool=pool))
+        return reply.get("queue") or reply["pool"]
 
     def list(self, state=None, limit=None):
         return self.call("list", **_given(state=state, limit=limit))["jobs"]
