@@ -420,7 +420,7 @@ void take_back(store::Journal& journal, store::Restored restored, kv::KvStore& k
     }
     // What ops set at run time, over the config's.
     for (const auto& q : restored.queues) {
-        scheduler.restore_queue(q.name, q.limits, q.paused);
+        scheduler.restore_queue(q.limits, q.paused);
     }
     for (auto pool : restored.paused_pools) {
         scheduler.restore_paused_pool(pool);
@@ -474,7 +474,7 @@ int run(Config& config, const ConfigReloader& reload) {
          config.retries.backoff_s, config.retries.max_backoff_s},
         std::move(observers));
     for (const auto& [name, limits] : config.queues) {
-        scheduler.restore_queue(name, limits, false);
+        scheduler.restore_queue({name, limits.max_concurrency, limits.rate_limit}, false);
     }
 
     events::Webhooks webhooks({static_cast<int>(config.callbacks.max_attempts),

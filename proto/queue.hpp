@@ -22,6 +22,9 @@ struct RateLimit {
 
 inline constexpr std::int64_t max_rate_starts = 1000000;
 inline constexpr std::int64_t max_concurrency = 1000000;
+/// Named queues a daemon keeps at most: each is a lane every take of its pool
+/// looks at, so names are for kinds of work, not for each tenant or job.
+inline constexpr std::size_t max_queues = 1000;
 
 /// Reads "N/s", "N/m" or "N/h" (N from 1 to max_rate_starts); none if malformed.
 std::optional<RateLimit> parse_rate_limit(std::string_view text);

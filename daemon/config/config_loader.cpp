@@ -340,6 +340,10 @@ Result<std::map<std::string, proto::QueueLimits>> parse_queues(const json& doc) 
     if (!doc.is_object()) {
         return proto::bad_request("key 'queues' must be an object of queues by name");
     }
+    if (doc.size() > proto::max_queues) {
+        return proto::bad_request("key 'queues' names more than " +
+                                  std::to_string(proto::max_queues) + " queues");
+    }
     std::map<std::string, proto::QueueLimits> queues;
     for (const auto& [name, spec] : doc.items()) {
         auto where = "queues." + name;
@@ -488,6 +492,11 @@ Result<void> check_cluster(const Config& c) {
     if (!c.queues.empty()) {
         return proto::bad_request(
             "queues: cluster mode has no queue limits yet; leave them out with cluster.redis");
+    }
+    if (!c.task_queues.empty()) {
+        return proto::bad_request("tasks." + c.task_queues.begin()->first +
+                                  ".queue: cluster mode has no named queues yet; leave it out "
+                                  "with cluster.redis");
     }
     return {};
 }

@@ -19,6 +19,12 @@ bool refused_in_cluster(std::string_view op, Call& call) {
     return true;
 }
 
+/// Answers once the change is kept (where the journal keeps it), as kv does.
+void reply_when_durable(Call& call, nlohmann::json fields) {
+    call.services.scheduler.when_durable(
+        [reply = call.reply, fields = std::move(fields)] { reply.ok(fields); });
+}
+
 template <class Request>
 void pause_or_resume(const Request& req, Call& call, bool paused) {
     if (refused_in_cluster(Request::op, call)) {
@@ -27,9 +33,13 @@ void pause_or_resume(const Request& req, Call& call, bool paused) {
     auto& scheduler = call.services.scheduler;
     const auto& target = req.target;
     if (target.queue) {
-        spdlog::info("{}: {} queue '{}'", call.who(), paused ? "pausing" : "resuming",
-                     *target.queue);
-        call.reply.ok({{"queue", proto::queue_json(scheduler.pause_queue(*target.queue, paused))}});
+        auto queue = scheduler.pause_queue(*target.queue, paused);
+        if (!queue) {
+            call.reply.error(queue.error());
+            return;
+        }
+        spdlog::info("{}: {} queue '{}'", call.who(), paused ? "paused" : "resumed", *target.queue);
+        reply_when_durable(call, {{"queue", proto::queue_json(*queue)}});
         return;
     }
     auto pool = *target.pool;
@@ -38,10 +48,10 @@ void pause_or_resume(const Request& req, Call& call, bool paused) {
                                             std::string(proto::to_string(pool)) + " pool"));
         return;
     }
-    spdlog::info("{}: {} the {} pool", call.who(), paused ? "pausing" : "resuming",
+    spdlog::info("{}: {} the {} pool", call.who(), paused ? "paused" : "resumed",
                  proto::to_string(pool));
     scheduler.pause_pool(pool, paused);
-    call.reply.ok({{"pool", {{"name", proto::to_string(pool)}, {"paused", paused}}}});
+    reply_when_durable(call, {{"pool", {{"name", proto::to_string(pool)}, {"paused", paused}}}});
 }
 
 }  // namespace
@@ -50,10 +60,15 @@ void handle(proto::QueueSetRequest req, Call& call) {
     if (refused_in_cluster(req.op, call)) {
         return;
     }
-    auto queue = proto::queue_json(call.services.scheduler.set_queue(req));
+    auto set = call.services.scheduler.set_queue(req);
+    if (!set) {
+        call.reply.error(set.error());
+        return;
+    }
+    auto queue = proto::queue_json(*set);
     spdlog::info("{}: queue '{}' now has max_concurrency {} and rate_limit {}", call.who(),
                  req.queue, queue["max_concurrency"].dump(), queue["rate_limit"].dump());
-    call.reply.ok({{"queue", std::move(queue)}});
+    reply_when_durable(call, {{"queue", std::move(queue)}});
 }
 
 void handle(proto::QueueListRequest, Call& call) {

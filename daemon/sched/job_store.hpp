@@ -136,10 +136,11 @@ public:
     /// the store, not here, and the store counts batches.
     virtual bool shared() const { return false; }
 
-    /// A named queue's limits or pause changed (PROTOCOL.md 12): kept for the
-    /// restart by a store that keeps jobs past the daemon.
-    virtual void queue_changed(std::string_view /*queue*/, const proto::QueueLimits& /*limits*/,
-                               bool /*paused*/) {}
+    /// An op set what it names of a queue's limits (PROTOCOL.md 12): kept for the
+    /// restart by a store that keeps jobs past the daemon, over the config's.
+    virtual void queue_set(const proto::QueueSetRequest& /*set*/) {}
+    /// A queue was paused or resumed: kept likewise.
+    virtual void queue_paused(std::string_view /*queue*/, bool /*paused*/) {}
     /// A pool was paused or resumed: kept likewise.
     virtual void pool_paused(proto::PoolKind /*pool*/, bool /*paused*/) {}
 

@@ -39,6 +39,10 @@ public:
         return named(name).name;
     }
     const Queue* find(std::string_view name) const;
+    /// Whether a queue of this name is kept, or may be made (at most max_queues).
+    bool may_name(std::string_view name) const {
+        return find(name) != nullptr || queues_.size() < proto::max_queues;
+    }
     /// Sets the limits of a queue, created if new; a new rate starts with a full
     /// bucket, as after a quiet while.
     void set_limits(std::string_view name, proto::QueueLimits limits);

@@ -107,6 +107,10 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
     if (options.callback && callbacks_ == nullptr) {
         return proto::bad_request("field 'callback': this daemon sends no webhooks");
     }
+    if (const auto& queue = options.queue ? options.queue : task->queue;
+        queue && !queues_.may_name(*queue)) {
+        return too_many_queues();
+    }
     if (store_.shared()) {
         for (auto [given, name] : {std::pair{options.delay_s.has_value(), "delay_s"},
                                    {options.run_at.has_value(), "run_at"},
@@ -870,12 +874,12 @@ void Scheduler::dispatch() {
     }
 }
 
-void Scheduler::restore_queue(std::string_view queue, proto::QueueLimits limits, bool paused) {
-    queues_.set_limits(queue, limits);
-    queues_.named(queue).paused = paused;
+void Scheduler::restore_queue(const proto::QueueSetRequest& set, bool paused) {
+    apply_limits(set);
+    queues_.named(set.queue).paused = paused;
 }
 
-proto::QueueInfo Scheduler::set_queue(const proto::QueueSetRequest& set) {
+void Scheduler::apply_limits(const proto::QueueSetRequest& set) {
     const auto* q = queues_.find(set.queue);
     auto limits = q != nullptr ? q->limits : proto::QueueLimits{};
     if (set.max_concurrency) {
@@ -885,7 +889,20 @@ proto::QueueInfo Scheduler::set_queue(const proto::QueueSetRequest& set) {
         limits.rate_limit = *set.rate_limit;
     }
     queues_.set_limits(set.queue, limits);
-    store_.queue_changed(set.queue, limits, queues_.named(set.queue).paused);
+}
+
+Error Scheduler::too_many_queues() {
+    return proto::bad_request("field 'queue': this daemon keeps at most " +
+                              std::to_string(proto::max_queues) +
+                              " named queues; name queues for kinds of work");
+}
+
+Result<proto::QueueInfo> Scheduler::set_queue(const proto::QueueSetRequest& set) {
+    if (!queues_.may_name(set.queue)) {
+        return too_many_queues();
+    }
+    apply_limits(set);
+    store_.queue_set(set);
     schedule_dispatch();
     return queues_.info(set.queue, store_.runnable_in(set.queue));
 }
@@ -898,10 +915,12 @@ std::vector<proto::QueueInfo> Scheduler::list_queues() {
     return out;
 }
 
-proto::QueueInfo Scheduler::pause_queue(std::string_view queue, bool paused) {
-    auto& q = queues_.named(queue);
-    q.paused = paused;
-    store_.queue_changed(queue, q.limits, paused);
+Result<proto::QueueInfo> Scheduler::pause_queue(std::string_view queue, bool paused) {
+    if (!queues_.may_name(queue)) {
+        return too_many_queues();
+    }
+    queues_.named(queue).paused = paused;
+    store_.queue_paused(queue, paused);
     schedule_dispatch();
     return queues_.info(queue, store_.runnable_in(queue));
 }

@@ -151,15 +151,16 @@ public:
 
     /// Sets what `set` gives of a queue's limits (creating it), and starts what
     /// they now allow.
-    proto::QueueInfo set_queue(const proto::QueueSetRequest& set);
+    proto::Result<proto::QueueInfo> set_queue(const proto::QueueSetRequest& set);
     /// Every queue that a config, an op or a job has named, by name.
     std::vector<proto::QueueInfo> list_queues();
     /// A paused queue or pool starts no job; running ones go on.
-    proto::QueueInfo pause_queue(std::string_view queue, bool paused);
+    proto::Result<proto::QueueInfo> pause_queue(std::string_view queue, bool paused);
     void pause_pool(proto::PoolKind pool, bool paused);
-    /// A queue's limits and pause as the config or the journal has them, before any
-    /// job runs: the store is not told.
-    void restore_queue(std::string_view queue, proto::QueueLimits limits, bool paused);
+    /// A queue's limits and pause as the config or the journal has them (what
+    /// `set` names, over what the queue has), before any job runs: the store is
+    /// not told.
+    void restore_queue(const proto::QueueSetRequest& set, bool paused);
     void restore_paused_pool(proto::PoolKind pool) {
         paused_[static_cast<std::size_t>(pool)] = true;
     }
@@ -221,6 +222,7 @@ private:
     proto::Result<void> check_map(const MapSpec& spec, bool due_later, const tasks::Task*& task,
                                   proto::PoolKind& pool) const;
     proto::Error queue_full(proto::PoolKind pool) const;
+    static proto::Error too_many_queues();
     proto::Error shutting_down() const;
     bool has_room(proto::PoolKind pool, std::size_t jobs) const {
         return queued(pool) + store_.adding(pool) + jobs <= settings_.queue_max_size;
@@ -272,6 +274,8 @@ private:
     void on_due(proto::Timestamp at, std::uint64_t seq);
     /// When a failed attempt's retry is due, where the job backs off.
     std::optional<proto::Timestamp> backoff_until(const JobRecord& r);
+    /// Sets what `set` names of a queue's limits, keeping the rest.
+    void apply_limits(const proto::QueueSetRequest& set);
     void schedule_dispatch();
     void dispatch();
     /// Dispatches again at `at`, when a queue held by its rate has a token.

@@ -94,13 +94,15 @@ constexpr const char* remote_tasks_table = R"sql(
 CREATE TABLE remote_tasks (name TEXT PRIMARY KEY, description TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
-// Queue limits and pauses set by ops (format 6); the config's are not written.
+// What ops set of queues and pools (format 6): a limit an op named, as text ("5",
+// "10/s", or "none" for none), over the config's, which are never written (NULL:
+// as the config says); and pauses.
 constexpr const char* queue_tables = R"sql(
 CREATE TABLE queues (
     name TEXT PRIMARY KEY,
-    max_concurrency INTEGER,
+    max_concurrency TEXT,
     rate_limit TEXT,
-    paused INTEGER NOT NULL
+    paused INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE paused_pools (name TEXT PRIMARY KEY) WITHOUT ROWID;
 )sql";
@@ -266,7 +268,15 @@ struct Journal::Db : CheckedDatabase {
     Statement add_delivery{db.handle(), "INSERT OR REPLACE INTO webhooks VALUES (?1, ?2, ?3)"};
     Statement end_delivery{db.handle(), "DELETE FROM webhooks WHERE id = ?1"};
     Statement put_remote_task{db.handle(), "INSERT OR REPLACE INTO remote_tasks VALUES (?1, ?2)"};
-    Statement put_queue{db.handle(), "INSERT OR REPLACE INTO queues VALUES (?1, ?2, ?3, ?4)"};
+    Statement set_queue{
+        db.handle(),
+        "INSERT INTO queues (name, max_concurrency, rate_limit) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (name) DO UPDATE SET "
+        "max_concurrency = coalesce(excluded.max_concurrency, max_concurrency), "
+        "rate_limit = coalesce(excluded.rate_limit, rate_limit)"};
+    Statement pause_queue{db.handle(),
+                          "INSERT INTO queues (name, paused) VALUES (?1, ?2) "
+                          "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused"};
     Statement pause_pool{db.handle(), "INSERT OR IGNORE INTO paused_pools VALUES (?1)"};
     Statement resume_pool{db.handle(), "DELETE FROM paused_pools WHERE name = ?1"};
 
@@ -408,18 +418,24 @@ struct Journal::Db : CheckedDatabase {
         put_remote_task.bind(1, w.name).bind(2, w.description);
         put_remote_task.run();
     }
-    void apply(const write::QueueChanged& w) {
-        const auto& limits = w.queue.limits;
-        std::string rate;  // bound as it is: it outlives the statement's run
-        put_queue.bind(1, w.queue.name).bind(4, std::int64_t{w.queue.paused ? 1 : 0});
-        if (limits.max_concurrency) {
-            put_queue.bind(2, *limits.max_concurrency);
+    void apply(const write::QueueSet& w) {
+        // Bound as they are: they outlive the statement's run.
+        std::string max;
+        std::string rate;
+        set_queue.bind(1, w.set.queue);
+        if (const auto& n = w.set.max_concurrency) {
+            max = *n ? std::to_string(**n) : "none";
+            set_queue.bind(2, max);
         }
-        if (limits.rate_limit) {
-            rate = proto::to_string(*limits.rate_limit);
-            put_queue.bind(3, rate);
+        if (const auto& r = w.set.rate_limit) {
+            rate = *r ? proto::to_string(**r) : "none";
+            set_queue.bind(3, rate);
         }
-        put_queue.run();
+        set_queue.run();
+    }
+    void apply(const write::QueuePaused& w) {
+        pause_queue.bind(1, w.queue).bind(2, std::int64_t{w.paused ? 1 : 0});
+        pause_queue.run();
     }
     void apply(const write::PoolPaused& w) {
         auto& st = w.paused ? pause_pool : resume_pool;
@@ -646,10 +662,17 @@ Restored Journal::restore() {
         Statement queues(db_->db.handle(),
                          "SELECT name, max_concurrency, rate_limit, paused FROM queues");
         while (queues.step()) {
-            StoredQueue q{std::string(queues.text(0)), {}, queues.integer(3) != 0};
-            q.limits.max_concurrency = queues.optional_integer(1);
+            StoredQueue q;
+            q.limits.queue = queues.text(0);
+            q.paused = queues.integer(3) != 0;
+            if (auto max = queues.optional_text(1)) {
+                q.limits.max_concurrency.emplace();
+                if (*max != "none") {
+                    q.limits.max_concurrency->emplace(std::stoll(std::string(*max)));
+                }
+            }
             if (auto rate = queues.optional_text(2)) {
-                q.limits.rate_limit = proto::parse_rate_limit(*rate);
+                q.limits.rate_limit = proto::parse_rate_limit(*rate);  // "none": none
             }
             restored.queues.push_back(std::move(q));
         }

@@ -6,7 +6,7 @@
 #include <variant>
 
 #include "daemon/sched/stored_job.hpp"
-#include "proto/queue.hpp"
+#include "proto/request.hpp"
 
 namespace taskpool::daemon::store {
 
@@ -17,10 +17,10 @@ struct StoredDelivery {
     std::string body;
 };
 
-/// A named queue's limits and pause, as set at run time (PROTOCOL.md 12).
+/// What ops set of a named queue (PROTOCOL.md 12): the limits they named, over
+/// the config's, and its pause.
 struct StoredQueue {
-    std::string name;
-    proto::QueueLimits limits;
+    proto::QueueSetRequest limits;
     bool paused = false;
 };
 
@@ -86,8 +86,12 @@ struct RemoteTaskKnown {
     std::string name;
     std::string description;
 };
-struct QueueChanged {
-    StoredQueue queue;
+struct QueueSet {
+    proto::QueueSetRequest set;
+};
+struct QueuePaused {
+    std::string queue;
+    bool paused;
 };
 struct PoolPaused {
     proto::PoolKind pool;
@@ -100,6 +104,6 @@ using Write =
     std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobReturned,
                  write::JobReleased, write::JobRetried, write::JobFinished, write::JobRemoved,
                  write::KvChanged, write::DeliveryAdded, write::DeliveryEnded,
-                 write::RemoteTaskKnown, write::QueueChanged, write::PoolPaused>;
+                 write::RemoteTaskKnown, write::QueueSet, write::QueuePaused, write::PoolPaused>;
 
 }  // namespace taskpool::daemon::store

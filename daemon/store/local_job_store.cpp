@@ -248,10 +248,15 @@ void LocalJobStore::finished(const JobRecord& r, Durable durable) {
         [seq = r.seq, durable = std::move(durable)](bool) mutable { durable(seq, {}); });
 }
 
-void LocalJobStore::queue_changed(std::string_view queue, const proto::QueueLimits& limits,
-                                  bool paused) {
+void LocalJobStore::queue_set(const proto::QueueSetRequest& set) {
     if (journal_ != nullptr) {
-        journal_->append(write::QueueChanged{{std::string(queue), limits, paused}});
+        journal_->append(write::QueueSet{set});
+    }
+}
+
+void LocalJobStore::queue_paused(std::string_view queue, bool paused) {
+    if (journal_ != nullptr) {
+        journal_->append(write::QueuePaused{std::string(queue), paused});
     }
 }
 

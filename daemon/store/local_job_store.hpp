@@ -62,8 +62,8 @@ public:
     void retried(JobRecord& r) override;
     void finished(const JobRecord& r, Durable durable) override;
 
-    void queue_changed(std::string_view queue, const proto::QueueLimits& limits,
-                       bool paused) override;
+    void queue_set(const proto::QueueSetRequest& set) override;
+    void queue_paused(std::string_view queue, bool paused) override;
     void pool_paused(proto::PoolKind pool, bool paused) override;
 
     void retain(JobRecord& r) override;

@@ -420,13 +420,22 @@ TEST_CASE("cluster.workflows_are_refused_with_the_field_named_until_cluster_mode
                                 {"run_at", json("2030-01-01T00:00:00Z")},
                                 {"retry_backoff_s", json(1)},
                                 {"after", json{done["id"]}},
-                                {"then", json{{"task", "echo"}}}}) {
+                                {"then", json{{"task", "echo"}}},
+                                {"queue", json("mail")}}) {
         auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {field, value}});
         CHECK_MESSAGE(reply["error"]["code"] == "bad_request", field);
         CHECK_MESSAGE(reply["error"]["message"].get<std::string>().find(field) != std::string::npos,
                       reply.dump());
     }
     CHECK(c.request({{"op", "retry"}, {"job", done["id"]}})["error"]["code"] == "bad_request");
+    for (json op :
+         {json{{"op", "queue.set"}, {"queue", "mail"}, {"max_concurrency", 1}},
+          json{{"op", "pause"}, {"queue", "mail"}}, json{{"op", "resume"}, {"pool", "thread"}}}) {
+        auto reply = c.request(op);
+        CHECK_MESSAGE(reply["error"]["code"] == "bad_request", op.dump());
+        CHECK(reply["error"]["message"].get<std::string>().find("cluster mode") !=
+              std::string::npos);
+    }
     auto backoff = run_command({binary_path("taskpoold"), "--check-config"},
                                {{"TASKPOOL_CLUSTER_REDIS", "redis://127.0.0.1:6379"},
                                 {"TASKPOOL_RETRIES_BACKOFF_S", "2"}});

@@ -194,6 +194,51 @@ TEST_CASE("queues.pausing_a_queue_lets_its_running_jobs_finish" * doctest::timeo
     CHECK(queue_named(c, "q")["queued"] == 0);
 }
 
+TEST_CASE("queues.a_slot_is_freed_by_every_end_of_a_run" * doctest::timeout(60)) {
+    DaemonProcess d({.config = {{"thread_pool", {{"size", 4}}}}});
+    LineClient c(d.port());
+    ok(c, {{"op", "queue.set"}, {"queue", "one"}, {"max_concurrency", 1}});
+    auto in_one = [](json fields) {
+        fields["queue"] = "one";
+        return fields;
+    };
+    // Cancelled while running.
+    auto cancelled = submit(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}}));
+    REQUIRE(wait_for([&] { return get(c, cancelled)["state"] == "running"; }));
+    ok(c, {{"op", "cancel"}, {"job", cancelled}});
+    // Timed out, then failed twice and retried: each attempt holds the one slot.
+    auto timed_out =
+        submit(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"timeout_s", 0.2}}));
+    auto retried = submit(c, in_one({{"task", "fail"}, {"retries", 2}}));
+    auto last = submit(c, in_one({{"task", "echo"}, {"args", "last"}}));
+    CHECK(get(c, timed_out, 20)["error"]["code"] == "timeout");
+    CHECK(get(c, retried, 20)["attempts"] == 3);
+    CHECK(get(c, last, 20)["result"] == "last");
+    auto q = queue_named(c, "one");
+    CHECK(q["running"] == 0);
+    CHECK(q["queued"] == 0);
+}
+
+TEST_CASE("queues.a_daemon_keeps_at_most_1000_named_queues" * doctest::timeout(60)) {
+    DaemonProcess d;
+    LineClient c(d.port());
+    for (int i = 0; i < 1000; ++i) {
+        c.send({{"op", "pause"}, {"queue", "q" + std::to_string(i)}});
+    }
+    for (int i = 0; i < 1000; ++i) {
+        REQUIRE(c.read_reply()["ok"] == true);
+    }
+    for (json refused : {json{{"op", "pause"}, {"queue", "one-more"}},
+                         json{{"op", "queue.set"}, {"queue", "one-more"}, {"max_concurrency", 1}},
+                         json{{"op", "submit"}, {"task", "echo"}, {"queue", "one-more"}}}) {
+        auto reply = c.request(refused);
+        CHECK(reply["error"]["code"] == "bad_request");
+        CHECK(reply["error"]["message"].get<std::string>().find("at most 1000 named queues") !=
+              std::string::npos);
+    }
+    CHECK(ok(c, {{"op", "submit"}, {"task", "echo"}, {"queue", "q7"}})["job"]["queue"] == "q7");
+}
+
 TEST_CASE("queues.limits_come_from_the_config_and_show_in_queue_list" * doctest::timeout(30)) {
     DaemonProcess d({.config = {{"queues",
                                  {{"mail", {{"max_concurrency", 2}, {"rate_limit", "10/m"}}},

@@ -159,7 +159,8 @@ TEST_CASE("config.queues_and_the_queue_of_a_task") {
     })")));
     REQUIRE_MESSAGE(config.ok(), config.error().message);
     CHECK(config->queues.at("mail").max_concurrency == 2);
-    CHECK(config->queues.at("mail").rate_limit == taskpool::proto::RateLimit{10, std::chrono::seconds(1)});
+    CHECK(config->queues.at("mail").rate_limit ==
+          taskpool::proto::RateLimit{10, std::chrono::seconds(1)});
     CHECK(config->queues.at("bulk") == taskpool::proto::QueueLimits{});
     CHECK(config->task_queues.at("send") == "mail");
     auto dumped = config_to_json(*config);
@@ -174,7 +175,10 @@ TEST_CASE("config.queues_and_the_queue_of_a_task") {
           {R"({"queues": []})", "'queues' must be an object"},
           {R"({"tasks": {"x": {"command": ["true"], "queue": ""}}})", "tasks.x.queue"},
           {R"({"queues": {"m": {}}, "cluster": {"redis": "redis://127.0.0.1:1"}})",
-           "queues: cluster mode"}}) {
+           "queues: cluster mode"},
+          {R"({"tasks": {"x": {"command": ["true"], "queue": "m"}},
+               "cluster": {"redis": "redis://127.0.0.1:1"}})",
+           "tasks.x.queue: cluster mode"}}) {
         auto bad = load_config(sources_with(write_file(dir, text)));
         REQUIRE_FALSE(bad.ok());
         CHECK_MESSAGE(bad.error().message.find(message) != std::string::npos, bad.error().message);
