@@ -170,8 +170,17 @@ JobRecord* LocalJobStore::take_best(sched::QueueGate& gate, EachLane&& each_lane
 }
 
 JobRecord* LocalJobStore::take_runnable(proto::PoolKind pool, sched::QueueGate& gate) {
+    auto& lanes = lanes_[static_cast<std::size_t>(pool)];
+    if (lanes.size() == 1 && lanes.begin()->first.queue.empty()) {
+        // No named queue on this pool: one lane, nothing to choose (the usual case).
+        auto next = lanes.begin()->second.pop();
+        if (next) {
+            count_runnable(**next, false);
+        }
+        return next.value_or(nullptr);
+    }
     return take_best(gate, [&](auto&& visit) {
-        for (auto& [key, q] : lanes_[static_cast<std::size_t>(pool)]) {
+        for (auto& [key, q] : lanes) {
             visit(key, q);
         }
     });
