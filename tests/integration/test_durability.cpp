@@ -770,9 +770,22 @@ TEST_CASE("durability.queue_limits_pauses_and_queued_jobs_of_a_queue_survive_kil
     CHECK(get(c, held["id"], 20)["job"]["state"] == "succeeded");
     j.kill_9();
     j.start();
-    LineClient again(j.daemon().port());
-    CHECK(again.request({{"op", "queue.list"}})["queues"][1]["paused"] == false);
-    CHECK(again.request({{"op", "stats"}})["pools"]["process"]["paused"] == false);
+    {
+        LineClient again(j.daemon().port());
+        CHECK(again.request({{"op", "queue.list"}})["queues"][1]["paused"] == false);
+        CHECK(again.request({{"op", "stats"}})["pools"]["process"]["paused"] == false);
+    }
+    j.kill_9();
+
+    // The config changed: what no op set follows it, pauses included; the rate an
+    // op set stays.
+    Journaled edited(json{{"queues", {{"mail", {{"max_concurrency", 3}}}}}}, j.path());
+    edited.start();
+    LineClient after(edited.daemon().port());
+    auto mail = after.request({{"op", "queue.list"}})["queues"][0];
+    CHECK(mail["name"] == "mail");
+    CHECK(mail["max_concurrency"] == 3);
+    CHECK(mail["rate_limit"] == "2/m");
 }
 
 TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {
