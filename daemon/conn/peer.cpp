@@ -20,7 +20,7 @@ std::uint64_t Peer::hold_place(std::size_t expected) {
 void Peer::fill(std::uint64_t place, std::string line) {
     Place& p = held_[place - first_held_];
     held_bytes_ += line.size() - p.expected;
-    p = Place{true, std::move(line), 0, Line::reply};
+    p = Place{true, std::move(line), 0, Line::in_order_reply};
     while (!held_.empty() && held_.front().filled) {
         held_bytes_ -= held_.front().line.size();
         if (!held_.front().line.empty()) {

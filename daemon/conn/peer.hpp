@@ -20,8 +20,10 @@ public:
     Peer& operator=(const Peer&) = delete;
 
     /// What a line is, for the output bound: replies are bounded by the requests
-    /// read (which stop while the output is over the bound), events are not.
-    enum class Line { reply, event };
+    /// read (which stop while the output is over the bound), events are not. An
+    /// in-order reply fills a place held for a request read while there was room
+    /// (hold_place), so the reader has already stopped for it.
+    enum class Line { reply, in_order_reply, event };
 
     /// Queues one complete line (LF included), behind any place still held. Does
     /// nothing once the connection is closed.

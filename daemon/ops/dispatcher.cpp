@@ -1,7 +1,5 @@
 #include "dispatcher.hpp"
 
-#include "daemon/pools/remote_pool.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include "daemon/auth/scopes.hpp"
@@ -15,7 +13,21 @@
 namespace taskpool::daemon::ops {
 namespace {
 
-constexpr std::size_t expected_reply_overhead = 512;
+/// What a reply answered later is expected to weigh, counted as output until it
+/// comes (Peer::hold_place), so that the connection stops reading before the
+/// replies it has let in outgrow the bound. A submit's or a map's is about its
+/// request (a job echoes its args) and a job's fields. Any other's (a list, a kv
+/// value, read from Redis in cluster mode) is unknown until it comes: each counts
+/// a sixteenth of the bound, so that about sixteen are in flight at most.
+std::size_t expected_reply(const proto::RequestBody& body, std::size_t request_size,
+                           const Config::Limits& limits) {
+    constexpr std::size_t job_fields = 512;
+    if (std::holds_alternative<proto::SubmitRequest>(body) ||
+        std::holds_alternative<proto::MapRequest>(body)) {
+        return request_size + job_fields;
+    }
+    return static_cast<std::size_t>(limits.max_output_buffer_bytes) / 16;
+}
 
 /// A request that waits is answered when it is ready, out of order (PROTOCOL.md
 /// section 2); every other one in the order it came.
@@ -75,9 +87,8 @@ void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::Decode
     try {
         std::visit([&](auto& req) { handle(std::move(req), call); }, body);
         if (in_order && !call.reply.answered()) {
-            // Answered later, as a submit once the journal has it. Its reply is
-            // about as long as the request (a job echoes its args) and a job's fields.
-            call.reply.hold_place(size + expected_reply_overhead);
+            // Answered later: a submit once the journal has it, any op in cluster mode.
+            call.reply.hold_place(expected_reply(body, size, services_.config.limits));
         }
     } catch (const std::exception& e) {
         spdlog::error("op {} from connection {}: {}", request_name(body), peer->id(), e.what());

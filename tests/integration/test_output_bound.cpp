@@ -1,6 +1,7 @@
 // limits.max_output_buffer_bytes: a client that reads gets every reply, in full or
 // as an error that says why; one that does not is paused, and cut if events pile up.
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -83,12 +84,12 @@ TEST_CASE("output.lines_that_each_fit_all_reach_a_client_that_reads" * doctest::
 TEST_CASE("output.pipelined_requests_wait_for_the_output_to_drain" * doctest::timeout(120)) {
     DaemonProcess d;
     LineClient c(d.port());
-    fill_jobs(c, 50, 600);  // a list of 50 is about 37 KB
+    fill_jobs(c, 50, 600);  // a list of 50 is about 78 KB
     std::string burst;
     for (int i = 0; i < 500; ++i) {
         burst += json{{"op", "list"}, {"id", i}, {"limit", 50}}.dump() + "\n";
     }
-    c.send_raw(burst);  // 18 MB of replies: twice the default bound and more
+    c.send_raw(burst);  // 39 MB of replies: four times the default bound and more
     for (int i = 0; i < 500; ++i) {
         auto reply = c.read_json(30s);
         REQUIRE(reply["id"] == i);
@@ -105,5 +106,26 @@ TEST_CASE("output.pipelined_requests_wait_for_the_output_to_drain" * doctest::ti
         auto response = http.read_http_response(30s);
         REQUIRE(response);
         REQUIRE(response->status == 200);
+    }
+}
+
+TEST_CASE("output.a_client_that_reads_late_gets_every_reply_answered_later" *
+          doctest::timeout(60)) {
+    // In cluster mode a list is answered once Redis has replied, after the requests
+    // behind it were read: the reader must stop for replies whose size it does not
+    // know yet, and must not cut a client for the replies it let in.
+    DaemonProcess d({.config = {{"limits", {{"max_output_buffer_bytes", 65536}}}}});
+    LineClient c(d.port());
+    fill_jobs(c, 50, 600);
+    std::string burst;
+    for (int i = 0; i < 100; ++i) {
+        burst += json{{"op", "list"}, {"id", i}, {"limit", 50}}.dump() + "\n";
+    }
+    c.send_raw(burst);                // 7.8 MB of replies, against a bound of 64 KB
+    std::this_thread::sleep_for(1s);  // the replies come while nothing reads them
+    for (int i = 0; i < 100; ++i) {
+        auto reply = c.read_json(30s);
+        REQUIRE(reply["id"] == i);
+        REQUIRE(reply["jobs"].size() == 50);
     }
 }
