@@ -42,6 +42,7 @@
 #include "pools/thread_pool.hpp"
 #include "proto/version.hpp"
 #include "sched/scheduler.hpp"
+#include "sched/schedules.hpp"
 #include "service_notify.hpp"
 #include "store/journal.hpp"
 #include "store/local_job_store.hpp"
@@ -491,8 +492,10 @@ int run(Config& config, const ConfigReloader& reload) {
     std::function<void(ShutdownMode)> begin_shutdown;
     pools::RemotePool remote(io, remote_pool_settings(config), scheduler.run_events());
     scheduler.set_executor(proto::PoolKind::remote, &remote);
+    sched::Schedules schedules(io, scheduler, jobs);
     ops::Services services{config,
                            scheduler,
+                           schedules,
                            tasks,
                            remote,
                            events,
@@ -541,8 +544,14 @@ int run(Config& config, const ConfigReloader& reload) {
         scheduler.run_events());
     scheduler.set_executor(proto::PoolKind::process, &processes);
 
+    auto kept_schedules = std::move(restored.schedules);
     if (journal) {
         take_back(*journal, std::move(restored), kv, webhooks, tasks, scheduler);
+    }
+    if (auto restored_schedules = schedules.restore(config.schedules, kept_schedules);
+        !restored_schedules) {
+        spdlog::error("{}", restored_schedules.error().message);
+        return 1;
     }
     if (cluster_jobs &&
         !join_cluster(io, *cluster_jobs, scheduler, events, tasks, threads, processes)) {
@@ -562,6 +571,7 @@ int run(Config& config, const ConfigReloader& reload) {
     watch_other_signals(others, config, reload, *listener, !local.address().is_loopback());
 
     listener->start();
+    schedules.start();
     spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",
                  proto::product_version, local.address().to_string(), local.port(), threads.size(),
                  processes.size());

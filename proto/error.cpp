@@ -13,6 +13,7 @@ constexpr std::array error_names{
     std::pair{ErrorCode::forbidden, std::string_view{"forbidden"}},
     std::pair{ErrorCode::no_such_task, std::string_view{"no_such_task"}},
     std::pair{ErrorCode::no_such_job, std::string_view{"no_such_job"}},
+    std::pair{ErrorCode::no_such_schedule, std::string_view{"no_such_schedule"}},
     std::pair{ErrorCode::queue_full, std::string_view{"queue_full"}},
     std::pair{ErrorCode::message_too_large, std::string_view{"message_too_large"}},
     std::pair{ErrorCode::too_many_connections, std::string_view{"too_many_connections"}},

@@ -14,6 +14,7 @@ enum class ErrorCode {
     forbidden,  // the token may not use this op
     no_such_task,
     no_such_job,
+    no_such_schedule,
     queue_full,
     message_too_large,
     too_many_connections,

@@ -201,6 +201,9 @@ void write_job_fields(JsonWriter& w, const Job& job) {
     if (job.queue) {
         w.field("queue", *job.queue);
     }
+    if (job.schedule) {
+        w.field("schedule", *job.schedule);
+    }
     if (job.submitted_by) {
         w.field("submitted_by", *job.submitted_by);
     }
@@ -275,6 +278,9 @@ Result<Job> decode_job(const nlohmann::json& j) {
         }
         if (auto it = j.find("queue"); it != j.end()) {
             job.queue = it->get<std::string>();
+        }
+        if (auto it = j.find("schedule"); it != j.end()) {
+            job.schedule = it->get<std::string>();
         }
         if (auto it = j.find("submitted_by"); it != j.end()) {
             job.submitted_by = it->get<std::string>();

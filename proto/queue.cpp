@@ -74,7 +74,7 @@ Result<QueueInfo> decode_queue(const nlohmann::json& j) {
     }
 }
 
-bool valid_queue_name(std::string_view name) {
+bool valid_name(std::string_view name) {
     return !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
                c == '.' || c == ':';

@@ -55,8 +55,8 @@ nlohmann::json queue_json(const QueueInfo& queue);
 /// Reads that object (for clients).
 Result<QueueInfo> decode_queue(const nlohmann::json& j);
 
-/// A name a queue can have, which a URL path and a command line carry as it is:
-/// 1 to 128 letters, digits and `_ - . :`.
-bool valid_queue_name(std::string_view name);
+/// A name a queue or a schedule can have, which a URL path and a command line
+/// carry as it is: 1 to 128 letters, digits and `_ - . :`.
+bool valid_name(std::string_view name);
 
 }  // namespace taskpool::proto

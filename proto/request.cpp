@@ -63,8 +63,23 @@ void read_options(DomReader& r, SubmitOptions& o);
 
 void read_queue_name(DomReader& r, std::optional<std::string>& out) {
     r.text("queue", out);
-    if (out && !valid_queue_name(*out)) {
+    if (out && !valid_name(*out)) {
         r.fail("queue", "must be 1 to 128 letters, digits and _ - . :");
+    }
+}
+
+/// The options of a job that nobody waits for (a follow-up, a schedule's): those
+/// of submit but wait, block_s, notify and bind, which `what` cannot be given.
+void read_detached_options(DomReader& r, const std::string& what) {
+    SubmitOptions o;
+    read_options(r, o);
+    for (auto [given, name] : {std::pair{o.wait.has_value(), "wait"},
+                               {o.block_s.has_value(), "block_s"},
+                               {o.notify, "notify"},
+                               {o.bind, "bind"}}) {
+        if (given) {
+            r.fail(name, "cannot be given to " + what + ", which nobody waits for");
+        }
     }
 }
 
@@ -85,16 +100,7 @@ void read_then(DomReader& r, std::optional<RawJson>& out) {
     if (auto args = tr.find("args"); args && !DomView::object(*args)) {
         tr.fail("args", "must be an object (the result is added to it as \"result\")");
     }
-    SubmitOptions follow_up;
-    read_options(tr, follow_up);
-    for (auto [given, name] : {std::pair{follow_up.wait.has_value(), "wait"},
-                               {follow_up.block_s.has_value(), "block_s"},
-                               {follow_up.notify, "notify"},
-                               {follow_up.bind, "bind"}}) {
-        if (given) {
-            tr.fail(name, "cannot be given to a follow-up, which nobody waits for");
-        }
-    }
+    read_detached_options(tr, "a follow-up");
     if (auto done = tr.finish(); !done) {
         r.fail("then", "is invalid: " + done.error().message);
         return;
@@ -429,6 +435,56 @@ Result<RequestBody> decode_pause(DomReader& r) {
     return finish(r, std::move(req));
 }
 
+constexpr double max_every_s = 366.0 * 24 * 3600;
+
+/// A schedule's fields but its name.
+void read_schedule(DomReader& r, ScheduleSpec& s) {
+    r.text("task", s.task);
+    r.raw("args", s.args);
+    r.text("cron", s.cron);
+    r.number("every_s", s.every_s, 0, max_every_s);
+    if (s.every_s && *s.every_s < 1) {
+        r.fail("every_s", "must be at least 1 (second)");
+    }
+    if (s.cron.has_value() == s.every_s.has_value()) {
+        r.fail("cron", "or 'every_s' is required, and not both");
+    }
+    if (auto value = r.find("options")) {
+        if (auto object = DomView::object(*value)) {
+            DomReader options(*object, "options.");
+            read_detached_options(options, "a scheduled job");
+            if (auto done = options.finish(); !done) {
+                r.fail("options", "is invalid: " + done.error().message);
+            }
+            r.raw("options", s.options);
+        } else {
+            r.fail("options", "must be an object of submit options");
+        }
+    }
+    std::optional<std::size_t> catch_up;
+    r.choice("catch_up", catch_up, {"one", "none"});
+    s.catch_up = static_cast<CatchUp>(catch_up.value_or(0));
+    std::optional<bool> paused;
+    r.boolean("paused", paused);
+    s.paused = paused.value_or(false);
+}
+
+Result<RequestBody> decode_schedule_set(DomReader& r) {
+    ScheduleSetRequest req;
+    r.text("name", req.schedule.name);
+    if (!req.schedule.name.empty() && !valid_name(req.schedule.name)) {
+        r.fail("name", "must be 1 to 128 letters, digits and _ - . :");
+    }
+    read_schedule(r, req.schedule);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_schedule_del(DomReader& r) {
+    ScheduleDelRequest req;
+    r.text("name", req.name);
+    return finish(r, std::move(req));
+}
+
 /// An op that takes no fields.
 template <class Request>
 Result<RequestBody> decode_bare(DomReader& r) {
@@ -467,6 +523,9 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {QueueListRequest::op, decode_bare<QueueListRequest>},
     {PauseRequest::op, decode_pause<PauseRequest>},
     {ResumeRequest::op, decode_pause<ResumeRequest>},
+    {ScheduleSetRequest::op, decode_schedule_set},
+    {ScheduleDelRequest::op, decode_schedule_del},
+    {ScheduleListRequest::op, decode_bare<ScheduleListRequest>},
 };
 static_assert(std::size(decoders) == std::variant_size_v<RequestBody>, "an op without a decoder");
 
@@ -674,6 +733,14 @@ struct BodyEncoder {
     void operator()(const QueueListRequest&) {}
     void operator()(const PauseRequest& r) { write_target(r.target); }
     void operator()(const ResumeRequest& r) { write_target(r.target); }
+    void operator()(const ScheduleSetRequest& r) {
+        w.field("name", r.schedule.name);
+        for (const auto& [name, value] : schedule_fields(r.schedule).items()) {
+            w.field(name, value);
+        }
+    }
+    void operator()(const ScheduleDelRequest& r) { w.field("name", r.name); }
+    void operator()(const ScheduleListRequest&) {}
     void write_target(const PauseTarget& t) {
         if (t.queue) {
             w.field("queue", *t.queue);
@@ -752,6 +819,38 @@ std::string encode_request(const Request& request) {
     w.end_object();
     w.raw("\n");
     return std::move(w).take();
+}
+
+Result<ScheduleSpec> decode_schedule(std::string_view name, std::string_view text) {
+    auto root = parse_dom(text);
+    if (!root) {
+        return root.error();
+    }
+    simdjson::dom::object object;
+    if (root->get(object)) {
+        return bad_request("must be an object: task, args, cron or every_s, options");
+    }
+    DomReader r(object);
+    ScheduleSpec spec;
+    spec.name = name;
+    read_schedule(r, spec);
+    if (auto done = r.finish(); !done) {
+        return done.error();
+    }
+    return spec;
+}
+
+Result<SubmitRequest> scheduled_request(const ScheduleSpec& schedule) {
+    // The options were checked as they came: read again as the submit they make.
+    auto request = schedule.options ? schedule.options->parse() : json::object();
+    request["op"] = "submit";
+    request["task"] = schedule.task;
+    request["args"] = schedule.args.parse();
+    auto decoded = decode_request_line(request.dump());
+    if (!decoded.body) {
+        return decoded.body.error();
+    }
+    return std::get<SubmitRequest>(std::move(*decoded.body));
 }
 
 Result<SubmitRequest> follow_up_request(const RawJson& then, const RawJson& result) {

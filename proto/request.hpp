@@ -12,6 +12,7 @@
 #include "job.hpp"
 #include "queue.hpp"
 #include "result.hpp"
+#include "schedule.hpp"
 
 namespace taskpool::proto {
 
@@ -236,6 +237,26 @@ struct ResumeRequest {
     PauseTarget target;
 };
 
+// Recurring schedules (PROTOCOL.md 13).
+
+struct ScheduleSetRequest {
+    static constexpr std::string_view op = "schedule.set";
+    ScheduleSpec schedule;
+};
+
+struct ScheduleDelRequest {
+    static constexpr std::string_view op = "schedule.del";
+    std::string name;
+};
+
+struct ScheduleListRequest {
+    static constexpr std::string_view op = "schedule.list";
+};
+
+/// Reads the fields of the schedule `name` from the object `text` (a config entry,
+/// a journal's row): bad_request naming the field.
+Result<ScheduleSpec> decode_schedule(std::string_view name, std::string_view text);
+
 enum class ShutdownMode { drain, now };
 
 struct ShutdownRequest {
@@ -249,7 +270,8 @@ using RequestBody =
                  UnsubscribeRequest, ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest,
                  KvDelRequest, KvIncrRequest, KvCasRequest, WorkerRegisterRequest,
                  WorkerQuietRequest, JobDoneRequest, JobFailRequest, JobProgressRequest,
-                 QueueSetRequest, QueueListRequest, PauseRequest, ResumeRequest>;
+                 QueueSetRequest, QueueListRequest, PauseRequest, ResumeRequest, ScheduleSetRequest,
+                 ScheduleDelRequest, ScheduleListRequest>;
 
 struct Request {
     RequestId id;
@@ -265,6 +287,9 @@ struct DecodedRequest {
 
 /// Parses and decodes one line: invalid JSON or a non-object gets bad_request, id null.
 DecodedRequest decode_request_line(std::string_view line);
+
+/// The submit a schedule makes when it fires.
+Result<SubmitRequest> scheduled_request(const ScheduleSpec& schedule);
 
 /// The submit a job's `then` makes once the job has succeeded: its args are
 /// `then.args` with `"result"` set to the job's result.

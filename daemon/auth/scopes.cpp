@@ -102,6 +102,15 @@ constexpr std::optional<Scope> needed(const proto::PauseRequest&) {
 constexpr std::optional<Scope> needed(const proto::ResumeRequest&) {
     return Scope::admin;
 }
+constexpr std::optional<Scope> needed(const proto::ScheduleSetRequest&) {
+    return Scope::admin;
+}
+constexpr std::optional<Scope> needed(const proto::ScheduleDelRequest&) {
+    return Scope::admin;
+}
+constexpr std::optional<Scope> needed(const proto::ScheduleListRequest&) {
+    return Scope::read;
+}
 
 }  // namespace
 

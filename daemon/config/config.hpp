@@ -9,6 +9,7 @@
 #include "daemon/auth/credentials.hpp"
 #include "daemon/tasks/command_spec.hpp"
 #include "proto/queue.hpp"
+#include "proto/schedule.hpp"
 
 namespace taskpool::daemon {
 
@@ -125,6 +126,8 @@ struct Config {
     std::map<std::string, std::string> task_queues;
     /// Named queues' limits (PROTOCOL.md 12). From the file only.
     std::map<std::string, proto::QueueLimits> queues;
+    /// Recurring schedules (PROTOCOL.md 13), by name. From the file only.
+    std::vector<proto::ScheduleSpec> schedules;
     /// Paths of plugin libraries, loaded in this order. From the file only.
     std::vector<std::string> plugins;
 

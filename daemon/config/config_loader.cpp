@@ -12,6 +12,7 @@
 #include "auth_tokens.hpp"
 #include "config_keys.hpp"
 #include "daemon/cluster/redis_url.hpp"
+#include "daemon/sched/cron.hpp"
 
 namespace taskpool::daemon {
 namespace {
@@ -325,7 +326,7 @@ Result<std::optional<std::string>> take_task_queue(const std::string& name, json
     if (it == spec.end()) {
         return std::optional<std::string>();
     }
-    if (!it->is_string() || !proto::valid_queue_name(it->get<std::string>())) {
+    if (!it->is_string() || !proto::valid_name(it->get<std::string>())) {
         return proto::bad_request("tasks." + name +
                                   ".queue must be a queue's name: 1 to 128 letters, digits and "
                                   "_ - . :");
@@ -347,7 +348,7 @@ Result<std::map<std::string, proto::QueueLimits>> parse_queues(const json& doc) 
     std::map<std::string, proto::QueueLimits> queues;
     for (const auto& [name, spec] : doc.items()) {
         auto where = "queues." + name;
-        if (!proto::valid_queue_name(name)) {
+        if (!proto::valid_name(name)) {
             return proto::bad_request(where +
                                       ": a queue's name is 1 to 128 letters, digits and _ - . :");
         }
@@ -382,7 +383,37 @@ Result<std::map<std::string, proto::QueueLimits>> parse_queues(const json& doc) 
     return queues;
 }
 
-/// Reads `tasks`, `queues`, `plugins` and `auth.tokens` out of `doc`, which keeps
+/// `schedules`: {"nightly": {"task": "report", "cron": "0 3 * * *"}} (PROTOCOL.md 13).
+Result<std::vector<proto::ScheduleSpec>> parse_schedules(const json& doc) {
+    if (!doc.is_object()) {
+        return proto::bad_request("key 'schedules' must be an object of schedules by name");
+    }
+    if (doc.size() > proto::max_schedules) {
+        return proto::bad_request("key 'schedules' names more than " +
+                                  std::to_string(proto::max_schedules) + " schedules");
+    }
+    std::vector<proto::ScheduleSpec> schedules;
+    for (const auto& [name, spec] : doc.items()) {
+        auto where = "schedules." + name + ": ";
+        if (!proto::valid_name(name)) {
+            return proto::bad_request(where +
+                                      "a schedule's name is 1 to 128 letters, digits and _ - . :");
+        }
+        auto schedule = proto::decode_schedule(name, spec.dump());
+        if (!schedule) {
+            return proto::bad_request(where + schedule.error().message);
+        }
+        if (schedule->cron) {
+            if (auto cron = sched::Cron::parse(*schedule->cron); !cron) {
+                return proto::bad_request(where + cron.error().message);
+            }
+        }
+        schedules.push_back(std::move(*schedule));
+    }
+    return schedules;
+}
+
+/// Reads `tasks`, `queues`, `schedules`, `plugins` and `auth.tokens` out of `doc`, which keeps
 /// the scalar keys.
 Result<void> take_structured_keys(Config& config, json& doc, const std::string& origin) {
     if (auto auth = doc.find("auth"); auth != doc.end() && auth->is_object()) {
@@ -429,6 +460,14 @@ Result<void> take_structured_keys(Config& config, json& doc, const std::string& 
             return config_error(origin, queues.error().message);
         }
         config.queues = std::move(*queues);
+        doc.erase(it);
+    }
+    if (auto it = doc.find("schedules"); it != doc.end()) {
+        auto schedules = parse_schedules(*it);
+        if (!schedules) {
+            return config_error(origin, schedules.error().message);
+        }
+        config.schedules = std::move(*schedules);
         doc.erase(it);
     }
     if (auto it = doc.find("plugins"); it != doc.end()) {
@@ -492,6 +531,10 @@ Result<void> check_cluster(const Config& c) {
     if (!c.queues.empty()) {
         return proto::bad_request(
             "queues: cluster mode has no queue limits yet; leave them out with cluster.redis");
+    }
+    if (!c.schedules.empty()) {
+        return proto::bad_request(
+            "schedules: cluster mode has no schedules yet; leave them out with cluster.redis");
     }
     if (!c.task_queues.empty()) {
         return proto::bad_request("tasks." + c.task_queues.begin()->first +

@@ -19,6 +19,7 @@ int status_for(proto::ErrorCode code) {
             return 403;
         case ErrorCode::no_such_task:
         case ErrorCode::no_such_job:
+        case ErrorCode::no_such_schedule:
         case ErrorCode::not_found:
             return 404;
         case ErrorCode::not_cancellable:

@@ -240,6 +240,19 @@ Route route(Request& request) {
         return method == "PUT" ? op_with_body(request, "queue.set", query, json{{"queue", *name}})
                                : method_not_allowed(request, path, "PUT");
     }
+    if (path == "/v1/schedules") {
+        return get ? op_without_body("schedule.list", query, {})
+                   : method_not_allowed(request, path, "GET, HEAD");
+    }
+    if (auto name = name_in(path, "/v1/schedules/")) {
+        if (method == "PUT") {
+            return op_with_body(request, "schedule.set", query, json{{"name", *name}});
+        }
+        if (method == "DELETE") {
+            return op_without_body("schedule.del", query, {}, json{{"name", *name}});
+        }
+        return method_not_allowed(request, path, "PUT, DELETE");
+    }
     if (path == "/v1/stats" || path == "/v1/tasks") {
         return get ? op_without_body(path.substr(4), query, {})
                    : method_not_allowed(request, path, "GET, HEAD");

@@ -35,5 +35,8 @@ void handle(proto::QueueSetRequest req, Call& call);
 void handle(proto::QueueListRequest req, Call& call);
 void handle(proto::PauseRequest req, Call& call);
 void handle(proto::ResumeRequest req, Call& call);
+void handle(proto::ScheduleSetRequest req, Call& call);
+void handle(proto::ScheduleDelRequest req, Call& call);
+void handle(proto::ScheduleListRequest req, Call& call);
 
 }  // namespace taskpool::daemon::ops

@@ -8,6 +8,7 @@
 #include "daemon/ops/services.hpp"
 #include "daemon/pools/remote_pool.hpp"
 #include "daemon/sched/scheduler.hpp"
+#include "daemon/sched/schedules.hpp"
 #include "daemon/store/journal.hpp"
 
 #include "daemon/metrics/prometheus_text.hpp"
@@ -62,6 +63,25 @@ void queue_metrics(metrics::PrometheusText& out, sched::Scheduler& scheduler) {
     out.family("taskpool_queue_paused", "gauge", "1 while a named queue is paused.");
     for (const auto& q : queues) {
         out.sample("taskpool_queue_paused", {{"queue", q.name}}, q.paused ? 1 : 0);
+    }
+}
+
+/// Recurring schedules (PROTOCOL.md 13): how each has fired since start.
+void schedule_metrics(metrics::PrometheusText& out, const sched::Schedules& schedules) {
+    auto firings = schedules.firings();
+    out.family("taskpool_schedule_firings_total", "counter",
+               "Firings of a schedule since start, by outcome: its job submitted or refused.");
+    for (const auto& f : firings) {
+        out.sample("taskpool_schedule_firings_total",
+                   {{"schedule", f.name}, {"outcome", "submitted"}},
+                   static_cast<double>(f.submitted));
+        out.sample("taskpool_schedule_firings_total",
+                   {{"schedule", f.name}, {"outcome", "refused"}}, static_cast<double>(f.refused));
+    }
+    out.family("taskpool_schedule_lateness_seconds", "gauge",
+               "How long after its time a schedule last fired.");
+    for (const auto& f : firings) {
+        out.sample("taskpool_schedule_lateness_seconds", {{"schedule", f.name}}, f.last_lateness_s);
     }
 }
 
@@ -177,6 +197,7 @@ std::string metrics_text(const Services& services) {
     out.sample("taskpool_uptime_seconds", {}, std::floor(uptime.count()));
     pool_metrics(out, services.scheduler);
     queue_metrics(out, services.scheduler);
+    schedule_metrics(out, services.schedules);
     job_metrics(out, services);
     service_metrics(out, services);
     worker_metrics(out, services.remote);

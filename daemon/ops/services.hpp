@@ -32,7 +32,8 @@ class RemotePool;
 }
 namespace taskpool::daemon::sched {
 class Scheduler;
-}
+class Schedules;
+}  // namespace taskpool::daemon::sched
 namespace taskpool::daemon::store {
 class Journal;
 }
@@ -46,6 +47,7 @@ namespace taskpool::daemon::ops {
 struct Services {
     const Config& config;
     sched::Scheduler& scheduler;
+    sched::Schedules& schedules;
     /// Remote workers add their tasks to it as they register.
     tasks::TaskRegistry& tasks;
     pools::RemotePool& remote;

@@ -143,6 +143,14 @@ public:
     virtual void queue_paused(std::string_view /*queue*/, bool /*paused*/) {}
     /// A pool was paused or resumed: kept likewise.
     virtual void pool_paused(proto::PoolKind /*pool*/, bool /*paused*/) {}
+    /// A schedule was set, or its times changed (PROTOCOL.md 13): kept whole,
+    /// likewise.
+    virtual void schedule_kept(const proto::ScheduleInfo& /*schedule*/) {}
+    /// A schedule fired or skipped a time: its next one. Told in the turn of the io
+    /// loop that submits its job, so that both are kept or neither is.
+    virtual void schedule_advanced(std::string_view /*name*/,
+                                   std::optional<proto::Timestamp> /*next_at*/) {}
+    virtual void schedule_removed(std::string_view /*name*/) {}
 
     /// Starts the retention of a finished job, announced now.
     virtual void retain(JobRecord& r) = 0;

@@ -149,6 +149,12 @@ Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, Poo
     return task->check(spec.args);
 }
 
+Result<void> Scheduler::check(const JobSpec& spec) const {
+    const tasks::Task* task = nullptr;
+    PoolKind pool{};
+    return check(spec, task, pool);
+}
+
 Result<void> Scheduler::check_map(const MapSpec& spec, bool due_later, const tasks::Task*& task,
                                   PoolKind& pool) const {
     if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
@@ -332,6 +338,7 @@ void Scheduler::submit(JobSpec spec, double block_s, SubmitDone done) {
     JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                    spec.options, std::move(spec.key), std::nullopt, due);
     record.job.submitted_by = std::move(spec.submitted_by);
+    record.job.schedule = std::move(spec.schedule);
     store_.add({&record, 1}, [this, pool, block_s, retry = std::move(retry),
                               done = std::move(done)](auto jobs) mutable {
         if (!jobs &&
@@ -736,8 +743,8 @@ void Scheduler::submit_follow_up(JobRecord& parent) {
         parent.job.then_error = request.error();
         return;
     }
-    JobSpec spec{std::move(request->task), std::move(request->args), std::nullopt,
-                 std::move(request->options), parent.job.submitted_by};
+    JobSpec spec{std::move(request->task),    std::move(request->args), std::nullopt,
+                 std::move(request->options), parent.job.submitted_by,  {}};
     const tasks::Task* task = nullptr;
     PoolKind pool{};
     auto due = due_time(spec.options);

@@ -41,6 +41,7 @@ struct JobSpec {
     std::optional<std::string> key;
     proto::SubmitOptions options;
     proto::Shared<std::string> submitted_by;  // the token's name
+    proto::Shared<std::string> schedule;      // the schedule that fires it
 };
 
 /// What `map` asks for: one job per item, all of one batch.
@@ -117,6 +118,9 @@ public:
     /// its check fails the whole map (bad_request naming `items[i]`), and a queue
     /// without room for all of them (for `block_s`) gives queue_full.
     void submit_map(MapSpec spec, double block_s, MapDone done);
+    /// Whether a job of this spec would be accepted, as far as its task, pool,
+    /// args and follow-ups go (not its queue's room): a schedule's, when it is set.
+    proto::Result<void> check(const JobSpec& spec) const;
 
     /// A job in this process (one it runs, or one a waiter waits for); nullptr if none.
     const proto::Job* find(std::string_view id);

@@ -22,7 +22,7 @@ using sched::StoredJob;
 
 // Marks the file as ours ("tpj1"), and the layout of its tables.
 constexpr std::int64_t application_id = 0x74706A31;
-constexpr std::int64_t format_version = 6;
+constexpr std::int64_t format_version = 7;
 
 // Removals of expired jobs per transaction: a burst of them (a large map expiring
 // at once) is spread over several commits, so submits never wait behind it.
@@ -37,7 +37,8 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // 5 a job's `retry_backoff_s`, `scheduled_for`, `after` and `then` (and in `runs`
 // the follow-up's id, `then_job`, or `then_error`): the time in `jobs` as
 // submitted, in `runs` as set by a back-off; format 6 a job's named `queue`, and
-// the `queues` and `paused_pools` set at run time. A job without a row in `runs` is
+// the `queues` and `paused_pools` set at run time; format 7 a job's `schedule`, and
+// the `schedules`. A job without a row in `runs` is
 // as submitted: waiting if it has `after`, else scheduled if due later, else queued.
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
@@ -58,7 +59,8 @@ CREATE TABLE jobs (
     scheduled_for INTEGER,
     after TEXT,
     then_spec TEXT,
-    queue TEXT
+    queue TEXT,
+    schedule TEXT
 );
 )sql";
 
@@ -107,6 +109,20 @@ CREATE TABLE queues (
 CREATE TABLE paused_pools (name TEXT PRIMARY KEY) WITHOUT ROWID;
 )sql";
 
+// Recurring schedules (format 7): each one's fields as `schedule.set` takes them,
+// whether it is the config's, and its times. A job a firing submits sets last_at
+// and last_job in the commit that writes it.
+constexpr const char* schedules_table = R"sql(
+CREATE TABLE schedules (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    from_config INTEGER NOT NULL,
+    next_at INTEGER,
+    last_at INTEGER,
+    last_job TEXT
+) WITHOUT ROWID;
+)sql";
+
 // Format 1 to 2, once its `jobs` is renamed `jobs_1`: the run columns move to `runs`.
 constexpr const char* from_format_1 = R"sql(
 INSERT INTO runs (seq, state, attempts, worker_pid, worker_thread, started_at, finished_at,
@@ -130,7 +146,7 @@ SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_
        coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
        error_code, error_message, worker_id, worker_name, retry_backoff_s,
        coalesce(runs.scheduled_for, jobs.scheduled_for), after, then_spec, then_job,
-       then_error, queue
+       then_error, queue, schedule
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -159,6 +175,7 @@ void open_checks(Database& db, Sync sync) {
         db.exec(other_tables);
         db.exec(remote_tasks_table);
         db.exec(queue_tables);
+        db.exec(schedules_table);
         db.exec("PRAGMA application_id = " + std::to_string(application_id));
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
@@ -191,12 +208,18 @@ void open_checks(Database& db, Sync sync) {
                 db.exec("ALTER TABLE runs ADD COLUMN then_job TEXT");
                 db.exec("ALTER TABLE runs ADD COLUMN then_error TEXT");
             }
-            db.exec("ALTER TABLE jobs ADD COLUMN queue TEXT");
+            if (version <= 5) {
+                db.exec("ALTER TABLE jobs ADD COLUMN queue TEXT");
+            }
+            db.exec("ALTER TABLE jobs ADD COLUMN schedule TEXT");
         }
         if (version <= 3) {
             db.exec(remote_tasks_table);
         }
-        db.exec(queue_tables);
+        if (version <= 5) {
+            db.exec(queue_tables);
+        }
+        db.exec(schedules_table);
         db.exec("PRAGMA user_version = " + std::to_string(format_version));
         db.exec("COMMIT");
     }
@@ -221,9 +244,9 @@ struct CheckedDatabase {
 struct Journal::Db : CheckedDatabase {
     Statement begin{db.handle(), "BEGIN"};
     Statement commit{db.handle(), "COMMIT"};
-    Statement insert_job{
-        db.handle(),
-        "INSERT INTO jobs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"};
+    Statement insert_job{db.handle(),
+                         "INSERT INTO jobs VALUES "
+                         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
@@ -279,6 +302,12 @@ struct Journal::Db : CheckedDatabase {
                           "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused"};
     Statement pause_pool{db.handle(), "INSERT OR IGNORE INTO paused_pools VALUES (?1)"};
     Statement resume_pool{db.handle(), "DELETE FROM paused_pools WHERE name = ?1"};
+    Statement keep_schedule{db.handle(),
+                            "INSERT OR REPLACE INTO schedules VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+    Statement advance_schedule{db.handle(), "UPDATE schedules SET next_at = ?2 WHERE name = ?1"};
+    Statement schedule_fired{db.handle(),
+                             "UPDATE schedules SET last_at = ?2, last_job = ?3 WHERE name = ?1"};
+    Statement remove_schedule{db.handle(), "DELETE FROM schedules WHERE name = ?1"};
 
     Db(const std::string& path, Sync sync) : CheckedDatabase(path, sync) {}
 
@@ -318,7 +347,14 @@ struct Journal::Db : CheckedDatabase {
         if (j.queue) {
             insert_job.bind(18, *j.queue);
         }
+        if (j.schedule) {
+            insert_job.bind(19, *j.schedule);
+        }
         insert_job.run();
+        if (j.schedule) {
+            schedule_fired.bind(1, *j.schedule).bind(2, millis(j.submitted_at)).bind(3, j.id);
+            schedule_fired.run();
+        }
     }
     void apply(const write::JobStarted& w) {
         bind_start(start_job.bind(1, static_cast<std::int64_t>(w.seq)), w, 2).run();
@@ -442,6 +478,32 @@ struct Journal::Db : CheckedDatabase {
         st.bind(1, to_string(w.pool));
         st.run();
     }
+    void apply(const write::ScheduleKept& w) {
+        const auto& s = w.schedule;
+        auto spec = proto::schedule_fields(s.spec).dump();  // outlives the statement's run
+        keep_schedule.bind(1, s.spec.name)
+            .bind(2, spec)
+            .bind(3, std::int64_t{s.from_config ? 1 : 0})
+            .bind(6, s.last_job);
+        if (s.next_at) {
+            keep_schedule.bind(4, millis(*s.next_at));
+        }
+        if (s.last_at) {
+            keep_schedule.bind(5, millis(*s.last_at));
+        }
+        keep_schedule.run();
+    }
+    void apply(const write::ScheduleAdvanced& w) {
+        advance_schedule.bind(1, w.name);
+        if (w.next_at) {
+            advance_schedule.bind(2, millis(*w.next_at));
+        }
+        advance_schedule.run();
+    }
+    void apply(const write::ScheduleRemoved& w) {
+        remove_schedule.bind(1, w.name);
+        remove_schedule.run();
+    }
 };
 
 Journal::Journal(asio::io_context& io, const std::string& path, Sync sync) : io_(io), path_(path) {
@@ -491,6 +553,7 @@ enum Column : int {
     then_job_column,
     then_error_column,
     queue_column,
+    schedule_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -543,6 +606,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
     }
     if (auto queue = row.optional_text(queue_column)) {
         j.queue = std::string(*queue);
+    }
+    if (auto schedule = row.optional_text(schedule_column)) {
+        j.schedule = std::string(*schedule);
     }
 }
 
@@ -681,6 +747,31 @@ Restored Journal::restore() {
             if (auto pool = proto::pool_from_string(pools.text(0))) {
                 restored.paused_pools.push_back(*pool);
             }
+        }
+        Statement schedules(
+            db_->db.handle(),
+            "SELECT name, spec, from_config, next_at, last_at, last_job FROM schedules");
+        while (schedules.step()) {
+            auto name = schedules.text(0);
+            auto spec = proto::decode_schedule(name, schedules.text(1));
+            if (!spec) {
+                spdlog::warn("journal {}: skipped schedule {}: {}", path_, name,
+                             spec.error().message);
+                continue;
+            }
+            proto::ScheduleInfo s;
+            s.spec = std::move(*spec);
+            s.from_config = schedules.integer(2) != 0;
+            if (auto next = schedules.optional_integer(3)) {
+                s.next_at = timestamp(*next);
+            }
+            if (auto last = schedules.optional_integer(4)) {
+                s.last_at = timestamp(*last);
+            }
+            if (auto job = schedules.optional_text(5)) {
+                s.last_job = std::string(*job);
+            }
+            restored.schedules.push_back(std::move(s));
         }
         Statement hooks(db_->db.handle(), "SELECT id, url, body FROM webhooks");
         while (hooks.step()) {

@@ -34,6 +34,7 @@ struct Restored {
     std::vector<std::pair<std::string, std::string>> remote_tasks;  // name, description
     std::vector<StoredQueue> queues;                                // those set at run time
     std::vector<proto::PoolKind> paused_pools;
+    std::vector<proto::ScheduleInfo> schedules;
 };
 
 /// How the journal is doing, for `stats` (and /healthz).
@@ -45,8 +46,9 @@ struct JournalHealth {
 };
 
 /// The SQLite journal (`store.path`): jobs, kv values, undelivered webhooks, the
-/// tasks remote workers serve, and queue limits and pauses set at run time, so
-/// that what the daemon acknowledged survives a kill -9 (STYLE.md habit 11).
+/// tasks remote workers serve, queue limits and pauses set at run time, and
+/// schedules with their times, so that what the daemon acknowledged survives a
+/// kill -9 (STYLE.md habit 11).
 ///
 /// Group commit: the io thread appends writes to an outbox of its own and hands the
 /// outbox over once per turn of the io loop (one lock, one wake-up for all the

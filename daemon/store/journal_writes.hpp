@@ -98,12 +98,25 @@ struct PoolPaused {
     bool paused;
 };
 
+/// A schedule set, or given other times: kept whole.
+struct ScheduleKept {
+    proto::ScheduleInfo schedule;
+};
+struct ScheduleAdvanced {
+    std::string name;
+    std::optional<proto::Timestamp> next_at;
+};
+struct ScheduleRemoved {
+    std::string name;
+};
+
 }  // namespace write
 
 using Write =
     std::variant<write::JobAccepted, write::JobStarted, write::JobRequeued, write::JobReturned,
                  write::JobReleased, write::JobRetried, write::JobFinished, write::JobRemoved,
                  write::KvChanged, write::DeliveryAdded, write::DeliveryEnded,
-                 write::RemoteTaskKnown, write::QueueSet, write::QueuePaused, write::PoolPaused>;
+                 write::RemoteTaskKnown, write::QueueSet, write::QueuePaused, write::PoolPaused,
+                 write::ScheduleKept, write::ScheduleAdvanced, write::ScheduleRemoved>;
 
 }  // namespace taskpool::daemon::store

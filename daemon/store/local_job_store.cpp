@@ -275,6 +275,25 @@ void LocalJobStore::pool_paused(proto::PoolKind pool, bool paused) {
     }
 }
 
+void LocalJobStore::schedule_kept(const proto::ScheduleInfo& schedule) {
+    if (journal_ != nullptr) {
+        journal_->append(write::ScheduleKept{schedule});
+    }
+}
+
+void LocalJobStore::schedule_advanced(std::string_view name,
+                                      std::optional<proto::Timestamp> next_at) {
+    if (journal_ != nullptr) {
+        journal_->append(write::ScheduleAdvanced{std::string(name), next_at});
+    }
+}
+
+void LocalJobStore::schedule_removed(std::string_view name) {
+    if (journal_ != nullptr) {
+        journal_->append(write::ScheduleRemoved{std::string(name)});
+    }
+}
+
 void LocalJobStore::retain(JobRecord& r) {
     table_.retain(r, std::chrono::steady_clock::now());
 }

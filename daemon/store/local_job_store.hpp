@@ -65,6 +65,9 @@ public:
     void queue_set(const proto::QueueSetRequest& set) override;
     void queue_paused(std::string_view queue, bool paused) override;
     void pool_paused(proto::PoolKind pool, bool paused) override;
+    void schedule_kept(const proto::ScheduleInfo& schedule) override;
+    void schedule_advanced(std::string_view name, std::optional<proto::Timestamp> next_at) override;
+    void schedule_removed(std::string_view name) override;
 
     void retain(JobRecord& r) override;
     std::optional<SteadyTime> next_expiry() const override { return table_.next_eviction(); }
