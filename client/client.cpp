@@ -240,33 +240,59 @@ ClientResult<proto::Job> Client::retry(const std::string& job) {
 
 namespace {
 
-ClientResult<proto::QueueInfo> queue_from(const json& j) {
-    auto queue = proto::decode_queue(j);
-    return queue ? ClientResult<proto::QueueInfo>(std::move(*queue))
-                 : ClientResult<proto::QueueInfo>(protocol_error(queue.error().message));
+template <class T>
+using Decoder = proto::Result<T> (*)(const json&);
+
+/// What `decode` reads of `j`; a protocol error where it cannot.
+template <class T>
+ClientResult<T> decoded(const json& j, Decoder<T> decode) {
+    auto value = decode(j);
+    if (!value) {
+        return protocol_error(value.error().message);
+    }
+    return std::move(*value);
+}
+
+/// Each element of the reply's array `field`, read by `decode`.
+template <class T>
+ClientResult<std::vector<T>> decoded_list(const json& reply, const char* field, Decoder<T> decode) {
+    std::vector<T> out;
+    for (const auto& j : reply.value(field, json::array())) {
+        auto value = decoded(j, decode);
+        if (!value) {
+            return value.error();
+        }
+        out.push_back(std::move(*value));
+    }
+    return out;
 }
 
 }  // namespace
 
 ClientResult<proto::QueueInfo> Client::set_queue(proto::QueueSetRequest set) {
     auto reply = call(std::move(set));
-    return reply ? queue_from(reply->value("queue", json())) : reply.error();
+    return reply ? decoded(reply->value("queue", json()), proto::decode_queue) : reply.error();
 }
 
 ClientResult<std::vector<proto::QueueInfo>> Client::queues() {
     auto reply = call(proto::QueueListRequest{});
-    if (!reply) {
-        return reply.error();
-    }
-    std::vector<proto::QueueInfo> queues;
-    for (const auto& j : reply->value("queues", json::array())) {
-        auto queue = queue_from(j);
-        if (!queue) {
-            return queue.error();
-        }
-        queues.push_back(std::move(*queue));
-    }
-    return queues;
+    return reply ? decoded_list(*reply, "queues", proto::decode_queue) : reply.error();
+}
+
+ClientResult<proto::ScheduleInfo> Client::set_schedule(proto::ScheduleSpec schedule) {
+    auto reply = call(proto::ScheduleSetRequest{std::move(schedule)});
+    return reply ? decoded(reply->value("schedule", json()), proto::decode_schedule_info)
+                 : reply.error();
+}
+
+ClientResult<void> Client::delete_schedule(const std::string& name) {
+    auto reply = call(proto::ScheduleDelRequest{name});
+    return reply ? ClientResult<void>() : reply.error();
+}
+
+ClientResult<std::vector<proto::ScheduleInfo>> Client::schedules() {
+    auto reply = call(proto::ScheduleListRequest{});
+    return reply ? decoded_list(*reply, "schedules", proto::decode_schedule_info) : reply.error();
 }
 
 ClientResult<void> Client::pause(proto::PauseTarget target) {

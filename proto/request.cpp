@@ -606,6 +606,18 @@ void write_options(JsonWriter& w, const SubmitOptions& o) {
     }
 }
 
+}  // namespace
+
+RawJson options_json(const SubmitOptions& options) {
+    JsonWriter w;
+    w.begin_object();
+    write_options(w, options);
+    w.end_object();
+    return *RawJson::from_text(std::move(w).take());
+}
+
+namespace {
+
 struct BodyEncoder {
     JsonWriter& w;
     void operator()(const HelloRequest& r) {
@@ -735,7 +747,8 @@ struct BodyEncoder {
     void operator()(const ResumeRequest& r) { write_target(r.target); }
     void operator()(const ScheduleSetRequest& r) {
         w.field("name", r.schedule.name);
-        for (const auto& [name, value] : schedule_fields(r.schedule).items()) {
+        auto fields = schedule_fields(r.schedule);
+        for (const auto& [name, value] : fields.items()) {
             w.field(name, value);
         }
     }

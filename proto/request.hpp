@@ -288,6 +288,9 @@ struct DecodedRequest {
 /// Parses and decodes one line: invalid JSON or a non-object gets bad_request, id null.
 DecodedRequest decode_request_line(std::string_view line);
 
+/// The options as an object, as submit takes them (a schedule's `options`).
+RawJson options_json(const SubmitOptions& options);
+
 /// The submit a schedule makes when it fires.
 Result<SubmitRequest> scheduled_request(const ScheduleSpec& schedule);
 

@@ -58,6 +58,7 @@ void setup_ping(CLI::App& app, Globals& g);
 void setup_resize(CLI::App& app, Globals& g);
 void setup_queue(CLI::App& app, Globals& g);
 void setup_pause(CLI::App& app, Globals& g);  // and resume
+void setup_schedule(CLI::App& app, Globals& g);
 void setup_shutdown(CLI::App& app, Globals& g);
 void setup_kv(CLI::App& app, Globals& g);
 void setup_map(CLI::App& app, Globals& g);

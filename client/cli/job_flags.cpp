@@ -4,9 +4,6 @@
 #include <cstdlib>
 
 namespace taskpool::cli {
-namespace {
-
-/// "90", "90s", "5m", "1.5h", "2d": seconds; none if it is not one of these.
 std::optional<double> parse_duration(const std::string& text) {
     char* end = nullptr;
     double n = std::strtod(text.c_str(), &end);
@@ -22,6 +19,8 @@ std::optional<double> parse_duration(const std::string& text) {
     }
     return std::nullopt;
 }
+
+namespace {
 
 /// A CLI11 option whose text `parse` turns into `out`, or says what it takes.
 template <class T, class Parse>
@@ -40,7 +39,7 @@ CLI::Option* add_parsed(CLI::App& cmd, const std::string& name, std::optional<T>
 
 }  // namespace
 
-void JobFlags::add_to(CLI::App& cmd) {
+void JobFlags::add_to(CLI::App& cmd, bool recurring) {
     cmd.add_option("--pool", pool, "thread or process (default: the task's own)")
         ->check(CLI::IsMember({"thread", "process"}));
     cmd.add_option("--priority", priority, "-100 to 100; higher starts first")
@@ -53,6 +52,14 @@ void JobFlags::add_to(CLI::App& cmd) {
     auto* delay = add_parsed(cmd, "--delay", delay_s, parse_duration,
                              "start the job this long from now (30s, 5m, 2h, 1d)",
                              "a duration such as 30s, 5m or 2h");
+    cmd.add_option("--then", then,
+                   "when the job succeeds, submit TASK with ARGS (a JSON object, default {}) "
+                   "and the job's result as args.result")
+        ->expected(1, 2);
+    cmd.add_option("--queue", queue, "the named queue the job waits in (default: the task's)");
+    if (recurring) {
+        return;
+    }
     auto* when = add_parsed(
         cmd, "--at", at,
         [](const std::string& text) -> std::optional<proto::Timestamp> {
@@ -71,11 +78,6 @@ void JobFlags::add_to(CLI::App& cmd) {
     delay->excludes(when);
     cmd.add_option("--after", after, "run once these jobs have succeeded (ids; repeat or list)")
         ->delimiter(',');
-    cmd.add_option("--then", then,
-                   "when the job succeeds, submit TASK with ARGS (a JSON object, default {}) "
-                   "and the job's result as args.result")
-        ->expected(1, 2);
-    cmd.add_option("--queue", queue, "the named queue the job waits in (default: the task's)");
 }
 
 proto::SubmitOptions JobFlags::options() const {

@@ -10,6 +10,9 @@
 
 namespace taskpool::cli {
 
+/// "90", "90s", "5m", "1.5h", "2d": seconds; none if it is not one of these.
+std::optional<double> parse_duration(const std::string& text);
+
 /// The flags `submit` and `map` share: where and how each job runs.
 struct JobFlags {
     std::optional<std::string> pool;
@@ -24,8 +27,9 @@ struct JobFlags {
     std::optional<std::string> queue;
 
     /// Adds --pool, --priority, --timeout, --retries, --retry-backoff, --delay, --at,
-    /// --after, --then and --queue to `cmd`.
-    void add_to(CLI::App& cmd);
+    /// --after, --then and --queue to `cmd`; for the jobs of a schedule, which
+    /// recur, not --at or --after.
+    void add_to(CLI::App& cmd, bool recurring = false);
     /// The submit options they set; the rest keep their defaults.
     proto::SubmitOptions options() const;
 };

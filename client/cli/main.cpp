@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
     setup_ping(app, g);
     setup_resize(app, g);
     setup_queue(app, g);
+    setup_schedule(app, g);
     setup_pause(app, g);
     setup_shutdown(app, g);
     setup_kv(app, g);

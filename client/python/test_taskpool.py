@@ -27,6 +27,17 @@ from taskpoold import Daemon, DaemonTestCase
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def wait_until(condition, timeout=10):
+    """Polls `condition` until it gives something true, or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    return None
+
+
 class LowLevelTest(DaemonTestCase):
     """The protocol's ops as methods, each returning the daemon's reply."""
 
@@ -140,6 +151,25 @@ class LowLevelTest(DaemonTestCase):
         with self.assertRaises(taskpool.TaskpoolError) as e:
             self.tp.set_queue("py.mail", rate_limit="0/s")
         self.assertIn("rate_limit", str(e.exception))
+
+    def test_schedules(self):
+        s = self.tp.set_schedule("py.tick", "echo", args={"n": 1}, every_s=1, priority=2)
+        self.assertEqual((s["every_s"], s["options"]), (1, {"priority": 2}))
+        self.assertTrue(wait_until(lambda: self.tp.schedules()[0]["last_job"]))
+        job = self.tp.get(self.tp.schedules()[0]["last_job"], wait=10)
+        self.assertEqual((job["schedule"], job["result"], job["priority"]),
+                         ("py.tick", {"n": 1}, 2))
+        nightly = self.tp.set_schedule("py.nightly", "echo", cron="0 3 * * *")
+        self.assertTrue(nightly["next_at"].endswith("T03:00:00.000Z"))
+        self.tp.delete_schedule("py.tick")
+        self.tp.delete_schedule("py.nightly")
+        self.assertEqual(self.tp.schedules(), [])
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.set_schedule("py.bad", "echo", cron="61 * * * *")
+        self.assertIn("minute 61", str(e.exception))
+        with self.assertRaises(taskpool.TaskpoolError) as e:
+            self.tp.delete_schedule("py.bad")
+        self.assertEqual(e.exception.code, "no_such_schedule")
 
     def test_stats_and_tasks(self):
         self.assertIn("thread", self.tp.stats()["pools"])

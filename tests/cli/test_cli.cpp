@@ -147,6 +147,45 @@ TEST_CASE("cli.queues_pause_and_resume" * doctest::timeout(30)) {
     CHECK(zero.err.find("max_concurrency") != std::string::npos);
 }
 
+TEST_CASE("cli.schedule_add_ls_and_rm" * doctest::timeout(30)) {
+    DaemonProcess d;
+    auto nightly = cli(d, {"schedule", "add", "nightly", "echo", R"({"report":1})", "--cron",
+                           "0 3 * * *", "--queue", "reports", "--priority", "5"});
+    CHECK(nightly.exit_code == 0);
+    CHECK(nightly.out.find("schedule nightly: echo 0 3 * * *, next at ") == 0);
+    CHECK(nightly.out.find("T03:00:00.000Z\n") != std::string::npos);
+    auto tick = json::parse(
+        cli(d, {"--json", "schedule", "add", "tick", "echo", "--every", "1s", "--catch-up", "none"})
+            .out);
+    CHECK(tick["every_s"] == 1);
+    CHECK(tick["catch_up"] == "none");
+    auto listed = json::parse(cli(d, {"--json", "schedule", "ls"}).out);
+    REQUIRE(listed.size() == 2);
+    CHECK(listed[0]["name"] == "nightly");
+    CHECK(listed[0]["options"] == json{{"priority", 5}, {"queue", "reports"}});
+    CHECK(listed[0]["args"] == json{{"report", 1}});
+    REQUIRE(wait_for([&] {
+        return json::parse(cli(d, {"--json", "schedule", "ls"}).out)[1]["last_job"].is_string();
+    }));
+    auto table = cli(d, {"schedule", "ls"}).out;
+    CHECK(table.find("SCHEDULE") == 0);
+    CHECK(table.find("every 1s") != std::string::npos);
+    auto fired = json::parse(cli(d, {"--json", "schedule", "ls"}).out)[1]["last_job"];
+    CHECK(json::parse(cli(d, {"--json", "get", fired}).out)["schedule"] == "tick");
+
+    CHECK(cli(d, {"schedule", "rm", "tick"}).out == "schedule tick deleted\n");
+    auto gone = cli(d, {"schedule", "rm", "tick"});
+    CHECK(gone.exit_code != 0);
+    CHECK(gone.err.find("no_such_schedule") != std::string::npos);
+    CHECK(cli(d, {"schedule", "add", "x", "echo"}).exit_code == 2);  // neither --cron nor --every
+    CHECK(cli(d, {"schedule", "add", "x", "echo", "--cron", "* * * * *", "--every", "1m"})
+              .exit_code == 2);
+    auto bad = cli(d, {"schedule", "add", "x", "echo", "--cron", "61 * * * *"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("minute 61") != std::string::npos);
+    CHECK(cli(d, {"schedule", "add", "x", "echo", "--every", "often"}).exit_code == 2);
+}
+
 TEST_CASE("cli.after_and_then" * doctest::timeout(30)) {
     DaemonProcess d;
     auto first =

@@ -8,9 +8,11 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -23,6 +25,7 @@
 #include "../support/http_listener.hpp"
 #include "../support/line_client.hpp"
 #include "../support/wait_for.hpp"
+#include "proto/job.hpp"
 
 using namespace taskpool::test;
 using nlohmann::json;
@@ -786,6 +789,94 @@ TEST_CASE("durability.queue_limits_pauses_and_queued_jobs_of_a_queue_survive_kil
     CHECK(mail["name"] == "mail");
     CHECK(mail["max_concurrency"] == 3);
     CHECK(mail["rate_limit"] == "2/m");
+}
+
+namespace {
+
+double seconds_of(const json& time) {
+    auto t = taskpool::proto::parse_timestamp(time.get<std::string>());
+    REQUIRE(t.has_value());
+    return std::chrono::duration<double>(t->time_since_epoch()).count();
+}
+
+/// The submit times of the jobs a schedule has submitted.
+std::vector<double> fired_at(LineClient& c, const std::string& schedule) {
+    std::vector<double> times;
+    auto listed = c.request({{"op", "list"}, {"limit", 1000}});
+    for (const auto& job : listed["jobs"]) {
+        if (job.value("schedule", "") == schedule) {
+            times.push_back(seconds_of(job["submitted_at"]));
+        }
+    }
+    return times;
+}
+
+}  // namespace
+
+TEST_CASE("durability.schedules_and_their_last_firing_survive_kill_9" * doctest::timeout(60)) {
+    Journaled j(json{{"schedules", {{"conf", {{"task", "echo"}, {"every_s", 1}}}}}});
+    j.start();
+    {
+        LineClient c(j.daemon().port());
+        auto set = [&](json fields) {
+            fields["op"] = "schedule.set";
+            fields["task"] = "echo";
+            REQUIRE(c.request(fields)["ok"] == true);
+        };
+        set({{"name", "one"}, {"every_s", 1}});
+        set({{"name", "skip"}, {"every_s", 1}, {"catch_up", "none"}});
+        set({{"name", "held"}, {"cron", "0 3 * * *"}, {"paused", true}});
+        set({{"name", "gone"}, {"every_s", 60}});
+        REQUIRE(c.request({{"op", "schedule.del"}, {"name", "gone"}})["ok"] == true);
+        REQUIRE(wait_for(
+            [&] {
+                return !fired_at(c, "one").empty() && !fired_at(c, "skip").empty() &&
+                       !fired_at(c, "conf").empty();
+            },
+            10s));
+    }
+    j.kill_9();
+    // Each schedule's last firing is its newest job: both went in one commit.
+    CHECK(query(j.path(),
+                "SELECT count(*) FROM schedules s WHERE last_job IS NOT (SELECT id FROM jobs "
+                "WHERE schedule = s.name ORDER BY seq DESC LIMIT 1)") == "0");
+    auto conf_next_ms =
+        std::stoll(query(j.path(), "SELECT next_at FROM schedules WHERE name = 'conf'"));
+    std::this_thread::sleep_for(2500ms);  // their times pass while it is down
+
+    double restarted =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    j.start();
+    LineClient c(j.daemon().port());
+    auto listed = c.request({{"op", "schedule.list"}})["schedules"];
+    REQUIRE(listed.size() == 4);  // conf, held, one, skip: the deleted one stays deleted
+    std::map<std::string, json> by_name;
+    for (const auto& s : listed) {
+        by_name[s["name"].get<std::string>()] = s;
+    }
+    CHECK(by_name.count("gone") == 0);
+    CHECK(by_name["held"]["paused"] == true);
+    CHECK(by_name["held"]["next_at"].is_null());
+    CHECK(by_name["conf"]["from_config"] == true);
+    CHECK(by_name["one"]["from_config"] == false);
+
+    // What fired between the restart and each one's next time after it: `one`
+    // caught up once, `skip` skipped what it missed.
+    auto between = [&](const std::string& name) {
+        REQUIRE(wait_for([&] { return fired_at(c, name).size() >= 2; }, 10s));
+        double next = seconds_of(by_name[name]["next_at"]);
+        CHECK(next > restarted);
+        auto times = fired_at(c, name);
+        return std::count_if(times.begin(), times.end(),
+                             [&](double t) { return t >= restarted && t < next - 0.001; });
+    };
+    CHECK(between("one") == 1);
+    CHECK(between("skip") == 0);
+    CHECK(j.daemon().log().find("schedule 'skip': its time") != std::string::npos);
+    // The config's keeps its cadence across the restart.
+    auto conf_next = std::llround(seconds_of(by_name["conf"]["next_at"]) * 1000);
+    CHECK(conf_next > conf_next_ms);
+    CHECK((conf_next - conf_next_ms) % 1000 == 0);
 }
 
 TEST_CASE("durability.a_journal_of_format_1_still_loads" * doctest::timeout(60)) {

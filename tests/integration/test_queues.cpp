@@ -310,12 +310,7 @@ TEST_CASE("queues.the_http_routes" * doctest::timeout(30)) {
     LineClient c(d.port());
     auto call = [&](const std::string& method, const std::string& target,
                     const std::string& body = "") {
-        LineClient h(d.port());
-        h.send_raw(method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n\r\n" + body);
-        auto response = h.read_http_response();
-        REQUIRE(response.has_value());
-        return *response;
+        return http_call(d.port(), method, target, body);
     };
     auto set = call("PUT", "/v1/queues/mail", R"({"max_concurrency": 3, "rate_limit": "2/s"})");
     CHECK(set.status == 200);

@@ -179,4 +179,16 @@ void LineClient::shutdown_write() {
     ::shutdown(fd_, SHUT_WR);
 }
 
+HttpResponse http_call(std::uint16_t port, const std::string& method, const std::string& target,
+                       const std::string& body) {
+    LineClient c(port);
+    c.send_raw(method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto response = c.read_http_response();
+    if (!response) {
+        throw std::runtime_error(method + " " + target + ": no response");
+    }
+    return *response;
+}
+
 }  // namespace taskpool::test

@@ -63,4 +63,9 @@ private:
     bool eof_ = false;
 };
 
+/// One HTTP request on a connection of its own, and its response; throws if none
+/// came in time.
+HttpResponse http_call(std::uint16_t port, const std::string& method, const std::string& target,
+                       const std::string& body = "");
+
 }  // namespace taskpool::test

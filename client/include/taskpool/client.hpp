@@ -128,6 +128,11 @@ public:
     /// Pauses a queue or a pool: it starts no job until resumed; running ones go on.
     ClientResult<void> pause(proto::PauseTarget target);
     ClientResult<void> resume(proto::PauseTarget target);
+    /// Sets or replaces a recurring schedule (PROTOCOL.md 13); it as it is now.
+    ClientResult<proto::ScheduleInfo> set_schedule(proto::ScheduleSpec schedule);
+    ClientResult<void> delete_schedule(const std::string& name);
+    /// Every schedule, by name.
+    ClientResult<std::vector<proto::ScheduleInfo>> schedules();
     /// Jobs newest first: by state, id prefix and limit as `query` says.
     ClientResult<std::vector<proto::Job>> list(proto::ListRequest query = {});
     ClientResult<void> ping();

@@ -195,6 +195,24 @@ class Client:
         reply = self.call("resume", **_given(queue=queue, pool=pool))
         return reply.get("queue") or reply["pool"]
 
+    def set_schedule(self, name, task, args=None, cron=None, every_s=None,
+                     catch_up=None, paused=None, **options):
+        """Sets a recurring schedule, replacing one of that name: a job of `task`
+        at each time `cron` (five fields, UTC) names, or every `every_s` seconds.
+        Keyword options are those of submit (priority, queue, retries...)."""
+        fields = _given(args=args, cron=cron, every_s=every_s, catch_up=catch_up,
+                        paused=paused)
+        if options:
+            fields["options"] = options
+        return self.call("schedule.set", name=name, task=task, **fields)["schedule"]
+
+    def delete_schedule(self, name):
+        self.call("schedule.del", name=name)
+
+    def schedules(self):
+        """Every schedule: its task, cron or every_s, next_at, last_at, last_job."""
+        return self.call("schedule.list")["schedules"]
+
     def list(self, state=None, limit=None):
         return self.call("list", **_given(state=state, limit=limit))["jobs"]
 
