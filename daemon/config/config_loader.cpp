@@ -614,6 +614,10 @@ json config_to_json(const Config& config) {
         doc["queues"][name] = {{"max_concurrency", queue["max_concurrency"]},
                                {"rate_limit", queue["rate_limit"]}};
     }
+    doc["schedules"] = json::object();
+    for (const auto& schedule : config.schedules) {
+        doc["schedules"][schedule.name] = proto::schedule_fields(schedule);
+    }
     doc["plugins"] = config.plugins;
     doc["auth"]["tokens"] = auth_tokens_to_json(config.auth.tokens);
     return doc;

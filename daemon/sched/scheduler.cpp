@@ -610,13 +610,18 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
     }
     on_idle_ = std::move(on_idle);
     stopping_now_ = stopping_now_ || now;
-    // `now` stops every job; a drain runs the queue but not what is due later or
-    // waits for other jobs, which, where nothing outlives the daemon, ends here.
+    // `now` stops every job; a drain runs the queue but not what is due later,
+    // waits for other jobs or is held by a pause, which, where nothing outlives the
+    // daemon, ends here.
     std::vector<JobRecord*> stopped;
+    held_at_drain_ = 0;
     store_.newest_first([&](JobRecord& r) {
-        if (!proto::is_final(r.job.state) &&
-            (now || (!store_.durable() &&
-                     (r.job.state == JobState::scheduled || r.job.state == JobState::waiting)))) {
+        bool later = r.job.state == JobState::scheduled || r.job.state == JobState::waiting;
+        bool held = r.job.state == JobState::queued && held_by_pause(r);
+        if (held && store_.durable()) {
+            ++held_at_drain_;
+        }
+        if (!proto::is_final(r.job.state) && (now || (!store_.durable() && (later || held)))) {
             stopped.push_back(&r);
         }
         return true;
@@ -631,6 +636,14 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
         }
     }
     check_idle();
+}
+
+bool Scheduler::held_by_pause(const JobRecord& r) const {
+    if (paused(r.job.pool)) {
+        return true;
+    }
+    const auto* queue = r.job.queue ? queues_.find(*r.job.queue) : nullptr;
+    return queue != nullptr && queue->paused;
 }
 
 void Scheduler::return_to_queue(JobRecord& r) {
@@ -1269,7 +1282,8 @@ void Scheduler::evict_retained() {
 
 void Scheduler::check_idle() {
     bool queue_kept = stopping_now_ && store_.durable();
-    bool idle = (queue_kept || counts_.queued == 0) && counts_.running == 0 && unannounced_ == 0 &&
+    bool idle = (queue_kept || counts_.queued <= held_at_drain_) && counts_.running == 0 &&
+                unannounced_ == 0 &&
                 store_.adding(PoolKind::thread) + store_.adding(PoolKind::process) +
                         store_.adding(PoolKind::remote) ==
                     0;

@@ -181,8 +181,10 @@ public:
     /// running jobs are stopped: where the store keeps jobs past the daemon they go
     /// back to queued without counting the attempt, and queued jobs stay as they are,
     /// for the restart (a stop leaves the queue no worse off than a kill -9);
-    /// elsewhere queued and running jobs are cancelled (code `shutdown`). `on_idle` runs once no
-    /// job is running, nor queued unless kept (at once if none is).
+    /// elsewhere queued and running jobs are cancelled (code `shutdown`). A drain
+    /// (not `now`) runs the queue but what a paused queue or pool holds, which is
+    /// kept or cancelled likewise. `on_idle` runs once no job is running, nor
+    /// queued unless kept (at once if none is).
     void begin_shutdown(bool now, std::function<void()> on_idle);
 
     /// Where the pools report their runs.
@@ -302,6 +304,8 @@ private:
     /// without counting its attempt; a queued one stays (taken back from a worker that
     /// holds it).
     void keep_for_restart(JobRecord& r);
+    /// A queued job that its paused pool or queue holds back.
+    bool held_by_pause(const JobRecord& r) const;
     /// A running job, stopped or never taken, is queued again (not yet runnable)
     /// without counting its attempt; the store is told.
     void return_to_queue(JobRecord& r);
@@ -353,6 +357,9 @@ private:
     bool shutting_down_ = false;
     bool stopping_now_ = false;    // a `now` shutdown: nothing more is started
     std::size_t unannounced_ = 0;  // finished jobs waiting for their end to be durable
+    // Queued jobs a pause held when a drain began, kept for the restart: the drain
+    // does not wait for them.
+    std::uint64_t held_at_drain_ = 0;
     std::function<void()> on_idle_;
 };
 

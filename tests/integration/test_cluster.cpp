@@ -430,7 +430,9 @@ TEST_CASE("cluster.workflows_are_refused_with_the_field_named_until_cluster_mode
     CHECK(c.request({{"op", "retry"}, {"job", done["id"]}})["error"]["code"] == "bad_request");
     for (json op :
          {json{{"op", "queue.set"}, {"queue", "mail"}, {"max_concurrency", 1}},
-          json{{"op", "pause"}, {"queue", "mail"}}, json{{"op", "resume"}, {"pool", "thread"}}}) {
+          json{{"op", "pause"}, {"queue", "mail"}}, json{{"op", "resume"}, {"pool", "thread"}},
+          json{{"op", "schedule.set"}, {"name", "s"}, {"task", "echo"}, {"every_s", 5}},
+          json{{"op", "schedule.del"}, {"name", "s"}}}) {
         auto reply = c.request(op);
         CHECK_MESSAGE(reply["error"]["code"] == "bad_request", op.dump());
         CHECK(reply["error"]["message"].get<std::string>().find("cluster mode") !=

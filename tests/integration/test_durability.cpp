@@ -720,10 +720,12 @@ void check_old_journal(const OldJournal& old) {
     // Moved to the current format once, and read back from it as it was.
     j.daemon().signal(SIGTERM);
     REQUIRE(j.daemon().wait_exit(10s) == 0);
-    CHECK(query(j.path(), "PRAGMA user_version") == "6");
+    CHECK(query(j.path(), "PRAGMA user_version") == "7");
     CHECK(query(j.path(), "SELECT count(*) FROM remote_tasks") == "0");
     CHECK(query(j.path(), "SELECT count(*) FROM queues") == "0");
     CHECK(query(j.path(), "SELECT count(*) FROM jobs WHERE queue IS NOT NULL") == "0");
+    CHECK(query(j.path(), "SELECT count(*) FROM schedules") == "0");
+    CHECK(query(j.path(), "SELECT count(*) FROM jobs WHERE schedule IS NOT NULL") == "0");
     CHECK(integrity(j.path()) == "ok");
     j.start();
     LineClient after(j.daemon().port());

@@ -185,6 +185,40 @@ TEST_CASE("config.queues_and_the_queue_of_a_task") {
     }
 }
 
+TEST_CASE("config.schedules") {
+    taskpool::test::TempDir dir;
+    auto config = load_config(sources_with(write_file(dir, R"({
+        "schedules": {"nightly": {"task": "report", "cron": "0 3 * * *", "options": {"retries": 2}},
+                      "tick": {"task": "echo", "every_s": 30, "catch_up": "none"}}
+    })")));
+    REQUIRE_MESSAGE(config.ok(), config.error().message);
+    REQUIRE(config->schedules.size() == 2);
+    CHECK(config->schedules[0].name == "nightly");
+    CHECK(config->schedules[0].cron == "0 3 * * *");
+    CHECK(config->schedules[1].every_s == 30);
+    CHECK(config->schedules[1].catch_up == taskpool::proto::CatchUp::none);
+    auto dumped = config_to_json(*config);
+    CHECK(dumped["schedules"]["nightly"]["options"] == json{{"retries", 2}});
+    CHECK(dumped["schedules"]["tick"]["every_s"] == 30);
+
+    for (auto [text, message] :
+         {std::pair{R"({"schedules": {"n": {"task": "echo", "cron": "61 * * * *"}}})",
+                    "schedules.n: field 'cron': minute 61"},
+          {R"({"schedules": {"n": {"task": "echo"}}})", "schedules.n: field 'cron'"},
+          {R"({"schedules": {"n": {"cron": "* * * * *"}}})", "schedules.n: field 'task'"},
+          {R"({"schedules": {"n": {"task": "echo", "every_s": 5, "when": 1}}})",
+           "schedules.n: unknown field 'when'"},
+          {R"({"schedules": {"a/b": {"task": "echo", "every_s": 5}}})", "schedules.a/b"},
+          {R"({"schedules": [1]})", "'schedules' must be an object"},
+          {R"({"schedules": {"n": {"task": "echo", "every_s": 5}},
+               "cluster": {"redis": "redis://127.0.0.1:1"}})",
+           "schedules: cluster mode"}}) {
+        auto bad = load_config(sources_with(write_file(dir, text)));
+        REQUIRE_FALSE(bad.ok());
+        CHECK_MESSAGE(bad.error().message.find(message) != std::string::npos, bad.error().message);
+    }
+}
+
 TEST_CASE("config.the_command_task_examples_load") {
     auto config =
         load_config(sources_with(TASKPOOL_SOURCE_DIR "/config/examples/command-tasks.json"));
