@@ -16,6 +16,7 @@ sleep 1
 tp() { "$build/client/taskpool" --addr 127.0.0.1:7431 "$@"; }
 tp kv set greeting '"hello"'
 tp kv set n 7
+tp queue set mail --rate-limit 2/m                                    # format 6 on
 tp submit echo '{"finished":true}'                                    # succeeded, expired by now
 # Finished, with its webhook not delivered (nothing listens on port 9).
 printf '%s\n' '{"op":"submit","task":"echo","args":{"hooked":1},"callback":{"url":"http://127.0.0.1:9/hook"}}' |

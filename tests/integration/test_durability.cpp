@@ -683,6 +683,7 @@ struct OldJournal {
     const char* keyed;    // queued, with the key compat-key and priority 3
     std::array<const char*, 2> items;
     const char* batch;
+    bool queue_set = false;  // format 6 on: queue.set gave the queue `mail` 2/m
 };
 
 /// It loads, every job as it was left, and is moved to the current format once.
@@ -715,6 +716,12 @@ void check_old_journal(const OldJournal& old) {
     // The webhook that was not delivered is being tried again (nothing listens there).
     auto hooks = c.request({{"op", "stats"}})["callbacks"];
     CHECK(hooks["pending"].get<int>() + hooks["failed"].get<int>() == 1);
+    if (old.queue_set) {
+        auto queues = c.request({{"op", "queue.list"}})["queues"];
+        REQUIRE(queues.size() == 1);
+        CHECK(queues[0]["name"] == "mail");
+        CHECK(queues[0]["rate_limit"] == "2/m");
+    }
     CHECK(submit(c, {{"task", "echo"}, {"args", 1}})["id"] > std::string(old.items[1]));
 
     // Moved to the current format once, and read back from it as it was.
@@ -722,7 +729,7 @@ void check_old_journal(const OldJournal& old) {
     REQUIRE(j.daemon().wait_exit(10s) == 0);
     CHECK(query(j.path(), "PRAGMA user_version") == "7");
     CHECK(query(j.path(), "SELECT count(*) FROM remote_tasks") == "0");
-    CHECK(query(j.path(), "SELECT count(*) FROM queues") == "0");
+    CHECK(query(j.path(), "SELECT count(*) FROM queues") == (old.queue_set ? "1" : "0"));
     CHECK(query(j.path(), "SELECT count(*) FROM jobs WHERE queue IS NOT NULL") == "0");
     CHECK(query(j.path(), "SELECT count(*) FROM schedules") == "0");
     CHECK(query(j.path(), "SELECT count(*) FROM jobs WHERE schedule IS NOT NULL") == "0");
@@ -899,6 +906,17 @@ TEST_CASE("durability.a_journal_of_format_2_still_loads" * doctest::timeout(60))
                        "j-01M952ZNX7T0ZE7XS67KS2MKBM",
                        {"j-01M952ZNX96959EY54322SM07Q", "j-01M952ZNX96959EY54322SM07R"},
                        "b-01M952ZNX96959EY54322SM07P"});
+}
+
+TEST_CASE("durability.a_journal_of_format_6_still_loads" * doctest::timeout(60)) {
+    check_old_journal({"journal-v6.db",
+                       "j-01M97K2V830GF75N0ZNXVKT47E",
+                       "j-01M97K2V8FSAG0YT6XV584C21K",
+                       "j-01M97K2V8QYQR75MBSGEDJMFKV",
+                       "j-01M97K2V8Y3HJFQQZHG8V3ETSP",
+                       {"j-01M97K2V9249QR0C45C761B7NC", "j-01M97K2V9249QR0C45C761B7ND"},
+                       "b-01M97K2V9249QR0C45C761B7NB",
+                       true});
 }
 
 TEST_CASE("durability.a_bad_record_is_skipped_and_the_rest_restored" * doctest::timeout(30)) {
