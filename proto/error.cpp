@@ -20,6 +20,7 @@ constexpr std::array error_names{
     std::pair{ErrorCode::unavailable, std::string_view{"unavailable"}},
     std::pair{ErrorCode::not_cancellable, std::string_view{"not_cancellable"}},
     std::pair{ErrorCode::not_retryable, std::string_view{"not_retryable"}},
+    std::pair{ErrorCode::dependency_failed, std::string_view{"dependency_failed"}},
     std::pair{ErrorCode::shutting_down, std::string_view{"shutting_down"}},
     std::pair{ErrorCode::internal, std::string_view{"internal"}},
     std::pair{ErrorCode::not_found, std::string_view{"not_found"}},

@@ -20,7 +20,8 @@ enum class ErrorCode {
     too_many_connections,
     unavailable,
     not_cancellable,
-    not_retryable,  // `retry` of a job that has not failed or been cancelled
+    not_retryable,      // `retry` of a job that has not failed or been cancelled
+    dependency_failed,  // in a batch's then_error: not every job of the batch succeeded
     shutting_down,
     internal,
     not_found,     // HTTP only: no such path

@@ -73,8 +73,8 @@ struct Job {
     Shared<WorkerInfo> worker;
     Shared<std::string> node;  // cluster mode: the node that runs or ran it
     Boxed<std::string> batch;
-    Shared<std::string> queue;     // the named queue it waits in (PROTOCOL.md 12)
-    Shared<std::string> schedule;  // the schedule that submitted it (PROTOCOL.md 13)
+    Shared<std::string> queue;         // the named queue it waits in (PROTOCOL.md 12)
+    Shared<std::string> schedule;      // the schedule that submitted it (PROTOCOL.md 13)
     Shared<std::string> submitted_by;  // the name of the token that submitted it
     Timestamp submitted_at{};
     std::optional<Timestamp> scheduled_for;  // when a `scheduled` job is due

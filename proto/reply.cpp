@@ -59,8 +59,8 @@ std::string encode_progress_event(std::string_view job_id, const RawJson& progre
     return std::move(w).take();
 }
 
-std::string encode_batch_event(std::string_view batch, const BatchCounts& counts,
-                               Timestamp finished_at) {
+std::string encode_batch_event(std::string_view batch, const BatchEnd& end, Timestamp finished_at) {
+    const auto& counts = end.counts;
     JsonWriter w;
     w.begin_object();
     w.field("event", "batch.finished");
@@ -70,6 +70,15 @@ std::string encode_batch_event(std::string_view batch, const BatchCounts& counts
     w.field("failed", counts.failed);
     w.field("cancelled", counts.cancelled);
     w.end_object();
+    if (end.then_job) {
+        w.field("then_job", *end.then_job);
+    }
+    if (end.then_error) {
+        w.key("then_error").begin_object();
+        w.field("code", to_string(end.then_error->code));
+        w.field("message", end.then_error->message);
+        w.end_object();
+    }
     auto finished = timestamp_text(finished_at);
     w.field("finished_at", std::string_view(finished.data(), finished.size()));
     w.end_object();

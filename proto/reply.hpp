@@ -55,8 +55,16 @@ struct BatchCounts {
     std::uint64_t cancelled = 0;
 };
 
-/// `{"event": "batch.finished", "batch": id, "counts": {...}, "finished_at": time}`
-std::string encode_batch_event(std::string_view batch, const BatchCounts& counts,
-                               Timestamp finished_at);
+/// How a batch ended: its counts, and for a map with `then` its follow-up's id,
+/// or why there is none.
+struct BatchEnd {
+    BatchCounts counts;
+    Boxed<std::string> then_job;
+    Boxed<Error> then_error;
+};
+
+/// `{"event": "batch.finished", "batch": id, "counts": {...}, "finished_at": time}`,
+/// with `then_job` or `then_error` where the map had `then`.
+std::string encode_batch_event(std::string_view batch, const BatchEnd& end, Timestamp finished_at);
 
 }  // namespace taskpool::proto

@@ -866,7 +866,8 @@ Result<SubmitRequest> scheduled_request(const ScheduleSpec& schedule) {
     return std::get<SubmitRequest>(std::move(*decoded.body));
 }
 
-Result<SubmitRequest> follow_up_request(const RawJson& then, const RawJson& result) {
+Result<SubmitRequest> follow_up_request(const RawJson& then, std::string_view field,
+                                        const RawJson& value) {
     // `then` was checked as it came: read again as the submit it describes.
     auto decoded =
         decode_request_line(std::string(R"({"op":"submit",)").append(then.text().substr(1)));
@@ -875,7 +876,7 @@ Result<SubmitRequest> follow_up_request(const RawJson& then, const RawJson& resu
     }
     auto submit = std::get<SubmitRequest>(std::move(*decoded.body));
     auto args = submit.args.is_null() ? json::object() : submit.args.parse();
-    args["result"] = result.parse();
+    args[std::string(field)] = value.parse();
     submit.args = RawJson(args);
     return submit;
 }

@@ -294,9 +294,10 @@ RawJson options_json(const SubmitOptions& options);
 /// The submit a schedule makes when it fires.
 Result<SubmitRequest> scheduled_request(const ScheduleSpec& schedule);
 
-/// The submit a job's `then` makes once the job has succeeded: its args are
-/// `then.args` with `"result"` set to the job's result.
-Result<SubmitRequest> follow_up_request(const RawJson& then, const RawJson& result);
+/// The submit a `then` makes once its job, or its map's batch, has succeeded: its
+/// args are `then.args` with `field` ("result", "results") set to `value`.
+Result<SubmitRequest> follow_up_request(const RawJson& then, std::string_view field,
+                                        const RawJson& value);
 
 /// Decodes an HTTP call to `op`: the fields of the JSON object `body` with those of
 /// `params` (an object's text: the query's parameters, and fields the path names)

@@ -1043,8 +1043,8 @@ void RedisJobStore::job_progress(const proto::Job& job) {
     publish('P', job.id, proto::encode_progress_event(job.id, *job.progress));
 }
 
-void RedisJobStore::batch_finished(const std::string& batch, const proto::BatchCounts& counts) {
-    publish('B', batch, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
+void RedisJobStore::batch_finished(const std::string& batch, const proto::BatchEnd& end) {
+    publish('B', batch, proto::encode_batch_event(batch, end, proto::now_timestamp()));
 }
 
 void RedisJobStore::on_message(std::string_view message) {

@@ -167,7 +167,7 @@ public:
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
     void job_progress(const proto::Job& job) override;
-    void batch_finished(const std::string& batch, const proto::BatchCounts& counts) override;
+    void batch_finished(const std::string& batch, const proto::BatchEnd& end) override;
 
 private:
     struct Held;

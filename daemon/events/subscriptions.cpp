@@ -56,9 +56,9 @@ void Subscriptions::job_progress(const proto::Job& job) {
     publish(job.id, false, [&] { return proto::encode_progress_event(job.id, *job.progress); });
 }
 
-void Subscriptions::batch_finished(const std::string& batch, const proto::BatchCounts& counts) {
+void Subscriptions::batch_finished(const std::string& batch, const proto::BatchEnd& end) {
     if (by_batch_.contains(batch) || !all_jobs_.empty()) {
-        publish_batch(batch, proto::encode_batch_event(batch, counts, proto::now_timestamp()));
+        publish_batch(batch, proto::encode_batch_event(batch, end, proto::now_timestamp()));
     }
 }
 

@@ -36,7 +36,7 @@ public:
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
     void job_progress(const proto::Job& job) override;
-    void batch_finished(const std::string& batch, const proto::BatchCounts& counts) override;
+    void batch_finished(const std::string& batch, const proto::BatchEnd& end) override;
     /// Another daemon's event (cluster mode), its line as subscribers get it:
     /// kind 'S' job.started, 'P' job.progress, 'F' job.finished of the job `id`,
     /// 'B' batch.finished of the batch `id`.

@@ -24,6 +24,7 @@ int status_for(proto::ErrorCode code) {
             return 404;
         case ErrorCode::not_cancellable:
         case ErrorCode::not_retryable:
+        case ErrorCode::dependency_failed:
         case ErrorCode::not_assigned:
             return 409;
         case ErrorCode::message_too_large:

@@ -21,7 +21,7 @@ public:
     void job_started(const proto::Job& job) override;
     void job_finished(const proto::Job& job) override;
     void job_progress(const proto::Job& /*job*/) override {}
-    void batch_finished(const std::string&, const proto::BatchCounts&) override {}
+    void batch_finished(const std::string&, const proto::BatchEnd&) override {}
 
     /// From submit to start (each attempt).
     const Histogram& waited(proto::PoolKind pool) const { return waited_[index(pool)]; }

@@ -17,7 +17,7 @@ public:
     /// A running job's task told how far it has got (its `progress`).
     virtual void job_progress(const proto::Job& job) = 0;
     /// After the last job of a `map` has finished.
-    virtual void batch_finished(const std::string& batch, const proto::BatchCounts& counts) = 0;
+    virtual void batch_finished(const std::string& batch, const proto::BatchEnd& end) = 0;
 };
 
 }  // namespace taskpool::daemon::sched

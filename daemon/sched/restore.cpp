@@ -26,7 +26,9 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
     auto kept = store_.restore(std::move(jobs));
     for (JobRecord* r : kept) {
         if (r->job.batch && !proto::is_final(r->job.state)) {
-            ++batches_[*r->job.batch].pending;
+            auto& batch = batches_[*r->job.batch];
+            ++batch.pending;
+            ++batch.unfinished;
         }
     }
     for (JobRecord* r : kept) {
@@ -34,12 +36,15 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
         if (r->job.queue) {  // one name for all its jobs, and the queue known again
             r->job.queue = queues_.shared_name(*r->job.queue);
         }
+        auto batch = r->job.batch ? batches_.find(*r->job.batch) : batches_.end();
+        if (batch != batches_.end() && r->batch_then) {  // its jobs, in item order
+            batch->second.then = *r->batch_then;
+            batch->second.jobs.push_back(r->seq);
+        }
         if (!proto::is_final(r->job.state)) {
             unfinished.push_back(r);
-        } else if (r->job.batch) {
-            if (auto it = batches_.find(*r->job.batch); it != batches_.end()) {
-                ++tally(it->second.counts, r->job.state);
-            }
+        } else if (batch != batches_.end()) {
+            ++tally(batch->second.end.counts, r->job.state);
         }
     }
     arm_retention_timer();

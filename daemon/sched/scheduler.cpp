@@ -131,10 +131,17 @@ Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, Poo
     if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
         return resolved;
     }
+    if (auto checked = check_then(spec.options); !checked) {
+        return checked;
+    }
+    return task->check(spec.args);
+}
+
+Result<void> Scheduler::check_then(const proto::SubmitOptions& options) const {
     // Each follow-up down a chain: its task and pool now, its args once they hold
     // the result.
-    for (auto then = spec.options.then; then;) {
-        auto follow_up = proto::follow_up_request(*then, proto::RawJson());
+    for (auto then = options.then; then;) {
+        auto follow_up = proto::follow_up_request(*then, "result", proto::RawJson());
         if (!follow_up) {
             return follow_up.error();
         }
@@ -146,7 +153,7 @@ Result<void> Scheduler::check(const JobSpec& spec, const tasks::Task*& task, Poo
         }
         then = std::move(follow_up->options.then);
     }
-    return task->check(spec.args);
+    return {};
 }
 
 Result<void> Scheduler::check(const JobSpec& spec) const {
@@ -159,6 +166,9 @@ Result<void> Scheduler::check_map(const MapSpec& spec, bool due_later, const tas
                                   PoolKind& pool) const {
     if (auto resolved = resolve(spec.task, spec.options, task, pool); !resolved) {
         return resolved;
+    }
+    if (auto checked = check_then(spec.options); !checked) {
+        return checked;
     }
     for (std::size_t i = 0; i < spec.items.size(); ++i) {
         if (auto checked = task->check(spec.items[i]); !checked) {
@@ -232,7 +242,13 @@ bool Scheduler::admitted(const Result<std::span<JobRecord* const>>& added) {
     }
     for (JobRecord* r : records) {
         if (r->job.batch) {
-            ++batches_[*r->job.batch].pending;
+            auto& batch = batches_[*r->job.batch];
+            ++batch.pending;
+            ++batch.unfinished;
+            if (r->batch_then) {
+                batch.then = *r->batch_then;
+                batch.jobs.push_back(r->seq);
+            }
         }
     }
     for (JobRecord* r : records) {
@@ -356,12 +372,6 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     }
     const tasks::Task* task = nullptr;
     PoolKind pool{};
-    if (spec.options.then) {
-        done(proto::bad_request(
-            "field 'then': a map's follow-up (with the results of all its jobs) is not offered "
-            "yet; give `then` to each job's submit, or submit the follow-up with `after`"));
-        return;
-    }
     auto due = due_time(spec.options);
     bool later = due.has_value() || !spec.options.after.empty();
     if (auto checked = check_map(spec, later, task, pool); !checked) {
@@ -380,10 +390,15 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
     std::string batch = ids_.next("b-");
     std::vector<JobRecord> records;
     records.reserve(size);
+    // `then` follows the whole batch, not each job.
+    auto then = std::exchange(spec.options.then, std::nullopt);
     for (auto& item : spec.items) {
         records.push_back(make_record(*task, pool, spec.task, std::move(item), spec.options,
                                       std::nullopt, batch, due));
         records.back().job.submitted_by = spec.submitted_by;
+        if (then) {
+            records.back().batch_then = *then;
+        }
     }
     store_.add(records, [this, pool, size, block_s, retry = std::move(retry),
                          batch = std::move(batch), done = std::move(done)](auto jobs) mutable {
@@ -547,8 +562,9 @@ void Scheduler::requeue_final(const std::string& id, JobDone done) {
     }
     if (r->job.batch) {  // its batch, if still going, waits for it again
         if (auto it = batches_.find(*r->job.batch); it != batches_.end()) {
-            --tally(it->second.counts, r->job.state);
+            --tally(it->second.end.counts, r->job.state);
             ++it->second.pending;
+            ++it->second.unfinished;
         }
     }
     auto& job = r->job;
@@ -750,37 +766,73 @@ void Scheduler::release(JobRecord& r) {
     }
 }
 
-void Scheduler::submit_follow_up(JobRecord& parent) {
-    auto request = proto::follow_up_request(*parent.then, *parent.job.result);
+Result<std::string> Scheduler::submit_follow_up(const proto::RawJson& then, std::string_view field,
+                                                const proto::RawJson& value,
+                                                const proto::Shared<std::string>& submitted_by) {
+    auto request = proto::follow_up_request(then, field, value);
     if (!request) {
-        parent.job.then_error = request.error();
-        return;
+        return request.error();
     }
-    JobSpec spec{std::move(request->task),    std::move(request->args), std::nullopt,
-                 std::move(request->options), parent.job.submitted_by,  {}};
+    JobSpec spec{std::move(request->task),
+                 std::move(request->args),
+                 std::nullopt,
+                 std::move(request->options),
+                 submitted_by,
+                 {}};
     const tasks::Task* task = nullptr;
     PoolKind pool{};
     auto due = due_time(spec.options);
     if (shutting_down_) {
-        parent.job.then_error = shutting_down();
-    } else if (auto checked = check(spec, task, pool); !checked) {
-        parent.job.then_error = checked.error();
-    } else if (const auto* unknown = unknown_dependency(spec.options)) {
-        parent.job.then_error =
-            Error{ErrorCode::no_such_job, "field 'then.after': no job '" + *unknown + "'"};
-    } else if (!due && spec.options.after.empty() && !has_room(pool, 1)) {
-        parent.job.then_error = queue_full(pool);
+        return shutting_down();
     }
-    if (parent.job.then_error) {
-        return;
+    if (auto checked = check(spec, task, pool); !checked) {
+        return checked.error();
+    }
+    if (const auto* unknown = unknown_dependency(spec.options)) {
+        return Error{ErrorCode::no_such_job, "field 'then.after': no job '" + *unknown + "'"};
+    }
+    if (!due && spec.options.after.empty() && !has_room(pool, 1)) {
+        return queue_full(pool);
     }
     JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                    spec.options, std::nullopt, std::nullopt, due);
     record.job.submitted_by = std::move(spec.submitted_by);
-    parent.job.then_job = record.job.id;
-    // Added before the parent's end is written: a crash between the two runs the
-    // parent again, and its follow-up twice, rather than neither.
+    auto id = record.job.id;
     store_.add({&record, 1}, [this](auto jobs) { admitted(jobs); });
+    return id;
+}
+
+void Scheduler::follow_batch(BatchRecord& batch, const JobRecord& last) {
+    proto::JsonWriter results;
+    results.begin_array();
+    for (auto seq : batch.jobs) {
+        const JobRecord* r = seq == last.seq ? &last : store_.find_by_seq(seq);
+        if (r == nullptr || r->job.state != JobState::succeeded) {
+            batch.end.then_error = Error{
+                ErrorCode::dependency_failed,
+                r == nullptr
+                    ? "a job of the batch is no longer kept, nor its result"
+                    : "job " + r->job.id + " of the batch " + std::string(to_string(r->job.state))};
+            return;
+        }
+        results.value(*r->job.result);
+    }
+    results.end_array();
+    auto follow_up = submit_follow_up(*batch.then, "results",
+                                      *proto::RawJson::from_text(std::move(results).take()),
+                                      last.job.submitted_by);
+    if (follow_up) {
+        batch.end.then_job = std::move(*follow_up);
+    } else {
+        batch.end.then_error = follow_up.error();
+    }
+}
+
+void Scheduler::batch_job_finished(const JobRecord& r) {
+    auto it = batches_.find(*r.job.batch);
+    if (it != batches_.end() && --it->second.unfinished == 0 && it->second.then) {
+        follow_batch(it->second, r);
+    }
 }
 
 void Scheduler::tell_dependents(const JobRecord& r) {
@@ -1134,10 +1186,18 @@ void Scheduler::fail_attempt(JobRecord& r, JobError error) {
 }
 
 void Scheduler::finish(JobRecord& r, JobState state) {
-    if (state == JobState::succeeded && r.then) {
-        submit_follow_up(r);
-    }
     r.job.state = state;
+    if (state == JobState::succeeded && r.then) {
+        auto follow_up = submit_follow_up(*r.then, "result", *r.job.result, r.job.submitted_by);
+        if (follow_up) {
+            r.job.then_job = std::move(*follow_up);
+        } else {
+            r.job.then_error = follow_up.error();
+        }
+    }
+    if (r.job.batch && !store_.shared()) {
+        batch_job_finished(r);
+    }
     r.job.finished_at = proto::now_timestamp();
     r.timeout_timer.reset();
     switch (state) {
@@ -1167,7 +1227,7 @@ void Scheduler::announce_end(JobRecord& r, const JobStore::Ended& ended) {
     announce_finished(r);
     if (ended.batch) {
         for (auto* observer : observers_) {
-            observer->batch_finished(*r.job.batch, *ended.batch);
+            observer->batch_finished(*r.job.batch, proto::BatchEnd{*ended.batch, {}, {}});
         }
     }
 }
@@ -1244,9 +1304,9 @@ void Scheduler::count_in_batch(const std::string& batch, JobState state) {
     if (it == batches_.end()) {
         return;
     }
-    ++tally(it->second.counts, state);
+    ++tally(it->second.end.counts, state);
     if (--it->second.pending == 0) {
-        auto done = it->second.counts;
+        auto done = std::move(it->second.end);
         batches_.erase(it);
         for (auto* observer : observers_) {
             observer->batch_finished(batch, done);

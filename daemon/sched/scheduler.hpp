@@ -214,8 +214,12 @@ public:
 private:
     struct BlockedSubmit;
     struct BatchRecord {
-        std::size_t pending = 0;
-        proto::BatchCounts counts;
+        std::size_t pending = 0;     // jobs whose end is not announced yet
+        std::size_t unfinished = 0;  // jobs not final yet
+        proto::BatchEnd end;         // its counts, of the ends announced
+        /// A map with `then`: its jobs in item order, for their results.
+        proto::Boxed<proto::RawJson> then;
+        std::vector<std::uint64_t> jobs;
     };
 
     /// The task and pool a job would run with, or why it cannot be accepted.
@@ -223,6 +227,8 @@ private:
                                 const tasks::Task*& task, proto::PoolKind& pool) const;
     proto::Result<void> check(const JobSpec& spec, const tasks::Task*& task,
                               proto::PoolKind& pool) const;
+    /// The task and pool of each follow-up down a chain of `then`.
+    proto::Result<void> check_then(const proto::SubmitOptions& options) const;
     /// The checks a map passes before any of its jobs is accepted; one due later
     /// takes no room in the queue yet.
     proto::Result<void> check_map(const MapSpec& spec, bool due_later, const tasks::Task*& task,
@@ -269,9 +275,18 @@ private:
     void wait_for_dependencies(JobRecord& r);
     /// A job whose dependencies have all succeeded: scheduled or queued.
     void release(JobRecord& r);
-    /// A job with `then` succeeded: its follow-up is submitted, or `then_error` says
-    /// why not; the parent's end, written next, holds which.
-    void submit_follow_up(JobRecord& parent);
+    /// Submits what `then` describes, with `field` set to `value` in its args: the
+    /// follow-up's id, or why it could not be. Before the end of what it follows
+    /// is written: a crash between the two runs that again, and its follow-up
+    /// twice, rather than neither.
+    proto::Result<std::string> submit_follow_up(const proto::RawJson& then, std::string_view field,
+                                                const proto::RawJson& value,
+                                                const proto::Shared<std::string>& submitted_by);
+    /// The last job of a map with `then` ended: if every job succeeded, the
+    /// follow-up is submitted with their results, in item order.
+    void follow_batch(BatchRecord& batch, const JobRecord& last);
+    /// A job of a batch became final.
+    void batch_job_finished(const JobRecord& r);
     /// A job ended: those waiting for it go on or are cancelled.
     void tell_dependents(const JobRecord& r);
     /// The first job named in `after` that is not known, for no_such_job.

@@ -19,6 +19,7 @@ struct StoredJob {
     int retries_left = 0;
     std::optional<double> retry_backoff_s;       // the job's own; none: retries.backoff_s
     proto::Boxed<proto::RawJson> then;           // the follow-up to submit when it succeeds
+    proto::Boxed<proto::RawJson> batch_then;     // its map's: when the whole batch has
     proto::Boxed<std::string> key;               // idempotency key
     proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
 };

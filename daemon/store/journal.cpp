@@ -37,9 +37,10 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // 5 a job's `retry_backoff_s`, `scheduled_for`, `after` and `then` (and in `runs`
 // the follow-up's id, `then_job`, or `then_error`): the time in `jobs` as
 // submitted, in `runs` as set by a back-off; format 6 a job's named `queue`, and
-// the `queues` and `paused_pools` set at run time; format 7 a job's `schedule`, and
-// the `schedules`. A job without a row in `runs` is
-// as submitted: waiting if it has `after`, else scheduled if due later, else queued.
+// the `queues` and `paused_pools` set at run time; format 7 a job's `schedule` and
+// its map's `then` (`batch_then`, on each job of the batch), and the `schedules`.
+// A job without a row in `runs` is as submitted: waiting if it has `after`, else
+// scheduled if due later, else queued.
 constexpr const char* jobs_table = R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -60,7 +61,8 @@ CREATE TABLE jobs (
     after TEXT,
     then_spec TEXT,
     queue TEXT,
-    schedule TEXT
+    schedule TEXT,
+    batch_then TEXT
 );
 )sql";
 
@@ -146,7 +148,7 @@ SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_
        coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
        error_code, error_message, worker_id, worker_name, retry_backoff_s,
        coalesce(runs.scheduled_for, jobs.scheduled_for), after, then_spec, then_job,
-       then_error, queue, schedule
+       then_error, queue, schedule, batch_then
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -212,6 +214,7 @@ void open_checks(Database& db, Sync sync) {
                 db.exec("ALTER TABLE jobs ADD COLUMN queue TEXT");
             }
             db.exec("ALTER TABLE jobs ADD COLUMN schedule TEXT");
+            db.exec("ALTER TABLE jobs ADD COLUMN batch_then TEXT");
         }
         if (version <= 3) {
             db.exec(remote_tasks_table);
@@ -244,9 +247,10 @@ struct CheckedDatabase {
 struct Journal::Db : CheckedDatabase {
     Statement begin{db.handle(), "BEGIN"};
     Statement commit{db.handle(), "COMMIT"};
-    Statement insert_job{db.handle(),
-                         "INSERT INTO jobs VALUES "
-                         "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"};
+    Statement insert_job{
+        db.handle(),
+        "INSERT INTO jobs VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
@@ -349,6 +353,9 @@ struct Journal::Db : CheckedDatabase {
         }
         if (j.schedule) {
             insert_job.bind(19, *j.schedule);
+        }
+        if (s.batch_then) {
+            insert_job.bind(20, s.batch_then->text());
         }
         insert_job.run();
         if (j.schedule) {
@@ -554,6 +561,7 @@ enum Column : int {
     then_error_column,
     queue_column,
     schedule_column,
+    batch_then_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -609,6 +617,9 @@ void read_submitted(const Statement& row, StoredJob& s) {
     }
     if (auto schedule = row.optional_text(schedule_column)) {
         j.schedule = std::string(*schedule);
+    }
+    if (!row.is_null(batch_then_column)) {
+        s.batch_then = json_column(row, batch_then_column, "its map's then is not JSON");
     }
 }
 

@@ -642,6 +642,47 @@ TEST_CASE("durability.a_follow_up_and_its_parent_survive_kill_9" * doctest::time
     CHECK(follow_up["result"] == json{{"result", "first"}});
 }
 
+TEST_CASE("durability.a_maps_then_follows_its_batch_across_kill_9" * doctest::timeout(60)) {
+    Journaled j(json{{"store", {{"sync", "full"}}}});
+    j.start();
+    json batch;
+    {
+        LineClient c(j.daemon().port());
+        // Two items end before the kill; the third is running, and runs again after.
+        auto reply = c.request({{"op", "map"},
+                                {"task", "sleep"},
+                                {"items", {{{"seconds", 0}}, {{"seconds", 0}}, {{"seconds", 1.5}}}},
+                                {"retries", 1},
+                                {"then", {{"task", "echo"}}}});
+        REQUIRE(reply["ok"] == true);
+        batch = reply["jobs"];
+        wait_running(c, batch[2]["id"]);
+    }
+    j.kill_9();
+    j.start();
+    LineClient c(j.daemon().port());
+    auto last = get(c, batch[2]["id"], 20)["job"];
+    CHECK(last["state"] == "succeeded");
+    CHECK(last["attempts"] == 2);
+    std::vector<json> follow_ups;
+    REQUIRE(wait_for([&] {
+        follow_ups.clear();
+        auto listed = c.request({{"op", "list"}});
+        for (const auto& job : listed["jobs"]) {
+            if (job["task"] == "echo") {
+                follow_ups.push_back(job);
+            }
+        }
+        return !follow_ups.empty();
+    }));
+    REQUIRE(follow_ups.size() == 1);  // once, however the batch was split by the kill
+    json results = json::array();
+    for (const auto& job : batch) {
+        results.push_back(get(c, job["id"])["job"]["result"]);
+    }
+    CHECK(follow_ups[0]["args"] == json{{"results", results}});
+}
+
 TEST_CASE("durability.a_normal_stop_leaves_the_queue_as_a_kill_9_would" * doctest::timeout(60)) {
     // The drain outlasts its timeout and turns into `now`: the running job is
     // stopped, and neither it nor the queued ones are decided for the user.

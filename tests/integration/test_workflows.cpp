@@ -425,9 +425,66 @@ TEST_CASE("workflows.a_bad_then_is_refused_at_submit" * doctest::timeout(30)) {
     refused({{"task", "nope"}}, "no_such_task", "field 'then'");
     refused({{"task", "echo"}, {"then", {{"task", "nope"}}}}, "no_such_task", "field 'then'");
     auto map =
-        c.request({{"op", "map"}, {"task", "echo"}, {"items", {1}}, {"then", {{"task", "echo"}}}});
-    CHECK(map["error"]["code"] == "bad_request");
+        c.request({{"op", "map"}, {"task", "echo"}, {"items", {1}}, {"then", {{"task", "nope"}}}});
+    CHECK(map["error"]["code"] == "no_such_task");
     CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 0);
+}
+
+TEST_CASE("workflows.a_maps_then_follows_the_whole_batch_with_its_results_in_item_order" *
+          doctest::timeout(30)) {
+    DaemonProcess d;
+    LineClient c(d.port());
+    // Items that end out of order: the longest sleep is the first item.
+    json items = json::array();
+    for (double s : {0.3, 0.0, 0.1}) {
+        items.push_back({{"seconds", s}});
+    }
+    c.send({{"op", "map"},
+            {"task", "sleep"},
+            {"items", items},
+            {"notify", true},
+            {"then", {{"task", "echo"}, {"args", {{"step", "fan-in"}}}, {"priority", 4}}}});
+    json reply;
+    json finished;
+    while (finished.is_null()) {
+        auto line = c.read_json(20s);
+        if (line.value("event", "") == "batch.finished") {
+            finished = line;
+        } else if (!line.contains("event")) {
+            reply = line;
+        }
+    }
+    REQUIRE(reply["ok"] == true);
+    REQUIRE(finished["then_job"].is_string());
+    CHECK(finished["counts"]["succeeded"] == 3);
+    auto follow_up = get(c, finished["then_job"], 10);
+    CHECK(follow_up["state"] == "succeeded");
+    CHECK(follow_up["priority"] == 4);
+    json results = json::array();
+    for (const auto& job : reply["jobs"]) {
+        results.push_back(get(c, job["id"])["result"]);
+    }
+    CHECK(follow_up["args"] == json{{"step", "fan-in"}, {"results", results}});
+    for (const auto& job : reply["jobs"]) {
+        CHECK_FALSE(get(c, job["id"]).contains("then_job"));  // the batch's, not each job's
+    }
+
+    // A batch that did not all succeed submits no follow-up, and says why.
+    c.send({{"op", "map"},
+            {"task", "fail"},
+            {"items", {json::object(), json::object()}},
+            {"notify", true},
+            {"then", {{"task", "echo"}}}});
+    json failed;
+    while (failed.is_null()) {
+        auto line = c.read_json(20s);
+        if (line.value("event", "") == "batch.finished") {
+            failed = line;
+        }
+    }
+    CHECK_FALSE(failed.contains("then_job"));
+    CHECK(failed["then_error"]["code"] == "dependency_failed");
+    CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 6);
 }
 
 TEST_CASE("workflows.100000_scheduled_jobs_come_due_within_a_second_of_their_time" *

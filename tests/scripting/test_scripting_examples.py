@@ -41,7 +41,7 @@ class ScriptingExamples(DaemonTestCase):
         self.run_examples("scripting.md", 11)
 
     def test_every_example_of_workflows_runs(self):
-        self.run_examples("workflows.md", 7)
+        self.run_examples("workflows.md", 8)
 
 
 if __name__ == "__main__":
