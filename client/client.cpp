@@ -23,14 +23,16 @@ constexpr std::size_t map_chunk_items = 1000;
 constexpr std::size_t map_chunk_bytes = 256 * 1024;
 constexpr std::size_t maps_in_flight = 4;
 
-std::vector<std::vector<proto::RawJson>> split_items(const std::vector<json>& items) {
+/// The items in map requests of a bounded size, or all in one where `whole`: a
+/// `then` follows one batch, so its map cannot be split.
+std::vector<std::vector<proto::RawJson>> split_items(const std::vector<json>& items, bool whole) {
     std::vector<std::vector<proto::RawJson>> chunks;
     std::size_t bytes = 0;
     for (const auto& value : items) {
         proto::RawJson item(value);
         auto size = item.text().size();
-        if (chunks.empty() || chunks.back().size() == map_chunk_items ||
-            bytes + size > map_chunk_bytes) {
+        if (chunks.empty() || (!whole && (chunks.back().size() == map_chunk_items ||
+                                          bytes + size > map_chunk_bytes))) {
             chunks.emplace_back();
             bytes = 0;
         }
@@ -173,7 +175,7 @@ ClientResult<BatchReply> Client::map(std::string task, std::vector<json> items,
     BatchReply out;
     std::deque<std::pair<std::int64_t, std::size_t>> in_flight;  // request id, items in it
     std::optional<ClientError> failed;
-    auto chunks = split_items(items);
+    auto chunks = split_items(items, options.then.has_value());
     auto next = chunks.begin();
     while (!in_flight.empty() || (next != chunks.end() && !failed)) {
         while (next != chunks.end() && !failed && in_flight.size() < maps_in_flight) {

@@ -54,7 +54,8 @@ void JobFlags::add_to(CLI::App& cmd, bool recurring) {
                              "a duration such as 30s, 5m or 2h");
     cmd.add_option("--then", then,
                    "when the job succeeds, submit TASK with ARGS (a JSON object, default {}) "
-                   "and the job's result as args.result")
+                   "and the job's result as args.result; for a map, once every job has, "
+                   "with their results as args.results")
         ->expected(1, 2);
     cmd.add_option("--queue", queue, "the named queue the job waits in (default: the task's)");
     if (recurring) {

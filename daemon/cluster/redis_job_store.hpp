@@ -146,6 +146,7 @@ public:
     void withdraw_runnable(const JobRecord&) override {}
     std::size_t runnable(proto::PoolKind) const override { return 0; }
     std::size_t runnable_in(std::string_view) const override { return 0; }
+    std::size_t runnable_in(std::string_view, proto::PoolKind) const override { return 0; }
     void started(const JobRecord& r) override;
     void progressed(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;

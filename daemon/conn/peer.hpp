@@ -21,9 +21,14 @@ public:
 
     /// What a line is, for the output bound: replies are bounded by the requests
     /// read (which stop while the output is over the bound), events are not. An
-    /// in-order reply fills a place held for a request read while there was room
-    /// (hold_place), so the reader has already stopped for it.
+    /// in-order reply answers a request that does not wait, read while there was
+    /// room: the reader has already stopped for it. A (late) reply answers one that
+    /// waited, and such replies can pile up.
     enum class Line { reply, in_order_reply, event };
+    /// Replies of a size unknown until they come (a list read from Redis) that a
+    /// connection awaits at once, at most: each holds this share of the output
+    /// bound while awaited.
+    static constexpr std::size_t max_unknown_replies = 16;
 
     /// Queues one complete line (LF included), behind any place still held. Does
     /// nothing once the connection is closed.

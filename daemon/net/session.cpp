@@ -76,10 +76,12 @@ void Session::write_line(std::string line, Line kind) {
     // A client that reads gets every line, each at most max_line_bytes. One that
     // does not is closed once events have piled up past twice the bound, or late
     // replies (to waits it sent while it could) past twice that. In-order replies
-    // are never cut: the places held for them stopped the reader (see
-    // Dispatcher), at about sixteen where their size is unknown until they come.
-    auto limit = kind == Line::event ? max_line_bytes() : 2 * max_line_bytes();
-    if (kind != Line::in_order_reply && pending_output() > limit) {
+    // stopped the reader while they were awaited: past the bound come at most
+    // those of unknown size in flight then, each of at most max_line_bytes.
+    auto limit = kind == Line::event   ? max_line_bytes()
+                 : kind == Line::reply ? 2 * max_line_bytes()
+                                       : (max_unknown_replies + 1) * max_line_bytes();
+    if (pending_output() > limit) {
         close("it does not read its replies (limits.max_output_buffer_bytes)");
         return;
     }

@@ -46,7 +46,8 @@ void Reply::line(std::string text) const {
         if (state_->place) {
             p->fill(*state_->place, std::move(text));
         } else {
-            p->send(std::move(text), conn::Peer::Line::reply);
+            p->send(std::move(text),
+                    state_->late ? conn::Peer::Line::reply : conn::Peer::Line::in_order_reply);
         }
         p->reply_sent();
     }

@@ -34,12 +34,16 @@ public:
     /// The answer, when it comes, keeps this request's place among the replies;
     /// `expected` is its likely size.
     void hold_place(std::size_t expected) const;
+    /// The request waits (PROTOCOL.md section 2): its answer comes out of order,
+    /// and counts with the late replies a connection may pile up.
+    void answers_late() const { state_->late = true; }
 
 private:
     struct State {
         std::weak_ptr<conn::Peer> peer;
         proto::RequestId id;
         bool answered = false;
+        bool late = false;
         std::optional<std::uint64_t> place;
         ~State();
     };

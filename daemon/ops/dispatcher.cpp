@@ -13,20 +13,32 @@
 namespace taskpool::daemon::ops {
 namespace {
 
+/// Whether an op's reply can be far longer than its request: a job with its
+/// result, a list, a kv value.
+bool reply_of_unknown_size(const proto::RequestBody& body) {
+    return std::holds_alternative<proto::ListRequest>(body) ||
+           std::holds_alternative<proto::GetRequest>(body) ||
+           std::holds_alternative<proto::CancelRequest>(body) ||
+           std::holds_alternative<proto::RetryRequest>(body) ||
+           std::holds_alternative<proto::KvGetRequest>(body) ||
+           std::holds_alternative<proto::KvDelRequest>(body) ||
+           std::holds_alternative<proto::StatsRequest>(body);
+}
+
 /// What a reply answered later is expected to weigh, counted as output until it
 /// comes (Peer::hold_place), so that the connection stops reading before the
-/// replies it has let in outgrow the bound. A submit's or a map's is about its
-/// request (a job echoes its args) and a job's fields. Any other's (a list, a kv
-/// value, read from Redis in cluster mode) is unknown until it comes: each counts
-/// a sixteenth of the bound, so that about sixteen are in flight at most.
+/// replies it has let in outgrow the bound. Most are about as long as their
+/// request (a submit's job echoes its args) and a job's fields. One of unknown
+/// size (read from Redis in cluster mode) counts a share of the bound, so that
+/// few are in flight at once.
 std::size_t expected_reply(const proto::RequestBody& body, std::size_t request_size,
                            const Config::Limits& limits) {
     constexpr std::size_t job_fields = 512;
-    if (std::holds_alternative<proto::SubmitRequest>(body) ||
-        std::holds_alternative<proto::MapRequest>(body)) {
-        return request_size + job_fields;
+    if (reply_of_unknown_size(body)) {
+        return static_cast<std::size_t>(limits.max_output_buffer_bytes) /
+               conn::Peer::max_unknown_replies;
     }
-    return static_cast<std::size_t>(limits.max_output_buffer_bytes) / 16;
+    return request_size + job_fields;
 }
 
 /// A request that waits is answered when it is ready, out of order (PROTOCOL.md
@@ -86,9 +98,14 @@ void Dispatcher::dispatch(const std::shared_ptr<conn::Peer>& peer, proto::Decode
     bool in_order = !waits(body);
     try {
         std::visit([&](auto& req) { handle(std::move(req), call); }, body);
-        if (in_order && !call.reply.answered()) {
-            // Answered later: a submit once the journal has it, any op in cluster mode.
-            call.reply.hold_place(expected_reply(body, size, services_.config.limits));
+        if (!call.reply.answered()) {
+            if (in_order) {
+                // Answered later: a submit once the journal has it, any op in cluster
+                // mode.
+                call.reply.hold_place(expected_reply(body, size, services_.config.limits));
+            } else {
+                call.reply.answers_late();
+            }
         }
     } catch (const std::exception& e) {
         spdlog::error("op {} from connection {}: {}", request_name(body), peer->id(), e.what());

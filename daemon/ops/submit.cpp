@@ -8,8 +8,8 @@ namespace taskpool::daemon::ops {
 
 void handle(proto::SubmitRequest req, Call& call) {
     auto& services = call.services;
-    sched::JobSpec spec{std::move(req.task), std::move(req.args), std::move(req.key), req.options,
-                        call.submitter(), {}};
+    sched::JobSpec spec{std::move(req.task), std::move(req.args), std::move(req.key),
+                        req.options,         call.submitter(),    {}};
     // Small enough to be kept inline by the callback: no allocation per submit.
     auto accepted = [&services, reply = call.reply, notify = req.options.notify,
                      bind = req.options.bind,

@@ -107,6 +107,8 @@ public:
     virtual std::size_t runnable(proto::PoolKind pool) const = 0;
     /// How many runnable jobs a named queue has, in every pool.
     virtual std::size_t runnable_in(std::string_view queue) const = 0;
+    /// The same in one pool.
+    virtual std::size_t runnable_in(std::string_view queue, proto::PoolKind pool) const = 0;
 
     /// A worker began an attempt (its attempts, worker and start are set).
     virtual void started(const JobRecord& r) = 0;

@@ -39,6 +39,7 @@ void Scheduler::restore(std::vector<StoredJob> jobs) {
         auto batch = r->job.batch ? batches_.find(*r->job.batch) : batches_.end();
         if (batch != batches_.end() && r->batch_then) {  // its jobs, in item order
             batch->second.then = *r->batch_then;
+            batch->second.size = r->batch_size;
             batch->second.jobs.push_back(r->seq);
         }
         if (!proto::is_final(r->job.state)) {

@@ -247,6 +247,7 @@ bool Scheduler::admitted(const Result<std::span<JobRecord* const>>& added) {
             ++batch.unfinished;
             if (r->batch_then) {
                 batch.then = *r->batch_then;
+                batch.size = r->batch_size;
                 batch.jobs.push_back(r->seq);
             }
         }
@@ -398,6 +399,7 @@ void Scheduler::submit_map(MapSpec spec, double block_s, MapDone done) {
         records.back().job.submitted_by = spec.submitted_by;
         if (then) {
             records.back().batch_then = *then;
+            records.back().batch_size = static_cast<std::uint32_t>(size);
         }
     }
     store_.add(records, [this, pool, size, block_s, retry = std::move(retry),
@@ -630,13 +632,9 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
     // waits for other jobs or is held by a pause, which, where nothing outlives the
     // daemon, ends here.
     std::vector<JobRecord*> stopped;
-    held_at_drain_ = 0;
     store_.newest_first([&](JobRecord& r) {
         bool later = r.job.state == JobState::scheduled || r.job.state == JobState::waiting;
         bool held = r.job.state == JobState::queued && held_by_pause(r);
-        if (held && store_.durable()) {
-            ++held_at_drain_;
-        }
         if (!proto::is_final(r.job.state) && (now || (!store_.durable() && (later || held)))) {
             stopped.push_back(&r);
         }
@@ -652,6 +650,23 @@ void Scheduler::begin_shutdown(bool now, std::function<void()> on_idle) {
         }
     }
     check_idle();
+}
+
+std::size_t Scheduler::held_by_pauses() const {
+    auto names = queues_.names();
+    std::erase_if(names, [this](const std::string& name) { return !queues_.find(name)->paused; });
+    std::size_t held = 0;
+    for (std::size_t p = 0; p < proto::pool_count; ++p) {
+        auto pool = static_cast<PoolKind>(p);
+        if (paused(pool)) {
+            held += store_.runnable(pool);
+            continue;
+        }
+        for (const auto& name : names) {
+            held += store_.runnable_in(name, pool);
+        }
+    }
+    return held;
 }
 
 bool Scheduler::held_by_pause(const JobRecord& r) const {
@@ -803,6 +818,13 @@ Result<std::string> Scheduler::submit_follow_up(const proto::RawJson& then, std:
 }
 
 void Scheduler::follow_batch(BatchRecord& batch, const JobRecord& last) {
+    if (batch.jobs.size() < batch.size) {
+        batch.end.then_error =
+            Error{ErrorCode::dependency_failed,
+                  std::to_string(batch.size - batch.jobs.size()) + " of the batch's " +
+                      std::to_string(batch.size) + " jobs are no longer kept, nor their results"};
+        return;
+    }
     proto::JsonWriter results;
     results.begin_array();
     for (auto seq : batch.jobs) {
@@ -994,6 +1016,7 @@ Result<proto::QueueInfo> Scheduler::pause_queue(std::string_view queue, bool pau
     queues_.named(queue).paused = paused;
     store_.queue_paused(queue, paused);
     schedule_dispatch();
+    check_idle();  // a drain waits for no job a pause holds
     return queues_.info(queue, store_.runnable_in(queue));
 }
 
@@ -1001,6 +1024,7 @@ void Scheduler::pause_pool(PoolKind pool, bool paused) {
     paused_[static_cast<std::size_t>(pool)] = paused;
     store_.pool_paused(pool, paused);
     schedule_dispatch();
+    check_idle();
 }
 
 void Scheduler::wake_at(SteadyTime at) {
@@ -1342,12 +1366,15 @@ void Scheduler::evict_retained() {
 
 void Scheduler::check_idle() {
     bool queue_kept = stopping_now_ && store_.durable();
-    bool idle = (queue_kept || counts_.queued <= held_at_drain_) && counts_.running == 0 &&
+    if (!on_idle_) {
+        return;
+    }
+    bool idle = (queue_kept || counts_.queued <= held_by_pauses()) && counts_.running == 0 &&
                 unannounced_ == 0 &&
                 store_.adding(PoolKind::thread) + store_.adding(PoolKind::process) +
                         store_.adding(PoolKind::remote) ==
                     0;
-    if (on_idle_ && idle) {
+    if (idle) {
         asio::post(io_, std::exchange(on_idle_, nullptr));
     }
 }

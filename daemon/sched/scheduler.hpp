@@ -217,9 +217,11 @@ private:
         std::size_t pending = 0;     // jobs whose end is not announced yet
         std::size_t unfinished = 0;  // jobs not final yet
         proto::BatchEnd end;         // its counts, of the ends announced
-        /// A map with `then`: its jobs in item order, for their results.
+        /// A map with `then`: its jobs in item order, for their results, and how
+        /// many it had (fewer come back after a restart once some have expired).
         proto::Boxed<proto::RawJson> then;
         std::vector<std::uint64_t> jobs;
+        std::size_t size = 0;
     };
 
     /// The task and pool a job would run with, or why it cannot be accepted.
@@ -321,6 +323,8 @@ private:
     void keep_for_restart(JobRecord& r);
     /// A queued job that its paused pool or queue holds back.
     bool held_by_pause(const JobRecord& r) const;
+    /// How many queued jobs paused pools and queues hold back now.
+    std::size_t held_by_pauses() const;
     /// A running job, stopped or never taken, is queued again (not yet runnable)
     /// without counting its attempt; the store is told.
     void return_to_queue(JobRecord& r);
@@ -372,9 +376,6 @@ private:
     bool shutting_down_ = false;
     bool stopping_now_ = false;    // a `now` shutdown: nothing more is started
     std::size_t unannounced_ = 0;  // finished jobs waiting for their end to be durable
-    // Queued jobs a pause held when a drain began, kept for the restart: the drain
-    // does not wait for them.
-    std::uint64_t held_at_drain_ = 0;
     std::function<void()> on_idle_;
 };
 

@@ -85,18 +85,23 @@ proto::Result<void> Schedules::restore(const std::vector<proto::ScheduleSpec>& c
         if (!entry) {
             return proto::bad_request("schedules." + spec.name + ": " + entry.error().message);
         }
+        if (auto checked = check_job(spec); !checked) {
+            return proto::bad_request("schedules." + spec.name + ": " + checked.error().message);
+        }
         auto it = kept_by_name.find(spec.name);
+        bool kept_as_is = false;
         if (it != kept_by_name.end()) {
             const auto& k = *it->second;
             entry->info.last_at = k.last_at;
             entry->info.last_job = k.last_job;
-            if (k.from_config && same_fields(k.spec, spec)) {
+            kept_as_is = k.from_config && same_fields(k.spec, spec);
+            if (kept_as_is) {
                 entry->info.next_at = k.next_at;  // its cadence goes on
             } else if (!k.from_config) {
                 spdlog::warn("schedule '{}': the config's replaces the one an op set", spec.name);
             }
         }
-        if (it == kept_by_name.end() || entry->info.next_at != it->second->next_at) {
+        if (!kept_as_is) {
             store_.schedule_kept(entry->info);
         }
         entries_.insert_or_assign(spec.name, std::move(*entry));

@@ -20,6 +20,7 @@ struct StoredJob {
     std::optional<double> retry_backoff_s;       // the job's own; none: retries.backoff_s
     proto::Boxed<proto::RawJson> then;           // the follow-up to submit when it succeeds
     proto::Boxed<proto::RawJson> batch_then;     // its map's: when the whole batch has
+    std::uint32_t batch_size = 0;                // with batch_then: the jobs of its batch
     proto::Boxed<std::string> key;               // idempotency key
     proto::Boxed<proto::CallbackSpec> callback;  // a webhook when it ends
 };

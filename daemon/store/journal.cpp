@@ -38,7 +38,8 @@ constexpr auto retry_interval = std::chrono::seconds(1);
 // the follow-up's id, `then_job`, or `then_error`): the time in `jobs` as
 // submitted, in `runs` as set by a back-off; format 6 a job's named `queue`, and
 // the `queues` and `paused_pools` set at run time; format 7 a job's `schedule` and
-// its map's `then` (`batch_then`, on each job of the batch), and the `schedules`.
+// its map's `then` (`batch_then`, on each job of the batch, and the batch's
+// `batch_size`), and the `schedules`.
 // A job without a row in `runs` is as submitted: waiting if it has `after`, else
 // scheduled if due later, else queued.
 constexpr const char* jobs_table = R"sql(
@@ -62,7 +63,8 @@ CREATE TABLE jobs (
     then_spec TEXT,
     queue TEXT,
     schedule TEXT,
-    batch_then TEXT
+    batch_then TEXT,
+    batch_size INTEGER
 );
 )sql";
 
@@ -148,7 +150,7 @@ SELECT seq, id, idem_key, task, args, pool, priority, batch, timeout_s, retries_
        coalesce(attempts, 0), worker_pid, worker_thread, started_at, finished_at, result,
        error_code, error_message, worker_id, worker_name, retry_backoff_s,
        coalesce(runs.scheduled_for, jobs.scheduled_for), after, then_spec, then_job,
-       then_error, queue, schedule, batch_then
+       then_error, queue, schedule, batch_then, batch_size
 FROM jobs LEFT JOIN runs USING (seq) ORDER BY seq)sql";
 
 std::int64_t millis(proto::Timestamp t) {
@@ -215,6 +217,7 @@ void open_checks(Database& db, Sync sync) {
             }
             db.exec("ALTER TABLE jobs ADD COLUMN schedule TEXT");
             db.exec("ALTER TABLE jobs ADD COLUMN batch_then TEXT");
+            db.exec("ALTER TABLE jobs ADD COLUMN batch_size INTEGER");
         }
         if (version <= 3) {
             db.exec(remote_tasks_table);
@@ -250,7 +253,7 @@ struct Journal::Db : CheckedDatabase {
     Statement insert_job{
         db.handle(),
         "INSERT INTO jobs VALUES "
-        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"};
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"};
     Statement start_job{db.handle(),
                         "INSERT OR REPLACE INTO runs (seq, state, attempts, worker_pid, "
                         "worker_thread, started_at, worker_id, worker_name) "
@@ -306,8 +309,12 @@ struct Journal::Db : CheckedDatabase {
                           "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused"};
     Statement pause_pool{db.handle(), "INSERT OR IGNORE INTO paused_pools VALUES (?1)"};
     Statement resume_pool{db.handle(), "DELETE FROM paused_pools WHERE name = ?1"};
+    // The last firing a row has stays: a job's insert sets it, perhaps in this very
+    // commit, after the schedule it came from was read.
     Statement keep_schedule{db.handle(),
-                            "INSERT OR REPLACE INTO schedules VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+                            "INSERT INTO schedules VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                            "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, "
+                            "from_config = excluded.from_config, next_at = excluded.next_at"};
     Statement advance_schedule{db.handle(), "UPDATE schedules SET next_at = ?2 WHERE name = ?1"};
     Statement schedule_fired{db.handle(),
                              "UPDATE schedules SET last_at = ?2, last_job = ?3 WHERE name = ?1"};
@@ -356,6 +363,7 @@ struct Journal::Db : CheckedDatabase {
         }
         if (s.batch_then) {
             insert_job.bind(20, s.batch_then->text());
+            insert_job.bind(21, std::int64_t{s.batch_size});
         }
         insert_job.run();
         if (j.schedule) {
@@ -562,6 +570,7 @@ enum Column : int {
     queue_column,
     schedule_column,
     batch_then_column,
+    batch_size_column,
 };
 
 /// A JSON column written by this daemon, read back as it is; `error` if it is not JSON.
@@ -620,6 +629,7 @@ void read_submitted(const Statement& row, StoredJob& s) {
     }
     if (!row.is_null(batch_then_column)) {
         s.batch_then = json_column(row, batch_then_column, "its map's then is not JSON");
+        s.batch_size = static_cast<std::uint32_t>(row.integer(batch_size_column));
     }
 }
 

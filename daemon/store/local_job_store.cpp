@@ -214,6 +214,16 @@ std::size_t LocalJobStore::runnable_in(std::string_view queue) const {
     return it == runnable_in_.end() ? 0 : it->second;
 }
 
+std::size_t LocalJobStore::runnable_in(std::string_view queue, proto::PoolKind pool) const {
+    std::size_t count = 0;
+    for (const auto& [key, q] : lanes_[static_cast<std::size_t>(pool)]) {
+        if (key.queue == queue) {
+            count += q.size();
+        }
+    }
+    return count;
+}
+
 void LocalJobStore::started(const JobRecord& r) {
     if (journal_ != nullptr) {
         journal_->append(

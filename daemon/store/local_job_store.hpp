@@ -54,6 +54,7 @@ public:
         return runnable_[static_cast<std::size_t>(pool)];
     }
     std::size_t runnable_in(std::string_view queue) const override;
+    std::size_t runnable_in(std::string_view queue, proto::PoolKind pool) const override;
 
     void started(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;

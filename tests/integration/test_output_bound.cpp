@@ -118,8 +118,9 @@ TEST_CASE("output.a_client_that_reads_late_gets_every_reply_answered_later" *
     LineClient c(d.port());
     fill_jobs(c, 50, 600);
     std::string burst;
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 100; ++i) {  // a ping, answered at once, behind each list
         burst += json{{"op", "list"}, {"id", i}, {"limit", 50}}.dump() + "\n";
+        burst += json{{"op", "ping"}, {"id", -i - 1}}.dump() + "\n";
     }
     c.send_raw(burst);                // 7.8 MB of replies, against a bound of 64 KB
     std::this_thread::sleep_for(1s);  // the replies come while nothing reads them
@@ -127,5 +128,6 @@ TEST_CASE("output.a_client_that_reads_late_gets_every_reply_answered_later" *
         auto reply = c.read_json(30s);
         REQUIRE(reply["id"] == i);
         REQUIRE(reply["jobs"].size() == 50);
+        REQUIRE(c.read_json(30s)["id"] == -i - 1);
     }
 }

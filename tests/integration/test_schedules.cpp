@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,8 @@
 
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
+#include "../support/proc.hpp"
+#include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 #include "proto/job.hpp"
 
@@ -214,6 +217,16 @@ TEST_CASE("schedules.the_configs_are_listed_and_cannot_be_changed_by_ops" * doct
           std::string::npos);
     CHECK(c.request({{"op", "schedule.del"}, {"name", "often"}})["error"]["code"] == "bad_request");
     CHECK(schedule_named(c, "nightly")["cron"] == "0 3 * * *");
+
+    // One whose jobs could never be accepted stops the start, naming it.
+    TempDir dir;
+    auto path = dir.path() / "bad.json";
+    std::ofstream(path) << json{{"listen", "127.0.0.1:0"},
+                                {"schedules", {{"ghost", {{"task", "nope"}, {"every_s", 5}}}}}}
+                               .dump();
+    auto bad = run_command({binary_path("taskpoold"), "--config", path.string()});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.out.find("schedules.ghost: no task named 'nope'") != std::string::npos);
 }
 
 TEST_CASE("schedules.a_refused_firing_is_counted_and_the_schedule_goes_on" * doctest::timeout(60)) {

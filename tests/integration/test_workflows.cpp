@@ -487,6 +487,38 @@ TEST_CASE("workflows.a_maps_then_follows_the_whole_batch_with_its_results_in_ite
     CHECK(c.request({{"op", "stats"}})["jobs"]["submitted"] == 6);
 }
 
+TEST_CASE("workflows.the_client_sends_a_map_with_then_as_one_batch" * doctest::timeout(60)) {
+    // The client splits a large map into requests of 1,000 items; a `then`
+    // follows one batch, so that map goes whole.
+    DaemonProcess d;
+    auto client = taskpool::Client::connect(d.address());
+    REQUIRE(client);
+    std::vector<json> items;
+    for (int i = 0; i < 2500; ++i) {
+        items.emplace_back(i);
+    }
+    taskpool::proto::SubmitOptions options;
+    options.then = taskpool::proto::RawJson(json{{"task", "echo"}});
+    options.wait = 30;
+    auto batch = client->map("echo", items, options);
+    REQUIRE(batch);
+    REQUIRE(batch->jobs.size() == 2500);
+    LineClient c(d.port());
+    std::vector<json> follow_ups;
+    REQUIRE(wait_for([&] {
+        follow_ups.clear();
+        auto listed = c.request({{"op", "list"}, {"limit", 10}});
+        for (const auto& job : listed["jobs"]) {
+            if (job["args"].is_object()) {
+                follow_ups.push_back(job);
+            }
+        }
+        return !follow_ups.empty();
+    }));
+    REQUIRE(follow_ups.size() == 1);
+    CHECK(follow_ups[0]["args"]["results"] == json(items));
+}
+
 TEST_CASE("workflows.100000_scheduled_jobs_come_due_within_a_second_of_their_time" *
           doctest::timeout(180)) {
     // Timers, not the journal's pace of accepting jobs nor the pool's of running

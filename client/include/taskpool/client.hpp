@@ -110,7 +110,8 @@ public:
                                     proto::SubmitOptions options = {},
                                     std::optional<std::string> key = std::nullopt);
     /// Submits one job per item (`map`), in requests of at most 1,000 items and
-    /// 256 KiB of args, each accepted all or none, a few in flight at once. With
+    /// 256 KiB of args, each accepted all or none, a few in flight at once; with
+    /// `then`, which follows one batch, in one request. With
     /// `wait`, the jobs come back finished (or as they are when it runs out). A
     /// refused request fails the call, and its message says which items the
     /// daemon had accepted before.

@@ -111,7 +111,8 @@ class Client:
         """One job per item, the results in the order of the items, as Pool.map.
         A failed job raises its JobFailed (the first in order), unless
         `return_exceptions`: then the JobFailed stands in its place. Items go
-        in map requests of at most `chunksize` items and 256 KiB; a chunk waits
+        in map requests of at most `chunksize` items and 256 KiB (with `then`,
+        which follows one batch, in one request); a chunk waits
         for room in a full queue (block_s, 30 days unless given). A refused
         request raises TaskpoolError; the jobs of earlier ones go on."""
         return list(self.imap(task, iterable, return_exceptions, chunksize, **options))

@@ -50,7 +50,8 @@ def completed(client, task, iterable, chunksize, options):
     submitted then go on; items not yet sent are not sent."""
     options = dict({"block_s": BLOCK_FOR_ROOM_S}, **options)
     finished = queue.SimpleQueue()  # (index, first index of its chunk, future)
-    pending = chunks(iterable, chunksize)
+    # A `then` follows one batch: its map goes as one request.
+    pending = iter([(0, list(iterable))]) if "then" in options else chunks(iterable, chunksize)
     open_chunks = {}  # first index -> [jobs not yet finished, number of items]
     more = True
     while True:

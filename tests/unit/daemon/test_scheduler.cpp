@@ -167,6 +167,7 @@ public:
             runnable_.begin(), runnable_.end(), [&](auto* r) { return r->job.pool == pool; }));
     }
     std::size_t runnable_in(std::string_view) const override { return 0; }
+    std::size_t runnable_in(std::string_view, PoolKind) const override { return 0; }
 
     void started(const sched::JobRecord& r) override { changes.push_back("started " + r.job.id); }
     void requeued(const sched::JobRecord& r) override { changes.push_back("requeued " + r.job.id); }
