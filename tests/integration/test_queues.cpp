@@ -7,6 +7,7 @@
 
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
+#include "../support/request_ok.hpp"
 #include "../support/wait_for.hpp"
 #include "proto/job.hpp"
 
@@ -15,12 +16,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-json ok(LineClient& c, json request) {
-    auto reply = c.request(request, 30s);
-    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
-    return reply;
-}
 
 std::string submit(LineClient& c, json fields) {
     fields["op"] = "submit";

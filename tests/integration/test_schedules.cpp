@@ -12,6 +12,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/proc.hpp"
+#include "../support/request_ok.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 #include "proto/job.hpp"
@@ -21,12 +22,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-json ok(LineClient& c, json request) {
-    auto reply = c.request(request, 30s);
-    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
-    return reply;
-}
 
 double at(const json& time) {
     auto t = taskpool::proto::parse_timestamp(time.get<std::string>());
