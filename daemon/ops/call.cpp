@@ -1,6 +1,8 @@
 #include "call.hpp"
 
+#include "daemon/config/config.hpp"
 #include "proto/reply.hpp"
+#include "services.hpp"
 
 namespace taskpool::daemon::ops {
 
@@ -72,6 +74,15 @@ std::string Call::who() const {
         text += " (token '" + *peer->grant->name + "')";
     }
     return text;
+}
+
+bool Call::refused_in_cluster(std::string_view op, std::string_view what) const {
+    if (!services.config.cluster.redis) {
+        return false;
+    }
+    reply.error(proto::bad_request("op '" + std::string(op) + "': cluster mode has no " +
+                                   std::string(what) + " yet"));
+    return true;
 }
 
 proto::Shared<std::string> Call::submitter() const {

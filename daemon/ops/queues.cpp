@@ -9,25 +9,16 @@
 namespace taskpool::daemon::ops {
 namespace {
 
-/// Cluster mode keeps no queue limits or pauses yet: they would hold on one node only.
-bool refused_in_cluster(std::string_view op, Call& call) {
-    if (!call.services.config.cluster.redis) {
-        return false;
-    }
-    call.reply.error(proto::bad_request("op '" + std::string(op) +
-                                        "': cluster mode has no queue limits or pauses yet"));
-    return true;
-}
-
 /// Answers once the change is kept (where the journal keeps it), as kv does.
 void reply_when_durable(Call& call, nlohmann::json fields) {
     call.services.scheduler.when_durable(
         [reply = call.reply, fields = std::move(fields)] { reply.ok(fields); });
 }
 
+// Cluster mode refuses these ops: limits and pauses would hold on one node only.
 template <class Request>
 void pause_or_resume(const Request& req, Call& call, bool paused) {
-    if (refused_in_cluster(Request::op, call)) {
+    if (call.refused_in_cluster(Request::op, "queue limits or pauses")) {
         return;
     }
     auto& scheduler = call.services.scheduler;
@@ -57,7 +48,7 @@ void pause_or_resume(const Request& req, Call& call, bool paused) {
 }  // namespace
 
 void handle(proto::QueueSetRequest req, Call& call) {
-    if (refused_in_cluster(req.op, call)) {
+    if (call.refused_in_cluster(req.op, "queue limits or pauses")) {
         return;
     }
     auto set = call.services.scheduler.set_queue(req);

@@ -8,22 +8,8 @@
 #include "handlers.hpp"
 
 namespace taskpool::daemon::ops {
-namespace {
-
-/// Cluster mode keeps no schedules yet: each node would fire them.
-bool refused_in_cluster(std::string_view op, Call& call) {
-    if (!call.services.config.cluster.redis) {
-        return false;
-    }
-    call.reply.error(
-        proto::bad_request("op '" + std::string(op) + "': cluster mode has no schedules yet"));
-    return true;
-}
-
-}  // namespace
-
 void handle(proto::ScheduleSetRequest req, Call& call) {
-    if (refused_in_cluster(req.op, call)) {
+    if (call.refused_in_cluster(req.op, "schedules")) {  // each node would fire them
         return;
     }
     auto set = call.services.schedules.set(std::move(req.schedule));
@@ -43,7 +29,7 @@ void handle(proto::ScheduleSetRequest req, Call& call) {
 }
 
 void handle(proto::ScheduleDelRequest req, Call& call) {
-    if (refused_in_cluster(req.op, call)) {
+    if (call.refused_in_cluster(req.op, "schedules")) {
         return;
     }
     if (auto removed = call.services.schedules.remove(req.name); !removed) {
