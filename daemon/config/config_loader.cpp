@@ -413,6 +413,22 @@ Result<std::vector<proto::ScheduleSpec>> parse_schedules(const json& doc) {
     return schedules;
 }
 
+/// Where `doc` has `key`, reads it into `out` with `parse` and takes it out of `doc`.
+template <class T, class Parse>
+Result<void> take_key(json& doc, const char* key, Parse parse, T& out) {
+    auto it = doc.find(key);
+    if (it == doc.end()) {
+        return {};
+    }
+    auto parsed = parse(*it);
+    if (!parsed) {
+        return parsed.error();
+    }
+    out = std::move(*parsed);
+    doc.erase(it);
+    return {};
+}
+
 /// Reads `tasks`, `queues`, `schedules`, `plugins` and `auth.tokens` out of `doc`, which keeps
 /// the scalar keys.
 Result<void> take_structured_keys(Config& config, json& doc, const std::string& origin) {
@@ -454,21 +470,11 @@ Result<void> take_structured_keys(Config& config, json& doc, const std::string& 
         config.tasks = std::move(commands);
         doc.erase(it);
     }
-    if (auto it = doc.find("queues"); it != doc.end()) {
-        auto queues = parse_queues(*it);
-        if (!queues) {
-            return config_error(origin, queues.error().message);
-        }
-        config.queues = std::move(*queues);
-        doc.erase(it);
+    if (auto taken = take_key(doc, "queues", parse_queues, config.queues); !taken) {
+        return config_error(origin, taken.error().message);
     }
-    if (auto it = doc.find("schedules"); it != doc.end()) {
-        auto schedules = parse_schedules(*it);
-        if (!schedules) {
-            return config_error(origin, schedules.error().message);
-        }
-        config.schedules = std::move(*schedules);
-        doc.erase(it);
+    if (auto taken = take_key(doc, "schedules", parse_schedules, config.schedules); !taken) {
+        return config_error(origin, taken.error().message);
     }
     if (auto it = doc.find("plugins"); it != doc.end()) {
         bool paths = it->is_array() && std::all_of(it->begin(), it->end(), [](const json& p) {
