@@ -657,6 +657,9 @@ TEST_CASE("durability.a_maps_then_follows_its_batch_across_kill_9" * doctest::ti
         REQUIRE(reply["ok"] == true);
         batch = reply["jobs"];
         wait_running(c, batch[2]["id"]);
+        // A change acknowledged after the start is committed after it, in journal order:
+        // without it the kill may come before the start is written, and the job runs once.
+        REQUIRE(c.request({{"op", "kv.set"}, {"key", "started"}, {"value", true}})["ok"] == true);
     }
     j.kill_9();
     j.start();
