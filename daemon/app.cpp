@@ -326,11 +326,24 @@ cluster::RedisJobStore::Settings cluster_store_settings(const Config& config) {
             config.listen};
 }
 
-/// Connects the cluster store to the scheduler and the subscribers, and joins the
-/// cluster (running the io loop until Redis has answered). False if it cannot.
-bool join_cluster(asio::io_context& io, cluster::RedisJobStore& store, sched::Scheduler& scheduler,
-                  events::Subscriptions& events, tasks::TaskRegistry& tasks,
-                  const pools::ThreadPool& threads, const pools::ProcessPool& processes) {
+/// Runs the io loop until `start`'s callback has answered, before the daemon serves.
+template <class Answer, class Start>
+std::optional<Answer> answer_of(asio::io_context& io, Start start) {
+    std::optional<Answer> answer;
+    start([&answer](Answer a) { answer = std::move(a); });
+    while (!answer && io.run_one() > 0) {
+    }
+    io.restart();
+    return answer;
+}
+
+/// Connects the cluster store to the scheduler, the subscribers and the schedules,
+/// joins the cluster and reads its schedules (running the io loop until Redis has
+/// answered). None if it cannot.
+std::optional<std::vector<proto::ScheduleInfo>> join_cluster(
+    asio::io_context& io, cluster::RedisJobStore& store, sched::Scheduler& scheduler,
+    sched::Schedules& schedules, events::Subscriptions& events, tasks::TaskRegistry& tasks,
+    const pools::ThreadPool& threads, const pools::ProcessPool& processes) {
     store.set_events({[&scheduler](sched::JobRecord& r, proto::Job ended) {
                           scheduler.ended_elsewhere(r, std::move(ended));
                       },
@@ -351,20 +364,26 @@ bool join_cluster(asio::io_context& io, cluster::RedisJobStore& store, sched::Sc
                           return nlohmann::json{{"thread", threads.size()},
                                                 {"process", processes.size()}}
                               .dump();
+                      },
+                      [&schedules](const std::vector<std::string>& named,
+                                   std::vector<proto::ScheduleInfo> found) {
+                          schedules.adopt(named, std::move(found));
                       }});
-    std::optional<proto::Result<void>> joined;
-    store.start([&joined](proto::Result<void> r) { joined = std::move(r); });
-    while (!joined && io.run_one() > 0) {
-    }
-    io.restart();
-    if (!joined || !*joined) {
-        spdlog::error("cluster.redis: {}",
-                      joined ? joined->error().message : "the connection to Redis ended");
-        return false;
+    auto joined = answer_of<proto::Result<void>>(
+        io, [&store](auto answer) { store.start(std::move(answer)); });
+    auto kept = joined && *joined
+                    ? answer_of<proto::Result<std::vector<proto::ScheduleInfo>>>(
+                          io, [&store](auto answer) { store.schedules(std::move(answer)); })
+                    : std::nullopt;
+    if (!joined || !*joined || !kept || !*kept) {
+        spdlog::error("cluster.redis: {}", joined && !*joined ? joined->error().message
+                                           : kept && !*kept   ? kept->error().message
+                                                              : "the connection to Redis ended");
+        return std::nullopt;
     }
     spdlog::info("cluster {}: joined as node {} on {}", store.name(), store.node(),
                  store.url_shown());
-    return true;
+    return std::move(**kept);
 }
 
 /// Binds the listen address, or says why not and returns none.
@@ -548,13 +567,17 @@ int run(Config& config, const ConfigReloader& reload) {
     if (journal) {
         take_back(*journal, std::move(restored), kv, webhooks, tasks, scheduler);
     }
+    if (cluster_jobs) {
+        auto shared = join_cluster(io, *cluster_jobs, scheduler, schedules, events, tasks, threads,
+                                   processes);
+        if (!shared) {
+            return 1;
+        }
+        kept_schedules = std::move(*shared);
+    }
     if (auto restored_schedules = schedules.restore(config.schedules, kept_schedules);
         !restored_schedules) {
         spdlog::error("{}", restored_schedules.error().message);
-        return 1;
-    }
-    if (cluster_jobs &&
-        !join_cluster(io, *cluster_jobs, scheduler, events, tasks, threads, processes)) {
         return 1;
     }
 

@@ -17,15 +17,15 @@ void add(std::vector<std::string>& out, std::string_view name, std::string value
     out.push_back(std::move(value));
 }
 
-template <class Int>
-bool to_int(std::string_view text, Int& out) {
+template <class Number>
+bool to_number(std::string_view text, Number& out) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     return ec == std::errc() && end == text.data() + text.size();
 }
 
 proto::Error corrupt(std::string_view what) {
     return {proto::ErrorCode::internal,
-            "a job in Redis is not as taskpoold writes it (" + std::string(what) + ")"};
+            "Redis holds " + std::string(what) + " not as taskpoold writes it"};
 }
 
 }  // namespace
@@ -44,6 +44,9 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     if (s.timeout_s) {
         add(out, "timeout_s", std::to_string(*s.timeout_s));
     }
+    if (s.retry_backoff_s) {
+        add(out, "retry_backoff_s", std::to_string(*s.retry_backoff_s));
+    }
     if (s.key) {
         add(out, "key", *s.key);
     }
@@ -55,6 +58,9 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     }
     if (j.submitted_by) {
         add(out, "submitted_by", *j.submitted_by);
+    }
+    if (j.schedule) {
+        add(out, "schedule", *j.schedule);
     }
 }
 
@@ -90,7 +96,7 @@ void JobFields::finished(const proto::Job& j, std::vector<std::string>& out) {
 
 proto::Result<ReadJob> read_job(const RedisReply& fields) {
     if (fields.kind != RedisReply::Kind::array || fields.elements.size() % 2 != 0) {
-        return corrupt("not a hash");
+        return corrupt("a job that is not a hash");
     }
     ReadJob read;
     sched::StoredJob& s = read.stored;
@@ -107,10 +113,10 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
     };
     auto time = [&](std::string_view text) {
         std::int64_t ms = 0;
-        ok = ok && to_int(text, ms);
+        ok = ok && to_number(text, ms);
         return Timestamp(std::chrono::milliseconds(ms));
     };
-    auto integer = [&](std::string_view text, auto& out) { ok = ok && to_int(text, out); };
+    auto number = [&](std::string_view text, auto& out) { ok = ok && to_number(text, out); };
     for (std::size_t i = 0; i < fields.elements.size(); i += 2) {
         std::string_view name = fields.elements[i].text;
         const std::string& value = fields.elements[i + 1].text;
@@ -125,25 +131,29 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             ok = ok && pool.has_value();
             j.pool = pool.value_or(proto::PoolKind::thread);
         } else if (name == "priority") {
-            integer(value, j.priority);
+            number(value, j.priority);
         } else if (name == "state") {
             auto state = proto::state_from_string(value);
             ok = ok && state.has_value();
             j.state = state.value_or(proto::JobState::queued);
         } else if (name == "attempts") {
-            integer(value, j.attempts);
+            number(value, j.attempts);
         } else if (name == "retries") {
-            integer(value, s.retries_left);
+            number(value, s.retries_left);
         } else if (name == "seq") {
-            integer(value, s.seq);
+            number(value, s.seq);
         } else if (name == "submitted_at") {
             j.submitted_at = time(value);
+        } else if (name == "scheduled_for") {
+            j.scheduled_for = time(value);
         } else if (name == "started_at") {
             j.started_at = time(value);
         } else if (name == "finished_at") {
             j.finished_at = time(value);
         } else if (name == "timeout_s") {
-            s.timeout_s = std::stod(value);
+            number(value, s.timeout_s.emplace());
+        } else if (name == "retry_backoff_s") {
+            number(value, s.retry_backoff_s.emplace());
         } else if (name == "key") {
             s.key = value;
         } else if (name == "callback") {
@@ -152,6 +162,8 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             j.batch = value;
         } else if (name == "submitted_by") {
             j.submitted_by = value;
+        } else if (name == "schedule") {
+            j.schedule = value;
         } else if (name == "result") {
             j.result = json(value);
         } else if (name == "progress") {
@@ -163,10 +175,10 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             error_message = value;
         } else if (name == "worker_pid") {
             has_worker = true;
-            integer(value, worker.pid);
+            number(value, worker.pid);
         } else if (name == "worker_thread") {
             int thread = 0;
-            integer(value, thread);
+            number(value, thread);
             worker.thread = thread;
         } else if (name == "worker_id") {
             worker.id = value;
@@ -179,7 +191,7 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
         }  // score, cancellable: the scripts'
     }
     if (!ok || j.id.empty()) {
-        return corrupt(j.id.empty() ? "no id" : "job " + j.id);
+        return corrupt(j.id.empty() ? "a job without an id" : "job " + j.id);
     }
     if (has_worker) {
         j.worker = std::move(worker);
@@ -188,6 +200,42 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
         j.error = proto::JobError{*error_code, std::move(error_message)};
     }
     return read;
+}
+
+std::string schedule_spec(const proto::ScheduleInfo& schedule) {
+    proto::ScheduleInfo spec{schedule.spec, schedule.from_config, {}, {}, {}};
+    return proto::schedule_json(spec).dump();
+}
+
+proto::Result<proto::ScheduleInfo> read_schedule(const RedisReply& fields) {
+    std::optional<proto::ScheduleInfo> info;
+    std::optional<Timestamp> next_at, last_at;
+    std::optional<std::string> last_job;
+    bool ok = fields.kind == RedisReply::Kind::array;
+    for (std::size_t i = 0; ok && i + 1 < fields.elements.size(); i += 2) {
+        std::string_view name = fields.elements[i].text;
+        const std::string& value = fields.elements[i + 1].text;
+        std::int64_t ms = 0;
+        if (name == "spec") {
+            auto read = proto::decode_schedule_info(nlohmann::json::parse(value, nullptr, false));
+            ok = static_cast<bool>(read);
+            if (ok) {
+                info = std::move(*read);
+            }
+        } else if (name == "next" || name == "last_at") {
+            ok = to_number(value, ms);
+            (name == "next" ? next_at : last_at) = Timestamp(std::chrono::milliseconds(ms));
+        } else if (name == "last_job") {
+            last_job = value;
+        }  // fired: the scripts'
+    }
+    if (!ok || !info) {
+        return corrupt("a schedule");
+    }
+    info->next_at = next_at;
+    info->last_at = last_at;
+    info->last_job = std::move(last_job);
+    return std::move(*info);
 }
 
 }  // namespace taskpool::daemon::cluster

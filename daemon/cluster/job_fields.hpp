@@ -5,6 +5,7 @@
 
 #include "daemon/sched/stored_job.hpp"
 #include "proto/result.hpp"
+#include "proto/schedule.hpp"
 #include "redis_connection.hpp"
 
 namespace taskpool::daemon::cluster {
@@ -13,7 +14,8 @@ namespace taskpool::daemon::cluster {
 /// their JSON text, untouched), so that the scripts read and change the fields
 /// they need (state, attempts, retries, pool, task, batch, key) and a node reads
 /// the whole job back with one HGETALL. The scripts own `state`, `seq`, `score`,
-/// `node` and `token`; these functions append name, value pairs for the rest.
+/// `scheduled_for`, `node` and `token`; these functions append name, value pairs
+/// for the rest.
 struct JobFields {
     /// What a new job is: everything a node needs to run it. `cancellable`: a
     /// running attempt can be stopped.
@@ -31,5 +33,11 @@ struct ReadJob {
     std::string token;  // empty: not claimed
 };
 proto::Result<ReadJob> read_job(const RedisReply& fields);
+
+/// A recurring schedule as a Redis hash: `spec`, the schedule as `schedule.list`
+/// shows it (its times aside), and `next`, `last_at` and `last_job`, which the
+/// scripts keep.
+std::string schedule_spec(const proto::ScheduleInfo& schedule);
+proto::Result<proto::ScheduleInfo> read_schedule(const RedisReply& fields);
 
 }  // namespace taskpool::daemon::cluster

@@ -80,15 +80,18 @@ struct RedisJobStore::Scripts {
     RedisScript started{with_common(lua::started_lua)};
     RedisScript progress{with_common(lua::progress_lua)};
     RedisScript requeued{with_common(lua::requeued_lua)};
+    RedisScript due{with_common(lua::due_lua)};
     RedisScript finished{with_common(lua::finished_lua)};
     RedisScript cancel{with_common(lua::cancel_lua)};
+    RedisScript retry{with_common(lua::retry_lua)};
+    RedisScript schedule{with_common(lua::schedule_lua)};
     RedisScript heartbeat{with_common(lua::heartbeat_lua)};
     RedisScript list{with_common(lua::list_lua)};
     RedisScript stats{with_common(lua::stats_lua)};
 
     std::vector<const RedisScript*> all() const {
-        return {&submit,   &take,   &started,   &progress, &requeued,
-                &finished, &cancel, &heartbeat, &list,     &stats};
+        return {&submit, &take,  &started,  &progress,  &requeued, &due,  &finished,
+                &cancel, &retry, &schedule, &heartbeat, &list,     &stats};
     }
 };
 
@@ -102,7 +105,8 @@ RedisJobStore::RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& ta
       started_at_(millis_text(proto::now_timestamp())),
       scripts_(std::make_unique<Scripts>()),
       heartbeat_timer_(io),
-      retry_timer_(io) {}
+      retry_timer_(io),
+      due_timer_(io) {}
 
 RedisJobStore::~RedisJobStore() {
     close();
@@ -112,6 +116,7 @@ void RedisJobStore::close() {
     stopping_ = true;
     heartbeat_timer_.cancel();
     retry_timer_.cancel();
+    due_timer_.cancel();
     close_connections();
 }
 
@@ -184,6 +189,8 @@ void RedisJobStore::lost(Error why) {
     reconnecting_ = true;
     close_connections();
     heartbeat_timer_.cancel();
+    due_timer_.cancel();  // set again by the heartbeat that comes back
+    due_at_.reset();
     idle_.clear();  // wakes may be lost meanwhile: every queue is tried again
     taking_ = {};
     if (events_.down) {
@@ -210,6 +217,7 @@ void RedisJobStore::reconnect_later(std::chrono::milliseconds after) {
             }
             spdlog::info("cluster: Redis at {} is back", settings_.url.shown());
             give_back_unknown_claims();
+            refresh_schedules({});  // changes told meanwhile were lost
         });
     });
 }
@@ -228,7 +236,7 @@ void RedisJobStore::give_back_unknown_claims() {
                 continue;  // held: it runs here
             }
             auto& args = requeued_.args;
-            args.insert(args.end(), {e[i].text, e[i + 1].text, "return", ""});
+            args.insert(args.end(), {e[i].text, e[i + 1].text, "return", "", ""});
         }
         send_later();
     });
@@ -317,7 +325,10 @@ void RedisJobStore::heartbeat(std::string_view how, std::function<void(Result<vo
                 done({});
                 return;
             }
-            for (std::size_t i = 1; i + 1 < reply->elements.size(); i += 2) {
+            if (reply->elements.size() > 1) {
+                due_in(reply->elements[1].integer);
+            }
+            for (std::size_t i = 2; i + 1 < reply->elements.size(); i += 2) {
                 announce_lost(reply->elements[i].text, batch_counts(reply->elements[i + 1]));
             }
             done({});
@@ -493,6 +504,18 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
     args.push_back(queue_of(pool, first.job.task));
     args.push_back(first.key.value_or(""));
     args.push_back(first.job.batch ? *first.job.batch : "");
+    args.push_back(first.job.scheduled_for ? millis_text(*first.job.scheduled_for) : "");
+    // A schedule's firing moves it on only with its job (schedule.lua's `advance`
+    // does it alone where the job never reached the store).
+    auto advance = first.job.schedule ? advances_.find(*first.job.schedule) : advances_.end();
+    if (advance != advances_.end()) {
+        args.push_back(advance->first);
+        args.push_back(millis_text(advance->second.from));
+        args.push_back(advance->second.next_at ? millis_text(*advance->second.next_at) : "");
+        advances_.erase(advance);
+    } else {
+        args.insert(args.end(), 3, "");
+    }
     std::vector<std::string> fields;
     for (const auto& r : records) {
         fields.clear();
@@ -559,6 +582,14 @@ void RedisJobStore::send() {
     // In this order: a job submitted, begun and ended in one turn is written so.
     flush(scripts_->submit, submits_,
           {std::to_string(settings_.queue_max_size), std::to_string(submits_.replies.size())});
+    if (!advances_.empty()) {
+        std::vector<std::string> args{"advance"};
+        for (const auto& [name, a] : std::exchange(advances_, {})) {
+            args.insert(args.end(), {name, millis_text(a.from),
+                                     a.next_at ? millis_text(*a.next_at) : std::string()});
+        }
+        call(scripts_->schedule, std::move(args), [](Result<RedisReply>) {});
+    }
     flush(scripts_->started, started_, {node_});
     flush(scripts_->requeued, requeued_, {node_});
     flush(scripts_->finished, finished_,
@@ -720,6 +751,8 @@ void RedisJobStore::counts(Counted counted) {
             std::uint64_t value = to_u64(stats[i + 1].text);
             if (name == "submitted") {
                 c.submitted = value;
+            } else if (name == "scheduled") {
+                c.scheduled = value;
             } else if (name == "running") {
                 c.running = value;
             } else if (name == "succeeded") {
@@ -869,7 +902,8 @@ void RedisJobStore::progressed(const JobRecord& r) {
     }
 }
 
-void RedisJobStore::give_back(Held& h, std::string_view why, int attempts) {
+void RedisJobStore::give_back(Held& h, std::string_view why, int attempts,
+                              std::optional<proto::Timestamp> due) {
     if (h.token.empty()) {
         return;
     }
@@ -878,14 +912,48 @@ void RedisJobStore::give_back(Held& h, std::string_view why, int attempts) {
     args.push_back(std::exchange(h.token, {}));
     args.emplace_back(why);
     args.push_back(std::to_string(attempts));
+    args.push_back(due ? millis_text(*due) : "");
     release_later(&h);
     send_later();
 }
 
 void RedisJobStore::requeued(const JobRecord& r) {
     if (Held* h = held(r)) {
-        give_back(*h, "retry", r.job.attempts);
+        bool backs_off = r.job.state == JobState::scheduled;
+        give_back(*h, "retry", r.job.attempts,
+                  backs_off ? r.job.scheduled_for : std::optional<proto::Timestamp>());
     }
+}
+
+void RedisJobStore::due_in(std::int64_t ms) {
+    if (ms < 0 || stopping_) {
+        return;
+    }
+    auto at = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    if (due_at_ && *due_at_ <= at) {
+        return;
+    }
+    due_at_ = at;
+    due_timer_.expires_at(at);
+    due_timer_.async_wait([this](std::error_code ec) {
+        if (!ec) {
+            due_at_.reset();
+            move_due();
+        }
+    });
+}
+
+void RedisJobStore::move_due() {
+    call(scripts_->due, {std::to_string(due_per_call)}, [this](Result<RedisReply> reply) {
+        if (!reply) {
+            return;  // the heartbeat that comes back with Redis sets the timer again
+        }
+        if (reply->kind != Kind::integer) {
+            spdlog::error("cluster: {}", broken("moving jobs that are due", *reply).message);
+            return;
+        }
+        due_in(reply->integer);
+    });
 }
 
 void RedisJobStore::returned(const JobRecord& r) {
@@ -993,6 +1061,32 @@ void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
          });
 }
 
+void RedisJobStore::retry(const std::string& id, Retried retried) {
+    call(scripts_->retry, {id}, [this, retried = std::move(retried)](Result<RedisReply> reply) {
+        if (!reply) {
+            retried(reply.error());
+            return;
+        }
+        const auto& e = reply->elements;
+        if (reply->kind == Kind::array && e.size() == 1 && e[0].text == "no_such_job") {
+            retried(Retry{});
+            return;
+        }
+        if (reply->kind != Kind::array || e.size() != 2) {
+            retried(broken("a retry", *reply));
+            return;
+        }
+        auto read = read_job(e[1]);
+        if (!read) {
+            retried(read.error());
+            return;
+        }
+        Held* h = hold(std::move(*read), false);
+        release_later(h);
+        retried(Retry{&h->record, e[0].text == "retried"});
+    });
+}
+
 void RedisJobStore::retain(JobRecord& r) {
     if (Held* h = held(r)) {
         release_later(h);
@@ -1077,6 +1171,16 @@ void RedisJobStore::on_event(std::string_view header, std::string_view line) {
         }
         return;
     }
+    if (kind == 'D') {
+        std::int64_t ms = -1;
+        std::from_chars(id.data(), id.data() + id.size(), ms);
+        due_in(ms);
+        return;
+    }
+    if (kind == 'C') {
+        refresh_schedules({std::string(id)});
+        return;
+    }
     if (kind == 'W') {
         ++wakes_;
         if (auto it = idle_.find(id); it != idle_.end()) {
@@ -1128,6 +1232,66 @@ void RedisJobStore::refresh(const std::string& id) {
             events_.ended_elsewhere(h->record, std::move(read->stored.job));
         }
         release_later(h);
+    });
+}
+
+// Schedules ---------------------------------------------------------------------------
+
+void RedisJobStore::schedule_kept(const proto::ScheduleInfo& schedule) {
+    call(scripts_->schedule,
+         {"set", schedule.spec.name, schedule_spec(schedule),
+          schedule.next_at ? millis_text(*schedule.next_at) : ""},
+         [name = schedule.spec.name](Result<RedisReply> reply) {
+             if (!reply) {
+                 spdlog::error("cluster: schedule '{}' was not kept: {}", name,
+                               reply.error().message);
+             }
+         });
+}
+
+void RedisJobStore::schedule_advanced(std::string_view name, proto::Timestamp from,
+                                      std::optional<proto::Timestamp> next_at) {
+    advances_.insert_or_assign(std::string(name), Advance{from, next_at});
+    send_later();
+}
+
+void RedisJobStore::schedule_removed(std::string_view name) {
+    call(scripts_->schedule, {"del", std::string(name)}, [](Result<RedisReply>) {});
+}
+
+void RedisJobStore::schedules(SchedulesRead read) {
+    read_schedules({}, std::move(read));
+}
+
+void RedisJobStore::read_schedules(std::vector<std::string> names, SchedulesRead read) {
+    names.insert(names.begin(), "read");
+    call(scripts_->schedule, std::move(names), [read = std::move(read)](Result<RedisReply> reply) {
+        if (!reply || reply->kind != Kind::array) {
+            read(reply ? broken("reading the schedules", *reply) : reply.error());
+            return;
+        }
+        std::vector<proto::ScheduleInfo> out;
+        const auto& e = reply->elements;
+        for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+            if (e[i + 1].elements.empty()) {
+                continue;  // gone
+            }
+            if (auto schedule = read_schedule(e[i + 1])) {
+                out.push_back(std::move(*schedule));
+            } else {
+                spdlog::error("cluster: schedule '{}': {}", e[i].text, schedule.error().message);
+            }
+        }
+        read(std::move(out));
+    });
+}
+
+void RedisJobStore::refresh_schedules(std::vector<std::string> names) {
+    read_schedules(names, [this, names](auto read) {
+        // Unread, they are read again once Redis is back.
+        if (read && events_.schedules_read) {
+            events_.schedules_read(names, std::move(*read));
+        }
     });
 }
 

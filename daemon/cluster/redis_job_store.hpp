@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -30,7 +31,8 @@ namespace taskpool::daemon::cluster {
 
 /// Cluster-wide counts, for `stats`.
 struct ClusterCounts {
-    std::uint64_t submitted = 0, running = 0, succeeded = 0, failed = 0, cancelled = 0;
+    std::uint64_t submitted = 0, scheduled = 0, running = 0, succeeded = 0, failed = 0,
+                  cancelled = 0;
     std::array<std::uint64_t, proto::pool_count> queued{};
     std::uint64_t kv_keys = 0, kv_bytes = 0;
     struct Node {
@@ -51,6 +53,11 @@ struct ClusterCounts {
 /// middle of a call; the rest are dropped at the end of the turn. A pool with room
 /// claims jobs with want_runnable(); a node that finds a queue empty is woken by a
 /// message when a job is queued there, so nothing polls.
+///
+/// Jobs due later wait in one sorted set, by when they are due. Every node sets
+/// one timer for the next of them, as the scripts tell it (when a job becomes the
+/// next one, and with each heartbeat); the first whose timer fires moves what is
+/// due to its queue, so the cluster's timers go on while any node does.
 ///
 /// Events cross nodes on one channel: each node publishes its jobs' events (it is
 /// a JobObserver) and relays the others' to its subscribers. A job cancelled
@@ -86,6 +93,12 @@ public:
         std::function<void()> down;
         /// This node's pools, as JSON text, for `stats.cluster.nodes`.
         std::function<std::string()> pools;
+        /// Schedules read again after a change by any node (this one's own
+        /// included, in the order Redis made them) or a reconnection: those `named`
+        /// (none named: all) are as `found` has them, or gone.
+        std::function<void(const std::vector<std::string>& named,
+                           std::vector<proto::ScheduleInfo> found)>
+            schedules_read;
     };
 
     RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& tasks, Settings settings);
@@ -121,6 +134,9 @@ public:
 
     using Counted = base::Callback<void(proto::Result<ClusterCounts>)>;
     void counts(Counted counted);
+    using SchedulesRead = std::function<void(proto::Result<std::vector<proto::ScheduleInfo>>)>;
+    /// The cluster's recurring schedules, for a node that starts.
+    void schedules(SchedulesRead read);
 
     // sched::JobStore
     void add(std::span<JobRecord> records, Added added) override;
@@ -151,12 +167,17 @@ public:
     void progressed(const JobRecord& r) override;
     void requeued(const JobRecord& r) override;
     void returned(const JobRecord& r) override;
-    /// Never asked: the scheduler refuses `after` and `retry` in cluster mode for now.
+    /// Never asked: the scheduler refuses `after` in cluster mode for now.
     void released(const JobRecord& /*r*/) override {}
-    void retried(JobRecord& /*r*/) override {}
+    void retried(JobRecord& /*r*/) override {}  // retry() instead
+    void retry(const std::string& id, Retried retried) override;
     void finished(const JobRecord& r, Durable durable) override;
     void cancel(JobRecord& r, Cancelled cancelled) override;
     void retain(JobRecord& r) override;
+    void schedule_kept(const proto::ScheduleInfo& schedule) override;
+    void schedule_advanced(std::string_view name, proto::Timestamp from,
+                           std::optional<proto::Timestamp> next_at) override;
+    void schedule_removed(std::string_view name) override;
     std::optional<sched::SteadyTime> next_expiry() const override { return std::nullopt; }
     void expire(sched::SteadyTime) override {}
     void when_durable(base::Callback<void()> f) override;
@@ -212,8 +233,15 @@ private:
     void sweep();
     /// Reads jobs from Redis, but those this node's copy is the newest of.
     void read_jobs(std::vector<std::string> ids, Found found);
-    /// A claim goes back to its queue (`retry`: one retry fewer; `return`: as it was).
-    void give_back(Held& h, std::string_view why, int attempts);
+    /// A claim goes back to its queue (`retry`: one retry fewer; `return`: as it
+    /// was), or to the due set until its back-off ends (`due`).
+    void give_back(Held& h, std::string_view why, int attempts,
+                   std::optional<proto::Timestamp> due = std::nullopt);
+    /// The next scheduled job is due in `ms` (-1: none is): the timer is set for it
+    /// unless it is set sooner.
+    void due_in(std::int64_t ms);
+    /// Moves what is due to its queues.
+    void move_due();
 
     /// What a node publishes: `<node> <kind> <id>\n<line>`.
     std::string message(char kind, std::string_view id, std::string_view line) const;
@@ -222,6 +250,10 @@ private:
     void on_event(std::string_view header, std::string_view line);
     /// Reads a held job another node ended, and tells the scheduler.
     void refresh(const std::string& id);
+    /// Reads schedules (none named: all) as the `schedule` script answers `read`.
+    void read_schedules(std::vector<std::string> names, SchedulesRead read);
+    /// Reads schedules again (none named: all), and tells the daemon.
+    void refresh_schedules(std::vector<std::string> names);
 
     asio::io_context& io_;
     const tasks::TaskRegistry& tasks_;
@@ -236,6 +268,9 @@ private:
     std::shared_ptr<RedisConnection> events_in_;
     asio::steady_timer heartbeat_timer_;
     asio::steady_timer retry_timer_;  // connecting again, after a back-off
+    asio::steady_timer due_timer_;    // the next scheduled job
+    std::optional<std::chrono::steady_clock::time_point> due_at_;  // when it is set for
+    static constexpr std::size_t due_per_call = 1000;
     static constexpr std::chrono::milliseconds max_reconnect_wait{2000};
     std::uint64_t generation_ = 0;  // of the connections: a closed older one is old news
     bool reconnecting_ = false;
@@ -261,6 +296,13 @@ private:
     bool stopping_ = false;
     std::unordered_map<std::string, int> reading_;  // ids being read: a `F` meanwhile
     std::set<std::string, std::less<>> reread_;     // makes the read go again
+
+    /// Schedules moved on this turn: sent with the job of their firing, or alone.
+    struct Advance {
+        proto::Timestamp from;
+        std::optional<proto::Timestamp> next_at;
+    };
+    std::map<std::string, Advance, std::less<>> advances_;
 
     Pending submits_, started_, requeued_, finished_;
     bool send_posted_ = false;

@@ -529,18 +529,9 @@ Result<void> check_cluster(const Config& c) {
             "cluster.redis and store.path: in cluster mode the jobs live in Redis, so there "
             "is no journal; give one or the other");
     }
-    if (c.retries.backoff_s > 0) {
-        return proto::bad_request(
-            "retries.backoff_s: cluster mode does not back off between attempts yet; leave it "
-            "at 0 with cluster.redis");
-    }
     if (!c.queues.empty()) {
         return proto::bad_request(
             "queues: cluster mode has no queue limits yet; leave them out with cluster.redis");
-    }
-    if (!c.schedules.empty()) {
-        return proto::bad_request(
-            "schedules: cluster mode has no schedules yet; leave them out with cluster.redis");
     }
     if (!c.task_queues.empty()) {
         return proto::bad_request("tasks." + c.task_queues.begin()->first +

@@ -9,9 +9,6 @@
 
 namespace taskpool::daemon::ops {
 void handle(proto::ScheduleSetRequest req, Call& call) {
-    if (call.refused_in_cluster(req.op, "schedules")) {  // each node would fire them
-        return;
-    }
     auto set = call.services.schedules.set(std::move(req.schedule));
     if (!set) {
         call.reply.error(set.error());
@@ -29,9 +26,6 @@ void handle(proto::ScheduleSetRequest req, Call& call) {
 }
 
 void handle(proto::ScheduleDelRequest req, Call& call) {
-    if (call.refused_in_cluster(req.op, "schedules")) {
-        return;
-    }
     if (auto removed = call.services.schedules.remove(req.name); !removed) {
         call.reply.error(removed.error());
         return;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -123,7 +124,7 @@ public:
     /// A job `waiting` for others may run now: queued, or scheduled for its time.
     virtual void released(const JobRecord& r) = 0;
     /// A failed or cancelled job is queued again under its id (`retry`): its
-    /// retention ends. Not asked of a shared store (cluster mode has no `retry` yet).
+    /// retention ends. Not asked of a shared store, which is asked retry().
     virtual void retried(JobRecord& r) = 0;
     /// The job ended (its state, end and result or error are set). `durable` gets
     /// its seq once the end is durable (at once where nothing is kept).
@@ -134,6 +135,17 @@ public:
     /// on another daemon), bringing `r` up to date with its end; no_such_job,
     /// not_cancellable or unavailable. Never called on a store that is not shared.
     virtual void cancel(JobRecord& /*r*/, Cancelled /*cancelled*/) {}
+    /// What retry() calls back with: the job as it is now (none: no job has the
+    /// id), and whether it was queued again.
+    struct Retry {
+        JobRecord* record = nullptr;
+        bool queued = false;
+    };
+    using Retried = base::Callback<void(proto::Result<Retry>)>;
+    /// A shared store: queues a failed or cancelled job again under its id, wherever
+    /// it ran; a job in any other state is left as it is. Never called on a store
+    /// that is not shared.
+    virtual void retry(const std::string& /*id*/, Retried /*retried*/) {}
     /// Whether other daemons share these jobs (cluster mode): then jobs queue in
     /// the store, not here, and the store counts batches.
     virtual bool shared() const { return false; }
@@ -148,9 +160,11 @@ public:
     /// A schedule was set, or its times changed (PROTOCOL.md 13): kept whole,
     /// likewise.
     virtual void schedule_kept(const proto::ScheduleInfo& /*schedule*/) {}
-    /// A schedule fired or skipped a time: its next one. Told in the turn of the io
-    /// loop that submits its job, so that both are kept or neither is.
-    virtual void schedule_advanced(std::string_view /*name*/,
+    /// A schedule fired or skipped the time it had (`from`): its next one. Told in
+    /// the turn of the io loop that submits its job, so that both are kept or
+    /// neither is. A shared store moves it on only from the time it still has
+    /// there, and then only with the job: of the daemons that fire it, one does.
+    virtual void schedule_advanced(std::string_view /*name*/, proto::Timestamp /*from*/,
                                    std::optional<proto::Timestamp> /*next_at*/) {}
     virtual void schedule_removed(std::string_view /*name*/) {}
 

@@ -32,6 +32,12 @@ Error no_such_job(std::string_view id) {
     return Error{ErrorCode::no_such_job, "no job '" + std::string(id) + "'"};
 }
 
+Error not_retryable(std::string_view id, JobState state) {
+    return Error{ErrorCode::not_retryable, "job " + std::string(id) + " is " +
+                                               std::string(to_string(state)) +
+                                               ": only a failed or cancelled job can be retried"};
+}
+
 std::chrono::steady_clock::duration to_duration(double seconds) {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(seconds));
@@ -112,11 +118,8 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
         return too_many_queues();
     }
     if (store_.shared()) {
-        for (auto [given, name] : {std::pair{options.delay_s.has_value(), "delay_s"},
-                                   {options.run_at.has_value(), "run_at"},
-                                   {!options.after.empty(), "after"},
+        for (auto [given, name] : {std::pair{!options.after.empty(), "after"},
                                    {options.then.has_value(), "then"},
-                                   {options.retry_backoff_s.has_value(), "retry_backoff_s"},
                                    {options.queue.has_value(), "queue"}}) {
             if (given) {
                 return proto::bad_request("field '" + std::string(name) +
@@ -528,7 +531,7 @@ void Scheduler::cancel(const std::string& id, JobDone done) {
 
 void Scheduler::retry(const std::string& id, JobDone done) {
     if (store_.shared()) {
-        done(proto::bad_request("op 'retry': cluster mode does not retry jobs by request yet"));
+        retry_elsewhere(id, std::move(done));
         return;
     }
     store_.lookup({&id, 1}, [this, id, done = std::move(done)](auto found) mutable {
@@ -553,9 +556,7 @@ void Scheduler::requeue_final(const std::string& id, JobDone done) {
         return;
     }
     if (r->job.state != JobState::failed && r->job.state != JobState::cancelled) {
-        done(Error{ErrorCode::not_retryable,
-                   "job " + id + " is " + std::string(to_string(r->job.state)) +
-                       ": only a failed or cancelled job can be retried"});
+        done(not_retryable(id, r->job.state));
         return;
     }
     if (shutting_down_) {
@@ -583,6 +584,25 @@ void Scheduler::requeue_final(const std::string& id, JobDone done) {
     store_.retried(*r);
     enqueue(*r);
     done(&job);
+}
+
+void Scheduler::retry_elsewhere(const std::string& id, JobDone done) {
+    if (shutting_down_) {
+        done(shutting_down());
+        return;
+    }
+    store_.retry(id, [this, id, done = std::move(done)](Result<JobStore::Retry> retried) {
+        if (!retried) {
+            done(retried.error());
+        } else if (retried->record == nullptr) {
+            done(no_such_job(id));
+        } else if (!retried->queued) {
+            done(not_retryable(id, retried->record->job.state));
+        } else {
+            schedule_dispatch();  // this node may take it
+            done(&retried->record->job);
+        }
+    });
 }
 
 void Scheduler::cancel_elsewhere(JobRecord& r, JobDone done) {
@@ -726,6 +746,9 @@ void Scheduler::on_outcome(RunOutcome outcome) {
 
 void Scheduler::schedule(JobRecord& r) {
     r.job.state = JobState::scheduled;
+    if (store_.shared()) {
+        return;  // due in the store, for whichever node finds it due first
+    }
     ++counts_.scheduled;
     due_.add(*r.job.scheduled_for, r.seq);
 }

@@ -316,6 +316,8 @@ private:
     void answer_waiters(JobRecord& r);
     /// A shared store: cancels a job this node does not run.
     void cancel_elsewhere(JobRecord& r, JobDone done);
+    /// A shared store: retries a job wherever it ran.
+    void retry_elsewhere(const std::string& id, JobDone done);
     void stop_running(JobRecord& r, StopReason reason);
     /// A `now` shutdown with a durable store: a running job goes back to queued
     /// without counting its attempt; a queued one stays (taken back from a worker that

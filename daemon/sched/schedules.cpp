@@ -1,6 +1,7 @@
 #include "schedules.hpp"
 
 #include <cmath>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -136,8 +137,9 @@ void Schedules::start() {
         if (next && *next <= now && e.info.spec.catch_up == proto::CatchUp::none) {
             spdlog::info("schedule '{}': its time {} passed while the daemon was down: skipped",
                          name, proto::format_timestamp(*next));
-            next = next_time(e, *next, now);
-            store_.schedule_advanced(name, next);
+            auto from = *next;
+            next = next_time(e, from, now);
+            store_.schedule_advanced(name, from, next);
         }
     }
     arm();  // what is due (catch_up one) fires at once, once
@@ -191,6 +193,35 @@ proto::Result<void> Schedules::remove(std::string_view name) {
     return {};
 }
 
+void Schedules::adopt(const std::vector<std::string>& named,
+                      std::vector<proto::ScheduleInfo> found) {
+    std::set<std::string, std::less<>> present;
+    for (auto& info : found) {
+        auto name = info.spec.name;
+        auto entry = make_entry(info.spec, info.from_config, proto::now_timestamp());
+        if (!entry) {
+            spdlog::warn("schedule '{}' cannot be read here ({}): other daemons fire it", name,
+                         entry.error().message);
+            continue;
+        }
+        present.insert(name);
+        if (auto it = entries_.find(name); it != entries_.end()) {
+            entry->firings = it->second.firings;
+        }
+        entry->info = std::move(info);
+        entries_.insert_or_assign(name, std::move(*entry));
+    }
+    if (named.empty()) {
+        std::erase_if(entries_, [&](const auto& e) { return !present.contains(e.first); });
+    }
+    for (const auto& name : named) {
+        if (!present.contains(name)) {
+            entries_.erase(name);
+        }
+    }
+    arm();
+}
+
 std::vector<proto::ScheduleInfo> Schedules::list() const {
     std::vector<proto::ScheduleInfo> out;
     out.reserve(entries_.size());
@@ -215,7 +246,7 @@ void Schedules::fire(Entry& e, Timestamp now) {
     e.info.next_at = next_time(e, due, now);
     e.firings.last_lateness_s = std::chrono::duration<double>(now - due).count();
     // Written in this turn of the io loop, as is the job below: they commit together.
-    store_.schedule_advanced(name, e.info.next_at);
+    store_.schedule_advanced(name, due, e.info.next_at);
     auto request = proto::scheduled_request(e.info.spec);
     if (!request) {
         refused(e, request.error());

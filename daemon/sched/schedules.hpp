@@ -34,8 +34,12 @@ struct ScheduleFirings {
 /// daemon was down, a schedule whose time passed fires once (`catch_up: one`) or
 /// skips to its next time (`none`).
 ///
-/// Schedules from the config are the config's: ops may not change them. On the
-/// io thread only.
+/// Schedules from the config are the config's: ops may not change them.
+///
+/// In a shared store (cluster mode) each daemon keeps a copy of the schedules,
+/// read again whenever any of them changes them, and fires them on its own timer;
+/// the store moves a schedule on from a time only once, with the job of that
+/// firing, and a daemon that fires it later gets that job. On the io thread only.
 class Schedules {
 public:
     Schedules(asio::io_context& io, Scheduler& scheduler, JobStore& store);
@@ -58,6 +62,9 @@ public:
     /// no_such_schedule, or bad_request for one of the config's.
     proto::Result<void> remove(std::string_view name);
     std::vector<proto::ScheduleInfo> list() const;
+    /// A shared store's schedules as read again: those `named` (none named: all)
+    /// are as `found` has them, or gone.
+    void adopt(const std::vector<std::string>& named, std::vector<proto::ScheduleInfo> found);
     std::vector<ScheduleFirings> firings() const;
 
 private:

@@ -291,7 +291,7 @@ void LocalJobStore::schedule_kept(const proto::ScheduleInfo& schedule) {
     }
 }
 
-void LocalJobStore::schedule_advanced(std::string_view name,
+void LocalJobStore::schedule_advanced(std::string_view name, proto::Timestamp /*from*/,
                                       std::optional<proto::Timestamp> next_at) {
     if (journal_ != nullptr) {
         journal_->append(write::ScheduleAdvanced{std::string(name), next_at});

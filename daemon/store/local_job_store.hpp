@@ -67,7 +67,8 @@ public:
     void queue_paused(std::string_view queue, bool paused) override;
     void pool_paused(proto::PoolKind pool, bool paused) override;
     void schedule_kept(const proto::ScheduleInfo& schedule) override;
-    void schedule_advanced(std::string_view name, std::optional<proto::Timestamp> next_at) override;
+    void schedule_advanced(std::string_view name, proto::Timestamp from,
+                           std::optional<proto::Timestamp> next_at) override;
     void schedule_removed(std::string_view name) override;
 
     void retain(JobRecord& r) override;

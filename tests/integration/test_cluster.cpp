@@ -2,6 +2,7 @@
 // redis-server of the test's own, talking over real sockets.
 
 #include <csignal>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -10,7 +11,9 @@
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/redis_server.hpp"
+#include "../support/request_ok.hpp"
 #include "../support/wait_for.hpp"
+#include "proto/job.hpp"
 
 using namespace taskpool::test;
 using namespace std::chrono_literals;
@@ -57,13 +60,6 @@ std::string node_id(DaemonProcess& d) {
 void no_threads(DaemonProcess& d) {
     REQUIRE(LineClient(d.port()).request(
                 {{"op", "resize"}, {"pool", "thread"}, {"size", 0}})["ok"] == true);
-}
-
-json submit(LineClient& c, json fields) {
-    fields["op"] = "submit";
-    auto reply = c.request(fields);
-    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
-    return reply["job"];
 }
 
 json get(LineClient& c, const std::string& id, double wait = 0) {
@@ -369,6 +365,121 @@ TEST_CASE("cluster.a_killed_node_has_its_jobs_run_again_elsewhere" * doctest::ti
     CHECK(nodes.size() == 1);
 }
 
+TEST_CASE("cluster.jobs_due_later_come_due_once_on_any_node_and_outlive_their_node" *
+          doctest::timeout(60)) {
+    Cluster cluster(2, {.expect_errors = true});
+    no_threads(cluster[1]);  // what is begun before the kill is begun on node a
+    LineClient a(cluster[0].port());
+    auto failed = submit(a, {{"task", "fail"}, {"wait", 10}});
+    REQUIRE(failed["state"] == "failed");
+    LineClient watcher(cluster[1].port());
+    watcher.request({{"op", "subscribe"}});
+    json items = json::array();
+    for (int i = 0; i < 40; ++i) {
+        items.push_back(i);
+    }
+    auto map = a.request({{"op", "map"}, {"task", "echo"}, {"items", items}, {"delay_s", 1}});
+    REQUIRE(map["ok"] == true);
+    auto backing_off = submit(a, {{"task", "fail"}, {"retries", 1}, {"retry_backoff_s", 1}});
+    REQUIRE(wait_for([&] {
+        auto job = get(a, backing_off["id"]);
+        return job["state"] == "scheduled" && job["attempts"] == 1;
+    }));
+    CHECK(a.request({{"op", "stats"}})["jobs"]["scheduled"] == 41);
+
+    // The node that took them dies; the other's timer moves them when they are due.
+    cluster[0].signal(SIGKILL);
+    cluster[0].wait_exit(5s);
+    LineClient b(cluster[1].port());
+    b.request({{"op", "resize"}, {"pool", "thread"}, {"size", 2}});
+    for (const auto& job : map["jobs"]) {
+        auto done = get(b, job["id"], 15);
+        CHECK(done["state"] == "succeeded");
+        CHECK(done["attempts"] == 1);
+    }
+    auto backed_off = get(b, backing_off["id"], 15);
+    CHECK(backed_off["state"] == "failed");
+    CHECK(backed_off["attempts"] == 2);
+    CHECK(b.request({{"op", "stats"}})["jobs"]["scheduled"] == 0);
+    // Each job began once, whichever node's timer fired first.
+    std::map<std::string, int> starts;
+    int ends = 0;
+    while (ends < 41) {
+        auto e = watcher.read_json();
+        if (e["event"] == "job.started") {
+            ++starts[e["job"]["id"].get<std::string>()];
+        } else if (e["event"] == "job.finished") {
+            ++ends;
+        }
+    }
+    CHECK(starts.size() == 41);
+    for (const auto& [id, count] : starts) {
+        CHECK_MESSAGE(count == (id == backing_off["id"] ? 2 : 1), id);
+    }
+
+    // A job that failed on the node that died is retried from the other.
+    auto retried = b.request({{"op", "retry"}, {"job", failed["id"]}});
+    REQUIRE_MESSAGE(retried["ok"] == true, retried.dump());
+    auto again = get(b, failed["id"], 10);
+    CHECK(again["state"] == "failed");
+    CHECK(again["attempts"] == 2);
+    CHECK(again["node"] == node_id(cluster[1]));
+}
+
+TEST_CASE("cluster.a_schedule_fires_once_a_time_whichever_nodes_are_up" * doctest::timeout(60)) {
+    Cluster cluster(3, {.expect_errors = true});
+    LineClient a(cluster[0].port());
+    LineClient c(cluster[2].port());
+    auto set =
+        a.request({{"op", "schedule.set"}, {"name", "tick"}, {"task", "echo"}, {"every_s", 1}});
+    REQUIRE_MESSAGE(set["ok"] == true, set.dump());
+    // Every node has it, and fires it on its own timer.
+    REQUIRE(wait_for([&] {
+        return c.request({{"op", "schedule.list"}})["schedules"].size() == 1;
+    }));
+    auto fired = [&] {
+        std::vector<json> jobs;
+        auto listed = c.request({{"op", "list"}, {"limit", 1000}});
+        for (const auto& job : listed["jobs"]) {
+            if (job.value("schedule", "") == "tick") {
+                jobs.push_back(job);
+            }
+        }
+        return jobs;  // newest first
+    };
+    REQUIRE(wait_for([&] { return fired().size() >= 3; }, 10s));
+    // The node it was set on dies: the others go on, and no time fires twice.
+    cluster[0].signal(SIGKILL);
+    cluster[0].wait_exit(5s);
+    auto before = fired().size();
+    REQUIRE(wait_for([&] { return fired().size() >= before + 3; }, 10s));
+    auto jobs = fired();
+    for (std::size_t i = 0; i + 1 < jobs.size(); ++i) {
+        auto time = [](const json& job) {
+            return taskpool::proto::parse_timestamp(job["submitted_at"].get<std::string>()).value();
+        };
+        auto gap = time(jobs[i]) - time(jobs[i + 1]);
+        CHECK_MESSAGE(gap > 500ms, jobs[i].dump(), jobs[i + 1].dump());
+    }
+    // Each node lists it as Redis has it: its last firing is the newest job.
+    LineClient b(cluster[1].port());
+    REQUIRE(wait_for([&] {
+        auto newest = fired().front()["id"];
+        for (auto* node : {&b, &c}) {
+            if (node->request({{"op", "schedule.list"}})["schedules"][0]["last_job"] != newest) {
+                return false;
+            }
+        }
+        return true;
+    }));
+    // Deleted on one node, it stops on every node.
+    REQUIRE(b.request({{"op", "schedule.del"}, {"name", "tick"}})["ok"] == true);
+    REQUIRE(wait_for([&] { return c.request({{"op", "schedule.list"}})["schedules"].empty(); }));
+    auto count = fired().size();
+    std::this_thread::sleep_for(1500ms);
+    CHECK(fired().size() == count);
+}
+
 TEST_CASE("cluster.a_drain_leaves_the_queue_to_the_others" * doctest::timeout(60)) {
     Cluster cluster(2, {.config = {{"thread_pool", {{"size", 1}}}}});
     no_threads(cluster[1]);
@@ -416,10 +527,7 @@ TEST_CASE("cluster.workflows_are_refused_with_the_field_named_until_cluster_mode
     Cluster cluster(1);
     LineClient c(cluster[0].port());
     auto done = submit(c, {{"task", "echo"}, {"wait", true}});
-    for (auto [field, value] : {std::pair{"delay_s", json(1)},
-                                {"run_at", json("2030-01-01T00:00:00Z")},
-                                {"retry_backoff_s", json(1)},
-                                {"after", json{done["id"]}},
+    for (auto [field, value] : {std::pair{"after", json{done["id"]}},
                                 {"then", json{{"task", "echo"}}},
                                 {"queue", json("mail")}}) {
         auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {field, value}});
@@ -427,22 +535,14 @@ TEST_CASE("cluster.workflows_are_refused_with_the_field_named_until_cluster_mode
         CHECK_MESSAGE(reply["error"]["message"].get<std::string>().find(field) != std::string::npos,
                       reply.dump());
     }
-    CHECK(c.request({{"op", "retry"}, {"job", done["id"]}})["error"]["code"] == "bad_request");
     for (json op :
          {json{{"op", "queue.set"}, {"queue", "mail"}, {"max_concurrency", 1}},
-          json{{"op", "pause"}, {"queue", "mail"}}, json{{"op", "resume"}, {"pool", "thread"}},
-          json{{"op", "schedule.set"}, {"name", "s"}, {"task", "echo"}, {"every_s", 5}},
-          json{{"op", "schedule.del"}, {"name", "s"}}}) {
+          json{{"op", "pause"}, {"queue", "mail"}}, json{{"op", "resume"}, {"pool", "thread"}}}) {
         auto reply = c.request(op);
         CHECK_MESSAGE(reply["error"]["code"] == "bad_request", op.dump());
         CHECK(reply["error"]["message"].get<std::string>().find("cluster mode") !=
               std::string::npos);
     }
-    auto backoff = run_command({binary_path("taskpoold"), "--check-config"},
-                               {{"TASKPOOL_CLUSTER_REDIS", "redis://127.0.0.1:6379"},
-                                {"TASKPOOL_RETRIES_BACKOFF_S", "2"}});
-    CHECK(backoff.exit_code == 2);
-    CHECK(backoff.err.find("retries.backoff_s") != std::string::npos);
 }
 
 namespace {

@@ -24,6 +24,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/http_listener.hpp"
 #include "../support/line_client.hpp"
+#include "../support/request_ok.hpp"
 #include "../support/wait_for.hpp"
 #include "proto/job.hpp"
 
@@ -83,13 +84,6 @@ std::string query(const fs::path& path, const char* sql) {
 
 std::string integrity(const fs::path& path) {
     return query(path, "PRAGMA integrity_check");
-}
-
-json submit(LineClient& c, json fields) {
-    fields["op"] = "submit";
-    auto reply = c.request(fields);
-    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
-    return reply["job"];
 }
 
 json get(LineClient& c, const json& id, double wait = 0) {

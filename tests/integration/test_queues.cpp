@@ -17,7 +17,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string submit(LineClient& c, json fields) {
+/// Submits a job that must be accepted, and returns its id.
+std::string submit_id(LineClient& c, json fields) {
     fields["op"] = "submit";
     return ok(c, fields)["job"]["id"].get<std::string>();
 }
@@ -69,7 +70,7 @@ TEST_CASE("queues.max_concurrency_holds_a_queue_to_its_limit" * doctest::timeout
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {
         ids.push_back(
-            submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.3}}}, {"queue", "slow"}}));
+            submit_id(c, {{"task", "sleep"}, {"args", {{"seconds", 0.3}}}, {"queue", "slow"}}));
     }
     auto q = queue_named(c, "slow");
     CHECK(q["max_concurrency"] == 2);
@@ -98,13 +99,13 @@ TEST_CASE("queues.a_held_queue_never_holds_back_another_on_the_same_pool" * doct
     // a paused one.
     std::vector<std::string> slow;
     for (int i = 0; i < 3; ++i) {
-        slow.push_back(submit(
+        slow.push_back(submit_id(
             c,
             {{"task", "sleep"}, {"args", {{"seconds", 1.5}}}, {"queue", "one"}, {"priority", 10}}));
     }
-    auto paused = submit(c, {{"task", "echo"}, {"queue", "held"}, {"priority", 10}});
-    auto other = get(c, submit(c, {{"task", "echo"}, {"queue", "other"}}), 10);
-    auto unnamed = get(c, submit(c, {{"task", "echo"}}), 10);
+    auto paused = submit_id(c, {{"task", "echo"}, {"queue", "held"}, {"priority", 10}});
+    auto other = get(c, submit_id(c, {{"task", "echo"}, {"queue", "other"}}), 10);
+    auto unnamed = get(c, submit_id(c, {{"task", "echo"}}), 10);
     // Done while the first of the saturated queue still ran: not behind it.
     auto first = get(c, slow[0], 10);
     for (const auto& job : {other, unnamed}) {
@@ -128,7 +129,7 @@ TEST_CASE("queues.a_rate_limit_spaces_the_starts_after_a_full_bucket" * doctest:
     CHECK(set["max_concurrency"] == nullptr);
     std::vector<std::string> ids;
     for (int i = 0; i < 15; ++i) {
-        ids.push_back(submit(c, {{"task", "echo"}, {"args", i}, {"queue", "mail"}}));
+        ids.push_back(submit_id(c, {{"task", "echo"}, {"args", i}, {"queue", "mail"}}));
     }
     CHECK(queue_named(c, "mail")["throttled"] == true);
     std::vector<double> starts;
@@ -149,7 +150,7 @@ TEST_CASE("queues.a_rate_limit_spaces_the_starts_after_a_full_bucket" * doctest:
 
     // No limit: the next ones start at once.
     ok(c, {{"op", "queue.set"}, {"queue", "mail"}, {"rate_limit", nullptr}});
-    auto quick = submit(c, {{"task", "echo"}, {"queue", "mail"}});
+    auto quick = submit_id(c, {{"task", "echo"}, {"queue", "mail"}});
     CHECK(get(c, quick, 10)["state"] == "succeeded");
     CHECK(queue_named(c, "mail")["rate_limit"] == nullptr);
 }
@@ -159,8 +160,8 @@ TEST_CASE("queues.a_paused_pool_starts_nothing_until_resumed" * doctest::timeout
     LineClient c(d.port());
     auto paused = ok(c, {{"op", "pause"}, {"pool", "thread"}});
     CHECK(paused["pool"] == json{{"name", "thread"}, {"paused", true}});
-    auto echo = submit(c, {{"task", "echo"}, {"args", 1}});
-    auto fib = submit(c, {{"task", "fib"}, {"args", {{"n", 5}}}});
+    auto echo = submit_id(c, {{"task", "echo"}, {"args", 1}});
+    auto fib = submit_id(c, {{"task", "fib"}, {"args", {{"n", 5}}}});
     CHECK(get(c, fib, 20)["state"] == "succeeded");  // the process pool runs on
     CHECK(get(c, echo, 0.5)["state"] == "queued");
     auto stats = ok(c, {{"op", "stats"}});
@@ -175,12 +176,12 @@ TEST_CASE("queues.a_paused_pool_starts_nothing_until_resumed" * doctest::timeout
 TEST_CASE("queues.pausing_a_queue_lets_its_running_jobs_finish" * doctest::timeout(60)) {
     DaemonProcess d;
     LineClient c(d.port());
-    auto running = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.5}}}, {"queue", "q"}});
+    auto running = submit_id(c, {{"task", "sleep"}, {"args", {{"seconds", 0.5}}}, {"queue", "q"}});
     REQUIRE(wait_for([&] { return get(c, running)["state"] == "running"; }));
     auto paused = ok(c, {{"op", "pause"}, {"queue", "q"}})["queue"];
     CHECK(paused["paused"] == true);
     CHECK(paused["running"] == 1);
-    auto waiting = submit(c, {{"task", "echo"}, {"queue", "q"}});
+    auto waiting = submit_id(c, {{"task", "echo"}, {"queue", "q"}});
     CHECK(get(c, running, 10)["state"] == "succeeded");
     CHECK(get(c, waiting, 0.5)["state"] == "queued");
     CHECK(queue_named(c, "q")["queued"] == 1);
@@ -198,14 +199,14 @@ TEST_CASE("queues.a_slot_is_freed_by_every_end_of_a_run" * doctest::timeout(60))
         return fields;
     };
     // Cancelled while running.
-    auto cancelled = submit(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}}));
+    auto cancelled = submit_id(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}}));
     REQUIRE(wait_for([&] { return get(c, cancelled)["state"] == "running"; }));
     ok(c, {{"op", "cancel"}, {"job", cancelled}});
     // Timed out, then failed twice and retried: each attempt holds the one slot.
     auto timed_out =
-        submit(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"timeout_s", 0.2}}));
-    auto retried = submit(c, in_one({{"task", "fail"}, {"retries", 2}}));
-    auto last = submit(c, in_one({{"task", "echo"}, {"args", "last"}}));
+        submit_id(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"timeout_s", 0.2}}));
+    auto retried = submit_id(c, in_one({{"task", "fail"}, {"retries", 2}}));
+    auto last = submit_id(c, in_one({{"task", "echo"}, {"args", "last"}}));
     CHECK(get(c, timed_out, 20)["error"]["code"] == "timeout");
     CHECK(get(c, retried, 20)["attempts"] == 3);
     CHECK(get(c, last, 20)["result"] == "last");
@@ -336,9 +337,9 @@ TEST_CASE("queues.a_drain_does_not_wait_for_what_a_pause_holds" * doctest::timeo
     LineClient c(d.port());
     ok(c, {{"op", "pause"}, {"queue", "mail"}});
     ok(c, {{"op", "pause"}, {"pool", "process"}});
-    submit(c, {{"task", "echo"}, {"args", "held"}, {"queue", "mail"}});
-    submit(c, {{"task", "pid"}, {"pool", "process"}});
-    submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.5}}}});  // runs to its end
+    submit_id(c, {{"task", "echo"}, {"args", "held"}, {"queue", "mail"}});
+    submit_id(c, {{"task", "pid"}, {"pool", "process"}});
+    submit_id(c, {{"task", "sleep"}, {"args", {{"seconds", 0.5}}}});  // runs to its end
     auto start = std::chrono::steady_clock::now();
     ok(c, {{"op", "shutdown"}});
     CHECK(d.wait_exit(20s) == 0);

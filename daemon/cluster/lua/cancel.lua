@@ -1,4 +1,5 @@
--- Cancels a job that no one here runs: queued, claimed or running on any node.
+-- Cancels a job that no one here runs: scheduled, queued, claimed or running on
+-- any node.
 -- ARGV: id, finished_at, retention (ttl ms, most jobs, most bytes). Returns
 -- {'no_such_job'}, {'final', state}, {'fixed'} (a running task that cannot be
 -- stopped), or {'cancelled', the job's fields, the node that held it or '', and its
@@ -10,13 +11,13 @@ local state = was[1]
 if not state then
   return { 'no_such_job' }
 end
-if state ~= 'queued' and state ~= 'running' then
+if state ~= 'scheduled' and state ~= 'queued' and state ~= 'running' then
   return { 'final', state }
 end
 if state == 'running' and was[2] == '0' then
   return { 'fixed' }
 end
-redis.call('ZREM', P .. 'q:' .. queue_of(job), id)
+redis.call('ZREM', P .. (state == 'scheduled' and 'due' or 'q:' .. queue_of(job)), id)
 local size = size_of(job)
 redis.call('HSET', job, 'state', 'cancelled', 'finished_at', ARGV[2], 'error_code', 'cancelled',
   'error_message', 'cancelled by request', 'size', size)

@@ -6,6 +6,8 @@
 --   j:<id>          hash: a job (fields in job_fields.cpp)
 --   q:<queue>       zset: runnable jobs by score (priority, then arrival); a queue
 --                   is a pool's name, or `remote:<task>` on the remote pool
+--   due             zset: scheduled jobs by the time they are due (ms), which then
+--                   join their queues (due.lua)
 --   idle:<queue>    set: nodes that found the queue empty, to wake
 --   all             zset: every job by seq (list)
 --   done            zset: finished jobs by the time they finished (retention)
@@ -15,10 +17,18 @@
 --   key:<key>       string: the job that holds an idempotency key
 --   batch:<id>      hash: a map's pending and finished counts
 --   stats           hash: submitted, succeeded, failed, cancelled, running,
---                   queued:<pool>, retained_bytes (what finished jobs hold)
+--                   scheduled, queued:<pool>, retained_bytes (what finished jobs
+--                   hold)
 --   kv              hash: the shared key-value store; kvbytes its size
+--   scheds          set: the names of the recurring schedules
+--   sched:<name>    hash: a schedule: spec (its JSON), next (ms; none while
+--                   paused), last_at (ms) and last_job, and fired: the job of its
+--                   latest firing ('' where it was refused)
 --   ev              channel: events, each `<origin> <kind> <id>\n<line>`, several
---                   to a message, one after another (line by line)
+--                   to a message, one after another (line by line); from the
+--                   scripts (origin `*`): `W <queue>`, the queue has jobs again,
+--                   `D <ms>`, the next job is due in that many milliseconds, and
+--                   `C <name>`, the schedule changed
 local P = KEYS[1]
 
 -- Redis's clock, read once a call.
@@ -46,24 +56,49 @@ local function counted()
   counts = {}
 end
 
--- Events of a call, published together at its end as one message (told()).
+-- How long until the next scheduled job is due (ms): -1 when none is.
+local function next_due()
+  local head = redis.call('ZRANGE', P .. 'due', 0, 0, 'WITHSCORES')
+  if not head[1] then
+    return -1
+  end
+  return math.max(0, tonumber(head[2]) - now_ms())
+end
+
+-- Events of a call, published together at its end as one message (tell_all()).
 local told = {}
 local function tell(message)
   told[#told + 1] = message
 end
+
+-- A job waits in `due` until `at` (ms on Redis's clock). When a call made the
+-- next job due sooner, every node hears when, to set its timer for it.
+local soonest
+local function schedule(id, job, at)
+  redis.call('ZADD', P .. 'due', at, id)
+  redis.call('HSET', job, 'state', 'scheduled', 'scheduled_for', at)
+  count('scheduled', 1)
+  soonest = math.min(soonest or at, at)
+end
+
 local function tell_all()
+  if soonest and tonumber(redis.call('ZRANGE', P .. 'due', 0, 0, 'WITHSCORES')[2]) == soonest then
+    tell('* D ' .. next_due() .. '\n')
+  end
+  soonest = nil
   if #told > 0 then
     redis.call('PUBLISH', P .. 'ev', table.concat(told, '\n'))
     told = {}
   end
 end
 
+-- The queue of a job of this pool and task.
+local function queue_name(pool, task)
+  return pool == 'remote' and 'remote:' .. task or pool
+end
+
 local function queue_of(job)
-  local pool, task = unpack(redis.call('HMGET', job, 'pool', 'task'))
-  if pool == 'remote' then
-    return 'remote:' .. task, pool
-  end
-  return pool, pool
+  return queue_name(unpack(redis.call('HMGET', job, 'pool', 'task')))
 end
 
 -- Nodes that found an empty queue are told it has jobs again, once a call.
@@ -76,13 +111,32 @@ local function wake(queue)
   woken[queue] = true
 end
 
--- A job leaves `state` (queued or running) for the end `final`: counted, kept for
--- retention (`size`: what it holds, about, which the caller has written in its
--- `size` field), and counted in its batch. `was`: its pool, node and batch. Returns
--- the batch's counts when it was the batch's last job, else nil.
+-- A job (not counted as queued) joins its queue, in its place by priority and
+-- arrival (`score`).
+local function enqueue(id, job, pool, task, score)
+  local queue = queue_name(pool, task)
+  redis.call('HSET', job, 'state', 'queued')
+  redis.call('ZADD', P .. 'q:' .. queue, score, id)
+  count('queued:' .. pool, 1)
+  wake(queue)
+end
+
+-- The counter of jobs in `state` (scheduled, queued or running) on `pool`.
+local function counter(state, pool)
+  if state == 'queued' then
+    return 'queued:' .. pool
+  end
+  return state
+end
+
+-- A job leaves `state` (scheduled, queued or running) for the end `final`:
+-- counted, kept for retention (`size`: what it holds, about, which the caller has
+-- written in its `size` field), and counted in its batch unless that has ended
+-- (a job retried after it). `was`: its pool, node and batch. Returns the batch's
+-- counts when it was the batch's last job, else nil.
 local function leave(id, job, state, final, size, was)
   local pool, node, batch = was[1], was[2], was[3]
-  count(state == 'running' and 'running' or 'queued:' .. pool, -1)
+  count(counter(state, pool), -1)
   count(final, 1)
   count('retained_bytes', size)
   redis.call('ZADD', P .. 'done', now_ms(), id)
@@ -90,10 +144,10 @@ local function leave(id, job, state, final, size, was)
     redis.call('HDEL', P .. 'run:' .. node, id)
   end
   redis.call('HDEL', job, 'token')
-  if not batch then
+  local b = batch and P .. 'batch:' .. batch
+  if not b or redis.call('EXISTS', b) == 0 then
     return nil
   end
-  local b = P .. 'batch:' .. batch
   redis.call('HINCRBY', b, final, 1)
   if redis.call('HINCRBY', b, 'pending', -1) > 0 then
     return nil
@@ -144,4 +198,15 @@ local function expire(ttl, max, max_bytes)
     budget = budget - 1
   end
   counted()
+end
+
+-- A schedule moves on to its next time (ms, or '' for none), and the nodes hear it.
+local function advance_schedule(name, next_at)
+  local key = P .. 'sched:' .. name
+  if next_at == '' then
+    redis.call('HDEL', key, 'next')
+  else
+    redis.call('HSET', key, 'next', next_at)
+  end
+  tell('* C ' .. name .. '\n')
 end

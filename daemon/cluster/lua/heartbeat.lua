@@ -5,8 +5,9 @@
 -- Redis's run_id as the node read it,
 -- addr, started_at, pools (JSON), then retention: ttl (ms), most jobs, most bytes.
 -- Returns {'dead'} when a renewing node's lease had already run out, else {'ok',
--- then for each job failed as lost: its id, and its batch's id and counts if it
--- ended it, else ''}.
+-- the milliseconds until the next scheduled job is due (-1: none), then for each
+-- job failed as lost: its id, and its batch's id and counts if it ended it, else
+-- ''}.
 local node, lease, how, run_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local now = now_ms()
 
@@ -31,7 +32,7 @@ else
     'last_seen', now)
 end
 
-local out = { 'ok' }
+local out = { 'ok', -1 }
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LIMIT', 0, 4)) do
   local runs = redis.call('HGETALL', P .. 'run:' .. dead)
   for i = 1, #runs, 2 do
@@ -39,19 +40,15 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
     local job = P .. 'j:' .. id
     local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'retries', 'score', 'batch')
     local state, pool = was[1], was[2]
-    local queue = pool == 'remote' and 'remote:' .. was[3] or pool
     if state == 'queued' or (state == 'running' and tonumber(was[4] or '0') > 0) then
       -- Claimed and not begun: as it was. Begun: the attempt counts.
       if state == 'running' then
         redis.call('HINCRBY', job, 'retries', -1)
-        count('running', -1)
-        count('queued:' .. pool, 1)
       end
-      redis.call('HSET', job, 'state', 'queued')
+      count(counter(state, pool), -1)
       redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
         'started_at', 'progress')
-      redis.call('ZADD', P .. 'q:' .. queue, was[5], id)
-      wake(queue)
+      enqueue(id, job, pool, was[3], was[5])
     elseif state == 'running' then
       local size = size_of(job)
       redis.call('HSET', job, 'state', 'failed', 'finished_at', now, 'error_code', 'lost',
@@ -68,4 +65,5 @@ end
 counted()
 tell_all()
 expire(tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]))
+out[2] = next_due()
 return out

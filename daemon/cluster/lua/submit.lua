@@ -1,20 +1,36 @@
 -- Accepts the submits and maps of one round trip, each whole or not at all.
 -- ARGV: the most jobs a pool may have queued, the number of requests, then for
--- each: its job count, pool, queue, idempotency key or '', batch or '', then for
--- each job: id, priority, field count, then fields and values.
+-- each: its job count, pool, queue, idempotency key or '', batch or '', the time
+-- its jobs are due (ms) or '', the schedule it is a firing of or '' with the time
+-- that fired (ms) and the schedule's next or '', then for each job: id, priority,
+-- field count, then fields and values. Jobs due later take no room in the queue
+-- until then.
 -- Returns for each request 'ok', 'full', or the id of the job that holds its key.
+-- Every node fires a schedule when its time comes; the first moves it on, and a
+-- later firing of that time answers as the first did: its job, or 'full'.
 local max = tonumber(ARGV[1])
 local out = {}
 local queued = {}
 local a = 3
 for r = 1, tonumber(ARGV[2]) do
   local n, pool, queue, key, batch = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  a = a + 5
+  local due = tonumber(ARGV[a + 5])
+  local firing, fired_at, next_at = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+  a = a + 9
   local holder = key ~= '' and redis.call('GET', P .. 'key:' .. key)
+  local fires = firing ~= ''
+  if fires and redis.call('HGET', P .. 'sched:' .. firing, 'next') ~= fired_at then
+    fires = false
+    holder = redis.call('HGET', P .. 'sched:' .. firing, 'fired') or ''
+    if holder == '' then
+      holder = 'full'
+    end
+  end
+  local first = ARGV[a]  -- the first job's id
   if not queued[pool] then
     queued[pool] = tonumber(redis.call('HGET', P .. 'stats', 'queued:' .. pool) or '0')
   end
-  local accept = not holder and queued[pool] + n <= max
+  local accept = not holder and (due or queued[pool] + n <= max)
   out[r] = holder or (accept and 'ok' or 'full')
   local seq = accept and redis.call('INCRBY', P .. 'seq', n) - n
   for _ = 1, n do
@@ -26,7 +42,11 @@ for r = 1, tonumber(ARGV[2]) do
       local job = P .. 'j:' .. id
       redis.call('HSET', job, 'state', 'queued', 'attempts', 0, 'score', score, 'seq', seq,
         unpack(ARGV, a + 3, a + 2 + 2 * fields))
-      redis.call('ZADD', P .. 'q:' .. queue, score, id)
+      if due then
+        schedule(id, job, due)
+      else
+        redis.call('ZADD', P .. 'q:' .. queue, score, id)
+      end
       redis.call('ZADD', P .. 'all', seq, id)
       if key ~= '' then
         redis.call('SET', P .. 'key:' .. key, id)
@@ -34,14 +54,25 @@ for r = 1, tonumber(ARGV[2]) do
     end
     a = a + 3 + 2 * fields
   end
+  if fires then
+    advance_schedule(firing, next_at)
+    local sched = P .. 'sched:' .. firing
+    redis.call('HSET', sched, 'fired', accept and first or '')
+    if accept then
+      redis.call('HSET', sched, 'last_at', redis.call('HGET', P .. 'j:' .. first, 'submitted_at'),
+        'last_job', first)
+    end
+  end
   if accept then
-    queued[pool] = queued[pool] + n
-    count('queued:' .. pool, n)
     count('submitted', n)
     if batch ~= '' then
       redis.call('HSET', P .. 'batch:' .. batch, 'pending', n)
     end
-    wake(queue)
+    if not due then
+      queued[pool] = queued[pool] + n
+      count('queued:' .. pool, n)
+      wake(queue)
+    end
   end
 end
 counted()

@@ -209,10 +209,7 @@ TEST_CASE("config.schedules") {
           {R"({"schedules": {"n": {"task": "echo", "every_s": 5, "when": 1}}})",
            "schedules.n: unknown field 'when'"},
           {R"({"schedules": {"a/b": {"task": "echo", "every_s": 5}}})", "schedules.a/b"},
-          {R"({"schedules": [1]})", "'schedules' must be an object"},
-          {R"({"schedules": {"n": {"task": "echo", "every_s": 5}},
-               "cluster": {"redis": "redis://127.0.0.1:1"}})",
-           "schedules: cluster mode"}}) {
+          {R"({"schedules": [1]})", "'schedules' must be an object"}}) {
         auto bad = load_config(sources_with(write_file(dir, text)));
         REQUIRE_FALSE(bad.ok());
         CHECK_MESSAGE(bad.error().message.find(message) != std::string::npos, bad.error().message);
