@@ -25,6 +25,7 @@
 
 #include "cluster/redis_job_store.hpp"
 #include "cluster/redis_kv.hpp"
+#include "cluster/redis_queues.hpp"
 #include "config/config_reload.hpp"
 #include "conn/connection_registry.hpp"
 #include "events/subscriptions.hpp"
@@ -475,10 +476,12 @@ int run(Config& config, const ConfigReloader& reload) {
     std::optional<store::LocalJobStore> local_jobs;
     std::optional<cluster::RedisJobStore> cluster_jobs;
     std::optional<cluster::RedisKv> cluster_kv;
+    std::optional<cluster::RedisQueues> cluster_queues;
     std::vector<sched::JobObserver*> observers{&job_metrics};
     if (config.cluster.redis) {
         cluster_jobs.emplace(io, tasks, cluster_store_settings(config));
         cluster_kv.emplace(*cluster_jobs, static_cast<std::size_t>(config.kv.max_bytes));
+        cluster_queues.emplace(*cluster_jobs);
         // Events go through Redis, and come back to this node's subscribers from
         // there with every other node's, in one order.
         observers.push_back(&*cluster_jobs);
@@ -525,6 +528,7 @@ int run(Config& config, const ConfigReloader& reload) {
                            journal.get(),
                            cluster_jobs ? &*cluster_jobs : nullptr,
                            cluster_kv ? &*cluster_kv : nullptr,
+                           cluster_queues ? &*cluster_queues : nullptr,
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
     ops::Dispatcher dispatcher(services);
@@ -574,6 +578,14 @@ int run(Config& config, const ConfigReloader& reload) {
             return 1;
         }
         kept_schedules = std::move(*shared);
+        for (const auto& [name, limits] : config.queues) {  // for queues no op has set
+            cluster_queues->set({name, limits.max_concurrency, limits.rate_limit}, true,
+                                [name](proto::Result<proto::QueueInfo> set) {
+                                    if (!set) {
+                                        spdlog::error("queues.{}: {}", name, set.error().message);
+                                    }
+                                });
+        }
     }
     if (auto restored_schedules = schedules.restore(config.schedules, kept_schedules);
         !restored_schedules) {

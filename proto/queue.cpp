@@ -6,6 +6,11 @@
 
 namespace taskpool::proto {
 
+Error too_many_queues() {
+    return bad_request("field 'queue': at most " + std::to_string(max_queues) +
+                       " named queues are kept; name queues for kinds of work");
+}
+
 std::optional<RateLimit> parse_rate_limit(std::string_view text) {
     auto slash = text.find('/');
     if (slash == std::string_view::npos || slash + 2 != text.size()) {

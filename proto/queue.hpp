@@ -26,6 +26,9 @@ inline constexpr std::int64_t max_concurrency = 1000000;
 /// looks at, so names are for kinds of work, not for each tenant or job.
 inline constexpr std::size_t max_queues = 1000;
 
+/// bad_request for a queue that would be one more than max_queues.
+Error too_many_queues();
+
 /// Reads "N/s", "N/m" or "N/h" (N from 1 to max_rate_starts); none if malformed.
 std::optional<RateLimit> parse_rate_limit(std::string_view text);
 std::string to_string(const RateLimit& rate);

@@ -62,6 +62,9 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     if (j.schedule) {
         add(out, "schedule", *j.schedule);
     }
+    if (j.queue) {  // the scripts read it too: the job's lane, and its queue's limits
+        add(out, "queue", *j.queue);
+    }
 }
 
 void JobFields::started(const proto::Job& j, std::vector<std::string>& out) {
@@ -164,6 +167,8 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             j.submitted_by = value;
         } else if (name == "schedule") {
             j.schedule = value;
+        } else if (name == "queue") {
+            j.queue = value;
         } else if (name == "result") {
             j.result = json(value);
         } else if (name == "progress") {

@@ -11,6 +11,7 @@
 #include "daemon/sched/job_id.hpp"
 #include "daemon/tasks/registry.hpp"
 #include "job_fields.hpp"
+#include "proto/queue.hpp"
 
 namespace taskpool::daemon::cluster {
 namespace {
@@ -106,7 +107,13 @@ RedisJobStore::RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& ta
       scripts_(std::make_unique<Scripts>()),
       heartbeat_timer_(io),
       retry_timer_(io),
-      due_timer_(io) {}
+      due_timer_(io, [this] { move_due(); }),
+      token_timer_(io, [this] {
+          idle_.clear();  // a lane has a token again: every queue is tried
+          if (events_.work) {
+              events_.work();
+          }
+      }) {}
 
 RedisJobStore::~RedisJobStore() {
     close();
@@ -117,6 +124,7 @@ void RedisJobStore::close() {
     heartbeat_timer_.cancel();
     retry_timer_.cancel();
     due_timer_.cancel();
+    token_timer_.cancel();
     close_connections();
 }
 
@@ -190,8 +198,7 @@ void RedisJobStore::lost(Error why) {
     close_connections();
     heartbeat_timer_.cancel();
     due_timer_.cancel();  // set again by the heartbeat that comes back
-    due_at_.reset();
-    idle_.clear();  // wakes may be lost meanwhile: every queue is tried again
+    idle_.clear();        // wakes may be lost meanwhile: every queue is tried again
     taking_ = {};
     if (events_.down) {
         events_.down();
@@ -502,6 +509,7 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
     args.push_back(std::to_string(records.size()));
     args.emplace_back(to_string(pool));
     args.push_back(queue_of(pool, first.job.task));
+    args.push_back(first.job.queue ? *first.job.queue : "");
     args.push_back(first.key.value_or(""));
     args.push_back(first.job.batch ? *first.job.batch : "");
     args.push_back(first.job.scheduled_for ? millis_text(*first.job.scheduled_for) : "");
@@ -544,6 +552,8 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
                 release_later(h);
             }
             added(std::span<JobRecord* const>(out));
+        } else if (reply->text == "too_many") {
+            added(proto::too_many_queues());
         } else if (reply->text == "full") {
             added(Error{ErrorCode::queue_full,
                         "the " + std::string(to_string(pool)) +
@@ -581,7 +591,8 @@ void RedisJobStore::send() {
     }
     // In this order: a job submitted, begun and ended in one turn is written so.
     flush(scripts_->submit, submits_,
-          {std::to_string(settings_.queue_max_size), std::to_string(submits_.replies.size())});
+          {std::to_string(settings_.queue_max_size), std::to_string(proto::max_queues),
+           std::to_string(submits_.replies.size())});
     if (!advances_.empty()) {
         std::vector<std::string> args{"advance"};
         for (const auto& [name, a] : std::exchange(advances_, {})) {
@@ -740,7 +751,7 @@ void RedisJobStore::list(const proto::ListRequest& query, Listed listed) {
 
 void RedisJobStore::counts(Counted counted) {
     call(scripts_->stats, {}, [counted = std::move(counted)](Result<RedisReply> reply) {
-        if (!reply || reply->kind != Kind::array || reply->elements.empty()) {
+        if (!reply || reply->kind != Kind::array || reply->elements.size() < 4) {
             counted(reply ? broken("stats", *reply) : reply.error());
             return;
         }
@@ -770,7 +781,12 @@ void RedisJobStore::counts(Counted counted) {
         const auto& e = reply->elements;
         c.kv_keys = static_cast<std::uint64_t>(e[1].integer);
         c.kv_bytes = to_u64(e[2].text);
-        for (std::size_t i = 3; i + 4 < e.size(); i += 5) {
+        for (const auto& pool : e[3].elements) {
+            if (auto paused = proto::pool_from_string(pool.text)) {
+                c.paused[index(*paused)] = true;
+            }
+        }
+        for (std::size_t i = 4; i + 4 < e.size(); i += 5) {
             c.nodes.push_back({e[i].text, e[i + 1].text, e[i + 4].text, from_millis(e[i + 2].text),
                                from_millis(e[i + 3].text)});
         }
@@ -831,7 +847,7 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
     bool ahead = deep_[i] && typical_run_ms_[i] < short_run_ms;
     std::size_t max = ahead ? room : std::min(idle, room);
     std::vector<std::string> args{node_, node_ + ":" + std::to_string(next_take_++) + ":",
-                                  std::to_string(max)};
+                                  std::to_string(max), std::string(to_string(pool))};
     if (tasks) {
         for (auto task : *tasks) {
             args.push_back(queue_of(pool, task));
@@ -839,13 +855,14 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
     } else {
         args.push_back(queue_of(pool, ""));
     }
-    bool any_awake = std::any_of(args.begin() + 3, args.end(),
+    constexpr std::size_t queues_at = 4;
+    bool any_awake = std::any_of(args.begin() + queues_at, args.end(),
                                  [this](const std::string& q) { return !idle_.contains(q); });
-    if (max == 0 || args.size() == 3 || !any_awake) {
+    if (max == 0 || args.size() == queues_at || !any_awake) {
         return;
     }
     taking_[i] = true;
-    std::vector<std::string> queues(args.begin() + 3, args.end());
+    std::vector<std::string> queues(args.begin() + queues_at, args.end());
     call(scripts_->take, std::move(args),
          [this, i, max, wakes = wakes_, queues = std::move(queues)](Result<RedisReply> reply) {
              taking_[i] = false;
@@ -856,7 +873,12 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
                  lease_lost();
                  return;
              }
-             for (const auto& fields : reply->elements) {
+             if (reply->kind != Kind::array || reply->elements.size() != 2) {
+                 spdlog::error("cluster: {}", broken("a take", *reply).message);
+                 return;
+             }
+             const auto& jobs = reply->elements[0].elements;
+             for (const auto& fields : jobs) {
                  auto read = read_job(fields);
                  if (!read) {
                      spdlog::error("cluster: {}", read.error().message);
@@ -866,13 +888,14 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
                  h->claimed = true;
                  claimed_[i].push_back(h);
              }
-             deep_[i] = reply->elements.size() >= max;
+             deep_[i] = jobs.size() >= max;
              // A wake that came in meanwhile (on the other connection) may be for a
              // job queued after the take: then the queues are not idle after all.
              if (!deep_[i] && wakes == wakes_) {
                  idle_.insert(queues.begin(), queues.end());
              }
-             if ((!reply->elements.empty() || wakes != wakes_) && events_.work) {
+             held_by_rate(reply->elements[1].integer);
+             if ((!jobs.empty() || wakes != wakes_) && events_.work) {
                  events_.work();
              }
          });
@@ -926,21 +949,15 @@ void RedisJobStore::requeued(const JobRecord& r) {
 }
 
 void RedisJobStore::due_in(std::int64_t ms) {
-    if (ms < 0 || stopping_) {
-        return;
+    if (ms >= 0 && !stopping_) {
+        due_timer_.in(std::chrono::milliseconds(ms));
     }
-    auto at = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    if (due_at_ && *due_at_ <= at) {
-        return;
+}
+
+void RedisJobStore::held_by_rate(std::int64_t ms) {
+    if (ms >= 0 && !stopping_) {
+        token_timer_.in(std::chrono::milliseconds(ms));
     }
-    due_at_ = at;
-    due_timer_.expires_at(at);
-    due_timer_.async_wait([this](std::error_code ec) {
-        if (!ec) {
-            due_at_.reset();
-            move_due();
-        }
-    });
 }
 
 void RedisJobStore::move_due() {
@@ -1183,7 +1200,9 @@ void RedisJobStore::on_event(std::string_view header, std::string_view line) {
     }
     if (kind == 'W') {
         ++wakes_;
-        if (auto it = idle_.find(id); it != idle_.end()) {
+        if (id == "*") {
+            idle_.clear();
+        } else if (auto it = idle_.find(id); it != idle_.end()) {
             idle_.erase(it);
         }
         if (events_.work) {

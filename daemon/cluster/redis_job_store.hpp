@@ -16,6 +16,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "daemon/base/soonest_timer.hpp"
 #include "daemon/sched/job_observer.hpp"
 #include "daemon/sched/job_store.hpp"
 #include "job_fields.hpp"
@@ -34,6 +35,7 @@ struct ClusterCounts {
     std::uint64_t submitted = 0, scheduled = 0, running = 0, succeeded = 0, failed = 0,
                   cancelled = 0;
     std::array<std::uint64_t, proto::pool_count> queued{};
+    std::array<bool, proto::pool_count> paused{};
     std::uint64_t kv_keys = 0, kv_bytes = 0;
     struct Node {
         std::string id, addr, pools;  // pools: JSON text
@@ -242,6 +244,9 @@ private:
     void due_in(std::int64_t ms);
     /// Moves what is due to its queues.
     void move_due();
+    /// A lane held back by its rate limit gets a token in `ms` (-1: none is held):
+    /// this node tries its queues again then, unless it is set to sooner.
+    void held_by_rate(std::int64_t ms);
 
     /// What a node publishes: `<node> <kind> <id>\n<line>`.
     std::string message(char kind, std::string_view id, std::string_view line) const;
@@ -268,9 +273,9 @@ private:
     std::shared_ptr<RedisConnection> events_in_;
     asio::steady_timer heartbeat_timer_;
     asio::steady_timer retry_timer_;  // connecting again, after a back-off
-    asio::steady_timer due_timer_;    // the next scheduled job
-    std::optional<std::chrono::steady_clock::time_point> due_at_;  // when it is set for
+    base::SoonestTimer due_timer_;    // the next scheduled job
     static constexpr std::size_t due_per_call = 1000;
+    base::SoonestTimer token_timer_;  // a rate-limited lane's next token
     static constexpr std::chrono::milliseconds max_reconnect_wait{2000};
     std::uint64_t generation_ = 0;  // of the connections: a closed older one is old news
     bool reconnecting_ = false;

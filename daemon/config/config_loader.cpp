@@ -529,15 +529,6 @@ Result<void> check_cluster(const Config& c) {
             "cluster.redis and store.path: in cluster mode the jobs live in Redis, so there "
             "is no journal; give one or the other");
     }
-    if (!c.queues.empty()) {
-        return proto::bad_request(
-            "queues: cluster mode has no queue limits yet; leave them out with cluster.redis");
-    }
-    if (!c.task_queues.empty()) {
-        return proto::bad_request("tasks." + c.task_queues.begin()->first +
-                                  ".queue: cluster mode has no named queues yet; leave it out "
-                                  "with cluster.redis");
-    }
     return {};
 }
 

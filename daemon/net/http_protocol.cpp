@@ -112,8 +112,15 @@ void HttpProtocol::handle(http::Request& request) {
             respond(http::Response(http::status_for(error.code), http::error_body(error)));
             return;
         }
-        respond(http::Response(200, ops::metrics_text(services),
-                               "text/plain; version=0.0.4; charset=utf-8"));
+        // In cluster mode the queues' figures come from Redis: answered later.
+        in_flight_ = true;
+        ops::scrape_metrics(
+            services, [session = session_.weak_from_this(), this](std::string text) {
+                if (!session.expired()) {
+                    answer(http::Response(200, std::move(text),
+                                          "text/plain; version=0.0.4; charset=utf-8"));
+                }
+            });
     } else {
         auto& refusal = std::get<http::Refusal>(routed);
         http::Response response(refusal.status, http::error_body(refusal.error));
@@ -128,8 +135,12 @@ void HttpProtocol::reply(std::string line) {
     if (!in_flight_) {
         return;  // no request is waiting for it
     }
+    answer(http::response_from_reply(std::move(line)));
+}
+
+void HttpProtocol::answer(http::Response response) {
     in_flight_ = false;
-    respond(http::response_from_reply(std::move(line)));
+    respond(std::move(response));
     pump();
     session_.resume_reading_if_drained();
 }

@@ -36,6 +36,8 @@ private:
     bool accept_head();
     void handle(http::Request& request);
     void respond(http::Response response);
+    /// Answers the request in flight, and goes on to the next.
+    void answer(http::Response response);
     void refuse(int status, const proto::Error& error, std::string extra_headers = {});
 
     Session& session_;

@@ -76,15 +76,6 @@ std::string Call::who() const {
     return text;
 }
 
-bool Call::refused_in_cluster(std::string_view op, std::string_view what) const {
-    if (!services.config.cluster.redis) {
-        return false;
-    }
-    reply.error(proto::bad_request("op '" + std::string(op) + "': cluster mode has no " +
-                                   std::string(what) + " yet"));
-    return true;
-}
-
 proto::Shared<std::string> Call::submitter() const {
     return peer->grant ? peer->grant->name : proto::Shared<std::string>();
 }

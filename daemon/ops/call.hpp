@@ -63,9 +63,6 @@ struct Call {
     /// The name of the token that asked, for the jobs it submits; none where the
     /// daemon requires no token.
     proto::Shared<std::string> submitter() const;
-    /// In cluster mode, which has no `what` yet, answers `op` with bad_request
-    /// saying so, and returns true.
-    bool refused_in_cluster(std::string_view op, std::string_view what) const;
 };
 
 }  // namespace taskpool::daemon::ops

@@ -1,6 +1,7 @@
 #include "probes.hpp"
 
 #include "daemon/cluster/redis_job_store.hpp"
+#include "daemon/cluster/redis_queues.hpp"
 #include "daemon/conn/connection_registry.hpp"
 #include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
@@ -20,7 +21,14 @@ namespace {
 constexpr std::array pools = {proto::PoolKind::thread, proto::PoolKind::process,
                               proto::PoolKind::remote};
 
-void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& scheduler) {
+/// Pauses and named queues: this daemon's, or in cluster mode the cluster's.
+struct QueueState {
+    std::array<bool, proto::pool_count> paused{};
+    std::vector<proto::QueueInfo> queues;
+};
+
+void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& scheduler,
+                  const QueueState& state) {
     auto gauge = [&](std::string_view name, std::string_view help, auto value_of) {
         out.family(name, "gauge", help);
         for (auto pool : pools) {
@@ -41,13 +49,12 @@ void pool_metrics(metrics::PrometheusText& out, const sched::Scheduler& schedule
     out.family("taskpool_pool_paused", "gauge", "1 while the pool is paused.");
     for (auto pool : pools) {
         out.sample("taskpool_pool_paused", {{"pool", proto::to_string(pool)}},
-                   scheduler.paused(pool) ? 1 : 0);
+                   state.paused[static_cast<std::size_t>(pool)] ? 1 : 0);
     }
 }
 
 /// The named queues (PROTOCOL.md 12), one sample of each family per queue.
-void queue_metrics(metrics::PrometheusText& out, sched::Scheduler& scheduler) {
-    auto queues = scheduler.list_queues();
+void queue_metrics(metrics::PrometheusText& out, const std::vector<proto::QueueInfo>& queues) {
     out.family("taskpool_queue_jobs", "gauge", "Jobs of a named queue queued or running now.");
     for (const auto& q : queues) {
         out.sample("taskpool_queue_jobs", {{"queue", q.name}, {"state", "queued"}},
@@ -169,6 +176,23 @@ void service_metrics(metrics::PrometheusText& out, const Services& services) {
     }
 }
 
+std::string metrics_text(const Services& services, const QueueState& state) {
+    metrics::PrometheusText out;
+    out.family("taskpool_build_info", "gauge", "The daemon's version.");
+    out.sample("taskpool_build_info", {{"version", proto::product_version}}, 1);
+    auto uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
+    out.family("taskpool_uptime_seconds", "gauge", "Seconds since the daemon started.");
+    out.sample("taskpool_uptime_seconds", {}, std::floor(uptime.count()));
+    pool_metrics(out, services.scheduler, state);
+    queue_metrics(out, state.queues);
+    schedule_metrics(out, services.schedules);
+    job_metrics(out, services);
+    service_metrics(out, services);
+    worker_metrics(out, services.remote);
+    return out.take();
+}
+
 }  // namespace
 
 Health health(const Services& services) {
@@ -187,21 +211,30 @@ Health health(const Services& services) {
     return {true, {{"status", "ok"}}};
 }
 
-std::string metrics_text(const Services& services) {
-    metrics::PrometheusText out;
-    out.family("taskpool_build_info", "gauge", "The daemon's version.");
-    out.sample("taskpool_build_info", {{"version", proto::product_version}}, 1);
-    auto uptime =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - services.started_at);
-    out.family("taskpool_uptime_seconds", "gauge", "Seconds since the daemon started.");
-    out.sample("taskpool_uptime_seconds", {}, std::floor(uptime.count()));
-    pool_metrics(out, services.scheduler);
-    queue_metrics(out, services.scheduler);
-    schedule_metrics(out, services.schedules);
-    job_metrics(out, services);
-    service_metrics(out, services);
-    worker_metrics(out, services.remote);
-    return out.take();
+void scrape_metrics(const Services& services, std::function<void(std::string)> done) {
+    auto* shared = services.cluster_queues;
+    if (shared == nullptr) {
+        QueueState state;
+        for (auto pool : pools) {
+            state.paused[static_cast<std::size_t>(pool)] = services.scheduler.paused(pool);
+        }
+        state.queues = services.scheduler.list_queues();
+        done(metrics_text(services, state));
+        return;
+    }
+    shared->list([&services, done = std::move(done)](auto listed) mutable {
+        QueueState state;
+        if (listed) {
+            state.queues = std::move(*listed);
+        }
+        services.cluster->counts(
+            [&services, done = std::move(done), state = std::move(state)](auto counted) mutable {
+                if (counted) {
+                    state.paused = counted->paused;
+                }
+                done(metrics_text(services, state));
+            });
+    });
 }
 
 }  // namespace taskpool::daemon::ops

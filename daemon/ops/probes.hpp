@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +18,8 @@ struct Health {
 Health health(const Services& services);
 
 /// GET /metrics: the Prometheus text exposition of pools, queues, jobs, latencies,
-/// connections, webhooks and the journal.
-std::string metrics_text(const Services& services);
+/// connections, webhooks and the journal; `done` gets it at once, or in cluster
+/// mode (where pauses and named queues are the cluster's) once Redis has answered.
+void scrape_metrics(const Services& services, std::function<void(std::string)> done);
 
 }  // namespace taskpool::daemon::ops

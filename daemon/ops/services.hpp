@@ -20,6 +20,7 @@ class Webhooks;
 namespace taskpool::daemon::cluster {
 class RedisJobStore;
 class RedisKv;
+class RedisQueues;
 }  // namespace taskpool::daemon::cluster
 namespace taskpool::daemon::kv {
 class KvStore;
@@ -59,9 +60,10 @@ struct Services {
     /// None: memory only (no store.path).
     store::Journal* journal;
     /// None: not in cluster mode (no cluster.redis). In cluster mode, kv.* go to
-    /// cluster_kv and `kv` is unused.
+    /// cluster_kv and `kv` is unused, and queue limits and pauses to cluster_queues.
     cluster::RedisJobStore* cluster;
     cluster::RedisKv* cluster_kv;
+    cluster::RedisQueues* cluster_queues;
     /// Begins the shutdown sequence (after the current handler returns).
     std::function<void(proto::ShutdownMode)> shutdown;
     std::chrono::steady_clock::time_point started_at;

@@ -131,6 +131,11 @@ void handle(proto::StatsRequest, Call& call) {
             counts.queued += c.queued[i];
         }
         auto fields = stats(services, counts, queued);
+        for (auto pool :
+             {proto::PoolKind::thread, proto::PoolKind::process, proto::PoolKind::remote}) {
+            fields["pools"][proto::to_string(pool)]["paused"] =
+                c.paused[static_cast<std::size_t>(pool)];
+        }
         fields["kv"] = {{"keys", c.kv_keys}, {"bytes", c.kv_bytes}};
         fields["cluster"] = cluster_stats(*services.cluster, c);
         reply.ok(fields);

@@ -84,7 +84,7 @@ Scheduler::Scheduler(asio::io_context& io, const tasks::TaskRegistry& tasks, Job
       observers_(std::move(observers)),
       due_(io, [this](proto::Timestamp at, std::uint64_t seq) { on_due(at, seq); }),
       retention_timer_(io),
-      throttle_timer_(io),
+      throttle_timer_(io, [this] { schedule_dispatch(); }),
       jitter_(std::random_device{}()) {}
 
 void Scheduler::set_executor(PoolKind pool, Executor* executor) {
@@ -115,12 +115,11 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
     }
     if (const auto& queue = options.queue ? options.queue : task->queue;
         queue && !queues_.may_name(*queue)) {
-        return too_many_queues();
+        return proto::too_many_queues();
     }
     if (store_.shared()) {
-        for (auto [given, name] : {std::pair{!options.after.empty(), "after"},
-                                   {options.then.has_value(), "then"},
-                                   {options.queue.has_value(), "queue"}}) {
+        for (auto [given, name] :
+             {std::pair{!options.after.empty(), "after"}, {options.then.has_value(), "then"}}) {
             if (given) {
                 return proto::bad_request("field '" + std::string(name) +
                                           "': cluster mode does not take it yet");
@@ -987,7 +986,7 @@ void Scheduler::dispatch() {
         }
     }
     if (auto token = queues_.next_token()) {
-        wake_at(*token);
+        throttle_timer_.at(*token);
     }
 }
 
@@ -1008,15 +1007,9 @@ void Scheduler::apply_limits(const proto::QueueSetRequest& set) {
     queues_.set_limits(set.queue, limits);
 }
 
-Error Scheduler::too_many_queues() {
-    return proto::bad_request("field 'queue': this daemon keeps at most " +
-                              std::to_string(proto::max_queues) +
-                              " named queues; name queues for kinds of work");
-}
-
 Result<proto::QueueInfo> Scheduler::set_queue(const proto::QueueSetRequest& set) {
     if (!queues_.may_name(set.queue)) {
-        return too_many_queues();
+        return proto::too_many_queues();
     }
     apply_limits(set);
     store_.queue_set(set);
@@ -1034,7 +1027,7 @@ std::vector<proto::QueueInfo> Scheduler::list_queues() {
 
 Result<proto::QueueInfo> Scheduler::pause_queue(std::string_view queue, bool paused) {
     if (!queues_.may_name(queue)) {
-        return too_many_queues();
+        return proto::too_many_queues();
     }
     queues_.named(queue).paused = paused;
     store_.queue_paused(queue, paused);
@@ -1048,20 +1041,6 @@ void Scheduler::pause_pool(PoolKind pool, bool paused) {
     store_.pool_paused(pool, paused);
     schedule_dispatch();
     check_idle();
-}
-
-void Scheduler::wake_at(SteadyTime at) {
-    if (throttle_due_ && *throttle_due_ <= at) {
-        return;  // already armed as soon
-    }
-    throttle_due_ = at;
-    throttle_timer_.expires_at(at);
-    throttle_timer_.async_wait([this](std::error_code ec) {
-        if (!ec) {
-            throttle_due_.reset();
-            schedule_dispatch();
-        }
-    });
 }
 
 std::uint64_t Scheduler::release_run(JobRecord& r) {

@@ -15,6 +15,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "daemon/base/soonest_timer.hpp"
 #include "due_queue.hpp"
 #include "executor.hpp"
 #include "job_id.hpp"
@@ -236,7 +237,6 @@ private:
     proto::Result<void> check_map(const MapSpec& spec, bool due_later, const tasks::Task*& task,
                                   proto::PoolKind& pool) const;
     proto::Error queue_full(proto::PoolKind pool) const;
-    static proto::Error too_many_queues();
     proto::Error shutting_down() const;
     bool has_room(proto::PoolKind pool, std::size_t jobs) const {
         return queued(pool) + store_.adding(pool) + jobs <= settings_.queue_max_size;
@@ -301,8 +301,6 @@ private:
     void apply_limits(const proto::QueueSetRequest& set);
     void schedule_dispatch();
     void dispatch();
-    /// Dispatches again at `at`, when a queue held by its rate has a token.
-    void wake_at(SteadyTime at);
     /// Takes the run handle of a job handed over or running (0 if none), freeing
     /// its place in its queue's concurrency.
     std::uint64_t release_run(JobRecord& r);
@@ -365,8 +363,7 @@ private:
     std::array<bool, proto::pool_count> paused_{};
     asio::steady_timer retention_timer_;
     std::optional<SteadyTime> retention_due_;
-    asio::steady_timer throttle_timer_;  // for the next token of a rate-limited queue
-    std::optional<SteadyTime> throttle_due_;
+    base::SoonestTimer throttle_timer_;  // for the next token of a rate-limited queue
     JobCounts counts_;
     std::minstd_rand jitter_;  // spreads the retries of jobs that failed together
     std::uint64_t next_seq_ = 1;

@@ -480,6 +480,99 @@ TEST_CASE("cluster.a_schedule_fires_once_a_time_whichever_nodes_are_up" * doctes
     CHECK(fired().size() == count);
 }
 
+TEST_CASE("cluster.queue_limits_and_pauses_hold_across_nodes" * doctest::timeout(60)) {
+    Cluster cluster(3, {.config = {{"thread_pool", {{"size", 4}}}}});
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    LineClient c(cluster[2].port());
+    auto time = [](const json& t) {
+        return std::chrono::duration<double>(taskpool::proto::parse_timestamp(t.get<std::string>())
+                                                 .value()
+                                                 .time_since_epoch())
+            .count();
+    };
+
+    // Two at once across twelve threads on three nodes.
+    ok(a, {{"op", "queue.set"}, {"queue", "pair"}, {"max_concurrency", 2}});
+    std::vector<std::string> pair;
+    for (int i = 0; i < 8; ++i) {
+        pair.push_back(
+            submit(b, {{"task", "sleep"}, {"args", {{"seconds", 0.2}}}, {"queue", "pair"}})["id"]);
+    }
+    std::vector<std::pair<double, int>> edges;
+    std::set<std::string> nodes;
+    for (const auto& id : pair) {
+        auto job = get(c, id, 20);
+        REQUIRE(job["state"] == "succeeded");
+        edges.emplace_back(time(job["started_at"]), 1);
+        edges.emplace_back(time(job["finished_at"]), -1);
+        nodes.insert(job["node"].get<std::string>());
+    }
+    std::sort(edges.begin(), edges.end());
+    int running = 0, most = 0;
+    for (auto [t, change] : edges) {
+        most = std::max(most, running += change);
+    }
+    CHECK(most == 2);
+    CHECK(nodes.size() > 1);
+
+    // Five starts a second, counted for the cluster: the sixth waits for a token.
+    ok(c, {{"op", "queue.set"}, {"queue", "rated"}, {"rate_limit", "5/s"}});
+    std::vector<std::string> rated;
+    for (int i = 0; i < 6; ++i) {
+        rated.push_back(submit(i % 2 == 0 ? a : b, {{"task", "echo"}, {"queue", "rated"}})["id"]);
+    }
+    std::vector<double> starts;
+    for (const auto& id : rated) {
+        starts.push_back(time(get(c, id, 20)["started_at"]));
+    }
+    std::sort(starts.begin(), starts.end());
+    CHECK(starts[4] - starts[0] < 0.15);
+    CHECK(starts[5] - starts[0] > 0.15);  // a token comes every 0.2 s
+
+    // Paused on one node, a queue and a pool hold on every node.
+    ok(c, {{"op", "pause"}, {"queue", "held"}});
+    auto held = submit(a, {{"task", "echo"}, {"queue", "held"}});
+    ok(a, {{"op", "pause"}, {"pool", "thread"}});
+    auto unnamed = submit(b, {{"task", "echo"}});
+    CHECK(b.request({{"op", "stats"}})["pools"]["thread"]["paused"] == true);
+    std::this_thread::sleep_for(500ms);
+    CHECK(get(c, held["id"])["state"] == "queued");
+    CHECK(get(c, unnamed["id"])["state"] == "queued");
+    auto listed = ok(a, {{"op", "queue.list"}})["queues"];
+    REQUIRE(listed.size() == 3);
+    CHECK(listed[0]["name"] == "held");
+    CHECK(listed[0]["paused"] == true);
+    CHECK(listed[0]["queued"] == 1);
+    ok(b, {{"op", "resume"}, {"pool", "thread"}});
+    CHECK(get(c, unnamed["id"], 10)["state"] == "succeeded");
+    CHECK(get(c, held["id"])["state"] == "queued");
+    ok(b, {{"op", "resume"}, {"queue", "held"}});
+    CHECK(get(c, held["id"], 10)["state"] == "succeeded");
+}
+
+TEST_CASE("cluster.a_lost_nodes_runs_give_their_queue_slots_back" * doctest::timeout(60)) {
+    Cluster cluster(2, {.expect_errors = true});
+    no_threads(cluster[1]);
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    ok(a, {{"op", "queue.set"}, {"queue", "one"}, {"max_concurrency", 1}});
+    auto first = submit(
+        a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}, {"queue", "one"}, {"retries", 1}});
+    REQUIRE(wait_for([&] { return get(a, first["id"])["state"] == "running"; }));
+    auto second = submit(b, {{"task", "echo"}, {"queue", "one"}});
+    cluster[0].signal(SIGKILL);
+    cluster[0].wait_exit(5s);
+    b.request({{"op", "resize"}, {"pool", "thread"}, {"size", 2}});
+    auto again = get(b, first["id"], 20);
+    CHECK(again["state"] == "succeeded");
+    CHECK(again["attempts"] == 2);
+    CHECK(get(b, second["id"], 20)["state"] == "succeeded");
+    auto queue = ok(b, {{"op", "queue.list"}})["queues"][0];
+    CHECK(queue["running"] == 0);
+    CHECK(queue["queued"] == 0);
+}
+
 TEST_CASE("cluster.a_drain_leaves_the_queue_to_the_others" * doctest::timeout(60)) {
     Cluster cluster(2, {.config = {{"thread_pool", {{"size", 1}}}}});
     no_threads(cluster[1]);
@@ -522,26 +615,17 @@ TEST_CASE("cluster.config_errors_say_what_to_do_and_never_show_the_password" *
     CHECK(none.out.find("hunter2") == std::string::npos);
 }
 
-TEST_CASE("cluster.workflows_are_refused_with_the_field_named_until_cluster_mode_has_them" *
+TEST_CASE("cluster.dependencies_are_refused_with_the_field_named_until_cluster_mode_has_them" *
           doctest::timeout(30)) {
     Cluster cluster(1);
     LineClient c(cluster[0].port());
     auto done = submit(c, {{"task", "echo"}, {"wait", true}});
-    for (auto [field, value] : {std::pair{"after", json{done["id"]}},
-                                {"then", json{{"task", "echo"}}},
-                                {"queue", json("mail")}}) {
+    for (auto [field, value] :
+         {std::pair{"after", json{done["id"]}}, {"then", json{{"task", "echo"}}}}) {
         auto reply = c.request({{"op", "submit"}, {"task", "echo"}, {field, value}});
         CHECK_MESSAGE(reply["error"]["code"] == "bad_request", field);
         CHECK_MESSAGE(reply["error"]["message"].get<std::string>().find(field) != std::string::npos,
                       reply.dump());
-    }
-    for (json op :
-         {json{{"op", "queue.set"}, {"queue", "mail"}, {"max_concurrency", 1}},
-          json{{"op", "pause"}, {"queue", "mail"}}, json{{"op", "resume"}, {"pool", "thread"}}}) {
-        auto reply = c.request(op);
-        CHECK_MESSAGE(reply["error"]["code"] == "bad_request", op.dump());
-        CHECK(reply["error"]["message"].get<std::string>().find("cluster mode") !=
-              std::string::npos);
     }
 }
 

@@ -17,7 +17,7 @@ end
 if state == 'running' and was[2] == '0' then
   return { 'fixed' }
 end
-redis.call('ZREM', P .. (state == 'scheduled' and 'due' or 'q:' .. queue_of(job)), id)
+redis.call('ZREM', state == 'scheduled' and P .. 'due' or lane_of(job), id)
 local size = size_of(job)
 redis.call('HSET', job, 'state', 'cancelled', 'finished_at', ARGV[2], 'error_code', 'cancelled',
   'error_message', 'cancelled by request', 'size', size)

@@ -6,9 +6,20 @@
 --   j:<id>          hash: a job (fields in job_fields.cpp)
 --   q:<queue>       zset: runnable jobs by score (priority, then arrival); a queue
 --                   is a pool's name, or `remote:<task>` on the remote pool
+--   q:<queue>@<name> zset: the same, of the jobs of a named queue (PROTOCOL.md
+--                   12): a lane of its own, so that a held queue holds back none
+--                   other
+--   lanes:<queue>   set: the named queues with a lane in the queue
+--   named           set: every named queue; named:<name> a hash of its limits
+--                   (max, rate starts per `per` ms, by_op where an op set
+--                   them), paused, active (runs claimed), and its rate's bucket
+--                   (tokens, refilled at ms); named:<name>:queues the queues it
+--                   has lanes in
+--   paused          set: paused pools
 --   due             zset: scheduled jobs by the time they are due (ms), which then
 --                   join their queues (due.lua)
---   idle:<queue>    set: nodes that found the queue empty, to wake
+--   idle:<queue>    set: nodes that found the queue empty (or every lane held),
+--                   to wake
 --   all             zset: every job by seq (list)
 --   done            zset: finished jobs by the time they finished (retention)
 --   run:<node>      hash: job id -> token, the jobs a node has claimed
@@ -26,7 +37,8 @@
 --                   latest firing ('' where it was refused)
 --   ev              channel: events, each `<origin> <kind> <id>\n<line>`, several
 --                   to a message, one after another (line by line); from the
---                   scripts (origin `*`): `W <queue>`, the queue has jobs again,
+--                   scripts (origin `*`): `W <queue>`, the queue has jobs again
+--                   (`W *`: every queue may),
 --                   `D <ms>`, the next job is due in that many milliseconds, and
 --                   `C <name>`, the schedule changed
 local P = KEYS[1]
@@ -65,6 +77,15 @@ local function next_due()
   return math.max(0, tonumber(head[2]) - now_ms())
 end
 
+-- The names given from ARGV[from] on, or where none is, every member of `set`.
+local function names_from(from, set)
+  local names = { unpack(ARGV, from) }
+  if #names == 0 then
+    names = redis.call('SMEMBERS', P .. set)
+  end
+  return names
+end
+
 -- Events of a call, published together at its end as one message (tell_all()).
 local told = {}
 local function tell(message)
@@ -97,8 +118,15 @@ local function queue_name(pool, task)
   return pool == 'remote' and 'remote:' .. task or pool
 end
 
-local function queue_of(job)
-  return queue_name(unpack(redis.call('HMGET', job, 'pool', 'task')))
+-- The key of a queue's runnable jobs of named queue `named` (none: of no name).
+local function lane(queue, named)
+  return P .. 'q:' .. queue .. (named and '@' .. named or '')
+end
+
+-- The lane a job waits in.
+local function lane_of(job)
+  local pool, task, named = unpack(redis.call('HMGET', job, 'pool', 'task', 'queue'))
+  return lane(queue_name(pool, task), named)
 end
 
 -- Nodes that found an empty queue are told it has jobs again, once a call.
@@ -111,14 +139,35 @@ local function wake(queue)
   woken[queue] = true
 end
 
+-- Jobs of named queue `named` join queue `queue`: its lane there is made known.
+local function add_lane(queue, named)
+  if named then
+    redis.call('SADD', P .. 'lanes:' .. queue, named)
+    redis.call('SADD', P .. 'named', named)
+    redis.call('SADD', P .. 'named:' .. named .. ':queues', queue)
+  end
+end
+
 -- A job (not counted as queued) joins its queue, in its place by priority and
 -- arrival (`score`).
 local function enqueue(id, job, pool, task, score)
   local queue = queue_name(pool, task)
+  local named = redis.call('HGET', job, 'queue')
+  add_lane(queue, named)
   redis.call('HSET', job, 'state', 'queued')
-  redis.call('ZADD', P .. 'q:' .. queue, score, id)
+  redis.call('ZADD', lane(queue, named), score, id)
   count('queued:' .. pool, 1)
   wake(queue)
+end
+
+-- A node's claim on a job ends (it ended, or went back): a slot of its named
+-- queue is free, for whichever node waits for one.
+local function unclaim(job)
+  local pool, task, named = unpack(redis.call('HMGET', job, 'pool', 'task', 'queue'))
+  if named then
+    redis.call('HINCRBY', P .. 'named:' .. named, 'active', -1)
+    wake(queue_name(pool, task))
+  end
 end
 
 -- The counter of jobs in `state` (scheduled, queued or running) on `pool`.
@@ -142,6 +191,7 @@ local function leave(id, job, state, final, size, was)
   redis.call('ZADD', P .. 'done', now_ms(), id)
   if node then
     redis.call('HDEL', P .. 'run:' .. node, id)
+    unclaim(job)
   end
   redis.call('HDEL', job, 'token')
   local b = batch and P .. 'batch:' .. batch

@@ -46,6 +46,7 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
         redis.call('HINCRBY', job, 'retries', -1)
       end
       count(counter(state, pool), -1)
+      unclaim(job)
       redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
         'started_at', 'progress')
       enqueue(id, job, pool, was[3], was[5])

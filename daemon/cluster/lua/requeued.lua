@@ -20,6 +20,7 @@ while a <= #ARGV do
     redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
       'started_at', 'progress')
     redis.call('HDEL', P .. 'run:' .. ARGV[1], id)
+    unclaim(job)
     if due then
       schedule(id, job, due)
     else

@@ -9,12 +9,8 @@
 --   'read', then names (none: every schedule): for each, its name and fields.
 local how = ARGV[1]
 if how == 'read' then
-  local names = { unpack(ARGV, 2) }
-  if #names == 0 then
-    names = redis.call('SMEMBERS', P .. 'scheds')
-  end
   local out = {}
-  for _, name in ipairs(names) do
+  for _, name in ipairs(names_from(2, 'scheds')) do
     out[#out + 1] = name
     out[#out + 1] = redis.call('HGETALL', P .. 'sched:' .. name)
   end

@@ -1,8 +1,8 @@
 -- The cluster's counts and its live nodes. Returns {the stats hash (HGETALL), kv
--- keys, kv bytes, then for each node whose lease runs: id, addr, started_at,
--- last_seen, pools}.
+-- keys, kv bytes, the paused pools, then for each node whose lease runs: id, addr,
+-- started_at, last_seen, pools}.
 local out = { redis.call('HGETALL', P .. 'stats'), redis.call('HLEN', P .. 'kv'),
-  redis.call('GET', P .. 'kvbytes') or '0' }
+  redis.call('GET', P .. 'kvbytes') or '0', redis.call('SMEMBERS', P .. 'paused') }
 for _, node in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', now_ms(), '+inf')) do
   local info = redis.call('HMGET', P .. 'node:' .. node, 'addr', 'started_at', 'last_seen', 'pools')
   out[#out + 1] = node

@@ -1,22 +1,26 @@
 -- Accepts the submits and maps of one round trip, each whole or not at all.
--- ARGV: the most jobs a pool may have queued, the number of requests, then for
--- each: its job count, pool, queue, idempotency key or '', batch or '', the time
+-- ARGV: the most jobs a pool may have queued, the most named queues, the number
+-- of requests, then for
+-- each: its job count, pool, queue, named queue or '', idempotency key or '',
+-- batch or '', the time
 -- its jobs are due (ms) or '', the schedule it is a firing of or '' with the time
 -- that fired (ms) and the schedule's next or '', then for each job: id, priority,
 -- field count, then fields and values. Jobs due later take no room in the queue
 -- until then.
--- Returns for each request 'ok', 'full', or the id of the job that holds its key.
+-- Returns for each request 'ok', 'full', 'too_many' (its named queue would be one
+-- too many), or the id of the job that holds its key.
 -- Every node fires a schedule when its time comes; the first moves it on, and a
 -- later firing of that time answers as the first did: its job, or 'full'.
-local max = tonumber(ARGV[1])
+local max, most_named = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
 local queued = {}
-local a = 3
-for r = 1, tonumber(ARGV[2]) do
-  local n, pool, queue, key, batch = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local due = tonumber(ARGV[a + 5])
-  local firing, fired_at, next_at = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
-  a = a + 9
+local a = 4
+for r = 1, tonumber(ARGV[3]) do
+  local n, pool, queue, named, key = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local batch, due = ARGV[a + 5], tonumber(ARGV[a + 6])
+  local firing, fired_at, next_at = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  a = a + 10
+  named = named ~= '' and named or nil
   local holder = key ~= '' and redis.call('GET', P .. 'key:' .. key)
   local fires = firing ~= ''
   if fires and redis.call('HGET', P .. 'sched:' .. firing, 'next') ~= fired_at then
@@ -24,6 +28,13 @@ for r = 1, tonumber(ARGV[2]) do
     holder = redis.call('HGET', P .. 'sched:' .. firing, 'fired') or ''
     if holder == '' then
       holder = 'full'
+    end
+  end
+  if named and not holder and redis.call('SISMEMBER', P .. 'named', named) == 0 then
+    if redis.call('SCARD', P .. 'named') >= most_named then
+      holder = 'too_many'
+    else
+      redis.call('SADD', P .. 'named', named)
     end
   end
   local first = ARGV[a]  -- the first job's id
@@ -45,7 +56,7 @@ for r = 1, tonumber(ARGV[2]) do
       if due then
         schedule(id, job, due)
       else
-        redis.call('ZADD', P .. 'q:' .. queue, score, id)
+        redis.call('ZADD', lane(queue, named), score, id)
       end
       redis.call('ZADD', P .. 'all', seq, id)
       if key ~= '' then
@@ -71,6 +82,7 @@ for r = 1, tonumber(ARGV[2]) do
     if not due then
       queued[pool] = queued[pool] + n
       count('queued:' .. pool, n)
+      add_lane(queue, named)
       wake(queue)
     end
   end

@@ -173,12 +173,7 @@ TEST_CASE("config.queues_and_the_queue_of_a_task") {
           {R"({"queues": {"mail": {"burst": 1}}})", "queues.mail.burst"},
           {R"({"queues": {"a b": {}}})", "queues.a b"},
           {R"({"queues": []})", "'queues' must be an object"},
-          {R"({"tasks": {"x": {"command": ["true"], "queue": ""}}})", "tasks.x.queue"},
-          {R"({"queues": {"m": {}}, "cluster": {"redis": "redis://127.0.0.1:1"}})",
-           "queues: cluster mode"},
-          {R"({"tasks": {"x": {"command": ["true"], "queue": "m"}},
-               "cluster": {"redis": "redis://127.0.0.1:1"}})",
-           "tasks.x.queue: cluster mode"}}) {
+          {R"({"tasks": {"x": {"command": ["true"], "queue": ""}}})", "tasks.x.queue"}}) {
         auto bad = load_config(sources_with(write_file(dir, text)));
         REQUIRE_FALSE(bad.ok());
         CHECK_MESSAGE(bad.error().message.find(message) != std::string::npos, bad.error().message);
