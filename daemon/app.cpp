@@ -366,6 +366,12 @@ std::optional<std::vector<proto::ScheduleInfo>> join_cluster(
                                                 {"process", processes.size()}}
                               .dump();
                       },
+                      [&scheduler](sched::JobStore::FollowUp follow) {
+                          if (auto id = scheduler.follow_up(follow); !id) {
+                              spdlog::warn("cluster: the follow-up of map {} was refused: {}",
+                                           follow.batch, id.error().message);
+                          }
+                      },
                       [&schedules](const std::vector<std::string>& named,
                                    std::vector<proto::ScheduleInfo> found) {
                           schedules.adopt(named, std::move(found));

@@ -1,6 +1,7 @@
 #include "job_fields.hpp"
 
 #include <charconv>
+#include <ranges>
 #include <string_view>
 
 namespace taskpool::daemon::cluster {
@@ -29,6 +30,14 @@ proto::Error corrupt(std::string_view what) {
 }
 
 }  // namespace
+
+std::string id_list(const std::vector<std::string>& ids) {
+    std::string list;
+    for (const auto& id : ids) {
+        list += (list.empty() ? "" : " ") + id;
+    }
+    return list;
+}
 
 void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
                           std::vector<std::string>& out) {
@@ -65,6 +74,12 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     if (j.queue) {  // the scripts read it too: the job's lane, and its queue's limits
         add(out, "queue", *j.queue);
     }
+    if (!j.after.empty()) {
+        add(out, "after", id_list(j.after));
+    }
+    if (s.then) {
+        add(out, "then", std::string(s.then->text()));
+    }
 }
 
 void JobFields::started(const proto::Job& j, std::vector<std::string>& out) {
@@ -95,6 +110,13 @@ void JobFields::finished(const proto::Job& j, std::vector<std::string>& out) {
     if (j.progress) {
         add(out, "progress", std::string(j.progress->text()));
     }
+    if (j.then_job) {
+        add(out, "then_job", *j.then_job);
+    }
+    if (j.then_error) {
+        add(out, "then_error_code", std::string(to_string(j.then_error->code)));
+        add(out, "then_error_message", j.then_error->message);
+    }
 }
 
 proto::Result<ReadJob> read_job(const RedisReply& fields) {
@@ -108,6 +130,8 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
     bool has_worker = false;
     std::optional<proto::JobErrorCode> error_code;
     std::string error_message;
+    proto::Error then_error{proto::ErrorCode::internal, {}};
+    bool has_then_error = false;
     bool ok = true;
     auto json = [&](std::string_view text) {
         auto value = proto::RawJson::from_text(text);
@@ -169,6 +193,20 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             j.schedule = value;
         } else if (name == "queue") {
             j.queue = value;
+        } else if (name == "after") {
+            for (auto id : value | std::views::split(' ')) {
+                j.after.emplace_back(id.begin(), id.end());
+            }
+        } else if (name == "then") {
+            s.then = json(value);
+        } else if (name == "then_job") {
+            j.then_job = value;
+        } else if (name == "then_error_code") {
+            then_error.code =
+                proto::error_code_from_string(value).value_or(proto::ErrorCode::internal);
+            has_then_error = true;
+        } else if (name == "then_error_message") {
+            then_error.message = value;
         } else if (name == "result") {
             j.result = json(value);
         } else if (name == "progress") {
@@ -203,6 +241,9 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
     }
     if (error_code) {
         j.error = proto::JobError{*error_code, std::move(error_message)};
+    }
+    if (has_then_error) {
+        j.then_error = std::move(then_error);
     }
     return read;
 }

@@ -27,6 +27,9 @@ struct JobFields {
     static void finished(const proto::Job& job, std::vector<std::string>& out);
 };
 
+/// Job ids as the scripts take them: one string, space-separated.
+std::string id_list(const std::vector<std::string>& ids);
+
 /// A job read back from its hash (HGETALL's reply), with its claim's token.
 struct ReadJob {
     sched::StoredJob stored;

@@ -50,19 +50,59 @@ proto::Timestamp from_millis(std::string_view text) {
     return proto::Timestamp(std::chrono::milliseconds(to_u64(text)));
 }
 
-/// A script's reply as a batch's counts: {batch, succeeded, failed, cancelled}.
-std::optional<proto::BatchCounts> batch_counts(const RedisReply& r) {
-    if (r.kind != Kind::array || r.elements.size() != 4) {
+/// A map's follow-up as the scripts give it: its batch, then, results and
+/// submitter, from element `at` on.
+std::optional<sched::JobStore::FollowUp> follow_up(const std::vector<RedisReply>& e,
+                                                   std::size_t at) {
+    auto then = proto::RawJson::from_text(e[at + 1].text);
+    auto results = proto::RawJson::from_text(e[at + 2].text);
+    if (!then || !results) {
         return std::nullopt;
     }
-    return proto::BatchCounts{to_u64(r.elements[1].text), to_u64(r.elements[2].text),
-                              to_u64(r.elements[3].text)};
+    const auto& by = e[at + 3].text;
+    return sched::JobStore::FollowUp{e[at].text, std::move(*then), std::move(*results),
+                                     by.empty() ? proto::Shared<std::string>() : by};
+}
+
+/// An end as a script tells it: where it ended a batch, {batch, succeeded, failed,
+/// cancelled}, and where the map had `then` either 'follow' and the follow-up, or
+/// 'error' and why there is none.
+sched::JobStore::Ended ended_from(const RedisReply& r, bool applied = true) {
+    sched::JobStore::Ended ended{applied, std::nullopt, std::nullopt, {}};
+    const auto& e = r.elements;
+    if (r.kind != Kind::array || e.size() < 4) {
+        return ended;
+    }
+    ended.batch = proto::BatchCounts{to_u64(e[1].text), to_u64(e[2].text), to_u64(e[3].text)};
+    if (e.size() >= 6 && e[4].text == "error") {
+        ended.then_error = Error{ErrorCode::dependency_failed, e[5].text};
+    } else if (e.size() >= 9 && e[4].text == "follow") {
+        ended.follow_up = follow_up(e, 5);
+    }
+    return ended;
 }
 
 Error broken(std::string_view what, const RedisReply& reply) {
     return {ErrorCode::unavailable,
             "Redis answered " + std::string(what) + " with " +
                 (reply.kind == Kind::error ? reply.text : std::string("something unexpected"))};
+}
+
+/// A new job as the submit script took it: queued (or scheduled) as it was made,
+/// `waiting` for the jobs it comes after, or `cancelled <id> <state>` where one of
+/// those failed or was cancelled.
+void as_accepted(proto::Job& job, std::string_view outcome) {
+    if (outcome == "waiting") {
+        job.state = JobState::waiting;
+    } else if (outcome.starts_with("cancelled ")) {
+        auto what = outcome.substr(10);
+        auto space = what.find(' ');
+        job.state = JobState::cancelled;
+        job.error = proto::JobError{proto::JobErrorCode::dependency_failed,
+                                    "job " + std::string(what.substr(0, space)) + " " +
+                                        std::string(what.substr(space + 1))};
+        job.finished_at = proto::now_timestamp();
+    }
 }
 
 }  // namespace
@@ -332,12 +372,20 @@ void RedisJobStore::heartbeat(std::string_view how, std::function<void(Result<vo
                 done({});
                 return;
             }
-            if (reply->elements.size() > 1) {
-                due_in(reply->elements[1].integer);
+            const auto& e = reply->elements;
+            if (e.size() < 3) {
+                done(broken("a heartbeat", *reply));
+                return;
             }
-            for (std::size_t i = 2; i + 1 < reply->elements.size(); i += 2) {
-                announce_lost(reply->elements[i].text, batch_counts(reply->elements[i + 1]));
+            due_in(e[1].integer);
+            for (const auto& taken : e[2].elements) {  // follow-ups another node left
+                auto follow =
+                    taken.elements.size() == 4 ? follow_up(taken.elements, 0) : std::nullopt;
+                if (follow && events_.follow_up) {
+                    events_.follow_up(std::move(*follow));
+                }
             }
+            announce_ended(*reply, 3);
             done({});
         });
 }
@@ -392,12 +440,15 @@ void RedisJobStore::lease_lost() {
     heartbeat("join", [](Result<void>) {});
 }
 
-void RedisJobStore::announce_lost(const std::string& id, std::optional<proto::BatchCounts> batch) {
-    read_jobs({id}, [this, batch](Result<std::span<JobRecord* const>> found) {
-        if (found && found->front() != nullptr && events_.ended_here) {
-            events_.ended_here(*found->front(), Ended{true, batch});
-        }
-    });
+void RedisJobStore::announce_ended(const RedisReply& reply, std::size_t from) {
+    for (std::size_t i = from; i + 1 < reply.elements.size(); i += 2) {
+        read_jobs({reply.elements[i].text},
+                  [this, ended = ended_from(reply.elements[i + 1])](auto found) {
+                      if (found && found->front() != nullptr && events_.ended_here) {
+                          events_.ended_here(*found->front(), ended);
+                      }
+                  });
+    }
 }
 
 // Records ---------------------------------------------------------------------------
@@ -512,7 +563,10 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
     args.push_back(first.job.queue ? *first.job.queue : "");
     args.push_back(first.key.value_or(""));
     args.push_back(first.job.batch ? *first.job.batch : "");
+    args.push_back(first.batch_then ? std::string(first.batch_then->text()) : "");
     args.push_back(first.job.scheduled_for ? millis_text(*first.job.scheduled_for) : "");
+    args.push_back(id_list(first.job.after));
+    args.push_back(first.follows ? *first.follows : "");
     // A schedule's firing moves it on only with its job (schedule.lua's `advance`
     // does it alone where the job never reached the store).
     auto advance = first.job.schedule ? advances_.find(*first.job.schedule) : advances_.end();
@@ -540,11 +594,14 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
     submits_.replies.push_back([this, pool, kept,
                                 added = std::move(added)](Result<RedisReply> reply) mutable {
         adding_[index(pool)] -= kept->size();
+        std::string_view outcome = reply ? std::string_view(reply->text) : std::string_view();
+        auto word = outcome.substr(0, outcome.find(' '));
         if (!reply) {
             added(reply.error());
-        } else if (reply->text == "ok") {
+        } else if (word == "ok" || word == "waiting" || word == "cancelled") {
             std::vector<JobRecord*> out;
             for (auto& r : *kept) {
+                as_accepted(r.job, outcome);
                 ReadJob read{std::move(static_cast<sched::StoredJob&>(r)), {}};
                 Held* h = hold(std::move(read), false);
                 h->record.task = r.task;
@@ -552,6 +609,9 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
                 release_later(h);
             }
             added(std::span<JobRecord* const>(out));
+        } else if (word == "no_such_job") {
+            added(Error{ErrorCode::no_such_job,
+                        "field 'after': no job '" + std::string(outcome.substr(12)) + "'"});
         } else if (reply->text == "too_many") {
             added(proto::too_many_queues());
         } else if (reply->text == "full") {
@@ -617,7 +677,7 @@ void RedisJobStore::flush(const RedisScript& script, Pending& pending,
     head.insert(head.end(), std::make_move_iterator(batch.args.begin()),
                 std::make_move_iterator(batch.args.end()));
     call(script, std::move(head),
-         [replies = std::move(batch.replies)](Result<RedisReply> reply) mutable {
+         [this, replies = std::move(batch.replies)](Result<RedisReply> reply) mutable {
              for (std::size_t i = 0; i < replies.size(); ++i) {
                  if (!reply) {
                      replies[i](reply.error());
@@ -631,6 +691,8 @@ void RedisJobStore::flush(const RedisScript& script, Pending& pending,
                  spdlog::warn("cluster: {}", reply.error().message);
              } else if (reply->kind == Kind::error) {
                  spdlog::error("cluster: Redis refused a script: {}", reply->text);
+             } else {
+                 announce_ended(*reply, replies.size());
              }
          });
 }
@@ -764,6 +826,8 @@ void RedisJobStore::counts(Counted counted) {
                 c.submitted = value;
             } else if (name == "scheduled") {
                 c.scheduled = value;
+            } else if (name == "waiting") {
+                c.waiting = value;
             } else if (name == "running") {
                 c.running = value;
             } else if (name == "succeeded") {
@@ -999,7 +1063,9 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
     }
     if (h == nullptr || h->token.empty()) {
         asio::post(io_, [seq = r.seq, durable = std::move(durable)] {
-            durable(seq, Ended{false, std::nullopt});
+            Ended elsewhere;
+            elsewhere.applied = false;
+            durable(seq, elsewhere);
         });
         return;
     }
@@ -1037,7 +1103,7 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
             }
             bool applied = reply->kind != Kind::integer || reply->integer != 0;
             h->told = applied;  // the script published its job.finished
-            durable(seq, Ended{applied, batch_counts(*reply)});
+            durable(seq, ended_from(*reply, applied));
         });
     send_later();
 }
@@ -1066,12 +1132,13 @@ void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
              } else if (outcome == "fixed") {
                  cancelled(Error{ErrorCode::not_cancellable,
                                  "task '" + job.job.task + "' cannot be stopped once it runs"});
-             } else if (outcome == "cancelled" && e.size() == 4) {
+             } else if (outcome == "cancelled" && e.size() >= 4) {
                  h->token.clear();  // claimed here and not yet handed to a pool: not run
                  if (auto read = read_job(e[1])) {
                      refill(job, std::move(read->stored));
                  }
-                 cancelled(Ended{true, batch_counts(e[3])});
+                 cancelled(ended_from(e[3]));
+                 announce_ended(*reply, 4);
              } else {
                  cancelled(broken("a cancel", *reply));
              }

@@ -32,7 +32,7 @@ namespace taskpool::daemon::cluster {
 
 /// Cluster-wide counts, for `stats`.
 struct ClusterCounts {
-    std::uint64_t submitted = 0, scheduled = 0, running = 0, succeeded = 0, failed = 0,
+    std::uint64_t submitted = 0, scheduled = 0, waiting = 0, running = 0, succeeded = 0, failed = 0,
                   cancelled = 0;
     std::array<std::uint64_t, proto::pool_count> queued{};
     std::array<bool, proto::pool_count> paused{};
@@ -95,6 +95,9 @@ public:
         std::function<void()> down;
         /// This node's pools, as JSON text, for `stats.cluster.nodes`.
         std::function<std::string()> pools;
+        /// A map's follow-up that the node that ended the map did not submit within
+        /// a lease: this node submits it.
+        std::function<void(sched::JobStore::FollowUp)> follow_up;
         /// Schedules read again after a change by any node (this one's own
         /// included, in the order Redis made them) or a reconnection: those `named`
         /// (none named: all) are as `found` has them, or gone.
@@ -223,8 +226,10 @@ private:
     void arm_heartbeat();
     /// Another node found this one's lease run out: its claims are void.
     void lease_lost();
-    /// A lost node's job this node failed: announced from here.
-    void announce_lost(const std::string& id, std::optional<proto::BatchCounts> batch);
+    /// Jobs a script ended besides those it was asked to (a lost node's, or those
+    /// that waited for a job that failed): from `from` on, an id and its batch's
+    /// counts or '' each, announced from here.
+    void announce_ended(const RedisReply& reply, std::size_t from);
 
     Held* held(const JobRecord& r);
     /// The record of a job read from Redis: the held one, brought up to date unless

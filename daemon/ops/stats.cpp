@@ -121,6 +121,7 @@ void handle(proto::StatsRequest, Call& call) {
         const auto& c = *counted;
         sched::JobCounts counts{.submitted = c.submitted,
                                 .scheduled = c.scheduled,
+                                .waiting = c.waiting,
                                 .running = c.running,
                                 .succeeded = c.succeeded,
                                 .failed = c.failed,

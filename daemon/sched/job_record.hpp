@@ -35,6 +35,8 @@ struct JobRecord : StoredJob {
     std::unique_ptr<asio::steady_timer> timeout_timer;  // while running with a timeout
     std::vector<Waiter> waiters;
     int unmet = 0;  // while `waiting`: the jobs named in `after` yet to succeed
+    /// A shared store's: the map whose follow-up this job is, submitted once.
+    proto::Boxed<std::string> follows;
 };
 
 }  // namespace taskpool::daemon::sched

@@ -47,6 +47,14 @@ public:
 
     /// What add() calls back with: the new jobs' records, valid for the call.
     using Added = base::Callback<void(proto::Result<std::span<JobRecord* const>>), 80>;
+    /// A map with `then` that a shared store found ended, every job succeeded: the
+    /// follow-up to submit, once for the cluster.
+    struct FollowUp {
+        std::string batch;
+        proto::RawJson then;
+        proto::RawJson results;  // in item order
+        proto::Shared<std::string> submitted_by;
+    };
     /// How a written end came out.
     struct Ended {
         /// False: the job had already ended elsewhere (a shared store: cancelled
@@ -54,6 +62,9 @@ public:
         bool applied = true;
         /// A shared store counts batches: the counts of the batch this end completed.
         std::optional<proto::BatchCounts> batch;
+        /// With `batch`, where its map had `then`: the follow-up, or why there is none.
+        std::optional<FollowUp> follow_up;
+        proto::Boxed<proto::Error> then_error;
     };
     using Durable = base::Callback<void(std::uint64_t seq, const Ended& ended)>;
     /// Makes new jobs known, all or none, moving their records out of `records`:

@@ -117,15 +117,6 @@ Result<void> Scheduler::resolve(const std::string& task_name, const proto::Submi
         queue && !queues_.may_name(*queue)) {
         return proto::too_many_queues();
     }
-    if (store_.shared()) {
-        for (auto [given, name] :
-             {std::pair{!options.after.empty(), "after"}, {options.then.has_value(), "then"}}) {
-            if (given) {
-                return proto::bad_request("field '" + std::string(name) +
-                                          "': cluster mode does not take it yet");
-            }
-        }
-    }
     return {};
 }
 
@@ -753,6 +744,9 @@ void Scheduler::schedule(JobRecord& r) {
 }
 
 const std::string* Scheduler::unknown_dependency(const proto::SubmitOptions& options) {
+    if (store_.shared()) {
+        return nullptr;  // the store answers no_such_job as it takes the job
+    }
     for (const auto& id : options.after) {
         if (store_.find(id) == nullptr) {
             return &id;
@@ -805,7 +799,8 @@ void Scheduler::release(JobRecord& r) {
 
 Result<std::string> Scheduler::submit_follow_up(const proto::RawJson& then, std::string_view field,
                                                 const proto::RawJson& value,
-                                                const proto::Shared<std::string>& submitted_by) {
+                                                const proto::Shared<std::string>& submitted_by,
+                                                const std::string* follows) {
     auto request = proto::follow_up_request(then, field, value);
     if (!request) {
         return request.error();
@@ -834,9 +829,17 @@ Result<std::string> Scheduler::submit_follow_up(const proto::RawJson& then, std:
     JobRecord record = make_record(*task, pool, std::move(spec.task), std::move(spec.args),
                                    spec.options, std::nullopt, std::nullopt, due);
     record.job.submitted_by = std::move(spec.submitted_by);
+    if (follows != nullptr) {
+        record.follows = *follows;
+    }
     auto id = record.job.id;
     store_.add({&record, 1}, [this](auto jobs) { admitted(jobs); });
     return id;
+}
+
+Result<std::string> Scheduler::follow_up(const JobStore::FollowUp& follow) {
+    return submit_follow_up(follow.then, "results", follow.results, follow.submitted_by,
+                            &follow.batch);
 }
 
 void Scheduler::follow_batch(BatchRecord& batch, const JobRecord& last) {
@@ -1251,10 +1254,20 @@ void Scheduler::finish(JobRecord& r, JobState state) {
 
 void Scheduler::announce_end(JobRecord& r, const JobStore::Ended& ended) {
     announce_finished(r);
-    if (ended.batch) {
-        for (auto* observer : observers_) {
-            observer->batch_finished(*r.job.batch, proto::BatchEnd{*ended.batch, {}, {}});
+    if (!ended.batch) {
+        return;
+    }
+    proto::BatchEnd end{*ended.batch, {}, ended.then_error};
+    if (ended.follow_up) {
+        auto id = follow_up(*ended.follow_up);
+        if (id) {
+            end.then_job = std::move(*id);
+        } else {
+            end.then_error = id.error();
         }
+    }
+    for (auto* observer : observers_) {
+        observer->batch_finished(*r.job.batch, end);
     }
 }
 

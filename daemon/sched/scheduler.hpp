@@ -209,8 +209,11 @@ public:
     /// last known.
     void answer_waiters_now();
     /// A job this daemon made final (in a shared store, perhaps without running it):
-    /// its end, and its batch's, are announced.
+    /// its end, and its batch's, are announced; a map's follow-up the store found
+    /// due is submitted first.
     void announce_end(JobRecord& r, const JobStore::Ended& ended);
+    /// A shared store's map whose follow-up is due: submitted, once for the cluster.
+    proto::Result<std::string> follow_up(const JobStore::FollowUp& follow);
 
 private:
     struct BlockedSubmit;
@@ -283,7 +286,8 @@ private:
     /// twice, rather than neither.
     proto::Result<std::string> submit_follow_up(const proto::RawJson& then, std::string_view field,
                                                 const proto::RawJson& value,
-                                                const proto::Shared<std::string>& submitted_by);
+                                                const proto::Shared<std::string>& submitted_by,
+                                                const std::string* follows = nullptr);
     /// The last job of a map with `then` ended: if every job succeeded, the
     /// follow-up is submitted with their results, in item order.
     void follow_batch(BatchRecord& batch, const JobRecord& last);
@@ -291,7 +295,8 @@ private:
     void batch_job_finished(const JobRecord& r);
     /// A job ended: those waiting for it go on or are cancelled.
     void tell_dependents(const JobRecord& r);
-    /// The first job named in `after` that is not known, for no_such_job.
+    /// The first job named in `after` that is not known, for no_such_job (a shared
+    /// store answers that itself).
     const std::string* unknown_dependency(const proto::SubmitOptions& options);
     /// A time in the due queue has come: the job queues if it still waits for it.
     void on_due(proto::Timestamp at, std::uint64_t seq);

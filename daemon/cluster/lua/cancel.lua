@@ -1,9 +1,10 @@
--- Cancels a job that no one here runs: scheduled, queued, claimed or running on
--- any node.
+-- Cancels a job that no one here runs: scheduled, waiting, queued, claimed or
+-- running on any node.
 -- ARGV: id, finished_at, retention (ttl ms, most jobs, most bytes). Returns
 -- {'no_such_job'}, {'final', state}, {'fixed'} (a running task that cannot be
--- stopped), or {'cancelled', the job's fields, the node that held it or '', and its
--- batch's id and counts if it ended it}.
+-- stopped), or {'cancelled', the job's fields, the node that held it or '', its
+-- batch's id and counts if it ended it or '', then the jobs that waited for it and
+-- were cancelled (id, batch)}.
 local id = ARGV[1]
 local job = P .. 'j:' .. id
 local was = redis.call('HMGET', job, 'state', 'cancellable', 'pool', 'node', 'batch')
@@ -11,7 +12,7 @@ local state = was[1]
 if not state then
   return { 'no_such_job' }
 end
-if state ~= 'scheduled' and state ~= 'queued' and state ~= 'running' then
+if state ~= 'scheduled' and state ~= 'waiting' and state ~= 'queued' and state ~= 'running' then
   return { 'final', state }
 end
 if state == 'running' and was[2] == '0' then
@@ -22,7 +23,9 @@ local size = size_of(job)
 redis.call('HSET', job, 'state', 'cancelled', 'finished_at', ARGV[2], 'error_code', 'cancelled',
   'error_message', 'cancelled by request', 'size', size)
 local batch = leave(id, job, state, 'cancelled', size, { was[3], was[4], was[5] })
+settle()
 counted()
+tell_all()
 local fields = redis.call('HGETALL', job)
 expire(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
-return { 'cancelled', fields, was[4] or '', batch or '' }
+return with_ended_too({ 'cancelled', fields, was[4] or '', batch or '' })

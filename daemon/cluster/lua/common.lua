@@ -26,7 +26,13 @@
 --   nodes           zset: node -> its lease's end (ms on Redis's clock)
 --   node:<node>     hash: what stats shows of a node
 --   key:<key>       string: the job that holds an idempotency key
---   batch:<id>      hash: a map's pending and finished counts
+--   batch:<id>      hash: a map's pending and finished counts, and its `then`;
+--                   batch:<id>:jobs its jobs in item order, where it has one
+--   follows         zset: maps whose follow-up is yet to be submitted, by when
+--                   (ms) a node last took it on; follow:<id> a hash of its then,
+--                   results and submitter; followed:<id> the follow-up's id
+--   after:<id>      set: the jobs waiting for this one (`after`); each such job
+--                   has `unmet`, how many it still waits for
 --   stats           hash: submitted, succeeded, failed, cancelled, running,
 --                   scheduled, queued:<pool>, retained_bytes (what finished jobs
 --                   hold)
@@ -178,17 +184,55 @@ local function counter(state, pool)
   return state
 end
 
--- A job leaves `state` (scheduled, queued or running) for the end `final`:
+-- A map with `then` ended (`ended`: its id and counts). Once every job has
+-- succeeded, its results in item order wait in follow:<batch> for the node that
+-- ended it to submit the follow-up (or another node, if that one does not within
+-- a lease), and `ended` gets 'follow', the batch, its then, the results and who
+-- submitted the map; else it gets 'error' and why there is no follow-up.
+local function follow_batch(batch, ended, then_spec)
+  local list = P .. 'batch:' .. batch .. ':jobs'
+  local ids = redis.call('LRANGE', list, 0, -1)
+  redis.call('DEL', list)
+  local results = {}
+  for _, id in ipairs(ids) do
+    local job = redis.call('HMGET', P .. 'j:' .. id, 'state', 'result')
+    if job[1] ~= 'succeeded' then
+      ended[5] = 'error'
+      ended[6] = job[1] and 'job ' .. id .. ' of the batch ' .. job[1]
+        or 'a job of the batch is no longer kept, nor its result'
+      return
+    end
+    results[#results + 1] = job[2] or 'null'
+  end
+  local text = '[' .. table.concat(results, ',') .. ']'
+  local by = redis.call('HGET', P .. 'j:' .. ids[#ids], 'submitted_by') or ''
+  redis.call('HSET', P .. 'follow:' .. batch, 'then', then_spec, 'results', text, 'by', by)
+  redis.call('ZADD', P .. 'follows', now_ms(), batch)
+  for _, v in ipairs({ 'follow', batch, then_spec, text, by }) do
+    ended[#ended + 1] = v
+  end
+end
+
+-- Jobs that ended in this call, whose dependents are yet to hear it (settle()).
+local settling = {}
+-- Jobs a call ended besides those it was asked to (a failed dependency cancelled
+-- them): id and its batch's counts or '' each, for the node that made the call to
+-- announce (with_ended_too()).
+local ended_too = {}
+
+-- A job leaves `state` (scheduled, waiting, queued or running) for the end `final`:
 -- counted, kept for retention (`size`: what it holds, about, which the caller has
 -- written in its `size` field), and counted in its batch unless that has ended
 -- (a job retried after it). `was`: its pool, node and batch. Returns the batch's
--- counts when it was the batch's last job, else nil.
+-- id and counts when it was the batch's last job (and what follow_batch() adds),
+-- else nil.
 local function leave(id, job, state, final, size, was)
   local pool, node, batch = was[1], was[2], was[3]
   count(counter(state, pool), -1)
   count(final, 1)
   count('retained_bytes', size)
   redis.call('ZADD', P .. 'done', now_ms(), id)
+  settling[#settling + 1] = { id, final }
   if node then
     redis.call('HDEL', P .. 'run:' .. node, id)
     unclaim(job)
@@ -202,9 +246,13 @@ local function leave(id, job, state, final, size, was)
   if redis.call('HINCRBY', b, 'pending', -1) > 0 then
     return nil
   end
-  local counts = redis.call('HMGET', b, 'succeeded', 'failed', 'cancelled')
+  local counts = redis.call('HMGET', b, 'succeeded', 'failed', 'cancelled', 'then')
   redis.call('DEL', b)
-  return { batch, counts[1] or '0', counts[2] or '0', counts[3] or '0' }
+  local ended = { batch, counts[1] or '0', counts[2] or '0', counts[3] or '0' }
+  if counts[4] then
+    follow_batch(batch, ended, counts[4])
+  end
+  return ended
 end
 
 -- What a finished job holds, about: its payloads.
@@ -214,6 +262,61 @@ local function size_of(job)
     size = size + (v and #v or 0)
   end
   return size
+end
+
+-- A new job waits for the jobs in `pending` to succeed; then it is queued, or
+-- scheduled for `due`.
+local function wait_for(id, job, pending, due)
+  redis.call('HSET', job, 'state', 'waiting', 'unmet', #pending)
+  if due then
+    redis.call('HSET', job, 'scheduled_for', due)
+  end
+  for _, dep in ipairs(pending) do
+    redis.call('SADD', P .. 'after:' .. dep, id)
+  end
+  count('waiting', 1)
+end
+
+-- The jobs waiting for those that ended in this call hear it: one that waits for
+-- no more successes goes on (queued, or scheduled for its time); one after a job
+-- that failed or was cancelled is cancelled, and so on down the chain.
+local function settle()
+  local i = 1
+  while i <= #settling do
+    local id, final = settling[i][1], settling[i][2]
+    i = i + 1
+    local key = P .. 'after:' .. id
+    for _, dependent in ipairs(redis.call('SMEMBERS', key)) do
+      local job = P .. 'j:' .. dependent
+      local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'score', 'batch', 'scheduled_for')
+      if was[1] == 'waiting' and final ~= 'succeeded' then
+        local size = size_of(job)
+        redis.call('HSET', job, 'state', 'cancelled', 'finished_at', now_ms(), 'error_code',
+          'dependency_failed', 'error_message', 'job ' .. id .. ' ' .. final, 'size', size)
+        local batch = leave(dependent, job, 'waiting', 'cancelled', size, { was[2], nil, was[5] })
+        ended_too[#ended_too + 1] = dependent
+        ended_too[#ended_too + 1] = batch or ''
+      elseif was[1] == 'waiting' and redis.call('HINCRBY', job, 'unmet', -1) <= 0 then
+        count('waiting', -1)
+        local at = tonumber(was[6])
+        if at and at > now_ms() then
+          schedule(dependent, job, at)
+        else
+          enqueue(dependent, job, was[2], was[3], was[4])
+        end
+      end
+    end
+    redis.call('DEL', key)
+  end
+  settling = {}
+end
+
+-- A script's answer `out`, and after it the jobs it ended besides (after settle()).
+local function with_ended_too(out)
+  for _, e in ipairs(ended_too) do
+    out[#out + 1] = e
+  end
+  return out
 end
 
 -- Finished jobs go once their retention is over (`ttl` ms), and the oldest go

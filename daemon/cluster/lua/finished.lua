@@ -5,7 +5,8 @@
 -- batch's end, told after them, comes after every end of the batch.
 -- Returns for each: 0 if the claim was no longer the node's (the job was
 -- cancelled elsewhere, or its lease lapsed: it is someone else's to end), 1 if
--- it ended, or its batch's id and counts when it ended the batch.
+-- it ended, or its batch's id and counts when it ended the batch; then the jobs
+-- that waited for them and were cancelled (id, batch).
 local out = {}
 local a = 5
 while a <= #ARGV do
@@ -23,7 +24,8 @@ while a <= #ARGV do
   end
   a = a + 5 + 2 * fields
 end
+settle()
 counted()
 tell_all()
 expire(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
-return out
+return with_ended_too(out)

@@ -5,9 +5,11 @@
 -- Redis's run_id as the node read it,
 -- addr, started_at, pools (JSON), then retention: ttl (ms), most jobs, most bytes.
 -- Returns {'dead'} when a renewing node's lease had already run out, else {'ok',
--- the milliseconds until the next scheduled job is due (-1: none), then for each
--- job failed as lost: its id, and its batch's id and counts if it ended it, else
--- ''}.
+-- the milliseconds until the next scheduled job is due (-1: none), the maps whose
+-- follow-up no node has submitted within a lease, which this node now takes on
+-- (each {batch, then, results, submitter}), then for each job failed as lost, or
+-- cancelled as it waited for one: its id, and its batch's id and counts if it
+-- ended it, else ''}.
 local node, lease, how, run_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local now = now_ms()
 
@@ -32,7 +34,12 @@ else
     'last_seen', now)
 end
 
-local out = { 'ok', -1 }
+local out = { 'ok', -1, {} }
+for _, batch in ipairs(redis.call('ZRANGEBYSCORE', P .. 'follows', '-inf', now - lease, 'LIMIT', 0, 10)) do
+  redis.call('ZADD', P .. 'follows', now, batch)
+  local f = redis.call('HMGET', P .. 'follow:' .. batch, 'then', 'results', 'by')
+  table.insert(out[3], { batch, f[1], f[2], f[3] or '' })
+end
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LIMIT', 0, 4)) do
   local runs = redis.call('HGETALL', P .. 'run:' .. dead)
   for i = 1, #runs, 2 do
@@ -63,8 +70,9 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
   redis.call('ZREM', P .. 'nodes', dead)
 end
 
+settle()
 counted()
 tell_all()
 expire(tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]))
 out[2] = next_due()
-return out
+return with_ended_too(out)

@@ -1,25 +1,29 @@
 -- Accepts the submits and maps of one round trip, each whole or not at all.
 -- ARGV: the most jobs a pool may have queued, the most named queues, the number
--- of requests, then for
--- each: its job count, pool, queue, named queue or '', idempotency key or '',
--- batch or '', the time
--- its jobs are due (ms) or '', the schedule it is a firing of or '' with the time
--- that fired (ms) and the schedule's next or '', then for each job: id, priority,
--- field count, then fields and values. Jobs due later take no room in the queue
--- until then.
--- Returns for each request 'ok', 'full', 'too_many' (its named queue would be one
--- too many), or the id of the job that holds its key.
+-- of requests, then for each: its job count, pool, queue, named queue or '',
+-- idempotency key or '', batch or '', the batch's then or '', the time its jobs
+-- are due (ms) or '', the jobs they come after (ids, space-separated) or '', the
+-- map whose follow-up it is or '', the schedule it is a firing of or '' with the
+-- time that fired (ms) and the schedule's next or '', then for each job: id,
+-- priority, field count, then fields and values. Jobs due later, or
+-- after others, take no room in the queue until then.
+-- Returns for each request 'ok', 'waiting' (for jobs it comes after), 'cancelled
+-- <id> <state>' (a job it comes after failed or was cancelled: so were they),
+-- 'full', 'too_many' (its named queue would be one too many), 'no_such_job <id>'
+-- (in its `after`), or the id of the job that holds its key; then the jobs that
+-- ended as they were accepted (id, batch).
 -- Every node fires a schedule when its time comes; the first moves it on, and a
--- later firing of that time answers as the first did: its job, or 'full'.
+-- later firing of that time answers as the first did: its job, or 'full'. A map's
+-- follow-up is taken once, and a later one answered with it.
 local max, most_named = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
 local queued = {}
 local a = 4
 for r = 1, tonumber(ARGV[3]) do
   local n, pool, queue, named, key = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local batch, due = ARGV[a + 5], tonumber(ARGV[a + 6])
-  local firing, fired_at, next_at = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
-  a = a + 10
+  local batch, batch_then, due, after = ARGV[a + 5], ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 8]
+  local follows, firing, fired_at, next_at = ARGV[a + 9], ARGV[a + 10], ARGV[a + 11], ARGV[a + 12]
+  a = a + 13
   named = named ~= '' and named or nil
   local holder = key ~= '' and redis.call('GET', P .. 'key:' .. key)
   local fires = firing ~= ''
@@ -30,6 +34,21 @@ for r = 1, tonumber(ARGV[3]) do
       holder = 'full'
     end
   end
+  if follows ~= '' and redis.call('EXISTS', P .. 'follow:' .. follows) == 0 then
+    holder = redis.call('GET', P .. 'followed:' .. follows) or 'full'
+  end
+  -- The jobs it comes after: those not yet ended, or the first that failed.
+  local pending, failed = {}, nil
+  for dep in string.gmatch(after, '%S+') do
+    local state = redis.call('HGET', P .. 'j:' .. dep, 'state')
+    if not state then
+      holder = holder or 'no_such_job ' .. dep
+    elseif state == 'failed' or state == 'cancelled' then
+      failed = failed or { dep, state }
+    elseif state ~= 'succeeded' then
+      pending[#pending + 1] = dep
+    end
+  end
   if named and not holder and redis.call('SISMEMBER', P .. 'named', named) == 0 then
     if redis.call('SCARD', P .. 'named') >= most_named then
       holder = 'too_many'
@@ -37,12 +56,28 @@ for r = 1, tonumber(ARGV[3]) do
       redis.call('SADD', P .. 'named', named)
     end
   end
-  local first = ARGV[a]  -- the first job's id
   if not queued[pool] then
     queued[pool] = tonumber(redis.call('HGET', P .. 'stats', 'queued:' .. pool) or '0')
   end
-  local accept = not holder and (due or queued[pool] + n <= max)
-  out[r] = holder or (accept and 'ok' or 'full')
+  local accept = not holder and (due or after ~= '' or queued[pool] + n <= max)
+  local queues_now = not due and #pending == 0 and not failed
+  out[r] = holder or (not accept and 'full') or (failed and 'cancelled ' .. failed[1] .. ' ' .. failed[2])
+    or (#pending > 0 and 'waiting') or 'ok'
+  local first = ARGV[a]  -- the first job's id
+  if accept then
+    count('submitted', n)
+    if batch ~= '' then
+      redis.call('HSET', P .. 'batch:' .. batch, 'pending', n)
+    end
+    if batch_then ~= '' then
+      redis.call('HSET', P .. 'batch:' .. batch, 'then', batch_then)
+    end
+    if follows ~= '' then
+      redis.call('DEL', P .. 'follow:' .. follows)
+      redis.call('ZREM', P .. 'follows', follows)
+      redis.call('SET', P .. 'followed:' .. follows, first, 'PX', 3600000)
+    end
+  end
   local seq = accept and redis.call('INCRBY', P .. 'seq', n) - n
   for _ = 1, n do
     local id, priority, fields = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -53,14 +88,27 @@ for r = 1, tonumber(ARGV[3]) do
       local job = P .. 'j:' .. id
       redis.call('HSET', job, 'state', 'queued', 'attempts', 0, 'score', score, 'seq', seq,
         unpack(ARGV, a + 3, a + 2 + 2 * fields))
-      if due then
+      redis.call('ZADD', P .. 'all', seq, id)
+      if batch_then ~= '' then
+        redis.call('RPUSH', P .. 'batch:' .. batch .. ':jobs', id)
+      end
+      if key ~= '' then
+        redis.call('SET', P .. 'key:' .. key, id)
+      end
+      if failed then
+        count('waiting', 1)
+        local size = size_of(job)
+        redis.call('HSET', job, 'state', 'cancelled', 'finished_at', now_ms(), 'error_code',
+          'dependency_failed', 'error_message', 'job ' .. failed[1] .. ' ' .. failed[2], 'size', size)
+        local ended = leave(id, job, 'waiting', 'cancelled', size, { pool, nil, batch ~= '' and batch or nil })
+        ended_too[#ended_too + 1] = id
+        ended_too[#ended_too + 1] = ended or ''
+      elseif #pending > 0 then
+        wait_for(id, job, pending, due)
+      elseif due then
         schedule(id, job, due)
       else
         redis.call('ZADD', lane(queue, named), score, id)
-      end
-      redis.call('ZADD', P .. 'all', seq, id)
-      if key ~= '' then
-        redis.call('SET', P .. 'key:' .. key, id)
       end
     end
     a = a + 3 + 2 * fields
@@ -74,19 +122,14 @@ for r = 1, tonumber(ARGV[3]) do
         'last_job', first)
     end
   end
-  if accept then
-    count('submitted', n)
-    if batch ~= '' then
-      redis.call('HSET', P .. 'batch:' .. batch, 'pending', n)
-    end
-    if not due then
-      queued[pool] = queued[pool] + n
-      count('queued:' .. pool, n)
-      add_lane(queue, named)
-      wake(queue)
-    end
+  if accept and queues_now then
+    queued[pool] = queued[pool] + n
+    count('queued:' .. pool, n)
+    add_lane(queue, named)
+    wake(queue)
   end
 end
+settle()
 counted()
 tell_all()
-return out
+return with_ended_too(out)
