@@ -28,6 +28,7 @@
 #include "cluster/redis_queues.hpp"
 #include "config/config_reload.hpp"
 #include "conn/connection_registry.hpp"
+#include "events/event_log.hpp"
 #include "events/subscriptions.hpp"
 #include "events/webhooks.hpp"
 #include "kv/kv_store.hpp"
@@ -338,44 +339,48 @@ std::optional<Answer> answer_of(asio::io_context& io, Start start) {
     return answer;
 }
 
-/// Connects the cluster store to the scheduler, the subscribers and the schedules,
-/// joins the cluster and reads its schedules (running the io loop until Redis has
+/// Connects the cluster store to the scheduler, to `relayed` (what hears every
+/// node's events back from Redis: subscribers, event streams) and to the
+/// schedules, joins the cluster and reads its schedules (running the io loop until Redis has
 /// answered). None if it cannot.
 std::optional<std::vector<proto::ScheduleInfo>> join_cluster(
     asio::io_context& io, cluster::RedisJobStore& store, sched::Scheduler& scheduler,
-    sched::Schedules& schedules, events::Subscriptions& events, tasks::TaskRegistry& tasks,
-    const pools::ThreadPool& threads, const pools::ProcessPool& processes) {
-    store.set_events({[&scheduler](sched::JobRecord& r, proto::Job ended) {
-                          scheduler.ended_elsewhere(r, std::move(ended));
-                      },
-                      [&scheduler] { scheduler.capacity_changed(); },
-                      [&scheduler](sched::JobRecord& r, const sched::JobStore::Ended& ended) {
-                          scheduler.announce_end(r, ended);
-                      },
-                      [&events](char kind, std::string_view id, const std::string& line) {
-                          events.relay(kind, id, line);
-                      },
-                      [&tasks](const std::string& name, const std::string& description) {
-                          if (auto added = tasks.add_remote(name, description); !added) {
-                              spdlog::warn("cluster: remote task {}: {}", name, added.error());
-                          }
-                      },
-                      [&scheduler] { scheduler.answer_waiters_now(); },
-                      [&threads, &processes] {
-                          return nlohmann::json{{"thread", threads.size()},
-                                                {"process", processes.size()}}
-                              .dump();
-                      },
-                      [&scheduler](sched::JobStore::FollowUp follow) {
-                          if (auto id = scheduler.follow_up(follow); !id) {
-                              spdlog::warn("cluster: the follow-up of map {} was refused: {}",
-                                           follow.batch, id.error().message);
-                          }
-                      },
-                      [&schedules](const std::vector<std::string>& named,
-                                   std::vector<proto::ScheduleInfo> found) {
-                          schedules.adopt(named, std::move(found));
-                      }});
+    sched::Schedules& schedules, std::vector<sched::JobObserver*> relayed,
+    tasks::TaskRegistry& tasks, const pools::ThreadPool& threads,
+    const pools::ProcessPool& processes) {
+    store.set_events(
+        {[&scheduler](sched::JobRecord& r, proto::Job ended) {
+             scheduler.ended_elsewhere(r, std::move(ended));
+         },
+         [&scheduler] { scheduler.capacity_changed(); },
+         [&scheduler](sched::JobRecord& r, const sched::JobStore::Ended& ended) {
+             scheduler.announce_end(r, ended);
+         },
+         [relayed = std::move(relayed)](char kind, std::string_view id, const std::string& line) {
+             for (auto* observer : relayed) {
+                 observer->relay(kind, id, line);
+             }
+         },
+         [&tasks](const std::string& name, const std::string& description) {
+             if (auto added = tasks.add_remote(name, description); !added) {
+                 spdlog::warn("cluster: remote task {}: {}", name, added.error());
+             }
+         },
+         [&scheduler] { scheduler.answer_waiters_now(); },
+         [&threads, &processes] {
+             return nlohmann::json{{"thread", threads.size()}, {"process", processes.size()}}
+                 .dump();
+         },
+         [&scheduler](sched::JobStore::FollowUp follow) {
+             if (auto id = scheduler.follow_up(follow); !id) {
+                 spdlog::warn("cluster: the follow-up of map {} was refused: {}", follow.batch,
+                              id.error().message);
+             }
+         },
+         [&schedules](const std::vector<std::string>& named,
+                      std::vector<proto::ScheduleInfo> found) {
+             schedules.adopt(named, std::move(found));
+         }});
     auto joined = answer_of<proto::Result<void>>(
         io, [&store](auto answer) { store.start(std::move(answer)); });
     auto kept = joined && *joined
@@ -478,6 +483,7 @@ int run(Config& config, const ConfigReloader& reload) {
     // Filled once the listener is bound: command tasks are told its address.
     tasks::TaskRegistry tasks;
     events::Subscriptions events;
+    events::EventLog event_log(io);
     metrics::JobMetrics job_metrics;
     std::optional<store::LocalJobStore> local_jobs;
     std::optional<cluster::RedisJobStore> cluster_jobs;
@@ -493,6 +499,7 @@ int run(Config& config, const ConfigReloader& reload) {
         observers.push_back(&*cluster_jobs);
     } else {
         observers.push_back(&events);
+        observers.push_back(&event_log);
         local_jobs.emplace(job_store_settings(config), journal.get());
     }
     sched::JobStore& jobs =
@@ -527,6 +534,7 @@ int run(Config& config, const ConfigReloader& reload) {
                            tasks,
                            remote,
                            events,
+                           event_log,
                            connections,
                            kv,
                            webhooks,
@@ -578,8 +586,8 @@ int run(Config& config, const ConfigReloader& reload) {
         take_back(*journal, std::move(restored), kv, webhooks, tasks, scheduler);
     }
     if (cluster_jobs) {
-        auto shared = join_cluster(io, *cluster_jobs, scheduler, schedules, events, tasks, threads,
-                                   processes);
+        auto shared = join_cluster(io, *cluster_jobs, scheduler, schedules, {&events, &event_log},
+                                   tasks, threads, processes);
         if (!shared) {
             return 1;
         }

@@ -37,10 +37,7 @@ public:
     void job_finished(const proto::Job& job) override;
     void job_progress(const proto::Job& job) override;
     void batch_finished(const std::string& batch, const proto::BatchEnd& end) override;
-    /// Another daemon's event (cluster mode), its line as subscribers get it:
-    /// kind 'S' job.started, 'P' job.progress, 'F' job.finished of the job `id`,
-    /// 'B' batch.finished of the batch `id`.
-    void relay(char kind, std::string_view id, const std::string& line);
+    void relay(char kind, std::string_view id, const std::string& line) override;
 
 private:
     struct Watch {

@@ -231,6 +231,8 @@ void RequestReader::end_header() {
         transfer_encoding_ = true;
     } else if (iequals(field_, "authorization")) {
         request_.authorization = std::string(value);
+    } else if (iequals(field_, "last-event-id")) {
+        request_.last_event_id = std::string(value);
     } else if (iequals(field_, "expect")) {
         request_.expect_continue = iequals(value, "100-continue");
     }

@@ -15,6 +15,8 @@ struct Request {
     std::string method;
     std::string target;  // path and query, as sent
     std::optional<std::string> authorization;
+    /// An event stream's reconnection: the id of the last event the client had.
+    std::optional<std::string> last_event_id;
     bool expect_continue = false;
     std::uint64_t content_length = 0;
     std::string body;

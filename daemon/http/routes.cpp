@@ -121,6 +121,32 @@ Route op_without_body(std::string_view op, std::string_view query,
     return OpCall{std::string(op), "{}", proto::json_text(params)};
 }
 
+/// GET /v1/events?job=&task=&state=&queue=: what the stream is to carry.
+Route event_stream(std::string_view query) {
+    json params = json::object();
+    if (auto refusal = add_query(query, {"job", "task", "state", "queue"}, params)) {
+        return std::move(*refusal);
+    }
+    EventStream stream;
+    auto text = [&params](const char* name) -> std::optional<std::string> {
+        if (!params.contains(name)) {
+            return std::nullopt;
+        }
+        const auto& value = params[name];
+        return value.is_string() ? value.get<std::string>() : value.dump();
+    };
+    stream.filter.job = text("job");
+    stream.filter.task = text("task");
+    stream.filter.queue = text("queue");
+    if (auto state = text("state")) {
+        stream.filter.state = proto::state_from_string(*state);
+        if (!stream.filter.state) {
+            return bad_request("query parameter 'state': no job state '" + *state + "'");
+        }
+    }
+    return stream;
+}
+
 /// The name in `path` between `prefix` and `suffix` ("/v1/queues/" NAME "/pause"),
 /// decoded; none when the path is not of that shape or the name holds a slash.
 std::optional<std::string> name_in(std::string_view path, std::string_view prefix,
@@ -191,6 +217,9 @@ Route route(Request& request) {
     }
     if (path == "/metrics") {
         return get ? Route{MetricsScrape{}} : method_not_allowed(request, path, "GET, HEAD");
+    }
+    if (path == "/v1/events") {
+        return get ? event_stream(query) : method_not_allowed(request, path, "GET, HEAD");
     }
     if (path == "/v1/jobs") {
         if (method == "POST") {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/error.hpp"
+#include "proto/event_filter.hpp"
 #include "proto/request.hpp"
 #include "request_reader.hpp"
 
@@ -21,6 +22,10 @@ struct OpCall {
 };
 struct HealthCheck {};
 struct MetricsScrape {};
+/// GET /v1/events: a stream of the events the filter matches.
+struct EventStream {
+    proto::EventFilter filter;
+};
 /// Answered at once: an unknown path (404), a method the path does not take (405,
 /// with `allow`), a body or query that cannot become a request (400).
 struct Refusal {
@@ -29,7 +34,7 @@ struct Refusal {
     std::string allow;
 };
 
-using Route = std::variant<OpCall, HealthCheck, MetricsScrape, Refusal>;
+using Route = std::variant<OpCall, HealthCheck, MetricsScrape, EventStream, Refusal>;
 
 /// Maps a request to what answers it (PROTOCOL.md section 8). The body moves into
 /// the op's request. Query values are JSON where they parse as JSON (`wait=5`,

@@ -7,6 +7,7 @@
 
 #include "daemon/auth/scopes.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/events/event_log.hpp"
 #include "daemon/http/response.hpp"
 #include "daemon/http/routes.hpp"
 #include "daemon/ops/probes.hpp"
@@ -105,11 +106,16 @@ void HttpProtocol::handle(http::Request& request) {
     } else if (std::holds_alternative<http::HealthCheck>(routed)) {
         auto health = ops::health(services);
         respond(http::Response(health.ok ? 200 : 503, proto::json_text(health.body) + "\n"));
-    } else if (std::holds_alternative<http::MetricsScrape>(routed)) {
+    } else if (std::holds_alternative<http::MetricsScrape>(routed) ||
+               std::holds_alternative<http::EventStream>(routed)) {
         const auto& grant = session_.grant;
         if (grant && !auth::allows(grant->scopes, auth::Scope::read)) {
             auto error = auth::forbidden(*grant, request.target, auth::Scope::read);
             respond(http::Response(http::status_for(error.code), http::error_body(error)));
+            return;
+        }
+        if (auto* stream = std::get_if<http::EventStream>(&routed)) {
+            open_stream(std::move(stream->filter), request.last_event_id);
             return;
         }
         // In cluster mode the queues' figures come from Redis: answered later.
@@ -131,7 +137,29 @@ void HttpProtocol::handle(http::Request& request) {
     }
 }
 
+void HttpProtocol::open_stream(proto::EventFilter filter,
+                               const std::optional<std::string>& last_event_id) {
+    // The stream is the last response: its body ends when the connection does, and
+    // nothing more is read (in_flight_ bounds what is buffered of what comes).
+    in_flight_ = true;
+    done_ = true;
+    if (head_) {
+        respond(http::Response(200, "", std::string(event_stream_type)));
+        return;
+    }
+    streaming_ = true;
+    session_.queue_output(std::string("HTTP/1.1 200 OK\r\nContent-Type: ") +
+                          std::string(event_stream_type) +
+                          "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+    session_.dispatcher().services().event_log.open(session_.shared_from_this(), std::move(filter),
+                                                    last_event_id);
+}
+
 void HttpProtocol::reply(std::string line) {
+    if (streaming_) {
+        session_.queue_output(std::move(line));  // an event of the stream
+        return;
+    }
     if (!in_flight_) {
         return;  // no request is waiting for it
     }

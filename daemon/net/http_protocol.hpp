@@ -2,6 +2,7 @@
 
 #include "daemon/http/request_reader.hpp"
 #include "daemon/http/response.hpp"
+#include "proto/event_filter.hpp"
 #include "protocol.hpp"
 
 namespace taskpool::daemon::net {
@@ -36,6 +37,9 @@ private:
     bool accept_head();
     void handle(http::Request& request);
     void respond(http::Response response);
+    /// GET /v1/events: the response's head, then its events as they come.
+    void open_stream(proto::EventFilter filter, const std::optional<std::string>& last_event_id);
+    static constexpr std::string_view event_stream_type = "text/event-stream; charset=utf-8";
     /// Answers the request in flight, and goes on to the next.
     void answer(http::Response response);
     void refuse(int status, const proto::Error& error, std::string extra_headers = {});
@@ -47,7 +51,8 @@ private:
     bool in_flight_ = false;  // a request is with the dispatcher
     bool held_back_ = false;  // requests wait for the output to drain
     bool pumping_ = false;
-    bool done_ = false;  // the last response is out; nothing more is read
+    bool done_ = false;       // the last response is out; nothing more is read
+    bool streaming_ = false;  // the response is an event stream: replies are its events
     std::size_t completed_ = 0;
 };
 

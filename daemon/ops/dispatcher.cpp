@@ -4,6 +4,7 @@
 
 #include "daemon/auth/scopes.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/events/event_log.hpp"
 #include "daemon/events/subscriptions.hpp"
 #include "daemon/pools/remote_pool.hpp"
 #include "daemon/sched/scheduler.hpp"
@@ -117,6 +118,7 @@ void Dispatcher::connection_closed(conn::Peer& peer) {
     if (peer.worker) {
         services_.remote.connection_closed(peer.id());
     }
+    services_.event_log.forget(peer);
     for (const auto& id : services_.events.forget(peer)) {
         // A bound job dies with its connection, as a child with its parent.
         services_.scheduler.cancel(id, nullptr);

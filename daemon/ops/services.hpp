@@ -14,6 +14,7 @@ namespace taskpool::daemon::conn {
 class ConnectionRegistry;
 }
 namespace taskpool::daemon::events {
+class EventLog;
 class Subscriptions;
 class Webhooks;
 }  // namespace taskpool::daemon::events
@@ -53,6 +54,8 @@ struct Services {
     tasks::TaskRegistry& tasks;
     pools::RemotePool& remote;
     events::Subscriptions& events;
+    /// The streams of GET /v1/events.
+    events::EventLog& event_log;
     conn::ConnectionRegistry& connections;
     kv::KvStore& kv;
     const events::Webhooks& webhooks;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "proto/job.hpp"
 #include "proto/reply.hpp"
@@ -18,6 +19,11 @@ public:
     virtual void job_progress(const proto::Job& job) = 0;
     /// After the last job of a `map` has finished.
     virtual void batch_finished(const std::string& batch, const proto::BatchEnd& end) = 0;
+    /// In cluster mode, where events come back from Redis instead: any node's
+    /// event (this one's included), its line as subscribers get it, of kind 'S'
+    /// job.started, 'P' job.progress, 'F' job.finished of the job `id`, or 'B'
+    /// batch.finished of the batch `id`.
+    virtual void relay(char /*kind*/, std::string_view /*id*/, const std::string& /*line*/) {}
 };
 
 }  // namespace taskpool::daemon::sched

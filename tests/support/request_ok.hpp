@@ -31,4 +31,26 @@ inline nlohmann::json job_of(LineClient& c, const nlohmann::json& id, double wai
     return ok(c, request)["job"];
 }
 
+/// Sends echo jobs of 16 KiB args in bursts until the daemon counts no more than
+/// `connections` connections (it has closed one that did not read what it was
+/// sent), or 10,000 jobs went; whether it did.
+inline bool submit_until_connections(LineClient& c, int connections) {
+    std::string args(16 * 1024, 'x');
+    for (int round = 0; round < 200; ++round) {
+        std::string burst;
+        for (int i = 0; i < 50; ++i) {
+            burst +=
+                nlohmann::json{{"op", "submit"}, {"task", "echo"}, {"args", args}}.dump() + "\n";
+        }
+        c.send_raw(burst);
+        for (int i = 0; i < 50; ++i) {
+            REQUIRE(c.read_reply()["ok"] == true);
+        }
+        if (c.request({{"op", "stats"}})["connections"] <= connections) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace taskpool::test
