@@ -7,25 +7,25 @@
 -- were cancelled (id, batch)}.
 local id = ARGV[1]
 local job = P .. 'j:' .. id
-local was = redis.call('HMGET', job, 'state', 'cancellable', 'pool', 'node', 'batch')
-local state = was[1]
+local was = fields_of(job, 'state', 'cancellable')
+local state = was.state
 if not state then
   return { 'no_such_job' }
 end
 if state ~= 'scheduled' and state ~= 'waiting' and state ~= 'queued' and state ~= 'running' then
   return { 'final', state }
 end
-if state == 'running' and was[2] == '0' then
+if state == 'running' and was.cancellable == '0' then
   return { 'fixed' }
 end
-redis.call('ZREM', state == 'scheduled' and P .. 'due' or lane_of(job), id)
+redis.call('ZREM', state == 'scheduled' and P .. 'due' or lane(queue_name(was.pool, was.task), was.queue), id)
 local size = size_of(job)
 redis.call('HSET', job, 'state', 'cancelled', 'finished_at', ARGV[2], 'error_code', 'cancelled',
   'error_message', 'cancelled by request', 'size', size)
-local batch = leave(id, job, state, 'cancelled', size, { was[3], was[4], was[5] })
+local batch = leave(id, job, was, 'cancelled', size)
 settle()
 counted()
 tell_all()
 local fields = redis.call('HGETALL', job)
 expire(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
-return with_ended_too({ 'cancelled', fields, was[4] or '', batch or '' })
+return with_ended_too({ 'cancelled', fields, was.node or '', batch or '' })

@@ -129,11 +129,6 @@ local function lane(queue, named)
   return P .. 'q:' .. queue .. (named and '@' .. named or '')
 end
 
--- The lane a job waits in.
-local function lane_of(job)
-  local pool, task, named = unpack(redis.call('HMGET', job, 'pool', 'task', 'queue'))
-  return lane(queue_name(pool, task), named)
-end
 
 -- Nodes that found an empty queue are told it has jobs again, once a call.
 local woken = {}
@@ -154,25 +149,36 @@ local function add_lane(queue, named)
   end
 end
 
--- A job (not counted as queued) joins its queue, in its place by priority and
--- arrival (`score`).
-local function enqueue(id, job, pool, task, score)
-  local queue = queue_name(pool, task)
-  local named = redis.call('HGET', job, 'queue')
-  add_lane(queue, named)
+-- A job's fields that the scripts share (pool, task, queue, node, batch, score,
+-- waited: whether jobs wait for it), and those `...` names, read at once: a
+-- table by field name.
+local function fields_of(job, ...)
+  local names = { 'pool', 'task', 'queue', 'node', 'batch', 'score', 'waited', ... }
+  local values = redis.call('HMGET', job, unpack(names))
+  local f = {}
+  for i, name in ipairs(names) do
+    f[name] = values[i] or nil
+  end
+  return f
+end
+
+-- A job (`f`: its fields_of(), not counted as queued) joins its queue, in its
+-- place by priority and arrival.
+local function enqueue(id, job, f)
+  local queue = queue_name(f.pool, f.task)
+  add_lane(queue, f.queue)
   redis.call('HSET', job, 'state', 'queued')
-  redis.call('ZADD', lane(queue, named), score, id)
-  count('queued:' .. pool, 1)
+  redis.call('ZADD', lane(queue, f.queue), f.score, id)
+  count('queued:' .. f.pool, 1)
   wake(queue)
 end
 
--- A node's claim on a job ends (it ended, or went back): a slot of its named
--- queue is free, for whichever node waits for one.
-local function unclaim(job)
-  local pool, task, named = unpack(redis.call('HMGET', job, 'pool', 'task', 'queue'))
-  if named then
-    redis.call('HINCRBY', P .. 'named:' .. named, 'active', -1)
-    wake(queue_name(pool, task))
+-- A node's claim on a job (`f`: its fields_of()) ends: it ended, or went back. A
+-- slot of its named queue is free, for whichever node waits for one.
+local function unclaim(f)
+  if f.queue then
+    redis.call('HINCRBY', P .. 'named:' .. f.queue, 'active', -1)
+    wake(queue_name(f.pool, f.task))
   end
 end
 
@@ -220,24 +226,26 @@ local settling = {}
 -- announce (with_ended_too()).
 local ended_too = {}
 
--- A job leaves `state` (scheduled, waiting, queued or running) for the end `final`:
--- counted, kept for retention (`size`: what it holds, about, which the caller has
--- written in its `size` field), and counted in its batch unless that has ended
--- (a job retried after it). `was`: its pool, node and batch. Returns the batch's
--- id and counts when it was the batch's last job (and what follow_batch() adds),
--- else nil.
-local function leave(id, job, state, final, size, was)
-  local pool, node, batch = was[1], was[2], was[3]
-  count(counter(state, pool), -1)
+-- A job leaves its state `was.state` (scheduled, waiting, queued or running) for
+-- the end `final`: counted, kept for retention (`size`: what it holds, about,
+-- which the caller has written in its `size` field), and counted in its batch
+-- unless that has ended (a job retried after it). `was`: its fields_of() and
+-- state. Returns the batch's id and counts when it was the batch's last job (and
+-- what follow_batch() adds), else nil.
+local function leave(id, job, was, final, size)
+  count(counter(was.state, was.pool), -1)
   count(final, 1)
   count('retained_bytes', size)
   redis.call('ZADD', P .. 'done', now_ms(), id)
-  settling[#settling + 1] = { id, final }
-  if node then
-    redis.call('HDEL', P .. 'run:' .. node, id)
-    unclaim(job)
+  if was.waited then
+    settling[#settling + 1] = { id, final }
+  end
+  if was.node then
+    redis.call('HDEL', P .. 'run:' .. was.node, id)
+    unclaim(was)
   end
   redis.call('HDEL', job, 'token')
+  local batch = was.batch
   local b = batch and P .. 'batch:' .. batch
   if not b or redis.call('EXISTS', b) == 0 then
     return nil
@@ -273,6 +281,7 @@ local function wait_for(id, job, pending, due)
   end
   for _, dep in ipairs(pending) do
     redis.call('SADD', P .. 'after:' .. dep, id)
+    redis.call('HSET', P .. 'j:' .. dep, 'waited', '1')
   end
   count('waiting', 1)
 end
@@ -288,21 +297,21 @@ local function settle()
     local key = P .. 'after:' .. id
     for _, dependent in ipairs(redis.call('SMEMBERS', key)) do
       local job = P .. 'j:' .. dependent
-      local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'score', 'batch', 'scheduled_for')
-      if was[1] == 'waiting' and final ~= 'succeeded' then
+      local was = fields_of(job, 'state', 'scheduled_for')
+      if was.state == 'waiting' and final ~= 'succeeded' then
         local size = size_of(job)
         redis.call('HSET', job, 'state', 'cancelled', 'finished_at', now_ms(), 'error_code',
           'dependency_failed', 'error_message', 'job ' .. id .. ' ' .. final, 'size', size)
-        local batch = leave(dependent, job, 'waiting', 'cancelled', size, { was[2], nil, was[5] })
+        local batch = leave(dependent, job, was, 'cancelled', size)
         ended_too[#ended_too + 1] = dependent
         ended_too[#ended_too + 1] = batch or ''
-      elseif was[1] == 'waiting' and redis.call('HINCRBY', job, 'unmet', -1) <= 0 then
+      elseif was.state == 'waiting' and redis.call('HINCRBY', job, 'unmet', -1) <= 0 then
         count('waiting', -1)
-        local at = tonumber(was[6])
+        local at = tonumber(was.scheduled_for)
         if at and at > now_ms() then
           schedule(dependent, job, at)
         else
-          enqueue(dependent, job, was[2], was[3], was[4])
+          enqueue(dependent, job, was)
         end
       end
     end

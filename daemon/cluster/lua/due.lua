@@ -7,10 +7,10 @@
 local ids = redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[1]))
 for _, id in ipairs(ids) do
   local job = P .. 'j:' .. id
-  local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'score')
-  if was[1] == 'scheduled' then
+  local was = fields_of(job, 'state')
+  if was.state == 'scheduled' then
     count('scheduled', -1)
-    enqueue(id, job, was[2], was[3], was[4])
+    enqueue(id, job, was)
   end
 end
 if #ids > 0 then

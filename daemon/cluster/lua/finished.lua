@@ -13,13 +13,13 @@ while a <= #ARGV do
   local id, token, final, message = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local fields = tonumber(ARGV[a + 4])
   local job = P .. 'j:' .. id
-  local was = redis.call('HMGET', job, 'token', 'state', 'pool', 'node', 'batch')
-  if was[1] ~= token then
+  local was = fields_of(job, 'token', 'state')
+  if was.token ~= token then
     out[#out + 1] = 0
   else
     local size = #message  -- what it holds, about: the message has its payloads
     redis.call('HSET', job, 'state', final, 'size', size, unpack(ARGV, a + 5, a + 4 + 2 * fields))
-    out[#out + 1] = leave(id, job, was[2], final, size, { was[3], was[4], was[5] }) or 1
+    out[#out + 1] = leave(id, job, was, final, size) or 1
     tell(message)
   end
   a = a + 5 + 2 * fields

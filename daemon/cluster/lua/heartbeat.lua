@@ -45,23 +45,24 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
   for i = 1, #runs, 2 do
     local id = runs[i]
     local job = P .. 'j:' .. id
-    local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'retries', 'score', 'batch')
-    local state, pool = was[1], was[2]
-    if state == 'queued' or (state == 'running' and tonumber(was[4] or '0') > 0) then
+    local was = fields_of(job, 'state', 'retries')
+    was.node = dead
+    local state = was.state
+    if state == 'queued' or (state == 'running' and tonumber(was.retries or '0') > 0) then
       -- Claimed and not begun: as it was. Begun: the attempt counts.
       if state == 'running' then
         redis.call('HINCRBY', job, 'retries', -1)
       end
-      count(counter(state, pool), -1)
-      unclaim(job)
+      count(counter(state, was.pool), -1)
+      unclaim(was)
       redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
         'started_at', 'progress')
-      enqueue(id, job, pool, was[3], was[5])
+      enqueue(id, job, was)
     elseif state == 'running' then
       local size = size_of(job)
       redis.call('HSET', job, 'state', 'failed', 'finished_at', now, 'error_code', 'lost',
         'error_message', 'node ' .. dead .. ' stopped renewing its lease', 'size', size)
-      local batch = leave(id, job, state, 'failed', size, { pool, dead, was[6] })
+      local batch = leave(id, job, was, 'failed', size)
       out[#out + 1] = id
       out[#out + 1] = batch or ''
     end

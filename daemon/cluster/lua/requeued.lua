@@ -8,9 +8,9 @@ local a = 2
 while a <= #ARGV do
   local id, token, why, attempts, due = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
   local job = P .. 'j:' .. id
-  local was = redis.call('HMGET', job, 'token', 'state', 'pool', 'task', 'score')
-  if was[1] == token then
-    count(counter(was[2], was[3]), -1)
+  local was = fields_of(job, 'token', 'state')
+  if was.token == token then
+    count(counter(was.state, was.pool), -1)
     if why == 'retry' then
       redis.call('HINCRBY', job, 'retries', -1)
     end
@@ -20,11 +20,11 @@ while a <= #ARGV do
     redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
       'started_at', 'progress')
     redis.call('HDEL', P .. 'run:' .. ARGV[1], id)
-    unclaim(job)
+    unclaim(was)
     if due then
       schedule(id, job, due)
     else
-      enqueue(id, job, was[3], was[4], was[5])
+      enqueue(id, job, was)
     end
   end
   a = a + 5

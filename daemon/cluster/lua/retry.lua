@@ -4,8 +4,8 @@
 -- another state, left as it is), the job's fields}.
 local id = ARGV[1]
 local job = P .. 'j:' .. id
-local was = redis.call('HMGET', job, 'state', 'pool', 'task', 'score', 'batch', 'size')
-local state = was[1]
+local was = fields_of(job, 'state', 'size')
+local state = was.state
 if not state then
   return { 'no_such_job' }
 end
@@ -13,8 +13,8 @@ if state ~= 'failed' and state ~= 'cancelled' then
   return { 'not', redis.call('HGETALL', job) }
 end
 redis.call('ZREM', P .. 'done', id)
-count('retained_bytes', -tonumber(was[6] or '0'))
-local batch = was[5] and P .. 'batch:' .. was[5]
+count('retained_bytes', -tonumber(was.size or '0'))
+local batch = was.batch and P .. 'batch:' .. was.batch
 if batch and redis.call('EXISTS', batch) == 1 then
   redis.call('HINCRBY', batch, state, -1)
   redis.call('HINCRBY', batch, 'pending', 1)
@@ -22,7 +22,7 @@ end
 redis.call('HDEL', job, 'result', 'error_code', 'error_message', 'progress', 'worker_pid',
   'worker_thread', 'worker_id', 'worker_name', 'node', 'scheduled_for', 'started_at',
   'finished_at', 'size')
-enqueue(id, job, was[2], was[3], was[4])
+enqueue(id, job, was)
 counted()
 tell_all()
 return { 'retried', redis.call('HGETALL', job) }

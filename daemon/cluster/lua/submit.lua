@@ -100,7 +100,8 @@ for r = 1, tonumber(ARGV[3]) do
         local size = size_of(job)
         redis.call('HSET', job, 'state', 'cancelled', 'finished_at', now_ms(), 'error_code',
           'dependency_failed', 'error_message', 'job ' .. failed[1] .. ' ' .. failed[2], 'size', size)
-        local ended = leave(id, job, 'waiting', 'cancelled', size, { pool, nil, batch ~= '' and batch or nil })
+        local was = { state = 'waiting', pool = pool, batch = batch ~= '' and batch or nil }
+        local ended = leave(id, job, was, 'cancelled', size)
         ended_too[#ended_too + 1] = id
         ended_too[#ended_too + 1] = ended or ''
       elseif #pending > 0 then
