@@ -110,7 +110,7 @@ void as_accepted(proto::Job& job, std::string_view outcome) {
 struct RedisJobStore::Held {
     sched::JobRecord record;
     std::string token;     // this node's claim on the job; empty: none
-    bool ending = false;   // an end or a cancel written, its reply not yet in
+    int ending = 0;        // ends or cancels written, their replies not yet in
     bool told = false;     // its job.finished went out with the end it wrote
     bool claimed = false;  // in claimed_, waiting for a pool to take it
 };
@@ -279,8 +279,9 @@ void RedisJobStore::give_back_unknown_claims() {
         const auto& e = runs->elements;
         for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
             auto it = by_id_.find(e[i].text);
-            if (it != by_id_.end() && it->second->token == e[i + 1].text) {
-                continue;  // held: it runs here
+            if (it != by_id_.end() &&
+                (it->second->token == e[i + 1].text || it->second->ending > 0)) {
+                continue;  // held: it runs here, or its end waits to be written
             }
             auto& args = requeued_.args;
             args.insert(args.end(), {e[i].text, e[i + 1].text, "return", "", ""});
@@ -500,7 +501,7 @@ RedisJobStore::Held* RedisJobStore::hold(ReadJob read, bool claimed) {
     auto it = by_id_.find(read.stored.job.id);
     if (it != by_id_.end()) {
         Held* h = it->second.get();
-        if (h->token.empty() && !h->ending) {  // else this node's copy is the newer
+        if (h->token.empty() && h->ending == 0) {  // else this node's copy is the newer
             refill(h->record, std::move(read.stored));
             h->token = std::move(read.token);
         }
@@ -534,7 +535,7 @@ void RedisJobStore::sweep() {
         }
         Held* h = it->second;
         const JobRecord& r = h->record;
-        if (h->token.empty() && !h->ending && !h->claimed && r.waiters.empty() &&
+        if (h->token.empty() && h->ending == 0 && !h->claimed && r.waiters.empty() &&
             r.run_handle == 0) {
             by_seq_.erase(it);
             by_id_.erase(r.job.id);
@@ -725,7 +726,7 @@ void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
     read->held.resize(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
         auto it = by_id_.find(ids[i]);
-        if (it != by_id_.end() && (!it->second->token.empty() || it->second->ending)) {
+        if (it != by_id_.end() && (!it->second->token.empty() || it->second->ending > 0)) {
             read->held[i] = it->second.get();  // this node's copy is the newest
         } else {
             ++read->left;
@@ -1083,10 +1084,10 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
     args.push_back(message('F', r.job.id, proto::encode_job_event("job.finished", r.job)));
     args.push_back(std::to_string(fields.size() / 2));
     std::move(fields.begin(), fields.end(), std::back_inserter(args));
-    h->ending = true;
+    ++h->ending;
     finished_.replies.push_back(
         [this, h, seq = r.seq, durable = std::move(durable)](Result<RedisReply> reply) {
-            h->ending = false;
+            --h->ending;
             release_later(h);
             if (!reply) {
                 // Redis did not confirm it: told as ended, as a local store whose
@@ -1110,12 +1111,12 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
 
 void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
     Held* h = held(r);
-    h->ending = true;
+    ++h->ending;
     call(scripts_->cancel,
          {r.job.id, millis_text(proto::now_timestamp()), std::to_string(settings_.ttl.count()),
           std::to_string(settings_.max_retained), std::to_string(settings_.max_retained_bytes)},
          [this, h, cancelled = std::move(cancelled)](Result<RedisReply> reply) {
-             h->ending = false;
+             --h->ending;
              release_later(h);
              JobRecord& job = h->record;
              if (!reply) {

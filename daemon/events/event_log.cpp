@@ -34,11 +34,16 @@ void EventLog::open(const std::shared_ptr<conn::Peer>& peer, proto::EventFilter 
             auto seq = std::string_view(*last_event_id).substr(epoch_.size() + 1);
             std::from_chars(seq.data(), seq.data() + seq.size(), after);
         }
-        for (const auto& e : kept_) {
-            if (e.seq > after && matches(filter, e)) {
-                peer->send(frame(e));
+        // What is kept may be more than the output bound lets a slow reader have:
+        // it is closed then, and comes back with a later id.
+        for (auto it = kept_.begin(); it != kept_.end() && peer->is_open(); ++it) {
+            if (it->seq > after && matches(filter, *it)) {
+                peer->send(frame(*it));
             }
         }
+    }
+    if (!peer->is_open()) {
+        return;
     }
     if (streams_.empty()) {
         arm_keepalive();
@@ -60,15 +65,25 @@ void EventLog::arm_keepalive() {
         if (ec) {
             return;
         }
-        for (const auto& s : streams_) {
-            if (auto peer = s.peer.lock()) {
-                peer->send(":\n\n");
-            }
+        for (const auto& peer : peers([](const Stream&) { return true; })) {
+            peer->send(":\n\n");
         }
         if (!streams_.empty()) {
             arm_keepalive();
         }
     });
+}
+
+template <class Wants>
+std::vector<std::shared_ptr<conn::Peer>> EventLog::peers(const Wants& wants) const {
+    // Collected first: a send may close a stream, which forgets it.
+    std::vector<std::shared_ptr<conn::Peer>> out;
+    for (const auto& s : streams_) {
+        if (auto peer = s.peer.lock(); peer && wants(s)) {
+            out.push_back(std::move(peer));
+        }
+    }
+    return out;
 }
 
 bool EventLog::matches(const proto::EventFilter& filter, const Event& e) {
@@ -91,11 +106,8 @@ std::string EventLog::frame(const Event& e) const {
 
 void EventLog::add(Event e) {
     e.seq = next_seq_++;
-    for (const auto& s : streams_) {
-        auto peer = s.peer.lock();
-        if (peer && matches(s.filter, e)) {
-            peer->send(frame(e));
-        }
+    for (const auto& peer : peers([&e](const Stream& s) { return matches(s.filter, e); })) {
+        peer->send(frame(e));
     }
     kept_.push_back(std::move(e));
     if (kept_.size() > max_kept) {

@@ -64,6 +64,9 @@ private:
     };
 
     void add(Event e);
+    /// The streams `wants`, to send to.
+    template <class Wants>
+    std::vector<std::shared_ptr<conn::Peer>> peers(const Wants& wants) const;
     static bool matches(const proto::EventFilter& filter, const Event& e);
     std::string frame(const Event& e) const;
     void arm_keepalive();

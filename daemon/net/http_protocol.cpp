@@ -139,14 +139,14 @@ void HttpProtocol::handle(http::Request& request) {
 
 void HttpProtocol::open_stream(proto::EventFilter filter,
                                const std::optional<std::string>& last_event_id) {
-    // The stream is the last response: its body ends when the connection does, and
-    // nothing more is read (in_flight_ bounds what is buffered of what comes).
-    in_flight_ = true;
-    done_ = true;
     if (head_) {
         respond(http::Response(200, "", std::string(event_stream_type)));
         return;
     }
+    // The stream is the last response: its body ends when the connection does, and
+    // nothing more is read (in_flight_ bounds what is buffered of what comes).
+    in_flight_ = true;
+    done_ = true;
     streaming_ = true;
     session_.queue_output(std::string("HTTP/1.1 200 OK\r\nContent-Type: ") +
                           std::string(event_stream_type) +

@@ -111,7 +111,8 @@ proto::Result<void> Schedules::restore(const std::vector<proto::ScheduleSpec>& c
         if (entries_.contains(k.spec.name)) {
             continue;
         }
-        if (k.from_config) {
+        // In a shared store another daemon's config may hold it: it stays theirs.
+        if (k.from_config && !store_.shared()) {
             spdlog::info("schedule '{}' is no longer in the config: removed", k.spec.name);
             store_.schedule_removed(k.spec.name);
             continue;

@@ -133,6 +133,17 @@ TEST_CASE("events.filters_by_job_task_state_and_queue" * doctest::timeout(60)) {
         CHECK(response.status == 400);
     }
     CHECK(http_call(d.port(), "POST", "/v1/events").status == 405);
+    // HEAD has the head alone, and the connection goes on.
+    LineClient http(d.port());
+    http.send_raw(
+        "HEAD /v1/events HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto head = http.read_http_response();
+    REQUIRE(head);
+    CHECK(head->status == 200);
+    CHECK(head->headers["content-type"].starts_with("text/event-stream"));
+    auto health = http.read_http_response();
+    REQUIRE(health);
+    CHECK(health->status == 200);
 }
 
 TEST_CASE("events.last_event_id_resumes_where_the_client_left" * doctest::timeout(60)) {

@@ -20,11 +20,12 @@ TEST_CASE("workflows.after_waits_until_every_job_named_has_succeeded" * doctest:
     auto slow = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.6}}}});
     auto quick = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 0.2}}}});
     auto done_already = submit(c, {{"task", "echo"}, {"wait", true}});
+    // A job named twice is waited for once.
     auto last = submit(c, {{"task", "echo"},
                            {"args", "last"},
-                           {"after", {slow["id"], quick["id"], done_already["id"]}}});
+                           {"after", {slow["id"], quick["id"], done_already["id"], quick["id"]}}});
     CHECK(last["state"] == "waiting");
-    CHECK(last["after"].size() == 3);
+    CHECK(last["after"].size() == 4);
     CHECK(c.request({{"op", "stats"}})["jobs"]["waiting"] == 1);
     CHECK(c.request({{"op", "list"}, {"state", "waiting"}})["jobs"][0]["id"] == last["id"]);
 

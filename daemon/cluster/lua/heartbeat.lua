@@ -35,7 +35,8 @@ else
 end
 
 local out = { 'ok', -1, {} }
-for _, batch in ipairs(redis.call('ZRANGEBYSCORE', P .. 'follows', '-inf', now - lease, 'LIMIT', 0, 10)) do
+local follows = how == 'leave' and {} or redis.call('ZRANGEBYSCORE', P .. 'follows', '-inf', now - lease, 'LIMIT', 0, 10)
+for _, batch in ipairs(follows) do
   redis.call('ZADD', P .. 'follows', now, batch)
   local f = redis.call('HMGET', P .. 'follow:' .. batch, 'then', 'results', 'by')
   table.insert(out[3], { batch, f[1], f[2], f[3] or '' })

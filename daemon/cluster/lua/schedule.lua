@@ -28,6 +28,7 @@ else
   for i = 2, #ARGV, 3 do
     if redis.call('HGET', P .. 'sched:' .. ARGV[i], 'next') == ARGV[i + 1] then
       advance_schedule(ARGV[i], ARGV[i + 2])
+      redis.call('HSET', P .. 'sched:' .. ARGV[i], 'fired', '')  -- this time made no job
     end
   end
 end

@@ -37,16 +37,20 @@ for r = 1, tonumber(ARGV[3]) do
   if follows ~= '' and redis.call('EXISTS', P .. 'follow:' .. follows) == 0 then
     holder = redis.call('GET', P .. 'followed:' .. follows) or 'full'
   end
-  -- The jobs it comes after: those not yet ended, or the first that failed.
-  local pending, failed = {}, nil
+  -- The jobs it comes after (each once): those not yet ended, or the first that
+  -- failed.
+  local pending, failed, seen = {}, nil, {}
   for dep in string.gmatch(after, '%S+') do
-    local state = redis.call('HGET', P .. 'j:' .. dep, 'state')
-    if not state then
-      holder = holder or 'no_such_job ' .. dep
-    elseif state == 'failed' or state == 'cancelled' then
-      failed = failed or { dep, state }
-    elseif state ~= 'succeeded' then
-      pending[#pending + 1] = dep
+    if not seen[dep] then
+      seen[dep] = true
+      local state = redis.call('HGET', P .. 'j:' .. dep, 'state')
+      if not state then
+        holder = holder or 'no_such_job ' .. dep
+      elseif state == 'failed' or state == 'cancelled' then
+        failed = failed or { dep, state }
+      elseif state ~= 'succeeded' then
+        pending[#pending + 1] = dep
+      end
     end
   end
   if named and not holder and redis.call('SISMEMBER', P .. 'named', named) == 0 then
