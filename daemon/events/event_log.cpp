@@ -109,8 +109,10 @@ void EventLog::add(Event e) {
     for (const auto& peer : peers([&e](const Stream& s) { return matches(s.filter, e); })) {
         peer->send(frame(e));
     }
+    kept_bytes_ += e.data.size();
     kept_.push_back(std::move(e));
-    if (kept_.size() > max_kept) {
+    while (kept_.size() > max_kept || kept_bytes_ > max_kept_bytes) {
+        kept_bytes_ -= kept_.front().data.size();
         kept_.pop_front();
     }
 }

@@ -22,14 +22,15 @@ namespace taskpool::daemon::events {
 /// The event streams of `GET /v1/events` (PROTOCOL.md section 8): job.started,
 /// job.progress, job.finished and batch.finished, numbered in the order this
 /// daemon hears them, sent as Server-Sent Events to each stream whose filter they
-/// match. From the first stream on, the latest `max_kept` events are kept, so that
-/// a stream that comes back with Last-Event-ID gets what it missed within that
-/// window. A stream is a subscriber: one that does not read is cut at the output
-/// bound. Every `keepalive` each stream gets a comment, so that a stream no event
+/// match. From the first stream on, the latest `max_kept` events are kept (at most
+/// `max_kept_bytes` of them), so that a stream that comes back with Last-Event-ID
+/// gets what it missed within that window. A stream is a subscriber: one that does not read is cut
+/// at the output bound. Every `keepalive` each stream gets a comment, so that a stream no event
 /// matches still shows a lost client. Thread-safety: io thread only.
 class EventLog final : public sched::JobObserver {
 public:
     static constexpr std::size_t max_kept = 10000;
+    static constexpr std::size_t max_kept_bytes = std::size_t{16} << 20;
     static constexpr std::chrono::seconds keepalive{15};
 
     explicit EventLog(asio::io_context& io);
@@ -76,6 +77,7 @@ private:
     std::uint64_t next_seq_ = 1;
     bool keeping_ = false;  // from the first stream on
     std::deque<Event> kept_;
+    std::size_t kept_bytes_ = 0;  // of their data
     std::vector<Stream> streams_;
     /// The task and queue of each running job, for its progress events.
     struct Running {
