@@ -9,19 +9,9 @@ namespace {
 
 using proto::Timestamp;
 
-std::string millis(Timestamp t) {
-    return std::to_string(t.time_since_epoch().count());
-}
-
 void add(std::vector<std::string>& out, std::string_view name, std::string value) {
     out.emplace_back(name);
     out.push_back(std::move(value));
-}
-
-template <class Number>
-bool to_number(std::string_view text, Number& out) {
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
 }
 
 proto::Error corrupt(std::string_view what) {
@@ -30,6 +20,10 @@ proto::Error corrupt(std::string_view what) {
 }
 
 }  // namespace
+
+std::string millis_text(Timestamp t) {
+    return std::to_string(t.time_since_epoch().count());
+}
 
 std::string id_list(const std::vector<std::string>& ids) {
     std::string list;
@@ -49,7 +43,7 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     add(out, "priority", std::to_string(j.priority));
     add(out, "retries", std::to_string(s.retries_left));
     add(out, "cancellable", cancellable ? "1" : "0");
-    add(out, "submitted_at", millis(j.submitted_at));
+    add(out, "submitted_at", millis_text(j.submitted_at));
     if (s.timeout_s) {
         add(out, "timeout_s", std::to_string(*s.timeout_s));
     }
@@ -84,7 +78,7 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
 
 void JobFields::started(const proto::Job& j, std::vector<std::string>& out) {
     add(out, "attempts", std::to_string(j.attempts));
-    add(out, "started_at", millis(*j.started_at));
+    add(out, "started_at", millis_text(*j.started_at));
     if (j.worker) {
         add(out, "worker_pid", std::to_string(j.worker->pid));
         if (j.worker->thread) {
@@ -99,7 +93,7 @@ void JobFields::started(const proto::Job& j, std::vector<std::string>& out) {
 
 void JobFields::finished(const proto::Job& j, std::vector<std::string>& out) {
     add(out, "attempts", std::to_string(j.attempts));
-    add(out, "finished_at", millis(*j.finished_at));
+    add(out, "finished_at", millis_text(*j.finished_at));
     if (j.result) {
         add(out, "result", std::string(j.result->text()));
     }

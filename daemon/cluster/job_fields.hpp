@@ -1,6 +1,8 @@
 #pragma once
 
+#include <charconv>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/sched/stored_job.hpp"
@@ -26,6 +28,16 @@ struct JobFields {
     /// What an end adds: attempts, finished_at, the result or the error, progress.
     static void finished(const proto::Job& job, std::vector<std::string>& out);
 };
+
+/// A time as the scripts and the hashes hold it: milliseconds since the epoch.
+std::string millis_text(proto::Timestamp t);
+
+/// A number from a hash's text, all of it; false where it is not one.
+template <class Number>
+bool to_number(std::string_view text, Number& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
 
 /// Job ids as the scripts take them: one string, space-separated.
 std::string id_list(const std::vector<std::string>& ids);

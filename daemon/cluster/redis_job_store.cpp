@@ -42,10 +42,6 @@ std::uint64_t to_u64(std::string_view text) {
     return value;
 }
 
-std::string millis_text(proto::Timestamp t) {
-    return std::to_string(t.time_since_epoch().count());
-}
-
 proto::Timestamp from_millis(std::string_view text) {
     return proto::Timestamp(std::chrono::milliseconds(to_u64(text)));
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "daemon/cluster/lua_scripts.hpp"
+#include "job_fields.hpp"
 #include "redis_job_store.hpp"
 
 namespace taskpool::daemon::cluster {
@@ -13,13 +14,6 @@ using proto::Error;
 using proto::ErrorCode;
 using proto::QueueInfo;
 using proto::Result;
-
-template <class Number>
-std::optional<Number> number(std::string_view text) {
-    Number n{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    return ec == std::errc() && end == text.data() + text.size() ? std::optional(n) : std::nullopt;
-}
 
 /// A limit as the script takes it: '' as it is, 'none', or the value.
 template <class T, class Text>
@@ -43,13 +37,14 @@ Result<QueueInfo> read_queue(const RedisReply& r) {
     QueueInfo q;
     q.name = e[0].text;
     q.paused = e[1].text == "1";
-    q.limits.max_concurrency = number<std::int64_t>(e[2].text);
-    auto starts = number<std::int64_t>(e[3].text);
-    auto per_ms = number<std::int64_t>(e[4].text);
-    if (starts && per_ms) {
+    std::int64_t max = 0, starts = 0, per_ms = 0;
+    if (to_number(e[2].text, max)) {
+        q.limits.max_concurrency = max;
+    }
+    if (to_number(e[3].text, starts) && to_number(e[4].text, per_ms)) {
         q.limits.rate_limit = proto::RateLimit{
-            *starts,
-            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(*per_ms))};
+            starts,
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(per_ms))};
     }
     q.running = static_cast<std::uint64_t>(std::max<std::int64_t>(e[5].integer, 0));
     q.queued = static_cast<std::uint64_t>(e[6].integer);

@@ -401,11 +401,15 @@ TEST_CASE("cluster.jobs_due_later_come_due_once_on_any_node_and_outlive_their_no
     CHECK(backed_off["state"] == "failed");
     CHECK(backed_off["attempts"] == 2);
     CHECK(b.request({{"op", "stats"}})["jobs"]["scheduled"] == 0);
-    // Each job began once, whichever node's timer fired first.
+    // Each job began once, whichever node's timer fired first. (The first failed
+    // job's own events may still come: a node hears its events back from Redis.)
     std::map<std::string, int> starts;
     int ends = 0;
     while (ends < 41) {
         auto e = watcher.read_json();
+        if (e["job"]["id"] == failed["id"]) {
+            continue;
+        }
         if (e["event"] == "job.started") {
             ++starts[e["job"]["id"].get<std::string>()];
         } else if (e["event"] == "job.finished") {
