@@ -730,6 +730,9 @@ TEST_CASE("cluster.redis_away_gives_unavailable_and_503_and_everything_comes_bac
     REQUIRE(wait_for([&] { return get(c, running["id"])["state"] == "running"; }));
     LineClient waiter(cluster[0].port());
     waiter.send({{"op", "get"}, {"job", running["id"]}, {"wait", 30}});
+    // Answered before the wait is: the wait is in place before Redis goes.
+    waiter.send({{"op", "ping"}});
+    REQUIRE(waiter.read_json()["pong"] == true);
 
     cluster.redis().kill();
     // A pending wait is answered with the job as last known.
