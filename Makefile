@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: deps build run install test test-asan test-tsan fuzz dockerfile-check clean format
+.PHONY: deps build run install test test-asan test-tsan fuzz dockerfile-check screenshots clean format
 
 deps:
 	./.ci/install-deps
@@ -28,13 +28,20 @@ install: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
-# The suite again, built with sanitizers; any report fails its test. ASan runs all
-# of it. TSan leaves out the journal and cluster re-runs of the integration cases,
-# over half of its time in CI: the one thread they add, the journal's writer, meets
-# the io thread in the durability tests, which still run, as do the cluster's own
-# (nodes, redis); the cluster's Redis client runs on the io thread alone.
+# The dashboard's browser test, saving its views at a fixed viewport into
+# docs/images for docs/dashboard.md.
+screenshots: build
+	cd $(BUILD) && TASKPOOL_SCREENSHOTS=$(CURDIR)/docs/images ctest --output-on-failure -R '^browser\.'
+
+# The suite again, built with sanitizers; any report fails its test. Both leave out
+# the journal re-run of the integration cases: the one thread it adds, the
+# journal's writer, and SQLite under it are the durability tests' own, which
+# still run (kill -9, full disks, corrupt files), and its time is CI's to spend
+# elsewhere. ASan keeps the cluster re-run, where the Redis client's buffers are.
+# TSan leaves that out too: the cluster's Redis client runs on the io thread
+# alone, and the cluster's own tests (nodes, redis) still run.
 test-asan: deps
-	./.ci/sanitized-tests address,undefined build-asan
+	./.ci/sanitized-tests address,undefined build-asan journal
 
 test-tsan: deps
 	./.ci/sanitized-tests thread build-tsan 'journal|cluster'

@@ -33,10 +33,12 @@
 #include "events/webhooks.hpp"
 #include "kv/kv_store.hpp"
 #include "metrics/job_metrics.hpp"
+#include "metrics/stats_history.hpp"
 #include "net/listener.hpp"
 #include "net/open_file_limit.hpp"
 #include "net/tls_context.hpp"
 #include "ops/dispatcher.hpp"
+#include "ops/probes.hpp"
 #include "ops/services.hpp"
 #include "pools/child_reaper.hpp"
 #include "pools/process_pool.hpp"
@@ -545,6 +547,9 @@ int run(Config& config, const ConfigReloader& reload) {
                            cluster_queues ? &*cluster_queues : nullptr,
                            [&begin_shutdown](ShutdownMode mode) { begin_shutdown(mode); },
                            std::chrono::steady_clock::now()};
+    metrics::StatsHistory history(
+        io, [&services](auto done) { ops::sample_totals(services, std::move(done)); });
+    services.history = &history;
     ops::Dispatcher dispatcher(services);
 
     auto listener = open_listener(io, config, dispatcher, connections);
@@ -621,6 +626,7 @@ int run(Config& config, const ConfigReloader& reload) {
 
     listener->start();
     schedules.start();
+    history.start();
     spdlog::info("taskpoold {} listening on {}:{} ({} threads, {} worker processes)",
                  proto::product_version, local.address().to_string(), local.port(), threads.size(),
                  processes.size());

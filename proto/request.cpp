@@ -211,6 +211,16 @@ Result<RequestBody> decode_kv_cas(DomReader& r) {
     return finish(r, std::move(req));
 }
 
+Result<RequestBody> decode_kv_list(DomReader& r) {
+    KvListRequest req;
+    r.text("prefix", req.prefix);
+    r.text("after", req.after);
+    std::optional<std::int64_t> limit;
+    r.integer("limit", limit, 1, KvListRequest::max_limit);
+    req.limit = static_cast<int>(limit.value_or(KvListRequest::default_limit));
+    return finish(r, std::move(req));
+}
+
 Result<RequestBody> decode_map(DomReader& r) {
     MapRequest req;
     r.text("task", req.task);
@@ -270,6 +280,19 @@ Result<RequestBody> decode_list(DomReader& r) {
     r.integer("limit", limit, 1, ListRequest::max_limit);
     req.limit = static_cast<int>(limit.value_or(ListRequest::default_limit));
     r.text("prefix", req.prefix);
+    r.text("contains", req.contains);
+    r.text("task", req.task);
+    r.text("queue", req.queue);
+    r.text("batch", req.batch);
+    r.text("before", req.before);
+    return finish(r, std::move(req));
+}
+
+Result<RequestBody> decode_stats(DomReader& r) {
+    StatsRequest req;
+    std::optional<bool> history;
+    r.boolean("history", history);
+    req.history = history.value_or(false);
     return finish(r, std::move(req));
 }
 
@@ -503,7 +526,7 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {CancelRequest::op, decode_cancel},
     {RetryRequest::op, decode_retry},
     {ListRequest::op, decode_list},
-    {StatsRequest::op, decode_bare<StatsRequest>},
+    {StatsRequest::op, decode_stats},
     {TasksRequest::op, decode_bare<TasksRequest>},
     {SubscribeRequest::op, decode_subscribe},
     {UnsubscribeRequest::op, decode_bare<UnsubscribeRequest>},
@@ -514,6 +537,7 @@ constexpr std::pair<std::string_view, Decoder> decoders[] = {
     {KvDelRequest::op, decode_kv_del},
     {KvIncrRequest::op, decode_kv_incr},
     {KvCasRequest::op, decode_kv_cas},
+    {KvListRequest::op, decode_kv_list},
     {WorkerRegisterRequest::op, decode_worker_register},
     {WorkerQuietRequest::op, decode_bare<WorkerQuietRequest>},
     {JobDoneRequest::op, decode_job_done},
@@ -661,11 +685,20 @@ struct BodyEncoder {
             w.field("state", to_string(*r.state));
         }
         w.field("limit", r.limit);
-        if (r.prefix) {
-            w.field("prefix", *r.prefix);
+        for (const auto& [name, value] :
+             {std::pair{"prefix", &r.prefix}, std::pair{"contains", &r.contains},
+              std::pair{"task", &r.task}, std::pair{"queue", &r.queue},
+              std::pair{"batch", &r.batch}, std::pair{"before", &r.before}}) {
+            if (*value) {
+                w.field(name, **value);
+            }
         }
     }
-    void operator()(const StatsRequest&) {}
+    void operator()(const StatsRequest& r) {
+        if (r.history) {
+            w.field("history", true);
+        }
+    }
     void operator()(const TasksRequest&) {}
     void operator()(const SubscribeRequest& r) {
         if (r.jobs) {
@@ -694,6 +727,15 @@ struct BodyEncoder {
         w.field("key", r.key);
         w.field("expect", r.expect);
         w.field("value", r.value);
+    }
+    void operator()(const KvListRequest& r) {
+        for (const auto& [name, value] :
+             {std::pair{"prefix", &r.prefix}, std::pair{"after", &r.after}}) {
+            if (*value) {
+                w.field(name, **value);
+            }
+        }
+        w.field("limit", r.limit);
     }
     void operator()(const WorkerRegisterRequest& r) {
         w.key("tasks").begin_array();

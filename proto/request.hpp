@@ -106,10 +106,24 @@ struct ListRequest {
     int limit = default_limit;
     /// Only jobs whose id starts with this (how a client resolves a short id).
     std::optional<std::string> prefix;
+    /// Only jobs whose id holds this text anywhere.
+    std::optional<std::string> contains;
+    std::optional<std::string> task;
+    std::optional<std::string> queue;
+    std::optional<std::string> batch;
+    /// Only jobs older than this one: the next page after a page that ended with it.
+    std::optional<std::string> before;
 };
+
+/// The answer to a `before` the store does not know (evicted, or never there).
+inline Error no_job_to_list_from(const std::string& before) {
+    return {ErrorCode::no_such_job, "no job " + before + " to list from: list from the newest"};
+}
 
 struct StatsRequest {
     static constexpr std::string_view op = "stats";
+    /// Adds the jobs finished a second and the queue depth of the last 15 minutes.
+    bool history = false;
 };
 
 struct TasksRequest {
@@ -155,6 +169,16 @@ struct KvIncrRequest {
     static constexpr std::string_view op = "kv.incr";
     std::string key;
     std::int64_t by = 1;
+};
+
+/// Keys in order, with their values, from the first after `after`.
+struct KvListRequest {
+    static constexpr std::string_view op = "kv.list";
+    static constexpr int default_limit = 100;
+    static constexpr int max_limit = 1000;
+    std::optional<std::string> prefix;
+    std::optional<std::string> after;
+    int limit = default_limit;
 };
 
 struct KvCasRequest {
@@ -268,7 +292,7 @@ using RequestBody =
     std::variant<HelloRequest, PingRequest, SubmitRequest, MapRequest, GetRequest, CancelRequest,
                  RetryRequest, ListRequest, StatsRequest, TasksRequest, SubscribeRequest,
                  UnsubscribeRequest, ResizeRequest, ShutdownRequest, KvGetRequest, KvSetRequest,
-                 KvDelRequest, KvIncrRequest, KvCasRequest, WorkerRegisterRequest,
+                 KvDelRequest, KvIncrRequest, KvCasRequest, KvListRequest, WorkerRegisterRequest,
                  WorkerQuietRequest, JobDoneRequest, JobFailRequest, JobProgressRequest,
                  QueueSetRequest, QueueListRequest, PauseRequest, ResumeRequest, ScheduleSetRequest,
                  ScheduleDelRequest, ScheduleListRequest>;

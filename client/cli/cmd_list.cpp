@@ -9,6 +9,9 @@ void setup_list(CLI::App& app, Globals& g) {
     struct Options {
         std::optional<std::string> state;
         int limit = proto::ListRequest::default_limit;
+        std::optional<std::string> task;
+        std::optional<std::string> queue;
+        std::optional<std::string> before;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("list", "List jobs, newest first");
@@ -17,6 +20,9 @@ void setup_list(CLI::App& app, Globals& g) {
             {"scheduled", "waiting", "queued", "running", "succeeded", "failed", "cancelled"}));
     cmd->add_option("--limit", o->limit, "at most this many")
         ->check(whole_number(1, proto::ListRequest::max_limit));
+    cmd->add_option("--task", o->task, "only jobs of this task");
+    cmd->add_option("--queue", o->queue, "only jobs of this named queue");
+    cmd->add_option("--before", o->before, "only jobs older than this one (the next page)");
     cmd->callback([o, &g] {
         auto client = g.connect();
         if (!client) {
@@ -26,7 +32,13 @@ void setup_list(CLI::App& app, Globals& g) {
         if (o->state) {
             state = proto::state_from_string(*o->state);
         }
-        auto jobs = client->list({.state = state, .limit = o->limit, .prefix = std::nullopt});
+        proto::ListRequest query;
+        query.state = state;
+        query.limit = o->limit;
+        query.task = o->task;
+        query.queue = o->queue;
+        query.before = o->before;
+        auto jobs = client->list(query);
         if (!jobs) {
             g.fail(jobs.error());
             return;

@@ -76,7 +76,10 @@ std::optional<std::string> Globals::resolve_job(Client& client, const std::strin
     if (id.size() >= id_length) {
         return id;  // a whole id: the daemon says whether it knows it
     }
-    auto jobs = client.list({.state = std::nullopt, .limit = 2, .prefix = id});
+    proto::ListRequest query;
+    query.limit = 2;
+    query.prefix = id;
+    auto jobs = client.list(query);
     if (!jobs) {
         fail(jobs.error());
         return std::nullopt;

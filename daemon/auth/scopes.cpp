@@ -69,6 +69,10 @@ constexpr std::optional<Scope> needed(const proto::KvIncrRequest&) {
 constexpr std::optional<Scope> needed(const proto::KvCasRequest&) {
     return Scope::kv;
 }
+// Listing is looking: the dashboard shows shared state to whoever may read the rest.
+constexpr std::optional<Scope> needed(const proto::KvListRequest&) {
+    return Scope::read;
+}
 constexpr std::optional<Scope> needed(const proto::ResizeRequest&) {
     return Scope::admin;
 }

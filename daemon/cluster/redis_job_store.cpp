@@ -788,14 +788,20 @@ void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
 void RedisJobStore::list(const proto::ListRequest& query, Listed listed) {
     call(scripts_->list,
          {query.state ? std::string(to_string(*query.state)) : "", query.prefix.value_or(""),
-          std::to_string(query.limit)},
-         [listed = std::move(listed)](Result<RedisReply> reply) {
+          query.contains.value_or(""), query.task.value_or(""), query.queue.value_or(""),
+          query.batch.value_or(""), std::to_string(query.limit), query.before.value_or("")},
+         [listed = std::move(listed), before = query.before](Result<RedisReply> reply) {
              if (!reply) {
                  listed(reply.error());
                  return;
              }
+             const auto& found = reply->elements;
+             if (found.size() == 1 && found[0].kind == RedisReply::Kind::string) {
+                 listed(proto::no_job_to_list_from(before.value_or("")));
+                 return;
+             }
              std::vector<proto::Job> jobs;
-             for (const auto& fields : reply->elements) {
+             for (const auto& fields : found) {
                  if (auto read = read_job(fields)) {
                      jobs.push_back(std::move(read->stored.job));
                  }

@@ -107,6 +107,26 @@ void RedisKv::incr(const std::string& key, std::int64_t by, Done done) {
         });
 }
 
+void RedisKv::list(const std::string& prefix, const std::string& after, int limit, Done done) {
+    store_.script(script_, {"list", "", prefix, after, std::to_string(limit)},
+                  [done = std::move(done)](Result<RedisReply> r) {
+                      if (!r) {
+                          done(r.error());
+                          return;
+                      }
+                      if (outcome(*r) != "ok" || r->elements.size() < 2) {
+                          done(unexpected(*r));
+                          return;
+                      }
+                      const auto& e = r->elements;
+                      json values = json::array();
+                      for (std::size_t i = 2; i + 1 < e.size(); i += 2) {
+                          values.push_back({{"key", e[i].text}, {"value", value_of(e[i + 1])}});
+                      }
+                      done(json{{"values", std::move(values)}, {"more", e[1].integer != 0}});
+                  });
+}
+
 void RedisKv::cas(const std::string& key, json expect, json value, Done done) {
     store_.command({"HGET", store_.key("kv"), key}, [this, key, expect = std::move(expect),
                                                      value = std::move(value),

@@ -32,6 +32,8 @@ public:
     void del(const std::string& key, Done done);
     void incr(const std::string& key, std::int64_t by, Done done);
     void cas(const std::string& key, nlohmann::json expect, nlohmann::json value, Done done);
+    /// kv.list: `values` [{key, value}] and `more`.
+    void list(const std::string& prefix, const std::string& after, int limit, Done done);
 
 private:
     RedisJobStore& store_;

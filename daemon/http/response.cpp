@@ -48,7 +48,8 @@ std::string render(const Response& response) {
     out += http_status_str(static_cast<http_status>(response.status));
     out += "\r\nContent-Type: ";
     out += response.content_type;
-    out += "\r\nContent-Length: ";
+    // No browser is to take a JSON body that holds markup for a page.
+    out += "\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ";
     out += std::to_string(response.body.size());
     out += "\r\n";
     if (!response.keep_alive) {

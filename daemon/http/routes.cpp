@@ -93,10 +93,10 @@ std::optional<Refusal> add_query(std::string_view query,
         if (std::find(allowed.begin(), allowed.end(), *name) == allowed.end()) {
             return bad_request("unknown query parameter '" + *name + "'");
         }
-        // Numbers and booleans are typed by their text; an id prefix stays text even
-        // where it reads as a number.
-        auto parsed = *name == "prefix" ? json(json::value_t::discarded)
-                                        : json::parse(*value, nullptr, false);
+        // Numbers and booleans are typed by their text; names and ids stay text even
+        // where they read as numbers.
+        bool typed = *name == "wait" || *name == "limit" || *name == "history";
+        auto parsed = typed ? json::parse(*value, nullptr, false) : json(json::value_t::discarded);
         params[*name] = parsed.is_discarded() ? json(*value) : std::move(parsed);
     }
     return std::nullopt;
@@ -202,7 +202,8 @@ proto::DecodedRequest decode(const OpCall& call) {
 }
 
 bool needs_token(std::string_view target) {
-    return split_target(target).path != "/healthz";
+    auto path = split_target(target).path;
+    return path != "/healthz" && path != "/" && path != "/ui" && !path.starts_with("/ui/");
 }
 
 Route route(Request& request) {
@@ -215,6 +216,16 @@ Route route(Request& request) {
     if (path == "/healthz") {
         return get ? Route{HealthCheck{}} : method_not_allowed(request, path, "GET, HEAD");
     }
+    if (path == "/" || path == "/ui" || path.starts_with("/ui/")) {
+        if (!get) {
+            return method_not_allowed(request, path, "GET, HEAD");
+        }
+        if (path == "/") {
+            return Redirect{"/ui/"};
+        }
+        auto name = path.size() <= 4 ? std::string_view{} : path.substr(4);
+        return UiFile{name.empty() ? "index.html" : std::string(name)};
+    }
     if (path == "/metrics") {
         return get ? Route{MetricsScrape{}} : method_not_allowed(request, path, "GET, HEAD");
     }
@@ -226,7 +237,9 @@ Route route(Request& request) {
             return op_with_body(request, "submit", query);
         }
         if (get) {
-            return op_without_body("list", query, {"state", "limit", "prefix"});
+            return op_without_body(
+                "list", query,
+                {"state", "limit", "prefix", "contains", "task", "queue", "batch", "before"});
         }
         return method_not_allowed(request, path, "GET, HEAD, POST");
     }
@@ -265,6 +278,10 @@ Route route(Request& request) {
     if (auto paused = pause_route(request, path, query, "/v1/pools/", "pool")) {
         return std::move(*paused);
     }
+    if (auto pool = name_in(path, "/v1/pools/")) {
+        return method == "PUT" ? op_with_body(request, "resize", query, json{{"pool", *pool}})
+                               : method_not_allowed(request, path, "PUT");
+    }
     if (auto name = name_in(path, "/v1/queues/")) {
         return method == "PUT" ? op_with_body(request, "queue.set", query, json{{"queue", *name}})
                                : method_not_allowed(request, path, "PUT");
@@ -282,8 +299,16 @@ Route route(Request& request) {
         }
         return method_not_allowed(request, path, "PUT, DELETE");
     }
-    if (path == "/v1/stats" || path == "/v1/tasks") {
+    if (path == "/v1/stats") {
+        return get ? op_without_body("stats", query, {"history"})
+                   : method_not_allowed(request, path, "GET, HEAD");
+    }
+    if (path == "/v1/tasks" || path == "/v1/hello") {
         return get ? op_without_body(path.substr(4), query, {})
+                   : method_not_allowed(request, path, "GET, HEAD");
+    }
+    if (path == "/v1/kv") {
+        return get ? op_without_body("kv.list", query, {"prefix", "after", "limit"})
                    : method_not_allowed(request, path, "GET, HEAD");
     }
     return not_found(path);

@@ -26,6 +26,14 @@ struct MetricsScrape {};
 struct EventStream {
     proto::EventFilter filter;
 };
+/// GET /ui/...: a file of the dashboard, by name (`index.html` for the page).
+struct UiFile {
+    std::string name;
+};
+/// GET /: the dashboard is at /ui/.
+struct Redirect {
+    std::string location;
+};
 /// Answered at once: an unknown path (404), a method the path does not take (405,
 /// with `allow`), a body or query that cannot become a request (400).
 struct Refusal {
@@ -34,7 +42,8 @@ struct Refusal {
     std::string allow;
 };
 
-using Route = std::variant<OpCall, HealthCheck, MetricsScrape, EventStream, Refusal>;
+using Route =
+    std::variant<OpCall, HealthCheck, MetricsScrape, EventStream, UiFile, Redirect, Refusal>;
 
 /// Maps a request to what answers it (PROTOCOL.md section 8). The body moves into
 /// the op's request. Query values are JSON where they parse as JSON (`wait=5`,
@@ -45,7 +54,8 @@ Route route(Request& request);
 /// `notify` and `bind` are refused: they need a connection that stays open.
 proto::DecodedRequest decode(const OpCall& call);
 
-/// Every route but /healthz needs the token where the daemon requires one.
+/// Every route but /healthz and the dashboard's files needs the token where the
+/// daemon requires one (the page asks for it, and its calls carry it).
 bool needs_token(std::string_view target);
 
 }  // namespace taskpool::daemon::http

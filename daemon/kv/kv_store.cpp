@@ -67,6 +67,26 @@ bool same_value(const json& a, const json& b) {
     return a == b;
 }
 
+KvStore::Listed KvStore::list(std::string_view prefix, std::string_view after,
+                              std::size_t limit) const {
+    std::vector<const std::pair<const std::string, json>*> found;
+    for (const auto& entry : values_) {
+        if (entry.first.starts_with(prefix) && entry.first > after) {
+            found.push_back(&entry);
+        }
+    }
+    auto shown = std::min(limit, found.size());
+    std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(shown),
+                      found.end(),
+                      [](const auto* a, const auto* b) { return a->first < b->first; });
+    Listed listed;
+    listed.more = found.size() > shown;
+    for (std::size_t i = 0; i < shown; ++i) {
+        listed.values.emplace_back(found[i]->first, found[i]->second);
+    }
+    return listed;
+}
+
 json KvStore::get(const std::string& key) const {
     auto it = values_.find(key);
     return it == values_.end() ? json(nullptr) : it->second;

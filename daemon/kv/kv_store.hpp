@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -48,6 +49,13 @@ public:
     };
     /// Stores `value` if the key holds `expect` (null: the key is missing).
     CasResult cas(const std::string& key, const nlohmann::json& expect, nlohmann::json value);
+
+    struct Listed {
+        std::vector<std::pair<std::string, nlohmann::json>> values;
+        bool more = false;  // keys follow the last one listed
+    };
+    /// The first `limit` keys with `prefix` that sort after `after`, in byte order.
+    Listed list(std::string_view prefix, std::string_view after, std::size_t limit) const;
 
     std::size_t size() const { return values_.size(); }
     /// What the keys and values hold, about.

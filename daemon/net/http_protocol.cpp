@@ -12,6 +12,7 @@
 #include "daemon/http/routes.hpp"
 #include "daemon/ops/probes.hpp"
 #include "daemon/ops/services.hpp"
+#include "daemon/ui/dashboard_files.hpp"
 #include "session.hpp"
 
 namespace taskpool::daemon::net {
@@ -103,6 +104,21 @@ void HttpProtocol::handle(http::Request& request) {
         auto decoded = http::decode(*call);
         session_.dispatcher().dispatch(session_.shared_from_this(), std::move(decoded),
                                        request.target.size() + request.content_length);
+    } else if (auto* file = std::get_if<http::UiFile>(&routed)) {
+        auto found = ui::dashboard_file(file->name);
+        if (!found) {
+            respond(http::Response(
+                404, http::error_body({proto::ErrorCode::not_found,
+                                       "no such file of the dashboard: /ui/" + file->name})));
+            return;
+        }
+        http::Response response(200, std::string(found->content), found->type);
+        response.extra_headers = ui::dashboard_headers;
+        respond(std::move(response));
+    } else if (auto* redirect = std::get_if<http::Redirect>(&routed)) {
+        http::Response response(302, "", "text/plain; charset=utf-8");
+        response.extra_headers = "Location: " + redirect->location + "\r\n";
+        respond(std::move(response));
     } else if (std::holds_alternative<http::HealthCheck>(routed)) {
         auto health = ops::health(services);
         respond(http::Response(health.ok ? 200 : 503, proto::json_text(health.body) + "\n"));

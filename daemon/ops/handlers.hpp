@@ -26,6 +26,7 @@ void handle(proto::KvSetRequest req, Call& call);
 void handle(proto::KvDelRequest req, Call& call);
 void handle(proto::KvIncrRequest req, Call& call);
 void handle(proto::KvCasRequest req, Call& call);
+void handle(proto::KvListRequest req, Call& call);
 void handle(proto::WorkerRegisterRequest req, Call& call);
 void handle(proto::WorkerQuietRequest req, Call& call);
 void handle(proto::JobDoneRequest req, Call& call);

@@ -108,4 +108,19 @@ void handle(proto::KvCasRequest req, Call& call) {
     });
 }
 
+void handle(proto::KvListRequest req, Call& call) {
+    auto prefix = req.prefix.value_or("");
+    auto after = req.after.value_or("");
+    if (auto* shared = call.services.cluster_kv) {
+        shared->list(prefix, after, req.limit, answer(call));
+        return;
+    }
+    auto listed = call.services.kv.list(prefix, after, static_cast<std::size_t>(req.limit));
+    json values = json::array();
+    for (auto& [key, value] : listed.values) {
+        values.push_back({{"key", std::move(key)}, {"value", std::move(value)}});
+    }
+    call.reply.ok({{"values", std::move(values)}, {"more", listed.more}});
+}
+
 }  // namespace taskpool::daemon::ops

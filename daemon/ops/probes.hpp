@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "call.hpp"
+#include "daemon/metrics/stats_history.hpp"
 
 namespace taskpool::daemon::ops {
 
@@ -21,5 +22,10 @@ Health health(const Services& services);
 /// connections, webhooks and the journal; `done` gets it at once, or in cluster
 /// mode (where pauses and named queues are the cluster's) once Redis has answered.
 void scrape_metrics(const Services& services, std::function<void(std::string)> done);
+
+/// The totals the dashboard's history samples: this daemon's, or the cluster's
+/// once Redis has answered (not at all if it could not).
+void sample_totals(const Services& services,
+                   std::function<void(metrics::StatsHistory::Totals)> done);
 
 }  // namespace taskpool::daemon::ops

@@ -28,7 +28,8 @@ class KvStore;
 }
 namespace taskpool::daemon::metrics {
 class JobMetrics;
-}
+class StatsHistory;
+}  // namespace taskpool::daemon::metrics
 namespace taskpool::daemon::pools {
 class RemotePool;
 }
@@ -70,6 +71,8 @@ struct Services {
     /// Begins the shutdown sequence (after the current handler returns).
     std::function<void(proto::ShutdownMode)> shutdown;
     std::chrono::steady_clock::time_point started_at;
+    /// What `stats` with `history` answers; set once the daemon samples it.
+    const metrics::StatsHistory* history = nullptr;
 };
 
 }  // namespace taskpool::daemon::ops

@@ -1,9 +1,11 @@
 #include "handlers.hpp"
+#include "probes.hpp"
 
 #include "daemon/cluster/redis_job_store.hpp"
 #include "daemon/conn/connection_registry.hpp"
 #include "daemon/events/webhooks.hpp"
 #include "daemon/kv/kv_store.hpp"
+#include "daemon/metrics/stats_history.hpp"
 #include "daemon/ops/services.hpp"
 #include "daemon/pools/remote_pool.hpp"
 #include "daemon/sched/scheduler.hpp"
@@ -25,8 +27,11 @@ nlohmann::json pool_stats(const sched::Scheduler& scheduler, proto::PoolKind poo
         nlohmann::json workers = nlohmann::json::array();
         if (ex != nullptr) {
             for (const auto& w : ex->workers()) {
-                workers.push_back(
-                    {{"pid", w.pid}, {"state", w.state}, {"jobs", w.jobs}, {"waiting", w.waiting}});
+                workers.push_back({{"pid", w.pid},
+                                   {"state", w.state},
+                                   {"jobs", w.jobs},
+                                   {"waiting", w.waiting},
+                                   {"memory_bytes", w.memory_bytes}});
             }
         }
         stats["workers"] = std::move(workers);
@@ -100,38 +105,55 @@ nlohmann::json cluster_stats(const cluster::RedisJobStore& store,
     return {{"name", store.name()}, {"node", store.node()}, {"nodes", std::move(nodes)}};
 }
 
+/// The cluster's counts as this daemon's are kept.
+sched::JobCounts job_counts(const cluster::ClusterCounts& c, Queued& queued) {
+    sched::JobCounts counts{.submitted = c.submitted,
+                            .scheduled = c.scheduled,
+                            .waiting = c.waiting,
+                            .running = c.running,
+                            .succeeded = c.succeeded,
+                            .failed = c.failed,
+                            .cancelled = c.cancelled};
+    for (std::size_t i = 0; i < proto::pool_count; ++i) {
+        queued[i] = c.queued[i];
+        counts.queued += c.queued[i];
+    }
+    return counts;
+}
+
+metrics::StatsHistory::Totals totals(const sched::JobCounts& c) {
+    return {c.succeeded + c.failed + c.cancelled, c.queued};
+}
+
 }  // namespace
 
-void handle(proto::StatsRequest, Call& call) {
+void handle(proto::StatsRequest req, Call& call) {
     auto& services = call.services;
+    auto history = [&services, &req](nlohmann::json& fields) {
+        if (req.history && services.history != nullptr) {
+            fields["history"] = services.history->json();
+        }
+    };
     if (services.cluster == nullptr) {
         Queued queued{};
         for (auto pool :
              {proto::PoolKind::thread, proto::PoolKind::process, proto::PoolKind::remote}) {
             queued[static_cast<std::size_t>(pool)] = services.scheduler.queued(pool);
         }
-        call.reply.ok(stats(services, services.scheduler.counts(), queued));
+        auto fields = stats(services, services.scheduler.counts(), queued);
+        history(fields);
+        call.reply.ok(fields);
         return;
     }
-    services.cluster->counts([&services, reply = call.reply](auto counted) {
+    services.cluster->counts([&services, reply = call.reply,
+                              history = req.history ? services.history : nullptr](auto counted) {
         if (!counted) {
             reply.error(counted.error());
             return;
         }
         const auto& c = *counted;
-        sched::JobCounts counts{.submitted = c.submitted,
-                                .scheduled = c.scheduled,
-                                .waiting = c.waiting,
-                                .running = c.running,
-                                .succeeded = c.succeeded,
-                                .failed = c.failed,
-                                .cancelled = c.cancelled};
         Queued queued{};
-        for (std::size_t i = 0; i < proto::pool_count; ++i) {
-            queued[i] = c.queued[i];
-            counts.queued += c.queued[i];
-        }
-        auto fields = stats(services, counts, queued);
+        auto fields = stats(services, job_counts(c, queued), queued);
         for (auto pool :
              {proto::PoolKind::thread, proto::PoolKind::process, proto::PoolKind::remote}) {
             fields["pools"][proto::to_string(pool)]["paused"] =
@@ -139,7 +161,24 @@ void handle(proto::StatsRequest, Call& call) {
         }
         fields["kv"] = {{"keys", c.kv_keys}, {"bytes", c.kv_bytes}};
         fields["cluster"] = cluster_stats(*services.cluster, c);
+        if (history != nullptr) {
+            fields["history"] = history->json();
+        }
         reply.ok(fields);
+    });
+}
+
+void sample_totals(const Services& services,
+                   std::function<void(metrics::StatsHistory::Totals)> done) {
+    if (services.cluster == nullptr) {
+        done(totals(services.scheduler.counts()));
+        return;
+    }
+    services.cluster->counts([done = std::move(done)](auto counted) {
+        if (counted) {
+            Queued queued{};
+            done(totals(job_counts(*counted, queued)));
+        }
     });
 }
 

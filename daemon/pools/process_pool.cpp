@@ -77,6 +77,13 @@ std::size_t resident_bytes(pid_t pid) {
     return statm >> size >> resident ? resident * page : 0;
 }
 
+/// What a worker holds resident, with the processes of a command task it runs:
+/// what its job holds.
+std::size_t held_memory(pid_t worker, pid_t command_group) {
+    return (worker > 0 ? resident_bytes(worker) : 0) +
+           (command_group > 0 ? resident_bytes(command_group) : 0);
+}
+
 /// The binary this daemon runs, even if its file was replaced since: a
 /// descriptor of /proc/self/exe opened once, named through /proc/self/fd. (Under
 /// valgrind, which answers the open of /proc/self/exe with the program it runs,
@@ -421,9 +428,7 @@ void ProcessPool::watch_memory() {
             if (s->state != State::busy) {
                 continue;
             }
-            // The worker and the command it runs, if any: what the job holds.
-            auto rss =
-                resident_bytes(s->pid) + (s->child_pgid > 0 ? resident_bytes(s->child_pgid) : 0);
+            auto rss = held_memory(s->pid, s->child_pgid);
             if (rss > limit) {
                 kill_groups(*s);
                 s->state = State::stopping;  // its outcome, if one comes now, is ignored
@@ -625,7 +630,8 @@ std::vector<sched::WorkerStatus> ProcessPool::workers() const {
                             : s->state == State::busy     ? "busy"
                             : s->state == State::stopping ? "stopping"
                                                           : "starting";
-        out.push_back({s->pid, state, s->jobs_done, s->runs.empty() ? 0 : s->runs.size() - 1});
+        out.push_back({s->pid, state, s->jobs_done, s->runs.empty() ? 0 : s->runs.size() - 1,
+                       held_memory(s->pid, s->child_pgid)});
     }
     return out;
 }

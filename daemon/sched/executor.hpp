@@ -55,7 +55,8 @@ struct WorkerStatus {
     std::int64_t pid = 0;
     std::string state;  // idle | busy | ...
     std::uint64_t jobs = 0;
-    std::size_t waiting = 0;  // runs it holds behind the one it runs
+    std::size_t waiting = 0;       // runs it holds behind the one it runs
+    std::size_t memory_bytes = 0;  // resident, where the pool can tell
 };
 
 /// What a pool tells of its runs, on the io thread: a run began (always before its

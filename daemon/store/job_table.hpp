@@ -55,11 +55,13 @@ public:
     /// Visits jobs newest first until `f` returns false.
     template <class F>
     void newest_first(F&& f) {
-        for (Entry* e = newest_; e != nullptr; e = e->older) {
-            if (!f(e->record)) {
-                return;
-            }
-        }
+        visit_from(newest_, f);
+    }
+    /// The same, from the job that came before `record`.
+    template <class F>
+    void older_than(const JobRecord& record, F&& f) {
+        auto it = by_seq_.find(record.seq);
+        visit_from(it == by_seq_.end() ? nullptr : it->second.older, f);
     }
 
     std::size_t size() const { return by_seq_.size(); }
@@ -81,6 +83,14 @@ private:
     };
     void link(Entry& e);
     void unlink(Entry& e);
+    template <class F>
+    static void visit_from(Entry* e, F& f) {
+        for (; e != nullptr; e = e->older) {
+            if (!f(e->record)) {
+                return;
+            }
+        }
+    }
 
     /// Our job ids end in eight digits that differ from one id to the next (random
     /// bits, counting up): those bytes, mixed, spread ids over buckets as well as

@@ -101,15 +101,28 @@ void LocalJobStore::lookup(std::span<const std::string> ids, Found found) {
 }
 
 void LocalJobStore::list(const proto::ListRequest& query, Listed listed) {
+    const JobRecord* before = nullptr;
+    if (query.before && (before = table_.find(*query.before)) == nullptr) {
+        listed(proto::no_job_to_list_from(*query.before));
+        return;
+    }
+    auto wanted = [&query](const proto::Job& job) {
+        return (!query.state || job.state == *query.state) &&
+               (!query.prefix || job.id.starts_with(*query.prefix)) &&
+               (!query.contains || job.id.find(*query.contains) != std::string::npos) &&
+               (!query.task || job.task == *query.task) &&
+               (!query.queue || (job.queue && *job.queue == *query.queue)) &&
+               (!query.batch || (job.batch && *job.batch == *query.batch));
+    };
     std::vector<const proto::Job*> jobs;
     auto limit = static_cast<std::size_t>(query.limit);
-    table_.newest_first([&](const JobRecord& r) {
-        if ((!query.state || r.job.state == *query.state) &&
-            (!query.prefix || r.job.id.starts_with(*query.prefix))) {
+    auto visit = [&](const JobRecord& r) {
+        if (wanted(r.job)) {
             jobs.push_back(&r.job);
         }
         return jobs.size() < limit;
-    });
+    };
+    before != nullptr ? table_.older_than(*before, visit) : table_.newest_first(visit);
     listed(std::span<const proto::Job* const>(jobs));
 }
 

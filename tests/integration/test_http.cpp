@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include "../support/curl.hpp"
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/wait_for.hpp"
@@ -15,28 +16,6 @@ using namespace taskpool::test;
 using nlohmann::json;
 
 namespace {
-
-struct CurlResult {
-    int status = 0;
-    std::string body;
-    std::string verbose;  // curl's -v trace
-};
-
-/// curl -s with `args`; the status comes from -w, the body from stdout.
-CurlResult curl(const DaemonProcess& d, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"curl", "-sS", "-v", "-w", "\n%{http_code}"};
-    for (const auto& a : args) {
-        argv.push_back(a.starts_with("/") ? "http://" + d.address() + a : a);
-    }
-    auto run = run_command(argv);
-    REQUIRE_MESSAGE(run.exit_code == 0, run.err);
-    auto last = run.out.rfind('\n');
-    return {std::stoi(run.out.substr(last + 1)), run.out.substr(0, last), run.err};
-}
-
-json body_json(const CurlResult& r) {
-    return json::parse(r.body);
-}
 
 std::string http_get(const std::string& path, const std::string& extra = {}) {
     return "GET " + path + " HTTP/1.1\r\nHost: t\r\n" + extra + "\r\n";

@@ -8,6 +8,8 @@
 --   swap expected value max_bytes: set only if the key holds `expected` (text;
 --                                 '' for none) -> {'ok'}, {'changed'} or {'full', ...}
 --   swap_del expected          -> the same, removing the key
+--   list prefix after limit    -> {'ok', more (0 or 1), key, value, key, value...}: the
+--                                 keys with that prefix after `after`, in byte order
 local op, key = ARGV[1], ARGV[2]
 local kv, bytes = P .. 'kv', P .. 'kvbytes'
 local old = redis.call('HGET', kv, key)
@@ -71,5 +73,20 @@ elseif op == 'incr' then
   end
   redis.call('INCRBY', bytes, #key + #value - held)
   return { 'ok', value }
+elseif op == 'list' then
+  local prefix, after, limit = ARGV[3], ARGV[4], tonumber(ARGV[5])
+  local keys = {}
+  for _, k in ipairs(redis.call('HKEYS', kv)) do
+    if string.sub(k, 1, #prefix) == prefix and k > after then
+      keys[#keys + 1] = k
+    end
+  end
+  table.sort(keys)
+  local out = { 'ok', #keys > limit and 1 or 0 }
+  for i = 1, math.min(limit, #keys) do
+    out[#out + 1] = keys[i]
+    out[#out + 1] = redis.call('HGET', kv, keys[i])
+  end
+  return out
 end
 return redis.error_reply('unknown kv op ' .. op)

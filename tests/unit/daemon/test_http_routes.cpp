@@ -78,11 +78,42 @@ TEST_CASE("http.routes.refusals") {
     CHECK(refusal_status(route("POST", "/v1/jobs", R"({"task":"echo","bind":true})")) == 400);
 }
 
-TEST_CASE("http.routes.only_healthz_goes_without_a_token") {
+TEST_CASE("http.routes.only_healthz_and_the_dashboards_files_go_without_a_token") {
     CHECK_FALSE(http::needs_token("/healthz"));
     CHECK_FALSE(http::needs_token("/healthz?verbose=1"));
+    for (const char* page : {"/", "/ui", "/ui/", "/ui/app.js"}) {
+        CHECK_FALSE(http::needs_token(page));
+    }
+    CHECK(http::needs_token("/uix"));
     CHECK(http::needs_token("/metrics"));
     CHECK(http::needs_token("/v1/jobs"));
+    CHECK(http::needs_token("/v1/kv"));
+}
+
+TEST_CASE("http.routes.of_the_dashboard") {
+    auto file = [](const http::Route& r) {
+        const auto* f = std::get_if<http::UiFile>(&r);
+        return f == nullptr ? std::string("-") : f->name;
+    };
+    CHECK(file(route("GET", "/ui")) == "index.html");
+    CHECK(file(route("GET", "/ui/")) == "index.html");
+    CHECK(file(route("HEAD", "/ui/app.js?v=1")) == "app.js");
+    CHECK(std::get<http::Redirect>(route("GET", "/")).location == "/ui/");
+    CHECK(refusal_status(route("POST", "/ui/")) == 405);
+    CHECK(op_of(route("GET", "/v1/jobs?task=123&queue=7&batch=b&contains=X&before=j-1")) ==
+          json{{"op", "list"},
+               {"task", "123"},
+               {"queue", "7"},
+               {"batch", "b"},
+               {"contains", "X"},
+               {"before", "j-1"}});
+    CHECK(op_of(route("GET", "/v1/stats?history=true")) ==
+          json{{"op", "stats"}, {"history", true}});
+    CHECK(op_of(route("GET", "/v1/kv?prefix=a&after=a1&limit=5")) ==
+          json{{"op", "kv.list"}, {"prefix", "a"}, {"after", "a1"}, {"limit", 5}});
+    CHECK(op_of(route("GET", "/v1/hello")) == json{{"op", "hello"}});
+    CHECK(op_of(route("PUT", "/v1/pools/thread", R"({"size":3})")) ==
+          json{{"op", "resize"}, {"pool", "thread"}, {"size", 3}});
 }
 
 TEST_CASE("http.response.from_ndjson_replies") {
@@ -113,7 +144,8 @@ TEST_CASE("http.response.renders_headers_and_body") {
     r.keep_alive = false;
     r.extra_headers = "Allow: GET\r\n";
     CHECK(http::render(r) ==
-          "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 3\r\n"
+          "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+          "X-Content-Type-Options: nosniff\r\nContent-Length: 3\r\n"
           "Connection: close\r\nAllow: GET\r\n\r\n{}\n");
 }
 
