@@ -326,9 +326,10 @@ function every(ms, f) {
   return () => clearInterval(timer);
 }
 
-// Puts `build()` in `el`, unless someone is typing or clicking there.
+// Puts `build()` in `el`, unless someone is typing there.
 function update(el, build) {
-  if (el.contains(document.activeElement) && document.activeElement !== document.body) return;
+  const focused = document.activeElement;
+  if (el.contains(focused) && (focused.tagName === 'INPUT' || focused.tagName === 'SELECT')) return;
   put(el, build());
 }
 
@@ -731,4 +732,15 @@ $('signout').addEventListener('click', () => {
   signIn('Signed out.');
 });
 window.addEventListener('hashchange', () => { if ($('login').hidden) route(); });
+// A browser gives a host six connections: a tab out of sight gives back its
+// stream's, and takes up where it left off (Last-Event-ID) when seen again.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) {
+    stream.generation++;
+    if (stream.controller) stream.controller.abort();
+  } else if (stream.filter) {
+    runStream(++stream.generation);
+    view.refresh();
+  }
+});
 start();

@@ -71,7 +71,7 @@ class Browser:
     def page(self):
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})
-        return Page(self, session["sessionId"])
+        return Page(self, target, session["sessionId"])
 
     def close(self):
         if getattr(self, "socket", None):
@@ -89,8 +89,8 @@ class Browser:
 
 
 class Page:
-    def __init__(self, browser, session):
-        self.browser, self.session = browser, session
+    def __init__(self, browser, target, session):
+        self.browser, self.target, self.session = browser, target, session
         for domain in ("Page", "Runtime", "Log"):
             self.call(domain + ".enable")
         width, height = VIEWPORT
@@ -99,6 +99,11 @@ class Page:
 
     def call(self, method, params=None):
         return self.browser.call(method, params, self.session)
+
+    def close(self):
+        """Closes the tab: a browser gives one host six connections, and a tab left
+        open holds one with its event stream."""
+        self.browser.call("Target.closeTarget", {"targetId": self.target})
 
     def goto(self, url):
         self.call("Page.navigate", {"url": url})
@@ -130,8 +135,14 @@ class Page:
         return self.eval("document.querySelectorAll(%s).length" % json.dumps(selector))
 
     def click(self, selector):
+        """Clicks the element with the mouse, as a person would: it takes the focus."""
         self.wait_for("document.querySelector(%s)" % json.dumps(selector))
-        self.eval("document.querySelector(%s).click()" % json.dumps(selector))
+        x, y = self.eval("""(() => { const el = document.querySelector(%s);
+            el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();
+            return [r.x + r.width / 2, r.y + r.height / 2]; })()""" % json.dumps(selector))
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent",
+                      {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
 
     def type(self, selector, text):
         """Types into an input as a person would: the page hears input and change."""

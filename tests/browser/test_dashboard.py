@@ -78,7 +78,9 @@ class Dashboard(unittest.TestCase):
         self.page = self.browser.page()
 
     def tearDown(self):
-        self.assertEqual(self.page.errors(), [], "the page reported errors")
+        errors = self.page.errors()
+        self.page.close()
+        self.assertEqual(errors, [], "the page reported errors")
 
     def open(self, view="", token=ADMIN):
         sign_in(self.page, self.daemon, token, view)
@@ -112,6 +114,17 @@ class Dashboard(unittest.TestCase):
         self.assertGreater(self.page.count("#pools-table [data-action=resize]"), 0)
         self.page.wait_for("document.querySelector('#live').textContent === 'live'")
         self.screenshot("overview")
+
+    def test_an_admin_resizes_a_pool_from_the_overview(self):
+        self.open()
+        row = "#pools-table tr[data-pool=thread]"
+        self.page.wait_for("document.querySelector('%s [data-action=resize]')" % row)
+        self.page.type(row + " input[type=number]", "6")
+        self.page.click(row + " [data-action=resize]")
+        # The next poll shows the new size: the table is not held by the button's focus.
+        self.page.wait_for("document.querySelector('%s td:nth-child(2)').textContent === '6'" % row)
+        self.assertEqual(call(self.daemon, "GET", "/v1/stats")["pools"]["thread"]["size"], 6)
+        call(self.daemon, "PUT", "/v1/pools/thread", {"size": 4})
 
     def count_rows(self, table):
         return self.page.count(table + " tbody tr")
