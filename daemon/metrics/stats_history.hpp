@@ -31,7 +31,6 @@ public:
     StatsHistory(asio::io_context& io, Sample sample);
 
     void start();
-    void stop() { timer_.cancel(); }
 
     /// {"step_s": 5, "at": [unix ms...], "finished_per_s": [...], "queued": [...]},
     /// oldest first.
