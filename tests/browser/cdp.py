@@ -15,7 +15,10 @@ import subprocess
 import tempfile
 import time
 
-import websocket
+try:
+    import websocket
+except ImportError:
+    raise SystemExit("no websocket module for this python3: apt-get install python3-websocket")
 
 VIEWPORT = (1280, 860)
 
