@@ -18,7 +18,7 @@
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY .ci/install-deps .ci/install-deps
-RUN .ci/install-deps && rm -rf /var/lib/apt/lists/*
+RUN .ci/install-deps build && rm -rf /var/lib/apt/lists/*
 COPY . .
 # The programs only, as unity files, so that an image builds in minutes: the tests
 # run in CI (`make test`, on this Debian), and .ci/dockerfile-check runs the image.

@@ -18,6 +18,10 @@
 //   loadgen map  HOST:PORT TASK POOL N CHUNK INFLIGHT
 //                                                  N items in maps of CHUNK items with
 //                                                  wait, INFLIGHT maps in flight
+//   loadgen rate HOST:PORT TASK POOL RATE SECONDS
+//                                                  RATE jobs a second with wait, for
+//                                                  SECONDS: a steady load to measure
+//                                                  something else under (plain TCP)
 //   loadgen fib  HOST:PORT N COUNT                 COUNT fib(N) on the process pool at
 //                                                  once vs the same jobs one at a time
 #include <arpa/inet.h>
@@ -99,7 +103,7 @@ public:
         for (std::size_t done = 0; done < data.size();) {
             auto n = ssl_ != nullptr
                          ? SSL_write(ssl_, data.data() + done, static_cast<int>(data.size() - done))
-                         : ::write(fd_, data.data() + done, data.size() - done);
+                         : ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
             if (n <= 0) {
                 throw std::runtime_error("write failed");
             }
@@ -255,6 +259,44 @@ int map(const std::string& addr, const std::string& task, const std::string& poo
     return 0;
 }
 
+/// `per_second` jobs a second for `seconds`, sent in bursts every 10 ms while the
+/// replies are read as they come, on one connection (a thread writes, one reads:
+/// plain TCP only). What it reports is the rate the daemon kept up with; a reply
+/// that is not a success ends it, the writer with it.
+int paced(const std::string& addr, const std::string& task, const std::string& pool, int per_second,
+          int seconds) {
+    if (addr.starts_with("tls://")) {
+        throw std::runtime_error("rate takes a plain HOST:PORT");
+    }
+    Connection c(addr);
+    auto line = submit_line(task, pool, payload);
+    const long long ticks = 100LL * seconds;
+    const long long total = static_cast<long long>(per_second) * seconds;
+    auto t = Clock::now();
+    std::jthread sender([&](const std::stop_token& stop) {
+        std::string burst;
+        try {
+            for (long long tick = 1, sent = 0; tick <= ticks && !stop.stop_requested(); ++tick) {
+                burst.clear();
+                for (; sent < total * tick / ticks; ++sent) {
+                    burst += line;
+                }
+                c.send(burst);
+                std::this_thread::sleep_until(t + std::chrono::milliseconds(10 * tick));
+            }
+        } catch (const std::exception&) {
+            // The connection is gone: the reader below says why.
+        }
+    });
+    for (long long done = 0; done < total; ++done) {
+        c.read_reply();
+    }
+    sender.join();
+    std::printf("%s %s %s paced at %d/s: throughput=%.0f jobs/s n=%lld\n", tag(), pool.c_str(),
+                task.c_str(), per_second, static_cast<double>(total) / (us_since(t) / 1e6), total);
+    return 0;
+}
+
 /// Speed-up of COUNT fib(N) jobs sent at once over the same jobs sent one at a time:
 /// both run the daemon's own fib in its workers, so only the parallelism differs.
 /// As the peers' script does: the serial time is the faster of a run before and
@@ -310,6 +352,9 @@ int main(int argc, char** argv) {
         }
         if (a.size() == 7 && a[0] == "map") {
             return map(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]), std::stoi(a[6]));
+        }
+        if (a.size() == 6 && a[0] == "rate") {
+            return paced(a[1], a[2], a[3], std::stoi(a[4]), std::stoi(a[5]));
         }
         if (a.size() == 4 && a[0] == "fib") {
             return fib_speedup(a[1], std::stoi(a[2]), std::stoi(a[3]));

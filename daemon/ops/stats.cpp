@@ -95,12 +95,13 @@ nlohmann::json cluster_stats(const cluster::RedisJobStore& store,
                              const cluster::ClusterCounts& counts) {
     nlohmann::json nodes = nlohmann::json::array();
     for (const auto& n : counts.nodes) {
-        auto pools = nlohmann::json::parse(n.pools, nullptr, false);
-        nodes.push_back({{"id", n.id},
-                         {"addr", n.addr},
-                         {"started_at", proto::format_timestamp(n.started_at)},
-                         {"last_seen", proto::format_timestamp(n.last_seen)},
-                         {"pools", pools.is_discarded() ? nlohmann::json::object() : pools}});
+        auto its_pools = nlohmann::json::parse(n.pools, nullptr, false);
+        nodes.push_back(
+            {{"id", n.id},
+             {"addr", n.addr},
+             {"started_at", proto::format_timestamp(n.started_at)},
+             {"last_seen", proto::format_timestamp(n.last_seen)},
+             {"pools", its_pools.is_discarded() ? nlohmann::json::object() : its_pools}});
     }
     return {{"name", store.name()}, {"node", store.node()}, {"nodes", std::move(nodes)}};
 }

@@ -196,12 +196,13 @@ async function runStream(generation) {
         const { value, done } = await reader.read();
         if (done) break;
         buffer += value;
+        let start = 0;
         let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (generation === stream.generation) received(block);
+        while ((end = buffer.indexOf('\n\n', start)) >= 0) {
+          if (generation === stream.generation) received(buffer.slice(start, end));
+          start = end + 2;
         }
+        buffer = buffer.slice(start);
       }
     } catch (e) {
       if (controller.signal.aborted) return;
@@ -493,7 +494,7 @@ function jobsView(main, params) {
     for (const t of r.tasks) if (t.name !== filters.task) taskSelect.append(h('option', { value: t.name }, t.name));
   }).catch(() => {});
 
-  let shown = new Map();
+  let rows = new Map();  // each row shown, by its job's id
   async function load() {
     try {
       const r = await api('GET', '/v1/jobs' + query({ ...filters, limit: PAGE_SIZE }));
@@ -511,9 +512,9 @@ function jobsView(main, params) {
       h('td', { class: 'mono' }, worker(job)));
   }
   function render(jobs) {
-    shown = new Map(jobs.map((j) => [j.id, j]));
+    rows = new Map(jobs.map((j) => [j.id, row(j)]));
     body.replaceChildren(jobs.length
-      ? table('jobs-table', ['Job', 'Task', 'State', 'Queue', 'Attempts#', 'Submitted', 'Ran#', 'Worker'], jobs.map(row))
+      ? table('jobs-table', ['Job', 'Task', 'State', 'Queue', 'Attempts#', 'Submitted', 'Ran#', 'Worker'], [...rows.values()])
       : h('p', { class: 'muted', id: 'no-jobs' }, 'No jobs match.'));
     put(pager, 
       filters.before ? h('a', { href: '#/jobs' + query({ ...filters, before: '' }) }, '← Newest') : null,
@@ -532,9 +533,14 @@ function jobsView(main, params) {
         const job = typeof e.job === 'object' ? e.job : null;
         const id = job ? job.id : e.job;
         if (!id) continue;
-        const tr = body.querySelector('tr[data-job="' + CSS.escape(id) + '"]');
-        if (tr && job) tr.replaceWith(row(job));
-        else if (!tr && !filters.before) news = true;
+        const tr = rows.get(id);
+        if (tr && job) {
+          const fresh = row(job);
+          tr.replaceWith(fresh);
+          rows.set(id, fresh);
+        } else if (!tr && !filters.before) {
+          news = true;
+        }
       }
       if (news) reload();
     },
