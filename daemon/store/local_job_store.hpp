@@ -6,8 +6,8 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <unordered_set>
+#include <utility>
 
 #include "daemon/sched/job_store.hpp"
 #include "job_table.hpp"
@@ -93,7 +93,10 @@ private:
         using is_transparent = void;
         template <class A, class B>
         bool operator()(const A& a, const B& b) const {
-            return std::tie(a.task, a.queue) < std::tie(b.task, b.queue);
+            return as_views(a) < as_views(b);
+        }
+        static std::pair<std::string_view, std::string_view> as_views(const auto& lane) {
+            return {lane.task, lane.queue};
         }
     };
     struct LaneRef {

@@ -64,6 +64,9 @@ TEST_CASE("workflows.a_failed_or_cancelled_dependency_cancels_the_chain_below_it
 
     // Cancelling a waiting job cancels what waits for it, and nothing else.
     auto blocker = submit(c, {{"task", "sleep"}, {"args", {{"seconds", 30}}}});
+    // Running before the cancel below, so that its state after says what the cancel
+    // did to it (a node of a cluster may take it a moment later).
+    REQUIRE(wait_for([&] { return job_of(c, blocker["id"])["state"] == "running"; }));
     auto waiting = submit(c, {{"task", "echo"}, {"after", {blocker["id"]}}});
     auto below = submit(c, {{"task", "echo"}, {"after", {waiting["id"]}}});
     CHECK(c.request({{"op", "cancel"}, {"job", waiting["id"]}})["job"]["state"] == "cancelled");
