@@ -184,9 +184,9 @@ def dashboards_cost(daemon):
     report("0 pages at %d/s" % COST_RATE, window(daemon, []))
     browsers = []
     try:
+        for _ in range(PAGES):
+            browsers.append(Browser())
         for view in ("#/jobs", "#/"):
-            while len(browsers) < PAGES:
-                browsers.append(Browser())
             pages = [open_dashboard(b, daemon, view) for b in browsers]
             report("%d pages %s at %d/s" % (PAGES, view, COST_RATE), window(daemon, browsers))
             for page in pages:
