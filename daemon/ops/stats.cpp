@@ -130,10 +130,12 @@ metrics::StatsHistory::Totals totals(const sched::JobCounts& c) {
 
 void handle(proto::StatsRequest req, Call& call) {
     auto& services = call.services;
-    auto history = [&services, &req](nlohmann::json& fields) {
-        if (req.history && services.history != nullptr) {
-            fields["history"] = services.history->json();
+    auto with_history = [history =
+                             req.history ? services.history : nullptr](nlohmann::json fields) {
+        if (history != nullptr) {
+            fields["history"] = history->json();
         }
+        return fields;
     };
     if (services.cluster == nullptr) {
         Queued queued{};
@@ -141,13 +143,10 @@ void handle(proto::StatsRequest req, Call& call) {
              {proto::PoolKind::thread, proto::PoolKind::process, proto::PoolKind::remote}) {
             queued[static_cast<std::size_t>(pool)] = services.scheduler.queued(pool);
         }
-        auto fields = stats(services, services.scheduler.counts(), queued);
-        history(fields);
-        call.reply.ok(fields);
+        call.reply.ok(with_history(stats(services, services.scheduler.counts(), queued)));
         return;
     }
-    services.cluster->counts([&services, reply = call.reply,
-                              history = req.history ? services.history : nullptr](auto counted) {
+    services.cluster->counts([&services, reply = call.reply, with_history](auto counted) {
         if (!counted) {
             reply.error(counted.error());
             return;
@@ -162,10 +161,7 @@ void handle(proto::StatsRequest req, Call& call) {
         }
         fields["kv"] = {{"keys", c.kv_keys}, {"bytes", c.kv_bytes}};
         fields["cluster"] = cluster_stats(*services.cluster, c);
-        if (history != nullptr) {
-            fields["history"] = history->json();
-        }
-        reply.ok(fields);
+        reply.ok(with_history(std::move(fields)));
     });
 }
 
