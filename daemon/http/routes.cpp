@@ -176,6 +176,11 @@ std::optional<Route> pause_route(Request& request, std::string_view path, std::s
     return std::nullopt;
 }
 
+/// The dashboard's own paths: its files load before the page can ask for a token.
+bool is_dashboard(std::string_view path) {
+    return path == "/" || path == "/ui" || path.starts_with("/ui/");
+}
+
 }  // namespace
 
 proto::DecodedRequest decode(const OpCall& call) {
@@ -203,7 +208,7 @@ proto::DecodedRequest decode(const OpCall& call) {
 
 bool needs_token(std::string_view target) {
     auto path = split_target(target).path;
-    return path != "/healthz" && path != "/" && path != "/ui" && !path.starts_with("/ui/");
+    return path != "/healthz" && !is_dashboard(path);
 }
 
 Route route(Request& request) {
@@ -216,7 +221,7 @@ Route route(Request& request) {
     if (path == "/healthz") {
         return get ? Route{HealthCheck{}} : method_not_allowed(request, path, "GET, HEAD");
     }
-    if (path == "/" || path == "/ui" || path.starts_with("/ui/")) {
+    if (is_dashboard(path)) {
         if (!get) {
             return method_not_allowed(request, path, "GET, HEAD");
         }
