@@ -91,7 +91,7 @@ json command_config() {
     return {{"process_pool", {{"size", 2}}}, {"thread_pool", {{"size", 2}}}, {"tasks", tasks}};
 }
 
-json run(LineClient& c, const std::string& task, json args = nullptr) {
+json run_task(LineClient& c, const std::string& task, json args = nullptr) {
     json request = {{"op", "submit"}, {"task", task}, {"wait", 30}};
     if (!args.is_null()) {
         request["args"] = std::move(args);
@@ -113,11 +113,11 @@ TEST_CASE("command.arguments_are_single_argv_elements_never_a_shell" * doctest::
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        auto job = run(c, std::string("args_") + pool, {{"a", "; rm -rf /"}, {"b", "$(id)"}});
+        auto job = run_task(c, std::string("args_") + pool, {{"a", "; rm -rf /"}, {"b", "$(id)"}});
         CHECK(stdout_of(job) == "[; rm -rf /]\n[x$(id)y]\n");
         CHECK(job["result"]["exit_code"] == 0);
         CHECK(job["result"]["truncated"] == false);
-        job = run(c, std::string("args_") + pool, {{"a", "two words"}, {"b", 42}});
+        job = run_task(c, std::string("args_") + pool, {{"a", "two words"}, {"b", 42}});
         CHECK(stdout_of(job) == "[two words]\n[x42y]\n");
     }
 }
@@ -125,8 +125,8 @@ TEST_CASE("command.arguments_are_single_argv_elements_never_a_shell" * doctest::
 TEST_CASE("command.braces_that_are_no_placeholder_reach_the_program" * doctest::timeout(30)) {
     DaemonProcess d({.config = command_config()});
     LineClient c(d.port());
-    CHECK(stdout_of(run(c, "awk", {{"n", 21}})) == "42\n");
-    CHECK(stdout_of(run(c, "python", {{"x", "{not a field}"}})) == "{not a field}\n");
+    CHECK(stdout_of(run_task(c, "awk", {{"n", 21}})) == "42\n");
+    CHECK(stdout_of(run_task(c, "python", {{"x", "{not a field}"}})) == "{not a field}\n");
 }
 
 TEST_CASE("command.values_that_look_like_options_are_refused" * doctest::timeout(30)) {
@@ -149,7 +149,7 @@ TEST_CASE("command.values_that_look_like_options_are_refused" * doctest::timeout
     CHECK(reply["error"]["code"] == "bad_request");
     // A task that allows options passes them on as they are.
     for (const char* pool : pools) {
-        CHECK(stdout_of(run(c, std::string("options_") + pool, {{"a", "--output=x"}})) ==
+        CHECK(stdout_of(run_task(c, std::string("options_") + pool, {{"a", "--output=x"}})) ==
               "[--output=x]\n");
     }
 }
@@ -159,7 +159,7 @@ TEST_CASE("command.non_zero_exit_is_exit_status_with_the_tail_of_stderr" * docte
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        auto job = run(c, std::string("exit3_") + pool);
+        auto job = run_task(c, std::string("exit3_") + pool);
         CHECK(job["state"] == "failed");
         CHECK(job["error"]["code"] == "exit_status");
         auto message = job["error"]["message"].get<std::string>();
@@ -178,7 +178,7 @@ TEST_CASE("command.huge_output_is_capped_and_flagged" * doctest::timeout(60)) {
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        auto job = run(c, std::string("big_") + pool);
+        auto job = run_task(c, std::string("big_") + pool);
         REQUIRE(job["state"] == "succeeded");
         auto out = job["result"]["stdout"].get<std::string>();
         auto err = job["result"]["stderr"].get<std::string>();
@@ -193,7 +193,7 @@ TEST_CASE("command.output_that_is_not_utf8_gets_replacement_characters" * doctes
     DaemonProcess d({.config = command_config()});
     LineClient c(d.port());
     for (const char* pool : pools) {
-        CHECK(stdout_of(run(c, std::string("latin1_") + pool)) == "caf\xEF\xBF\xBD ok");
+        CHECK(stdout_of(run_task(c, std::string("latin1_") + pool)) == "caf\xEF\xBF\xBD ok");
     }
 }
 
@@ -202,7 +202,7 @@ TEST_CASE("command.environment_is_only_what_was_configured" * doctest::timeout(3
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        auto job = run(c, std::string("env_") + pool);
+        auto job = run_task(c, std::string("env_") + pool);
         std::string expected =
             "GREETING=hello world\nPATH=/usr/local/bin:/usr/bin:/bin\n"
             "TASKPOOL_ADDR=" +
@@ -217,7 +217,7 @@ TEST_CASE("command.only_fds_0_to_3_are_open" * doctest::timeout(30)) {
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        CHECK(stdout_of(run(c, std::string("fds_") + pool)) == "0\n1\n2\n3\n");
+        CHECK(stdout_of(run_task(c, std::string("fds_") + pool)) == "0\n1\n2\n3\n");
     }
 }
 
@@ -247,7 +247,7 @@ TEST_CASE("command.timeout_kills_the_whole_group" * doctest::timeout(30)) {
     for (const char* pool : pools) {
         CAPTURE(pool);
         auto started = std::chrono::steady_clock::now();
-        auto job = run(c, std::string("background_") + pool);  // timeout_s 1 from its task
+        auto job = run_task(c, std::string("background_") + pool);  // timeout_s 1 from its task
         CHECK(std::chrono::steady_clock::now() - started < 2s);
         CHECK(job["state"] == "failed");
         CHECK(job["error"]["code"] == "timeout");
@@ -273,8 +273,8 @@ TEST_CASE("command.cancel_kills_the_whole_group" * doctest::timeout(30)) {
         CHECK(job["state"] == "cancelled");
     }
     // Both pools still run commands.
-    CHECK(stdout_of(run(c, "args_thread", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
-    CHECK(stdout_of(run(c, "args_process", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
+    CHECK(stdout_of(run_task(c, "args_thread", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
+    CHECK(stdout_of(run_task(c, "args_process", {{"a", "1"}, {"b", "2"}})) == "[1]\n[x2y]\n");
 }
 
 TEST_CASE("command.nothing_a_job_starts_outlives_it" * doctest::timeout(60)) {
@@ -286,9 +286,9 @@ TEST_CASE("command.nothing_a_job_starts_outlives_it" * doctest::timeout(60)) {
     for (const char* pool : pools) {
         CAPTURE(pool);
         // The job exits at once; what it left in another session or under init goes.
-        CHECK(stdout_of(run(c, std::string("setsid_") + pool)).empty());
+        CHECK(stdout_of(run_task(c, std::string("setsid_") + pool)).empty());
         CHECK(gone(95));
-        CHECK(stdout_of(run(c, std::string("double_fork_") + pool)).empty());
+        CHECK(stdout_of(run_task(c, std::string("double_fork_") + pool)).empty());
         CHECK(gone(94));
         // Cancelled while it runs, with a descendant that ignores SIGTERM.
         auto id =
@@ -325,10 +325,10 @@ TEST_CASE("command.stdin_and_json_output" * doctest::timeout(30)) {
     DaemonProcess d({.config = command_config()});
     LineClient c(d.port());
     json args = {{"list", {1, 2, 3}}, {"name", "x"}};
-    auto job = run(c, "stdin_args", args);
+    auto job = run_task(c, "stdin_args", args);
     CHECK(job["result"] == args);
-    CHECK(stdout_of(run(c, "stdin_field", {{"text", "shout"}})) == "SHOUT");
-    job = run(c, "not_json");
+    CHECK(stdout_of(run_task(c, "stdin_field", {{"text", "shout"}})) == "SHOUT");
+    job = run_task(c, "not_json");
     CHECK(job["error"]["code"] == "task_error");
     CHECK(job["error"]["message"].get<std::string>().find("not JSON") != std::string::npos);
 }
@@ -336,11 +336,11 @@ TEST_CASE("command.stdin_and_json_output" * doctest::timeout(30)) {
 TEST_CASE("command.cwd_and_start_failures" * doctest::timeout(30)) {
     DaemonProcess d({.config = command_config()});
     LineClient c(d.port());
-    CHECK(stdout_of(run(c, "pwd")) == "/usr\n");
-    auto job = run(c, "missing");
+    CHECK(stdout_of(run_task(c, "pwd")) == "/usr\n");
+    auto job = run_task(c, "missing");
     CHECK(job["error"]["code"] == "task_error");
     CHECK(job["error"]["message"].get<std::string>().find("not found") != std::string::npos);
-    job = run(c, "bad_cwd");
+    job = run_task(c, "bad_cwd");
     CHECK(job["error"]["code"] == "task_error");
     CHECK(job["error"]["message"].get<std::string>().find("cwd") != std::string::npos);
 }
@@ -349,7 +349,7 @@ TEST_CASE("command.no_zombies_and_tasks_listed" * doctest::timeout(60)) {
     DaemonProcess d({.config = command_config()});
     LineClient c(d.port());
     for (int i = 0; i < 50; ++i) {
-        run(c, i % 2 == 0 ? "exit3_thread" : "exit3_process");
+        run_task(c, i % 2 == 0 ? "exit3_thread" : "exit3_process");
     }
     for (const auto& p : children_of(d.pid())) {
         CHECK(p.state != 'Z');
@@ -398,6 +398,6 @@ TEST_CASE("command.runs_as_process_pool_user_on_both_pools" * doctest::timeout(3
     LineClient c(d.port());
     for (const char* pool : pools) {
         CAPTURE(pool);
-        CHECK(stdout_of(run(c, std::string("whoami_") + pool)) == "65534\nNoNewPrivs:\t1\n");
+        CHECK(stdout_of(run_task(c, std::string("whoami_") + pool)) == "65534\nNoNewPrivs:\t1\n");
     }
 }

@@ -17,7 +17,7 @@ json plugin_config() {
     return {{"process_pool", {{"size", 2}}}, {"plugins", {TASKPOOL_EXAMPLE_PLUGIN_PATH}}};
 }
 
-json submit(LineClient& c, json request) {
+json submit_and_wait(LineClient& c, json request) {
     request["op"] = "submit";
     request["wait"] = 30;
     return c.request(request, 40s);
@@ -37,12 +37,13 @@ TEST_CASE("plugin.tasks_run_on_both_pools" * doctest::timeout(30)) {
     DaemonProcess d({.config = plugin_config()});
     LineClient c(d.port());
     // Its default pool is thread: the daemon's own process runs it.
-    auto job = submit(c, {{"task", "upper"}, {"args", {{"text", "abc"}}}})["job"];
+    auto job = submit_and_wait(c, {{"task", "upper"}, {"args", {{"text", "abc"}}}})["job"];
     CHECK(job["pool"] == "thread");
     CHECK(job["result"]["text"] == "ABC");
     CHECK(job["result"]["pid"] == d.pid());
     // On the process pool, a worker loaded the plugin too.
-    job = submit(c, {{"task", "upper"}, {"pool", "process"}, {"args", {{"text", "xyz"}}}})["job"];
+    job = submit_and_wait(
+        c, {{"task", "upper"}, {"pool", "process"}, {"args", {{"text", "xyz"}}}})["job"];
     CHECK(job["result"]["text"] == "XYZ");
     CHECK(job["result"]["pid"] != d.pid());
     CHECK(job["result"]["pid"] == job["worker"]["pid"]);
@@ -52,11 +53,11 @@ TEST_CASE("plugin.errors_are_bad_request_or_task_error" * doctest::timeout(30)) 
     DaemonProcess d({.config = plugin_config()});
     LineClient c(d.port());
     // Its check refuses at submit time.
-    auto reply = submit(c, {{"task", "upper"}, {"args", {{"text", 5}}}});
+    auto reply = submit_and_wait(c, {{"task", "upper"}, {"args", {{"text", 5}}}});
     CHECK(reply["error"]["code"] == "bad_request");
     CHECK(reply["error"]["message"] == "field 'args.text' must be a string");
     // A throw from run fails the job, on the pool it names (process).
-    auto job = submit(c, {{"task", "refuse"}})["job"];
+    auto job = submit_and_wait(c, {{"task", "refuse"}})["job"];
     CHECK(job["pool"] == "process");
     CHECK(job["error"]["code"] == "task_error");
     CHECK(job["error"]["message"] == "refused by the example plugin");

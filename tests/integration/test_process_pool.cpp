@@ -11,6 +11,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/line_client.hpp"
 #include "../support/proc.hpp"
+#include "../support/request_ok.hpp"
 #include "../support/sanitizers.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
@@ -23,7 +24,7 @@ namespace {
 
 const json test_config = {{"test_tasks", true}, {"process_pool", {{"size", 2}}}};
 
-json run(LineClient& c, json request) {
+json run_job(LineClient& c, json request) {
     request["op"] = "submit";
     request["wait"] = 30;
     return c.request(request, 40s)["job"];
@@ -52,8 +53,8 @@ pid_t worker_of(LineClient& c, const std::string& id) {
 /// pool: from then on a busy worker is sent more of them to hold behind its run.
 void teach_short_runs(LineClient& c) {
     for (int i = 0; i < 20; ++i) {
-        run(c, {{"task", "sleep"}, {"pool", "process"}, {"args", {{"seconds", 0}}}});
-        run(c, {{"task", "echo"}, {"pool", "process"}, {"args", i}});
+        run_job(c, {{"task", "sleep"}, {"pool", "process"}, {"args", {{"seconds", 0}}}});
+        run_job(c, {{"task", "echo"}, {"pool", "process"}, {"args", i}});
     }
 }
 
@@ -104,10 +105,6 @@ std::vector<std::string> echoes_held_behind_a_sleep(LineClient& c, double second
     return {};
 }
 
-json job_of(LineClient& c, const std::string& id) {
-    return c.request({{"op", "get"}, {"job", id}, {"wait", 20}}, 30s)["job"];
-}
-
 }  // namespace
 
 TEST_CASE("process_pool.runs_held_behind_a_killed_run_are_queued_again" * doctest::timeout(60)) {
@@ -120,7 +117,7 @@ TEST_CASE("process_pool.runs_held_behind_a_killed_run_are_queued_again" * doctes
     CHECK(c.request({{"op", "cancel"}, {"job", ids[0]}})["job"]["state"] == "cancelled");
     CHECK(wait_for([&] { return !alive(worker); }, 2s));
     for (int i = 1; i <= 3; ++i) {
-        auto echo = job_of(c, ids[i]);
+        auto echo = job_of(c, ids[i], 20);
         CHECK(echo["state"] == "succeeded");
         CHECK(echo["result"] == i - 1);
         CHECK(echo["attempts"] == 1);  // given back unstarted: not an attempt
@@ -134,26 +131,26 @@ TEST_CASE("process_pool.a_held_run_that_is_cancelled_never_runs" * doctest::time
     auto ids = echoes_held_behind_a_sleep(c, 2, 2);
     auto cancelled = c.request({{"op", "cancel"}, {"job", ids[1]}})["job"];
     CHECK(cancelled["state"] == "cancelled");
-    CHECK(job_of(c, ids[0])["state"] == "succeeded");
-    auto after = job_of(c, ids[2]);
+    CHECK(job_of(c, ids[0], 20)["state"] == "succeeded");
+    auto after = job_of(c, ids[2], 20);
     CHECK(after["state"] == "succeeded");
     CHECK(after["attempts"] == 1);
-    auto never = job_of(c, ids[1]);
+    auto never = job_of(c, ids[1], 20);
     CHECK(never["state"] == "cancelled");
     CHECK(never["attempts"] == 0);
     CHECK_FALSE(never.contains("result"));
-    CHECK(run(c, {{"task", "pid"}})["state"] == "succeeded");
+    CHECK(run_job(c, {{"task", "pid"}})["state"] == "succeeded");
 }
 
 TEST_CASE("process_pool.pid_and_ppid_on_both_pools" * doctest::timeout(30)) {
     DaemonProcess d({.config = test_config});
     LineClient c(d.port());
-    auto in_process = run(c, {{"task", "pid"}});
+    auto in_process = run_job(c, {{"task", "pid"}});
     CHECK(in_process["pool"] == "process");
     CHECK(in_process["result"]["ppid"] == d.pid());
     CHECK(in_process["result"]["pid"] != d.pid());
     CHECK(in_process["worker"]["pid"] == in_process["result"]["pid"]);
-    auto in_thread = run(c, {{"task", "pid"}, {"pool", "thread"}});
+    auto in_thread = run_job(c, {{"task", "pid"}, {"pool", "thread"}});
     CHECK(in_thread["result"]["pid"] == d.pid());
     auto workers = children_of(d.pid());
     CHECK(workers.size() == 2);
@@ -165,12 +162,12 @@ TEST_CASE("process_pool.pid_and_ppid_on_both_pools" * doctest::timeout(30)) {
 TEST_CASE("process_pool.a_crash_fails_one_job_and_the_pool_goes_on" * doctest::timeout(30)) {
     DaemonProcess d({.config = test_config});
     LineClient c(d.port());
-    auto crashed = run(c, {{"task", "crash"}});
+    auto crashed = run_job(c, {{"task", "crash"}});
     CHECK(crashed["state"] == "failed");
     CHECK(crashed["error"]["code"] == "worker_crashed");
     CHECK(crashed["error"]["message"].get<std::string>().find("SIGSEGV") != std::string::npos);
-    CHECK(run(c, {{"task", "fib"}, {"args", {{"n", 15}}}})["result"]["value"] == 610);
-    auto retried = run(c, {{"task", "crash"}, {"retries", 2}});
+    CHECK(run_job(c, {{"task", "fib"}, {"args", {{"n", 15}}}})["result"]["value"] == 610);
+    auto retried = run_job(c, {{"task", "crash"}, {"retries", 2}});
     CHECK(retried["attempts"] == 3);
     CHECK(retried["error"]["code"] == "worker_crashed");
     CHECK(wait_for([&] { return idle_workers(c) == 2; }));
@@ -188,7 +185,7 @@ TEST_CASE("process_pool.timeout_and_cancel_kill_and_replace_the_worker" * doctes
     DaemonProcess d({.config = test_config});
     LineClient c(d.port());
     auto start = std::chrono::steady_clock::now();
-    auto timed_out = run(c, {{"task", "fib"}, {"args", {{"n", 45}}}, {"timeout_s", 0.5}});
+    auto timed_out = run_job(c, {{"task", "fib"}, {"args", {{"n", 45}}}, {"timeout_s", 0.5}});
     CHECK(timed_out["error"]["code"] == "timeout");
     CHECK(std::chrono::steady_clock::now() - start < 2s);
     pid_t killed = timed_out["worker"]["pid"];
@@ -217,7 +214,7 @@ TEST_CASE("process_pool.a_worker_killed_from_outside" * doctest::timeout(30)) {
     auto job = c.request({{"op", "get"}, {"job", id}, {"wait", 10}})["job"];
     CHECK(job["error"]["code"] == "worker_crashed");
     CHECK(job["error"]["message"].get<std::string>().find("SIGKILL") != std::string::npos);
-    CHECK(run(c, {{"task", "pid"}})["state"] == "succeeded");
+    CHECK(run_job(c, {{"task", "pid"}})["state"] == "succeeded");
 }
 
 TEST_CASE("process_pool.a_stopped_worker_is_caught_by_its_timeout" * doctest::timeout(30)) {
@@ -240,7 +237,7 @@ TEST_CASE("process_pool.recycles_after_max_jobs_per_worker" * doctest::timeout(3
     LineClient c(d.port());
     std::vector<pid_t> pids;
     for (int i = 0; i < 6; ++i) {
-        pids.push_back(run(c, {{"task", "pid"}})["result"]["pid"]);
+        pids.push_back(run_job(c, {{"task", "pid"}})["result"]["pid"]);
     }
     CHECK(pids[0] == pids[1]);
     CHECK(pids[1] != pids[2]);
@@ -259,12 +256,12 @@ TEST_CASE("process_pool.no_zombies_after_200_crash_timeout_cancel_cycles" * doct
     for (int i = 0; i < 200; ++i) {
         switch (i % 3) {
             case 0:
-                REQUIRE(run(c, {{"task", "crash"}})["error"]["code"] == "worker_crashed");
+                REQUIRE(run_job(c, {{"task", "crash"}})["error"]["code"] == "worker_crashed");
                 break;
             case 1:
-                REQUIRE(run(c, {{"task", "fib"},
-                                {"args", {{"n", 45}}},
-                                {"timeout_s", 0.05}})["error"]["code"] == "timeout");
+                REQUIRE(run_job(c, {{"task", "fib"},
+                                    {"args", {{"n", 45}}},
+                                    {"timeout_s", 0.05}})["error"]["code"] == "timeout");
                 break;
             default: {
                 std::string id = c.request(
@@ -278,7 +275,7 @@ TEST_CASE("process_pool.no_zombies_after_200_crash_timeout_cancel_cycles" * doct
         return kids.size() == 2 &&
                std::none_of(kids.begin(), kids.end(), [](const auto& p) { return p.state == 'Z'; });
     }));
-    CHECK(run(c, {{"task", "fib"}, {"args", {{"n", 10}}}})["result"]["value"] == 55);
+    CHECK(run_job(c, {{"task", "fib"}, {"args", {{"n", 10}}}})["result"]["value"] == 55);
 }
 
 TEST_CASE("process_pool.kill_9_of_the_daemon_takes_its_workers" * doctest::timeout(30)) {
@@ -333,7 +330,7 @@ TEST_CASE("process_pool.workers_that_cannot_start_are_retried_with_back_off" *
 TEST_CASE("process_pool.shutdown_leaves_no_worker" * doctest::timeout(30)) {
     DaemonProcess d({.config = test_config});
     LineClient c(d.port());
-    run(c, {{"task", "pid"}});
+    run_job(c, {{"task", "pid"}});
     auto workers = children_of(d.pid());
     REQUIRE(workers.size() == 2);
     c.request({{"op", "shutdown"}});
@@ -400,7 +397,7 @@ TEST_CASE("resize.process_pool_both_ways_under_load" * doctest::timeout(60)) {
     }
     CHECK(wait_for([&] { return children_of(d.pid()).size() == 1; }));
     CHECK(c.request({{"op", "stats"}})["pools"]["process"]["workers"].size() == 1);
-    CHECK(run(c, {{"task", "pid"}})["state"] == "succeeded");
+    CHECK(run_job(c, {{"task", "pid"}})["state"] == "succeeded");
     CHECK(c.request({{"op", "resize"}, {"pool", "gpu"}, {"size", 1}})["error"]["code"] ==
           "bad_request");
     CHECK(c.request({{"op", "resize"}, {"pool", "thread"}})["error"]["message"] ==
@@ -422,7 +419,7 @@ TEST_CASE("process_pool.memory_limit_is_resident_memory" * doctest::timeout(60) 
              {"tasks", {{"hog", hog}}}}});
     LineClient c(d.port());
     auto started = std::chrono::steady_clock::now();
-    auto hogged = run(c, {{"task", "hog"}});
+    auto hogged = run_job(c, {{"task", "hog"}});
     CHECK(hogged["state"] == "failed");
     CHECK(hogged["error"]["code"] == "memory_limit");
     CHECK(hogged["error"]["message"].get<std::string>().find("memory_limit_mb (64)") !=
@@ -431,7 +428,7 @@ TEST_CASE("process_pool.memory_limit_is_resident_memory" * doctest::timeout(60) 
     // Address space is not what counts: 10 MB of args pass under 64 MB, on the worker
     // that replaced the one stopped.
     auto echoed =
-        run(c, {{"task", "echo"}, {"pool", "process"}, {"args", std::string(10 << 20, 'm')}});
+        run_job(c, {{"task", "echo"}, {"pool", "process"}, {"args", std::string(10 << 20, 'm')}});
     CHECK_MESSAGE(echoed["state"] == "succeeded", echoed["error"].dump());
     CHECK(echoed["result"].get<std::string>().size() == 10 << 20);
 }
@@ -441,7 +438,7 @@ TEST_CASE("process_pool.workers_run_as_the_configured_user" * doctest::timeout(3
           doctest::skip(::geteuid() != 0)) {
     DaemonProcess d({.config = {{"process_pool", {{"size", 1}, {"user", "nobody"}}}}});
     LineClient c(d.port());
-    auto job = run(c, {{"task", "pid"}});
+    auto job = run_job(c, {{"task", "pid"}});
     REQUIRE(job["state"] == "succeeded");
     std::ifstream status("/proc/" + std::to_string(job["result"]["pid"].get<int>()) + "/status");
     std::string line;
@@ -479,7 +476,7 @@ TEST_CASE("process_pool.a_stopped_worker_is_replaced_and_its_job_runs_elsewhere"
     // Whichever worker takes each: the jobs all succeed, none on the stopped one,
     // and none is counted twice.
     for (int i = 0; i < 4; ++i) {
-        auto job = run(c, {{"task", "pid"}});
+        auto job = run_job(c, {{"task", "pid"}});
         CHECK(job["state"] == "succeeded");
         CHECK(job["attempts"] == 1);
         CHECK(job["result"]["pid"] != stopped);

@@ -23,11 +23,6 @@ std::string submit_id(LineClient& c, json fields) {
     return ok(c, fields)["job"]["id"].get<std::string>();
 }
 
-json get(LineClient& c, const std::string& id, double wait = 0) {
-    return ok(c,
-              {{"op", "get"}, {"job", id}, {"wait", wait > 0 ? json(wait) : json(false)}})["job"];
-}
-
 json queue_named(LineClient& c, const std::string& name) {
     auto queues = ok(c, {{"op", "queue.list"}})["queues"];
     for (const auto& q : queues) {
@@ -39,18 +34,12 @@ json queue_named(LineClient& c, const std::string& name) {
     return nullptr;
 }
 
-double at(const json& time) {
-    auto t = taskpool::proto::parse_timestamp(time.get<std::string>());
-    REQUIRE(t.has_value());
-    return std::chrono::duration<double>(t->time_since_epoch()).count();
-}
-
 /// The most jobs that ran at once, from their start and end times.
 int most_at_once(const std::vector<json>& jobs) {
     std::vector<std::pair<double, int>> edges;
     for (const auto& j : jobs) {
-        edges.emplace_back(at(j["started_at"]), 1);
-        edges.emplace_back(at(j["finished_at"]), -1);
+        edges.emplace_back(seconds_at(j["started_at"]), 1);
+        edges.emplace_back(seconds_at(j["finished_at"]), -1);
     }
     std::sort(edges.begin(), edges.end());  // an end before a start at the same instant
     int now = 0;
@@ -79,7 +68,7 @@ TEST_CASE("queues.max_concurrency_holds_a_queue_to_its_limit" * doctest::timeout
     CHECK(q["throttled"] == true);
     std::vector<json> jobs;
     for (const auto& id : ids) {
-        jobs.push_back(get(c, id, 20));
+        jobs.push_back(job_of(c, id, 20));
         CHECK(jobs.back()["state"] == "succeeded");
         CHECK(jobs.back()["queue"] == "slow");
     }
@@ -104,20 +93,20 @@ TEST_CASE("queues.a_held_queue_never_holds_back_another_on_the_same_pool" * doct
             {{"task", "sleep"}, {"args", {{"seconds", 1.5}}}, {"queue", "one"}, {"priority", 10}}));
     }
     auto paused = submit_id(c, {{"task", "echo"}, {"queue", "held"}, {"priority", 10}});
-    auto other = get(c, submit_id(c, {{"task", "echo"}, {"queue", "other"}}), 10);
-    auto unnamed = get(c, submit_id(c, {{"task", "echo"}}), 10);
+    auto other = job_of(c, submit_id(c, {{"task", "echo"}, {"queue", "other"}}), 10);
+    auto unnamed = job_of(c, submit_id(c, {{"task", "echo"}}), 10);
     // Done while the first of the saturated queue still ran: not behind it.
-    auto first = get(c, slow[0], 10);
+    auto first = job_of(c, slow[0], 10);
     for (const auto& job : {other, unnamed}) {
         CHECK(job["state"] == "succeeded");
-        CHECK(at(job["finished_at"]) < at(first["finished_at"]));
+        CHECK(seconds_at(job["finished_at"]) < seconds_at(first["finished_at"]));
     }
-    CHECK(get(c, paused)["state"] == "queued");
+    CHECK(job_of(c, paused)["state"] == "queued");
     auto resumed = ok(c, {{"op", "resume"}, {"queue", "held"}})["queue"];
     CHECK(resumed["paused"] == false);
-    CHECK(get(c, paused, 10)["state"] == "succeeded");
+    CHECK(job_of(c, paused, 10)["state"] == "succeeded");
     for (const auto& id : slow) {
-        CHECK(get(c, id, 30)["state"] == "succeeded");
+        CHECK(job_of(c, id, 30)["state"] == "succeeded");
     }
 }
 
@@ -134,9 +123,9 @@ TEST_CASE("queues.a_rate_limit_spaces_the_starts_after_a_full_bucket" * doctest:
     CHECK(queue_named(c, "mail")["throttled"] == true);
     std::vector<double> starts;
     for (const auto& id : ids) {
-        auto job = get(c, id, 20);
+        auto job = job_of(c, id, 20);
         REQUIRE(job["state"] == "succeeded");
-        starts.push_back(at(job["started_at"]));
+        starts.push_back(seconds_at(job["started_at"]));
     }
     std::sort(starts.begin(), starts.end());
     // Five at once from the full bucket, then one every 200 ms: the fifteenth about
@@ -151,7 +140,7 @@ TEST_CASE("queues.a_rate_limit_spaces_the_starts_after_a_full_bucket" * doctest:
     // No limit: the next ones start at once.
     ok(c, {{"op", "queue.set"}, {"queue", "mail"}, {"rate_limit", nullptr}});
     auto quick = submit_id(c, {{"task", "echo"}, {"queue", "mail"}});
-    CHECK(get(c, quick, 10)["state"] == "succeeded");
+    CHECK(job_of(c, quick, 10)["state"] == "succeeded");
     CHECK(queue_named(c, "mail")["rate_limit"] == nullptr);
 }
 
@@ -162,14 +151,14 @@ TEST_CASE("queues.a_paused_pool_starts_nothing_until_resumed" * doctest::timeout
     CHECK(paused["pool"] == json{{"name", "thread"}, {"paused", true}});
     auto echo = submit_id(c, {{"task", "echo"}, {"args", 1}});
     auto fib = submit_id(c, {{"task", "fib"}, {"args", {{"n", 5}}}});
-    CHECK(get(c, fib, 20)["state"] == "succeeded");  // the process pool runs on
-    CHECK(get(c, echo, 0.5)["state"] == "queued");
+    CHECK(job_of(c, fib, 20)["state"] == "succeeded");  // the process pool runs on
+    CHECK(job_of(c, echo, 0.5)["state"] == "queued");
     auto stats = ok(c, {{"op", "stats"}});
     CHECK(stats["pools"]["thread"]["paused"] == true);
     CHECK(stats["pools"]["process"]["paused"] == false);
 
     ok(c, {{"op", "resume"}, {"pool", "thread"}});
-    CHECK(get(c, echo, 10)["state"] == "succeeded");
+    CHECK(job_of(c, echo, 10)["state"] == "succeeded");
     CHECK(ok(c, {{"op", "stats"}})["pools"]["thread"]["paused"] == false);
 }
 
@@ -177,13 +166,13 @@ TEST_CASE("queues.pausing_a_queue_lets_its_running_jobs_finish" * doctest::timeo
     DaemonProcess d;
     LineClient c(d.port());
     auto running = submit_id(c, {{"task", "sleep"}, {"args", {{"seconds", 0.5}}}, {"queue", "q"}});
-    REQUIRE(wait_for([&] { return get(c, running)["state"] == "running"; }));
+    REQUIRE(wait_for([&] { return job_of(c, running)["state"] == "running"; }));
     auto paused = ok(c, {{"op", "pause"}, {"queue", "q"}})["queue"];
     CHECK(paused["paused"] == true);
     CHECK(paused["running"] == 1);
     auto waiting = submit_id(c, {{"task", "echo"}, {"queue", "q"}});
-    CHECK(get(c, running, 10)["state"] == "succeeded");
-    CHECK(get(c, waiting, 0.5)["state"] == "queued");
+    CHECK(job_of(c, running, 10)["state"] == "succeeded");
+    CHECK(job_of(c, waiting, 0.5)["state"] == "queued");
     CHECK(queue_named(c, "q")["queued"] == 1);
     // A queued job of a paused queue can still be cancelled.
     CHECK(ok(c, {{"op", "cancel"}, {"job", waiting}})["job"]["state"] == "cancelled");
@@ -200,16 +189,16 @@ TEST_CASE("queues.a_slot_is_freed_by_every_end_of_a_run" * doctest::timeout(60))
     };
     // Cancelled while running.
     auto cancelled = submit_id(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}}));
-    REQUIRE(wait_for([&] { return get(c, cancelled)["state"] == "running"; }));
+    REQUIRE(wait_for([&] { return job_of(c, cancelled)["state"] == "running"; }));
     ok(c, {{"op", "cancel"}, {"job", cancelled}});
     // Timed out, then failed twice and retried: each attempt holds the one slot.
     auto timed_out =
         submit_id(c, in_one({{"task", "sleep"}, {"args", {{"seconds", 30}}}, {"timeout_s", 0.2}}));
     auto retried = submit_id(c, in_one({{"task", "fail"}, {"retries", 2}}));
     auto last = submit_id(c, in_one({{"task", "echo"}, {"args", "last"}}));
-    CHECK(get(c, timed_out, 20)["error"]["code"] == "timeout");
-    CHECK(get(c, retried, 20)["attempts"] == 3);
-    CHECK(get(c, last, 20)["result"] == "last");
+    CHECK(job_of(c, timed_out, 20)["error"]["code"] == "timeout");
+    CHECK(job_of(c, retried, 20)["attempts"] == 3);
+    CHECK(job_of(c, last, 20)["result"] == "last");
     auto q = queue_named(c, "one");
     CHECK(q["running"] == 0);
     CHECK(q["queued"] == 0);
@@ -270,7 +259,7 @@ TEST_CASE("queues.a_task_of_the_config_names_the_queue_of_its_jobs" * doctest::t
     CHECK(remote["queue"] == "images");
     ok(c, {{"op", "cancel"}, {"job", remote["id"]}});  // no worker serves it here
     CHECK(ok(c, {{"op", "submit"}, {"task", "echo"}})["job"].count("queue") == 0);
-    CHECK(get(c, job["id"], 20)["state"] == "succeeded");
+    CHECK(job_of(c, job["id"], 20)["state"] == "succeeded");
 }
 
 TEST_CASE("queues.bad_queue_ops_are_refused_naming_the_field" * doctest::timeout(30)) {

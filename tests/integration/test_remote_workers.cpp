@@ -17,6 +17,7 @@
 #include "../support/daemon_process.hpp"
 #include "../support/http_listener.hpp"
 #include "../support/line_client.hpp"
+#include "../support/request_ok.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_for.hpp"
 
@@ -72,22 +73,6 @@ private:
     std::deque<json> events_;
 };
 
-json submit(LineClient& c, const json& fields) {
-    json request = fields;
-    request["op"] = "submit";
-    auto reply = c.request(request);
-    REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
-    return reply["job"];
-}
-
-json get(LineClient& c, const std::string& id, double wait = 0) {
-    json request = {{"op", "get"}, {"job", id}};
-    if (wait > 0) {
-        request["wait"] = wait;
-    }
-    return c.request(request)["job"];
-}
-
 }  // namespace
 
 TEST_CASE("remote.a_worker_runs_a_job_and_reports_progress" * doctest::timeout(60)) {
@@ -128,7 +113,7 @@ TEST_CASE("remote.a_worker_runs_a_job_and_reports_progress" * doctest::timeout(6
     auto progress = c.read_json();
     CHECK(progress ==
           json{{"event", "job.progress"}, {"job", job["id"]}, {"progress", {{"pct", 40}}}});
-    CHECK(get(c, job["id"])["progress"] == json{{"pct", 40}});
+    CHECK(job_of(c, job["id"])["progress"] == json{{"pct", 40}});
 
     auto stats = c.request({{"op", "stats"}})["pools"]["remote"];
     CHECK(stats["busy"] == 1);
@@ -149,7 +134,7 @@ TEST_CASE("remote.a_worker_runs_a_job_and_reports_progress" * doctest::timeout(6
     CHECK(finished["job"]["result"] == json{{"ok", true}});
     // Its report is final: another is refused and changes nothing.
     CHECK(w.done(job["id"], 2)["error"]["code"] == "not_assigned");
-    CHECK(get(c, job["id"])["result"] == json{{"ok", true}});
+    CHECK(job_of(c, job["id"])["result"] == json{{"ok", true}});
 }
 
 TEST_CASE("remote.registration_is_checked" * doctest::timeout(30)) {
@@ -220,7 +205,7 @@ TEST_CASE("remote.priority_then_fifo_across_the_tasks_a_worker_serves" * doctest
     auto high = submit(c, {{"task", "a"}, {"priority", 9}});
     auto mid2 = submit(c, {{"task", "b"}, {"priority", 5}});
     // Queued while no worker serves them.
-    CHECK(get(c, low["id"])["state"] == "queued");
+    CHECK(job_of(c, low["id"])["state"] == "queued");
 
     RawWorker w(d);
     REQUIRE(w.register_for({"a", "b"}, 1)["ok"] == true);
@@ -247,7 +232,7 @@ TEST_CASE("remote.a_failure_is_retried_and_reports_its_type" * doctest::timeout(
     CHECK(again["id"] == job["id"]);
     CHECK(again["attempts"] == 2);
     CHECK(w.request(fail)["ok"] == true);
-    auto failed = get(c, job["id"], 10);
+    auto failed = job_of(c, job["id"], 10);
     CHECK(failed["state"] == "failed");
     CHECK(failed["error"] == json{{"code", "task_error"}, {"message", "ValueError: bad size"}});
 }
@@ -270,7 +255,7 @@ TEST_CASE("remote.cancel_and_timeout_tell_the_worker_and_hold_the_slot" * doctes
         w.request({{"op", "job.progress"}, {"job", job["id"]}, {"progress", 1}})["error"]["code"] ==
         "not_assigned");
     CHECK(w.done(job["id"], 1)["error"]["code"] == "not_assigned");
-    CHECK(get(c, job["id"])["state"] == "cancelled");
+    CHECK(job_of(c, job["id"])["state"] == "cancelled");
     CHECK(w.assigned()["id"] == next["id"]);
     CHECK(w.done(next["id"], 1)["ok"] == true);
 
@@ -280,7 +265,7 @@ TEST_CASE("remote.cancel_and_timeout_tell_the_worker_and_hold_the_slot" * doctes
     CHECK(slow_job["timeout_s"] == 0.3);
     CHECK(w.next_event() ==
           json{{"event", "job.cancel"}, {"job", slow["id"]}, {"reason", "timeout"}});
-    auto timed_out = get(c, slow["id"]);
+    auto timed_out = job_of(c, slow["id"]);
     CHECK(timed_out["state"] == "failed");
     CHECK(timed_out["error"]["code"] == "timeout");
 }
@@ -298,7 +283,7 @@ TEST_CASE("remote.a_worker_that_ignores_a_cancel_is_cut_off" * doctest::timeout(
     CHECK(w.next_event()["event"] == "job.cancel");
     CHECK(w.connection().closed_by_peer(5s));
     // Its other job was lost with it, and waits for another worker.
-    auto back = get(c, other["id"]);
+    auto back = job_of(c, other["id"]);
     CHECK(back["state"] == "queued");
     CHECK(back["attempts"] == 1);
     RawWorker next(d);
@@ -318,10 +303,10 @@ TEST_CASE("remote.a_worker_lost_by_closing_or_silence" * doctest::timeout(60)) {
         w.assigned();
         w.assigned();
         ::shutdown(w.connection().fd(), SHUT_RDWR);
-        auto failed = get(c, lost["id"], 10);
+        auto failed = job_of(c, lost["id"], 10);
         CHECK(failed["state"] == "failed");
         CHECK(failed["error"]["code"] == "worker_lost");
-        CHECK(get(c, kept["id"])["state"] == "queued");
+        CHECK(job_of(c, kept["id"])["state"] == "queued");
     }
     // Silent for three heartbeats (0.6 s): lost, though its connection is open.
     RawWorker quiet(d);
@@ -329,7 +314,7 @@ TEST_CASE("remote.a_worker_lost_by_closing_or_silence" * doctest::timeout(60)) {
     auto job = quiet.assigned();
     CHECK(job["attempts"] == 2);
     CHECK(quiet.connection().closed_by_peer(5s));
-    auto failed = get(c, job["id"]);
+    auto failed = job_of(c, job["id"]);
     CHECK(failed["state"] == "failed");
     CHECK(failed["error"]["code"] == "worker_lost");
 
@@ -358,7 +343,7 @@ TEST_CASE("remote.a_result_over_the_message_limit_cuts_the_worker_off" * doctest
     auto again = good.assigned();
     CHECK(again["id"] == job["id"]);
     CHECK(good.done(job["id"], "small")["ok"] == true);
-    CHECK(get(c, job["id"], 10)["result"] == "small");
+    CHECK(job_of(c, job["id"], 10)["result"] == "small");
 }
 
 TEST_CASE("remote.a_quiet_worker_is_given_no_more_jobs" * doctest::timeout(60)) {
@@ -373,7 +358,7 @@ TEST_CASE("remote.a_quiet_worker_is_given_no_more_jobs" * doctest::timeout(60)) 
     CHECK(w.done(first["id"], 1)["ok"] == true);
     CHECK(w.next_event(300ms).is_null());  // the slot is free, and stays so
     CHECK(c.request({{"op", "stats"}})["pools"]["remote"]["workers"][0]["state"] == "quiet");
-    CHECK(get(c, second["id"])["state"] == "queued");
+    CHECK(job_of(c, second["id"])["state"] == "queued");
     LineClient stranger(d.port());
     CHECK(stranger.request({{"op", "worker.quiet"}})["error"]["code"] == "not_assigned");
 }
@@ -389,7 +374,7 @@ TEST_CASE("remote.a_task_from_the_config_queues_before_any_worker" * doctest::ti
     auto given = w.assigned();
     CHECK(given["id"] == job["id"]);
     CHECK(w.done(given["id"], "text")["ok"] == true);
-    CHECK(get(c, job["id"], 10)["result"] == "text");
+    CHECK(job_of(c, job["id"], 10)["result"] == "text");
 
     // A remote task takes only `remote` and `description`, and no built-in's name.
     TempDir dir;
@@ -422,7 +407,7 @@ TEST_CASE("remote.a_timed_out_job_retried_onto_the_same_worker" * doctest::timeo
     // The first attempt's report frees its slot and changes nothing; the second's counts.
     CHECK(w.done(job["id"], "late")["error"]["code"] == "not_assigned");
     CHECK(w.done(job["id"], "on time")["ok"] == true);
-    auto done = get(c, job["id"], 10);
+    auto done = job_of(c, job["id"], 10);
     CHECK(done["result"] == "on time");
     CHECK(done["attempts"] == 2);
     CHECK(c.request({{"op", "stats"}})["pools"]["remote"]["busy"] == 0);
@@ -444,7 +429,7 @@ TEST_CASE("remote.the_journal_remembers_remote_tasks_and_who_ran_each_job" * doc
         LineClient c(d->port());
         id = submit(c, {{"task", "ocr"}})["id"];
         CHECK(w.done(w.assigned()["id"], 42)["ok"] == true);
-        CHECK(get(c, id, 10)["state"] == "succeeded");
+        CHECK(job_of(c, id, 10)["state"] == "succeeded");
     }
     d->signal(SIGKILL);
     REQUIRE(d->wait_exit(10s));
@@ -464,7 +449,7 @@ TEST_CASE("remote.the_journal_remembers_remote_tasks_and_who_ran_each_job" * doc
 
     CHECK(submit(c, {{"task", "idle"}})["state"] == "queued");
     // The job names the worker that ran it, as it did before the restart.
-    CHECK(get(c, id)["worker"] == json{{"id", worker_id}, {"name", "host-a/1"}});
+    CHECK(job_of(c, id)["worker"] == json{{"id", worker_id}, {"name", "host-a/1"}});
 }
 
 TEST_CASE("remote.bind_webhooks_and_idempotency_keys_work_on_remote_jobs" * doctest::timeout(60)) {
@@ -500,7 +485,7 @@ TEST_CASE("remote.bind_webhooks_and_idempotency_keys_work_on_remote_jobs" * doct
     }
     auto cancel = w.next_event();
     CHECK(cancel == json{{"event", "job.cancel"}, {"job", bound}, {"reason", "cancelled"}});
-    CHECK(get(c, bound)["state"] == "cancelled");
+    CHECK(job_of(c, bound)["state"] == "cancelled");
     CHECK(w.done(bound, 1)["error"]["code"] == "not_assigned");
 }
 
@@ -534,11 +519,11 @@ TEST_CASE("remote.a_worker_that_floods_reports_harms_no_one_else" * doctest::tim
             CHECK(loud.connection().read_reply()["ok"] == true);
         }
     }
-    CHECK(get(c, steady_job)["result"] == "steady");
-    CHECK(get(c, loud_job)["progress"] == 19999);
+    CHECK(job_of(c, steady_job)["result"] == "steady");
+    CHECK(job_of(c, loud_job)["progress"] == 19999);
     CHECK(loud.done(loud_job, "loud")["ok"] == true);
-    CHECK(get(c, a["id"], 10)["state"] == "succeeded");
-    CHECK(get(c, b["id"], 10)["state"] == "succeeded");
+    CHECK(job_of(c, a["id"], 10)["state"] == "succeeded");
+    CHECK(job_of(c, b["id"], 10)["state"] == "succeeded");
 
     // One that floods without reading its replies is paused, falls silent, and is
     // lost: its job runs again on the other worker.
@@ -566,6 +551,6 @@ TEST_CASE("remote.a_worker_that_floods_reports_harms_no_one_else" * doctest::tim
     CHECK(rerun["id"] == held);
     CHECK(rerun["attempts"] == 2);
     CHECK(steady.done(held, "rescued")["ok"] == true);
-    CHECK(get(c, held, 10)["result"] == "rescued");
+    CHECK(job_of(c, held, 10)["result"] == "rescued");
     CHECK(c.request({{"op", "ping"}})["ok"] == true);
 }

@@ -23,12 +23,6 @@ using nlohmann::json;
 
 namespace {
 
-double at(const json& time) {
-    auto t = taskpool::proto::parse_timestamp(time.get<std::string>());
-    REQUIRE(t.has_value());
-    return std::chrono::duration<double>(t->time_since_epoch()).count();
-}
-
 double now_s() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -77,7 +71,7 @@ TEST_CASE("schedules.every_s_fires_one_job_a_period_with_the_schedules_name" *
     CHECK(set["from_config"] == false);
     CHECK(set["last_job"].is_null());
     // every_s first fires every_s after it is set.
-    CHECK(std::abs(at(set["next_at"]) - (set_at + 1)) < 0.5);
+    CHECK(std::abs(seconds_at(set["next_at"]) - (set_at + 1)) < 0.5);
 
     REQUIRE(wait_for([&] { return jobs_of(c, "tick").size() >= 3; }, 15s));
     auto jobs = jobs_of(c, "tick");
@@ -87,16 +81,16 @@ TEST_CASE("schedules.every_s_fires_one_job_a_period_with_the_schedules_name" *
         CHECK(job["priority"] == 3);
     }
     // A period apart: the cadence holds from the time it was set, not from each job.
-    double gap = at(jobs[0]["submitted_at"]) - at(jobs[1]["submitted_at"]);
+    double gap = seconds_at(jobs[0]["submitted_at"]) - seconds_at(jobs[1]["submitted_at"]);
     CHECK(gap > 0.5);
     CHECK(gap < 1.6);
-    CHECK(at(jobs.back()["submitted_at"]) - set_at > 0.8);
+    CHECK(seconds_at(jobs.back()["submitted_at"]) - set_at > 0.8);
 
     auto listed = schedule_named(c, "tick");
     auto newest = jobs_of(c, "tick").front();
     CHECK(listed["last_job"] == newest["id"]);
     CHECK(listed["last_at"] == newest["submitted_at"]);
-    CHECK(at(listed["next_at"]) > at(listed["last_at"]));
+    CHECK(seconds_at(listed["next_at"]) > seconds_at(listed["last_at"]));
     auto done = ok(c, {{"op", "get"}, {"job", newest["id"]}, {"wait", 10}})["job"];
     CHECK(done["state"] == "succeeded");
     CHECK(done["schedule"] == "tick");
@@ -109,7 +103,7 @@ TEST_CASE("schedules.cron_names_the_next_whole_minute_that_matches" * doctest::t
                                {"name", "m"},
                                {"task", "echo"},
                                {"cron", "* * * * *"}})["schedule"];
-    double next = at(every_minute["next_at"]);
+    double next = seconds_at(every_minute["next_at"]);
     CHECK(std::fmod(next, 60.0) == 0.0);
     CHECK(next > now_s());
     CHECK(next <= now_s() + 60);
@@ -126,11 +120,11 @@ TEST_CASE("schedules.cron_names_the_next_whole_minute_that_matches" * doctest::t
                          {"name", "friday13"},
                          {"task", "echo"},
                          {"cron", "0 0 13 * 5"}})["schedule"];
-    auto t = static_cast<std::time_t>(at(friday["next_at"]));
+    auto t = static_cast<std::time_t>(seconds_at(friday["next_at"]));
     std::tm utc{};
     gmtime_r(&t, &utc);
     CHECK((utc.tm_mday == 13 || utc.tm_wday == 5));
-    CHECK(at(friday["next_at"]) - now_s() <= 7 * 86400);  // either day, not both
+    CHECK(seconds_at(friday["next_at"]) - now_s() <= 7 * 86400);  // either day, not both
     CHECK(ok(c, {{"op", "schedule.list"}})["schedules"].size() == 3);
 }
 

@@ -76,8 +76,8 @@ json tls_config(const Certificates& certs, const std::string& server = "server")
 }
 
 /// curl over TLS trusting the test CA; its exit code, and what it printed.
-CommandResult curl(const DaemonProcess& d, const Certificates& certs, const std::string& path,
-                   std::vector<std::string> extra = {}) {
+CommandResult curl_tls(const DaemonProcess& d, const Certificates& certs, const std::string& path,
+                       std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {"curl", "-sS", "-v", "--cacert", certs.path("ca.pem")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back("https://" + d.address() + path);
@@ -139,13 +139,13 @@ TEST_CASE("tls.ndjson_and_http_inside_tls_on_one_port" * doctest::timeout(60)) {
     }
     CHECK(answered.size() == 500);
 
-    auto stats = curl(d, certs, "/v1/stats");
+    auto stats = curl_tls(d, certs, "/v1/stats");
     REQUIRE(stats.exit_code == 0);
     CHECK(json::parse(stats.out)["connections"] == 2);
     CHECK(stats.err.find("TLSv1.3") != std::string::npos);
     // TLS 1.1 and older are refused (the client allows them; the daemon does not).
-    auto old = curl(d, certs, "/v1/stats",
-                    {"--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0"});
+    auto old = curl_tls(d, certs, "/v1/stats",
+                        {"--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0"});
     CHECK(old.exit_code != 0);
 }
 
@@ -171,7 +171,7 @@ TEST_CASE("tls.clients_refuse_a_server_they_cannot_trust" * doctest::timeout(30)
         CHECK(untrusted.exit_code == 60);
     }
     DaemonProcess d({.config = tls_config(certs, "expired")});
-    auto expired = curl(d, certs, "/healthz");
+    auto expired = curl_tls(d, certs, "/healthz");
     CHECK(expired.exit_code == 60);
     CHECK(expired.err.find("expired") != std::string::npos);
 }
@@ -181,9 +181,9 @@ TEST_CASE("tls.client_ca_requires_a_client_certificate" * doctest::timeout(30)) 
     auto config = tls_config(certs);
     config["tls"]["client_ca"] = certs.path("ca.pem");
     DaemonProcess d({.config = config});
-    CHECK(curl(d, certs, "/v1/stats").exit_code != 0);
-    auto with = curl(d, certs, "/v1/stats",
-                     {"--cert", certs.path("client.pem"), "--key", certs.path("client.key")});
+    CHECK(curl_tls(d, certs, "/v1/stats").exit_code != 0);
+    auto with = curl_tls(d, certs, "/v1/stats",
+                         {"--cert", certs.path("client.pem"), "--key", certs.path("client.key")});
     CHECK(with.exit_code == 0);
     CHECK(json::parse(with.out).contains("jobs"));
 }
@@ -210,7 +210,7 @@ TEST_CASE("tls.sighup_replaces_the_certificate_for_new_connections" * doctest::t
     DaemonProcess d({.config = {{"tls", {{"cert", cert}, {"key", key}}}}});
     TlsLineClient open(d.port(), certs);
     CHECK(open.request({{"op", "ping"}})["ok"] == true);
-    CHECK(curl(d, certs, "/healthz").err.find("CN=127.0.0.1") != std::string::npos);
+    CHECK(curl_tls(d, certs, "/healthz").err.find("CN=127.0.0.1") != std::string::npos);
 
     // Replaced by rename, as an operator should.
     fs::copy_file(certs.path("renewed.pem"), cert + ".new");
@@ -221,7 +221,7 @@ TEST_CASE("tls.sighup_replaces_the_certificate_for_new_connections" * doctest::t
     bool renewed = false;
     for (int i = 0; i < 100 && !renewed; ++i) {
         std::this_thread::sleep_for(50ms);
-        renewed = curl(d, certs, "/healthz").err.find("CN=renewed server") != std::string::npos;
+        renewed = curl_tls(d, certs, "/healthz").err.find("CN=renewed server") != std::string::npos;
     }
     CHECK(renewed);
     CHECK(open.request({{"op", "ping"}})["ok"] == true);  // the open one goes on

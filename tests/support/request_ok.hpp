@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "line_client.hpp"
+#include "proto/job.hpp"
 
 namespace taskpool::test {
 
@@ -29,6 +30,13 @@ inline nlohmann::json job_of(LineClient& c, const nlohmann::json& id, double wai
         request["wait"] = wait;
     }
     return ok(c, request)["job"];
+}
+
+/// A reply's timestamp (`submitted_at`, `next_at`, ...) in seconds since the epoch.
+inline double seconds_at(const nlohmann::json& time) {
+    auto t = proto::parse_timestamp(time.get<std::string>());
+    REQUIRE(t.has_value());
+    return std::chrono::duration<double>(t->time_since_epoch()).count();
 }
 
 /// Sends echo jobs of 16 KiB args in bursts until the daemon counts no more than

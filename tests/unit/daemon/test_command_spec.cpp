@@ -7,7 +7,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string error_of(const json& doc, const std::string& name = "t") {
+std::string spec_error(const json& doc, const std::string& name = "t") {
     auto spec = parse_command_spec(name, doc);
     REQUIRE_FALSE(spec.ok());
     return spec.error().message;
@@ -69,17 +69,17 @@ TEST_CASE("command_spec.defaults_and_round_trip") {
 }
 
 TEST_CASE("command_spec.errors_name_the_key") {
-    CHECK(error_of({{"stdin", "args"}}).find("tasks.t.command") != std::string::npos);
-    CHECK(error_of({{"command", json::array()}}).find("program") != std::string::npos);
-    CHECK(error_of({{"command", {"{p}"}}}).find("literally") != std::string::npos);
-    CHECK(error_of({{"command", {"ls"}}, {"stdin", "file"}}).find("tasks.t.stdin") !=
+    CHECK(spec_error({{"stdin", "args"}}).find("tasks.t.command") != std::string::npos);
+    CHECK(spec_error({{"command", json::array()}}).find("program") != std::string::npos);
+    CHECK(spec_error({{"command", {"{p}"}}}).find("literally") != std::string::npos);
+    CHECK(spec_error({{"command", {"ls"}}, {"stdin", "file"}}).find("tasks.t.stdin") !=
           std::string::npos);
-    CHECK(error_of({{"command", {"ls"}}, {"env", {{"A", 1}}}}).find("tasks.t.env") !=
+    CHECK(spec_error({{"command", {"ls"}}, {"env", {{"A", 1}}}}).find("tasks.t.env") !=
           std::string::npos);
-    CHECK(error_of({{"command", {"ls"}}, {"timeout_s", 0}}).find("tasks.t.timeout_s") !=
+    CHECK(spec_error({{"command", {"ls"}}, {"timeout_s", 0}}).find("tasks.t.timeout_s") !=
           std::string::npos);
-    CHECK(error_of({{"command", {"ls"}}, {"shell", true}}).find("tasks.t.shell") !=
+    CHECK(spec_error({{"command", {"ls"}}, {"shell", true}}).find("tasks.t.shell") !=
           std::string::npos);
-    CHECK(error_of({{"command", {"ls"}}}, "bad name").find("task name") != std::string::npos);
-    CHECK(error_of("ls").find("must be an object") != std::string::npos);
+    CHECK(spec_error({{"command", {"ls"}}}, "bad name").find("task name") != std::string::npos);
+    CHECK(spec_error("ls").find("must be an object") != std::string::npos);
 }

@@ -21,7 +21,7 @@ using taskpool::proto::RawJson;
 
 namespace {
 
-sched::JobRecord record(std::uint64_t seq, int priority = 0) {
+sched::JobRecord record_of_priority(std::uint64_t seq, int priority = 0) {
     sched::JobRecord r;
     r.seq = seq;
     r.job.id = "j-" + std::to_string(seq);
@@ -65,7 +65,7 @@ TEST_CASE("local_job_store.runnable_jobs_come_out_best_first") {
     store::LocalJobStore jobs({}, nullptr);
     std::vector<sched::JobRecord> records;
     for (auto [seq, priority] : {std::pair{1, 0}, {2, 5}, {3, 0}, {4, -1}, {5, 5}}) {
-        records.push_back(record(seq, priority));
+        records.push_back(record_of_priority(seq, priority));
     }
     auto added = add(jobs, std::move(records));
     REQUIRE(added.size() == 5);
@@ -88,7 +88,7 @@ TEST_CASE("local_job_store.a_closed_queue_holds_back_only_its_own_jobs") {
     std::vector<sched::JobRecord> records;
     for (auto [seq, priority, queue] :
          {std::tuple{1, 9, "held"}, {2, 5, ""}, {3, 7, "mail"}, {4, 9, "held"}, {5, 5, "mail"}}) {
-        records.push_back(record(seq, priority));
+        records.push_back(record_of_priority(seq, priority));
         if (*queue != '\0') {
             records.back().job.queue = std::string(queue);
         }
@@ -125,7 +125,7 @@ TEST_CASE("local_job_store.its_journal_gives_every_job_back_as_it_was") {
         store::LocalJobStore jobs({}, &journal);
         std::vector<sched::JobRecord> records;
         for (std::uint64_t seq = 1; seq <= 4; ++seq) {
-            records.push_back(record(seq));
+            records.push_back(record_of_priority(seq));
         }
         records[3].key = std::string("k");
         std::vector<sched::JobRecord*> added;

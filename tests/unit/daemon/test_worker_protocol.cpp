@@ -12,7 +12,7 @@ using taskpool::proto::RawJson;
 
 namespace {
 
-std::string error_of(std::string_view line) {
+std::string worker_error(std::string_view line) {
     auto report = pools::decode_report(line);
     REQUIRE_FALSE(report.ok());
     return report.error().message;
@@ -65,13 +65,13 @@ TEST_CASE("worker_protocol.reports_decode_or_say_why_not") {
     REQUIRE(started.ok());
     CHECK(std::get<pools::ChildStarted>(*started).pgid == 4242);
 
-    CHECK(error_of("garbage").rfind("invalid JSON", 0) == 0);
-    CHECK(error_of("[1]") == "must be a JSON object");
-    CHECK(error_of(R"({"job":"j-1","attempt":1,"us":3})") ==
+    CHECK(worker_error("garbage").rfind("invalid JSON", 0) == 0);
+    CHECK(worker_error("[1]") == "must be a JSON object");
+    CHECK(worker_error(R"({"job":"j-1","attempt":1,"us":3})") ==
           "field 'result' or 'error' is required");
-    CHECK(error_of(R"({"job":"j-1","attempt":1,"us":3,"result":1,"extra":2})") ==
+    CHECK(worker_error(R"({"job":"j-1","attempt":1,"us":3,"result":1,"extra":2})") ==
           "unknown field 'extra'");
-    CHECK(error_of(R"({"job":"j-1","attempt":1,"error":{"code":"task_error"}})") ==
+    CHECK(worker_error(R"({"job":"j-1","attempt":1,"error":{"code":"task_error"}})") ==
           "field 'error.message' is required");
 }
 

@@ -6,7 +6,7 @@
 #include <doctest/doctest.h>
 
 using taskpool::proto::LineFramer;
-using Status = LineFramer::Status;
+using FramerStatus = LineFramer::Status;
 
 namespace {
 
@@ -14,7 +14,7 @@ std::vector<std::string> drain(LineFramer& f) {
     std::vector<std::string> lines;
     for (;;) {
         auto frame = f.next();
-        if (frame.status != Status::line) {
+        if (frame.status != FramerStatus::line) {
             return lines;
         }
         lines.emplace_back(frame.line);
@@ -65,20 +65,20 @@ TEST_CASE("proto.line_framer.limit_is_exact") {
     f.feed("12345\n12345\r\n");
     CHECK(drain(f) == std::vector<std::string>{"12345", "12345"});
     f.feed("123456\n");
-    CHECK(f.next().status == Status::too_large);
+    CHECK(f.next().status == FramerStatus::too_large);
     CHECK(f.too_large());
 }
 
 TEST_CASE("proto.line_framer.too_large_is_reported_before_the_line_ends") {
     LineFramer f(10);
     f.feed(std::string(11, 'x'));
-    CHECK(f.next().status == Status::too_large);
+    CHECK(f.next().status == FramerStatus::too_large);
 }
 
 TEST_CASE("proto.line_framer.a_partial_line_at_the_limit_may_still_end_in_crlf") {
     LineFramer f(4);
     f.feed("abcd\r");
-    CHECK(f.next().status == Status::incomplete);
+    CHECK(f.next().status == FramerStatus::incomplete);
     f.feed("\n");
     CHECK(drain(f) == std::vector<std::string>{"abcd"});
 }
@@ -88,15 +88,15 @@ TEST_CASE("proto.line_framer.buffers_no_more_than_the_limit_of_a_flood") {
     for (int i = 0; i < 1000; ++i) {
         f.feed(std::string(64 * 1024, 'y'));
     }
-    CHECK(f.next().status == Status::too_large);
+    CHECK(f.next().status == FramerStatus::too_large);
     // The state is final: nothing more is framed.
     f.feed("\nok\n");
-    CHECK(f.next().status == Status::too_large);
+    CHECK(f.next().status == FramerStatus::too_large);
 }
 
 TEST_CASE("proto.line_framer.complete_lines_before_a_long_tail_are_kept") {
     LineFramer f(8);
     f.feed("one\ntwo\n" + std::string(100, 'z'));
     CHECK(drain(f) == std::vector<std::string>{"one", "two"});
-    CHECK(f.next().status == Status::too_large);
+    CHECK(f.next().status == FramerStatus::too_large);
 }
