@@ -385,11 +385,15 @@ TEST_CASE("durability.expired_jobs_leave_the_file_so_it_stops_growing" * doctest
     for (int i = 0; i < 1000; ++i) {
         items.push_back({{"n", i}, {"pad", std::string(100, 'x')}});
     }
+    // The request made once, and its replies (a thousand jobs each) checked as text:
+    // JSON for 100,000 jobs would be most of this test's time under TSan.
+    auto map = json{{"op", "map"}, {"task", "echo"}, {"items", items}, {"wait", 60}}.dump() + "\n";
     std::vector<std::uintmax_t> sizes;
     for (int thousand = 1; thousand <= 100; ++thousand) {
-        auto reply =
-            c.request({{"op", "map"}, {"task", "echo"}, {"items", items}, {"wait", 60}}, 60s);
-        REQUIRE(reply["ok"] == true);
+        c.send_raw(map);
+        auto reply = c.read_line(60s);
+        REQUIRE(reply.has_value());
+        REQUIRE_MESSAGE(reply->starts_with(R"({"ok":true,)"), reply->substr(0, 200));
         if (thousand % 25 == 0) {
             std::this_thread::sleep_for(1500ms);  // past the TTL: the rows go
             c.request({{"op", "ping"}});
