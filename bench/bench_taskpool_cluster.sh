@@ -3,11 +3,11 @@
 # kit: 1, 2 and 3 nodes (2 task threads and 2 worker processes each) on one
 # redis-server (no persistence, as the kit runs Redis for Celery and BullMQ),
 # pipelined echo on the thread pool and no-op on the process pool, with the
-# connections spread over the nodes. Also Redis's commands and calls per job, from
-# INFO commandstats and INFO stats before and after each run. Needs TASKPOOL_BIN.
+# connections spread over the nodes. Also Redis's commands, round trips and CPU time a
+# job, from INFO stats and INFO cpu before and after each run. Needs TASKPOOL_BIN.
 # Env: TP_CLUSTER_N (40000), TP_CLUSTER_PROC_N (20000).
 source "$(dirname "$0")/lib/common.sh"
-arm_watchdog 170
+arm_watchdog 300
 : "${TASKPOOL_BIN:?set TASKPOOL_BIN to the folder with taskpoold and taskpool_loadgen}"
 peers_tmpdir
 L="$TASKPOOL_BIN/taskpool_loadgen"
@@ -19,22 +19,25 @@ wait_port "$R" || exit 1
 printf '{"cluster": {"redis": "redis://127.0.0.1:%s", "name": "bench"}}\n' "$R" \
     >"$PEERS_TMP/cluster.json"
 
-# Redis's totals: commands processed, and the reads of its clients' sockets (each
-# read takes what a client sent in one go: a round trip of a pipelined client).
+# Redis's totals: commands processed, the reads of its clients' sockets (each
+# read takes what a client sent in one go: a round trip of a pipelined client),
+# and its CPU time (ms; it runs on one core, so this bounds jobs a second).
 redis_totals() {
-    redis-cli -p "$R" info stats |
+    { redis-cli -p "$R" info stats; redis-cli -p "$R" info cpu; } |
         awk -F: '/^total_commands_processed/ {c=$2} /^total_reads_processed/ {r=$2}
-                 END {printf "%d %d\n", c, r}' | tr -d '\r'
+                 /^used_cpu_(sys|user):/ {t+=$2}
+                 END {printf "%d %d %d\n", c, r, t * 1000}' | tr -d '\r'
 }
 # One loadgen run, and what it cost Redis a job.
 run() {
     local jobs="$1"; shift
-    read -r c0 r0 < <(redis_totals)
+    read -r c0 r0 t0 < <(redis_totals)
     timeout 60 "$L" "$@"
-    read -r c1 r1 < <(redis_totals)
+    read -r c1 r1 t1 < <(redis_totals)
     awk -v tag="$LOADGEN_TAG" -v what="$4 $3" -v c="$((c1 - c0))" -v r="$((r1 - r0))" \
-        -v n="$jobs" 'BEGIN {
-            printf "%s %s redis: commands=%.2f reads=%.2f per job n=%d\n", tag, what, c / n, r / n, n
+        -v t="$((t1 - t0))" -v n="$jobs" 'BEGIN {
+            printf "%s %s redis: commands=%.2f reads=%.2f cpu_us=%.1f per job n=%d\n", tag, what,
+                c / n, r / n, t * 1000 / n, n
         }'
 }
 

@@ -105,10 +105,11 @@ void as_accepted(proto::Job& job, std::string_view outcome) {
 
 struct RedisJobStore::Held {
     sched::JobRecord record;
-    std::string token;     // this node's claim on the job; empty: none
-    int ending = 0;        // ends or cancels written, their replies not yet in
-    bool told = false;     // its job.finished went out with the end it wrote
-    bool claimed = false;  // in claimed_, waiting for a pool to take it
+    std::string token;           // this node's claim on the job; empty: none
+    int ending = 0;              // ends or cancels written, their replies not yet in
+    bool told = false;           // its job.finished went out with the end it wrote
+    bool claimed = false;        // in claimed_, waiting for a pool to take it
+    std::optional<Start> start;  // held back while its pool's runs are short
 };
 
 struct RedisJobStore::Scripts {
@@ -149,7 +150,8 @@ RedisJobStore::RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& ta
           if (events_.work) {
               events_.work();
           }
-      }) {}
+      }),
+      start_timer_(io, [this] { write_held_starts(); }) {}
 
 RedisJobStore::~RedisJobStore() {
     close();
@@ -160,6 +162,7 @@ void RedisJobStore::close() {
     heartbeat_timer_.cancel();
     retry_timer_.cancel();
     due_timer_.cancel();
+    start_timer_.cancel();
     token_timer_.cancel();
     close_connections();
 }
@@ -973,15 +976,42 @@ void RedisJobStore::started(const JobRecord& r) {
     if (h == nullptr || h->token.empty()) {
         return;
     }
-    std::vector<std::string> fields;
-    JobFields::started(r.job, fields);
+    Start start{message('S', r.job.id, proto::encode_job_event("job.started", r.job)), {}};
+    JobFields::started(r.job, start.fields);
+    // Where this pool's runs are short, the start waits to be written with the end,
+    // which saves Redis a script's work a job; one that runs longer is written on
+    // its own within short_run_ms, and the job shows `queued` until then.
+    if (typical_run_ms_[index(r.job.pool)] < short_run_ms) {
+        h->start = std::move(start);
+        held_starts_.push_back(r.job.id);
+        start_timer_.in(std::chrono::milliseconds(static_cast<int>(short_run_ms)));
+        return;
+    }
+    write_start(*h, std::move(start));
+}
+
+void RedisJobStore::write_start(Held& h, Start start) {
     auto& args = started_.args;
-    args.push_back(r.job.id);
-    args.push_back(h->token);
-    args.push_back(message('S', r.job.id, proto::encode_job_event("job.started", r.job)));
-    args.push_back(std::to_string(fields.size() / 2));
-    std::move(fields.begin(), fields.end(), std::back_inserter(args));
+    args.push_back(h.record.job.id);
+    args.push_back(h.token);
+    args.push_back(std::move(start.message));
+    args.push_back(std::to_string(start.fields.size() / 2));
+    std::move(start.fields.begin(), start.fields.end(), std::back_inserter(args));
     send_later();
+}
+
+void RedisJobStore::write_held_start(std::string_view id) {
+    auto it = by_id_.find(std::string(id));
+    if (it != by_id_.end() && it->second->start) {
+        Held& h = *it->second;
+        write_start(h, *std::exchange(h.start, std::nullopt));
+    }
+}
+
+void RedisJobStore::write_held_starts() {
+    for (const auto& id : std::exchange(held_starts_, {})) {
+        write_held_start(id);
+    }
 }
 
 void RedisJobStore::progressed(const JobRecord& r) {
@@ -997,6 +1027,7 @@ void RedisJobStore::give_back(Held& h, std::string_view why, int attempts,
     if (h.token.empty()) {
         return;
     }
+    write_held_start(h.record.job.id);  // its job.started goes out before it is queued again
     auto& args = requeued_.args;
     args.push_back(h.record.job.id);
     args.push_back(std::exchange(h.token, {}));
@@ -1077,12 +1108,16 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
         auto& typical = typical_run_ms_[index(r.job.pool)];
         typical += (ms - typical) / 8;
     }
-    std::vector<std::string> fields;
+    // A start held back is written with the end: its fields, and its job.started
+    // published just before the job.finished.
+    Start start = h->start ? *std::exchange(h->start, std::nullopt) : Start{};
+    std::vector<std::string> fields = std::move(start.fields);
     JobFields::finished(r.job, fields);
     auto& args = finished_.args;
     args.push_back(r.job.id);
     args.push_back(std::exchange(h->token, {}));
     args.emplace_back(to_string(r.job.state));
+    args.push_back(std::move(start.message));
     args.push_back(message('F', r.job.id, proto::encode_job_event("job.finished", r.job)));
     args.push_back(std::to_string(fields.size() / 2));
     std::move(fields.begin(), fields.end(), std::back_inserter(args));
@@ -1113,6 +1148,7 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
 
 void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
     Held* h = held(r);
+    write_held_start(r.job.id);  // so that the script sees it running, as it is
     ++h->ending;
     call(scripts_->cancel,
          {r.job.id, millis_text(proto::now_timestamp()), std::to_string(settings_.ttl.count()),
@@ -1221,6 +1257,7 @@ void RedisJobStore::job_finished(const proto::Job& job) {
 }
 
 void RedisJobStore::job_progress(const proto::Job& job) {
+    write_held_start(job.id);  // its job.started goes out first
     publish('P', job.id, proto::encode_progress_event(job.id, *job.progress));
 }
 

@@ -197,6 +197,12 @@ public:
     void batch_finished(const std::string& batch, const proto::BatchEnd& end) override;
 
 private:
+    /// A job's start, as started() writes it: its job.started, and its fields and
+    /// values.
+    struct Start {
+        std::string message;
+        std::vector<std::string> fields;
+    };
     struct Held;
     struct Scripts;
     /// Calls of one kind made during a turn, sent as one script call.
@@ -249,6 +255,10 @@ private:
     void due_in(std::int64_t ms);
     /// Moves what is due to its queues.
     void move_due();
+    /// Writes a start that started() held back (Held::start), now.
+    void write_start(Held& h, Start start);
+    void write_held_start(std::string_view id);
+    void write_held_starts();
     /// A lane held back by its rate limit gets a token in `ms` (-1: none is held):
     /// this node tries its queues again then, unless it is set to sooner.
     void held_by_rate(std::int64_t ms);
@@ -280,7 +290,9 @@ private:
     asio::steady_timer retry_timer_;  // connecting again, after a back-off
     base::SoonestTimer due_timer_;    // the next scheduled job
     static constexpr std::size_t due_per_call = 1000;
-    base::SoonestTimer token_timer_;  // a rate-limited lane's next token
+    base::SoonestTimer token_timer_;        // a rate-limited lane's next token
+    base::SoonestTimer start_timer_;        // starts held back are written
+    std::vector<std::string> held_starts_;  // the ids of jobs whose start is held back
     static constexpr std::chrono::milliseconds max_reconnect_wait{2000};
     std::uint64_t generation_ = 0;  // of the connections: a closed older one is old news
     bool reconnecting_ = false;

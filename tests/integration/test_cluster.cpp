@@ -168,6 +168,45 @@ TEST_CASE("cluster.a_map_runs_on_every_node_and_ends_once" * doctest::timeout(60
     CHECK_FALSE(watcher.read_line(300ms));  // and no second one
 }
 
+TEST_CASE("cluster.a_short_job_writes_its_start_with_its_end_and_a_long_one_shows_running" *
+          doctest::timeout(60)) {
+    Cluster cluster(2);
+    no_threads(cluster[0]);
+    LineClient a(cluster[0].port());
+    LineClient watcher(cluster[0].port());
+    watcher.request({{"op", "subscribe"}});
+    // Enough short runs for node 1 to hold their starts back, each to go with its end.
+    std::set<std::string> ids;
+    for (int i = 0; i < 200; ++i) {
+        ids.insert(submit(a, {{"task", "echo"}, {"args", i}})["id"].get<std::string>());
+    }
+    std::map<std::string, std::vector<std::string>> seen;
+    std::size_t finished = 0;
+    while (finished < ids.size()) {
+        auto e = watcher.read_json();
+        std::string id = e["job"]["id"];
+        REQUIRE(ids.contains(id));
+        seen[id].push_back(e["event"]);
+        finished += e["event"] == "job.finished" ? 1 : 0;
+    }
+    const std::vector<std::string> each_once{"job.started", "job.finished"};
+    for (const auto& [id, events] : seen) {
+        CHECK_MESSAGE(events == each_once, id);
+    }
+    auto stats = a.request({{"op", "stats"}})["jobs"];
+    CHECK(stats["succeeded"] == 200);
+    CHECK(stats["running"] == 0);
+    CHECK(stats["queued"] == 0);
+
+    // A run that goes on is written as running soon after it begins.
+    auto slow = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 2}}}});
+    auto began = std::chrono::steady_clock::now();
+    REQUIRE(wait_for([&] { return job_of(a, slow["id"])["state"] == "running"; }));
+    CHECK(std::chrono::steady_clock::now() - began < 1s);
+    CHECK(a.request({{"op", "stats"}})["jobs"]["running"] == 1);
+    CHECK(job_of(a, slow["id"], 10)["state"] == "succeeded");
+}
+
 TEST_CASE("cluster.subscribe_and_wait_on_one_node_see_a_job_end_on_another" *
           doctest::timeout(60)) {
     Cluster cluster(2);
