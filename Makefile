@@ -50,7 +50,7 @@ test-asan: deps
 test-tsan: deps
 	./.ci/sanitized-tests thread build-tsan 'journal|cluster'
 
-# Each libFuzzer target for FUZZ_SECONDS (60) from its seed corpus.
+# The libFuzzer targets, all at once, for FUZZ_SECONDS (60) from their seed corpus.
 fuzz:
 	./.ci/fuzz
 
