@@ -145,12 +145,13 @@ RedisJobStore::RedisJobStore(asio::io_context& io, const tasks::TaskRegistry& ta
       heartbeat_timer_(io),
       retry_timer_(io),
       due_timer_(io, [this] { move_due(); }),
-      token_timer_(io, [this] {
-          idle_.clear();  // a lane has a token again: every queue is tried
-          if (events_.work) {
-              events_.work();
-          }
-      }),
+      token_timer_(io,
+                   [this] {
+                       idle_.clear();  // a lane has a token again: every queue is tried
+                       if (events_.work) {
+                           events_.work();
+                       }
+                   }),
       start_timer_(io, [this] { write_held_starts(); }) {}
 
 RedisJobStore::~RedisJobStore() {
@@ -749,12 +750,14 @@ void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
             }
         }
     };
-    if (read->left == 0) {
-        answer(*read);
+    if (!up()) {
+        // Even a job this node holds: a wait for it would last until Redis is back,
+        // since its end is written only then. What needs Redis is unavailable.
+        asio::post(io_, [this, read] { read->found(unavailable("nothing was read")); });
         return;
     }
-    if (!up()) {
-        asio::post(io_, [this, read] { read->found(unavailable("nothing was read")); });
+    if (read->left == 0) {
+        answer(*read);
         return;
     }
     for (std::size_t i = 0; i < read->ids.size(); ++i) {

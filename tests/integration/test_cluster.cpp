@@ -780,9 +780,13 @@ TEST_CASE("cluster.redis_away_gives_unavailable_and_503_and_everything_comes_bac
     for (const json& needs_redis :
          {json{{"op", "submit"}, {"task", "echo"}}, json{{"op", "get"}, {"job", done["id"]}},
           json{{"op", "list"}}, json{{"op", "stats"}}, json{{"op", "kv.get"}, {"key", "k"}},
-          json{{"op", "cancel"}, {"job", done["id"]}}}) {
+          json{{"op", "cancel"}, {"job", done["id"]}},
+          // Even of the job this node runs: a wait would last until Redis is back.
+          json{{"op", "get"}, {"job", running["id"]}, {"wait", 5}}}) {
         CAPTURE(needs_redis);
+        auto asked = std::chrono::steady_clock::now();
         CHECK(c.request(needs_redis)["error"]["code"] == "unavailable");
+        CHECK(std::chrono::steady_clock::now() - asked < 1s);
     }
     CHECK(c.request({{"op", "ping"}})["pong"] == true);
     CHECK(c.request({{"op", "tasks"}})["ok"] == true);
