@@ -44,8 +44,10 @@ screenshots: build
 # elsewhere. ASan keeps the cluster re-run, where the Redis client's buffers are.
 # TSan leaves that out too: the cluster's Redis client runs on the io thread
 # alone, and the cluster's own tests (nodes, redis) still run.
+# ASan runs as many tests at once as `make test` does (463 s for its ctest, where
+# one a CPU took 594); TSan, which keeps the CPUs busy, one a CPU.
 test-asan: deps
-	./.ci/sanitized-tests address,undefined build-asan journal
+	TEST_JOBS=$(TEST_JOBS) ./.ci/sanitized-tests address,undefined build-asan journal
 
 test-tsan: deps
 	./.ci/sanitized-tests thread build-tsan 'journal|cluster'
