@@ -1003,11 +1003,15 @@ void RedisJobStore::write_start(Held& h, Start start) {
     send_later();
 }
 
-void RedisJobStore::write_held_start(std::string_view id) {
-    auto it = by_id_.find(std::string(id));
-    if (it != by_id_.end() && it->second->start) {
-        Held& h = *it->second;
+void RedisJobStore::write_held_start(Held& h) {
+    if (h.start) {
         write_start(h, *std::exchange(h.start, std::nullopt));
+    }
+}
+
+void RedisJobStore::write_held_start(std::string_view id) {
+    if (auto it = by_id_.find(std::string(id)); it != by_id_.end()) {
+        write_held_start(*it->second);
     }
 }
 
@@ -1030,7 +1034,7 @@ void RedisJobStore::give_back(Held& h, std::string_view why, int attempts,
     if (h.token.empty()) {
         return;
     }
-    write_held_start(h.record.job.id);  // its job.started goes out before it is queued again
+    write_held_start(h);  // its job.started goes out before it is queued again
     auto& args = requeued_.args;
     args.push_back(h.record.job.id);
     args.push_back(std::exchange(h.token, {}));
@@ -1151,7 +1155,7 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
 
 void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
     Held* h = held(r);
-    write_held_start(r.job.id);  // so that the script sees it running, as it is
+    write_held_start(*h);  // so that the script sees it running, as it is
     ++h->ending;
     call(scripts_->cancel,
          {r.job.id, millis_text(proto::now_timestamp()), std::to_string(settings_.ttl.count()),

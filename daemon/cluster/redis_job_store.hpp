@@ -257,6 +257,7 @@ private:
     void move_due();
     /// Writes a start that started() held back (Held::start), now.
     void write_start(Held& h, Start start);
+    void write_held_start(Held& h);
     void write_held_start(std::string_view id);
     void write_held_starts();
     /// A lane held back by its rate limit gets a token in `ms` (-1: none is held):
