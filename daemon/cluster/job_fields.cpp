@@ -1,8 +1,10 @@
 #include "job_fields.hpp"
 
 #include <charconv>
-#include <ranges>
 #include <string_view>
+
+#include "proto/json_dom.hpp"
+#include "proto/json_writer.hpp"
 
 namespace taskpool::daemon::cluster {
 namespace {
@@ -17,6 +19,91 @@ void add(std::vector<std::string>& out, std::string_view name, std::string value
 proto::Error corrupt(std::string_view what) {
     return {proto::ErrorCode::internal,
             "Redis holds " + std::string(what) + " not as taskpoold writes it"};
+}
+
+/// A JSON object's fields, each handed to `read` with its value; false where the
+/// text is no object or `read` refuses a field.
+template <class Read>
+bool read_object(std::string_view text, Read&& read) {
+    auto dom = proto::parse_dom(text, proto::DomSlot::second);
+    simdjson::dom::object object;
+    if (!dom || dom->get(object) != simdjson::SUCCESS) {
+        return false;
+    }
+    for (auto [name, value] : object) {
+        if (!read(name, value)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// A field these do not know is left alone: a later version's.
+bool read_spec(std::string_view text, sched::StoredJob& s) {
+    proto::Job& j = s.job;
+    return read_object(text, [&](std::string_view name, simdjson::dom::element v) {
+        constexpr auto ok = simdjson::SUCCESS;
+        std::string_view str;
+        std::int64_t n = 0;
+        double d = 0;
+        bool fits = true;
+        if (name == "id") {
+            fits = v.get(str) == ok;
+            j.id = str;
+        } else if (name == "args") {
+            j.args = proto::raw_json(v);
+        } else if (name == "priority") {
+            fits = v.get(n) == ok;
+            j.priority = static_cast<int>(n);
+        } else if (name == "submitted_at") {
+            fits = v.get(n) == ok;
+            j.submitted_at = Timestamp(std::chrono::milliseconds(n));
+        } else if (name == "timeout_s") {
+            fits = v.get(d) == ok;
+            s.timeout_s = d;
+        } else if (name == "retry_backoff_s") {
+            fits = v.get(d) == ok;
+            s.retry_backoff_s = d;
+        } else if (name == "callback") {
+            fits = v.get(str) == ok;
+            if (fits) {
+                s.callback = sched::callback_from_text(str);
+            }
+        } else if (name == "schedule") {
+            fits = v.get(str) == ok;
+            j.schedule = std::string(str);
+        } else if (name == "after") {
+            auto ids = proto::DomView::text_list(v);
+            fits = ids.has_value();
+            j.after = std::move(ids).value_or(std::vector<std::string>());
+        } else if (name == "then") {
+            s.then = proto::raw_json(v);
+        }
+        return fits;
+    });
+}
+
+bool read_worker(std::string_view text, proto::WorkerInfo& worker) {
+    return read_object(text, [&](std::string_view name, simdjson::dom::element v) {
+        constexpr auto ok = simdjson::SUCCESS;
+        std::string_view str;
+        std::int64_t n = 0;
+        bool fits = true;
+        if (name == "pid") {
+            fits = v.get(n) == ok;
+            worker.pid = n;
+        } else if (name == "thread") {
+            fits = v.get(n) == ok;
+            worker.thread = static_cast<int>(n);
+        } else if (name == "id") {
+            fits = v.get(str) == ok;
+            worker.id = str;
+        } else if (name == "name") {
+            fits = v.get(str) == ok;
+            worker.name = str;
+        }
+        return fits;
+    });
 }
 
 }  // namespace
@@ -36,25 +123,16 @@ std::string id_list(const std::vector<std::string>& ids) {
 void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
                           std::vector<std::string>& out) {
     const proto::Job& j = s.job;
-    add(out, "id", j.id);
-    add(out, "task", j.task);
-    add(out, "args", std::string(j.args.text()));
     add(out, "pool", std::string(to_string(j.pool)));
-    add(out, "priority", std::to_string(j.priority));
-    add(out, "retries", std::to_string(s.retries_left));
-    add(out, "cancellable", cancellable ? "1" : "0");
-    add(out, "submitted_at", millis_text(j.submitted_at));
-    if (s.timeout_s) {
-        add(out, "timeout_s", std::to_string(*s.timeout_s));
+    add(out, "task", j.task);
+    if (s.retries_left > 0) {
+        add(out, "retries", std::to_string(s.retries_left));
     }
-    if (s.retry_backoff_s) {
-        add(out, "retry_backoff_s", std::to_string(*s.retry_backoff_s));
+    if (cancellable) {
+        add(out, "cancellable", "1");
     }
     if (s.key) {
         add(out, "key", *s.key);
-    }
-    if (s.callback) {
-        add(out, "callback", sched::callback_text(*s.callback));
     }
     if (j.batch) {
         add(out, "batch", *j.batch);
@@ -62,32 +140,61 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     if (j.submitted_by) {
         add(out, "submitted_by", *j.submitted_by);
     }
-    if (j.schedule) {
-        add(out, "schedule", *j.schedule);
-    }
-    if (j.queue) {  // the scripts read it too: the job's lane, and its queue's limits
+    if (j.queue) {
         add(out, "queue", *j.queue);
     }
+    proto::JsonWriter w({}, 96 + j.args.text().size());
+    w.begin_object();
+    w.field("id", j.id);
+    w.field("args", j.args);
+    w.field("priority", j.priority);
+    w.field("submitted_at", static_cast<std::int64_t>(j.submitted_at.time_since_epoch().count()));
+    if (s.timeout_s) {
+        w.field("timeout_s", *s.timeout_s);
+    }
+    if (s.retry_backoff_s) {
+        w.field("retry_backoff_s", *s.retry_backoff_s);
+    }
+    if (s.callback) {
+        w.field("callback", sched::callback_text(*s.callback));
+    }
+    if (j.schedule) {
+        w.field("schedule", *j.schedule);
+    }
     if (!j.after.empty()) {
-        add(out, "after", id_list(j.after));
+        w.key("after").begin_array();
+        for (const auto& id : j.after) {
+            w.value(id);
+        }
+        w.end_array();
     }
     if (s.then) {
-        add(out, "then", std::string(s.then->text()));
+        w.field("then", *s.then);
     }
+    w.end_object();
+    add(out, "spec", std::move(w).take());
 }
 
 void JobFields::started(const proto::Job& j, std::vector<std::string>& out) {
     add(out, "attempts", std::to_string(j.attempts));
+    ran(j, out);
+}
+
+void JobFields::ran(const proto::Job& j, std::vector<std::string>& out) {
     add(out, "started_at", millis_text(*j.started_at));
     if (j.worker) {
-        add(out, "worker_pid", std::to_string(j.worker->pid));
+        proto::JsonWriter w({}, 64);
+        w.begin_object();
+        w.field("pid", j.worker->pid);
         if (j.worker->thread) {
-            add(out, "worker_thread", std::to_string(*j.worker->thread));
+            w.field("thread", *j.worker->thread);
         }
         if (!j.worker->id.empty()) {
-            add(out, "worker_id", j.worker->id);
-            add(out, "worker_name", j.worker->name);
+            w.field("id", j.worker->id);
+            w.field("name", j.worker->name);
         }
+        w.end_object();
+        add(out, "worker", std::move(w).take());
     }
 }
 
@@ -141,18 +248,14 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
     for (std::size_t i = 0; i < fields.elements.size(); i += 2) {
         std::string_view name = fields.elements[i].text;
         const std::string& value = fields.elements[i + 1].text;
-        if (name == "id") {
-            j.id = value;
+        if (name == "spec") {
+            ok = ok && read_spec(value, s);
         } else if (name == "task") {
             j.task = value;
-        } else if (name == "args") {
-            j.args = json(value);
         } else if (name == "pool") {
             auto pool = proto::pool_from_string(value);
             ok = ok && pool.has_value();
             j.pool = pool.value_or(proto::PoolKind::thread);
-        } else if (name == "priority") {
-            number(value, j.priority);
         } else if (name == "state") {
             auto state = proto::state_from_string(value);
             ok = ok && state.has_value();
@@ -161,38 +264,20 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             number(value, j.attempts);
         } else if (name == "retries") {
             number(value, s.retries_left);
-        } else if (name == "seq") {
-            number(value, s.seq);
-        } else if (name == "submitted_at") {
-            j.submitted_at = time(value);
         } else if (name == "scheduled_for") {
             j.scheduled_for = time(value);
         } else if (name == "started_at") {
             j.started_at = time(value);
         } else if (name == "finished_at") {
             j.finished_at = time(value);
-        } else if (name == "timeout_s") {
-            number(value, s.timeout_s.emplace());
-        } else if (name == "retry_backoff_s") {
-            number(value, s.retry_backoff_s.emplace());
         } else if (name == "key") {
             s.key = value;
-        } else if (name == "callback") {
-            s.callback = sched::callback_from_text(value);
         } else if (name == "batch") {
             j.batch = value;
         } else if (name == "submitted_by") {
             j.submitted_by = value;
-        } else if (name == "schedule") {
-            j.schedule = value;
         } else if (name == "queue") {
             j.queue = value;
-        } else if (name == "after") {
-            for (auto id : value | std::views::split(' ')) {
-                j.after.emplace_back(id.begin(), id.end());
-            }
-        } else if (name == "then") {
-            s.then = json(value);
         } else if (name == "then_job") {
             j.then_job = value;
         } else if (name == "then_error_code") {
@@ -210,22 +295,14 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             ok = ok && error_code.has_value();
         } else if (name == "error_message") {
             error_message = value;
-        } else if (name == "worker_pid") {
+        } else if (name == "worker") {
             has_worker = true;
-            number(value, worker.pid);
-        } else if (name == "worker_thread") {
-            int thread = 0;
-            number(value, thread);
-            worker.thread = thread;
-        } else if (name == "worker_id") {
-            worker.id = value;
-        } else if (name == "worker_name") {
-            worker.name = value;
+            ok = ok && read_worker(value, worker);
         } else if (name == "node") {
             j.node = value;
         } else if (name == "token") {
             read.token = value;
-        }  // score, cancellable: the scripts'
+        }  // score, cancellable, size, unmet, waited: the scripts'
     }
     if (!ok || j.id.empty()) {
         return corrupt(j.id.empty() ? "a job without an id" : "job " + j.id);

@@ -12,19 +12,26 @@
 
 namespace taskpool::daemon::cluster {
 
-/// A job as a Redis hash, one field per wire field (args, result and progress as
-/// their JSON text, untouched), so that the scripts read and change the fields
-/// they need (state, attempts, retries, pool, task, batch, key) and a node reads
-/// the whole job back with one HGETALL. The scripts own `state`, `seq`, `score`,
-/// `scheduled_for`, `node` and `token`; these functions append name, value pairs
-/// for the rest.
+/// A job as a Redis hash. The fields the scripts read or change have one each
+/// (pool, task, queue, batch, key, submitted_by, retries, cancellable, attempts,
+/// and what an end adds: finished_at, result, error_code, error_message,
+/// progress); what only a node reads is one JSON object, `spec` (id, args,
+/// priority, submitted_at, and where the job has them timeout_s,
+/// retry_backoff_s, callback, schedule, after, then), and a run's worker another,
+/// `worker`. A field a script sets costs Redis an append to the hash and a scan
+/// of it, so a job has as few as it can: a default (no retries, not
+/// cancellable, no attempt yet) is no field. The scripts own `state`, `score`,
+/// `scheduled_for`, `node`, `token`, `size`, `unmet` and `waited`; these
+/// functions append name, value pairs for the rest.
 struct JobFields {
     /// What a new job is: everything a node needs to run it. `cancellable`: a
     /// running attempt can be stopped.
     static void submitted(const sched::StoredJob& s, bool cancellable,
                           std::vector<std::string>& out);
-    /// What a begun run adds: attempts, worker, started_at.
+    /// What a begun run adds: attempts, and ran()'s.
     static void started(const proto::Job& job, std::vector<std::string>& out);
+    /// started_at and worker: written with the end where the start was held back.
+    static void ran(const proto::Job& job, std::vector<std::string>& out);
     /// What an end adds: attempts, finished_at, the result or the error, progress.
     static void finished(const proto::Job& job, std::vector<std::string>& out);
 };

@@ -575,9 +575,10 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
         args.push_back(advance->first);
         args.push_back(millis_text(advance->second.from));
         args.push_back(advance->second.next_at ? millis_text(*advance->second.next_at) : "");
+        args.push_back(millis_text(first.job.submitted_at));
         advances_.erase(advance);
     } else {
-        args.insert(args.end(), 3, "");
+        args.insert(args.end(), 4, "");
     }
     std::vector<std::string> fields;
     for (const auto& r : records) {
@@ -936,42 +937,100 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
     }
     taking_[i] = true;
     std::vector<std::string> queues(args.begin() + queues_at, args.end());
+    std::string prefix = args[1];
     call(scripts_->take, std::move(args),
-         [this, i, max, wakes = wakes_, queues = std::move(queues)](Result<RedisReply> reply) {
-             taking_[i] = false;
+         [this, i, max, prefix = std::move(prefix), wakes = wakes_,
+          queues = std::move(queues)](Result<RedisReply> reply) mutable {
              if (!reply) {
+                 taking_[i] = false;
                  return;  // told when Redis is back
              }
              if (reply->kind == Kind::string && reply->text == "dead") {
+                 taking_[i] = false;
                  lease_lost();
                  return;
              }
              if (reply->kind != Kind::array || reply->elements.size() != 2) {
+                 taking_[i] = false;
                  spdlog::error("cluster: {}", broken("a take", *reply).message);
                  return;
              }
-             const auto& jobs = reply->elements[0].elements;
-             for (const auto& fields : jobs) {
-                 auto read = read_job(fields);
-                 if (!read) {
-                     spdlog::error("cluster: {}", read.error().message);
-                     continue;
+             const auto& claims = reply->elements[0].elements;
+             std::vector<std::string> unknown;
+             for (std::size_t c = 0; c + 1 < claims.size(); c += 2) {
+                 if (Held* h = fresh_copy(claims[c].text, claims[c + 1].text)) {
+                     h->token = prefix + claims[c].text;
+                     h->record.job.node = node_;
+                     h->claimed = true;
+                     claimed_[i].push_back(h);
+                 } else {
+                     unknown.push_back(claims[c].text);
                  }
-                 Held* h = hold(std::move(*read), true);
-                 h->claimed = true;
-                 claimed_[i].push_back(h);
              }
-             deep_[i] = jobs.size() >= max;
-             // A wake that came in meanwhile (on the other connection) may be for a
-             // job queued after the take: then the queues are not idle after all.
-             if (!deep_[i] && wakes == wakes_) {
-                 idle_.insert(queues.begin(), queues.end());
-             }
-             held_by_rate(reply->elements[1].integer);
-             if ((!jobs.empty() || wakes != wakes_) && events_.work) {
-                 events_.work();
-             }
+             std::size_t taken = claims.size() / 2;
+             read_claimed(i, std::move(unknown),
+                          [this, i, taken, max, wakes, queues = std::move(queues),
+                           token_in = reply->elements[1].integer] {
+                              taking_[i] = false;
+                              deep_[i] = taken >= max;
+                              // A wake that came in meanwhile (on the other connection)
+                              // may be for a job queued after the take: then the queues
+                              // are not idle after all.
+                              if (!deep_[i] && wakes == wakes_) {
+                                  idle_.insert(queues.begin(), queues.end());
+                              }
+                              held_by_rate(token_in);
+                              if ((taken > 0 || wakes != wakes_) && events_.work) {
+                                  events_.work();
+                              }
+                          });
          });
+}
+
+RedisJobStore::Held* RedisJobStore::fresh_copy(const std::string& id, std::string_view attempts) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) {
+        return nullptr;
+    }
+    // The copy this node's own submit made, which Redis has as it was: a job that
+    // ran, came due or waited since is read afresh.
+    Held* h = it->second.get();
+    int n = -1;
+    bool same = to_number(attempts, n) && n == h->record.job.attempts;
+    return same && h->token.empty() && h->ending == 0 && !h->claimed &&
+                   h->record.job.state == JobState::queued
+               ? h
+               : nullptr;
+}
+
+void RedisJobStore::read_claimed(std::size_t pool, std::vector<std::string> ids,
+                                 std::function<void()> done) {
+    if (ids.empty()) {
+        done();
+        return;
+    }
+    auto left = std::make_shared<std::size_t>(ids.size());
+    auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+    for (const auto& id : ids) {
+        command({"HGETALL", key("j:" + id)},
+                [this, pool, left, shared_done](Result<RedisReply> reply) {
+                    // One lost with the connection stays claimed in Redis until the node is
+                    // back, and then goes back (give_back_unknown_claims()).
+                    if (reply) {
+                        auto read = read_job(*reply);
+                        if (read) {
+                            Held* h = hold(std::move(*read), true);
+                            h->claimed = true;
+                            claimed_[pool].push_back(h);
+                        } else {
+                            spdlog::error("cluster: {}", read.error().message);
+                        }
+                    }
+                    if (--*left == 0) {
+                        (*shared_done)();
+                    }
+                });
+    }
 }
 
 void RedisJobStore::started(const JobRecord& r) {
@@ -1115,10 +1174,13 @@ void RedisJobStore::finished(const JobRecord& r, Durable durable) {
         auto& typical = typical_run_ms_[index(r.job.pool)];
         typical += (ms - typical) / 8;
     }
-    // A start held back is written with the end: its fields, and its job.started
-    // published just before the job.finished.
+    // A start held back is written with the end: its fields (but `attempts`, which
+    // the end has too), and its job.started published just before the job.finished.
     Start start = h->start ? *std::exchange(h->start, std::nullopt) : Start{};
-    std::vector<std::string> fields = std::move(start.fields);
+    std::vector<std::string> fields;
+    if (!start.message.empty()) {
+        JobFields::ran(r.job, fields);
+    }
     JobFields::finished(r.job, fields);
     auto& args = finished_.args;
     args.push_back(r.job.id);

@@ -242,6 +242,12 @@ private:
     /// this node's copy is newer, or a new one, dropped at the end of the turn
     /// unless something keeps it. `claimed`: read from a take, its claim this node's.
     Held* hold(ReadJob read, bool claimed);
+    /// The held copy of a job a take claimed, where it is as Redis has it (its
+    /// `attempts` as the take read them), else null.
+    Held* fresh_copy(const std::string& id, std::string_view attempts);
+    /// Reads the jobs a take claimed that this node holds no fresh copy of, then
+    /// calls `done`.
+    void read_claimed(std::size_t pool, std::vector<std::string> ids, std::function<void()> done);
     void release_later(Held* h);
     void sweep();
     /// Reads jobs from Redis, but those this node's copy is the newest of.

@@ -15,7 +15,7 @@ end
 if state ~= 'scheduled' and state ~= 'waiting' and state ~= 'queued' and state ~= 'running' then
   return { 'final', state }
 end
-if state == 'running' and was.cancellable == '0' then
+if state == 'running' and was.cancellable ~= '1' then
   return { 'fixed' }
 end
 redis.call('ZREM', state == 'scheduled' and P .. 'due' or lane(queue_name(was.pool, was.task), was.queue), id)

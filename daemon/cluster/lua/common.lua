@@ -4,7 +4,10 @@
 -- it (the braces keep a service's keys in one Redis Cluster slot):
 --   seq             counter: the order of arrival
 --   j:<id>          hash: a job (fields in job_fields.cpp)
---   q:<queue>       zset: runnable jobs by score (priority, then arrival); a queue
+--   q:<queue>       zset: runnable jobs, the best the highest score (priority, then
+--                   arrival: a job's `score` is minus both), so that a new job
+--                   goes in at the head of the small zsets Redis keeps as lists,
+--                   with one comparison rather than one a job queued; a queue
 --                   is a pool's name, or `remote:<task>` on the remote pool
 --   q:<queue>@<name> zset: the same, of the jobs of a named queue (PROTOCOL.md
 --                   12): a lane of its own, so that a held queue holds back none
@@ -57,6 +60,18 @@ local function now_ms()
     clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
   return clock
+end
+
+-- Numbers handed to redis.call() are made text with a float format, which costs a
+-- job's scripts more than some of their commands: the hot paths hand text made
+-- once with an integer format instead.
+local function int_text(n)
+  return string.format('%d', n)
+end
+local clock_text
+local function now_text()
+  clock_text = clock_text or int_text(now_ms())
+  return clock_text
 end
 
 -- Changes to the `stats` counters, summed over a call and written once at its end
@@ -236,7 +251,7 @@ local function leave(id, job, was, final, size)
   count(counter(was.state, was.pool), -1)
   count(final, 1)
   count('retained_bytes', size)
-  redis.call('ZADD', P .. 'done', now_ms(), id)
+  redis.call('ZADD', P .. 'done', now_text(), id)
   if was.waited then
     settling[#settling + 1] = { id, final }
   end
@@ -263,10 +278,10 @@ local function leave(id, job, was, final, size)
   return ended
 end
 
--- What a finished job holds, about: its payloads.
+-- What a finished job holds, about: its payloads (its args are in its spec).
 local function size_of(job)
   local size = 0
-  for _, v in ipairs(redis.call('HMGET', job, 'args', 'result', 'progress', 'error_message')) do
+  for _, v in ipairs(redis.call('HMGET', job, 'spec', 'result', 'progress', 'error_message')) do
     size = size + (v and #v or 0)
   end
   return size

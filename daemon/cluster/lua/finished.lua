@@ -21,7 +21,8 @@ while a <= #ARGV do
     out[#out + 1] = 0
   else
     local size = #message  -- what it holds, about: the message has its payloads
-    redis.call('HSET', job, 'state', final, 'size', size, unpack(ARGV, a + 6, a + 5 + 2 * fields))
+    redis.call('HSET', job, 'state', final, 'size', int_text(size),
+      unpack(ARGV, a + 6, a + 5 + 2 * fields))
     out[#out + 1] = leave(id, job, was, final, size) or 1
     if began ~= '' then
       tell(began)

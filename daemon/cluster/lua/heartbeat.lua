@@ -56,8 +56,7 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
       end
       count(counter(state, was.pool), -1)
       unclaim(was)
-      redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
-        'started_at', 'progress')
+      redis.call('HDEL', job, 'token', 'node', 'worker', 'started_at', 'progress')
       enqueue(id, job, was)
     elseif state == 'running' then
       local size = size_of(job)

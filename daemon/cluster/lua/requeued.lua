@@ -17,8 +17,7 @@ while a <= #ARGV do
     if attempts ~= '' then
       redis.call('HSET', job, 'attempts', attempts)
     end
-    redis.call('HDEL', job, 'token', 'node', 'worker_pid', 'worker_thread', 'worker_id', 'worker_name',
-      'started_at', 'progress')
+    redis.call('HDEL', job, 'token', 'node', 'worker', 'started_at', 'progress')
     redis.call('HDEL', P .. 'run:' .. ARGV[1], id)
     unclaim(was)
     if due then

@@ -19,9 +19,8 @@ if batch and redis.call('EXISTS', batch) == 1 then
   redis.call('HINCRBY', batch, state, -1)
   redis.call('HINCRBY', batch, 'pending', 1)
 end
-redis.call('HDEL', job, 'result', 'error_code', 'error_message', 'progress', 'worker_pid',
-  'worker_thread', 'worker_id', 'worker_name', 'node', 'scheduled_for', 'started_at',
-  'finished_at', 'size')
+redis.call('HDEL', job, 'result', 'error_code', 'error_message', 'progress', 'worker', 'node',
+  'scheduled_for', 'started_at', 'finished_at', 'size')
 enqueue(id, job, was)
 counted()
 tell_all()

@@ -4,9 +4,9 @@
 -- idempotency key or '', batch or '', the batch's then or '', the time its jobs
 -- are due (ms) or '', the jobs they come after (ids, space-separated) or '', the
 -- map whose follow-up it is or '', the schedule it is a firing of or '' with the
--- time that fired (ms) and the schedule's next or '', then for each job: id,
--- priority, field count, then fields and values. Jobs due later, or
--- after others, take no room in the queue until then.
+-- time that fired (ms), the schedule's next or '' and when its job was submitted
+-- (ms), then for each job: id, priority, field count, then fields and values.
+-- Jobs due later, or after others, take no room in the queue until then.
 -- Returns for each request 'ok', 'waiting' (for jobs it comes after), 'cancelled
 -- <id> <state>' (a job it comes after failed or was cancelled: so were they),
 -- 'full', 'too_many' (its named queue would be one too many), 'no_such_job <id>'
@@ -23,7 +23,8 @@ for r = 1, tonumber(ARGV[3]) do
   local n, pool, queue, named, key = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local batch, batch_then, due, after = ARGV[a + 5], ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 8]
   local follows, firing, fired_at, next_at = ARGV[a + 9], ARGV[a + 10], ARGV[a + 11], ARGV[a + 12]
-  a = a + 13
+  local fired_job_at = ARGV[a + 13]
+  a = a + 14
   named = named ~= '' and named or nil
   local holder = key ~= '' and redis.call('GET', P .. 'key:' .. key)
   local fires = firing ~= ''
@@ -88,11 +89,10 @@ for r = 1, tonumber(ARGV[3]) do
     if accept then
       seq = seq + 1
       -- Priorities are -100 to 100: 201 bands of 2^44 arrivals, exact in a double.
-      local score = (100 - priority) * 17592186044416 + seq
+      local score = int_text(-((100 - priority) * 17592186044416 + seq))
       local job = P .. 'j:' .. id
-      redis.call('HSET', job, 'state', 'queued', 'attempts', 0, 'score', score, 'seq', seq,
-        unpack(ARGV, a + 3, a + 2 + 2 * fields))
-      redis.call('ZADD', P .. 'all', seq, id)
+      redis.call('HSET', job, 'state', 'queued', 'score', score, unpack(ARGV, a + 3, a + 2 + 2 * fields))
+      redis.call('ZADD', P .. 'all', int_text(seq), id)
       if batch_then ~= '' then
         redis.call('RPUSH', P .. 'batch:' .. batch .. ':jobs', id)
       end
@@ -123,8 +123,7 @@ for r = 1, tonumber(ARGV[3]) do
     local sched = P .. 'sched:' .. firing
     redis.call('HSET', sched, 'fired', accept and first or '')
     if accept then
-      redis.call('HSET', sched, 'last_at', redis.call('HGET', P .. 'j:' .. first, 'submitted_at'),
-        'last_job', first)
+      redis.call('HSET', sched, 'last_at', fired_job_at, 'last_job', first)
     end
   end
   if accept and queues_now then

@@ -5,21 +5,27 @@
 -- those queues in the same step, so that no submit, end or resume in between
 -- goes unnoticed.
 -- ARGV: node, token prefix, max, pool, queues. Returns 'dead' for a node without
--- a lease, else {each claimed job's fields (HGETALL), and when a lane held back
--- by its rate gets a token (ms from now; -1: none is)}.
+-- a lease, else {each claimed job's id and attempts, and when a lane held back by
+-- its rate gets a token (ms from now; -1: none is)}. A claim's token is the prefix
+-- and the id. The node reads the jobs it has no copy of with HGETALL: most it
+-- has, as their submits were its own, and a script's HGETALL costs Redis what
+-- its other work on the job does.
 local node, prefix, max, pool = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 if not redis.call('ZSCORE', P .. 'nodes', node) then
   return 'dead'
 end
 local jobs = {}
 local runs = {}
+local taken = 0
 local function claim(id)
   local job = P .. 'j:' .. id
-  local token = prefix .. (#jobs + 1)
+  local token = prefix .. id
+  taken = taken + 1
   redis.call('HSET', job, 'node', node, 'token', token)
   runs[#runs + 1] = id
   runs[#runs + 1] = token
-  jobs[#jobs + 1] = redis.call('HGETALL', job)
+  jobs[#jobs + 1] = id
+  jobs[#jobs + 1] = redis.call('HGET', job, 'attempts') or '0'
 end
 
 -- The named queues' limits, read once and written back once.
@@ -70,18 +76,21 @@ if redis.call('SISMEMBER', P .. 'paused', pool) == 1 then
   lanes = {}
 elseif #lanes == 1 then
   -- A queue of no named queues: its best jobs at once.
-  local popped = redis.call('ZPOPMIN', lanes[1].key, max)
-  for i = 1, #popped, 2 do
-    claim(popped[i])
+  local best = redis.call('ZRANGE', lanes[1].key, 0, max - 1, 'REV')
+  if #best > 0 then
+    redis.call('ZREMRANGEBYRANK', lanes[1].key, -#best, -1)
+  end
+  for _, id in ipairs(best) do
+    claim(id)
   end
   lanes = {}
 end
-while #jobs < max do
+while taken < max do
   local best, best_lane, best_score
   for _, l in ipairs(lanes) do
     if open(l) then
-      local head = redis.call('ZRANGE', l.key, 0, 0, 'WITHSCORES')
-      if head[1] and (not best or tonumber(head[2]) < best_score) then
+      local head = redis.call('ZRANGE', l.key, 0, 0, 'REV', 'WITHSCORES')
+      if head[1] and (not best or tonumber(head[2]) > best_score) then
         best, best_lane, best_score = head[1], l, tonumber(head[2])
       end
     end
@@ -109,7 +118,7 @@ end
 if #runs > 0 then
   redis.call('HSET', P .. 'run:' .. node, unpack(runs))
 end
-if #jobs < max then
+if taken < max then
   for i = 5, #ARGV do
     redis.call('SADD', P .. 'idle:' .. ARGV[i], node)
   end
