@@ -23,6 +23,11 @@ using proto::PoolKind;
 using proto::Result;
 using Kind = RedisReply::Kind;
 
+/// The layout of the keys and of the job hashes (job_fields.hpp) this version
+/// writes, which every node of a cluster must share; one more for each change.
+/// 2: a job's spec as one field, queues by minus the score.
+constexpr std::string_view layout = "2";
+
 std::string with_common(std::string_view body) {
     return std::string(lua::common_lua) + std::string(body);
 }
@@ -354,41 +359,50 @@ RedisConnection& RedisJobStore::ordered() {
 }
 
 void RedisJobStore::heartbeat(std::string_view how, std::function<void(Result<void>)> done) {
-    call(
-        scripts_->heartbeat,
-        {node_, std::to_string(settings_.lease.count()), std::string(how), run_id_, settings_.addr,
-         started_at_, events_.pools ? events_.pools() : "{}", std::to_string(settings_.ttl.count()),
-         std::to_string(settings_.max_retained), std::to_string(settings_.max_retained_bytes)},
-        [this, done = std::move(done)](Result<RedisReply> reply) {
-            if (!reply) {
-                done(reply.error());
-                return;
-            }
-            if (reply->kind != Kind::array || reply->elements.empty()) {
-                done(broken("a heartbeat", *reply));
-                return;
-            }
-            if (reply->elements[0].text == "dead") {
-                lease_lost();
-                done({});
-                return;
-            }
-            const auto& e = reply->elements;
-            if (e.size() < 3) {
-                done(broken("a heartbeat", *reply));
-                return;
-            }
-            due_in(e[1].integer);
-            for (const auto& taken : e[2].elements) {  // follow-ups another node left
-                auto follow =
-                    taken.elements.size() == 4 ? follow_up(taken.elements, 0) : std::nullopt;
-                if (follow && events_.follow_up) {
-                    events_.follow_up(std::move(*follow));
-                }
-            }
-            announce_ended(*reply, 3);
-            done({});
-        });
+    call(scripts_->heartbeat,
+         {node_, std::to_string(settings_.lease.count()), std::string(how), run_id_, settings_.addr,
+          started_at_, events_.pools ? events_.pools() : "{}",
+          std::to_string(settings_.ttl.count()), std::to_string(settings_.max_retained),
+          std::to_string(settings_.max_retained_bytes), std::string(layout)},
+         [this, done = std::move(done)](Result<RedisReply> reply) {
+             if (!reply) {
+                 done(reply.error());
+                 return;
+             }
+             if (reply->kind != Kind::array || reply->elements.empty()) {
+                 done(broken("a heartbeat", *reply));
+                 return;
+             }
+             if (reply->elements[0].text == "dead") {
+                 lease_lost();
+                 done({});
+                 return;
+             }
+             if (reply->elements[0].text == "layout" && reply->elements.size() == 2) {
+                 done(Error{ErrorCode::unavailable,
+                            "cluster '" + settings_.name + "' on this Redis holds jobs in layout " +
+                                reply->elements[1].text + ", and this taskpoold writes layout " +
+                                std::string(layout) +
+                                ": give its nodes a new cluster.name, and let the old cluster "
+                                "drain (docs/cluster.md, upgrading)"});
+                 return;
+             }
+             const auto& e = reply->elements;
+             if (e.size() < 3) {
+                 done(broken("a heartbeat", *reply));
+                 return;
+             }
+             due_in(e[1].integer);
+             for (const auto& taken : e[2].elements) {  // follow-ups another node left
+                 auto follow =
+                     taken.elements.size() == 4 ? follow_up(taken.elements, 0) : std::nullopt;
+                 if (follow && events_.follow_up) {
+                     events_.follow_up(std::move(*follow));
+                 }
+             }
+             announce_ended(*reply, 3);
+             done({});
+         });
 }
 
 void RedisJobStore::arm_heartbeat() {

@@ -748,6 +748,36 @@ TEST_CASE("cluster.config_errors_say_what_to_do_and_never_show_the_password" *
     CHECK(none.out.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("cluster.a_node_of_another_layout_is_refused_and_told_what_to_do" *
+          doctest::timeout(30)) {
+    RedisServer redis;
+    auto redis_cli = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"redis-cli", "-p", std::to_string(redis.port())});
+        auto ran = run_command(args);
+        REQUIRE_MESSAGE(ran.exit_code == 0, ran.err);
+        return ran.out;
+    };
+    redis_cli({"SET", "tp:{newer}:layout", "99"});
+    redis_cli({"SET", "tp:{older}:seq", "12"});  // jobs from before layouts were marked
+    for (std::string name : {"newer", "older"}) {
+        auto refused =
+            run_command({binary_path("taskpoold"), "--listen", "127.0.0.1:0"},
+                        {{"TASKPOOL_CLUSTER_REDIS", redis.url()}, {"TASKPOOL_CLUSTER_NAME", name}});
+        CHECK(refused.exit_code == 1);
+        CHECK(refused.out.find(name == "newer" ? "layout 99" : "layout 1") != std::string::npos);
+        CHECK(refused.out.find("new cluster.name") != std::string::npos);
+    }
+    // A new name starts a cluster of this node's layout, which its next node shares.
+    json config = {{"cluster", {{"redis", redis.url()}, {"name", "fresh"}}}};
+    DaemonProcess first({.config = config});
+    CHECK_FALSE(redis_cli({"GET", "tp:{fresh}:layout"}).empty());
+    DaemonProcess second({.config = config});
+    LineClient c(second.port());
+    CHECK(
+        ok(c, {{"op", "submit"}, {"task", "echo"}, {"args", 5}, {"wait", true}})["job"]["result"] ==
+        5);
+}
+
 namespace {
 
 int healthz(std::uint16_t port) {

@@ -3,8 +3,10 @@
 -- retention go.
 -- ARGV: node, lease (ms), 'join', 'renew' or 'leave' (its claims go back at once),
 -- Redis's run_id as the node read it,
--- addr, started_at, pools (JSON), then retention: ttl (ms), most jobs, most bytes.
--- Returns {'dead'} when a renewing node's lease had already run out, else {'ok',
+-- addr, started_at, pools (JSON), then retention: ttl (ms), most jobs, most bytes,
+-- then the layout of keys and jobs the node writes.
+-- Returns {'layout', the cluster's} when a joining node's layout is not the
+-- cluster's, {'dead'} when a renewing node's lease had already run out, else {'ok',
 -- the milliseconds until the next scheduled job is due (-1: none), the maps whose
 -- follow-up no node has submitted within a lease, which this node now takes on
 -- (each {batch, then, results, submitter}), then for each job failed as lost, or
@@ -12,6 +14,16 @@
 -- ended it, else ''}.
 local node, lease, how, run_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local now = now_ms()
+
+-- Nodes of one cluster read each other's jobs: one that would misread them is
+-- refused. A cluster from before layouts were marked has jobs and no mark: '1'.
+if how == 'join' then
+  local layout = redis.call('GET', P .. 'layout') or (redis.call('EXISTS', P .. 'seq') == 1 and '1')
+  if layout and layout ~= ARGV[11] then
+    return { 'layout', layout }
+  end
+  redis.call('SET', P .. 'layout', ARGV[11])
+end
 
 -- Leases run out only while Redis is there to be renewed with: after a restart
 -- (a new run_id) or a gap no node could have left, every lease starts afresh.
