@@ -575,25 +575,46 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
     args.push_back(std::to_string(records.size()));
     args.emplace_back(to_string(pool));
     args.push_back(queue_of(pool, first.job.task));
-    args.push_back(first.job.queue ? *first.job.queue : "");
-    args.push_back(first.key.value_or(""));
-    args.push_back(first.job.batch ? *first.job.batch : "");
-    args.push_back(first.batch_then ? std::string(first.batch_then->text()) : "");
-    args.push_back(first.job.scheduled_for ? millis_text(*first.job.scheduled_for) : "");
-    args.push_back(id_list(first.job.after));
-    args.push_back(first.follows ? *first.follows : "");
+    // Only the options a request has go: most have none, and each string costs the
+    // script the same whether empty or not.
+    std::size_t options_at = args.size();
+    args.emplace_back();
+    auto option = [&args](std::string_view name, std::string value) {
+        args.emplace_back(name);
+        args.push_back(std::move(value));
+    };
+    if (first.job.queue) {
+        option("named", *first.job.queue);
+    }
+    if (first.key) {
+        option("key", *first.key);
+    }
+    if (first.job.batch) {
+        option("batch", *first.job.batch);
+    }
+    if (first.batch_then) {
+        option("then", std::string(first.batch_then->text()));
+    }
+    if (first.job.scheduled_for) {
+        option("due", millis_text(*first.job.scheduled_for));
+    }
+    if (!first.job.after.empty()) {
+        option("after", id_list(first.job.after));
+    }
+    if (first.follows) {
+        option("follows", *first.follows);
+    }
     // A schedule's firing moves it on only with its job (schedule.lua's `advance`
     // does it alone where the job never reached the store).
     auto advance = first.job.schedule ? advances_.find(*first.job.schedule) : advances_.end();
     if (advance != advances_.end()) {
-        args.push_back(advance->first);
-        args.push_back(millis_text(advance->second.from));
-        args.push_back(advance->second.next_at ? millis_text(*advance->second.next_at) : "");
-        args.push_back(millis_text(first.job.submitted_at));
+        option("firing", advance->first);
+        option("fired_at", millis_text(advance->second.from));
+        option("next_at", advance->second.next_at ? millis_text(*advance->second.next_at) : "");
+        option("submitted_at", millis_text(first.job.submitted_at));
         advances_.erase(advance);
-    } else {
-        args.insert(args.end(), 4, "");
     }
+    args[options_at] = std::to_string((args.size() - options_at - 1) / 2);
     std::vector<std::string> fields;
     for (const auto& r : records) {
         fields.clear();

@@ -80,6 +80,30 @@ local counts = {}
 local function count(name, by)
   counts[name] = (counts[name] or 0) + by
 end
+
+-- Writes of many jobs to one key (a job submitted: into `all` and its queue; one
+-- ended: into `done`, out of its node's `run:`), gathered over a call and made at
+-- its end, one command a key (counted()): a command a script calls costs Redis
+-- several times what an argument more to one costs. `b`: a second argument, as a
+-- ZADD's member after its score.
+local gathered = {}
+local function gather(command, key, a, b)
+  local by_key = gathered[command]
+  if not by_key then
+    by_key = {}
+    gathered[command] = by_key
+  end
+  local args = by_key[key]
+  if not args then
+    args = {}
+    by_key[key] = args
+  end
+  args[#args + 1] = a
+  if b then
+    args[#args + 1] = b
+  end
+end
+
 local function counted()
   for name, by in pairs(counts) do
     if by ~= 0 then
@@ -87,6 +111,14 @@ local function counted()
     end
   end
   counts = {}
+  for command, by_key in pairs(gathered) do
+    for key, args in pairs(by_key) do
+      for i = 1, #args, 1000 do  -- unpack() is bounded by Lua's stack
+        redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
+      end
+    end
+  end
+  gathered = {}
 end
 
 -- How long until the next scheduled job is due (ms): -1 when none is.
@@ -251,12 +283,12 @@ local function leave(id, job, was, final, size)
   count(counter(was.state, was.pool), -1)
   count(final, 1)
   count('retained_bytes', size)
-  redis.call('ZADD', P .. 'done', now_text(), id)
+  gather('ZADD', P .. 'done', now_text(), id)
   if was.waited then
     settling[#settling + 1] = { id, final }
   end
   if was.node then
-    redis.call('HDEL', P .. 'run:' .. was.node, id)
+    gather('HDEL', P .. 'run:' .. was.node, id)
     unclaim(was)
   end
   redis.call('HDEL', job, 'token')

@@ -1,12 +1,14 @@
 -- Accepts the submits and maps of one round trip, each whole or not at all.
 -- ARGV: the most jobs a pool may have queued, the most named queues, the number
--- of requests, then for each: its job count, pool, queue, named queue or '',
--- idempotency key or '', batch or '', the batch's then or '', the time its jobs
--- are due (ms) or '', the jobs they come after (ids, space-separated) or '', the
--- map whose follow-up it is or '', the schedule it is a firing of or '' with the
--- time that fired (ms), the schedule's next or '' and when its job was submitted
--- (ms), then for each job: id, priority, field count, then fields and values.
--- Jobs due later, or after others, take no room in the queue until then.
+-- of requests, then for each: its job count, pool, queue, the number of its
+-- options and each as name and value (of these, the ones it has: `named`, its
+-- named queue; `key`, its idempotency key; `batch`; `then`, the batch's; `due`,
+-- when its jobs are due (ms); `after`, the jobs they come after (ids,
+-- space-separated); `follows`, the map whose follow-up it is; `firing`, the
+-- schedule it is a firing of, with `fired_at` the time that fired (ms), `next_at`
+-- the schedule's next ('' for none) and `submitted_at` its job's (ms)), then for
+-- each job: id, priority, field count, then fields and values. Jobs due later, or
+-- after others, take no room in the queue until then.
 -- Returns for each request 'ok', 'waiting' (for jobs it comes after), 'cancelled
 -- <id> <state>' (a job it comes after failed or was cancelled: so were they),
 -- 'full', 'too_many' (its named queue would be one too many), 'no_such_job <id>'
@@ -20,15 +22,17 @@ local out = {}
 local queued = {}
 local a = 4
 for r = 1, tonumber(ARGV[3]) do
-  local n, pool, queue, named, key = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local batch, batch_then, due, after = ARGV[a + 5], ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 8]
-  local follows, firing, fired_at, next_at = ARGV[a + 9], ARGV[a + 10], ARGV[a + 11], ARGV[a + 12]
-  local fired_job_at = ARGV[a + 13]
-  a = a + 14
-  named = named ~= '' and named or nil
+  local n, pool, queue = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+  local o = {}
+  for i = a + 4, a + 3 + 2 * tonumber(ARGV[a + 3]), 2 do
+    o[ARGV[i]] = ARGV[i + 1]
+  end
+  a = a + 4 + 2 * tonumber(ARGV[a + 3])
+  local named, key, batch, batch_then = o.named, o.key or '', o.batch or '', o['then'] or ''
+  local due, after, follows, firing = tonumber(o.due), o.after or '', o.follows or '', o.firing or ''
   local holder = key ~= '' and redis.call('GET', P .. 'key:' .. key)
   local fires = firing ~= ''
-  if fires and redis.call('HGET', P .. 'sched:' .. firing, 'next') ~= fired_at then
+  if fires and redis.call('HGET', P .. 'sched:' .. firing, 'next') ~= o.fired_at then
     fires = false
     holder = redis.call('HGET', P .. 'sched:' .. firing, 'fired') or ''
     if holder == '' then
@@ -92,7 +96,7 @@ for r = 1, tonumber(ARGV[3]) do
       local score = int_text(-((100 - priority) * 17592186044416 + seq))
       local job = P .. 'j:' .. id
       redis.call('HSET', job, 'state', 'queued', 'score', score, unpack(ARGV, a + 3, a + 2 + 2 * fields))
-      redis.call('ZADD', P .. 'all', int_text(seq), id)
+      gather('ZADD', P .. 'all', int_text(seq), id)
       if batch_then ~= '' then
         redis.call('RPUSH', P .. 'batch:' .. batch .. ':jobs', id)
       end
@@ -113,17 +117,17 @@ for r = 1, tonumber(ARGV[3]) do
       elseif due then
         schedule(id, job, due)
       else
-        redis.call('ZADD', lane(queue, named), score, id)
+        gather('ZADD', lane(queue, named), score, id)
       end
     end
     a = a + 3 + 2 * fields
   end
   if fires then
-    advance_schedule(firing, next_at)
+    advance_schedule(firing, o.next_at)
     local sched = P .. 'sched:' .. firing
     redis.call('HSET', sched, 'fired', accept and first or '')
     if accept then
-      redis.call('HSET', sched, 'last_at', fired_job_at, 'last_job', first)
+      redis.call('HSET', sched, 'last_at', o.submitted_at, 'last_job', first)
     end
   end
   if accept and queues_now then
