@@ -1468,6 +1468,7 @@ void RedisJobStore::refresh(const std::string& id) {
 // Schedules ---------------------------------------------------------------------------
 
 void RedisJobStore::schedule_kept(const proto::ScheduleInfo& schedule) {
+    ++schedule_writes_;
     call(scripts_->schedule,
          {"set", schedule.spec.name, schedule_spec(schedule),
           schedule.next_at ? millis_text(*schedule.next_at) : ""},
@@ -1486,6 +1487,7 @@ void RedisJobStore::schedule_advanced(std::string_view name, proto::Timestamp fr
 }
 
 void RedisJobStore::schedule_removed(std::string_view name) {
+    ++schedule_writes_;
     call(scripts_->schedule, {"del", std::string(name)}, [](Result<RedisReply>) {});
 }
 
@@ -1517,7 +1519,14 @@ void RedisJobStore::read_schedules(std::vector<std::string> names, SchedulesRead
 }
 
 void RedisJobStore::refresh_schedules(std::vector<std::string> names) {
-    read_schedules(names, [this, names](auto read) {
+    read_schedules(names, [this, names, writes = schedule_writes_](auto read) {
+        // A read sent before this node wrote a schedule may hold what the write
+        // changed: adopted, it would bring back a schedule just deleted here. It is
+        // read again, after the write.
+        if (writes != schedule_writes_) {
+            refresh_schedules(names);
+            return;
+        }
         // Unread, they are read again once Redis is back.
         if (read && events_.schedules_read) {
             events_.schedules_read(names, std::move(*read));

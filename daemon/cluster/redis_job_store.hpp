@@ -332,6 +332,7 @@ private:
         std::optional<proto::Timestamp> next_at;
     };
     std::map<std::string, Advance, std::less<>> advances_;
+    std::uint64_t schedule_writes_ = 0;  // schedules this node set or removed
 
     Pending submits_, started_, requeued_, finished_;
     bool send_posted_ = false;

@@ -377,34 +377,51 @@ end
 
 -- Finished jobs go once their retention is over (`ttl` ms), and the oldest go
 -- while more than `max` are kept or they hold more than `max_bytes`; at most 1,000
--- a call, so that no call holds Redis up for long.
+-- a call, so that no call holds Redis up for long. A service at its `max` drops
+-- about a job for each that ends: their keys go in one DEL, their index entries in
+-- one ZREM a key.
 local function expire(ttl, max, max_bytes)
+  counted()
+  local budget, freed, gone = 1000, 0, {}
   local function drop(id)
     local job = P .. 'j:' .. id
-    local key = redis.call('HGET', job, 'key')
-    if key and redis.call('GET', P .. 'key:' .. key) == id then
-      redis.call('DEL', P .. 'key:' .. key)
+    local f = redis.call('HMGET', job, 'key', 'size')
+    if f[1] and redis.call('GET', P .. 'key:' .. f[1]) == id then
+      gone[#gone + 1] = P .. 'key:' .. f[1]
     end
-    count('retained_bytes', -tonumber(redis.call('HGET', job, 'size') or '0'))
-    redis.call('DEL', job)
-    redis.call('ZREM', P .. 'all', id)
-    redis.call('ZREM', P .. 'done', id)
+    gone[#gone + 1] = job
+    gather('ZREM', P .. 'all', id)
+    gather('ZREM', P .. 'done', id)
+    budget = budget - 1
+    local size = tonumber(f[2] or '0')
+    freed = freed + size
+    return size
   end
-  local budget = 1000
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'done', '-inf', now_ms() - ttl, 'LIMIT', 0, budget)) do
     drop(id)
-    budget = budget - 1
   end
-  counted()
-  local bytes = tonumber(redis.call('HGET', P .. 'stats', 'retained_bytes') or '0')
-  while budget > 0 and (redis.call('ZCARD', P .. 'done') > max or bytes > max_bytes) do
-    local oldest = redis.call('ZRANGE', P .. 'done', 0, 0)[1]
-    if not oldest then
+  -- The oldest of the rest, from the rank past those already dropped (which are
+  -- still in `done` until the ZREM at the end).
+  local rank = 1000 - budget
+  local kept = redis.call('ZCARD', P .. 'done') - rank
+  local bytes = tonumber(redis.call('HGET', P .. 'stats', 'retained_bytes') or '0') - freed
+  while budget > 0 and (kept > max or bytes > max_bytes) do
+    local ids = redis.call('ZRANGE', P .. 'done', rank, rank + math.min(budget, math.max(kept - max, 1)) - 1)
+    if #ids == 0 then
       break
     end
-    bytes = bytes - tonumber(redis.call('HGET', P .. 'j:' .. oldest, 'size') or '0')
-    drop(oldest)
-    budget = budget - 1
+    rank = rank + #ids
+    for _, id in ipairs(ids) do
+      if kept <= max and bytes <= max_bytes then
+        break
+      end
+      bytes = bytes - drop(id)
+      kept = kept - 1
+    end
+  end
+  count('retained_bytes', -freed)
+  for i = 1, #gone, 1000 do
+    redis.call('DEL', unpack(gone, i, math.min(i + 999, #gone)))
   end
   counted()
 end
