@@ -16,8 +16,6 @@ R="$(free_port)"
 start_bg "$PEERS_TMP/redis.log" redis-server --port "$R" --bind 127.0.0.1 --save '' \
     --appendonly no --daemonize no --logfile ''
 wait_port "$R" || exit 1
-printf '{"cluster": {"redis": "redis://127.0.0.1:%s", "name": "bench"}}\n' "$R" \
-    >"$PEERS_TMP/cluster.json"
 
 # Redis's totals: commands processed, the reads of its clients' sockets (each
 # read takes what a client sent in one go: a round trip of a pipelined client),
@@ -41,19 +39,26 @@ run() {
         }'
 }
 
-nodes=()
-addresses=""
+# Each count of nodes is a cluster of its own (a name of its own on the one Redis),
+# started afresh: none inherits the jobs another left, which the retention of a
+# later one would be dropping while it is measured.
 for count in 1 2 3; do
-    P="$(free_port)"
-    start_bg "$PEERS_TMP/node$count.log" "$TASKPOOL_BIN/taskpoold" --listen "127.0.0.1:$P" \
-        --threads 2 --processes 2 --log-level warn --config "$PEERS_TMP/cluster.json"
-    nodes+=("$LAST_PID")
-    wait_port "$P" || exit 1
-    addresses="${addresses:+$addresses,}127.0.0.1:$P"
+    printf '{"cluster": {"redis": "redis://127.0.0.1:%s", "name": "bench%s"}}\n' "$R" "$count" \
+        >"$PEERS_TMP/cluster$count.json"
+    nodes=()
+    addresses=""
+    for _ in $(seq "$count"); do
+        P="$(free_port)"
+        start_bg "$PEERS_TMP/node$count-$P.log" "$TASKPOOL_BIN/taskpoold" --listen "127.0.0.1:$P" \
+            --threads 2 --processes 2 --log-level warn --config "$PEERS_TMP/cluster$count.json"
+        nodes+=("$LAST_PID")
+        wait_port "$P" || exit 1
+        addresses="${addresses:+$addresses,}127.0.0.1:$P"
+    done
     export LOADGEN_TAG="taskpool+cluster$count"
     set -e
     run "$N" pipe "$addresses" echo thread "$N" 64 $((2 * count))
     run "$PN" pipe "$addresses" echo process "$PN" 64 $((2 * count))
     set +e
+    for pid in "${nodes[@]}"; do stop_pid "$pid"; done
 done
-for pid in "${nodes[@]}"; do stop_pid "$pid"; done

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include <asio/connect.hpp>
 #include <asio/post.hpp>
@@ -12,6 +13,31 @@
 
 namespace taskpool::daemon::cluster {
 namespace {
+
+/// A command as Redis reads it: an array of bulk strings (`*2\r\n$3\r\nGET\r\n...`).
+/// Written here rather than by hiredis's formatter, which makes each length with
+/// sprintf and the whole command in a buffer of its own: a node spent a tenth of
+/// its time there.
+void append_command(std::string& out, std::span<const std::string_view> args) {
+    std::size_t size = 16;
+    for (auto a : args) {
+        size += a.size() + 16;
+    }
+    out.reserve(out.size() + size);
+    auto header = [&out](char mark, std::size_t n) {
+        char digits[24];
+        auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+        out += mark;
+        out.append(digits, end);
+        out += "\r\n";
+    };
+    header('*', args.size());
+    for (auto a : args) {
+        header('$', a.size());
+        out += a;
+        out += "\r\n";
+    }
+}
 
 RedisReply copied(const redisReply& r) {
     RedisReply out;
@@ -127,39 +153,20 @@ void RedisConnection::start() {
 }
 
 void RedisConnection::command(std::initializer_list<std::string_view> args, Handler on_reply) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (auto a : args) {
-        argv.push_back(a.data());
-        lengths.push_back(a.size());
-    }
-    queue(static_cast<int>(argv.size()), argv.data(), lengths.data(), std::move(on_reply));
+    command(std::span<const std::string_view>(args.begin(), args.size()), std::move(on_reply));
 }
 
 void RedisConnection::command(const std::vector<std::string>& args, Handler on_reply) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (const auto& a : args) {
-        argv.push_back(a.data());
-        lengths.push_back(a.size());
-    }
-    queue(static_cast<int>(argv.size()), argv.data(), lengths.data(), std::move(on_reply));
+    std::vector<std::string_view> views(args.begin(), args.end());
+    command(std::span<const std::string_view>(views), std::move(on_reply));
 }
 
-void RedisConnection::queue(int argc, const char** argv, const std::size_t* lengths,
-                            Handler on_reply) {
+void RedisConnection::command(std::span<const std::string_view> args, Handler on_reply) {
     if (closed_) {
         on_reply(proto::Error{proto::ErrorCode::unavailable, where(url_) + ": not connected"});
         return;
     }
-    char* formatted = nullptr;
-    int size = redisFormatCommandArgv(&formatted, argc, argv, lengths);
-    if (size < 0) {
-        on_reply(proto::Error{proto::ErrorCode::unavailable, "cannot format a Redis command"});
-        return;
-    }
-    out_.append(formatted, static_cast<std::size_t>(size));
-    redisFreeCommand(formatted);
+    append_command(out_, args);
     pending_.push_back({std::move(on_reply), Clock::now()});
     watch_replies();
     // The rest of this turn's commands join it in the same write.

@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +34,8 @@ struct RedisReply {
 /// One connection to Redis, on the io thread. Commands are queued as they are
 /// made and go out together, in one write per turn of the io_context, so that
 /// everything pending shares a round trip; replies come back in order to each
-/// command's handler. hiredis formats the commands and parses the replies
-/// (its reader and formatter only: the socket is Asio's, and nothing blocks).
+/// command's handler. hiredis parses the replies (its reader only: the socket is
+/// Asio's, and nothing blocks).
 ///
 /// A Redis error reply is a reply (kind `error`), not a failure; the handlers
 /// fail with `unavailable` only when the connection does (it cannot be reached,
@@ -61,6 +62,7 @@ public:
     /// Queues a command, its arguments as Redis takes them: `{"SET", "k", "v"}`.
     void command(std::initializer_list<std::string_view> args, Handler on_reply);
     void command(const std::vector<std::string>& args, Handler on_reply);
+    void command(std::span<const std::string_view> args, Handler on_reply);
     using OnMessage = std::function<void(std::string_view channel, std::string_view message)>;
     /// Subscribes to `channels`: `on_message` gets what is published on them
     /// from now on, and `on_subscribed` the reply for the last channel, once
@@ -81,7 +83,6 @@ private:
     RedisConnection(asio::io_context& io, RedisUrl url, std::function<void(proto::Error)> closed,
                     std::chrono::milliseconds reply_timeout);
     void start();
-    void queue(int argc, const char** argv, const std::size_t* lengths, Handler on_reply);
     void write_pending();
     void read_more();
     /// Takes the replies in what was read; false if it was not RESP.

@@ -17,11 +17,14 @@ std::string hex_sha1(const std::string& text) {
     return out;
 }
 
-/// EVAL or EVALSHA's arguments: the script or its SHA1, then the keys and args.
-std::vector<std::string> eval_args(const char* op, const std::string& script,
-                                   const std::vector<std::string>& keys,
-                                   const std::vector<std::string>& args) {
-    std::vector<std::string> out{op, script, std::to_string(keys.size())};
+/// `op` of `script`, with its keys and arguments, as one command's arguments: views
+/// of the strings, which stay where they are.
+std::vector<std::string_view> eval_args(std::string_view op, std::string_view script,
+                                        std::string_view key_count,
+                                        const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args) {
+    std::vector<std::string_view> out{op, script, key_count};
+    out.reserve(3 + keys.size() + args.size());
     out.insert(out.end(), keys.begin(), keys.end());
     out.insert(out.end(), args.begin(), args.end());
     return out;
@@ -38,12 +41,13 @@ void RedisScript::load(RedisConnection& redis, RedisConnection::Handler on_reply
 
 void RedisScript::call(RedisConnection& redis, std::vector<std::string> keys,
                        std::vector<std::string> args, RedisConnection::Handler on_reply) const {
-    auto line = eval_args("EVALSHA", sha1_, keys, args);  // before they move
-    redis.command(line, [this, &redis, keys = std::move(keys), args = std::move(args),
+    auto key_count = std::to_string(keys.size());
+    auto line = eval_args("EVALSHA", sha1_, key_count, keys, args);  // before they move
+    redis.command(line, [this, &redis, key_count, keys = std::move(keys), args = std::move(args),
                          on_reply = std::move(on_reply)](proto::Result<RedisReply> reply) mutable {
         if (reply && reply->kind == RedisReply::Kind::error &&
             reply->text.starts_with("NOSCRIPT")) {
-            redis.command(eval_args("EVAL", source_, keys, args), std::move(on_reply));
+            redis.command(eval_args("EVAL", source_, key_count, keys, args), std::move(on_reply));
             return;
         }
         on_reply(std::move(reply));
