@@ -378,12 +378,21 @@ TEST_CASE("cluster.remote_workers_on_any_node_take_from_the_shared_queue" * doct
 TEST_CASE("cluster.a_killed_node_has_its_jobs_run_again_elsewhere" * doctest::timeout(60)) {
     Cluster cluster(2, {.expect_errors = true});
     no_threads(cluster[0]);
+    REQUIRE(LineClient(cluster[1].port())
+                .request({{"op", "resize"}, {"pool", "thread"}, {"size", 3}})["ok"] == true);
     LineClient a(cluster[0].port());
     auto retried = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}, {"retries", 1}});
     auto lost = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 1}}}});
+    // A submit that waits keeps node 0's copy of its job from the submit on: when
+    // the job comes back, node 0 must run it as Redis has it, its second attempt.
+    LineClient waiting(cluster[0].port());
+    waiting.send({{"op", "submit"},
+                  {"task", "sleep"},
+                  {"args", {{"seconds", 1}}},
+                  {"retries", 1},
+                  {"wait", true}});
     REQUIRE(wait_for([&] {
-        return get(a, retried["id"])["state"] == "running" &&
-               get(a, lost["id"])["state"] == "running";
+        return ok(a, {{"op", "list"}, {"state", "running"}})["jobs"].size() == 3;
     }));
     auto dead = node_id(cluster[1]);
     cluster[1].signal(SIGKILL);
@@ -394,6 +403,9 @@ TEST_CASE("cluster.a_killed_node_has_its_jobs_run_again_elsewhere" * doctest::ti
     CHECK(again["state"] == "succeeded");
     CHECK(again["attempts"] == 2);
     CHECK(again["node"] == node_id(cluster[0]));
+    auto waited = waiting.read_reply(15s);
+    CHECK(waited["job"]["state"] == "succeeded");
+    CHECK(waited["job"]["attempts"] == 2);
     auto failed = get(a, lost["id"], 15);
     CHECK(failed["state"] == "failed");
     CHECK(failed["error"]["code"] == "lost");
