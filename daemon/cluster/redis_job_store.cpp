@@ -950,11 +950,14 @@ void RedisJobStore::want_runnable(PoolKind pool, std::optional<std::vector<std::
         return;
     }
     // Claim only what idle workers begin now, so that a node does not sit on jobs
-    // another node could run; but where the queue is deep and its jobs short, what
-    // the pool holds, so that a worker that ends a run has the next at hand (as the
-    // process pool holds runs ahead for short tasks only).
+    // another node could run; but where the queue is deep and its jobs short, twice
+    // what the pool has room for, so that a worker that ends a run has the next at
+    // hand while the next take waits behind the scripts ahead of it in Redis (as the
+    // process pool holds runs ahead for short tasks only). Half as many left 1 node
+    // at 17,000 echo jobs/s where this does 22,000, and cost Redis more a job: a
+    // call carries fewer (docs/benchmarks.md).
     bool ahead = deep_[i] && typical_run_ms_[i] < short_run_ms;
-    std::size_t max = ahead ? room : std::min(idle, room);
+    std::size_t max = ahead ? 2 * room : std::min(idle, room);
     std::vector<std::string> args{node_, node_ + ":" + std::to_string(next_take_++) + ":",
                                   std::to_string(max), std::string(to_string(pool))};
     if (tasks) {
