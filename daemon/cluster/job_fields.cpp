@@ -65,9 +65,9 @@ bool read_spec(std::string_view text, sched::StoredJob& s) {
             fits = v.get(d) == ok;
             s.retry_backoff_s = d;
         } else if (name == "callback") {
-            fits = v.get(str) == ok;
+            fits = v.is_object();
             if (fits) {
-                s.callback = sched::callback_from_text(str);
+                s.callback = sched::callback_from_text(proto::raw_json(v).text());
             }
         } else if (name == "schedule") {
             fits = v.get(str) == ok;
@@ -155,8 +155,8 @@ void JobFields::submitted(const sched::StoredJob& s, bool cancellable,
     if (s.retry_backoff_s) {
         w.field("retry_backoff_s", *s.retry_backoff_s);
     }
-    if (s.callback) {
-        w.field("callback", sched::callback_text(*s.callback));
+    if (s.callback) {  // as an object, which an operator reads in redis-cli as it is
+        w.field("callback", *proto::RawJson::from_text(sched::callback_text(*s.callback)));
     }
     if (j.schedule) {
         w.field("schedule", *j.schedule);
