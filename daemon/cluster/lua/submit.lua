@@ -19,6 +19,9 @@
 -- follow-up is taken once, and a later one answered with it.
 local max, most_named = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
+-- The last arrival's number: read at the call's first accepted request, written
+-- back once at its end, rather than a command a request.
+local arrived
 local queued = {}
 local a = 4
 for r = 1, tonumber(ARGV[3]) do
@@ -87,7 +90,11 @@ for r = 1, tonumber(ARGV[3]) do
       redis.call('SET', P .. 'followed:' .. follows, first, 'PX', 3600000)
     end
   end
-  local seq = accept and redis.call('INCRBY', P .. 'seq', n) - n
+  local seq
+  if accept then
+    arrived = arrived or tonumber(redis.call('GET', P .. 'seq') or '0')
+    seq, arrived = arrived, arrived + n
+  end
   for _ = 1, n do
     local id, priority, fields = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
     if accept then
@@ -136,6 +143,9 @@ for r = 1, tonumber(ARGV[3]) do
     add_lane(queue, named)
     wake(queue)
   end
+end
+if arrived then
+  redis.call('SET', P .. 'seq', int_text(arrived))
 end
 settle()
 counted()
