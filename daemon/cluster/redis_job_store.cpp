@@ -1442,34 +1442,8 @@ void RedisJobStore::on_event(std::string_view header, std::string_view line) {
         if (reading_.contains(job)) {
             reread_.insert(job);
         }
-        ended_elsewhere(job, line);
+        refresh(job);
     }
-}
-
-void RedisJobStore::ended_elsewhere(const std::string& id, std::string_view line) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) {
-        return;
-    }
-    // The event holds the job as its end wrote it: no read of its hash, which
-    // a node that holds the jobs it submitted made for each that another ran.
-    auto event = nlohmann::json::parse(line, nullptr, false);
-    auto ended = event.is_object() && event.contains("job")
-                     ? proto::decode_job(event["job"])
-                     : proto::Result<proto::Job>(proto::bad_request("no job in the event"));
-    if (!ended || !proto::is_final(ended->state)) {
-        refresh(id);
-        return;
-    }
-    ended_elsewhere(*it->second, std::move(*ended));
-}
-
-void RedisJobStore::ended_elsewhere(Held& h, proto::Job ended) {
-    h.token.clear();
-    if (events_.ended_elsewhere) {
-        events_.ended_elsewhere(h.record, std::move(ended));
-    }
-    release_later(&h);
 }
 
 void RedisJobStore::refresh(const std::string& id) {
@@ -1482,9 +1456,15 @@ void RedisJobStore::refresh(const std::string& id) {
             return;
         }
         auto read = read_job(*reply);
-        if (read && proto::is_final(read->stored.job.state)) {
-            ended_elsewhere(*it->second, std::move(read->stored.job));
+        if (!read || !proto::is_final(read->stored.job.state)) {
+            return;
         }
+        Held* h = it->second.get();
+        h->token.clear();
+        if (events_.ended_elsewhere) {
+            events_.ended_elsewhere(h->record, std::move(read->stored.job));
+        }
+        release_later(h);
     });
 }
 

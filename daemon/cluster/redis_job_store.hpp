@@ -275,10 +275,6 @@ private:
     void publish(char kind, std::string_view id, const std::string& line);
     void on_message(std::string_view message);
     void on_event(std::string_view header, std::string_view line);
-    /// A held job another node ended, as its job.finished event `line` has it
-    /// (read from Redis where the line will not do), goes to the scheduler.
-    void ended_elsewhere(const std::string& id, std::string_view line);
-    void ended_elsewhere(Held& h, proto::Job ended);
     /// Reads a held job another node ended, and tells the scheduler.
     void refresh(const std::string& id);
     /// Reads schedules (none named: all) as the `schedule` script answers `read`.
