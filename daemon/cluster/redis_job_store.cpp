@@ -25,8 +25,9 @@ using Kind = RedisReply::Kind;
 
 /// The layout of the keys and of the job hashes (job_fields.hpp) this version
 /// writes, which every node of a cluster must share; one more for each change.
-/// 2: a job's spec as one field, queues by minus the score.
-constexpr std::string_view layout = "2";
+/// 2: a job's spec as one field, queues by minus the score. 3: a job's `held`,
+/// which the scripts publish its lines by.
+constexpr std::string_view layout = "3";
 
 std::string with_common(std::string_view body) {
     return std::string(lua::common_lua) + std::string(body);
@@ -363,7 +364,7 @@ void RedisJobStore::heartbeat(std::string_view how, std::function<void(Result<vo
          {node_, std::to_string(settings_.lease.count()), std::string(how), run_id_, settings_.addr,
           started_at_, events_.pools ? events_.pools() : "{}",
           std::to_string(settings_.ttl.count()), std::to_string(settings_.max_retained),
-          std::to_string(settings_.max_retained_bytes), std::string(layout)},
+          std::to_string(settings_.max_retained_bytes), std::string(layout), hears_ ? "1" : "0"},
          [this, done = std::move(done)](Result<RedisReply> reply) {
              if (!reply) {
                  done(reply.error());
@@ -652,6 +653,13 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
         } else if (reply->text == "too_many") {
             added(proto::too_many_queues());
         } else if (reply->text == "full") {
+            // A submit waiting for room goes again when another node's job leaves
+            // the queue, which only a node that hears every line learns of.
+            hear([this] {
+                if (events_.work) {
+                    events_.work();
+                }
+            });
             added(Error{ErrorCode::queue_full,
                         "the " + std::string(to_string(pool)) +
                             " pool's queue is full across the cluster (queue.max_size " +
@@ -688,7 +696,7 @@ void RedisJobStore::send() {
     }
     // In this order: a job submitted, begun and ended in one turn is written so.
     flush(scripts_->submit, submits_,
-          {std::to_string(settings_.queue_max_size), std::to_string(proto::max_queues),
+          {node_, std::to_string(settings_.queue_max_size), std::to_string(proto::max_queues),
            std::to_string(submits_.replies.size())});
     if (!advances_.empty()) {
         std::vector<std::string> args{"advance"};
@@ -732,6 +740,28 @@ void RedisJobStore::flush(const RedisScript& script, Pending& pending,
                  announce_ended(*reply, replies.size());
              }
          });
+}
+
+void RedisJobStore::hear(base::Callback<void()> ready) {
+    if (hears_ && hearing_.empty()) {
+        ready();
+        return;
+    }
+    hearing_.push_back(std::move(ready));
+    if (hears_) {
+        return;  // on its way
+    }
+    hears_ = true;  // and from now on, with each heartbeat
+    auto heard = [this] {
+        for (auto& waiting : std::exchange(hearing_, {})) {
+            waiting();
+        }
+    };
+    if (!up()) {
+        asio::post(io_, heard);  // the heartbeat that joins again adds it
+        return;
+    }
+    ordered().command({"SADD", key("hear"), node_}, [heard](Result<RedisReply>) { heard(); });
 }
 
 void RedisJobStore::when_durable(base::Callback<void()> f) {
@@ -796,6 +826,10 @@ void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
         answer(*read);
         return;
     }
+    // A job read here may be run and ended by a node that submitted it, which
+    // publishes its lines only where some node hears them: this one does from
+    // before the read, on the same connection.
+    hear([] {});
     for (std::size_t i = 0; i < read->ids.size(); ++i) {
         if (read->held[i] != nullptr) {
             continue;
@@ -1292,6 +1326,7 @@ void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
 }
 
 void RedisJobStore::retry(const std::string& id, Retried retried) {
+    hear([] {});  // the job held here may run again anywhere, its submitter's node too
     call(scripts_->retry, {id}, [this, retried = std::move(retried)](Result<RedisReply> reply) {
         if (!reply) {
             retried(reply.error());

@@ -123,6 +123,12 @@ public:
     std::string url_shown() const { return settings_.url.shown(); }
     /// Whether Redis can be reached now.
     bool up() const;
+    /// Runs `ready` once this node is among those that hear every job's lines
+    /// (where it stays while it renews its lease): the scripts publish a job's
+    /// job.started and job.finished only where some node does, or where a node
+    /// other than the one that ran it holds it. Before a subscriber, watch or
+    /// event stream starts here, so that no line of theirs goes unpublished.
+    void hear(base::Callback<void()> ready);
 
     /// A remote worker here serves this task: every node accepts its jobs from
     /// now on, and from when it starts.
@@ -336,6 +342,9 @@ private:
 
     Pending submits_, started_, requeued_, finished_;
     bool send_posted_ = false;
+
+    bool hears_ = false;  // among the nodes that hear every line, or on its way
+    std::vector<base::Callback<void()>> hearing_;  // until Redis has it
 };
 
 }  // namespace taskpool::daemon::cluster

@@ -164,11 +164,15 @@ void HttpProtocol::open_stream(proto::EventFilter filter,
     in_flight_ = true;
     done_ = true;
     streaming_ = true;
-    session_.queue_output(std::string("HTTP/1.1 200 OK\r\nContent-Type: ") +
-                          std::string(event_stream_type) +
-                          "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
-    session_.dispatcher().services().event_log.open(session_.shared_from_this(), std::move(filter),
-                                                    last_event_id);
+    // In cluster mode the stream begins once every node's events reach this one.
+    auto& services = session_.dispatcher().services();
+    ops::when_heard(services, [&services, session = session_.shared_from_this(),
+                               filter = std::move(filter), last_event_id]() mutable {
+        session->queue_output(std::string("HTTP/1.1 200 OK\r\nContent-Type: ") +
+                              std::string(event_stream_type) +
+                              "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+        services.event_log.open(std::move(session), std::move(filter), last_event_id);
+    });
 }
 
 void HttpProtocol::reply(std::string line) {

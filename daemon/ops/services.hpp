@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 
+#include "daemon/base/callback.hpp"
 #include "proto/request.hpp"
 
 // Declared, not defined: a handler includes the header of each service it uses,
@@ -74,5 +75,10 @@ struct Services {
     /// What `stats` with `history` answers; set once the daemon samples it.
     const metrics::StatsHistory* history = nullptr;
 };
+
+/// Runs `then` once this node hears every node's job events (cluster mode, where
+/// the nodes publish them only where one does; at once otherwise): before a
+/// subscription, watch or event stream begins here.
+void when_heard(const Services& services, base::Callback<void()> then);
 
 }  // namespace taskpool::daemon::ops

@@ -802,6 +802,62 @@ int healthz(std::uint16_t port) {
 
 }  // namespace
 
+TEST_CASE("cluster.a_jobs_lines_go_out_only_where_some_node_reads_them" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    LineClient channel(cluster.redis().port());  // the events' channel, as RESP
+    channel.send_raw("SUBSCRIBE tp:{test}:ev\r\n");
+    auto carried = [&] {  // until it has been quiet for a while
+        std::string all;
+        while (auto line = channel.read_line(300ms)) {
+            all += *line + "\n";
+        }
+        return all;
+    };
+    auto times = [](const std::string& text, std::string_view what) {
+        int n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    carried();
+    // Node 1 runs what node 0 submits: the ends go out, for node 0's waits; the
+    // starts, which no node reads, do not.
+    no_threads(cluster[0]);
+    LineClient a(cluster[0].port());
+    for (int i = 0; i < 3; ++i) {
+        CHECK(ok(a, {{"op", "submit"},
+                     {"task", "echo"},
+                     {"args", i},
+                     {"wait", true}})["job"]["result"] == i);
+    }
+    auto across = carried();
+    CHECK(times(across, "job.finished") == 3);
+    CHECK(times(across, "job.started") == 0);
+    // A node that runs what it submits tells no one.
+    LineClient b(cluster[1].port());
+    for (int i = 0; i < 3; ++i) {
+        CHECK(ok(b, {{"op", "submit"},
+                     {"task", "echo"},
+                     {"args", i},
+                     {"wait", true}})["job"]["result"] == i);
+    }
+    CHECK(times(carried(), "job.") == 0);
+    // Once a node has a subscriber, every line goes out: its own jobs' too, which
+    // its subscriber hears back from Redis.
+    LineClient watcher(cluster[1].port());
+    watcher.request({{"op", "subscribe"}});
+    auto id = ok(b, {{"op", "submit"}, {"task", "echo"}, {"args", 7}, {"wait", true}})["job"]["id"];
+    auto heard = carried();
+    CHECK(times(heard, "job.started") == 1);
+    CHECK(times(heard, "job.finished") == 1);
+    json told;
+    while (told["event"] != "job.finished") {
+        told = watcher.read_json();
+    }
+    CHECK(told["job"]["id"] == id);
+}
+
 TEST_CASE("cluster.redis_away_gives_unavailable_and_503_and_everything_comes_back" *
           doctest::timeout(60)) {
     Cluster cluster(1, {.redis = {.append_only = true}, .expect_errors = true});

@@ -26,6 +26,9 @@
 --   all             zset: every job by seq (list)
 --   done            zset: finished jobs by the time they finished (retention)
 --   run:<node>      hash: job id -> token, the jobs a node has claimed
+--   hear            set: nodes that relay every job's lines (their subscribers,
+--                   watches and event streams hear them from here, their own
+--                   jobs' included), or read jobs that other nodes submitted
 --   nodes           zset: node -> its lease's end (ms on Redis's clock)
 --   node:<node>     hash: what stats shows of a node
 --   key:<key>       string: the job that holds an idempotency key
@@ -45,7 +48,9 @@
 --                   paused), last_at (ms) and last_job, and fired: the job of its
 --                   latest firing ('' where it was refused)
 --   ev              channel: events, each `<origin> <kind> <id>\n<line>`, several
---                   to a message, one after another (line by line); from the
+--                   to a message, one after another (line by line); a job's
+--                   job.started and job.finished lines only where heard
+--                   (anyone_hears(), end_heard()); from the
 --                   scripts (origin `*`): `W <queue>`, the queue has jobs again
 --                   (`W *`: every queue may),
 --                   `D <ms>`, the next job is due in that many milliseconds, and
@@ -137,6 +142,20 @@ local function names_from(from, set)
     names = redis.call('SMEMBERS', P .. set)
   end
   return names
+end
+
+-- Whether a job's lines are read anywhere: every line by the nodes in `hear`,
+-- and its job.finished also by a node other than the one that ended it that
+-- holds the job, to answer its waits (its `held`: the node that submitted it, or
+-- `*` once another took it). Most of a job's cost in Redis was its lines, which
+-- no node read where none listens and a node runs what it submits.
+local hearing
+local function anyone_hears()
+  hearing = hearing or redis.call('SCARD', P .. 'hear')
+  return hearing > 0
+end
+local function end_heard(node, held)
+  return anyone_hears() or held ~= node
 end
 
 -- Events of a call, published together at its end as one message (tell_all()).

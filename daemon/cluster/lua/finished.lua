@@ -1,7 +1,8 @@
 -- Runs of this node's claims ended.
 -- ARGV: node, retention (ttl ms, most jobs, most bytes), then for each: id, token,
 -- state, its job.started message where its start was held back to be written
--- with its end (else ''), its job.finished message, field count, fields and
+-- with its end (else ''), its job.finished message (each told where it is
+-- heard: anyone_hears(), end_heard()), field count, fields and
 -- values (finished_at, attempts, result or error; and the start's where it was
 -- held back). The messages go out with the ends, so that a batch's end, told
 -- after them, comes after every end of the batch. A job whose start was held
@@ -16,7 +17,7 @@ while a <= #ARGV do
   local id, token, final, began, message = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local fields = tonumber(ARGV[a + 5])
   local job = P .. 'j:' .. id
-  local was = fields_of(job, 'token', 'state')
+  local was = fields_of(job, 'token', 'state', 'held')
   if was.token ~= token then
     out[#out + 1] = 0
   else
@@ -24,10 +25,12 @@ while a <= #ARGV do
     redis.call('HSET', job, 'state', final, 'size', int_text(size),
       unpack(ARGV, a + 6, a + 5 + 2 * fields))
     out[#out + 1] = leave(id, job, was, final, size) or 1
-    if began ~= '' then
+    if began ~= '' and anyone_hears() then
       tell(began)
     end
-    tell(message)
+    if end_heard(ARGV[1], was.held) then
+      tell(message)
+    end
   end
   a = a + 6 + 2 * fields
 end

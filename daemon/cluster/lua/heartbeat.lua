@@ -4,7 +4,8 @@
 -- ARGV: node, lease (ms), 'join', 'renew' or 'leave' (its claims go back at once),
 -- Redis's run_id as the node read it,
 -- addr, started_at, pools (JSON), then retention: ttl (ms), most jobs, most bytes,
--- then the layout of keys and jobs the node writes.
+-- then the layout of keys and jobs the node writes, and '1' where it relays every
+-- job's lines (it stays in `hear` while it renews).
 -- Returns {'layout', the cluster's} when a joining node's layout is not the
 -- cluster's, {'dead'} when a renewing node's lease had already run out, else {'ok',
 -- the milliseconds until the next scheduled job is due (-1: none), the maps whose
@@ -40,7 +41,11 @@ if how == 'renew' and not redis.call('ZSCORE', P .. 'nodes', node) then
 end
 if how == 'leave' then
   redis.call('ZADD', P .. 'nodes', 0, node)
+  redis.call('SREM', P .. 'hear', node)
 else
+  if ARGV[12] == '1' then
+    redis.call('SADD', P .. 'hear', node)
+  end
   redis.call('ZADD', P .. 'nodes', now + lease, node)
   redis.call('HSET', P .. 'node:' .. node, 'addr', ARGV[5], 'started_at', ARGV[6], 'pools', ARGV[7],
     'last_seen', now)
@@ -81,6 +86,7 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', now, 'LI
   end
   redis.call('DEL', P .. 'run:' .. dead, P .. 'node:' .. dead)
   redis.call('ZREM', P .. 'nodes', dead)
+  redis.call('SREM', P .. 'hear', dead)
 end
 
 settle()

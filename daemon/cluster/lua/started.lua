@@ -1,4 +1,5 @@
--- Workers began runs that this node claimed, and their job.started events go out.
+-- Workers began runs that this node claimed, and their job.started events go out
+-- where anyone_hears().
 -- ARGV: node, then for each run: id, token, its job.started message, field count,
 -- fields and values (attempts, worker, started_at). A run whose claim is no longer
 -- the node's (it was cancelled, or its lease lapsed) is left alone.
@@ -11,7 +12,9 @@ while a <= #ARGV do
     count('queued:' .. now[3], -1)
     count('running', 1)
     redis.call('HSET', job, 'state', 'running', unpack(ARGV, a + 4, a + 3 + 2 * fields))
-    tell(message)
+    if anyone_hears() then
+      tell(message)
+    end
   end
   a = a + 4 + 2 * fields
 end

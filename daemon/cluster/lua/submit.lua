@@ -1,6 +1,6 @@
 -- Accepts the submits and maps of one round trip, each whole or not at all.
--- ARGV: the most jobs a pool may have queued, the most named queues, the number
--- of requests, then for each: its job count, pool, queue, the number of its
+-- ARGV: the node, the most jobs a pool may have queued, the most named queues,
+-- the number of requests, then for each: its job count, pool, queue, the number of its
 -- options and each as name and value (of these, the ones it has: `named`, its
 -- named queue; `key`, its idempotency key; `batch`; `then`, the batch's; `due`,
 -- when its jobs are due (ms); `after`, the jobs they come after (ids,
@@ -17,14 +17,14 @@
 -- Every node fires a schedule when its time comes; the first moves it on, and a
 -- later firing of that time answers as the first did: its job, or 'full'. A map's
 -- follow-up is taken once, and a later one answered with it.
-local max, most_named = tonumber(ARGV[1]), tonumber(ARGV[2])
+local node, max, most_named = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
 -- The last arrival's number: read at the call's first accepted request, written
 -- back once at its end, rather than a command a request.
 local arrived
 local queued = {}
-local a = 4
-for r = 1, tonumber(ARGV[3]) do
+local a = 5
+for r = 1, tonumber(ARGV[4]) do
   local n, pool, queue = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
   local o = {}
   for i = a + 4, a + 3 + 2 * tonumber(ARGV[a + 3]), 2 do
@@ -102,7 +102,8 @@ for r = 1, tonumber(ARGV[3]) do
       -- Priorities are -100 to 100: 201 bands of 2^44 arrivals, exact in a double.
       local score = int_text(-((100 - priority) * 17592186044416 + seq))
       local job = P .. 'j:' .. id
-      redis.call('HSET', job, 'state', 'queued', 'score', score, unpack(ARGV, a + 3, a + 2 + 2 * fields))
+      redis.call('HSET', job, 'state', 'queued', 'score', score, 'held', node,
+        unpack(ARGV, a + 3, a + 2 + 2 * fields))
       gather('ZADD', P .. 'all', int_text(seq), id)
       if batch_then ~= '' then
         redis.call('RPUSH', P .. 'batch:' .. batch .. ':jobs', id)

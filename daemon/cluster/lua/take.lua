@@ -21,11 +21,16 @@ local function claim(id)
   local job = P .. 'j:' .. id
   local token = prefix .. id
   taken = taken + 1
-  redis.call('HSET', job, 'node', node, 'token', token)
+  local f = redis.call('HMGET', job, 'attempts', 'held')
+  if f[2] == node or f[2] == '*' then
+    redis.call('HSET', job, 'node', node, 'token', token)
+  else
+    redis.call('HSET', job, 'node', node, 'token', token, 'held', '*')  -- two hold it now
+  end
   runs[#runs + 1] = id
   runs[#runs + 1] = token
   jobs[#jobs + 1] = id
-  jobs[#jobs + 1] = redis.call('HGET', job, 'attempts') or '0'
+  jobs[#jobs + 1] = f[1] or '0'
 end
 
 -- The named queues' limits, read once and written back once.
