@@ -302,7 +302,7 @@ proto::Result<ReadJob> read_job(const RedisReply& fields) {
             j.node = value;
         } else if (name == "token") {
             read.token = value;
-        }  // score, cancellable, size, unmet, waited: the scripts'
+        }  // score, cancellable, held, size, unmet, waited: the scripts'
     }
     if (!ok || j.id.empty()) {
         return corrupt(j.id.empty() ? "a job without an id" : "job " + j.id);

@@ -21,7 +21,7 @@ namespace taskpool::daemon::cluster {
 /// `worker`. A field a script sets costs Redis an append to the hash and a scan
 /// of it, so a job has as few as it can: a default (no retries, not
 /// cancellable, no attempt yet) is no field. The scripts own `state`, `score`,
-/// `scheduled_for`, `node`, `token`, `size`, `unmet` and `waited`; these
+/// `scheduled_for`, `node`, `token`, `held`, `size`, `unmet` and `waited`; these
 /// functions append name, value pairs for the rest.
 struct JobFields {
     /// What a new job is: everything a node needs to run it. `cancellable`: a
