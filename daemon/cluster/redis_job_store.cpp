@@ -115,6 +115,7 @@ struct RedisJobStore::Held {
     int ending = 0;              // ends or cancels written, their replies not yet in
     bool told = false;           // its job.finished went out with the end it wrote
     bool claimed = false;        // in claimed_, waiting for a pool to take it
+    bool ours = false;           // submitted here: its `held` in Redis names this node
     std::optional<Start> start;  // held back while its pool's runs are short
 };
 
@@ -453,6 +454,18 @@ void RedisJobStore::lease_lost() {
             refresh(h->record.job.id);
         }
     }
+    if (hears_) {
+        // Taken for dead, it was no longer among the nodes that hear every line:
+        // what ended meanwhile is read again once it is.
+        hears_ = false;
+        hear([this] {
+            for (auto& [seq, h] : by_seq_) {
+                if (!proto::is_final(h->record.job.state)) {
+                    refresh(h->record.job.id);
+                }
+            }
+        });
+    }
     heartbeat("join", [](Result<void>) {});
 }
 
@@ -643,6 +656,7 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
                 ReadJob read{std::move(static_cast<sched::StoredJob&>(r)), {}};
                 Held* h = hold(std::move(read), false);
                 h->record.task = r.task;
+                h->ours = true;
                 out.push_back(&h->record);
                 release_later(h);
             }
@@ -654,12 +668,15 @@ void RedisJobStore::add(std::span<JobRecord> records, Added added) {
             added(proto::too_many_queues());
         } else if (reply->text == "full") {
             // A submit waiting for room goes again when another node's job leaves
-            // the queue, which only a node that hears every line learns of.
-            hear([this] {
-                if (events_.work) {
-                    events_.work();
-                }
-            });
+            // the queue, which only a node that hears every line learns of: once it
+            // does, it tries again, for what left meanwhile.
+            if (!hears_ || !hearing_.empty()) {
+                hear([this] {
+                    if (events_.work) {
+                        events_.work();
+                    }
+                });
+            }
             added(Error{ErrorCode::queue_full,
                         "the " + std::string(to_string(pool)) +
                             " pool's queue is full across the cluster (queue.max_size " +
@@ -826,10 +843,6 @@ void RedisJobStore::read_jobs(std::vector<std::string> ids, Found found) {
         answer(*read);
         return;
     }
-    // A job read here may be run and ended by a node that submitted it, which
-    // publishes its lines only where some node hears them: this one does from
-    // before the read, on the same connection.
-    hear([] {});
     for (std::size_t i = 0; i < read->ids.size(); ++i) {
         if (read->held[i] != nullptr) {
             continue;
@@ -1326,7 +1339,6 @@ void RedisJobStore::cancel(JobRecord& r, Cancelled cancelled) {
 }
 
 void RedisJobStore::retry(const std::string& id, Retried retried) {
-    hear([] {});  // the job held here may run again anywhere, its submitter's node too
     call(scripts_->retry, {id}, [this, retried = std::move(retried)](Result<RedisReply> reply) {
         if (!reply) {
             retried(reply.error());
@@ -1350,6 +1362,17 @@ void RedisJobStore::retry(const std::string& id, Retried retried) {
         release_later(h);
         retried(Retry{&h->record, e[0].text == "retried"});
     });
+}
+
+void RedisJobStore::waited_on(JobRecord& r) {
+    Held* h = held(r);
+    // Its end reaches this node where this node runs it or submitted it (the
+    // job's `held` names it then, or `*` once another took it), or once the node
+    // hears every line: then it is read again, in case it ended before.
+    if (h == nullptr || h->ours || !h->token.empty() || (hears_ && hearing_.empty())) {
+        return;
+    }
+    hear([this, id = r.job.id] { refresh(id); });
 }
 
 void RedisJobStore::retain(JobRecord& r) {

@@ -185,6 +185,7 @@ public:
     void finished(const JobRecord& r, Durable durable) override;
     void cancel(JobRecord& r, Cancelled cancelled) override;
     void retain(JobRecord& r) override;
+    void waited_on(JobRecord& r) override;
     void schedule_kept(const proto::ScheduleInfo& schedule) override;
     void schedule_advanced(std::string_view name, proto::Timestamp from,
                            std::optional<proto::Timestamp> next_at) override;

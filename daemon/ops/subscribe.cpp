@@ -9,7 +9,7 @@ namespace {
 
 void subscribe(Services& services, proto::SubscribeRequest req, const Reply& reply) {
     if (!req.jobs) {
-        if (auto peer = reply.peer()) {  // else gone meanwhile
+        if (auto peer = reply.peer(); peer && peer->is_open()) {  // else gone meanwhile
             reply.ok();
             services.events.subscribe_all(peer);
         }

@@ -181,6 +181,9 @@ public:
 
     /// Starts the retention of a finished job, announced now.
     virtual void retain(JobRecord& r) = 0;
+    /// A wait began on a job that has not ended: a shared store makes sure its
+    /// end, wherever it is written, reaches this daemon.
+    virtual void waited_on(JobRecord& /*r*/) {}
     /// When expire() next has work (a time in the past if it has now).
     virtual std::optional<SteadyTime> next_expiry() const = 0;
     /// Drops the finished jobs whose retention is over.

@@ -478,6 +478,7 @@ void Scheduler::wait(std::string_view id, double seconds, base::Callback<void(co
         spare_waiters_.pop_back();
     }
     auto& waiter = r->waiters.emplace_back(Waiter{std::move(done), nullptr, next_waiter_++});
+    store_.waited_on(*r);
     if (std::isfinite(seconds)) {
         waiter.timer = std::make_unique<asio::steady_timer>(io_, to_duration(seconds));
         waiter.timer->async_wait([this, serial = waiter.serial, seq = r->seq](std::error_code ec) {

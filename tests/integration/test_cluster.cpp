@@ -858,6 +858,28 @@ TEST_CASE("cluster.a_jobs_lines_go_out_only_where_some_node_reads_them" * doctes
     CHECK(told["job"]["id"] == id);
 }
 
+TEST_CASE("cluster.waits_and_watches_on_another_nodes_job_hear_its_end" * doctest::timeout(60)) {
+    Cluster cluster(2);
+    no_threads(cluster[1]);  // node 0 runs what either submits
+    LineClient a(cluster[0].port());
+    LineClient b(cluster[1].port());
+    // A job node 0 submits and runs itself: with no node hearing every line, its
+    // end is published for node 1 only once node 1 waits on it.
+    auto job = submit(a, {{"task", "sleep"}, {"args", {{"seconds", 0.5}}}});
+    auto waited = ok(b, {{"op", "get"}, {"job", job["id"]}, {"wait", 20}})["job"];
+    CHECK(waited["state"] == "succeeded");
+    // A watch on node 1 of a job it submits hears its start too.
+    auto events =
+        b.submit_and_follow({{"op", "submit"}, {"task", "echo"}, {"args", 3}, {"notify", true}});
+    std::vector<std::string> kinds;
+    for (const auto& e : events) {
+        if (e.contains("event")) {
+            kinds.push_back(e["event"]);
+        }
+    }
+    CHECK(kinds == std::vector<std::string>{"job.started", "job.finished"});
+}
+
 TEST_CASE("cluster.redis_away_gives_unavailable_and_503_and_everything_comes_back" *
           doctest::timeout(60)) {
     Cluster cluster(1, {.redis = {.append_only = true}, .expect_errors = true});

@@ -28,7 +28,7 @@
 --   run:<node>      hash: job id -> token, the jobs a node has claimed
 --   hear            set: nodes that relay every job's lines (their subscribers,
 --                   watches and event streams hear them from here, their own
---                   jobs' included), or read jobs that other nodes submitted
+--                   jobs' included), or wait on jobs that other nodes submitted
 --   nodes           zset: node -> its lease's end (ms on Redis's clock)
 --   node:<node>     hash: what stats shows of a node
 --   key:<key>       string: the job that holds an idempotency key
