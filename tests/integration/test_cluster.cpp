@@ -820,28 +820,26 @@ TEST_CASE("cluster.a_jobs_lines_go_out_only_where_some_node_reads_them" * doctes
         }
         return n;
     };
+    auto three_jobs = [](LineClient& c) {
+        for (int i = 0; i < 3; ++i) {
+            CHECK(ok(c, {{"op", "submit"},
+                         {"task", "echo"},
+                         {"args", i},
+                         {"wait", true}})["job"]["result"] == i);
+        }
+    };
     carried();
     // Node 1 runs what node 0 submits: the ends go out, for node 0's waits; the
     // starts, which no node reads, do not.
     no_threads(cluster[0]);
     LineClient a(cluster[0].port());
-    for (int i = 0; i < 3; ++i) {
-        CHECK(ok(a, {{"op", "submit"},
-                     {"task", "echo"},
-                     {"args", i},
-                     {"wait", true}})["job"]["result"] == i);
-    }
+    three_jobs(a);
     auto across = carried();
     CHECK(times(across, "job.finished") == 3);
     CHECK(times(across, "job.started") == 0);
     // A node that runs what it submits tells no one.
     LineClient b(cluster[1].port());
-    for (int i = 0; i < 3; ++i) {
-        CHECK(ok(b, {{"op", "submit"},
-                     {"task", "echo"},
-                     {"args", i},
-                     {"wait", true}})["job"]["result"] == i);
-    }
+    three_jobs(b);
     CHECK(times(carried(), "job.") == 0);
     // Once a node has a subscriber, every line goes out: its own jobs' too, which
     // its subscriber hears back from Redis.
