@@ -110,15 +110,12 @@ void handle(proto::MapRequest req, Call& call) {
             reply.line(encode_map_reply(reply.id(), batch.id, batch.jobs));
         }
     };
-    double block_s = req.options.block_s.value_or(0);
-    if (!req.options.notify && !req.options.bind) {
-        services.scheduler.submit_map(std::move(spec), block_s, std::move(accepted));
-        return;
-    }
-    when_heard(services, [&services, spec = std::move(spec), block_s,
-                          accepted = std::move(accepted)]() mutable {
-        services.scheduler.submit_map(std::move(spec), block_s, std::move(accepted));
-    });
+    when_watches_heard(
+        services, req.options,
+        [&services, spec = std::move(spec), block_s = req.options.block_s.value_or(0),
+         accepted = std::move(accepted)]() mutable {
+            services.scheduler.submit_map(std::move(spec), block_s, std::move(accepted));
+        });
 }
 
 }  // namespace taskpool::daemon::ops

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <utility>
 
 #include "daemon/base/callback.hpp"
 #include "proto/request.hpp"
@@ -80,5 +81,16 @@ struct Services {
 /// the nodes publish them only where one does; at once otherwise): before a
 /// subscription, watch or event stream begins here.
 void when_heard(const Services& services, base::Callback<void()> then);
+
+/// Runs `go` at once for a submit or map that watches none of its jobs here, and
+/// as when_heard() for one whose `notify` or `bind` does.
+template <class Options, class Go>
+void when_watches_heard(const Services& services, const Options& options, Go&& go) {
+    if (options.notify || options.bind) {
+        when_heard(services, std::forward<Go>(go));
+    } else {
+        go();
+    }
+}
 
 }  // namespace taskpool::daemon::ops

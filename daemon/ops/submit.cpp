@@ -41,15 +41,12 @@ void handle(proto::SubmitRequest req, Call& call) {
         }
     };
     static_assert(sizeof(accepted) <= 48, "the submit callback would allocate");
-    double block_s = req.options.block_s.value_or(0);
-    if (!req.options.notify && !req.options.bind) {
-        services.scheduler.submit(std::move(spec), block_s, std::move(accepted));
-        return;
-    }
-    when_heard(services, [&services, spec = std::move(spec), block_s,
-                          accepted = std::move(accepted)]() mutable {
-        services.scheduler.submit(std::move(spec), block_s, std::move(accepted));
-    });
+    when_watches_heard(
+        services, req.options,
+        [&services, spec = std::move(spec), block_s = req.options.block_s.value_or(0),
+         accepted = std::move(accepted)]() mutable {
+            services.scheduler.submit(std::move(spec), block_s, std::move(accepted));
+        });
 }
 
 }  // namespace taskpool::daemon::ops
